@@ -1,0 +1,391 @@
+//! Small shared vocabulary types: feeds, item ids, watermarks, alert kinds,
+//! destinations, durations and secrets. Pure data with parsing and display;
+//! nothing here does I/O.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One LL2 collection that tminus polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feed {
+    Events,
+    Launches,
+}
+
+impl Feed {
+    pub const ALL: [Feed; 2] = [Feed::Events, Feed::Launches];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feed::Events => "events",
+            Feed::Launches => "launches",
+        }
+    }
+
+    pub fn kind(self) -> ItemKind {
+        match self {
+            Feed::Events => ItemKind::Event,
+            Feed::Launches => ItemKind::Launch,
+        }
+    }
+}
+
+impl fmt::Display for Feed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Feed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "events" => Ok(Feed::Events),
+            "launches" => Ok(Feed::Launches),
+            _ => Err(format!("unknown feed {s:?} (expected \"events\" or \"launches\")")),
+        }
+    }
+}
+
+/// What an item is: an LL2 event (docking, EVA, flyby, landing…) or a launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Event,
+    Launch,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Event => "event",
+            ItemKind::Launch => "launch",
+        }
+    }
+
+    pub fn feed(self) -> Feed {
+        match self {
+            ItemKind::Event => Feed::Events,
+            ItemKind::Launch => Feed::Launches,
+        }
+    }
+}
+
+impl fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ItemKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "event" | "events" => Ok(ItemKind::Event),
+            "launch" | "launches" => Ok(ItemKind::Launch),
+            _ => Err(format!("unknown kind {s:?} (expected \"event\" or \"launch\")")),
+        }
+    }
+}
+
+/// Identity of an LL2 item. Event ids are integers and launch ids UUIDs in
+/// LL2; both are kept as text so one type covers both.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ItemId {
+    pub kind: ItemKind,
+    pub id: String,
+}
+
+impl ItemId {
+    pub fn new(kind: ItemKind, id: impl Into<String>) -> Self {
+        ItemId { kind, id: id.into() }
+    }
+
+    /// Key used in the store: `launch/<uuid>` or `event/<n>`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.kind, self.id)
+    }
+}
+
+impl fmt::Display for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.id)
+    }
+}
+
+/// The newest `last_updated` of a feed that has been fully processed. It comes
+/// from LL2's data, never from the local clock, so clock skew cannot hide edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Watermark(pub DateTime<Utc>);
+
+impl Watermark {
+    /// The form LL2 accepts in `last_updated__gte`.
+    pub fn to_query(self) -> String {
+        self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    }
+}
+
+/// Why an alert was raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    New,
+    Schedule,
+    Status,
+    Webcast,
+    Reminder,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 5] = [
+        AlertKind::New,
+        AlertKind::Schedule,
+        AlertKind::Status,
+        AlertKind::Webcast,
+        AlertKind::Reminder,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::New => "new",
+            AlertKind::Schedule => "schedule",
+            AlertKind::Status => "status",
+            AlertKind::Webcast => "webcast",
+            AlertKind::Reminder => "reminder",
+        }
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AlertKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AlertKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown alert kind {s:?} (expected new, schedule, status, webcast or reminder)")
+            })
+    }
+}
+
+/// A Telegram chat id (negative for groups and channels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChatId(pub i64);
+
+/// A Discord channel snowflake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChannelId(pub u64);
+
+/// A value that must never reach a log line or an error message: tokens, the
+/// LL2 API key, Discord webhook URLs. `Debug` and `Display` print a mask.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
+
+/// Where alerts of a subscription go. The text form is the one users write
+/// in `config.toml`: `console`, `telegram:CHAT_ID`, `discord:CHANNEL_ID`,
+/// `discord-webhook:URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Destination {
+    Console,
+    Telegram(ChatId),
+    Discord(ChannelId),
+    DiscordWebhook(Secret),
+}
+
+impl Destination {
+    pub fn platform(&self) -> &'static str {
+        match self {
+            Destination::Console => "console",
+            Destination::Telegram(_) => "telegram",
+            Destination::Discord(_) => "discord",
+            Destination::DiscordWebhook(_) => "discord-webhook",
+        }
+    }
+
+    /// Stable key for grouping and storage. Contains the webhook URL, so it is
+    /// for the store only, never for logs (use `Display` there).
+    pub fn storage_key(&self) -> String {
+        match self {
+            Destination::Console => "console".into(),
+            Destination::Telegram(c) => format!("telegram:{}", c.0),
+            Destination::Discord(c) => format!("discord:{}", c.0),
+            Destination::DiscordWebhook(u) => format!("discord-webhook:{}", u.expose()),
+        }
+    }
+}
+
+/// Log-safe form: webhook URLs are masked.
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::DiscordWebhook(_) => f.write_str("discord-webhook:***"),
+            other => f.write_str(&other.storage_key()),
+        }
+    }
+}
+
+impl FromStr for Destination {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "console" {
+            return Ok(Destination::Console);
+        }
+        let Some((platform, rest)) = s.split_once(':') else {
+            return Err(format!(
+                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL)"
+            ));
+        };
+        match platform {
+            "telegram" => rest
+                .parse::<i64>()
+                .map(|id| Destination::Telegram(ChatId(id)))
+                .map_err(|_| format!("malformed destination {s:?}: telegram chat id must be an integer")),
+            "discord" => rest
+                .parse::<u64>()
+                .map(|id| Destination::Discord(ChannelId(id)))
+                .map_err(|_| format!("malformed destination {s:?}: discord channel id must be a positive integer")),
+            "discord-webhook" => {
+                let url = url::Url::parse(rest)
+                    .map_err(|_| "malformed destination \"discord-webhook:***\": not a URL".to_string())?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err("malformed destination \"discord-webhook:***\": URL must be http(s) with a host".into());
+                }
+                Ok(Destination::DiscordWebhook(Secret::new(rest)))
+            }
+            _ => Err(format!(
+                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL)"
+            )),
+        }
+    }
+}
+
+/// Parses the durations users write: `90s`, `10m`, `1h`, `24h`, `2d`, and
+/// combinations like `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration (expected e.g. \"10m\", \"1h\", \"24h\")".into());
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("bad duration {s:?} (expected e.g. \"10m\", \"1h\", \"24h\")")),
+        };
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("bad duration {s:?} (expected e.g. \"10m\", \"1h\", \"24h\")"))?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("duration {s:?} is too large"))?;
+        num.clear();
+    }
+    if !num.is_empty() {
+        return Err(format!("bad duration {s:?}: missing unit (s, m, h or d)"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// Formats a duration the way `parse_duration` reads it: `1h30m`, `10m`, `2d`.
+pub fn format_duration(d: Duration) -> String {
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= len {
+            out.push_str(&format!("{}{unit}", secs / len));
+            secs %= len;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip() {
+        for (text, secs) in [("10m", 600), ("1h", 3600), ("24h", 86_400), ("1h30m", 5400), ("45s", 45)] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(d.as_secs(), secs);
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+        }
+        for bad in ["", "10", "ten minutes", "5y", "h", "-1h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn destinations_parse_and_mask() {
+        assert_eq!("console".parse::<Destination>().unwrap(), Destination::Console);
+        assert_eq!(
+            "telegram:-1001234567890".parse::<Destination>().unwrap(),
+            Destination::Telegram(ChatId(-1001234567890))
+        );
+        assert_eq!(
+            "discord:112233445566778899".parse::<Destination>().unwrap(),
+            Destination::Discord(ChannelId(112233445566778899))
+        );
+        let hook: Destination = "discord-webhook:https://discord.com/api/webhooks/1/SECRET".parse().unwrap();
+        assert!(!hook.to_string().contains("SECRET"));
+        assert!(!format!("{hook:?}").contains("SECRET"));
+        for bad in ["telegram:abc", "discord:-5", "slack:1", "discord-webhook:notaurl", "telegram"] {
+            assert!(bad.parse::<Destination>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn watermark_query_form() {
+        let w = Watermark("2025-08-26T01:06:39Z".parse().unwrap());
+        assert_eq!(w.to_query(), "2025-08-26T01:06:39Z");
+    }
+}
