@@ -1,11 +1,187 @@
 //! tminus: a self-hosted spaceflight notification bot.
 //!
-//! Data flow (see README): `ll2` client → `poller` → `detect` → `rules` →
-//! outbox in `store` → `deliver` → console / Telegram / Discord. `run` wires
-//! those pieces for the binary.
+//! Data flow, one module per stage:
+//!
+//! ```text
+//! ll2 (client) → poller → detect → rules (index) → store (outbox) → deliver → console / telegram / discord
+//!                    reminders ─┘                        ▲
+//!          chat commands → subscriptions ────────────────┘
+//! ```
+//!
+//! `run` wires the stages for the binary; everything below it is a library
+//! that tests drive piece by piece.
 
+pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod deliver;
+pub mod detect;
 pub mod item;
 pub mod ll2;
+pub mod poller;
+pub mod reminders;
+pub mod render;
+pub mod rules;
+pub mod store;
+pub mod subscriptions;
 pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::cli::{Args, Command};
+use crate::config::{Config, ConfigError, LogFormat};
+use crate::deliver::{Deliverer, DeliveryConfig, Senders, console::ConsoleSender};
+use crate::poller::{BudgetWait, Poller, PollerConfig};
+use crate::reminders::Reminders;
+use crate::store::{Store, StoreError};
+use crate::subscriptions::Subscriptions;
+
+/// Why `run` stopped with an error. The binary maps it to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the store at {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error(transparent)]
+    StoreOp(#[from] StoreError),
+    #[error("{0}")]
+    Startup(String),
+}
+
+impl RunError {
+    /// 2 for what the user must fix in config or arguments, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// How long in-flight work may take once a shutdown was asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the command in `args`: `run` (the daemon), `once` or `check-config`.
+pub async fn run(args: Args) -> Result<(), RunError> {
+    let config = Config::load(&args.config)?;
+    if args.command == Command::CheckConfig {
+        print!("{}", config.render_effective());
+        return Ok(());
+    }
+    init_logging(config.log.format);
+    let store = Store::open(&config.store.path)
+        .map_err(|source| RunError::Store { path: config.store.path.display().to_string(), source })?;
+    let subs = Subscriptions::load(store.clone())?;
+    let watches = effective_watches(&config);
+    let rec = subs.reconcile(&watches)?;
+    info!(added = rec.added, changed = rec.changed, removed = rec.removed, unchanged = rec.unchanged, "config watches reconciled");
+
+    let client = ll2::Client::new(&config.ll2).map_err(|e| RunError::Startup(e.to_string()))?;
+    let senders = Senders::default().with("console", Arc::new(ConsoleSender));
+    let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let poller_config = PollerConfig {
+        feeds: config.ll2.feeds.clone(),
+        requests_per_hour: config.ll2.requests_per_hour,
+        resweep_interval: config.ll2.resweep_interval,
+        on_first_sync: config.alerts.on_first_sync,
+    };
+    let mut poller = Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop_rx.clone())?;
+    let reminders = Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
+
+    if args.command == Command::Once {
+        poller.sync_throttle().await;
+        for feed in &config.ll2.feeds {
+            match poller.poll_feed(*feed, BudgetWait::Skip).await {
+                Ok(r) => info!(feed = %feed, requests = r.requests, items = r.items, alerts = r.alerts, deliveries = r.deliveries, "poll done"),
+                Err(e) => warn!(feed = %feed, error = %e, "poll failed"),
+            }
+        }
+        let fired = reminders.pass(chrono::Utc::now()).await?;
+        if fired > 0 {
+            info!(fired, "once: reminders due");
+        }
+        let stats = deliverer.drain_once().await?;
+        info!(delivered = stats.delivered, waiting = stats.waiting, dead = stats.dead, "once: done");
+        store.flush().await?;
+        return Ok(());
+    }
+
+    let poll_task = tokio::spawn(poller.run());
+    let deliver_task = {
+        let d = deliverer.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { d.run(rx).await })
+    };
+    let remind_task = {
+        let r = reminders.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { r.run(rx).await })
+    };
+    info!(store = %config.store.path.display(), "tminus running; Ctrl-C or SIGTERM stops it");
+    wait_for_signal().await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    let joined = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let _ = poll_task.await;
+        let _ = deliver_task.await;
+        let _ = remind_task.await;
+    })
+    .await;
+    if joined.is_err() {
+        warn!("in-flight work did not finish within {}s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+    }
+    store.flush().await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// The watches to reconcile: the configured ones, or with no watches and
+/// no chat tokens, everything to the console, so a fresh install is useful.
+pub fn effective_watches(config: &Config) -> Vec<config::Watch> {
+    if config.watches.is_empty() && config.telegram.token.is_empty() && config.discord.token.is_empty() {
+        vec![subscriptions::default_console_watch(config.alerts.timezone, config.alerts.reminders.clone())]
+    } else {
+        config.watches.clone()
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Logs go to stderr (stdout carries console alerts). `RUST_LOG` overrides
+/// the default level.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn,serenity=warn,teloxide=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

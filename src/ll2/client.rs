@@ -1,10 +1,39 @@
-//! HELPER-OWNED: implementation pending.
+//! HTTP client for Launch Library 2.
+//!
+//! It owns the wire habits of LL2: the URLs of the incremental and sweep
+//! queries, DRF paging (`next` links), the throttle answer (HTTP 429 with
+//! `Retry-After` and/or "Expected available in N seconds"), the optional API
+//! key (`Authorization: Token KEY`), a per-request timeout and a cap on body
+//! size. It turns answers into [`Page`]s of normalized items via `model`.
+//!
+//! It must not retry, sleep, budget requests or remember anything between
+//! calls: the poller decides when to call again. It must never reveal the API
+//! key: the key lives only in a header marked sensitive, URLs never carry it,
+//! and no error or log line is built from headers. Because every request
+//! carries the key, the client refuses to talk to (or redirect to) any origin
+//! other than the configured `base_url`.
 
 use std::time::Duration;
 
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use url::Url;
+
+use super::model::{self, ParseError};
 use crate::config::Ll2Config;
 use crate::item::Item;
 use crate::types::{Feed, Watermark};
+
+/// Page size asked of LL2; its maximum.
+const PAGE_LIMIT: &str = "100";
+/// Wait assumed when a 429 names no time at all.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// A 429 body is only read for its `detail`; it is never large.
+const THROTTLE_BODY_CAP: u64 = 16 * 1024;
+/// Characters of a non-JSON body quoted in the error.
+const SNIPPET_CHARS: usize = 80;
+/// Same-origin redirects followed at most.
+const MAX_REDIRECTS: usize = 5;
 
 /// One page of an LL2 list answer, converted.
 #[derive(Debug, Clone, Default)]
@@ -45,37 +74,387 @@ pub enum Ll2Error {
     TooLarge { url: String, limit: u64 },
     #[error("refusing to follow `next` to a foreign host: {url}")]
     ForeignNext { url: String },
+    /// The `[ll2]` settings cannot make a client (bad `base_url`, an API key
+    /// that cannot be a header value). Never contains the key.
+    #[error("invalid LL2 client settings: {message}")]
+    Config { message: String },
 }
 
+/// LL2 HTTP client. Cheap to share behind an `Arc`; holds no per-call state.
 pub struct Client {
-    _priv: (),
+    http: reqwest::Client,
+    base: Url,
+    events_upcoming: Url,
+    launches_upcoming: Url,
+    throttle_url: Url,
+    timeout: Duration,
+    max_body: u64,
 }
 
 impl Client {
     pub fn new(cfg: &Ll2Config) -> Result<Client, Ll2Error> {
-        let _ = cfg;
-        Ok(Client { _priv: () })
+        let config = |message: String| Ll2Error::Config { message };
+        let base_text = cfg.base_url.trim().trim_end_matches('/');
+        let base = Url::parse(base_text)
+            .map_err(|e| config(format!("ll2.base_url {base_text:?} is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https")
+            || base.host_str().is_none()
+            || base.query().is_some()
+            || base.fragment().is_some()
+        {
+            return Err(config(format!(
+                "ll2.base_url {base_text:?} must be an http(s) URL with a host and no query"
+            )));
+        }
+        let join = |rest: &str| {
+            Url::parse(&format!("{base_text}/{rest}"))
+                .map_err(|e| config(format!("ll2.base_url {base_text:?}: {e}")))
+        };
+
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if !cfg.api_key.is_empty() {
+            let mut value = HeaderValue::from_str(&format!("Token {}", cfg.api_key.expose()))
+                .map_err(|_| {
+                    config("ll2.api_key contains characters not allowed in an HTTP header".into())
+                })?;
+            // Keeps the value out of reqwest's and hyper's Debug output.
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+
+        // reqwest strips `Authorization` on cross-host redirects already;
+        // refusing them outright also keeps a hostile redirect from costing
+        // us a request against someone else's server.
+        let origin = base.origin();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS || attempt.url().origin() != origin {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
+
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tminus/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .timeout(cfg.timeout)
+            .redirect(redirects)
+            .gzip(true)
+            .build()
+            .map_err(|e| config(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
+
+        Ok(Client {
+            http,
+            events_upcoming: join("events/upcoming/")?,
+            launches_upcoming: join("launches/upcoming/")?,
+            throttle_url: join("api-throttle/")?,
+            base,
+            timeout: cfg.timeout,
+            max_body: cfg.max_body_bytes,
+        })
+    }
+
+    /// The configured `base_url`, parsed.
+    pub fn base_url(&self) -> &Url {
+        &self.base
     }
 
     /// `{base}/{feed}/upcoming/?last_updated__gte=W&ordering=last_updated&limit=100&mode=detailed`
     /// (without `last_updated__gte` when `since` is None).
     pub fn incremental_url(&self, feed: Feed, since: Option<Watermark>) -> url::Url {
-        let _ = (feed, since);
-        url::Url::parse("http://invalid/").unwrap()
+        let mut url = self.upcoming(feed).clone();
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(w) = since {
+                q.append_pair("last_updated__gte", &w.to_query());
+            }
+            q.append_pair("ordering", "last_updated")
+                .append_pair("limit", PAGE_LIMIT)
+                .append_pair("mode", "detailed");
+        }
+        url
     }
 
     /// `{base}/{feed}/upcoming/?limit=100&mode=detailed`: the full upcoming list.
     pub fn sweep_url(&self, feed: Feed) -> url::Url {
-        let _ = feed;
-        url::Url::parse("http://invalid/").unwrap()
+        let mut url = self.upcoming(feed).clone();
+        url.query_pairs_mut()
+            .append_pair("limit", PAGE_LIMIT)
+            .append_pair("mode", "detailed");
+        url
     }
 
+    /// Fetches one page of `feed` at `url` (from `incremental_url`,
+    /// `sweep_url` or a previous page's `next`). Malformed items are skipped
+    /// and counted; a `next` link to another origin fails the page with
+    /// `ForeignNext`, and so does a `url` that is not on `base_url`'s origin.
     pub async fn get_page(&self, feed: Feed, url: &url::Url) -> Result<Page, Ll2Error> {
-        let _ = (feed, url);
-        Ok(Page::default())
+        let body = self.fetch(url).await?;
+        let parsed = model::parse_page(feed, &body).map_err(|e| parse_error(e, url, &body))?;
+        let next = match parsed.next {
+            None => None,
+            Some(text) => {
+                let next = Url::parse(&text).map_err(|e| Ll2Error::Shape {
+                    url: url.to_string(),
+                    message: format!("`next` {:?} is not a URL: {e}", model::sanitize(&text, 200)),
+                })?;
+                if next.origin() != self.base.origin() {
+                    return Err(Ll2Error::ForeignNext {
+                        url: next.to_string(),
+                    });
+                }
+                Some(next)
+            }
+        };
+        if parsed.skipped > 0 {
+            tracing::warn!(%url, skipped = parsed.skipped, "LL2 page had unreadable items");
+        }
+        Ok(Page {
+            count: parsed.count,
+            next,
+            items: parsed.items,
+            skipped: parsed.skipped,
+            bytes: body.len(),
+        })
     }
 
+    /// Reads `{base}/api-throttle/`, which LL2 does not count against the
+    /// rate limit.
     pub async fn throttle(&self) -> Result<ThrottleInfo, Ll2Error> {
-        Err(Ll2Error::Timeout { url: String::new() })
+        let url = &self.throttle_url;
+        let body = self.fetch(url).await?;
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| parse_error(ParseError::NotJson(e.to_string()), url, &body))?;
+        let field = |name: &str| -> Result<u64, Ll2Error> {
+            let v = value.get(name).ok_or_else(|| Ll2Error::Shape {
+                url: url.to_string(),
+                message: format!("missing `{name}` in the throttle answer"),
+            })?;
+            // Counts are integers; negative or fractional values seen in the
+            // wild are clamped rather than rejected.
+            v.as_u64()
+                .or_else(|| v.as_f64().map(|f| f.max(0.0).ceil() as u64))
+                .ok_or_else(|| Ll2Error::Shape {
+                    url: url.to_string(),
+                    message: format!("`{name}` in the throttle answer is not a number"),
+                })
+        };
+        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(ThrottleInfo {
+            limit: small(field("your_request_limit")?),
+            frequency: Duration::from_secs(field("limit_frequency_secs")?),
+            current_use: small(field("current_use")?),
+            next_use: Duration::from_secs(field("next_use_secs")?),
+        })
+    }
+
+    fn upcoming(&self, feed: Feed) -> &Url {
+        match feed {
+            Feed::Events => &self.events_upcoming,
+            Feed::Launches => &self.launches_upcoming,
+        }
+    }
+
+    /// GET `url` and return its body, classifying every failure. The outer
+    /// timeout covers connect, headers and the whole body (reqwest's own
+    /// timeout does too; whichever fires first reports `Timeout`).
+    async fn fetch(&self, url: &Url) -> Result<Vec<u8>, Ll2Error> {
+        if url.origin() != self.base.origin() {
+            return Err(Ll2Error::ForeignNext {
+                url: url.to_string(),
+            });
+        }
+        match tokio::time::timeout(self.timeout, self.fetch_inner(url)).await {
+            Ok(result) => result,
+            Err(_) => Err(Ll2Error::Timeout {
+                url: url.to_string(),
+            }),
+        }
+    }
+
+    async fn fetch_inner(&self, url: &Url) -> Result<Vec<u8>, Ll2Error> {
+        let resp = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| transport_error(e, url))?;
+        let status = resp.status();
+        tracing::debug!(%url, status = status.as_u16(), "LL2 answered");
+
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let from_header = retry_after_header(resp.headers());
+            // The body only refines the wait; failing to read it is no reason
+            // to report anything but the throttle.
+            let body = read_capped(resp, THROTTLE_BODY_CAP, url)
+                .await
+                .unwrap_or_default();
+            let retry_after = from_header
+                .or_else(|| retry_after_detail(&body))
+                .unwrap_or(DEFAULT_RETRY_AFTER);
+            return Err(Ll2Error::Throttled {
+                url: url.to_string(),
+                retry_after,
+            });
+        }
+        if !status.is_success() {
+            return Err(Ll2Error::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        if resp.content_length().is_some_and(|len| len > self.max_body) {
+            return Err(Ll2Error::TooLarge {
+                url: url.to_string(),
+                limit: self.max_body,
+            });
+        }
+        let body = read_capped(resp, self.max_body, url).await?;
+        tracing::debug!(%url, bytes = body.len(), "LL2 body read");
+        Ok(body)
+    }
+}
+
+/// Reads the body chunk by chunk and gives up as soon as it exceeds `cap`,
+/// so a runaway answer cannot exhaust memory. The cap applies to the
+/// decompressed size.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: u64,
+    url: &Url,
+) -> Result<Vec<u8>, Ll2Error> {
+    let hint = resp.content_length().unwrap_or(0).min(cap).min(4 << 20);
+    let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(e, url))? {
+        if (body.len() + chunk.len()) as u64 > cap {
+            return Err(Ll2Error::TooLarge {
+                url: url.to_string(),
+                limit: cap,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn parse_error(e: ParseError, url: &Url, body: &[u8]) -> Ll2Error {
+    match e {
+        ParseError::NotJson(_) => Ll2Error::NotJson {
+            url: url.to_string(),
+            snippet: model::sanitize(&String::from_utf8_lossy(body), SNIPPET_CHARS),
+        },
+        ParseError::Shape(message) => Ll2Error::Shape {
+            url: url.to_string(),
+            message,
+        },
+    }
+}
+
+fn transport_error(e: reqwest::Error, url: &Url) -> Ll2Error {
+    if e.is_timeout() {
+        Ll2Error::Timeout {
+            url: url.to_string(),
+        }
+    } else {
+        // The variant names the URL already; reqwest would repeat it.
+        let e = e.without_url();
+        Ll2Error::Network {
+            url: url.to_string(),
+            message: error_chain(&e),
+        }
+    }
+}
+
+/// An error and its causes on one line, for messages that are logged.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    model::sanitize(&text, 300)
+}
+
+/// `Retry-After: <seconds>`. The HTTP-date form is not used by DRF.
+fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    text.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// DRF's `{"detail": "Request was throttled. Expected available in 905 seconds."}`.
+fn retry_after_detail(body: &[u8]) -> Option<Duration> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let detail = value.get("detail")?.as_str()?;
+    let rest = &detail[detail.find("available in")? + "available in".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    // DRF may print fractional seconds; round up so we never come back early.
+    let secs: f64 = digits.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs(secs.ceil() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Secret;
+
+    fn cfg(base: &str, key: &str) -> Ll2Config {
+        Ll2Config {
+            base_url: base.into(),
+            api_key: Secret::new(key),
+            requests_per_hour: 15,
+            feeds: Feed::ALL.to_vec(),
+            resweep_interval: Duration::from_secs(6 * 3600),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: 20_000_000,
+        }
+    }
+
+    #[test]
+    fn urls_follow_the_contract() {
+        let c = Client::new(&cfg("https://ll.thespacedevs.com/2.3.0/", "")).unwrap();
+        let w = Watermark("2025-08-26T01:06:39Z".parse().unwrap());
+        assert_eq!(
+            c.incremental_url(Feed::Events, Some(w)).as_str(),
+            "https://ll.thespacedevs.com/2.3.0/events/upcoming/?last_updated__gte=2025-08-26T01%3A06%3A39Z&ordering=last_updated&limit=100&mode=detailed"
+        );
+        assert_eq!(
+            c.incremental_url(Feed::Launches, None).as_str(),
+            "https://ll.thespacedevs.com/2.3.0/launches/upcoming/?ordering=last_updated&limit=100&mode=detailed"
+        );
+        assert_eq!(
+            c.sweep_url(Feed::Launches).as_str(),
+            "https://ll.thespacedevs.com/2.3.0/launches/upcoming/?limit=100&mode=detailed"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_config_errors_without_the_key() {
+        for base in ["not a url", "ftp://x/2.3.0", "https://x/2.3.0?format=json"] {
+            assert!(
+                matches!(Client::new(&cfg(base, "")), Err(Ll2Error::Config { .. })),
+                "{base}"
+            );
+        }
+        let Err(e) = Client::new(&cfg("https://x/2.3.0", "sec\nret")) else {
+            panic!("a key with a newline must be rejected");
+        };
+        assert!(!e.to_string().contains("sec"), "{e}");
+    }
+
+    #[test]
+    fn throttle_detail_is_parsed() {
+        let body = br#"{"detail":"Request was throttled. Expected available in 905 seconds."}"#;
+        assert_eq!(retry_after_detail(body), Some(Duration::from_secs(905)));
+        let frac = br#"{"detail":"Request was throttled. Expected available in 2.5 seconds."}"#;
+        assert_eq!(retry_after_detail(frac), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after_detail(br#"{"detail":"Slow down."}"#), None);
+        assert_eq!(retry_after_detail(b"<html>"), None);
     }
 }

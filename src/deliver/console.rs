@@ -1,0 +1,27 @@
+//! The console destination: alerts as readable blocks on stdout, so a
+//! fresh install shows something useful without any token. Logs stay on
+//! stderr.
+
+use std::io::Write;
+
+use super::{BoxFuture, SendError, Sender, Sent};
+use crate::render::{self, Message};
+use crate::types::Destination;
+
+#[derive(Debug, Default)]
+pub struct ConsoleSender;
+
+impl Sender for ConsoleSender {
+    fn send<'a>(&'a self, _dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+        Box::pin(async move {
+            let text = render::console(msg);
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (e.g. a pipe whose reader left) is retried like
+            // any platform outage instead of crashing the bot.
+            writeln!(out, "{text}")
+                .and_then(|_| out.flush())
+                .map_err(|e| SendError::Transient { reason: format!("stdout: {e}"), retry_after: None })?;
+            Ok(Sent::default())
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! Delivery: drains the outbox in the store, renders each entry for its
+//! subscriber and hands it to the sender of its platform. An entry leaves
+//! the outbox only after the platform confirmed it (at-least-once). Senders
+//! report transient, permanent and malformed-message failures; this module
+//! decides what to do with each. It must not detect or route alerts.
+
+pub mod console;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+
+use crate::detect::{Alert, AlertId};
+use crate::render::{self, Message};
+use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
+use crate::types::{ChatId, Destination};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a platform confirmed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub message_id: Option<String>,
+}
+
+/// Why a send failed, classified by what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Network trouble, timeouts, 5xx, throttling: try again later.
+    #[error("transient: {reason}")]
+    Transient { reason: String, retry_after: Option<Duration> },
+    /// The destination is gone or refuses us (blocked, kicked, deleted):
+    /// disable the subscription.
+    #[error("permanent: {reason}")]
+    Permanent { reason: String },
+    /// A Telegram group became a supergroup: move and resend.
+    #[error("chat migrated to {}", to.0)]
+    Migrated { to: ChatId },
+    /// The platform rejected the message itself: a rendering bug.
+    #[error("rejected message: {reason}")]
+    Rejected { reason: String },
+}
+
+/// One platform's way of sending a rendered message.
+pub trait Sender: Send + Sync {
+    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>>;
+}
+
+/// The senders available in this run, by platform. A platform without a
+/// sender (no token configured) keeps its entries waiting in the outbox.
+#[derive(Clone, Default)]
+pub struct Senders {
+    by_platform: HashMap<&'static str, Arc<dyn Sender>>,
+}
+
+impl Senders {
+    pub fn with(mut self, platform: &'static str, sender: Arc<dyn Sender>) -> Self {
+        self.by_platform.insert(platform, sender);
+        self
+    }
+
+    fn get(&self, dest: &Destination) -> Option<&Arc<dyn Sender>> {
+        self.by_platform.get(dest.platform())
+    }
+}
+
+/// Delivery settings.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Give up on an entry this long after it was enqueued.
+    pub max_age: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig { max_age: Duration::from_secs(6 * 3600) }
+    }
+}
+
+/// Counts of one drain pass, for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainStats {
+    pub delivered: usize,
+    pub retried: usize,
+    pub dead: usize,
+    pub waiting: usize,
+}
+
+pub struct Deliverer {
+    store: Store,
+    senders: Senders,
+    config: DeliveryConfig,
+    /// Poked by the poller when it committed new outbox entries.
+    pub wake: Arc<Notify>,
+}
+
+/// How long to wait before attempt `n+1`: exponential with jitter, capped.
+pub fn backoff(attempts: u32) -> Duration {
+    let base = 2u64.saturating_pow(attempts.min(10)).min(600);
+    let jitter = rand::random::<f64>() * 0.5 + 0.75;
+    Duration::from_secs_f64(base as f64 * jitter)
+}
+
+impl Deliverer {
+    pub fn new(store: Store, senders: Senders, config: DeliveryConfig) -> Deliverer {
+        Deliverer { store, senders, config, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Delivers every entry that is due now, once each.
+    pub async fn drain_once(&self) -> Result<DrainStats, StoreError> {
+        let mut stats = DrainStats::default();
+        let mut alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
+        let now = Utc::now();
+        for (key, entry) in self.store.pending(usize::MAX)? {
+            if entry.not_before.is_some_and(|t| t > now) {
+                stats.waiting += 1;
+                continue;
+            }
+            let Some(sender) = self.senders.get(&entry.destination) else {
+                stats.waiting += 1;
+                continue;
+            };
+            if !alerts.contains_key(&entry.alert) {
+                alerts.insert(entry.alert, self.store.alert(entry.alert)?);
+            }
+            let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
+                self.store.dead_letter(key, &entry, "alert record missing")?;
+                stats.dead += 1;
+                continue;
+            };
+            let Some(sub) = self.store.subscription(entry.sub)? else {
+                debug!(dest = %entry.destination, "dropping delivery: subscription was removed");
+                self.store.dead_letter(key, &entry, "subscription removed")?;
+                stats.dead += 1;
+                continue;
+            };
+            let msg = render::message(alert, sub.timezone, now);
+            let outcome = sender.send(&entry.destination, &msg).await;
+            self.settle(key, entry, outcome, now, &mut stats)?;
+        }
+        if stats.delivered + stats.dead > 0 {
+            info!(delivered = stats.delivered, retried = stats.retried, dead = stats.dead, waiting = stats.waiting, "delivery batch done");
+        }
+        Ok(stats)
+    }
+
+    fn settle(
+        &self,
+        key: OutboxKey,
+        mut entry: OutboxEntry,
+        outcome: Result<Sent, SendError>,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+    ) -> Result<(), StoreError> {
+        match outcome {
+            Ok(sent) => {
+                self.store.complete(
+                    key,
+                    &Delivered {
+                        alert: entry.alert,
+                        sub: entry.sub,
+                        destination: entry.destination.clone(),
+                        message_id: sent.message_id,
+                        at: now,
+                    },
+                )?;
+                stats.delivered += 1;
+            }
+            Err(SendError::Transient { reason, retry_after }) => {
+                let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
+                if age > self.config.max_age {
+                    warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
+                    self.store.dead_letter(key, &entry, &reason)?;
+                    stats.dead += 1;
+                } else {
+                    entry.attempts += 1;
+                    let wait = retry_after.unwrap_or_else(|| backoff(entry.attempts));
+                    debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
+                    entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+                    self.store.reschedule(key, &entry)?;
+                    stats.retried += 1;
+                }
+            }
+            Err(SendError::Permanent { reason }) => {
+                warn!(dest = %entry.destination, sub = entry.sub.0, %reason, "destination refuses delivery; disabling its subscription");
+                if let Some(mut sub) = self.store.subscription(entry.sub)? {
+                    sub.enabled = false;
+                    self.store.put_subscription(&sub)?;
+                }
+                self.store.dead_letter(key, &entry, &reason)?;
+                stats.dead += 1;
+            }
+            Err(SendError::Migrated { to }) => {
+                info!(from = %entry.destination, to = to.0, "chat migrated; moving subscription and resending");
+                if let Some(mut sub) = self.store.subscription(entry.sub)? {
+                    sub.destination = Destination::Telegram(to);
+                    self.store.put_subscription(&sub)?;
+                }
+                entry.destination = Destination::Telegram(to);
+                self.store.reschedule(key, &entry)?;
+                stats.retried += 1;
+            }
+            Err(SendError::Rejected { reason }) => {
+                warn!(dest = %entry.destination, alert = entry.alert.0, %reason, "platform rejected the message (a rendering bug); moved to dead letters");
+                self.store.dead_letter(key, &entry, &reason)?;
+                stats.dead += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains whenever woken, and at least every few seconds for retries,
+    /// until `shutdown` fires.
+    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.drain_once().await {
+                warn!(error = %e, "delivery pass failed");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

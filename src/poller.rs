@@ -1,0 +1,351 @@
+//! The poller: asks LL2 what changed, feed by feed, within the request
+//! budget, and commits each page's snapshots, alerts, outbox entries and
+//! watermark in one store transaction.
+//!
+//! Steady state is one incremental request per feed and cycle:
+//! `/{feed}/upcoming/?last_updated__gte=W&ordering=last_updated&limit=100&mode=detailed`.
+//! The first sync of a feed, and a periodic re-sweep, read the whole
+//! upcoming list instead, since a watermark query cannot see items that
+//! leave the list. It must not render or send anything: delivery reads the
+//! outbox on its own.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+use tracing::{debug, info, warn};
+
+use crate::budget::Budget;
+use crate::detect::{self, Alert, AlertId};
+use crate::item::Item;
+use crate::ll2::{Client, Ll2Error, Page};
+use crate::rules::Index;
+use crate::store::{Batch, FeedState, OutboxEntry, Store, StoreError};
+use crate::types::{Feed, Watermark};
+
+/// Poller settings, from `[ll2]` and `[alerts]`.
+#[derive(Debug, Clone)]
+pub struct PollerConfig {
+    pub feeds: Vec<Feed>,
+    pub requests_per_hour: u32,
+    pub resweep_interval: Duration,
+    pub on_first_sync: bool,
+}
+
+impl PollerConfig {
+    /// Time between incremental polls of one feed: the budget spread over
+    /// the feeds, keeping a fifth in reserve for re-sweeps, extra pages and
+    /// retries.
+    pub fn feed_interval(&self) -> Duration {
+        let per_feed_per_hour = (self.requests_per_hour as f64 * 0.8) / self.feeds.len().max(1) as f64;
+        Duration::from_secs_f64((3600.0 / per_feed_per_hour.max(0.01)).max(30.0))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Ll2(#[from] Ll2Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("request budget exhausted until {0}")]
+    NoBudget(DateTime<Utc>),
+    #[error("shutting down")]
+    Shutdown,
+}
+
+/// What one poll of one feed did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedReport {
+    pub requests: u32,
+    pub bytes: usize,
+    pub items: usize,
+    /// Alerts created (silent first-sync changes are not counted).
+    pub alerts: usize,
+    pub deliveries: usize,
+    pub sweep: bool,
+}
+
+/// Whether to wait for the budget (the daemon) or give up on the feed for
+/// now (`tminus once`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetWait {
+    Wait,
+    Skip,
+}
+
+pub struct Poller {
+    client: Client,
+    store: Store,
+    index: Arc<RwLock<Index>>,
+    budget: Budget,
+    config: PollerConfig,
+    wake_delivery: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Poller {
+    pub fn new(
+        client: Client,
+        store: Store,
+        index: Arc<RwLock<Index>>,
+        config: PollerConfig,
+        wake_delivery: Arc<Notify>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Poller, StoreError> {
+        let past = store.recent_requests(Utc::now() - chrono::Duration::hours(1))?;
+        let budget = Budget::new(config.requests_per_hour, past);
+        Ok(Poller { client, store, index, budget, config, wake_delivery, shutdown })
+    }
+
+    pub fn requests_left(&mut self) -> u32 {
+        self.budget.remaining(Utc::now())
+    }
+
+    /// Asks `/api-throttle/` (free) how LL2 counts us, so a restart or a
+    /// shared IP does not push us over LL2's own limit.
+    pub async fn sync_throttle(&mut self) {
+        match self.client.throttle().await {
+            Ok(t) => {
+                let next = chrono::Duration::from_std(t.next_use).unwrap_or_default();
+                self.budget.observe_server(t.limit, t.current_use, next, Utc::now());
+                info!(limit = t.limit, used = t.current_use, next_use_s = t.next_use.as_secs(), "LL2 throttle status");
+            }
+            Err(e) => debug!(error = %e, "could not read LL2 throttle status; relying on the local request log"),
+        }
+    }
+
+    /// Runs until shutdown: each feed is polled when due; errors back off
+    /// per feed; the budget gates every request.
+    pub async fn run(mut self) {
+        self.sync_throttle().await;
+        let interval = self.config.feed_interval();
+        info!(feeds = ?self.config.feeds, interval_s = interval.as_secs(), budget_per_hour = self.config.requests_per_hour, "poller started");
+        let mut due: HashMap<Feed, (tokio::time::Instant, u32)> =
+            self.config.feeds.iter().map(|f| (*f, (tokio::time::Instant::now(), 0))).collect();
+        loop {
+            let Some((&feed, &(at, failures))) = due.iter().min_by_key(|(_, (at, _))| *at) else { return };
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = self.shutdown.changed() => return,
+            }
+            let next = match self.poll_feed(feed, BudgetWait::Wait).await {
+                Ok(report) => {
+                    let left = self.requests_left();
+                    info!(feed = %feed, sweep = report.sweep, requests = report.requests, items = report.items, alerts = report.alerts, deliveries = report.deliveries, requests_left = left, "poll cycle done");
+                    (tokio::time::Instant::now() + interval, 0)
+                }
+                Err(PollError::Shutdown) => return,
+                Err(e) => {
+                    let failures = failures + 1;
+                    let wait = retry_wait(failures).min(interval);
+                    warn!(feed = %feed, error = %e, retry_in_s = wait.as_secs(), "poll failed; will retry");
+                    (tokio::time::Instant::now() + wait, failures)
+                }
+            };
+            due.insert(feed, next);
+        }
+    }
+
+    /// One poll of one feed: a sweep when due (first sync or periodic),
+    /// else the incremental query.
+    pub async fn poll_feed(&mut self, feed: Feed, wait: BudgetWait) -> Result<FeedReport, PollError> {
+        let state = self.store.feed_state(feed)?;
+        let sweep_due = !state.first_sync_done
+            || state.watermark.is_none()
+            || state
+                .last_sweep
+                .is_none_or(|t| Utc::now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default());
+        if sweep_due {
+            self.sweep(feed, state, wait).await
+        } else {
+            self.incremental(feed, state, wait).await
+        }
+    }
+
+    async fn incremental(&mut self, feed: Feed, mut state: FeedState, wait: BudgetWait) -> Result<FeedReport, PollError> {
+        let mut report = FeedReport::default();
+        let mut url = self.client.incremental_url(feed, state.watermark);
+        loop {
+            let page = self.fetch(feed, &url, wait, &mut report).await?;
+            let before = state.watermark;
+            let high = page.items.iter().map(|i| Watermark(i.last_updated)).max();
+            state.watermark = state.watermark.max(high);
+            state.last_success = Some(Utc::now());
+            let full = page.next.is_some() && page.items.len() >= 100;
+            self.commit(feed, &page.items, &state, false, &mut report).await?;
+            if !full {
+                return Ok(report);
+            }
+            // More changes than one page. Re-query from the new watermark
+            // rather than by offset: an item edited meanwhile moves to the end
+            // of the ordering and would shift an offset page past an item we
+            // have not seen. Only when a whole page shares one `last_updated`
+            // does the offset `next` link make progress.
+            url = if state.watermark > before {
+                self.client.incremental_url(feed, state.watermark)
+            } else {
+                page.next.clone().unwrap_or(url)
+            };
+        }
+    }
+
+    async fn sweep(&mut self, feed: Feed, mut state: FeedState, wait: BudgetWait) -> Result<FeedReport, PollError> {
+        let mut report = FeedReport { sweep: true, ..Default::default() };
+        let silent = !state.first_sync_done && !self.config.on_first_sync;
+        info!(feed = %feed, first_sync = !state.first_sync_done, silent, "sweeping the upcoming list");
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut url = self.client.sweep_url(feed);
+        loop {
+            let page = self.fetch(feed, &url, wait, &mut report).await?;
+            seen.extend(page.items.iter().map(|i| i.id.key()));
+            let high = page.items.iter().map(|i| Watermark(i.last_updated)).max();
+            state.sweep_high = state.sweep_high.max(high);
+            state.last_success = Some(Utc::now());
+            match page.next.clone() {
+                Some(next) => {
+                    self.commit(feed, &page.items, &state, silent, &mut report).await?;
+                    url = next;
+                }
+                None => {
+                    // Last page: the sweep is complete, so the watermark may
+                    // advance and items no longer listed can go.
+                    state.watermark = state.watermark.max(state.sweep_high.take());
+                    state.first_sync_done = true;
+                    state.last_sweep = Some(Utc::now());
+                    let kind = feed.kind();
+                    let removed: Vec<_> = self
+                        .store
+                        .items()?
+                        .into_iter()
+                        .filter(|i| i.kind() == kind && !seen.contains(&i.id.key()))
+                        .map(|i| i.id)
+                        .collect();
+                    if !removed.is_empty() {
+                        info!(feed = %feed, count = removed.len(), "items left the upcoming list; forgetting them");
+                    }
+                    self.commit_with(feed, &page.items, &state, silent, removed, &mut report).await?;
+                    return Ok(report);
+                }
+            }
+        }
+    }
+
+    /// One LL2 request, inside the budget: waits for a slot, records the
+    /// request durably before sending it, and learns from 429s.
+    async fn fetch(&mut self, feed: Feed, url: &url::Url, wait: BudgetWait, report: &mut FeedReport) -> Result<Page, PollError> {
+        let now = Utc::now();
+        let slot = self.budget.next_slot(now);
+        if slot > now {
+            if wait == BudgetWait::Skip {
+                return Err(PollError::NoBudget(slot));
+            }
+            let secs = (slot - now).num_seconds();
+            info!(feed = %feed, wait_s = secs, "request budget used up; waiting for a slot");
+            let sleep = (slot - now).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.shutdown.changed() => return Err(PollError::Shutdown),
+            }
+        }
+        let at = Utc::now();
+        self.store.record_request(at).await?;
+        self.budget.record(at);
+        report.requests += 1;
+        let result = tokio::select! {
+            r = self.client.get_page(feed, url) => r,
+            _ = self.shutdown.changed() => return Err(PollError::Shutdown),
+        };
+        match result {
+            Ok(page) => {
+                report.bytes += page.bytes;
+                Ok(page)
+            }
+            Err(Ll2Error::Throttled { url, retry_after }) => {
+                let until = Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
+                self.budget.block_until(until);
+                warn!(feed = %feed, %url, retry_after_s = retry_after.as_secs(), "LL2 throttled us; pausing requests");
+                Err(Ll2Error::Throttled { url, retry_after }.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn commit(&mut self, feed: Feed, items: &[Item], state: &FeedState, silent: bool, report: &mut FeedReport) -> Result<(), PollError> {
+        self.commit_with(feed, items, state, silent, Vec::new(), report).await
+    }
+
+    /// Detects, routes and commits one page in one transaction, then makes
+    /// it durable and wakes delivery.
+    async fn commit_with(
+        &mut self,
+        feed: Feed,
+        items: &[Item],
+        state: &FeedState,
+        silent: bool,
+        removed: Vec<crate::types::ItemId>,
+        report: &mut FeedReport,
+    ) -> Result<(), PollError> {
+        let mut batch = Batch { feed: Some(feed), feed_state: Some(state.clone()), removed, ..Default::default() };
+        let now = Utc::now();
+        for item in items {
+            let old = self.store.item(&item.id)?;
+            let changes = detect::detect(old.as_ref(), item);
+            if !silent {
+                for change in changes {
+                    let alert = Alert { id: AlertId(self.store.next_id()?), item: item.clone(), change, detected_at: now };
+                    let subs = self.index.read().map(|ix| ix.route(item, alert.kind())).unwrap_or_default();
+                    for sub in subs {
+                        let Some(s) = self.store.subscription(sub)? else { continue };
+                        batch.deliveries.push(OutboxEntry {
+                            alert: alert.id,
+                            sub,
+                            destination: s.destination,
+                            enqueued_at: now,
+                            attempts: 0,
+                            not_before: None,
+                        });
+                    }
+                    debug!(item = %item.id, kind = %alert.kind(), "change detected");
+                    batch.alerts.push(alert);
+                }
+            }
+            batch.items.push(item.clone());
+        }
+        report.items += items.len();
+        report.alerts += batch.alerts.len();
+        report.deliveries += batch.deliveries.len();
+        self.store.apply(&batch)?;
+        self.store.flush().await?;
+        if !batch.deliveries.is_empty() {
+            self.wake_delivery.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Wait before retrying a failing feed: 30 s doubling, capped at 30 min.
+fn retry_wait(failures: u32) -> Duration {
+    Duration::from_secs(30u64.saturating_mul(1 << failures.min(6).saturating_sub(1)).min(1800))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_budget_spreads_over_feeds() {
+        let cfg = PollerConfig {
+            feeds: vec![Feed::Events, Feed::Launches],
+            requests_per_hour: 15,
+            resweep_interval: Duration::from_secs(6 * 3600),
+            on_first_sync: false,
+        };
+        assert_eq!(cfg.feed_interval(), Duration::from_secs(600));
+        assert_eq!(retry_wait(1), Duration::from_secs(30));
+        assert_eq!(retry_wait(3), Duration::from_secs(120));
+        assert_eq!(retry_wait(20), Duration::from_secs(960));
+    }
+}

@@ -1,0 +1,219 @@
+//! T-minus reminders: decides from stored items which reminders are due
+//! (pure `due`), and a pass that turns them into alerts routed to the
+//! subscriptions that asked for that offset, committed with the "sent"
+//! marks in one transaction. It must not talk to LL2 or send anything.
+//!
+//! Rules: a reminder needs a date precise enough for its offset (no 10-minute
+//! reminder for a date known to the hour, none for a month); it fires at
+//! `when - offset`, is skipped when that moment passed more than `grace`
+//! ago (the bot was down), fires at most once per (item, offset, date), and
+//! fires again when a slip moves its moment past the time it was sent.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+use crate::detect::{Alert, AlertId, Change, FINAL_STATUS_IDS};
+use crate::item::Item;
+use crate::rules::Index;
+use crate::store::{Batch, OutboxEntry, ReminderKey, ReminderSent, Store, StoreError};
+
+/// LL2 status "In Flight": the moment has passed, nothing to remind of.
+const STATUS_IN_FLIGHT: i64 = 6;
+
+/// A reminder that is due now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub offset: Duration,
+    pub when: DateTime<Utc>,
+    pub fire_at: DateTime<Utc>,
+}
+
+/// Whether the item's date is precise enough for a reminder `offset`
+/// before it: the date's uncertainty must be smaller than the offset.
+pub fn precise_enough(item: &Item, offset: Duration) -> bool {
+    match item.precision.as_ref().map(|p| p.uncertainty_secs()) {
+        None => true,
+        Some(None) => false,
+        Some(Some(u)) => (u as u64) < offset.as_secs(),
+    }
+}
+
+/// Reminders of `item` due at `now` for the given offsets. `sent` tells
+/// what was already sent per offset.
+pub fn due(
+    item: &Item,
+    offsets: &[Duration],
+    now: DateTime<Utc>,
+    grace: Duration,
+    sent: impl Fn(Duration) -> Option<ReminderSent>,
+) -> Vec<Due> {
+    let Some(when) = item.when else { return Vec::new() };
+    if when <= now {
+        return Vec::new();
+    }
+    if item.status.as_ref().and_then(|s| s.id).is_some_and(|id| FINAL_STATUS_IDS.contains(&id) || id == STATUS_IN_FLIGHT) {
+        return Vec::new();
+    }
+    let grace = chrono::Duration::from_std(grace).unwrap_or_default();
+    offsets
+        .iter()
+        .filter(|o| precise_enough(item, **o))
+        .filter_map(|o| {
+            let fire_at = when - chrono::Duration::from_std(*o).ok()?;
+            if fire_at > now || now - fire_at > grace {
+                return None;
+            }
+            if let Some(prev) = sent(*o) {
+                // Same date: already told. A slip only re-arms the reminder
+                // if it pushed the moment past when we sent it.
+                if prev.when == when || fire_at <= prev.sent_at {
+                    return None;
+                }
+            }
+            Some(Due { offset: *o, when, fire_at })
+        })
+        .collect()
+}
+
+pub struct Reminders {
+    store: Store,
+    index: Arc<RwLock<Index>>,
+    grace: Duration,
+    wake_delivery: Arc<Notify>,
+}
+
+impl Reminders {
+    pub fn new(store: Store, index: Arc<RwLock<Index>>, grace: Duration, wake_delivery: Arc<Notify>) -> Reminders {
+        Reminders { store, index, grace, wake_delivery }
+    }
+
+    /// Creates the alerts of every reminder due at `now`. Returns how many
+    /// reminders fired.
+    pub async fn pass(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let offsets = self.index.read().map(|ix| ix.reminder_offsets()).unwrap_or_default();
+        if offsets.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = Batch::default();
+        for item in self.store.items()? {
+            let sent_lookup = |o: Duration| {
+                self.store
+                    .reminder_sent(&ReminderKey { item: item.id.clone(), offset_secs: o.as_secs() })
+                    .unwrap_or(None)
+            };
+            for d in due(&item, &offsets, now, self.grace, sent_lookup) {
+                let alert = Alert {
+                    id: AlertId(self.store.next_id()?),
+                    item: item.clone(),
+                    change: Change::Reminder { offset: d.offset, when: d.when },
+                    detected_at: now,
+                };
+                let subs = self.index.read().map(|ix| ix.route_reminder(&item, d.offset)).unwrap_or_default();
+                for sub in subs {
+                    let Some(s) = self.store.subscription(sub)? else { continue };
+                    batch.deliveries.push(OutboxEntry {
+                        alert: alert.id,
+                        sub,
+                        destination: s.destination,
+                        enqueued_at: now,
+                        attempts: 0,
+                        not_before: None,
+                    });
+                }
+                info!(item = %item.id, name = %item.name, offset = %crate::types::format_duration(d.offset), "reminder due");
+                batch.reminders_sent.push((
+                    ReminderKey { item: item.id.clone(), offset_secs: d.offset.as_secs() },
+                    ReminderSent { when: d.when, sent_at: now },
+                ));
+                batch.alerts.push(alert);
+            }
+        }
+        let fired = batch.reminders_sent.len();
+        if fired > 0 {
+            self.store.apply(&batch)?;
+            self.store.flush().await?;
+            self.wake_delivery.notify_one();
+        }
+        Ok(fired)
+    }
+
+    /// Checks for due reminders every 20 seconds until shutdown.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.pass(Utc::now()).await {
+                warn!(error = %e, "reminder pass failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(20)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+    use crate::item::{Named, Precision};
+
+    const H: Duration = Duration::from_secs(3600);
+    const M10: Duration = Duration::from_secs(600);
+    const D: Duration = Duration::from_secs(86_400);
+    const GRACE: Duration = Duration::from_secs(900);
+
+    fn at(item: &Item, before: Duration) -> DateTime<Utc> {
+        item.when.unwrap() - chrono::Duration::from_std(before).unwrap()
+    }
+
+    #[test]
+    fn fires_at_each_offset_when_precise_enough() {
+        let item = sample_launch(); // minute precision
+        let offsets = [D, H, M10];
+        assert!(due(&item, &offsets, at(&item, D + M10), GRACE, |_| None).is_empty());
+        let fired = due(&item, &offsets, at(&item, D), GRACE, |_| None);
+        assert_eq!(fired.iter().map(|d| d.offset).collect::<Vec<_>>(), [D]);
+        assert_eq!(due(&item, &offsets, at(&item, M10), GRACE, |_| None)[0].offset, M10);
+
+        let mut hourly = item.clone();
+        hourly.precision = Some(Precision { id: 2, name: "Hour".into() });
+        let offsets_due: Vec<_> = [D, H, M10].into_iter().filter(|o| precise_enough(&hourly, *o)).collect();
+        assert_eq!(offsets_due, [D]);
+        let mut monthly = item.clone();
+        monthly.precision = Some(Precision { id: 7, name: "Month".into() });
+        assert!([D, H, M10].iter().all(|o| !precise_enough(&monthly, *o)));
+    }
+
+    #[test]
+    fn skipped_past_grace_and_after_t0_and_when_final() {
+        let item = sample_launch();
+        assert!(due(&item, &[H], at(&item, H) + chrono::Duration::minutes(20), GRACE, |_| None).is_empty());
+        assert_eq!(due(&item, &[H], at(&item, H) + chrono::Duration::minutes(10), GRACE, |_| None).len(), 1);
+        let mut done = item.clone();
+        done.status = Some(Named::new(Some(3), "Launch Successful", None));
+        assert!(due(&done, &[H], at(&item, H), GRACE, |_| None).is_empty());
+    }
+
+    #[test]
+    fn once_per_date_and_again_after_a_slip() {
+        let item = sample_launch();
+        let now = at(&item, H);
+        let sent = ReminderSent { when: item.when.unwrap(), sent_at: now };
+        assert!(due(&item, &[H], now + chrono::Duration::minutes(1), GRACE, |_| Some(sent)).is_empty());
+
+        // Slip by two hours: the 1h moment is in the future again, and fires then.
+        let mut slipped = item.clone();
+        slipped.when = Some(item.when.unwrap() + chrono::Duration::hours(2));
+        assert!(due(&slipped, &[H], now + chrono::Duration::minutes(5), GRACE, |_| Some(sent)).is_empty());
+        assert_eq!(due(&slipped, &[H], at(&slipped, H), GRACE, |_| Some(sent)).len(), 1);
+
+        // Moved five minutes earlier right after the reminder: not again.
+        let mut earlier = item.clone();
+        earlier.when = Some(item.when.unwrap() - chrono::Duration::minutes(5));
+        assert!(due(&earlier, &[H], now + chrono::Duration::minutes(1), GRACE, |_| Some(sent)).is_empty());
+    }
+}

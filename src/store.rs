@@ -1,0 +1,474 @@
+//! The durable state of tminus in one sled database: item snapshots, feed
+//! state (watermarks, sweep progress), the LL2 request log, subscriptions,
+//! alerts, the outbox of pending deliveries, the delivery log, dead letters
+//! and sent reminders.
+//!
+//! What must change together changes in one transaction: a fetched page's
+//! snapshots, its alerts, their outbox entries and the feed's watermark
+//! commit at once (`apply`), so a kill at any moment neither loses an alert
+//! nor creates it twice. It must not decide anything (no detection, no
+//! routing): callers compute, the store persists.
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::detect::{Alert, AlertId};
+use crate::item::Item;
+use crate::rules::{SubId, Subscription};
+use crate::types::{Destination, Feed, ItemId, Watermark};
+
+/// Bump when the layout of a tree changes incompatibly.
+pub const SCHEMA_VERSION: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store record {key:?} in tree {tree} is corrupt: {message}")]
+    Corrupt { tree: &'static str, key: String, message: String },
+    #[error(
+        "store at {path} has schema version {found}, this tminus understands up to {SCHEMA_VERSION}; use a newer tminus or another [store] path"
+    )]
+    Schema { path: String, found: u64 },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Per-feed progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedState {
+    /// Newest `last_updated` fully processed by incremental polling.
+    pub watermark: Option<Watermark>,
+    /// The first full sync finished; until then alerts stay silent.
+    pub first_sync_done: bool,
+    /// When the last full sweep of the upcoming list finished.
+    pub last_sweep: Option<DateTime<Utc>>,
+    /// Newest `last_updated` seen by a sweep in progress; becomes the
+    /// watermark when the sweep completes.
+    pub sweep_high: Option<Watermark>,
+    /// When the last successful LL2 answer for this feed arrived.
+    pub last_success: Option<DateTime<Utc>>,
+}
+
+/// Position of an entry in the outbox; global FIFO order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OutboxKey(pub u64);
+
+/// One pending delivery of one alert to one subscription's destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub alert: AlertId,
+    pub sub: SubId,
+    pub destination: Destination,
+    pub enqueued_at: DateTime<Utc>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// A confirmed delivery: kept so front-ends can edit or delete messages later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivered {
+    pub alert: AlertId,
+    pub sub: SubId,
+    pub destination: Destination,
+    /// Platform message id, when the platform returns one.
+    pub message_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A delivery given up on, with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub entry: OutboxEntry,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Which reminder: one item, one offset before its date.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ReminderKey {
+    pub item: ItemId,
+    pub offset_secs: u64,
+}
+
+impl ReminderKey {
+    fn key(&self) -> String {
+        format!("{}|{}", self.item.key(), self.offset_secs)
+    }
+}
+
+/// The last time a reminder was sent, and for which date. A NET slip that
+/// moves the reminder's moment past `sent_at` lets it fire again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderSent {
+    pub when: DateTime<Utc>,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Everything one processed page changes, applied atomically.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub feed: Option<Feed>,
+    pub items: Vec<Item>,
+    pub removed: Vec<ItemId>,
+    pub alerts: Vec<Alert>,
+    pub deliveries: Vec<OutboxEntry>,
+    pub reminders_sent: Vec<(ReminderKey, ReminderSent)>,
+    /// New feed state, if it changes.
+    pub feed_state: Option<FeedState>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    items: sled::Tree,
+    feeds: sled::Tree,
+    requests: sled::Tree,
+    subs: sled::Tree,
+    alerts: sled::Tree,
+    outbox: sled::Tree,
+    delivered: sled::Tree,
+    dead: sled::Tree,
+    reminders: sled::Tree,
+}
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serializing our own plain structs to JSON cannot fail.
+    serde_json::to_vec(v).expect("store records serialize")
+}
+
+fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn abort(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open()?;
+        let store = Store {
+            meta: db.open_tree("meta")?,
+            items: db.open_tree("items")?,
+            feeds: db.open_tree("feeds")?,
+            requests: db.open_tree("requests")?,
+            subs: db.open_tree("subscriptions")?,
+            alerts: db.open_tree("alerts")?,
+            outbox: db.open_tree("outbox")?,
+            delivered: db.open_tree("delivered")?,
+            dead: db.open_tree("dead_letters")?,
+            reminders: db.open_tree("reminders_sent")?,
+            db,
+        };
+        match store.meta.get("schema_version")? {
+            Some(v) => {
+                let found: u64 = dec("meta", b"schema_version", &v)?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::Schema { path: path.display().to_string(), found });
+                }
+            }
+            None => {
+                store.meta.insert("schema_version", enc(&SCHEMA_VERSION))?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// Makes everything written so far durable.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// A fresh, never reused id for alerts, outbox entries and subscriptions.
+    pub fn next_id(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    // ---- items and feeds -------------------------------------------------
+
+    pub fn item(&self, id: &ItemId) -> Result<Option<Item>> {
+        let key = id.key();
+        self.items.get(&key)?.map(|v| dec("items", key.as_bytes(), &v)).transpose()
+    }
+
+    /// All stored items of one kind (or all), in key order.
+    pub fn items(&self) -> Result<Vec<Item>> {
+        self.items.iter().map(|kv| {
+            let (k, v) = kv?;
+            dec("items", &k, &v)
+        }).collect()
+    }
+
+    pub fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn feed_state(&self, feed: Feed) -> Result<FeedState> {
+        Ok(self
+            .feeds
+            .get(feed.as_str())?
+            .map(|v| dec("feeds", feed.as_str().as_bytes(), &v))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Applies one processed page (or reminder pass) in one transaction.
+    pub fn apply(&self, batch: &Batch) -> Result<()> {
+        if let (Some(_), None) | (None, Some(_)) = (batch.feed, batch.feed_state.as_ref()) {
+            debug_assert!(false, "feed and feed_state go together");
+        }
+        let item_rows: Vec<(String, Vec<u8>)> = batch.items.iter().map(|i| (i.id.key(), enc(i))).collect();
+        let alert_rows: Vec<([u8; 8], Vec<u8>)> =
+            batch.alerts.iter().map(|a| (a.id.0.to_be_bytes(), enc(a))).collect();
+        let mut outbox_rows = Vec::with_capacity(batch.deliveries.len());
+        for d in &batch.deliveries {
+            outbox_rows.push((self.next_id()?.to_be_bytes(), enc(d)));
+        }
+        let reminder_rows: Vec<(String, Vec<u8>)> =
+            batch.reminders_sent.iter().map(|(k, v)| (k.key(), enc(v))).collect();
+        let feed_row = batch.feed.zip(batch.feed_state.as_ref()).map(|(f, s)| (f.as_str(), enc(s)));
+        let removed: Vec<String> = batch.removed.iter().map(ItemId::key).collect();
+
+        (&self.items, &self.alerts, &self.outbox, &self.reminders, &self.feeds)
+            .transaction(|(items, alerts, outbox, reminders, feeds)| {
+                for (k, v) in &item_rows {
+                    items.insert(k.as_bytes(), v.as_slice())?;
+                }
+                for k in &removed {
+                    items.remove(k.as_bytes())?;
+                }
+                for (k, v) in &alert_rows {
+                    alerts.insert(k, v.as_slice())?;
+                }
+                for (k, v) in &outbox_rows {
+                    outbox.insert(k, v.as_slice())?;
+                }
+                for (k, v) in &reminder_rows {
+                    reminders.insert(k.as_bytes(), v.as_slice())?;
+                }
+                if let Some((f, v)) = &feed_row {
+                    feeds.insert(*f, v.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(abort)
+    }
+
+    pub fn reminder_sent(&self, key: &ReminderKey) -> Result<Option<ReminderSent>> {
+        let k = key.key();
+        self.reminders.get(&k)?.map(|v| dec("reminders_sent", k.as_bytes(), &v)).transpose()
+    }
+
+    // ---- LL2 request log -------------------------------------------------
+
+    /// Records an LL2 request before it is sent, durably, so the hourly
+    /// budget holds across restarts and crashes.
+    pub async fn record_request(&self, at: DateTime<Utc>) -> Result<()> {
+        let mut key = at.timestamp_millis().to_be_bytes().to_vec();
+        key.extend_from_slice(&self.next_id()?.to_be_bytes());
+        self.requests.insert(key, &[])?;
+        self.requests.flush_async().await?;
+        Ok(())
+    }
+
+    /// Times of LL2 requests at or after `since`; older entries are pruned.
+    pub fn recent_requests(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+        let cut = since.timestamp_millis().to_be_bytes();
+        for old in self.requests.range(..cut.as_slice()).keys() {
+            self.requests.remove(old?)?;
+        }
+        let mut out = Vec::new();
+        for k in self.requests.range(cut.as_slice()..).keys() {
+            let k = k?;
+            let millis = i64::from_be_bytes(k[..8].try_into().unwrap_or([0; 8]));
+            if let Some(t) = Utc.timestamp_millis_opt(millis).single() {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- subscriptions ---------------------------------------------------
+
+    pub fn subscriptions(&self) -> Result<Vec<Subscription>> {
+        self.subs.iter().map(|kv| {
+            let (k, v) = kv?;
+            dec("subscriptions", &k, &v)
+        }).collect()
+    }
+
+    pub fn subscription(&self, id: SubId) -> Result<Option<Subscription>> {
+        let k = id.0.to_be_bytes();
+        self.subs.get(k)?.map(|v| dec("subscriptions", &k, &v)).transpose()
+    }
+
+    pub fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+        self.subs.insert(sub.id.0.to_be_bytes(), enc(sub))?;
+        Ok(())
+    }
+
+    pub fn remove_subscription(&self, id: SubId) -> Result<()> {
+        self.subs.remove(id.0.to_be_bytes())?;
+        Ok(())
+    }
+
+    // ---- outbox ----------------------------------------------------------
+
+    pub fn alert(&self, id: AlertId) -> Result<Option<Alert>> {
+        let k = id.0.to_be_bytes();
+        self.alerts.get(k)?.map(|v| dec("alerts", &k, &v)).transpose()
+    }
+
+    /// Up to `limit` pending entries in FIFO order.
+    pub fn pending(&self, limit: usize) -> Result<Vec<(OutboxKey, OutboxEntry)>> {
+        self.outbox
+            .iter()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let key = OutboxKey(u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])));
+                Ok((key, dec("outbox", &k, &v)?))
+            })
+            .collect()
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The platform confirmed: the entry leaves the outbox and enters the
+    /// delivery log in one step.
+    pub fn complete(&self, key: OutboxKey, record: &Delivered) -> Result<()> {
+        let k = key.0.to_be_bytes();
+        let v = enc(record);
+        (&self.outbox, &self.delivered)
+            .transaction(|(outbox, delivered)| {
+                outbox.remove(&k)?;
+                delivered.insert(&k, v.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(abort)
+    }
+
+    /// Rewrites an entry in place (attempt count, next try).
+    pub fn reschedule(&self, key: OutboxKey, entry: &OutboxEntry) -> Result<()> {
+        self.outbox.insert(key.0.to_be_bytes(), enc(entry))?;
+        Ok(())
+    }
+
+    /// Gives up on an entry: it moves to the dead-letter tree with a reason.
+    pub fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str) -> Result<()> {
+        let k = key.0.to_be_bytes();
+        let v = enc(&DeadLetter { entry: entry.clone(), reason: reason.to_string(), at: Utc::now() });
+        (&self.outbox, &self.dead)
+            .transaction(|(outbox, dead)| {
+                outbox.remove(&k)?;
+                dead.insert(&k, v.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(abort)
+    }
+
+    pub fn delivered(&self) -> Result<Vec<Delivered>> {
+        self.delivered.iter().map(|kv| {
+            let (k, v) = kv?;
+            dec("delivered", &k, &v)
+        }).collect()
+    }
+
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        self.dead.iter().map(|kv| {
+            let (k, v) = kv?;
+            dec("dead_letters", &k, &v)
+        }).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Change;
+    use crate::detect::tests::sample_launch;
+
+    #[tokio::test]
+    async fn batch_commits_together_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let item = sample_launch();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let alert = Alert { id: AlertId(store.next_id().unwrap()), item: item.clone(), change: Change::New, detected_at: Utc::now() };
+            let state = FeedState { watermark: Some(Watermark(item.last_updated)), first_sync_done: true, ..Default::default() };
+            store
+                .apply(&Batch {
+                    feed: Some(Feed::Launches),
+                    items: vec![item.clone()],
+                    deliveries: vec![OutboxEntry {
+                        alert: alert.id,
+                        sub: SubId(1),
+                        destination: Destination::Console,
+                        enqueued_at: Utc::now(),
+                        attempts: 0,
+                        not_before: None,
+                    }],
+                    alerts: vec![alert],
+                    feed_state: Some(state),
+                    ..Default::default()
+                })
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.item(&item.id).unwrap().as_ref(), Some(&item));
+        assert_eq!(store.feed_state(Feed::Launches).unwrap().watermark, Some(Watermark(item.last_updated)));
+        let pending = store.pending(10).unwrap();
+        assert_eq!(pending.len(), 1);
+        let (key, entry) = &pending[0];
+        assert!(store.alert(entry.alert).unwrap().is_some());
+        store
+            .complete(*key, &Delivered { alert: entry.alert, sub: entry.sub, destination: Destination::Console, message_id: None, at: Utc::now() })
+            .unwrap();
+        assert_eq!(store.outbox_len(), 0);
+        assert_eq!(store.delivered().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn request_log_prunes_old_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        store.record_request(now - chrono::Duration::hours(2)).await.unwrap();
+        store.record_request(now - chrono::Duration::minutes(5)).await.unwrap();
+        store.record_request(now).await.unwrap();
+        assert_eq!(store.recent_requests(now - chrono::Duration::hours(1)).unwrap().len(), 2);
+        assert_eq!(store.recent_requests(now - chrono::Duration::hours(3)).unwrap().len(), 2, "pruned for good");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.meta.insert("schema_version", enc(&(SCHEMA_VERSION + 1))).unwrap();
+            store.db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("schema version"));
+    }
+}

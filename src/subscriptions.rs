@@ -1,0 +1,157 @@
+//! The subscription API: the one way to create, change, list and remove
+//! subscriptions, used by config reconciliation and by the chat front-ends.
+//! It keeps the store (durable truth) and the in-memory routing index in
+//! step. It must not parse chat commands or render replies.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use tracing::info;
+
+use crate::config::Watch;
+use crate::rules::{Filter, Index, Origin, SubId, Subscription};
+use crate::store::{Store, StoreError};
+use crate::types::{AlertKind, Destination};
+
+/// Name of the implicit watch used when nothing is configured: everything
+/// to the console.
+pub const DEFAULT_WATCH: &str = "(default: everything to the console)";
+
+#[derive(Clone)]
+pub struct Subscriptions {
+    store: Store,
+    index: Arc<RwLock<Index>>,
+}
+
+/// What reconciliation changed, for the start-up log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+}
+
+impl Subscriptions {
+    /// Loads every stored subscription into a fresh routing index.
+    pub fn load(store: Store) -> Result<Subscriptions, StoreError> {
+        let subs = store.subscriptions()?;
+        let index = Index::from_subscriptions(subs.iter());
+        Ok(Subscriptions { store, index: Arc::new(RwLock::new(index)) })
+    }
+
+    /// The routing index shared with the poller and reminders.
+    pub fn index(&self) -> Arc<RwLock<Index>> {
+        self.index.clone()
+    }
+
+    fn index_write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        // A panic while holding the lock leaves a consistent index (each
+        // operation is a single insert or remove), so poisoning is ignored.
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores and indexes a subscription (new or changed).
+    pub fn put(&self, sub: &Subscription) -> Result<(), StoreError> {
+        self.store.put_subscription(sub)?;
+        self.index_write().insert(sub);
+        Ok(())
+    }
+
+    pub fn remove(&self, id: SubId) -> Result<(), StoreError> {
+        self.store.remove_subscription(id)?;
+        self.index_write().remove(id);
+        Ok(())
+    }
+
+    pub fn all(&self) -> Result<Vec<Subscription>, StoreError> {
+        self.store.subscriptions()
+    }
+
+    /// Makes the config-origin subscriptions equal to `watches` (one
+    /// subscription per watch and destination), matched by watch name and
+    /// destination. Subscriptions made in chats are never touched.
+    pub fn reconcile(&self, watches: &[Watch]) -> Result<Reconciled, StoreError> {
+        let mut result = Reconciled::default();
+        let existing: Vec<Subscription> =
+            self.all()?.into_iter().filter(|s| matches!(s.origin, Origin::Config { .. })).collect();
+        let mut kept = Vec::new();
+        for w in watches {
+            for dest in &w.to {
+                let origin = Origin::Config { watch: w.name.clone() };
+                let found = existing.iter().find(|s| s.origin == origin && s.destination == *dest);
+                let mut desired = Subscription {
+                    id: found.map(|s| s.id).unwrap_or(SubId(self.store.next_id()?)),
+                    destination: dest.clone(),
+                    filter: watch_filter(w),
+                    alerts: w.alerts.clone(),
+                    reminders: w.reminders.clone(),
+                    timezone: w.timezone,
+                    enabled: true,
+                    origin,
+                };
+                match found {
+                    Some(old) => {
+                        // Keep a subscription the platform disabled, unless
+                        // the operator changed its watch.
+                        let same = Subscription { enabled: old.enabled, ..desired.clone() };
+                        if same == *old {
+                            result.unchanged += 1;
+                            desired.enabled = old.enabled;
+                        } else {
+                            info!(watch = %w.name, dest = %dest, "watch changed; updating its subscription");
+                            self.put(&desired)?;
+                            result.changed += 1;
+                        }
+                    }
+                    None => {
+                        info!(watch = %w.name, dest = %dest, "new watch; adding its subscription");
+                        self.put(&desired)?;
+                        result.added += 1;
+                    }
+                }
+                kept.push(desired.id);
+            }
+        }
+        for old in existing.iter().filter(|s| !kept.contains(&s.id)) {
+            if let Origin::Config { watch } = &old.origin {
+                info!(watch = %watch, dest = %old.destination, "watch removed from config; removing its subscription");
+            }
+            self.remove(old.id)?;
+            result.removed += 1;
+        }
+        Ok(result)
+    }
+}
+
+fn watch_filter(w: &Watch) -> Filter {
+    Filter {
+        kinds: w.kinds.clone(),
+        types: w.types.clone(),
+        agencies: w.agencies.clone(),
+        programs: w.programs.clone(),
+        exclude_types: w.exclude_types.clone(),
+        exclude_agencies: w.exclude_agencies.clone(),
+        exclude_programs: w.exclude_programs.clone(),
+    }
+}
+
+/// The implicit watch when there are no tokens and no `[[watch]]`: every
+/// alert of every item to the console.
+pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
+    Watch {
+        name: DEFAULT_WATCH.to_string(),
+        to: vec![Destination::Console],
+        kinds: vec![],
+        types: vec![],
+        agencies: vec![],
+        programs: vec![],
+        exclude_types: vec![],
+        exclude_agencies: vec![],
+        exclude_programs: vec![],
+        alerts: AlertKind::ALL.to_vec(),
+        timezone,
+        reminders,
+    }
+}

@@ -1,0 +1,7 @@
+//! Shared helpers for integration tests. Each `tests/*.rs` file is its own
+//! crate and uses only part of this module, hence the blanket allow.
+//!
+//! - `fake_ll2`: an in-process fake Launch Library 2 server (see its docs).
+#![allow(dead_code, unused_imports)]
+
+pub mod fake_ll2;
