@@ -35,6 +35,8 @@ pub struct Message {
     pub when_exact: Option<DateTime<Utc>>,
     pub tminus: Option<String>,
     pub status: Option<String>,
+    /// LL2 status id, for colours and icons.
+    pub status_id: Option<i64>,
     pub agencies: Option<String>,
     pub location: Option<String>,
     pub webcast: Option<String>,
@@ -128,6 +130,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         when_exact: exact,
         tminus: exact.map(|w| format_tminus(w, now)),
         status: item.status.as_ref().map(|s| s.name.clone()),
+        status_id: item.status.as_ref().and_then(|s| s.id),
         agencies: agencies_line(item),
         location: match (&item.pad, &item.location) {
             (Some(p), Some(l)) => Some(format!("{p}, {l}")),

@@ -75,11 +75,15 @@ impl Senders {
 pub struct DeliveryConfig {
     /// Give up on an entry this long after it was enqueued.
     pub max_age: Duration,
+    /// Destinations served at once.
+    pub concurrency: usize,
+    /// Outbox entries read per pass.
+    pub batch: usize,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        DeliveryConfig { max_age: Duration::from_secs(6 * 3600) }
+        DeliveryConfig { max_age: Duration::from_secs(6 * 3600), concurrency: 256, batch: 100_000 }
     }
 }
 
@@ -90,6 +94,15 @@ pub struct DrainStats {
     pub retried: usize,
     pub dead: usize,
     pub waiting: usize,
+}
+
+impl DrainStats {
+    fn add(&mut self, o: DrainStats) {
+        self.delivered += o.delivered;
+        self.retried += o.retried;
+        self.dead += o.dead;
+        self.waiting += o.waiting;
+    }
 }
 
 pub struct Deliverer {
@@ -112,40 +125,97 @@ impl Deliverer {
         Deliverer { store, senders, config, wake: Arc::new(Notify::new()) }
     }
 
-    /// Delivers every entry that is due now, once each.
-    pub async fn drain_once(&self) -> Result<DrainStats, StoreError> {
-        let mut stats = DrainStats::default();
-        let mut alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
+    /// Delivers every entry that is due now. Destinations are served
+    /// concurrently (each sender enforces its platform's limits); within one
+    /// destination entries go strictly in FIFO order, and a failed entry
+    /// holds back the ones behind it.
+    pub async fn drain_once(self: &Arc<Self>) -> Result<DrainStats, StoreError> {
         let now = Utc::now();
-        for (key, entry) in self.store.pending(usize::MAX)? {
-            if entry.not_before.is_some_and(|t| t > now) {
-                stats.waiting += 1;
-                continue;
-            }
-            let Some(sender) = self.senders.get(&entry.destination) else {
-                stats.waiting += 1;
+        let mut queues: Vec<(Destination, Vec<(OutboxKey, OutboxEntry)>)> = Vec::new();
+        let mut by_dest: HashMap<Destination, usize> = HashMap::new();
+        for (key, entry) in self.store.pending(self.config.batch)? {
+            let i = *by_dest.entry(entry.destination.clone()).or_insert_with(|| {
+                queues.push((entry.destination.clone(), Vec::new()));
+                queues.len() - 1
+            });
+            queues[i].1.push((key, entry));
+        }
+        let mut stats = DrainStats::default();
+        let limit = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (dest, queue) in queues {
+            let Some(sender) = self.senders.get(&dest).cloned() else {
+                // No sender for this platform in this run (no token): the
+                // entries wait for a run that has one.
+                stats.waiting += queue.len();
                 continue;
             };
+            let this = self.clone();
+            let limit = limit.clone();
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                this.drain_destination(sender, queue, now).await
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(s)) => stats.add(s),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => warn!(error = %e, "delivery task failed"),
+            }
+        }
+        if stats.delivered + stats.dead > 0 {
+            info!(delivered = stats.delivered, retried = stats.retried, dead = stats.dead, waiting = stats.waiting, "delivery batch done");
+        }
+        Ok(stats)
+    }
+
+    async fn drain_destination(
+        &self,
+        sender: Arc<dyn Sender>,
+        queue: Vec<(OutboxKey, OutboxEntry)>,
+        now: DateTime<Utc>,
+    ) -> Result<DrainStats, StoreError> {
+        let mut stats = DrainStats::default();
+        let mut alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
+        let total = queue.len();
+        for (done, (key, entry)) in queue.into_iter().enumerate() {
+            if entry.not_before.is_some_and(|t| t > Utc::now()) {
+                stats.waiting += total - done;
+                break;
+            }
             if !alerts.contains_key(&entry.alert) {
                 alerts.insert(entry.alert, self.store.alert(entry.alert)?);
             }
             let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
+                warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
                 self.store.dead_letter(key, &entry, "alert record missing")?;
                 stats.dead += 1;
                 continue;
             };
-            let Some(sub) = self.store.subscription(entry.sub)? else {
-                debug!(dest = %entry.destination, "dropping delivery: subscription was removed");
-                self.store.dead_letter(key, &entry, "subscription removed")?;
-                stats.dead += 1;
-                continue;
+            let sub = match self.store.subscription(entry.sub)? {
+                Some(s) if s.enabled => s,
+                _ => {
+                    debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
+                    self.store.dead_letter(key, &entry, "subscription removed or disabled")?;
+                    stats.dead += 1;
+                    continue;
+                }
             };
-            let msg = render::message(alert, sub.timezone, now);
+            let msg = render::message(alert, sub.timezone, Utc::now());
             let outcome = sender.send(&entry.destination, &msg).await;
+            let delivered = outcome.is_ok();
+            let retried_before = stats.retried;
             self.settle(key, entry, outcome, now, &mut stats)?;
-        }
-        if stats.delivered + stats.dead > 0 {
-            info!(delivered = stats.delivered, retried = stats.retried, dead = stats.dead, waiting = stats.waiting, "delivery batch done");
+            if delivered {
+                // Durable before the next send: a kill can then repeat at
+                // most the message in flight.
+                self.store.flush().await?;
+            } else if stats.retried > retried_before {
+                // Keep FIFO order: what follows waits for this one.
+                stats.waiting += total - done - 1;
+                break;
+            }
         }
         Ok(stats)
     }
@@ -217,7 +287,7 @@ impl Deliverer {
 
     /// Drains whenever woken, and at least every few seconds for retries,
     /// until `shutdown` fires.
-    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(self: &Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         loop {
             if let Err(e) = self.drain_once().await {
                 warn!(error = %e, "delivery pass failed");
