@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod detect;
+pub mod discord;
 pub mod item;
 pub mod ll2;
 pub mod poller;
@@ -24,6 +25,7 @@ pub mod render;
 pub mod rules;
 pub mod store;
 pub mod subscriptions;
+pub mod telegram;
 pub mod types;
 
 use std::sync::Arc;

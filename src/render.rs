@@ -4,6 +4,9 @@
 //! plain-text form of it. Telegram and Discord render from the same
 //! `Message`. Pure functions: no clock (callers pass `now`), no I/O.
 
+pub mod discord;
+pub mod telegram;
+
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 

@@ -1,0 +1,1 @@
+//! Discord: sender (pending).

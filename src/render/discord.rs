@@ -1,0 +1,1 @@
+//! Discord embed rendering of a `Message` (pending).

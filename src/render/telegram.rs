@@ -1,0 +1,1 @@
+//! Telegram HTML rendering of a `Message` (pending).
