@@ -75,9 +75,7 @@ impl Args {
                         // because a missing file is allowed.
                         let value = args.next().filter(|v| !v.is_empty() && !v.starts_with('-'));
                         let Some(value) = value else {
-                            return Err(bad(format!(
-                                "missing value for {arg} (expected a file path)"
-                            )));
+                            return Err(bad(format!("missing value for {arg} (expected a file path)")));
                         };
                         set_config(&mut config, value)?;
                     }
@@ -103,9 +101,7 @@ impl Args {
                     )));
                 }
                 (None, None) => {
-                    return Err(bad(format!(
-                        "unknown command {arg:?} (expected run, once or check-config)"
-                    )));
+                    return Err(bad(format!("unknown command {arg:?} (expected run, once or check-config)")));
                 }
             }
         }
@@ -191,13 +187,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        assert_eq!(
-            ok(&[]),
-            Args {
-                config: PathBuf::from("config.toml"),
-                command: Command::Run
-            }
-        );
+        assert_eq!(ok(&[]), Args { config: PathBuf::from("config.toml"), command: Command::Run });
     }
 
     #[test]
@@ -205,25 +195,13 @@ mod tests {
         assert_eq!(ok(&["once"]).command, Command::Once);
         assert_eq!(ok(&["run"]).command, Command::Run);
         let a = ok(&["--config", "/etc/tminus.toml", "check-config"]);
-        assert_eq!(
-            a,
-            Args {
-                config: PathBuf::from("/etc/tminus.toml"),
-                command: Command::CheckConfig
-            }
-        );
+        assert_eq!(a, Args { config: PathBuf::from("/etc/tminus.toml"), command: Command::CheckConfig });
         assert_eq!(ok(&["--config=a b.toml"]).config, PathBuf::from("a b.toml"));
-        assert_eq!(
-            ok(&["-c", "x.toml", "once"]).config,
-            PathBuf::from("x.toml")
-        );
+        assert_eq!(ok(&["-c", "x.toml", "once"]).config, PathBuf::from("x.toml"));
         // Options may follow the command.
         assert_eq!(
             ok(&["check-config", "-c", "y.toml"]),
-            Args {
-                config: PathBuf::from("y.toml"),
-                command: Command::CheckConfig
-            }
+            Args { config: PathBuf::from("y.toml"), command: Command::CheckConfig }
         );
         assert_eq!(ok(&["--", "once"]).command, Command::Once);
     }
@@ -233,14 +211,9 @@ mod tests {
         for flag in ["-h", "--help", "help"] {
             match parse(&["once", flag]) {
                 Err(UsageError::Help(text)) => {
-                    for part in [
-                        "--config",
-                        "run",
-                        "once",
-                        "check-config",
-                        "TMINUS_TELEGRAM_TOKEN",
-                        "TMINUS_LL2_API_KEY",
-                    ] {
+                    for part in
+                        ["--config", "run", "once", "check-config", "TMINUS_TELEGRAM_TOKEN", "TMINUS_LL2_API_KEY"]
+                    {
                         assert!(text.contains(part), "help should mention {part}:\n{text}");
                     }
                 }
@@ -248,13 +221,7 @@ mod tests {
             }
         }
         for flag in ["-V", "--version"] {
-            assert_eq!(
-                parse(&[flag]),
-                Err(UsageError::Help(format!(
-                    "tminus {}",
-                    env!("CARGO_PKG_VERSION")
-                )))
-            );
+            assert_eq!(parse(&[flag]), Err(UsageError::Help(format!("tminus {}", env!("CARGO_PKG_VERSION")))));
         }
     }
 

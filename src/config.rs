@@ -22,9 +22,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Value;
 
-use crate::types::{
-    AlertKind, Destination, Feed, ItemKind, Secret, format_duration, parse_duration,
-};
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Secret, format_duration, parse_duration};
 
 /// Environment variable that overrides `[ll2] api_key` when set and non-empty.
 pub const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
@@ -40,11 +38,8 @@ pub const DEFAULT_RESWEEP_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 20_000_000;
 pub const DEFAULT_STORE_PATH: &str = "data";
-pub const DEFAULT_REMINDERS: [Duration; 3] = [
-    Duration::from_secs(24 * 3600),
-    Duration::from_secs(3600),
-    Duration::from_secs(10 * 60),
-];
+pub const DEFAULT_REMINDERS: [Duration; 3] =
+    [Duration::from_secs(24 * 3600), Duration::from_secs(3600), Duration::from_secs(10 * 60)];
 pub const DEFAULT_REMINDER_GRACE: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
@@ -201,10 +196,7 @@ impl Config {
             // The contract: a missing file means all defaults.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => {
-                return Err(ConfigError::Io {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                });
+                return Err(ConfigError::Io { path: path.to_path_buf(), message: e.to_string() });
             }
         };
         Config::from_toml_str(&text, env)
@@ -217,10 +209,7 @@ impl Config {
         if let Some(w) = table.get("watch")
             && !w.is_array()
         {
-            return Err(invalid(
-                "watch",
-                "must be an array of tables: write [[watch]], not [watch]",
-            ));
+            return Err(invalid("watch", "must be an array of tables: write [[watch]], not [watch]"));
         }
         let raw: RawConfig = table.try_into().map_err(|e| de_error(&e, ""))?;
         build(raw, env)
@@ -239,28 +228,21 @@ impl Config {
                 timeout: DEFAULT_TIMEOUT,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             },
-            store: StoreConfig {
-                path: PathBuf::from(DEFAULT_STORE_PATH),
-            },
+            store: StoreConfig { path: PathBuf::from(DEFAULT_STORE_PATH) },
             alerts: AlertsConfig {
                 on_first_sync: false,
                 reminders: DEFAULT_REMINDERS.to_vec(),
                 timezone: Tz::UTC,
                 reminder_grace: DEFAULT_REMINDER_GRACE,
             },
-            telegram: TelegramConfig {
-                token: Secret::default(),
-                api_url: DEFAULT_TELEGRAM_API_URL.to_owned(),
-            },
+            telegram: TelegramConfig { token: Secret::default(), api_url: DEFAULT_TELEGRAM_API_URL.to_owned() },
             discord: DiscordConfig {
                 token: Secret::default(),
                 api_url: DEFAULT_DISCORD_API_URL.to_owned(),
                 guild_id: None,
                 public_key: None,
             },
-            log: LogConfig {
-                format: LogFormat::Text,
-            },
+            log: LogConfig { format: LogFormat::Text },
             server: ServerConfig { listen: None },
             watches: Vec::new(),
         }
@@ -271,58 +253,25 @@ impl Config {
     /// `discord-webhook:***`. Without secrets the output loads back to the
     /// same `Config`.
     pub fn render_effective(&self) -> String {
-        let mut out =
-            String::from("# tminus effective configuration (defaults filled in, secrets masked)\n");
+        let mut out = String::from("# tminus effective configuration (defaults filled in, secrets masked)\n");
 
         out.push_str("\n[ll2]\n");
         kv(&mut out, "base_url", &quote(&self.ll2.base_url));
         kv(&mut out, "api_key", &quote(&self.ll2.api_key.to_string()));
-        kv(
-            &mut out,
-            "requests_per_hour",
-            &self.ll2.requests_per_hour.to_string(),
-        );
-        kv(
-            &mut out,
-            "feeds",
-            &list(self.ll2.feeds.iter().map(|f| f.as_str())),
-        );
-        kv(
-            &mut out,
-            "resweep_interval",
-            &quote(&format_duration(self.ll2.resweep_interval)),
-        );
-        kv(
-            &mut out,
-            "timeout",
-            &quote(&format_duration(self.ll2.timeout)),
-        );
-        kv(
-            &mut out,
-            "max_body_bytes",
-            &self.ll2.max_body_bytes.to_string(),
-        );
+        kv(&mut out, "requests_per_hour", &self.ll2.requests_per_hour.to_string());
+        kv(&mut out, "feeds", &list(self.ll2.feeds.iter().map(|f| f.as_str())));
+        kv(&mut out, "resweep_interval", &quote(&format_duration(self.ll2.resweep_interval)));
+        kv(&mut out, "timeout", &quote(&format_duration(self.ll2.timeout)));
+        kv(&mut out, "max_body_bytes", &self.ll2.max_body_bytes.to_string());
 
         out.push_str("\n[store]\n");
         kv(&mut out, "path", &quote(&self.store.path.to_string_lossy()));
 
         out.push_str("\n[alerts]\n");
-        kv(
-            &mut out,
-            "on_first_sync",
-            &self.alerts.on_first_sync.to_string(),
-        );
-        kv(
-            &mut out,
-            "reminders",
-            &render_reminders(&self.alerts.reminders),
-        );
+        kv(&mut out, "on_first_sync", &self.alerts.on_first_sync.to_string());
+        kv(&mut out, "reminders", &render_reminders(&self.alerts.reminders));
         kv(&mut out, "timezone", &quote(self.alerts.timezone.name()));
-        kv(
-            &mut out,
-            "reminder_grace",
-            &quote(&format_duration(self.alerts.reminder_grace)),
-        );
+        kv(&mut out, "reminder_grace", &quote(&format_duration(self.alerts.reminder_grace)));
 
         out.push_str("\n[telegram]\n");
         kv(&mut out, "token", &quote(&self.telegram.token.to_string()));
@@ -369,11 +318,7 @@ impl Config {
             ] {
                 kv(&mut out, key, &list(values.iter().map(String::as_str)));
             }
-            kv(
-                &mut out,
-                "alerts",
-                &list(w.alerts.iter().map(|a| a.as_str())),
-            );
+            kv(&mut out, "alerts", &list(w.alerts.iter().map(|a| a.as_str())));
             kv(&mut out, "timezone", &quote(w.timezone.name()));
             kv(&mut out, "reminders", &render_reminders(&w.reminders));
         }
@@ -506,19 +451,8 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     let store = build_store(raw.store)?;
     let alerts = build_alerts(raw.alerts)?;
     let telegram = TelegramConfig {
-        token: secret(
-            "telegram.token",
-            ENV_TELEGRAM_TOKEN,
-            raw.telegram.token,
-            env,
-        )?,
-        api_url: http_url(
-            "telegram.api_url",
-            raw.telegram
-                .api_url
-                .as_deref()
-                .unwrap_or(DEFAULT_TELEGRAM_API_URL),
-        )?,
+        token: secret("telegram.token", ENV_TELEGRAM_TOKEN, raw.telegram.token, env)?,
+        api_url: http_url("telegram.api_url", raw.telegram.api_url.as_deref().unwrap_or(DEFAULT_TELEGRAM_API_URL))?,
     };
     let discord = build_discord(raw.discord, env)?;
     let log = LogConfig {
@@ -527,10 +461,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
             Some(f) if f.eq_ignore_ascii_case("text") => LogFormat::Text,
             Some(f) if f.eq_ignore_ascii_case("json") => LogFormat::Json,
             Some(f) => {
-                return Err(invalid(
-                    "log.format",
-                    format!("expected \"text\" or \"json\", got {f:?}"),
-                ));
+                return Err(invalid("log.format", format!("expected \"text\" or \"json\", got {f:?}")));
             }
         },
     };
@@ -538,10 +469,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         listen: match raw.server.listen.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
-                invalid(
-                    "server.listen",
-                    format!("expected an IP address and port like \"127.0.0.1:8080\", got {s:?}"),
-                )
+                invalid("server.listen", format!("expected an IP address and port like \"127.0.0.1:8080\", got {s:?}"))
             })?),
         },
     };
@@ -553,25 +481,13 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         if let Some(j) = watches.iter().position(|w| w.name == watch.name) {
             return Err(invalid(
                 &format!("{prefix}.name"),
-                format!(
-                    "duplicate watch name {:?} (also used by watch[{j}])",
-                    watch.name
-                ),
+                format!("duplicate watch name {:?} (also used by watch[{j}])", watch.name),
             ));
         }
         watches.push(watch);
     }
 
-    Ok(Config {
-        ll2,
-        store,
-        alerts,
-        telegram,
-        discord,
-        log,
-        server,
-        watches,
-    })
+    Ok(Config { ll2, store, alerts, telegram, discord, log, server, watches })
 }
 
 fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> {
@@ -579,17 +495,10 @@ fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> 
     let requests_per_hour = match raw.requests_per_hour {
         None => d.requests_per_hour,
         Some(n) if n < 1 => {
-            return Err(invalid(
-                "ll2.requests_per_hour",
-                format!("must be at least 1, got {n}"),
-            ));
+            return Err(invalid("ll2.requests_per_hour", format!("must be at least 1, got {n}")));
         }
-        Some(n) => u32::try_from(n).map_err(|_| {
-            invalid(
-                "ll2.requests_per_hour",
-                format!("must be at most {}, got {n}", u32::MAX),
-            )
-        })?,
+        Some(n) => u32::try_from(n)
+            .map_err(|_| invalid("ll2.requests_per_hour", format!("must be at most {}, got {n}", u32::MAX)))?,
     };
     let feeds = match raw.feeds {
         None => d.feeds,
@@ -600,10 +509,7 @@ fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> 
                 let feed = match v {
                     Value::String(s) => s.trim().parse::<Feed>().map_err(|e| invalid(&key, e))?,
                     other => {
-                        return Err(invalid(
-                            &key,
-                            format!("expected \"events\" or \"launches\", got {}", show(other)),
-                        ));
+                        return Err(invalid(&key, format!("expected \"events\" or \"launches\", got {}", show(other))));
                     }
                 };
                 if !feeds.contains(&feed) {
@@ -611,10 +517,7 @@ fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> 
                 }
             }
             if feeds.is_empty() {
-                return Err(invalid(
-                    "ll2.feeds",
-                    "must name at least one feed (\"events\", \"launches\"), got []",
-                ));
+                return Err(invalid("ll2.feeds", "must name at least one feed (\"events\", \"launches\"), got []"));
             }
             feeds
         }
@@ -622,26 +525,16 @@ fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> 
     let max_body_bytes = match raw.max_body_bytes {
         None => d.max_body_bytes,
         Some(n) if n < 1 => {
-            return Err(invalid(
-                "ll2.max_body_bytes",
-                format!("must be at least 1, got {n}"),
-            ));
+            return Err(invalid("ll2.max_body_bytes", format!("must be at least 1, got {n}")));
         }
         Some(n) => n.unsigned_abs(),
     };
     Ok(Ll2Config {
-        base_url: http_url(
-            "ll2.base_url",
-            raw.base_url.as_deref().unwrap_or(DEFAULT_LL2_BASE_URL),
-        )?,
+        base_url: http_url("ll2.base_url", raw.base_url.as_deref().unwrap_or(DEFAULT_LL2_BASE_URL))?,
         api_key: secret("ll2.api_key", ENV_LL2_API_KEY, raw.api_key, env)?,
         requests_per_hour,
         feeds,
-        resweep_interval: positive_duration(
-            "ll2.resweep_interval",
-            raw.resweep_interval.as_ref(),
-            d.resweep_interval,
-        )?,
+        resweep_interval: positive_duration("ll2.resweep_interval", raw.resweep_interval.as_ref(), d.resweep_interval)?,
         timeout: positive_duration("ll2.timeout", raw.timeout.as_ref(), d.timeout)?,
         max_body_bytes,
     })
@@ -652,9 +545,7 @@ fn build_store(raw: RawStore) -> Result<StoreConfig, ConfigError> {
     if path.trim().is_empty() {
         return Err(invalid("store.path", "must not be empty, got \"\""));
     }
-    Ok(StoreConfig {
-        path: PathBuf::from(path),
-    })
+    Ok(StoreConfig { path: PathBuf::from(path) })
 }
 
 fn build_alerts(raw: RawAlerts) -> Result<AlertsConfig, ConfigError> {
@@ -669,11 +560,7 @@ fn build_alerts(raw: RawAlerts) -> Result<AlertsConfig, ConfigError> {
             None => d.timezone,
             Some(s) => timezone("alerts.timezone", s)?,
         },
-        reminder_grace: positive_duration(
-            "alerts.reminder_grace",
-            raw.reminder_grace.as_ref(),
-            d.reminder_grace,
-        )?,
+        reminder_grace: positive_duration("alerts.reminder_grace", raw.reminder_grace.as_ref(), d.reminder_grace)?,
     })
 }
 
@@ -700,24 +587,17 @@ fn build_discord(raw: RawDiscord, env: EnvLookup<'_>) -> Result<DiscordConfig, C
     };
     let public_key = match raw.public_key.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(k) if k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()) => {
-            Some(k.to_ascii_lowercase())
-        }
+        Some(k) if k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()) => Some(k.to_ascii_lowercase()),
         Some(k) => {
             return Err(invalid(
                 "discord.public_key",
-                format!(
-                    "expected the application's public key (64 hexadecimal characters), got {k:?}"
-                ),
+                format!("expected the application's public key (64 hexadecimal characters), got {k:?}"),
             ));
         }
     };
     Ok(DiscordConfig {
         token: secret("discord.token", ENV_DISCORD_TOKEN, raw.token, env)?,
-        api_url: http_url(
-            "discord.api_url",
-            raw.api_url.as_deref().unwrap_or(DEFAULT_DISCORD_API_URL),
-        )?,
+        api_url: http_url("discord.api_url", raw.api_url.as_deref().unwrap_or(DEFAULT_DISCORD_API_URL))?,
         guild_id,
         public_key,
     })
@@ -728,30 +608,21 @@ fn build_watch(prefix: &str, value: Value, alerts: &AlertsConfig) -> Result<Watc
     let table = match value {
         Value::Table(t) => t,
         other => {
-            return Err(invalid(
-                prefix,
-                format!("expected a table ([[watch]]), got {}", show(&other)),
-            ));
+            return Err(invalid(prefix, format!("expected a table ([[watch]]), got {}", show(&other))));
         }
     };
     let raw: RawWatch = table.try_into().map_err(|e| de_error(&e, prefix))?;
 
     let name = match raw.name.as_deref().map(str::trim) {
         None => {
-            return Err(invalid(
-                &key("name"),
-                "missing: every [[watch]] needs a unique name",
-            ));
+            return Err(invalid(&key("name"), "missing: every [[watch]] needs a unique name"));
         }
         Some("") => return Err(invalid(&key("name"), "must not be empty, got \"\"")),
         Some(n) => n.to_owned(),
     };
 
     let Some(to_values) = raw.to else {
-        return Err(invalid(
-            &key("to"),
-            "missing: list where alerts go, e.g. [\"console\"]",
-        ));
+        return Err(invalid(&key("to"), "missing: list where alerts go, e.g. [\"console\"]"));
     };
     let mut to: Vec<Destination> = Vec::new();
     for (i, v) in to_values.iter().enumerate() {
@@ -774,10 +645,7 @@ fn build_watch(prefix: &str, value: Value, alerts: &AlertsConfig) -> Result<Watc
         }
     }
     if to.is_empty() {
-        return Err(invalid(
-            &key("to"),
-            "must name at least one destination, got []",
-        ));
+        return Err(invalid(&key("to"), "must name at least one destination, got []"));
     }
 
     let mut kinds: Vec<ItemKind> = Vec::new();
@@ -786,10 +654,7 @@ fn build_watch(prefix: &str, value: Value, alerts: &AlertsConfig) -> Result<Watc
         let kind = match v {
             Value::String(s) => s.trim().parse::<ItemKind>().map_err(|e| invalid(&k, e))?,
             other => {
-                return Err(invalid(
-                    &k,
-                    format!("expected \"event\" or \"launch\", got {}", show(other)),
-                ));
+                return Err(invalid(&k, format!("expected \"event\" or \"launch\", got {}", show(other))));
             }
         };
         if !kinds.contains(&kind) {
@@ -808,9 +673,7 @@ fn build_watch(prefix: &str, value: Value, alerts: &AlertsConfig) -> Result<Watc
             for (i, v) in values.iter().enumerate() {
                 let k = format!("{prefix}.alerts[{i}]");
                 let kind = match v {
-                    Value::String(s) => {
-                        s.trim().parse::<AlertKind>().map_err(|e| invalid(&k, e))?
-                    }
+                    Value::String(s) => s.trim().parse::<AlertKind>().map_err(|e| invalid(&k, e))?,
                     other => {
                         return Err(invalid(
                             &k,
@@ -874,10 +737,7 @@ fn filter_values(key: &str, values: Option<&[Value]>) -> Result<Vec<String>, Con
             other => {
                 return Err(invalid(
                     &k,
-                    format!(
-                        "expected a name (string) or an LL2 id (integer), got {}",
-                        show(other)
-                    ),
+                    format!("expected a name (string) or an LL2 id (integer), got {}", show(other)),
                 ));
             }
         };
@@ -896,15 +756,9 @@ fn reminders(key: &str, value: &Value) -> Result<Vec<Duration>, ConfigError> {
     match value {
         Value::String(s) if s.trim().eq_ignore_ascii_case("off") => {}
         Value::String(s) => {
-            let items: Vec<&str> = s
-                .split(|c: char| c.is_whitespace() || c == ',')
-                .filter(|t| !t.is_empty())
-                .collect();
+            let items: Vec<&str> = s.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).collect();
             if items.is_empty() {
-                return Err(invalid(
-                    key,
-                    format!("expected durations like [\"24h\", \"1h\"] or \"off\", got {s:?}"),
-                ));
+                return Err(invalid(key, format!("expected durations like [\"24h\", \"1h\"] or \"off\", got {s:?}")));
             }
             for item in items {
                 out.push(reminder(key, item)?);
@@ -918,10 +772,7 @@ fn reminders(key: &str, value: &Value) -> Result<Vec<Duration>, ConfigError> {
                     other => {
                         return Err(invalid(
                             &k,
-                            format!(
-                                "expected a duration string like \"1h\", got {}",
-                                show(other)
-                            ),
+                            format!("expected a duration string like \"1h\", got {}", show(other)),
                         ));
                     }
                 }
@@ -930,10 +781,7 @@ fn reminders(key: &str, value: &Value) -> Result<Vec<Duration>, ConfigError> {
         other => {
             return Err(invalid(
                 key,
-                format!(
-                    "expected a list like [\"24h\", \"1h\"] or \"off\", got {}",
-                    show(other)
-                ),
+                format!("expected a list like [\"24h\", \"1h\"] or \"off\", got {}", show(other)),
             ));
         }
     }
@@ -945,19 +793,12 @@ fn reminders(key: &str, value: &Value) -> Result<Vec<Duration>, ConfigError> {
 fn reminder(key: &str, text: &str) -> Result<Duration, ConfigError> {
     let d = parse_duration(text).map_err(|e| invalid(key, e))?;
     if d.is_zero() {
-        return Err(invalid(
-            key,
-            format!("must be longer than 0s, got {text:?}"),
-        ));
+        return Err(invalid(key, format!("must be longer than 0s, got {text:?}")));
     }
     Ok(d)
 }
 
-fn positive_duration(
-    key: &str,
-    value: Option<&Value>,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
+fn positive_duration(key: &str, value: Option<&Value>, default: Duration) -> Result<Duration, ConfigError> {
     match value {
         None => Ok(default),
         Some(Value::String(s)) => {
@@ -969,11 +810,7 @@ fn positive_duration(
         }
         Some(other) => Err(invalid(
             key,
-            format!(
-                "expected a duration string like {:?}, got {}",
-                format_duration(default),
-                show(other)
-            ),
+            format!("expected a duration string like {:?}, got {}", format_duration(default), show(other)),
         )),
     }
 }
@@ -993,48 +830,30 @@ fn timezone(key: &str, text: &str) -> Result<Tz, ConfigError> {
 /// the `{base}/path?query` joins done by the clients.
 fn http_url(key: &str, raw: &str) -> Result<String, ConfigError> {
     let s = raw.trim();
-    let url = url::Url::parse(s)
-        .map_err(|e| invalid(key, format!("not a valid URL ({e}), got {s:?}")))?;
+    let url = url::Url::parse(s).map_err(|e| invalid(key, format!("not a valid URL ({e}), got {s:?}")))?;
     if !url.username().is_empty() || url.password().is_some() {
         // The value may hold a password, so it is not echoed.
-        return Err(invalid(
-            key,
-            "must not contain credentials (user:password@)",
-        ));
+        return Err(invalid(key, "must not contain credentials (user:password@)"));
     }
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid(
-            key,
-            format!("must be an http:// or https:// URL with a host, got {s:?}"),
-        ));
+        return Err(invalid(key, format!("must be an http:// or https:// URL with a host, got {s:?}")));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(
-            key,
-            format!("must not contain a query or fragment, got {s:?}"),
-        ));
+        return Err(invalid(key, format!("must not contain a query or fragment, got {s:?}")));
     }
     Ok(s.trim_end_matches('/').to_owned())
 }
 
 /// The file value, overridden by the environment variable when that is set
 /// and non-empty. Values go into HTTP headers and URLs, hence the check.
-fn secret(
-    key: &str,
-    env_name: &str,
-    file_value: Option<String>,
-    env: EnvLookup<'_>,
-) -> Result<Secret, ConfigError> {
+fn secret(key: &str, env_name: &str, file_value: Option<String>, env: EnvLookup<'_>) -> Result<Secret, ConfigError> {
     let (value, source) = match env(env_name).filter(|v| !v.trim().is_empty()) {
         Some(v) => (v, format!("env {env_name}")),
         None => (file_value.unwrap_or_default(), key.to_owned()),
     };
     let value = value.trim();
     if !value.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(invalid(
-            &source,
-            "must be printable ASCII without spaces (value hidden)",
-        ));
+        return Err(invalid(&source, "must be printable ASCII without spaces (value hidden)"));
     }
     Ok(Secret::new(value))
 }
@@ -1043,18 +862,11 @@ fn secret(
 // Errors.
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        message: one_line(&message.into()),
-    }
+    ConfigError::Invalid { key: key.to_owned(), message: one_line(&message.into()) }
 }
 
 fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// Quotes strings, prints other values as TOML.
@@ -1070,11 +882,7 @@ fn show(v: &Value) -> String {
 /// line "in `a.b`", which is the only place it exposes it.
 fn de_error(err: &toml::de::Error, prefix: &str) -> ConfigError {
     let rendered = err.to_string();
-    let path = rendered
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("in `")?.strip_suffix('`'))
-        .unwrap_or("");
+    let path = rendered.lines().rev().find_map(|l| l.trim().strip_prefix("in `")?.strip_suffix('`')).unwrap_or("");
     let join = |a: &str, b: &str| match (a.is_empty(), b.is_empty()) {
         (true, _) => b.to_owned(),
         (_, true) => a.to_owned(),
@@ -1095,11 +903,7 @@ fn de_error(err: &toml::de::Error, prefix: &str) -> ConfigError {
         return invalid(&join(&base, field), format!("unknown key{hint}"));
     }
 
-    let key = if base.is_empty() {
-        "config".to_owned()
-    } else {
-        base
-    };
+    let key = if base.is_empty() { "config".to_owned() } else { base };
     if SECRET_KEYS.contains(&key.as_str()) {
         return invalid(&key, "expected a string (value hidden)");
     }
@@ -1158,14 +962,7 @@ fn syntax_error(text: &str, err: &toml::de::Error) -> ConfigError {
     let line_idx = before.matches('\n').count();
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     let key = syntax_error_key(text, line_idx).unwrap_or_else(|| format!("line {}", line_idx + 1));
-    invalid(
-        &key,
-        format!(
-            "TOML syntax error at line {}, column {column}: {}",
-            line_idx + 1,
-            one_line(err.message())
-        ),
-    )
+    invalid(&key, format!("TOML syntax error at line {}, column {column}: {}", line_idx + 1, one_line(err.message())))
 }
 
 /// Best effort: the dotted key of line `line_idx`, from the table headers
@@ -1177,11 +974,7 @@ fn syntax_error_key(text: &str, line_idx: usize) -> Option<String> {
     let lines: Vec<&str> = text.split('\n').collect();
     for (i, raw_line) in lines.iter().enumerate().take(line_idx + 1) {
         let line = raw_line.trim();
-        let header = if in_multiline {
-            None
-        } else {
-            parse_header(line)
-        };
+        let header = if in_multiline { None } else { parse_header(line) };
         if let Some((name, is_array)) = header {
             table = if is_array {
                 let idx = match array_counts.iter_mut().find(|(n, _)| *n == name) {
@@ -1209,16 +1002,8 @@ fn syntax_error_key(text: &str, line_idx: usize) -> Option<String> {
             if !is_dotted_bare_key(candidate) {
                 return (!table.is_empty()).then_some(table);
             }
-            let candidate: String = candidate
-                .split('.')
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(".");
-            return Some(if table.is_empty() {
-                candidate
-            } else {
-                format!("{table}.{candidate}")
-            });
+            let candidate: String = candidate.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+            return Some(if table.is_empty() { candidate } else { format!("{table}.{candidate}") });
         }
         // Multi-line strings may contain lines that look like headers.
         let delimiters = raw_line.matches("\"\"\"").count() + raw_line.matches("'''").count();
@@ -1237,11 +1022,7 @@ fn parse_header(line: &str) -> Option<(String, bool)> {
     } else {
         (line.strip_prefix('[')?.strip_suffix(']')?, false)
     };
-    let name: String = inner
-        .split('.')
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(".");
+    let name: String = inner.split('.').map(str::trim).collect::<Vec<_>>().join(".");
     is_dotted_bare_key(&name).then_some((name, is_array))
 }
 
@@ -1249,10 +1030,7 @@ fn is_dotted_bare_key(s: &str) -> bool {
     !s.is_empty()
         && s.split('.').all(|part| {
             let part = part.trim();
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         })
 }
 
@@ -1310,10 +1088,7 @@ mod tests {
     fn assert_err(text: &str, expected: &[&str]) {
         let line = err(text);
         for part in expected {
-            assert!(
-                line.contains(part),
-                "error {line:?} should contain {part:?}"
-            );
+            assert!(line.contains(part), "error {line:?} should contain {part:?}");
         }
     }
 
@@ -1332,10 +1107,7 @@ mod tests {
         assert_eq!(c.ll2.max_body_bytes, 20_000_000);
         assert_eq!(c.store.path, PathBuf::from("data"));
         assert!(!c.alerts.on_first_sync);
-        assert_eq!(
-            c.alerts.reminders,
-            [86_400, 3600, 600].map(Duration::from_secs).to_vec()
-        );
+        assert_eq!(c.alerts.reminders, [86_400, 3600, 600].map(Duration::from_secs).to_vec());
         assert_eq!(c.alerts.timezone, Tz::UTC);
         assert_eq!(c.alerts.reminder_grace, Duration::from_secs(900));
         assert!(!c.telegram.is_enabled());
@@ -1365,22 +1137,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, "[ll2]\nrequests_per_hour = 200\n").unwrap();
-        assert_eq!(
-            Config::load_with_env(&path, &no_env)
-                .unwrap()
-                .ll2
-                .requests_per_hour,
-            200
-        );
+        assert_eq!(Config::load_with_env(&path, &no_env).unwrap().ll2.requests_per_hour, 200);
     }
 
     #[test]
     fn repo_config_toml_loads_to_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-        assert_eq!(
-            Config::load_with_env(&path, &no_env).unwrap(),
-            Config::default_config()
-        );
+        assert_eq!(Config::load_with_env(&path, &no_env).unwrap(), Config::default_config());
     }
 
     #[test]
@@ -1395,11 +1158,7 @@ mod tests {
         let c = Config::from_toml_str(text, &env).unwrap();
         assert_eq!(c.ll2.api_key.expose(), "env-key");
         assert_eq!(c.telegram.token.expose(), "env-tg");
-        assert_eq!(
-            c.discord.token.expose(),
-            "file-dc",
-            "empty env must not override"
-        );
+        assert_eq!(c.discord.token.expose(), "file-dc", "empty env must not override");
 
         let c = parse(text).unwrap();
         assert_eq!(c.ll2.api_key.expose(), "file-key");
@@ -1470,17 +1229,11 @@ reminders = "off"
         assert_eq!(c.ll2.max_body_bytes, 1000);
         assert_eq!(c.store.path, PathBuf::from("/data"));
         assert!(c.alerts.on_first_sync);
-        assert_eq!(
-            c.alerts.reminders,
-            [172_800, 3600, 600].map(Duration::from_secs).to_vec()
-        );
+        assert_eq!(c.alerts.reminders, [172_800, 3600, 600].map(Duration::from_secs).to_vec());
         assert_eq!(c.alerts.timezone, chrono_tz::Europe::Berlin);
         assert_eq!(c.telegram.api_url, "http://127.0.0.1:9000");
         assert_eq!(c.discord.guild_id, Some(112_233_445_566_778_899));
-        assert_eq!(
-            c.discord.public_key.as_deref(),
-            Some(&"abcdef0123456789".repeat(4)[..])
-        );
+        assert_eq!(c.discord.public_key.as_deref(), Some(&"abcdef0123456789".repeat(4)[..]));
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(c.server.listen, Some("0.0.0.0:8080".parse().unwrap()));
 
@@ -1492,15 +1245,8 @@ reminders = "off"
         assert_eq!(w.exclude_programs, vec!["Starlink".to_owned()]);
         assert!(w.types.is_empty());
         assert_eq!(w.alerts, vec![AlertKind::New, AlertKind::Reminder]);
-        assert_eq!(
-            w.timezone,
-            chrono_tz::Europe::Berlin,
-            "inherits [alerts].timezone"
-        );
-        assert_eq!(
-            w.reminders, c.alerts.reminders,
-            "inherits [alerts].reminders"
-        );
+        assert_eq!(w.timezone, chrono_tz::Europe::Berlin, "inherits [alerts].timezone");
+        assert_eq!(w.reminders, c.alerts.reminders, "inherits [alerts].reminders");
 
         let w = &c.watches[1];
         assert_eq!(w.kinds, vec![ItemKind::Event, ItemKind::Launch]);
@@ -1511,25 +1257,10 @@ reminders = "off"
 
     #[test]
     fn reminder_forms() {
-        assert!(
-            parse("[alerts]\nreminders = []")
-                .unwrap()
-                .alerts
-                .reminders
-                .is_empty()
-        );
-        assert!(
-            parse("[alerts]\nreminders = \"OFF\"")
-                .unwrap()
-                .alerts
-                .reminders
-                .is_empty()
-        );
+        assert!(parse("[alerts]\nreminders = []").unwrap().alerts.reminders.is_empty());
+        assert!(parse("[alerts]\nreminders = \"OFF\"").unwrap().alerts.reminders.is_empty());
         assert_eq!(
-            parse("[alerts]\nreminders = \"1h 24h, 1h\"")
-                .unwrap()
-                .alerts
-                .reminders,
+            parse("[alerts]\nreminders = \"1h 24h, 1h\"").unwrap().alerts.reminders,
             vec![Duration::from_secs(86_400), Duration::from_secs(3600)]
         );
     }
@@ -1538,20 +1269,11 @@ reminders = "off"
     fn unknown_keys_are_named() {
         assert_err(
             "[ll2]\nrequest_per_hour = 5",
-            &[
-                "invalid config: ll2.request_per_hour: unknown key",
-                "requests_per_hour",
-            ],
+            &["invalid config: ll2.request_per_hour: unknown key", "requests_per_hour"],
         );
-        assert_err(
-            "[telegarm]\ntoken = \"x\"",
-            &["invalid config: telegarm: unknown key", "telegram"],
-        );
+        assert_err("[telegarm]\ntoken = \"x\"", &["invalid config: telegarm: unknown key", "telegram"]);
         assert_err("color = true", &["color: unknown key", "ll2"]);
-        assert_err(
-            &format!("{WATCH}agency = [\"SpaceX\"]"),
-            &["watch[0].agency: unknown key", "agencies"],
-        );
+        assert_err(&format!("{WATCH}agency = [\"SpaceX\"]"), &["watch[0].agency: unknown key", "agencies"]);
         assert_err(
             &format!("{WATCH}{WATCH}name2 = 1").replacen("name = \"w\"", "name = \"v\"", 1),
             &["watch[1].name2: unknown key"],
@@ -1562,27 +1284,14 @@ reminders = "off"
     fn type_errors_are_named() {
         assert_err(
             "[ll2]\nrequests_per_hour = \"ten\"",
-            &[
-                "invalid config: ll2.requests_per_hour:",
-                "\"ten\"",
-                "expected an integer",
-            ],
+            &["invalid config: ll2.requests_per_hour:", "\"ten\"", "expected an integer"],
         );
-        assert_err(
-            "[alerts]\non_first_sync = \"yes\"",
-            &["alerts.on_first_sync:", "\"yes\""],
-        );
+        assert_err("[alerts]\non_first_sync = \"yes\"", &["alerts.on_first_sync:", "\"yes\""]);
         assert_err("ll2 = 5", &["invalid config: ll2:", "expected a table"]);
-        assert_err(
-            "[ll2]\nfeeds = \"events\"",
-            &["ll2.feeds:", "expected a list"],
-        );
+        assert_err("[ll2]\nfeeds = \"events\"", &["ll2.feeds:", "expected a list"]);
         assert_err("[ll2]\ntimeout = 30", &["ll2.timeout:", "got 30"]);
         assert_err(&format!("{WATCH}timezone = 1"), &["watch[0].timezone:"]);
-        assert_err(
-            "[watch]\nname = \"w\"",
-            &["watch: must be an array of tables", "[[watch]]"],
-        );
+        assert_err("[watch]\nname = \"w\"", &["watch: must be an array of tables", "[[watch]]"]);
         assert_err("watch = [1]", &["watch[0]: expected a table"]);
     }
 
@@ -1592,31 +1301,16 @@ reminders = "off"
         assert!(line.contains("telegram.token"), "{line}");
         assert!(!line.contains("123456789"), "{line}");
         let line = err("[ll2]\napi_key = \"bad key\"");
-        assert!(
-            line.contains("ll2.api_key") && !line.contains("bad key"),
-            "{line}"
-        );
+        assert!(line.contains("ll2.api_key") && !line.contains("bad key"), "{line}");
     }
 
     #[test]
     fn syntax_errors_are_one_line_with_key_and_position() {
-        assert_err(
-            "[ll2]\nrequests_per_hour = 15\nbase_url = \"https://x\n",
-            &["ll2.base_url", "line 3"],
-        );
-        assert_err(
-            "[alerts]\ntimezone = Europe/Berlin\n",
-            &["alerts.timezone", "line 2, column"],
-        );
+        assert_err("[ll2]\nrequests_per_hour = 15\nbase_url = \"https://x\n", &["ll2.base_url", "line 3"]);
+        assert_err("[alerts]\ntimezone = Europe/Berlin\n", &["alerts.timezone", "line 2, column"]);
         assert_err("[ll2\n", &["line 1"]);
-        assert_err(
-            "[[watch]]\nname = \"a\"\n[[watch]]\nname = = \"b\"\n",
-            &["watch[1].name", "line 4"],
-        );
-        assert_err(
-            "[telegram]\ntoken = \"a\"\ntoken = \"b\"\n",
-            &["telegram.token", "duplicate key"],
-        );
+        assert_err("[[watch]]\nname = \"a\"\n[[watch]]\nname = = \"b\"\n", &["watch[1].name", "line 4"]);
+        assert_err("[telegram]\ntoken = \"a\"\ntoken = \"b\"\n", &["telegram.token", "duplicate key"]);
         let line = err("[telegram]\ntoken = \"SECRETTOKEN\n");
         assert!(!line.contains("SECRETTOKEN"), "{line}");
     }
@@ -1627,171 +1321,68 @@ reminders = "off"
             "[ll2]\nrequests_per_hour = 0",
             &["invalid config: ll2.requests_per_hour: must be at least 1, got 0"],
         );
-        assert_err(
-            "[ll2]\nrequests_per_hour = 5000000000",
-            &["ll2.requests_per_hour", "5000000000"],
-        );
-        assert_err(
-            "[ll2]\nfeeds = [\"events\", \"rockets\"]",
-            &["ll2.feeds[1]", "\"rockets\""],
-        );
+        assert_err("[ll2]\nrequests_per_hour = 5000000000", &["ll2.requests_per_hour", "5000000000"]);
+        assert_err("[ll2]\nfeeds = [\"events\", \"rockets\"]", &["ll2.feeds[1]", "\"rockets\""]);
         assert_err("[ll2]\nfeeds = [\"events\", 3]", &["ll2.feeds[1]", "got 3"]);
         assert_err("[ll2]\nfeeds = []", &["ll2.feeds", "at least one"]);
-        assert_err(
-            "[ll2]\nbase_url = \"ftp://example.com\"",
-            &["ll2.base_url", "ftp://example.com"],
-        );
-        assert_err(
-            "[ll2]\nbase_url = \"not a url\"",
-            &["ll2.base_url", "not a url"],
-        );
-        assert_err(
-            "[ll2]\nbase_url = \"https://x.org/?a=1\"",
-            &["ll2.base_url", "query"],
-        );
+        assert_err("[ll2]\nbase_url = \"ftp://example.com\"", &["ll2.base_url", "ftp://example.com"]);
+        assert_err("[ll2]\nbase_url = \"not a url\"", &["ll2.base_url", "not a url"]);
+        assert_err("[ll2]\nbase_url = \"https://x.org/?a=1\"", &["ll2.base_url", "query"]);
         let line = err("[ll2]\nbase_url = \"https://user:hunter2@x.org\"");
-        assert!(
-            line.contains("ll2.base_url") && !line.contains("hunter2"),
-            "{line}"
-        );
+        assert!(line.contains("ll2.base_url") && !line.contains("hunter2"), "{line}");
         assert_err("[ll2]\ntimeout = \"0s\"", &["ll2.timeout", "\"0s\""]);
-        assert_err(
-            "[ll2]\nresweep_interval = \"6 hours\"",
-            &["ll2.resweep_interval", "\"6 hours\""],
-        );
-        assert_err(
-            "[ll2]\nmax_body_bytes = 0",
-            &["ll2.max_body_bytes", "got 0"],
-        );
-        assert_err(
-            "[telegram]\napi_url = \"api.telegram.org\"",
-            &["telegram.api_url", "api.telegram.org"],
-        );
+        assert_err("[ll2]\nresweep_interval = \"6 hours\"", &["ll2.resweep_interval", "\"6 hours\""]);
+        assert_err("[ll2]\nmax_body_bytes = 0", &["ll2.max_body_bytes", "got 0"]);
+        assert_err("[telegram]\napi_url = \"api.telegram.org\"", &["telegram.api_url", "api.telegram.org"]);
     }
 
     #[test]
     fn alerts_values_are_validated() {
-        assert_err(
-            "[alerts]\nreminders = [\"24h\", \"5y\"]",
-            &["invalid config: alerts.reminders[1]:", "\"5y\""],
-        );
-        assert_err(
-            "[alerts]\nreminders = [\"24h\", \"0m\"]",
-            &["alerts.reminders[1]", "\"0m\""],
-        );
-        assert_err(
-            "[alerts]\nreminders = [\"24h\", 10]",
-            &["alerts.reminders[1]", "got 10"],
-        );
-        assert_err(
-            "[alerts]\nreminders = \"soon\"",
-            &["alerts.reminders", "\"soon\""],
-        );
+        assert_err("[alerts]\nreminders = [\"24h\", \"5y\"]", &["invalid config: alerts.reminders[1]:", "\"5y\""]);
+        assert_err("[alerts]\nreminders = [\"24h\", \"0m\"]", &["alerts.reminders[1]", "\"0m\""]);
+        assert_err("[alerts]\nreminders = [\"24h\", 10]", &["alerts.reminders[1]", "got 10"]);
+        assert_err("[alerts]\nreminders = \"soon\"", &["alerts.reminders", "\"soon\""]);
         assert_err("[alerts]\nreminders = 5", &["alerts.reminders", "got 5"]);
         assert_err(
             "[alerts]\ntimezone = \"Mars/Olympus\"",
-            &[
-                "invalid config: alerts.timezone:",
-                "\"Mars/Olympus\"",
-                "Europe/Berlin",
-            ],
+            &["invalid config: alerts.timezone:", "\"Mars/Olympus\"", "Europe/Berlin"],
         );
-        assert_err(
-            "[alerts]\nreminder_grace = \"0s\"",
-            &["alerts.reminder_grace"],
-        );
+        assert_err("[alerts]\nreminder_grace = \"0s\"", &["alerts.reminder_grace"]);
     }
 
     #[test]
     fn other_sections_are_validated() {
         assert_err("[store]\npath = \"\"", &["store.path"]);
         assert_err("[log]\nformat = \"xml\"", &["log.format", "\"xml\""]);
-        assert_err(
-            "[server]\nlisten = \"localhost\"",
-            &["server.listen", "\"localhost\""],
-        );
-        assert_err(
-            "[discord]\npublic_key = \"abc\"",
-            &["discord.public_key", "\"abc\""],
-        );
+        assert_err("[server]\nlisten = \"localhost\"", &["server.listen", "\"localhost\""]);
+        assert_err("[discord]\npublic_key = \"abc\"", &["discord.public_key", "\"abc\""]);
         assert_err("[discord]\nguild_id = -4", &["discord.guild_id", "-4"]);
-        assert_err(
-            "[discord]\nguild_id = \"x\"",
-            &["discord.guild_id", "\"x\""],
-        );
-        assert_eq!(
-            parse("[discord]\nguild_id = 42").unwrap().discord.guild_id,
-            Some(42)
-        );
-        assert_eq!(
-            parse("[server]\nlisten = \"\"").unwrap().server.listen,
-            None
-        );
+        assert_err("[discord]\nguild_id = \"x\"", &["discord.guild_id", "\"x\""]);
+        assert_eq!(parse("[discord]\nguild_id = 42").unwrap().discord.guild_id, Some(42));
+        assert_eq!(parse("[server]\nlisten = \"\"").unwrap().server.listen, None);
     }
 
     #[test]
     fn watches_are_validated() {
-        assert_err(
-            "[[watch]]\nto = [\"console\"]",
-            &["watch[0].name", "missing"],
-        );
-        assert_err(
-            "[[watch]]\nname = \" \"\nto = [\"console\"]",
-            &["watch[0].name", "empty"],
-        );
+        assert_err("[[watch]]\nto = [\"console\"]", &["watch[0].name", "missing"]);
+        assert_err("[[watch]]\nname = \" \"\nto = [\"console\"]", &["watch[0].name", "empty"]);
         assert_err("[[watch]]\nname = \"a\"", &["watch[0].to", "missing"]);
-        assert_err(
-            "[[watch]]\nname = \"a\"\nto = []",
-            &["watch[0].to", "at least one"],
-        );
-        assert_err(
-            &format!("{WATCH}{WATCH}"),
-            &["watch[1].name", "duplicate", "\"w\"", "watch[0]"],
-        );
+        assert_err("[[watch]]\nname = \"a\"\nto = []", &["watch[0].to", "at least one"]);
+        assert_err(&format!("{WATCH}{WATCH}"), &["watch[1].name", "duplicate", "\"w\"", "watch[0]"]);
         assert_err(
             "[[watch]]\nname = \"a\"\nto = [\"console\", \"telegram:1\", \"slack:5\"]",
             &["invalid config: watch[0].to[2]:", "\"slack:5\""],
         );
-        assert_err(
-            "[[watch]]\nname = \"a\"\nto = [7]",
-            &["watch[0].to[0]", "got 7"],
-        );
-        assert_err(
-            &format!("{WATCH}timezone = \"Berlin\""),
-            &["invalid config: watch[0].timezone:", "\"Berlin\""],
-        );
-        assert_err(
-            &format!("{WATCH}kinds = [\"rocket\"]"),
-            &["watch[0].kinds[0]", "\"rocket\""],
-        );
-        assert_err(
-            &format!("{WATCH}alerts = [\"new\", \"boom\"]"),
-            &["watch[0].alerts[1]", "\"boom\""],
-        );
-        assert_err(
-            &format!("{WATCH}alerts = []"),
-            &["watch[0].alerts", "at least one"],
-        );
-        assert_err(
-            &format!("{WATCH}agencies = [\"SpaceX\", \"  \"]"),
-            &["watch[0].agencies[1]", "empty"],
-        );
-        assert_err(
-            &format!("{WATCH}programs = [true]"),
-            &["watch[0].programs[0]", "got true"],
-        );
-        assert_err(
-            &format!("{WATCH}types = [-1]"),
-            &["watch[0].types[0]", "-1"],
-        );
-        assert_err(
-            &format!("{WATCH}exclude_types = [1.5]"),
-            &["watch[0].exclude_types[0]", "1.5"],
-        );
-        assert_err(
-            &format!("{WATCH}reminders = [\"1h\", \"0s\"]"),
-            &["watch[0].reminders[1]", "\"0s\""],
-        );
+        assert_err("[[watch]]\nname = \"a\"\nto = [7]", &["watch[0].to[0]", "got 7"]);
+        assert_err(&format!("{WATCH}timezone = \"Berlin\""), &["invalid config: watch[0].timezone:", "\"Berlin\""]);
+        assert_err(&format!("{WATCH}kinds = [\"rocket\"]"), &["watch[0].kinds[0]", "\"rocket\""]);
+        assert_err(&format!("{WATCH}alerts = [\"new\", \"boom\"]"), &["watch[0].alerts[1]", "\"boom\""]);
+        assert_err(&format!("{WATCH}alerts = []"), &["watch[0].alerts", "at least one"]);
+        assert_err(&format!("{WATCH}agencies = [\"SpaceX\", \"  \"]"), &["watch[0].agencies[1]", "empty"]);
+        assert_err(&format!("{WATCH}programs = [true]"), &["watch[0].programs[0]", "got true"]);
+        assert_err(&format!("{WATCH}types = [-1]"), &["watch[0].types[0]", "-1"]);
+        assert_err(&format!("{WATCH}exclude_types = [1.5]"), &["watch[0].exclude_types[0]", "1.5"]);
+        assert_err(&format!("{WATCH}reminders = [\"1h\", \"0s\"]"), &["watch[0].reminders[1]", "\"0s\""]);
     }
 
     #[test]
@@ -1843,10 +1434,7 @@ reminders = ["1h"]
 
     #[test]
     fn suggestions_catch_typos_only() {
-        assert_eq!(
-            suggest("request_per_hour", &["base_url", "requests_per_hour"]),
-            Some("requests_per_hour")
-        );
+        assert_eq!(suggest("request_per_hour", &["base_url", "requests_per_hour"]), Some("requests_per_hour"));
         assert_eq!(suggest("colour", &["base_url", "requests_per_hour"]), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }

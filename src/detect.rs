@@ -113,16 +113,11 @@ pub fn detect(old: Option<&Item>, new: &Item) -> Vec<Change> {
 
     let went_live = !old.webcast_live && new.webcast_live;
     let was_live = |i: &Item, url: &str| i.videos.iter().any(|v| v.url == url && v.live == Some(true));
-    let new_live_video = new
-        .videos
-        .iter()
-        .find(|v| v.live == Some(true) && !was_live(old, &v.url));
+    let new_live_video = new.videos.iter().find(|v| v.live == Some(true) && !was_live(old, &v.url));
     let added_video = new.videos.iter().find(|v| !old.videos.iter().any(|o| o.url == v.url));
     if went_live || new_live_video.is_some() || added_video.is_some() {
-        let url = new_live_video
-            .or(added_video)
-            .map(|v| v.url.clone())
-            .or_else(|| new.webcast_url().map(str::to_owned));
+        let url =
+            new_live_video.or(added_video).map(|v| v.url.clone()).or_else(|| new.webcast_url().map(str::to_owned));
         changes.push(Change::Webcast { went_live: went_live || new_live_video.is_some(), url });
     }
 
@@ -213,7 +208,14 @@ pub(crate) mod tests {
     #[test]
     fn status_change_including_results() {
         let old = sample_launch();
-        for (id, name) in [(5, "On Hold"), (3, "Launch Successful"), (4, "Launch Failure"), (7, "Partial Failure"), (6, "In Flight"), (9, "Payload Deployed")] {
+        for (id, name) in [
+            (5, "On Hold"),
+            (3, "Launch Successful"),
+            (4, "Launch Failure"),
+            (7, "Partial Failure"),
+            (6, "In Flight"),
+            (9, "Payload Deployed"),
+        ] {
             let mut new = old.clone();
             new.status = Some(Named::new(Some(id), name, None));
             let changes = detect(Some(&old), &new);
@@ -231,7 +233,9 @@ pub(crate) mod tests {
 
         let mut new = old.clone();
         new.videos.push(Video { url: "https://youtu.be/x".into(), title: None, live: None });
-        assert!(matches!(&detect(Some(&old), &new)[..], [Change::Webcast { went_live: false, url: Some(u) }] if u == "https://youtu.be/x"));
+        assert!(
+            matches!(&detect(Some(&old), &new)[..], [Change::Webcast { went_live: false, url: Some(u) }] if u == "https://youtu.be/x")
+        );
 
         // A video that was already there staying put is not news.
         let old = new.clone();

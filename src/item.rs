@@ -123,10 +123,6 @@ impl Item {
 
     /// The best link to watch: a video flagged live, else the first one.
     pub fn webcast_url(&self) -> Option<&str> {
-        self.videos
-            .iter()
-            .find(|v| v.live == Some(true))
-            .or_else(|| self.videos.first())
-            .map(|v| v.url.as_str())
+        self.videos.iter().find(|v| v.live == Some(true)).or_else(|| self.videos.first()).map(|v| v.url.as_str())
     }
 }

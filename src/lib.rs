@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod detect;
+pub mod directory;
 pub mod discord;
 pub mod item;
 pub mod ll2;
@@ -81,7 +82,13 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     let subs = Subscriptions::load(store.clone())?;
     let watches = effective_watches(&config);
     let rec = subs.reconcile(&watches)?;
-    info!(added = rec.added, changed = rec.changed, removed = rec.removed, unchanged = rec.unchanged, "config watches reconciled");
+    info!(
+        added = rec.added,
+        changed = rec.changed,
+        removed = rec.removed,
+        unchanged = rec.unchanged,
+        "config watches reconciled"
+    );
 
     let client = ll2::Client::new(&config.ll2).map_err(|e| RunError::Startup(e.to_string()))?;
     let senders = Senders::default().with("console", Arc::new(ConsoleSender));
@@ -93,14 +100,18 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         resweep_interval: config.ll2.resweep_interval,
         on_first_sync: config.alerts.on_first_sync,
     };
-    let mut poller = Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop_rx.clone())?;
-    let reminders = Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
+    let mut poller =
+        Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop_rx.clone())?;
+    let reminders =
+        Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
 
     if args.command == Command::Once {
         poller.sync_throttle().await;
         for feed in &config.ll2.feeds {
             match poller.poll_feed(*feed, BudgetWait::Skip).await {
-                Ok(r) => info!(feed = %feed, requests = r.requests, items = r.items, alerts = r.alerts, deliveries = r.deliveries, "poll done"),
+                Ok(r) => {
+                    info!(feed = %feed, requests = r.requests, items = r.items, alerts = r.alerts, deliveries = r.deliveries, "poll done")
+                }
                 Err(e) => warn!(feed = %feed, error = %e, "poll failed"),
             }
         }

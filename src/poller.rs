@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::budget::Budget;
 use crate::detect::{self, Alert, AlertId};
+use crate::directory::{Dimension, Directory};
 use crate::item::Item;
 use crate::ll2::{Client, Ll2Error, Page};
 use crate::rules::Index;
@@ -84,6 +85,9 @@ pub struct Poller {
     config: PollerConfig,
     wake_delivery: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
+    directory: Arc<RwLock<Directory>>,
+    /// Filter values already reported as matching nothing.
+    warned: HashSet<(Dimension, String)>,
 }
 
 impl Poller {
@@ -97,7 +101,27 @@ impl Poller {
     ) -> Result<Poller, StoreError> {
         let past = store.recent_requests(Utc::now() - chrono::Duration::hours(1))?;
         let budget = Budget::new(config.requests_per_hour, past);
-        Ok(Poller { client, store, index, budget, config, wake_delivery, shutdown })
+        let directory = Arc::new(RwLock::new(store.directory()?));
+        Ok(Poller { client, store, index, budget, config, wake_delivery, shutdown, directory, warned: HashSet::new() })
+    }
+
+    /// The directory of names seen, shared with the chat front-ends.
+    pub fn directory(&self) -> Arc<RwLock<Directory>> {
+        self.directory.clone()
+    }
+
+    /// After a sweep the directory knows every name in the upcoming lists,
+    /// so a filter value it does not know matches nothing now: say so once.
+    fn warn_unresolved(&mut self) -> Result<(), StoreError> {
+        let dir = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for sub in self.store.subscriptions()? {
+            for (dim, value) in dir.unresolved(&sub.filter) {
+                if self.warned.insert((dim, value.to_lowercase())) {
+                    warn!(dimension = dim.as_str(), value = %value, dest = %sub.destination, "filter value matches nothing LL2 lists right now (check the spelling, or it may simply have nothing upcoming)");
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn requests_left(&mut self) -> u32 {
@@ -155,17 +179,18 @@ impl Poller {
         let state = self.store.feed_state(feed)?;
         let sweep_due = !state.first_sync_done
             || state.watermark.is_none()
-            || state
-                .last_sweep
-                .is_none_or(|t| Utc::now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default());
-        if sweep_due {
-            self.sweep(feed, state, wait).await
-        } else {
-            self.incremental(feed, state, wait).await
-        }
+            || state.last_sweep.is_none_or(|t| {
+                Utc::now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default()
+            });
+        if sweep_due { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await }
     }
 
-    async fn incremental(&mut self, feed: Feed, mut state: FeedState, wait: BudgetWait) -> Result<FeedReport, PollError> {
+    async fn incremental(
+        &mut self,
+        feed: Feed,
+        mut state: FeedState,
+        wait: BudgetWait,
+    ) -> Result<FeedReport, PollError> {
         let mut report = FeedReport::default();
         let mut url = self.client.incremental_url(feed, state.watermark);
         loop {
@@ -227,6 +252,7 @@ impl Poller {
                         info!(feed = %feed, count = removed.len(), "items left the upcoming list; forgetting them");
                     }
                     self.commit_with(feed, &page.items, &state, silent, removed, &mut report).await?;
+                    self.warn_unresolved()?;
                     return Ok(report);
                 }
             }
@@ -235,7 +261,13 @@ impl Poller {
 
     /// One LL2 request, inside the budget: waits for a slot, records the
     /// request durably before sending it, and learns from 429s.
-    async fn fetch(&mut self, feed: Feed, url: &url::Url, wait: BudgetWait, report: &mut FeedReport) -> Result<Page, PollError> {
+    async fn fetch(
+        &mut self,
+        feed: Feed,
+        url: &url::Url,
+        wait: BudgetWait,
+        report: &mut FeedReport,
+    ) -> Result<Page, PollError> {
         let now = Utc::now();
         let slot = self.budget.next_slot(now);
         if slot > now {
@@ -273,7 +305,14 @@ impl Poller {
         }
     }
 
-    async fn commit(&mut self, feed: Feed, items: &[Item], state: &FeedState, silent: bool, report: &mut FeedReport) -> Result<(), PollError> {
+    async fn commit(
+        &mut self,
+        feed: Feed,
+        items: &[Item],
+        state: &FeedState,
+        silent: bool,
+        report: &mut FeedReport,
+    ) -> Result<(), PollError> {
         self.commit_with(feed, items, state, silent, Vec::new(), report).await
     }
 
@@ -290,12 +329,23 @@ impl Poller {
     ) -> Result<(), PollError> {
         let mut batch = Batch { feed: Some(feed), feed_state: Some(state.clone()), removed, ..Default::default() };
         let now = Utc::now();
+        {
+            let mut dir = self.directory.write().unwrap_or_else(|e| e.into_inner());
+            let mut learned = false;
+            for item in items {
+                learned |= dir.learn(item);
+            }
+            if learned {
+                batch.directory = Some(dir.clone());
+            }
+        }
         for item in items {
             let old = self.store.item(&item.id)?;
             let changes = detect::detect(old.as_ref(), item);
             if !silent {
                 for change in changes {
-                    let alert = Alert { id: AlertId(self.store.next_id()?), item: item.clone(), change, detected_at: now };
+                    let alert =
+                        Alert { id: AlertId(self.store.next_id()?), item: item.clone(), change, detected_at: now };
                     let subs = self.index.read().map(|ix| ix.route(item, alert.kind())).unwrap_or_default();
                     for sub in subs {
                         let Some(s) = self.store.subscription(sub)? else { continue };

@@ -55,7 +55,12 @@ pub fn due(
     if when <= now {
         return Vec::new();
     }
-    if item.status.as_ref().and_then(|s| s.id).is_some_and(|id| FINAL_STATUS_IDS.contains(&id) || id == STATUS_IN_FLIGHT) {
+    if item
+        .status
+        .as_ref()
+        .and_then(|s| s.id)
+        .is_some_and(|id| FINAL_STATUS_IDS.contains(&id) || id == STATUS_IN_FLIGHT)
+    {
         return Vec::new();
     }
     let grace = chrono::Duration::from_std(grace).unwrap_or_default();

@@ -66,15 +66,12 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
                 let show = |w: &Option<DateTime<Utc>>, p: &Option<Precision>| {
                     w.map(|w| format_when(w, p.as_ref(), tz)).unwrap_or_else(|| "unknown".into())
                 };
-                let mut line = format!(
-                    "{date_label}: {} → {}",
-                    show(old_when, old_precision),
-                    show(new_when, new_precision)
-                );
-                if let (Some(o), Some(n)) = (old_when, new_when) {
-                    if o != n {
-                        line.push_str(&format!(" ({})", format_shift(*n - *o)));
-                    }
+                let mut line =
+                    format!("{date_label}: {} → {}", show(old_when, old_precision), show(new_when, new_precision));
+                if let (Some(o), Some(n)) = (old_when, new_when)
+                    && o != n
+                {
+                    line.push_str(&format!(" ({})", format_shift(*n - *o)));
                 }
                 changes.push(line);
             }
@@ -89,7 +86,8 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
             ("🗓", "Schedule changed".to_string())
         }
         Change::Status { old, new } => {
-            let name = |s: &Option<crate::item::Named>| s.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "unknown".into());
+            let name =
+                |s: &Option<crate::item::Named>| s.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "unknown".into());
             changes.push(format!("Status: {} → {}", name(old), name(new)));
             match new.as_ref().and_then(|s| s.id) {
                 Some(3) => ("✅", "Success".to_string()),

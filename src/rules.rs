@@ -82,9 +82,7 @@ impl Subscription {
 impl Filter {
     pub fn matches(&self, item: &Item) -> bool {
         let dims = Dims::of(item);
-        let any = |wanted: &[String], have: &[String]| {
-            wanted.iter().any(|w| have.iter().any(|h| *h == normalize(w)))
-        };
+        let any = |wanted: &[String], have: &[String]| wanted.iter().any(|w| have.iter().any(|h| *h == normalize(w)));
         (self.kinds.is_empty() || self.kinds.contains(&item.kind()))
             && (self.types.is_empty() || any(&self.types, &dims.types))
             && (self.agencies.is_empty() || any(&self.agencies, &dims.agencies))
@@ -229,15 +227,8 @@ impl Index {
         }
         let f = &sub.filter;
         let kinds: Vec<String> = f.kinds.iter().map(|k| k.as_str().to_string()).collect();
-        let dims: [&[String]; NDIMS] = [
-            &f.programs,
-            &f.agencies,
-            &f.types,
-            &kinds,
-            &f.exclude_types,
-            &f.exclude_agencies,
-            &f.exclude_programs,
-        ];
+        let dims: [&[String]; NDIMS] =
+            [&f.programs, &f.agencies, &f.types, &kinds, &f.exclude_types, &f.exclude_agencies, &f.exclude_programs];
         let mut syms = Vec::new();
         let mut ends = [0u16; NDIMS];
         for (d, values) in dims.iter().enumerate() {
@@ -269,8 +260,10 @@ impl Index {
     /// Removes a subscription. Its postings stay as tombstones and are
     /// skipped, so removal is O(1) even for popular tokens.
     pub fn remove(&mut self, id: SubId) {
-        if let Some(slot) = self.by_id.remove(&id) {
-            if let Some(old) = self.slots[slot as usize].take() {
+        if let Some(slot) = self.by_id.remove(&id)
+            && let Some(old) = self.slots[slot as usize].take()
+        {
+            {
                 for r in old.reminders.iter() {
                     if let Some(n) = self.offsets.get_mut(r) {
                         *n -= 1;
@@ -405,7 +398,14 @@ mod tests {
             (Filter { kinds: vec![ItemKind::Event], ..Default::default() }, false),
             (Filter { kinds: vec![ItemKind::Launch], agencies: vec!["SpaceX".into()], ..Default::default() }, true),
             (Filter { agencies: vec!["SpaceX".into()], programs: vec!["Artemis".into()], ..Default::default() }, false),
-            (Filter { agencies: vec!["SpaceX".into()], exclude_programs: vec!["Starlink".into()], ..Default::default() }, false),
+            (
+                Filter {
+                    agencies: vec!["SpaceX".into()],
+                    exclude_programs: vec!["Starlink".into()],
+                    ..Default::default()
+                },
+                false,
+            ),
             (Filter { exclude_programs: vec!["25".into()], ..Default::default() }, false),
             (Filter { exclude_agencies: vec!["NASA".into()], ..Default::default() }, true),
         ];

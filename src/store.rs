@@ -18,6 +18,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::detect::{Alert, AlertId};
+use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription};
 use crate::types::{Destination, Feed, ItemId, Watermark};
@@ -123,6 +124,8 @@ pub struct Batch {
     pub reminders_sent: Vec<(ReminderKey, ReminderSent)>,
     /// New feed state, if it changes.
     pub feed_state: Option<FeedState>,
+    /// The name directory, when this batch taught it something.
+    pub directory: Option<Directory>,
 }
 
 #[derive(Clone)]
@@ -210,10 +213,13 @@ impl Store {
 
     /// All stored items of one kind (or all), in key order.
     pub fn items(&self) -> Result<Vec<Item>> {
-        self.items.iter().map(|kv| {
-            let (k, v) = kv?;
-            dec("items", &k, &v)
-        }).collect()
+        self.items
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("items", &k, &v)
+            })
+            .collect()
     }
 
     pub fn item_count(&self) -> usize {
@@ -235,8 +241,7 @@ impl Store {
             debug_assert!(false, "feed and feed_state go together");
         }
         let item_rows: Vec<(String, Vec<u8>)> = batch.items.iter().map(|i| (i.id.key(), enc(i))).collect();
-        let alert_rows: Vec<([u8; 8], Vec<u8>)> =
-            batch.alerts.iter().map(|a| (a.id.0.to_be_bytes(), enc(a))).collect();
+        let alert_rows: Vec<([u8; 8], Vec<u8>)> = batch.alerts.iter().map(|a| (a.id.0.to_be_bytes(), enc(a))).collect();
         let mut outbox_rows = Vec::with_capacity(batch.deliveries.len());
         for d in &batch.deliveries {
             outbox_rows.push((self.next_id()?.to_be_bytes(), enc(d)));
@@ -245,9 +250,10 @@ impl Store {
             batch.reminders_sent.iter().map(|(k, v)| (k.key(), enc(v))).collect();
         let feed_row = batch.feed.zip(batch.feed_state.as_ref()).map(|(f, s)| (f.as_str(), enc(s)));
         let removed: Vec<String> = batch.removed.iter().map(ItemId::key).collect();
+        let directory = batch.directory.as_ref().map(enc);
 
-        (&self.items, &self.alerts, &self.outbox, &self.reminders, &self.feeds)
-            .transaction(|(items, alerts, outbox, reminders, feeds)| {
+        (&self.items, &self.alerts, &self.outbox, &self.reminders, &self.feeds, &self.meta)
+            .transaction(|(items, alerts, outbox, reminders, feeds, meta)| {
                 for (k, v) in &item_rows {
                     items.insert(k.as_bytes(), v.as_slice())?;
                 }
@@ -266,9 +272,17 @@ impl Store {
                 if let Some((f, v)) = &feed_row {
                     feeds.insert(*f, v.as_slice())?;
                 }
+                if let Some(v) = &directory {
+                    meta.insert("directory", v.as_slice())?;
+                }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(abort)
+    }
+
+    /// The names seen so far (empty before the first sync).
+    pub fn directory(&self) -> Result<Directory> {
+        Ok(self.meta.get("directory")?.map(|v| dec("meta", b"directory", &v)).transpose()?.unwrap_or_default())
     }
 
     pub fn reminder_sent(&self, key: &ReminderKey) -> Result<Option<ReminderSent>> {
@@ -308,10 +322,13 @@ impl Store {
     // ---- subscriptions ---------------------------------------------------
 
     pub fn subscriptions(&self) -> Result<Vec<Subscription>> {
-        self.subs.iter().map(|kv| {
-            let (k, v) = kv?;
-            dec("subscriptions", &k, &v)
-        }).collect()
+        self.subs
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("subscriptions", &k, &v)
+            })
+            .collect()
     }
 
     pub fn subscription(&self, id: SubId) -> Result<Option<Subscription>> {
@@ -387,17 +404,23 @@ impl Store {
     }
 
     pub fn delivered(&self) -> Result<Vec<Delivered>> {
-        self.delivered.iter().map(|kv| {
-            let (k, v) = kv?;
-            dec("delivered", &k, &v)
-        }).collect()
+        self.delivered
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("delivered", &k, &v)
+            })
+            .collect()
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        self.dead.iter().map(|kv| {
-            let (k, v) = kv?;
-            dec("dead_letters", &k, &v)
-        }).collect()
+        self.dead
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("dead_letters", &k, &v)
+            })
+            .collect()
     }
 }
 
@@ -413,8 +436,17 @@ mod tests {
         let item = sample_launch();
         {
             let store = Store::open(dir.path()).unwrap();
-            let alert = Alert { id: AlertId(store.next_id().unwrap()), item: item.clone(), change: Change::New, detected_at: Utc::now() };
-            let state = FeedState { watermark: Some(Watermark(item.last_updated)), first_sync_done: true, ..Default::default() };
+            let alert = Alert {
+                id: AlertId(store.next_id().unwrap()),
+                item: item.clone(),
+                change: Change::New,
+                detected_at: Utc::now(),
+            };
+            let state = FeedState {
+                watermark: Some(Watermark(item.last_updated)),
+                first_sync_done: true,
+                ..Default::default()
+            };
             store
                 .apply(&Batch {
                     feed: Some(Feed::Launches),
@@ -442,7 +474,16 @@ mod tests {
         let (key, entry) = &pending[0];
         assert!(store.alert(entry.alert).unwrap().is_some());
         store
-            .complete(*key, &Delivered { alert: entry.alert, sub: entry.sub, destination: Destination::Console, message_id: None, at: Utc::now() })
+            .complete(
+                *key,
+                &Delivered {
+                    alert: entry.alert,
+                    sub: entry.sub,
+                    destination: Destination::Console,
+                    message_id: None,
+                    at: Utc::now(),
+                },
+            )
             .unwrap();
         assert_eq!(store.outbox_len(), 0);
         assert_eq!(store.delivered().unwrap().len(), 1);

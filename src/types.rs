@@ -142,13 +142,8 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 5] = [
-        AlertKind::New,
-        AlertKind::Schedule,
-        AlertKind::Status,
-        AlertKind::Webcast,
-        AlertKind::Reminder,
-    ];
+    pub const ALL: [AlertKind; 5] =
+        [AlertKind::New, AlertKind::Schedule, AlertKind::Status, AlertKind::Webcast, AlertKind::Reminder];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -173,9 +168,7 @@ impl FromStr for AlertKind {
         AlertKind::ALL
             .into_iter()
             .find(|k| k.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown alert kind {s:?} (expected new, schedule, status, webcast or reminder)")
-            })
+            .ok_or_else(|| format!("unknown alert kind {s:?} (expected new, schedule, status, webcast or reminder)"))
     }
 }
 
@@ -317,9 +310,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             'd' => 86_400,
             _ => return Err(format!("bad duration {s:?} (expected e.g. \"10m\", \"1h\", \"24h\")")),
         };
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("bad duration {s:?} (expected e.g. \"10m\", \"1h\", \"24h\")"))?;
+        let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?} (expected e.g. \"10m\", \"1h\", \"24h\")"))?;
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))

@@ -19,11 +19,7 @@ fn tminus(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tminus"));
     cmd.args(args).current_dir(cwd);
     // The developer's own tokens must not leak into (or change) the results.
-    for var in [
-        "TMINUS_LL2_API_KEY",
-        "TMINUS_TELEGRAM_TOKEN",
-        "TMINUS_DISCORD_TOKEN",
-    ] {
+    for var in ["TMINUS_LL2_API_KEY", "TMINUS_TELEGRAM_TOKEN", "TMINUS_DISCORD_TOKEN"] {
         cmd.env_remove(var);
     }
     for (k, v) in env {
@@ -47,28 +43,15 @@ fn config_file(text: &str) -> (TempDir, PathBuf) {
 
 fn check_config(text: &str, env: &[(&str, &str)]) -> Output {
     let (dir, path) = config_file(text);
-    tminus(
-        &["--config", path.to_str().unwrap(), "check-config"],
-        env,
-        dir.path(),
-    )
+    tminus(&["--config", path.to_str().unwrap(), "check-config"], env, dir.path())
 }
 
 /// Asserts exit code 2 and a single stderr line `tminus: ...` containing
 /// every part of `expected`.
 fn assert_rejected(out: &Output, expected: &[&str]) {
-    assert_eq!(
-        out.code,
-        Some(2),
-        "exit code; stdout: {}\nstderr: {}",
-        out.stdout,
-        out.stderr
-    );
+    assert_eq!(out.code, Some(2), "exit code; stdout: {}\nstderr: {}", out.stdout, out.stderr);
     let err = out.stderr.trim_end();
-    assert!(
-        err.starts_with("tminus: "),
-        "stderr should start with `tminus: `: {err:?}"
-    );
+    assert!(err.starts_with("tminus: "), "stderr should start with `tminus: `: {err:?}");
     assert_eq!(err.lines().count(), 1, "stderr should be one line: {err:?}");
     for part in expected {
         assert!(err.contains(part), "stderr {err:?} should contain {part:?}");
@@ -85,11 +68,7 @@ const WATCH: &str = "[[watch]]\nname = \"w\"\nto = [\"console\"]\n";
 fn missing_config_file_means_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");
-    let out = tminus(
-        &["--config", missing.to_str().unwrap(), "check-config"],
-        &[],
-        dir.path(),
-    );
+    let out = tminus(&["--config", missing.to_str().unwrap(), "check-config"], &[], dir.path());
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     for line in [
         "base_url = \"https://ll.thespacedevs.com/2.3.0\"",
@@ -98,11 +77,7 @@ fn missing_config_file_means_defaults() {
         "timezone = \"UTC\"",
         "api_url = \"https://api.telegram.org\"",
     ] {
-        assert!(
-            out.stdout.contains(line),
-            "stdout should contain {line:?}:\n{}",
-            out.stdout
-        );
+        assert!(out.stdout.contains(line), "stdout should contain {line:?}:\n{}", out.stdout);
     }
 }
 
@@ -111,22 +86,14 @@ fn default_config_path_is_config_toml_in_the_working_directory() {
     let (dir, _path) = config_file("[ll2]\nrequests_per_hour = 42\n");
     let out = tminus(&["check-config"], &[], dir.path());
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    assert!(
-        out.stdout.contains("requests_per_hour = 42"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("requests_per_hour = 42"), "{}", out.stdout);
 }
 
 #[test]
 fn shipped_config_toml_is_the_default_config() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-    let with_file = tminus(
-        &["--config", shipped.to_str().unwrap(), "check-config"],
-        &[],
-        dir.path(),
-    );
+    let with_file = tminus(&["--config", shipped.to_str().unwrap(), "check-config"], &[], dir.path());
     let without = tminus(&["--config=absent.toml", "check-config"], &[], dir.path());
     assert_eq!(with_file.code, Some(0), "stderr: {}", with_file.stderr);
     assert_eq!(with_file.stdout, without.stdout);
@@ -145,11 +112,7 @@ fn effective_config_reflects_the_file() {
         "name = \"spacex\"",
         "agencies = [\"SpaceX\", \"121\"]",
     ] {
-        assert!(
-            out.stdout.contains(line),
-            "stdout should contain {line:?}:\n{}",
-            out.stdout
-        );
+        assert!(out.stdout.contains(line), "stdout should contain {line:?}:\n{}", out.stdout);
     }
 }
 
@@ -161,17 +124,8 @@ fn secrets_in_the_file_are_masked() {
         &[],
     );
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    for secret in [
-        "LL2FILESECRET",
-        "TGFILESECRET",
-        "DCFILESECRET",
-        "HOOKSECRET",
-    ] {
-        assert!(
-            !out.stdout.contains(secret) && !out.stderr.contains(secret),
-            "{secret} leaked:\n{}",
-            out.stdout
-        );
+    for secret in ["LL2FILESECRET", "TGFILESECRET", "DCFILESECRET", "HOOKSECRET"] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{secret} leaked:\n{}", out.stdout);
     }
     assert!(out.stdout.contains("api_key = \"***\""), "{}", out.stdout);
     assert!(out.stdout.contains("token = \"***\""), "{}", out.stdout);
@@ -180,25 +134,14 @@ fn secrets_in_the_file_are_masked() {
 
 #[test]
 fn secrets_from_the_environment_are_used_and_masked() {
-    let env = [
-        ("TMINUS_TELEGRAM_TOKEN", "123:TGENVSECRET"),
-        ("TMINUS_LL2_API_KEY", "LL2ENVSECRET"),
-    ];
+    let env = [("TMINUS_TELEGRAM_TOKEN", "123:TGENVSECRET"), ("TMINUS_LL2_API_KEY", "LL2ENVSECRET")];
     let out = check_config("", &env);
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     for secret in ["TGENVSECRET", "LL2ENVSECRET"] {
-        assert!(
-            !out.stdout.contains(secret) && !out.stderr.contains(secret),
-            "{secret} leaked:\n{}",
-            out.stdout
-        );
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{secret} leaked:\n{}", out.stdout);
     }
     assert!(out.stdout.contains("api_key = \"***\""), "{}", out.stdout);
-    assert!(
-        out.stdout.contains("[telegram]\ntoken = \"***\""),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("[telegram]\ntoken = \"***\""), "{}", out.stdout);
     // Without the variables the same file has no secrets.
     let out = check_config("", &[]);
     assert!(out.stdout.contains("api_key = \"\""), "{}", out.stdout);
@@ -206,84 +149,51 @@ fn secrets_from_the_environment_are_used_and_masked() {
 
 #[test]
 fn unknown_key() {
-    assert_bad_config(
-        "[ll2]\nrequest_per_hour = 5\n",
-        &["ll2.request_per_hour", "unknown key"],
-    );
-    assert_bad_config(
-        &format!("{WATCH}agency = [\"SpaceX\"]\n"),
-        &["watch[0].agency", "unknown key"],
-    );
+    assert_bad_config("[ll2]\nrequest_per_hour = 5\n", &["ll2.request_per_hour", "unknown key"]);
+    assert_bad_config(&format!("{WATCH}agency = [\"SpaceX\"]\n"), &["watch[0].agency", "unknown key"]);
 }
 
 #[test]
 fn unknown_feed() {
-    assert_bad_config(
-        "[ll2]\nfeeds = [\"events\", \"rockets\"]\n",
-        &["ll2.feeds[1]", "rockets"],
-    );
+    assert_bad_config("[ll2]\nfeeds = [\"events\", \"rockets\"]\n", &["ll2.feeds[1]", "rockets"]);
 }
 
 #[test]
 fn zero_requests_per_hour() {
-    assert_bad_config(
-        "[ll2]\nrequests_per_hour = 0\n",
-        &["ll2.requests_per_hour", "got 0"],
-    );
+    assert_bad_config("[ll2]\nrequests_per_hour = 0\n", &["ll2.requests_per_hour", "got 0"]);
 }
 
 #[test]
 fn wrong_type() {
-    assert_bad_config(
-        "[ll2]\nrequests_per_hour = \"ten\"\n",
-        &["ll2.requests_per_hour", "\"ten\""],
-    );
+    assert_bad_config("[ll2]\nrequests_per_hour = \"ten\"\n", &["ll2.requests_per_hour", "\"ten\""]);
 }
 
 #[test]
 fn bad_duration_in_reminders() {
-    assert_bad_config(
-        "[alerts]\nreminders = [\"24h\", \"soon\"]\n",
-        &["alerts.reminders[1]", "\"soon\""],
-    );
+    assert_bad_config("[alerts]\nreminders = [\"24h\", \"soon\"]\n", &["alerts.reminders[1]", "\"soon\""]);
 }
 
 #[test]
 fn bad_timezone() {
-    assert_bad_config(
-        "[alerts]\ntimezone = \"Mars/Olympus\"\n",
-        &["alerts.timezone", "Mars/Olympus"],
-    );
-    assert_bad_config(
-        &format!("{WATCH}timezone = \"Berlin\"\n"),
-        &["watch[0].timezone", "Berlin"],
-    );
+    assert_bad_config("[alerts]\ntimezone = \"Mars/Olympus\"\n", &["alerts.timezone", "Mars/Olympus"]);
+    assert_bad_config(&format!("{WATCH}timezone = \"Berlin\"\n"), &["watch[0].timezone", "Berlin"]);
 }
 
 #[test]
 fn malformed_destination() {
-    assert_bad_config(
-        "[[watch]]\nname = \"w\"\nto = [\"console\", \"slack:5\"]\n",
-        &["watch[0].to[1]", "slack:5"],
-    );
+    assert_bad_config("[[watch]]\nname = \"w\"\nto = [\"console\", \"slack:5\"]\n", &["watch[0].to[1]", "slack:5"]);
 }
 
 #[test]
 fn malformed_webhook_is_masked() {
-    let out = check_config(
-        "[[watch]]\nname = \"w\"\nto = [\"discord-webhook:ftp://h/HOOKSECRET\"]\n",
-        &[],
-    );
+    let out = check_config("[[watch]]\nname = \"w\"\nto = [\"discord-webhook:ftp://h/HOOKSECRET\"]\n", &[]);
     assert_rejected(&out, &["watch[0].to[0]"]);
     assert!(!out.stderr.contains("HOOKSECRET"), "{}", out.stderr);
 }
 
 #[test]
 fn toml_syntax_error() {
-    assert_bad_config(
-        "[alerts]\ntimezone = Europe/Berlin\n",
-        &["alerts.timezone", "line 2"],
-    );
+    assert_bad_config("[alerts]\ntimezone = Europe/Berlin\n", &["alerts.timezone", "line 2"]);
 }
 
 #[test]
@@ -294,11 +204,7 @@ fn duplicate_watch_names() {
 #[test]
 fn unreadable_config_path() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tminus(
-        &["--config", dir.path().to_str().unwrap(), "check-config"],
-        &[],
-        dir.path(),
-    );
+    let out = tminus(&["--config", dir.path().to_str().unwrap(), "check-config"], &[], dir.path());
     assert_rejected(&out, &[dir.path().to_str().unwrap()]);
 }
 
@@ -308,31 +214,17 @@ fn help_and_version_exit_zero() {
     let out = tminus(&["--help"], &[], dir.path());
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     for part in ["--config", "run", "once", "check-config"] {
-        assert!(
-            out.stdout.contains(part),
-            "help should mention {part}:\n{}",
-            out.stdout
-        );
+        assert!(out.stdout.contains(part), "help should mention {part}:\n{}", out.stdout);
     }
     let out = tminus(&["--version"], &[], dir.path());
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    assert!(
-        out.stdout.contains(env!("CARGO_PKG_VERSION")),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains(env!("CARGO_PKG_VERSION")), "{}", out.stdout);
 }
 
 #[test]
 fn bad_usage_exits_two() {
     let dir = tempfile::tempdir().unwrap();
     assert_rejected(&tminus(&["bogus"], &[], dir.path()), &["bogus", "--help"]);
-    assert_rejected(
-        &tminus(&["--verbose", "check-config"], &[], dir.path()),
-        &["--verbose"],
-    );
-    assert_rejected(
-        &tminus(&["check-config", "--config"], &[], dir.path()),
-        &["--config"],
-    );
+    assert_rejected(&tminus(&["--verbose", "check-config"], &[], dir.path()), &["--verbose"]);
+    assert_rejected(&tminus(&["check-config", "--config"], &[], dir.path()), &["--config"]);
 }

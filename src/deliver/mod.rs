@@ -165,7 +165,13 @@ impl Deliverer {
             }
         }
         if stats.delivered + stats.dead > 0 {
-            info!(delivered = stats.delivered, retried = stats.retried, dead = stats.dead, waiting = stats.waiting, "delivery batch done");
+            info!(
+                delivered = stats.delivered,
+                retried = stats.retried,
+                dead = stats.dead,
+                waiting = stats.waiting,
+                "delivery batch done"
+            );
         }
         Ok(stats)
     }
@@ -184,8 +190,8 @@ impl Deliverer {
                 stats.waiting += total - done;
                 break;
             }
-            if !alerts.contains_key(&entry.alert) {
-                alerts.insert(entry.alert, self.store.alert(entry.alert)?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = alerts.entry(entry.alert) {
+                slot.insert(self.store.alert(entry.alert)?);
             }
             let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
                 warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");

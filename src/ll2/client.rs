@@ -91,33 +91,35 @@ pub struct Client {
     max_body: u64,
 }
 
+/// Shows the base URL only: the inner client's headers hold the key.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base_url", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
 impl Client {
     pub fn new(cfg: &Ll2Config) -> Result<Client, Ll2Error> {
         let config = |message: String| Ll2Error::Config { message };
         let base_text = cfg.base_url.trim().trim_end_matches('/');
-        let base = Url::parse(base_text)
-            .map_err(|e| config(format!("ll2.base_url {base_text:?} is not a URL: {e}")))?;
+        let base =
+            Url::parse(base_text).map_err(|e| config(format!("ll2.base_url {base_text:?} is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https")
             || base.host_str().is_none()
             || base.query().is_some()
             || base.fragment().is_some()
         {
-            return Err(config(format!(
-                "ll2.base_url {base_text:?} must be an http(s) URL with a host and no query"
-            )));
+            return Err(config(format!("ll2.base_url {base_text:?} must be an http(s) URL with a host and no query")));
         }
         let join = |rest: &str| {
-            Url::parse(&format!("{base_text}/{rest}"))
-                .map_err(|e| config(format!("ll2.base_url {base_text:?}: {e}")))
+            Url::parse(&format!("{base_text}/{rest}")).map_err(|e| config(format!("ll2.base_url {base_text:?}: {e}")))
         };
 
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         if !cfg.api_key.is_empty() {
             let mut value = HeaderValue::from_str(&format!("Token {}", cfg.api_key.expose()))
-                .map_err(|_| {
-                    config("ll2.api_key contains characters not allowed in an HTTP header".into())
-                })?;
+                .map_err(|_| config("ll2.api_key contains characters not allowed in an HTTP header".into()))?;
             // Keeps the value out of reqwest's and hyper's Debug output.
             value.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, value);
@@ -169,9 +171,7 @@ impl Client {
             if let Some(w) = since {
                 q.append_pair("last_updated__gte", &w.to_query());
             }
-            q.append_pair("ordering", "last_updated")
-                .append_pair("limit", PAGE_LIMIT)
-                .append_pair("mode", "detailed");
+            q.append_pair("ordering", "last_updated").append_pair("limit", PAGE_LIMIT).append_pair("mode", "detailed");
         }
         url
     }
@@ -179,9 +179,7 @@ impl Client {
     /// `{base}/{feed}/upcoming/?limit=100&mode=detailed`: the full upcoming list.
     pub fn sweep_url(&self, feed: Feed) -> url::Url {
         let mut url = self.upcoming(feed).clone();
-        url.query_pairs_mut()
-            .append_pair("limit", PAGE_LIMIT)
-            .append_pair("mode", "detailed");
+        url.query_pairs_mut().append_pair("limit", PAGE_LIMIT).append_pair("mode", "detailed");
         url
     }
 
@@ -200,9 +198,7 @@ impl Client {
                     message: format!("`next` {:?} is not a URL: {e}", model::sanitize(&text, 200)),
                 })?;
                 if next.origin() != self.base.origin() {
-                    return Err(Ll2Error::ForeignNext {
-                        url: next.to_string(),
-                    });
+                    return Err(Ll2Error::ForeignNext { url: next.to_string() });
                 }
                 Some(next)
             }
@@ -210,13 +206,7 @@ impl Client {
         if parsed.skipped > 0 {
             tracing::warn!(%url, skipped = parsed.skipped, "LL2 page had unreadable items");
         }
-        Ok(Page {
-            count: parsed.count,
-            next,
-            items: parsed.items,
-            skipped: parsed.skipped,
-            bytes: body.len(),
-        })
+        Ok(Page { count: parsed.count, next, items: parsed.items, skipped: parsed.skipped, bytes: body.len() })
     }
 
     /// Reads `{base}/api-throttle/`, which LL2 does not count against the
@@ -224,8 +214,8 @@ impl Client {
     pub async fn throttle(&self) -> Result<ThrottleInfo, Ll2Error> {
         let url = &self.throttle_url;
         let body = self.fetch(url).await?;
-        let value: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| parse_error(ParseError::NotJson(e.to_string()), url, &body))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| parse_error(ParseError::NotJson(e.to_string()), url, &body))?;
         let field = |name: &str| -> Result<u64, Ll2Error> {
             let v = value.get(name).ok_or_else(|| Ll2Error::Shape {
                 url: url.to_string(),
@@ -233,12 +223,10 @@ impl Client {
             })?;
             // Counts are integers; negative or fractional values seen in the
             // wild are clamped rather than rejected.
-            v.as_u64()
-                .or_else(|| v.as_f64().map(|f| f.max(0.0).ceil() as u64))
-                .ok_or_else(|| Ll2Error::Shape {
-                    url: url.to_string(),
-                    message: format!("`{name}` in the throttle answer is not a number"),
-                })
+            v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0).ceil() as u64)).ok_or_else(|| Ll2Error::Shape {
+                url: url.to_string(),
+                message: format!("`{name}` in the throttle answer is not a number"),
+            })
         };
         let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         Ok(ThrottleInfo {
@@ -261,25 +249,16 @@ impl Client {
     /// timeout does too; whichever fires first reports `Timeout`).
     async fn fetch(&self, url: &Url) -> Result<Vec<u8>, Ll2Error> {
         if url.origin() != self.base.origin() {
-            return Err(Ll2Error::ForeignNext {
-                url: url.to_string(),
-            });
+            return Err(Ll2Error::ForeignNext { url: url.to_string() });
         }
         match tokio::time::timeout(self.timeout, self.fetch_inner(url)).await {
             Ok(result) => result,
-            Err(_) => Err(Ll2Error::Timeout {
-                url: url.to_string(),
-            }),
+            Err(_) => Err(Ll2Error::Timeout { url: url.to_string() }),
         }
     }
 
     async fn fetch_inner(&self, url: &Url) -> Result<Vec<u8>, Ll2Error> {
-        let resp = self
-            .http
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| transport_error(e, url))?;
+        let resp = self.http.get(url.clone()).send().await.map_err(|e| transport_error(e, url))?;
         let status = resp.status();
         tracing::debug!(%url, status = status.as_u16(), "LL2 answered");
 
@@ -287,28 +266,15 @@ impl Client {
             let from_header = retry_after_header(resp.headers());
             // The body only refines the wait; failing to read it is no reason
             // to report anything but the throttle.
-            let body = read_capped(resp, THROTTLE_BODY_CAP, url)
-                .await
-                .unwrap_or_default();
-            let retry_after = from_header
-                .or_else(|| retry_after_detail(&body))
-                .unwrap_or(DEFAULT_RETRY_AFTER);
-            return Err(Ll2Error::Throttled {
-                url: url.to_string(),
-                retry_after,
-            });
+            let body = read_capped(resp, THROTTLE_BODY_CAP, url).await.unwrap_or_default();
+            let retry_after = from_header.or_else(|| retry_after_detail(&body)).unwrap_or(DEFAULT_RETRY_AFTER);
+            return Err(Ll2Error::Throttled { url: url.to_string(), retry_after });
         }
         if !status.is_success() {
-            return Err(Ll2Error::Status {
-                url: url.to_string(),
-                status: status.as_u16(),
-            });
+            return Err(Ll2Error::Status { url: url.to_string(), status: status.as_u16() });
         }
         if resp.content_length().is_some_and(|len| len > self.max_body) {
-            return Err(Ll2Error::TooLarge {
-                url: url.to_string(),
-                limit: self.max_body,
-            });
+            return Err(Ll2Error::TooLarge { url: url.to_string(), limit: self.max_body });
         }
         let body = read_capped(resp, self.max_body, url).await?;
         tracing::debug!(%url, bytes = body.len(), "LL2 body read");
@@ -319,19 +285,12 @@ impl Client {
 /// Reads the body chunk by chunk and gives up as soon as it exceeds `cap`,
 /// so a runaway answer cannot exhaust memory. The cap applies to the
 /// decompressed size.
-async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: u64,
-    url: &Url,
-) -> Result<Vec<u8>, Ll2Error> {
+async fn read_capped(mut resp: reqwest::Response, cap: u64, url: &Url) -> Result<Vec<u8>, Ll2Error> {
     let hint = resp.content_length().unwrap_or(0).min(cap).min(4 << 20);
     let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(e, url))? {
         if (body.len() + chunk.len()) as u64 > cap {
-            return Err(Ll2Error::TooLarge {
-                url: url.to_string(),
-                limit: cap,
-            });
+            return Err(Ll2Error::TooLarge { url: url.to_string(), limit: cap });
         }
         body.extend_from_slice(&chunk);
     }
@@ -344,25 +303,17 @@ fn parse_error(e: ParseError, url: &Url, body: &[u8]) -> Ll2Error {
             url: url.to_string(),
             snippet: model::sanitize(&String::from_utf8_lossy(body), SNIPPET_CHARS),
         },
-        ParseError::Shape(message) => Ll2Error::Shape {
-            url: url.to_string(),
-            message,
-        },
+        ParseError::Shape(message) => Ll2Error::Shape { url: url.to_string(), message },
     }
 }
 
 fn transport_error(e: reqwest::Error, url: &Url) -> Ll2Error {
     if e.is_timeout() {
-        Ll2Error::Timeout {
-            url: url.to_string(),
-        }
+        Ll2Error::Timeout { url: url.to_string() }
     } else {
         // The variant names the URL already; reqwest would repeat it.
         let e = e.without_url();
-        Ll2Error::Network {
-            url: url.to_string(),
-            message: error_chain(&e),
-        }
+        Ll2Error::Network { url: url.to_string(), message: error_chain(&e) }
     }
 }
 
@@ -389,11 +340,7 @@ fn retry_after_detail(body: &[u8]) -> Option<Duration> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let detail = value.get("detail")?.as_str()?;
     let rest = &detail[detail.find("available in")? + "available in".len()..];
-    let digits: String = rest
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
+    let digits: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     // DRF may print fractional seconds; round up so we never come back early.
     let secs: f64 = digits.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs(secs.ceil() as u64))
@@ -437,15 +384,14 @@ mod tests {
     #[test]
     fn bad_settings_are_config_errors_without_the_key() {
         for base in ["not a url", "ftp://x/2.3.0", "https://x/2.3.0?format=json"] {
-            assert!(
-                matches!(Client::new(&cfg(base, "")), Err(Ll2Error::Config { .. })),
-                "{base}"
-            );
+            assert!(matches!(Client::new(&cfg(base, "")), Err(Ll2Error::Config { .. })), "{base}");
         }
         let Err(e) = Client::new(&cfg("https://x/2.3.0", "sec\nret")) else {
             panic!("a key with a newline must be rejected");
         };
         assert!(!e.to_string().contains("sec"), "{e}");
+        let c = Client::new(&cfg("https://x/2.3.0", "s3cr3t")).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 
     #[test]

@@ -7,3 +7,4 @@ pub mod client;
 pub mod model;
 
 pub use client::{Client, Ll2Error, Page, ThrottleInfo};
+pub use model::{ParseError, ParsedPage, item_from_value, parse_item, parse_page};

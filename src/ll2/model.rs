@@ -51,18 +51,14 @@ pub enum ParseError {
 /// that). Each result is read on its own, so a malformed object is skipped,
 /// logged and counted in `skipped` instead of failing the page.
 pub fn parse_page(feed: Feed, body: &[u8]) -> Result<ParsedPage, ParseError> {
-    let root: Value =
-        serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let root: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
     let (count, next, results) = match root {
         Value::Array(results) => (None, None, results),
         Value::Object(mut map) => {
             let results = match map.remove("results") {
                 Some(Value::Array(results)) => results,
                 Some(other) => {
-                    return Err(ParseError::Shape(format!(
-                        "`results` is {}, expected an array",
-                        json_kind(&other)
-                    )));
+                    return Err(ParseError::Shape(format!("`results` is {}, expected an array", json_kind(&other))));
                 }
                 None => return Err(ParseError::Shape(describe_object(&map))),
             };
@@ -72,10 +68,7 @@ pub fn parse_page(feed: Feed, body: &[u8]) -> Result<ParsedPage, ParseError> {
                 Some(Value::String(s)) => Some(s.trim().to_string()),
                 // Not harmless: ignoring it would silently stop paging.
                 Some(other) => {
-                    return Err(ParseError::Shape(format!(
-                        "`next` is {}, expected a URL or null",
-                        json_kind(other)
-                    )));
+                    return Err(ParseError::Shape(format!("`next` is {}, expected a URL or null", json_kind(other))));
                 }
             };
             (map.get("count").and_then(Value::as_u64), next, results)
@@ -105,29 +98,16 @@ pub fn parse_page(feed: Feed, body: &[u8]) -> Result<ParsedPage, ParseError> {
             }
         }
     }
-    Ok(ParsedPage {
-        count,
-        next,
-        items,
-        skipped,
-    })
+    Ok(ParsedPage { count, next, items, skipped })
 }
 
 /// Parses a single-object answer such as `/events/1280/`.
 pub fn parse_item(feed: Feed, body: &[u8]) -> Result<Item, ParseError> {
-    let root: Value =
-        serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let root: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
     match &root {
-        Value::Object(map) if !map.contains_key("id") => {
-            Err(ParseError::Shape(describe_object(map)))
-        }
-        Value::Object(_) => {
-            item_from_value(feed, root).map_err(|e| ParseError::Shape(e.to_string()))
-        }
-        other => Err(ParseError::Shape(format!(
-            "top level is {}, expected an object",
-            json_kind(other)
-        ))),
+        Value::Object(map) if !map.contains_key("id") => Err(ParseError::Shape(describe_object(map))),
+        Value::Object(_) => item_from_value(feed, root).map_err(|e| ParseError::Shape(e.to_string())),
+        other => Err(ParseError::Shape(format!("top level is {}, expected an object", json_kind(other)))),
     }
 }
 
@@ -288,24 +268,16 @@ impl Launch {
                 m.description,
                 // Mission types have no id in LL2; drop one if it ever appears
                 // so that subscriptions match mission types by name only.
-                m.mission_type
-                    .and_then(NamedModel::into_named)
-                    .map(|t| Named { id: None, ..t }),
+                m.mission_type.and_then(NamedModel::into_named).map(|t| Named { id: None, ..t }),
                 m.agencies,
             ),
             None => (None, None, Vec::new()),
         };
         let mut agencies = Vec::new();
-        let providers = self
-            .launch_service_provider
-            .into_iter()
-            .chain(mission_agencies);
+        let providers = self.launch_service_provider.into_iter().chain(mission_agencies);
         push_unique(&mut agencies, providers.filter_map(NamedModel::into_named));
         let mut videos = Vec::new();
-        push_videos(
-            &mut videos,
-            self.vid_urls.into_iter().chain(self.vid_urls_camel),
-        );
+        push_videos(&mut videos, self.vid_urls.into_iter().chain(self.vid_urls_camel));
         let (location, pad) = match self.pad {
             Some(p) => (p.location, p.name),
             None => (None, None),
@@ -337,11 +309,7 @@ impl Launch {
 impl Event {
     pub fn into_item(self) -> Item {
         let mut videos = Vec::new();
-        let single = self.video_url.map(|url| VideoModel {
-            url,
-            title: None,
-            live: None,
-        });
+        let single = self.video_url.map(|url| VideoModel { url, title: None, live: None });
         push_videos(&mut videos, self.vid_urls.into_iter().chain(single));
         Item {
             id: ItemId::new(ItemKind::Event, self.id.0),
@@ -381,10 +349,7 @@ impl NamedModel {
 
 impl PrecisionModel {
     fn into_precision(self) -> Precision {
-        Precision {
-            id: self.id,
-            name: self.name.unwrap_or_default(),
-        }
+        Precision { id: self.id, name: self.name.unwrap_or_default() }
     }
 }
 
@@ -406,10 +371,7 @@ fn push_unique(out: &mut Vec<Named>, new: impl IntoIterator<Item = Named>) {
 
 fn unique(list: Vec<NamedModel>) -> Vec<Named> {
     let mut out = Vec::with_capacity(list.len());
-    push_unique(
-        &mut out,
-        list.into_iter().filter_map(NamedModel::into_named),
-    );
+    push_unique(&mut out, list.into_iter().filter_map(NamedModel::into_named));
     out
 }
 
@@ -421,11 +383,7 @@ fn push_videos(out: &mut Vec<Video>, new: impl IntoIterator<Item = VideoModel>) 
         if url.is_empty() || out.iter().any(|o| o.url == url) {
             continue;
         }
-        out.push(Video {
-            url: url.to_string(),
-            title: v.title,
-            live: v.live,
-        });
+        out.push(Video { url: url.to_string(), title: v.title, live: v.live });
     }
 }
 
@@ -449,10 +407,7 @@ where
     T: DeserializeOwned,
 {
     Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect(),
+        Value::Array(items) => items.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect(),
         _ => Vec::new(),
     })
 }
@@ -499,11 +454,7 @@ fn place<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
 /// in case LL2 promotes it. The id is dropped by the caller either way.
 fn mission_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NamedModel>, D::Error> {
     Ok(match Value::deserialize(d)? {
-        Value::String(name) => Some(NamedModel {
-            id: None,
-            name,
-            abbrev: None,
-        }),
+        Value::String(name) => Some(NamedModel { id: None, name, abbrev: None }),
         v @ Value::Object(_) => serde_json::from_value(v).ok(),
         _ => None,
     })
@@ -534,16 +485,10 @@ fn id_for_log(v: &Value) -> String {
 /// error object `{"detail": "..."}`.
 fn describe_object(map: &Map<String, Value>) -> String {
     if let Some(Value::String(detail)) = map.get("detail") {
-        return format!(
-            "error object instead of data: detail {:?}",
-            sanitize(detail, 120)
-        );
+        return format!("error object instead of data: detail {:?}", sanitize(detail, 120));
     }
     let keys: Vec<String> = map.keys().take(8).map(|k| sanitize(k, 32)).collect();
-    format!(
-        "object without the expected fields (keys: {})",
-        keys.join(", ")
-    )
+    format!("object without the expected fields (keys: {})", keys.join(", "))
 }
 
 /// Server text made safe for one log line: control characters become
@@ -553,11 +498,7 @@ pub(crate) fn sanitize(s: &str, max_chars: usize) -> String {
     let mut count = 0;
     let mut last_space = true;
     for c in s.chars() {
-        let c = if c.is_control() || c.is_whitespace() {
-            ' '
-        } else {
-            c
-        };
+        let c = if c.is_control() || c.is_whitespace() { ' ' } else { c };
         if c == ' ' && last_space {
             continue;
         }
@@ -576,25 +517,18 @@ pub(crate) fn sanitize(s: &str, max_chars: usize) -> String {
 mod tests {
     use super::*;
 
-    const EVENT_1280: &[u8] =
-        include_bytes!("../../tests/fixtures/ll2/event-2.3.0-detail-1280.json");
-    const EVENTS_220: &[u8] =
-        include_bytes!("../../tests/fixtures/ll2/events-2.2.0-upcoming-normal.json");
-    const EVENTS_230: &[u8] =
-        include_bytes!("../../tests/fixtures/ll2/events-2.3.0-upcoming-detailed.json");
+    const EVENT_1280: &[u8] = include_bytes!("../../tests/fixtures/ll2/event-2.3.0-detail-1280.json");
+    const EVENTS_220: &[u8] = include_bytes!("../../tests/fixtures/ll2/events-2.2.0-upcoming-normal.json");
+    const EVENTS_230: &[u8] = include_bytes!("../../tests/fixtures/ll2/events-2.3.0-upcoming-detailed.json");
     const LAUNCHES_220_DETAILED: &[u8] =
         include_bytes!("../../tests/fixtures/ll2/launches-2.2.0-upcoming-detailed.json");
-    const LAUNCHES_220_A: &[u8] = include_bytes!(
-        "../../tests/fixtures/ll2/launches-2.2.0-upcoming-normal-2025-08-25T1820Z.json"
-    );
-    const LAUNCHES_220_B: &[u8] = include_bytes!(
-        "../../tests/fixtures/ll2/launches-2.2.0-upcoming-normal-2025-08-26T0107Z.json"
-    );
-    const LAUNCHES_230: &[u8] =
-        include_bytes!("../../tests/fixtures/ll2/launches-2.3.0-upcoming-detailed.json");
-    const LAUNCHES_230_ARRAY: &[u8] = include_bytes!(
-        "../../tests/fixtures/ll2/launches-2.3.0-upcoming-normal-results-array.json"
-    );
+    const LAUNCHES_220_A: &[u8] =
+        include_bytes!("../../tests/fixtures/ll2/launches-2.2.0-upcoming-normal-2025-08-25T1820Z.json");
+    const LAUNCHES_220_B: &[u8] =
+        include_bytes!("../../tests/fixtures/ll2/launches-2.2.0-upcoming-normal-2025-08-26T0107Z.json");
+    const LAUNCHES_230: &[u8] = include_bytes!("../../tests/fixtures/ll2/launches-2.3.0-upcoming-detailed.json");
+    const LAUNCHES_230_ARRAY: &[u8] =
+        include_bytes!("../../tests/fixtures/ll2/launches-2.3.0-upcoming-normal-results-array.json");
 
     fn ts(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -605,10 +539,7 @@ mod tests {
     }
 
     fn find<'a>(p: &'a ParsedPage, id: &str) -> &'a Item {
-        p.items
-            .iter()
-            .find(|i| i.id.id == id)
-            .unwrap_or_else(|| panic!("no item {id}"))
+        p.items.iter().find(|i| i.id.id == id).unwrap_or_else(|| panic!("no item {id}"))
     }
 
     #[test]
@@ -625,11 +556,7 @@ mod tests {
             let p = page(feed, body);
             assert_eq!(p.skipped, 0);
             assert_eq!(p.items.len(), n);
-            assert!(
-                p.items
-                    .iter()
-                    .all(|i| i.kind() == feed.kind() && i.when.is_some() && i.item_type.is_some())
-            );
+            assert!(p.items.iter().all(|i| i.kind() == feed.kind() && i.when.is_some() && i.item_type.is_some()));
         }
         let array = page(Feed::Launches, LAUNCHES_230_ARRAY);
         assert_eq!((array.count, array.next), (None, None));
@@ -638,10 +565,7 @@ mod tests {
         assert!(detailed.next.unwrap().contains("offset=40"));
         let item = parse_item(Feed::Events, EVENT_1280).unwrap();
         assert_eq!(item.id, ItemId::new(ItemKind::Event, "1280"));
-        assert_eq!(
-            item.item_type,
-            Some(Named::new(Some(16), "Orbital Insertion", None))
-        );
+        assert_eq!(item.item_type, Some(Named::new(Some(16), "Orbital Insertion", None)));
         assert_eq!(item.location.as_deref(), Some("Jupiter"));
     }
 
@@ -654,42 +578,13 @@ mod tests {
         assert_eq!((status.id, status.short()), (Some(1), "Go"));
         assert_eq!(mmx.when, Some(ts("2026-10-19T19:41:03Z")));
         assert_eq!(mmx.window_start, mmx.when);
-        assert_eq!(
-            mmx.precision,
-            Some(Precision {
-                id: 0,
-                name: "Second".into()
-            })
-        );
-        assert_eq!(
-            mmx.agencies,
-            vec![Named::new(
-                Some(98),
-                "Mitsubishi Heavy Industries",
-                Some("MHI".into())
-            )]
-        );
-        assert_eq!(
-            mmx.item_type,
-            Some(Named::new(None, "Planetary Science", None))
-        );
-        assert_eq!(
-            mmx.location.as_deref(),
-            Some("Tanegashima Space Center, Japan")
-        );
+        assert_eq!(mmx.precision, Some(Precision { id: 0, name: "Second".into() }));
+        assert_eq!(mmx.agencies, vec![Named::new(Some(98), "Mitsubishi Heavy Industries", Some("MHI".into()))]);
+        assert_eq!(mmx.item_type, Some(Named::new(None, "Planetary Science", None)));
+        assert_eq!(mmx.location.as_deref(), Some("Tanegashima Space Center, Japan"));
         assert_eq!(mmx.pad.as_deref(), Some("Yoshinobu Launch Complex LP-2"));
-        assert!(
-            mmx.image
-                .as_deref()
-                .unwrap()
-                .ends_with("h3-24_liftoff__image_20251028184029.jpeg")
-        );
-        assert!(
-            mmx.description
-                .as_deref()
-                .unwrap()
-                .starts_with("MMX is a Japanese")
-        );
+        assert!(mmx.image.as_deref().unwrap().ends_with("h3-24_liftoff__image_20251028184029.jpeg"));
+        assert!(mmx.description.as_deref().unwrap().starts_with("MMX is a Japanese"));
         assert_eq!(mmx.last_updated, ts("2026-08-20T21:04:48Z"));
 
         // vid_urls with the 2.3.0 `live` flag.
@@ -705,10 +600,7 @@ mod tests {
         // LSP first, then mission agencies; programs.
         let leo = find(&p, "7bdc412b-c965-4517-a131-f57a01189803");
         assert_eq!(leo.agencies.len(), 2);
-        assert_eq!(
-            leo.agencies[1],
-            Named::new(Some(1058), "Amazon Leo", Some("Amazon".into()))
-        );
+        assert_eq!(leo.agencies[1], Named::new(Some(1058), "Amazon Leo", Some("Amazon".into())));
         assert_eq!(leo.programs, vec![Named::new(Some(27), "Amazon Leo", None)]);
     }
 
@@ -716,35 +608,14 @@ mod tests {
     fn camel_case_video_urls_and_deduplicated_agencies_2_2_0() {
         let p = page(Feed::Launches, LAUNCHES_220_DETAILED);
         let starlink = find(&p, "95653d52-bb77-4860-a815-dd7141778d17");
-        assert_eq!(
-            starlink.webcast_url(),
-            Some("https://x.com/i/broadcasts/1AKEmvvQLayKL")
-        );
-        assert_eq!(
-            starlink.videos[0].title.as_deref(),
-            Some("Starlink Mission")
-        );
+        assert_eq!(starlink.webcast_url(), Some("https://x.com/i/broadcasts/1AKEmvvQLayKL"));
+        assert_eq!(starlink.videos[0].title.as_deref(), Some("Starlink Mission"));
         assert_eq!(starlink.videos[0].live, None);
         // SpaceX is both LSP and mission agency: listed once.
-        assert_eq!(
-            starlink.agencies,
-            vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))]
-        );
-        assert_eq!(
-            starlink.programs,
-            vec![Named::new(Some(25), "Starlink", None)]
-        );
-        assert!(
-            starlink
-                .image
-                .as_deref()
-                .unwrap()
-                .ends_with("falcon2520925_image_20221009234147.png")
-        );
-        assert_eq!(
-            starlink.location.as_deref(),
-            Some("Vandenberg SFB, CA, USA")
-        );
+        assert_eq!(starlink.agencies, vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))]);
+        assert_eq!(starlink.programs, vec![Named::new(Some(25), "Starlink", None)]);
+        assert!(starlink.image.as_deref().unwrap().ends_with("falcon2520925_image_20221009234147.png"));
+        assert_eq!(starlink.location.as_deref(), Some("Vandenberg SFB, CA, USA"));
     }
 
     #[test]
@@ -754,18 +625,9 @@ mod tests {
         let after = page(Feed::Launches, LAUNCHES_220_B);
         let (a, b) = (find(&before, id), find(&after, id));
         assert_eq!(a.name, "Starship | Flight 10");
-        assert_eq!(
-            a.status.as_ref().map(|s| (s.id, s.short())),
-            Some((Some(1), "Go"))
-        );
-        assert_eq!(
-            b.status.as_ref().map(|s| (s.id, s.short())),
-            Some((Some(8), "TBC"))
-        );
-        assert_eq!(
-            b.when.unwrap() - a.when.unwrap(),
-            chrono::Duration::hours(24)
-        );
+        assert_eq!(a.status.as_ref().map(|s| (s.id, s.short())), Some((Some(1), "Go")));
+        assert_eq!(b.status.as_ref().map(|s| (s.id, s.short())), Some((Some(8), "TBC")));
+        assert_eq!(b.when.unwrap() - a.when.unwrap(), chrono::Duration::hours(24));
         assert!(b.last_updated > a.last_updated);
         // 2.2.0 normal LSPs carry no abbrev.
         assert_eq!(a.agencies[0], Named::new(Some(121), "SpaceX", None));
@@ -779,30 +641,12 @@ mod tests {
         for e in [a, b] {
             assert_eq!(e.name, "Juice Earth Flyby");
             assert_eq!(e.item_type, Some(Named::new(Some(23), "Flyby", None)));
-            assert_eq!(
-                e.precision,
-                Some(Precision {
-                    id: 7,
-                    name: "Month".into()
-                })
-            );
-            assert_eq!(
-                e.agencies,
-                vec![Named::new(
-                    Some(27),
-                    "European Space Agency",
-                    Some("ESA".into())
-                )]
-            );
+            assert_eq!(e.precision, Some(Precision { id: 7, name: "Month".into() }));
+            assert_eq!(e.agencies, vec![Named::new(Some(27), "European Space Agency", Some("ESA".into()))]);
             assert_eq!(e.when, Some(ts("2026-09-30T00:00:00Z")));
             assert_eq!(e.location.as_deref(), Some("Earth"));
             // 2.2.0 `feature_image` and 2.3.0 `image.image_url` name the same file.
-            assert!(
-                e.image
-                    .as_deref()
-                    .unwrap()
-                    .ends_with("255bauto255d__image_20240307192047.jpeg")
-            );
+            assert!(e.image.as_deref().unwrap().ends_with("255bauto255d__image_20240307192047.jpeg"));
         }
         assert_eq!(a.description, b.description);
         let docking = find(&new, "365");
@@ -822,18 +666,8 @@ mod tests {
         let p = page(Feed::Launches, body.to_string().as_bytes());
         assert_eq!(p.skipped, 0);
         let item = &p.items[0];
-        assert_eq!(
-            (item.status.as_ref(), item.when, item.precision.as_ref()),
-            (None, None, None)
-        );
-        assert_eq!(
-            (
-                item.image.as_ref(),
-                item.item_type.as_ref(),
-                item.pad.as_deref()
-            ),
-            (None, None, None)
-        );
+        assert_eq!((item.status.as_ref(), item.when, item.precision.as_ref()), (None, None, None));
+        assert_eq!((item.image.as_ref(), item.item_type.as_ref(), item.pad.as_deref()), (None, None, None));
         assert_eq!(item.location.as_deref(), Some("Somewhere"));
         assert_eq!(item.videos.len(), 1);
         assert_eq!(item.agencies, vec![Named::new(Some(121), "SpaceX", None)]);
@@ -852,28 +686,14 @@ mod tests {
         let p = page(Feed::Events, body.to_string().as_bytes());
         assert_eq!((p.count, p.items.len(), p.skipped), (Some(4), 1, 3));
         assert_eq!(p.items[0].id.id, "1");
-        assert_eq!(
-            p.items[0].videos.len(),
-            1,
-            "video_url repeated in vid_urls is listed once"
-        );
+        assert_eq!(p.items[0].videos.len(), 1, "video_url repeated in vid_urls is listed once");
         assert_eq!(p.items[0].videos[0].live, Some(true));
     }
 
     #[test]
     fn envelope_errors() {
-        let shape = |b: &str| {
-            matches!(
-                parse_page(Feed::Launches, b.as_bytes()),
-                Err(ParseError::Shape(_))
-            )
-        };
-        let not_json = |b: &str| {
-            matches!(
-                parse_page(Feed::Launches, b.as_bytes()),
-                Err(ParseError::NotJson(_))
-            )
-        };
+        let shape = |b: &str| matches!(parse_page(Feed::Launches, b.as_bytes()), Err(ParseError::Shape(_)));
+        let not_json = |b: &str| matches!(parse_page(Feed::Launches, b.as_bytes()), Err(ParseError::NotJson(_)));
         assert!(shape(r#"{"detail":"Not found."}"#));
         assert!(shape(r#"{"count":1,"results":{}}"#));
         assert!(shape(r#"{"results":[],"next":5}"#));
@@ -881,19 +701,12 @@ mod tests {
         assert!(not_json("<!DOCTYPE html><html><body>502</body></html>"));
         assert!(not_json(r#"{"count":3,"results":[{"id":"a","#));
         assert!(not_json(""));
-        let Err(ParseError::Shape(m)) = parse_page(Feed::Events, br#"{"detail":"Not found."}"#)
-        else {
+        let Err(ParseError::Shape(m)) = parse_page(Feed::Events, br#"{"detail":"Not found."}"#) else {
             panic!("expected a shape error");
         };
         assert!(m.contains("Not found."), "{m}");
-        assert!(matches!(
-            parse_item(Feed::Events, br#"{"detail":"Not found."}"#),
-            Err(ParseError::Shape(_))
-        ));
-        assert_eq!(
-            page(Feed::Events, br#"{"results":[],"next":""}"#).next,
-            None
-        );
+        assert!(matches!(parse_item(Feed::Events, br#"{"detail":"Not found."}"#), Err(ParseError::Shape(_))));
+        assert_eq!(page(Feed::Events, br#"{"results":[],"next":""}"#).next, None);
     }
 
     #[test]

@@ -117,9 +117,7 @@ impl RecordedRequest {
     /// The decoded value of query parameter `name`.
     pub fn param(&self, name: &str) -> Option<String> {
         let query = self.query.as_deref()?;
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 }
 
@@ -179,9 +177,7 @@ impl FakeLl2Builder {
     }
 
     pub async fn start(self) -> FakeLl2 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake LL2");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake LL2");
         let addr = listener.local_addr().expect("fake LL2 address");
         let launches = load(&self.launches);
         let events = load(&self.events);
@@ -200,26 +196,15 @@ impl FakeLl2Builder {
         if self.shift_dates {
             state.shift_to_future();
         } else {
-            let newest = state
-                .items
-                .iter()
-                .flatten()
-                .filter_map(|v| date(v, "last_updated"))
-                .max();
+            let newest = state.items.iter().flatten().filter_map(|v| date(v, "last_updated")).max();
             state.clock = state.clock.max(newest.unwrap_or(state.clock));
         }
         let shared = Arc::new(Mutex::new(state));
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeLl2 {
-            addr,
-            state: shared,
-            task,
-        }
+        FakeLl2 { addr, state: shared, task }
     }
 }
 
@@ -288,10 +273,7 @@ impl FakeLl2 {
 
     pub fn item(&self, kind: impl Collection, id: impl ToString) -> Option<Value> {
         let id = id.to_string();
-        self.lock().items[idx(kind)]
-            .iter()
-            .find(|v| id_of(v) == id)
-            .cloned()
+        self.lock().items[idx(kind)].iter().find(|v| id_of(v) == id).cloned()
     }
 
     /// The last time the server clock handed out.
@@ -302,12 +284,7 @@ impl FakeLl2 {
     /// Edits an item with `f`, then stamps a new `last_updated` (unless `f`
     /// changed `last_updated` itself). Returns the item's `last_updated`.
     /// Panics if the item does not exist.
-    pub fn update(
-        &self,
-        kind: impl Collection,
-        id: impl ToString,
-        f: impl FnOnce(&mut Value),
-    ) -> DateTime<Utc> {
+    pub fn update(&self, kind: impl Collection, id: impl ToString, f: impl FnOnce(&mut Value)) -> DateTime<Utc> {
         let id = id.to_string();
         let mut st = self.lock();
         let stamp = st.next_stamp();
@@ -368,15 +345,8 @@ impl FakeLl2 {
         let feed = kind.feed();
         let mut st = self.lock();
         let templates = st.items[idx(feed)].clone();
-        assert!(
-            !templates.is_empty(),
-            "add_many needs at least one {feed} to clone"
-        );
-        let latest = templates
-            .iter()
-            .filter_map(when)
-            .max()
-            .unwrap_or_else(Utc::now);
+        assert!(!templates.is_empty(), "add_many needs at least one {feed} to clone");
+        let latest = templates.iter().filter_map(when).max().unwrap_or_else(Utc::now);
         let mut ids = Vec::with_capacity(n);
         for k in 0..n {
             let mut item = templates[k % templates.len()].clone();
@@ -429,14 +399,11 @@ impl FakeLl2 {
 
     /// Requests whose path starts with `path_prefix` (e.g. `"/2.3.0/events/"`).
     pub fn request_count(&self, path_prefix: &str) -> usize {
-        self.lock()
-            .requests
-            .iter()
-            .filter(|r| r.path.starts_with(path_prefix))
-            .count()
+        self.lock().requests.iter().filter(|r| r.path.starts_with(path_prefix)).count()
     }
 
-    /// Requests that count against the rate limit (all but `/api-throttle/`).
+    /// Requests subject to the rate limit and faults (all but
+    /// `/api-throttle/`), including those the rate limit refused.
     pub fn counted_requests(&self) -> usize {
         self.lock().requests.iter().filter(|r| r.counted).count()
     }
@@ -487,20 +454,11 @@ struct Reply {
 impl Reply {
     fn json(status: u16, value: &Value) -> Reply {
         let body = serde_json::to_vec(value).expect("serialize JSON");
-        Reply {
-            status,
-            html: false,
-            body,
-            retry_after: None,
-            delay: None,
-        }
+        Reply { status, html: false, body, retry_after: None, delay: None }
     }
     fn throttled(secs: u64, header: bool) -> Reply {
         let detail = format!("Request was throttled. Expected available in {secs} seconds.");
-        Reply {
-            retry_after: header.then_some(secs),
-            ..Reply::json(429, &json!({ "detail": detail }))
-        }
+        Reply { retry_after: header.then_some(secs), ..Reply::json(429, &json!({ "detail": detail })) }
     }
 }
 
@@ -524,11 +482,7 @@ impl ServerState {
         // Distinct past stamps, one minute apart, in the fixtures' order.
         let mut order: Vec<(Option<DateTime<Utc>>, usize, usize)> = Vec::new();
         for (f, list) in self.items.iter().enumerate() {
-            order.extend(
-                list.iter()
-                    .enumerate()
-                    .map(|(i, v)| (date(v, "last_updated"), f, i)),
-            );
+            order.extend(list.iter().enumerate().map(|(i, v)| (date(v, "last_updated"), f, i)));
         }
         order.sort();
         let n = order.len() as i64;
@@ -547,11 +501,7 @@ impl ServerState {
     fn admit(&mut self) -> Option<u64> {
         let (limit, window) = self.window();
         let now = Instant::now();
-        while self
-            .history
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
+        while self.history.front().is_some_and(|t| now.duration_since(*t) >= window) {
             self.history.pop_front();
         }
         if self.rate_limit.is_some() && self.history.len() >= limit as usize {
@@ -566,18 +516,12 @@ impl ServerState {
     fn throttle_answer(&mut self) -> Reply {
         let (limit, window) = self.window();
         let now = Instant::now();
-        let in_window: Vec<Instant> = self
-            .history
-            .iter()
-            .copied()
-            .filter(|t| now.duration_since(*t) < window)
-            .collect();
+        let in_window: Vec<Instant> =
+            self.history.iter().copied().filter(|t| now.duration_since(*t) < window).collect();
         let next_use = match (self.rate_limit, in_window.first()) {
-            (Some(_), Some(oldest)) if in_window.len() >= limit as usize => window
-                .saturating_sub(now.duration_since(*oldest))
-                .as_secs_f64()
-                .ceil()
-                as u64,
+            (Some(_), Some(oldest)) if in_window.len() >= limit as usize => {
+                window.saturating_sub(now.duration_since(*oldest)).as_secs_f64().ceil() as u64
+            }
             _ => 0,
         };
         Reply::json(
@@ -594,10 +538,7 @@ impl ServerState {
 
     fn route(&self, path: &str, query: &str, foreign_next: bool) -> Reply {
         let not_found = || Reply::json(404, &json!({"detail": "Not found."}));
-        let Some(rest) = path
-            .strip_prefix("/2.3.0/")
-            .and_then(|r| r.strip_suffix('/'))
-        else {
+        let Some(rest) = path.strip_prefix("/2.3.0/").and_then(|r| r.strip_suffix('/')) else {
             return not_found();
         };
         let segments: Vec<&str> = rest.split('/').collect();
@@ -615,30 +556,16 @@ impl ServerState {
     }
 
     fn list(&self, feed: Feed, path: &str, query: &str, foreign_next: bool) -> Reply {
-        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let mut items: Vec<&Value> = self.items[idx(feed)].iter().collect();
         if let Some(text) = param("last_updated__gte") {
             let Ok(since) = DateTime::parse_from_rfc3339(text) else {
-                return Reply::json(
-                    400,
-                    &json!({"last_updated__gte": ["Enter a valid date/time."]}),
-                );
+                return Reply::json(400, &json!({"last_updated__gte": ["Enter a valid date/time."]}));
             };
             items.retain(|v| date(v, "last_updated").is_some_and(|t| t >= since));
         }
-        let default_order = if feed == Feed::Launches {
-            "net"
-        } else {
-            "date"
-        };
+        let default_order = if feed == Feed::Launches { "net" } else { "date" };
         let ordering = param("ordering").unwrap_or(default_order);
         let (desc, field) = match ordering.strip_prefix('-') {
             Some(f) => (true, f),
@@ -648,31 +575,20 @@ impl ServerState {
             let o = compare(a.get(field), b.get(field)).then_with(|| id_of(a).cmp(&id_of(b)));
             if desc { o.reverse() } else { o }
         });
-        let limit = param("limit")
-            .and_then(|l| l.parse::<usize>().ok())
-            .filter(|l| *l > 0)
-            .unwrap_or(10)
-            .min(100);
-        let offset = param("offset")
-            .and_then(|o| o.parse::<usize>().ok())
-            .unwrap_or(0);
+        let limit = param("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(10).min(100);
+        let offset = param("offset").and_then(|o| o.parse::<usize>().ok()).unwrap_or(0);
         let count = items.len();
         let page: Vec<&Value> = items.into_iter().skip(offset).take(limit).collect();
         // DRF's replace_query_param: same parameters, sorted, new limit/offset.
         let link = |origin: &str, new_offset: Option<usize>| {
-            let mut pairs: Vec<(String, String)> = params
-                .iter()
-                .filter(|(k, _)| k != "limit" && k != "offset")
-                .cloned()
-                .collect();
+            let mut pairs: Vec<(String, String)> =
+                params.iter().filter(|(k, _)| k != "limit" && k != "offset").cloned().collect();
             pairs.push(("limit".into(), limit.to_string()));
             if let Some(o) = new_offset {
                 pairs.push(("offset".into(), o.to_string()));
             }
             pairs.sort();
-            let q = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs)
-                .finish();
+            let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
             format!("{origin}{path}?{q}")
         };
         let next = if foreign_next {
@@ -687,10 +603,7 @@ impl ServerState {
             o if o <= limit => json!(link(&self.origin, None)),
             o => json!(link(&self.origin, Some(o - limit))),
         };
-        Reply::json(
-            200,
-            &json!({"count": count, "next": next, "previous": previous, "results": page}),
-        )
+        Reply::json(200, &json!({"count": count, "next": next, "previous": previous, "results": page}))
     }
 }
 
@@ -702,17 +615,12 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let counted = path != "/2.3.0/api-throttle/";
     let reply = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         let reply = if method != Method::GET {
-            Reply::json(
-                405,
-                &json!({"detail": format!("Method \"{method}\" not allowed.")}),
-            )
+            Reply::json(405, &json!({"detail": format!("Method \"{method}\" not allowed.")}))
         } else if !counted {
             st.throttle_answer()
         } else if let Some(wait) = st.admit() {
@@ -721,31 +629,22 @@ async fn handle(
             match st.faults.pop_front() {
                 None => st.route(&path, &query, false),
                 Some(Fault::Throttle { secs, header }) => Reply::throttled(secs, header),
-                Some(Fault::Status(code)) => {
-                    Reply::json(code, &json!({"detail": "Simulated failure."}))
+                Some(Fault::Status(code)) => Reply::json(code, &json!({"detail": "Simulated failure."})),
+                Some(Fault::Html) => {
+                    Reply { html: true, body: HTML_PAGE.as_bytes().to_vec(), ..Reply::json(200, &json!({})) }
                 }
-                Some(Fault::Html) => Reply {
-                    html: true,
-                    body: HTML_PAGE.as_bytes().to_vec(),
-                    ..Reply::json(200, &json!({}))
-                },
                 Some(Fault::Truncated) => {
                     let mut full = st.route(&path, &query, false);
                     full.body.truncate(full.body.len() / 2);
                     full
                 }
-                Some(Fault::Slow(d)) => Reply {
-                    delay: Some(d),
-                    ..st.route(&path, &query, false)
-                },
+                Some(Fault::Slow(d)) => Reply { delay: Some(d), ..st.route(&path, &query, false) },
                 Some(Fault::ErrorObject) => Reply::json(200, &json!({"detail": "Not found."})),
                 Some(Fault::ForeignNext) => st.route(&path, &query, true),
             }
         };
-        let key_matched = st
-            .expected_api_key
-            .as_ref()
-            .map(|key| authorization.as_deref() == Some(format!("Token {key}").as_str()));
+        let key_matched =
+            st.expected_api_key.as_ref().map(|key| authorization.as_deref() == Some(format!("Token {key}").as_str()));
         st.bytes += reply.body.len() as u64;
         st.requests.push(RecordedRequest {
             method: method.to_string(),
@@ -763,20 +662,11 @@ async fn handle(
     }
     let mut builder = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(
-            header::CONTENT_TYPE,
-            if reply.html {
-                "text/html; charset=utf-8"
-            } else {
-                "application/json"
-            },
-        );
+        .header(header::CONTENT_TYPE, if reply.html { "text/html; charset=utf-8" } else { "application/json" });
     if let Some(secs) = reply.retry_after {
         builder = builder.header(header::RETRY_AFTER, secs.to_string());
     }
-    builder
-        .body(Body::from(reply.body))
-        .expect("valid response")
+    builder.body(Body::from(reply.body)).expect("valid response")
 }
 
 const HTML_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\
@@ -793,33 +683,21 @@ fn idx(kind: impl Collection) -> usize {
 
 fn fixture_path(file: &str) -> PathBuf {
     let p = PathBuf::from(file);
-    if p.is_absolute() {
-        p
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/ll2")
-            .join(p)
-    }
+    if p.is_absolute() { p } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ll2").join(p) }
 }
 
 fn load(source: &Source) -> Vec<Value> {
     let Source::Fixture(path) = source else {
         return Vec::new();
     };
-    let text =
-        std::fs::read(path).unwrap_or_else(|e| panic!("read fixture {}: {e}", path.display()));
-    match serde_json::from_slice(&text)
-        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-    {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("read fixture {}: {e}", path.display()));
+    match serde_json::from_slice(&text).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display())) {
         Value::Array(items) => items,
         Value::Object(mut map) => match map.remove("results") {
             Some(Value::Array(items)) => items,
             _ => panic!("fixture {} has no `results` array", path.display()),
         },
-        _ => panic!(
-            "fixture {} is neither an envelope nor an array",
-            path.display()
-        ),
+        _ => panic!("fixture {} is neither an envelope nor an array", path.display()),
     }
 }
 
@@ -866,10 +744,9 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
         (None, None) => Equal,
         (None, Some(_)) => Greater,
         (Some(_), None) => Less,
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0))
+        }
         (Some(Value::String(x)), Some(Value::String(y))) => {
             match (x.parse::<DateTime<Utc>>(), y.parse::<DateTime<Utc>>()) {
                 (Ok(x), Ok(y)) => x.cmp(&y),
@@ -894,9 +771,7 @@ fn set_path(item: &mut Value, field: &str, value: Value) {
     let last = last.replace("~1", "/").replace("~0", "~");
     match item.pointer_mut(&parent) {
         Some(Value::Array(list)) => {
-            let i: usize = last
-                .parse()
-                .unwrap_or_else(|_| panic!("{field}: {last:?} is not an index"));
+            let i: usize = last.parse().unwrap_or_else(|_| panic!("{field}: {last:?} is not an index"));
             assert!(i < list.len(), "{field}: index {i} out of range");
             list[i] = value;
         }
