@@ -263,13 +263,11 @@ impl Index {
         if let Some(slot) = self.by_id.remove(&id)
             && let Some(old) = self.slots[slot as usize].take()
         {
-            {
-                for r in old.reminders.iter() {
-                    if let Some(n) = self.offsets.get_mut(r) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.offsets.remove(r);
-                        }
+            for r in old.reminders.iter() {
+                if let Some(n) = self.offsets.get_mut(r) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.offsets.remove(r);
                     }
                 }
             }

@@ -2,6 +2,8 @@
 //! crate and uses only part of this module, hence the blanket allow.
 //!
 //! - `fake_ll2`: an in-process fake Launch Library 2 server (see its docs).
+//! - `app`: the tminus pipeline assembled in-process against the fakes.
 #![allow(dead_code, unused_imports)]
 
+pub mod app;
 pub mod fake_ll2;
