@@ -74,6 +74,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     let config = Config::load(&args.config)?;
     if args.command == Command::CheckConfig {
         print!("{}", config.render_effective());
+        print!("{}", unresolved_report(&config));
         return Ok(());
     }
     init_logging(config.log.format);
@@ -161,6 +162,36 @@ pub fn effective_watches(config: &Config) -> Vec<config::Watch> {
         vec![subscriptions::default_console_watch(config.alerts.timezone, config.alerts.reminders.clone())]
     } else {
         config.watches.clone()
+    }
+}
+
+/// For `check-config`: the watch filter values that match nothing the bot
+/// has seen, as TOML comments. Reads an existing store only; never creates
+/// one, and says so when the running bot holds it.
+pub fn unresolved_report(config: &Config) -> String {
+    let path = &config.store.path;
+    if !path.exists() {
+        return "\n# Filter names are checked against LL2 data once the bot has synced (no store yet).\n".into();
+    }
+    let directory = match Store::open(path).and_then(|s| s.directory()) {
+        Ok(d) => d,
+        Err(e) => return format!("\n# Could not read the store to check filter names ({e}); is the bot running?\n"),
+    };
+    if directory.is_empty() {
+        return "\n# Filter names are checked against LL2 data once the bot has synced (store is empty).\n".into();
+    }
+    let mut out = String::new();
+    for (i, w) in config.watches.iter().enumerate() {
+        for (dim, value) in directory.unresolved(&subscriptions::watch_filter(w)) {
+            let hint = directory.suggest(dim, &value, 3);
+            let hint = if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(", ")) };
+            out.push_str(&format!("#   watch[{i}] ({}): {} {value:?} matches nothing seen so far{hint}\n", w.name, dim.as_str()));
+        }
+    }
+    if out.is_empty() {
+        format!("\n# All watch filter names resolve ({} names known).\n", directory.len())
+    } else {
+        format!("\n# Unresolved filter names:\n{out}")
     }
 }
 

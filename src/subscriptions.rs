@@ -125,7 +125,8 @@ impl Subscriptions {
     }
 }
 
-fn watch_filter(w: &Watch) -> Filter {
+/// The filter a `[[watch]]` describes.
+pub fn watch_filter(w: &Watch) -> Filter {
     Filter {
         kinds: w.kinds.clone(),
         types: w.types.clone(),

@@ -144,3 +144,25 @@ async fn sigkill_at_any_moment_neither_loses_nor_duplicates_alerts() {
         assert!(changes.contains(&(item.clone(), status.clone())), "lost the alert for {item} → {status}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_lists_filter_names_that_match_nothing() {
+    let fake = FakeLl2::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fake);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[[watch]]\nname = \"japan\"\nto = [\"console\"]\nagencies = [\"MHI\", \"Mitsubishi Heavy Industrie\"]\n",
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let before = tminus(&config, "check-config").output().unwrap();
+    assert!(String::from_utf8_lossy(&before.stdout).contains("once the bot has synced"));
+    assert!(once(&config).await.status.success());
+    let after = tminus(&config, "check-config").output().unwrap();
+    assert!(after.status.success());
+    let out = String::from_utf8_lossy(&after.stdout);
+    assert!(out.contains("agency \"Mitsubishi Heavy Industrie\" matches nothing"), "{out}");
+    assert!(out.contains("did you mean Mitsubishi Heavy Industries"), "{out}");
+    assert!(!out.contains("\"MHI\" matches nothing"), "{out}");
+}
