@@ -13,6 +13,7 @@
 
 pub mod budget;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod deliver;
 pub mod detect;

@@ -60,7 +60,7 @@ pub struct Subscription {
     pub filter: Filter,
     pub alerts: Vec<AlertKind>,
     /// T-minus reminder offsets, largest first. Empty: no reminders.
-    #[serde(with = "duration_secs")]
+    #[serde(with = "crate::types::duration_secs")]
     pub reminders: Vec<Duration>,
     pub timezone: Tz,
     pub enabled: bool,
@@ -90,6 +90,29 @@ impl Filter {
             && !any(&self.exclude_types, &dims.types)
             && !any(&self.exclude_agencies, &dims.agencies)
             && !any(&self.exclude_programs, &dims.programs)
+    }
+
+    /// The same filter with values normalized and sorted, so two filters
+    /// that select the same items compare equal.
+    pub fn normalized(&self) -> Filter {
+        let norm = |v: &[String]| {
+            let mut out: Vec<String> = v.iter().map(|s| normalize(s)).collect();
+            out.sort();
+            out.dedup();
+            out
+        };
+        let mut kinds = self.kinds.clone();
+        kinds.sort();
+        kinds.dedup();
+        Filter {
+            kinds,
+            types: norm(&self.types),
+            agencies: norm(&self.agencies),
+            programs: norm(&self.programs),
+            exclude_types: norm(&self.exclude_types),
+            exclude_agencies: norm(&self.exclude_agencies),
+            exclude_programs: norm(&self.exclude_programs),
+        }
     }
 
     pub fn is_everything(&self) -> bool {
@@ -340,20 +363,6 @@ impl Index {
 // Keep the dimension constants honest: the anchor loop relies on the four
 // include dimensions coming first.
 const _: () = assert!(PROGRAMS == 0 && AGENCIES == 1 && TYPES == 2 && KINDS == 3);
-
-mod duration_secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter().map(Duration::as_secs))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-        Ok(Vec::<u64>::deserialize(d)?.into_iter().map(Duration::from_secs).collect())
-    }
-}
 
 #[cfg(test)]
 mod tests {

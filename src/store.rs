@@ -113,6 +113,22 @@ pub struct ReminderSent {
     pub sent_at: DateTime<Utc>,
 }
 
+/// Preferences a chat set with `/timezone` and `/reminders`; they apply to
+/// its existing subscriptions and to the ones it makes later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatSettings {
+    pub timezone: chrono_tz::Tz,
+    #[serde(with = "crate::types::duration_secs")]
+    pub reminders: Vec<std::time::Duration>,
+}
+
+fn dest_index_key(dest: &Destination, id: SubId) -> Vec<u8> {
+    let mut k = dest.storage_key().into_bytes();
+    k.push(0);
+    k.extend_from_slice(&id.0.to_be_bytes());
+    k
+}
+
 /// Everything one processed page changes, applied atomically.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -136,6 +152,10 @@ pub struct Store {
     feeds: sled::Tree,
     requests: sled::Tree,
     subs: sled::Tree,
+    /// `destination key \0 sub id` → (): a chat's subscriptions without a scan.
+    subs_by_dest: sled::Tree,
+    /// Per-destination preferences set by chat commands.
+    chat_settings: sled::Tree,
     alerts: sled::Tree,
     outbox: sled::Tree,
     delivered: sled::Tree,
@@ -172,6 +192,8 @@ impl Store {
             feeds: db.open_tree("feeds")?,
             requests: db.open_tree("requests")?,
             subs: db.open_tree("subscriptions")?,
+            subs_by_dest: db.open_tree("subscriptions_by_destination")?,
+            chat_settings: db.open_tree("chat_settings")?,
             alerts: db.open_tree("alerts")?,
             outbox: db.open_tree("outbox")?,
             delivered: db.open_tree("delivered")?,
@@ -336,13 +358,61 @@ impl Store {
         self.subs.get(k)?.map(|v| dec("subscriptions", &k, &v)).transpose()
     }
 
+    /// Inserts or replaces a subscription, keeping the by-destination index
+    /// in step (a migrated chat moves its entries).
     pub fn put_subscription(&self, sub: &Subscription) -> Result<()> {
-        self.subs.insert(sub.id.0.to_be_bytes(), enc(sub))?;
-        Ok(())
+        let id = sub.id.0.to_be_bytes();
+        let value = enc(sub);
+        let new_dest = dest_index_key(&sub.destination, sub.id);
+        (&self.subs, &self.subs_by_dest)
+            .transaction(|(subs, by_dest)| {
+                if let Some(old) = subs.insert(&id, value.as_slice())?
+                    && let Ok(old) = serde_json::from_slice::<Subscription>(&old)
+                {
+                    by_dest.remove(dest_index_key(&old.destination, old.id))?;
+                }
+                by_dest.insert(new_dest.as_slice(), &[])?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(abort)
     }
 
     pub fn remove_subscription(&self, id: SubId) -> Result<()> {
-        self.subs.remove(id.0.to_be_bytes())?;
+        let k = id.0.to_be_bytes();
+        (&self.subs, &self.subs_by_dest)
+            .transaction(|(subs, by_dest)| {
+                if let Some(old) = subs.remove(&k)?
+                    && let Ok(old) = serde_json::from_slice::<Subscription>(&old)
+                {
+                    by_dest.remove(dest_index_key(&old.destination, old.id))?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(abort)
+    }
+
+    /// The subscriptions of one destination, in id order.
+    pub fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
+        let mut prefix = dest.storage_key().into_bytes();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for k in self.subs_by_dest.scan_prefix(&prefix).keys() {
+            let k = k?;
+            let id = u64::from_be_bytes(k[prefix.len()..].try_into().unwrap_or([0; 8]));
+            if let Some(s) = self.subscription(SubId(id))? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn chat_settings(&self, dest: &Destination) -> Result<Option<ChatSettings>> {
+        let k = dest.storage_key();
+        self.chat_settings.get(&k)?.map(|v| dec("chat_settings", k.as_bytes(), &v)).transpose()
+    }
+
+    pub fn put_chat_settings(&self, dest: &Destination, settings: &ChatSettings) -> Result<()> {
+        self.chat_settings.insert(dest.storage_key(), enc(settings))?;
         Ok(())
     }
 

@@ -339,6 +339,21 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Serde for lists of durations as whole seconds (the store's form).
+pub mod duration_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(Duration::as_secs))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Ok(Vec::<u64>::deserialize(d)?.into_iter().map(Duration::from_secs).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
