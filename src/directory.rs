@@ -48,8 +48,14 @@ impl Directory {
         let mut add = |d: Dimension, n: &Named| {
             let map = self.entries.entry(d).or_default();
             let key = entry_key(n);
-            if map.get(&key) != Some(n) {
-                map.insert(key, n.clone());
+            // Some LL2 modes (2.2.0 `normal`) omit abbreviations: keep one
+            // already learned instead of forgetting it and flip-flopping.
+            let mut n = n.clone();
+            if n.abbrev.is_none() {
+                n.abbrev = map.get(&key).and_then(|old| old.abbrev.clone());
+            }
+            if map.get(&key) != Some(&n) {
+                map.insert(key, n);
                 changed = true;
             }
         };

@@ -23,7 +23,7 @@ use crate::directory::{Dimension, Directory};
 use crate::item::Item;
 use crate::ll2::{Client, Ll2Error, Page};
 use crate::rules::Index;
-use crate::store::{Batch, FeedState, OutboxEntry, Store, StoreError};
+use crate::store::{Batch, FeedState, Store, StoreError};
 use crate::types::{Feed, Watermark};
 
 /// Poller settings, from `[ll2]` and `[alerts]`.
@@ -182,7 +182,12 @@ impl Poller {
             || state.last_sweep.is_none_or(|t| {
                 Utc::now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default()
             });
-        if sweep_due { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await }
+        let result =
+            if sweep_due { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await };
+        if !matches!(result, Err(PollError::Shutdown)) {
+            crate::metrics::global().poll_finished(feed, result.is_ok());
+        }
+        result
     }
 
     async fn incremental(
@@ -286,10 +291,13 @@ impl Poller {
         self.store.record_request(at).await?;
         self.budget.record(at);
         report.requests += 1;
+        let sent = std::time::Instant::now();
         let result = tokio::select! {
             r = self.client.get_page(feed, url) => r,
             _ = self.shutdown.changed() => return Err(PollError::Shutdown),
         };
+        crate::metrics::global().ll2_request(feed, &result, sent.elapsed());
+        crate::metrics::global().budget(self.config.requests_per_hour, self.budget.remaining(Utc::now()));
         match result {
             Ok(page) => {
                 report.bytes += page.bytes;
@@ -347,17 +355,7 @@ impl Poller {
                     let alert =
                         Alert { id: AlertId(self.store.next_id()?), item: item.clone(), change, detected_at: now };
                     let subs = self.index.read().map(|ix| ix.route(item, alert.kind())).unwrap_or_default();
-                    for sub in subs {
-                        let Some(s) = self.store.subscription(sub)? else { continue };
-                        batch.deliveries.push(OutboxEntry {
-                            alert: alert.id,
-                            sub,
-                            destination: s.destination,
-                            enqueued_at: now,
-                            attempts: 0,
-                            not_before: None,
-                        });
-                    }
+                    batch.deliveries.extend(self.store.outbox_entries(alert.id, &subs, now)?);
                     debug!(item = %item.id, kind = %alert.kind(), "change detected");
                     batch.alerts.push(alert);
                 }
@@ -368,6 +366,7 @@ impl Poller {
         report.alerts += batch.alerts.len();
         report.deliveries += batch.deliveries.len();
         self.store.apply(&batch)?;
+        crate::metrics::global().alerts_detected(&batch.alerts);
         self.store.flush().await?;
         if !batch.deliveries.is_empty() {
             self.wake_delivery.notify_one();

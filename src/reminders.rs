@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use crate::detect::{Alert, AlertId, Change, FINAL_STATUS_IDS};
 use crate::item::Item;
 use crate::rules::Index;
-use crate::store::{Batch, OutboxEntry, ReminderKey, ReminderSent, Store, StoreError};
+use crate::store::{Batch, ReminderKey, ReminderSent, Store, StoreError};
 
 /// LL2 status "In Flight": the moment has passed, nothing to remind of.
 const STATUS_IN_FLIGHT: i64 = 6;
@@ -111,35 +111,31 @@ impl Reminders {
                     .unwrap_or(None)
             };
             for d in due(&item, &offsets, now, self.grace, sent_lookup) {
+                batch.reminders_sent.push((
+                    ReminderKey { item: item.id.clone(), offset_secs: d.offset.as_secs() },
+                    ReminderSent { when: d.when, sent_at: now },
+                ));
+                let subs = self.index.read().map(|ix| ix.route_reminder(&item, d.offset)).unwrap_or_default();
+                if subs.is_empty() {
+                    // Marked as sent all the same, so it is not re-evaluated;
+                    // no alert record, since nobody receives it.
+                    continue;
+                }
                 let alert = Alert {
                     id: AlertId(self.store.next_id()?),
                     item: item.clone(),
                     change: Change::Reminder { offset: d.offset, when: d.when },
                     detected_at: now,
                 };
-                let subs = self.index.read().map(|ix| ix.route_reminder(&item, d.offset)).unwrap_or_default();
-                for sub in subs {
-                    let Some(s) = self.store.subscription(sub)? else { continue };
-                    batch.deliveries.push(OutboxEntry {
-                        alert: alert.id,
-                        sub,
-                        destination: s.destination,
-                        enqueued_at: now,
-                        attempts: 0,
-                        not_before: None,
-                    });
-                }
-                info!(item = %item.id, name = %item.name, offset = %crate::types::format_duration(d.offset), "reminder due");
-                batch.reminders_sent.push((
-                    ReminderKey { item: item.id.clone(), offset_secs: d.offset.as_secs() },
-                    ReminderSent { when: d.when, sent_at: now },
-                ));
+                batch.deliveries.extend(self.store.outbox_entries(alert.id, &subs, now)?);
+                info!(item = %item.id, name = %item.name, offset = %crate::types::format_duration(d.offset), recipients = subs.len(), "reminder due");
                 batch.alerts.push(alert);
             }
         }
         let fired = batch.reminders_sent.len();
         if fired > 0 {
             self.store.apply(&batch)?;
+            crate::metrics::global().alerts_detected(&batch.alerts);
             self.store.flush().await?;
             self.wake_delivery.notify_one();
         }

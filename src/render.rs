@@ -62,20 +62,32 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     let (emoji, headline) = match &alert.change {
         Change::New => ("🆕", format!("New {}", noun.to_lowercase())),
         Change::Schedule { old_when, new_when, old_precision, new_precision, old_window, new_window } => {
+            let (old_fine, new_fine) = (to_the_hour(old_precision.as_ref()), to_the_hour(new_precision.as_ref()));
             if old_when != new_when || old_precision != new_precision {
                 let show = |w: &Option<DateTime<Utc>>, p: &Option<Precision>| {
-                    w.map(|w| format_when(w, p.as_ref(), tz)).unwrap_or_else(|| "unknown".into())
+                    w.map(|w| labelled(date_label, format_when(w, p.as_ref(), tz))).unwrap_or_else(|| "unknown".into())
                 };
                 let mut line =
                     format!("{date_label}: {} → {}", show(old_when, old_precision), show(new_when, new_precision));
+                // A shift compares like with like: "NET October" → "October 7"
+                // did not move by -24 days, nor "~13:00" → "13:36" by +10m.
+                let same_precision = old_precision.as_ref().map(|p| p.id) == new_precision.as_ref().map(|p| p.id);
                 if let (Some(o), Some(n)) = (old_when, new_when)
                     && o != n
+                    && same_precision
                 {
                     line.push_str(&format!(" ({})", format_shift(*n - *o)));
                 }
                 changes.push(line);
             }
-            if old_window != new_window {
+            // Windows of dates coarser than an hour are LL2 placeholders (a
+            // local time for them would be invented), and an instantaneous
+            // window at the NET says nothing the NET line does not.
+            let at_when = |w: &(Option<DateTime<Utc>>, Option<DateTime<Utc>>), when: &Option<DateTime<Utc>>| {
+                w.0.is_some() && w.0 == w.1 && w.0 == *when
+            };
+            let window_news = old_fine && new_fine && !(at_when(old_window, old_when) && at_when(new_window, new_when));
+            if old_window != new_window && window_news {
                 let show = |w: &(Option<DateTime<Utc>>, Option<DateTime<Utc>>)| match w {
                     (Some(s), Some(e)) if s == e => format!("instantaneous at {}", format_exact(*s, tz)),
                     (Some(s), Some(e)) => format!("{} – {}", format_exact(*s, tz), format_exact(*e, tz)),
@@ -106,7 +118,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
             }
         }
         Change::Reminder { offset, when } => {
-            changes.push(format!("{date_label}: {}", format_when(*when, precision, tz)));
+            changes.push(format!("{date_label}: {}", labelled(date_label, format_when(*when, precision, tz))));
             note = match item.status.as_ref().and_then(|s| s.id) {
                 Some(STATUS_HOLD) => Some("Currently on hold: the time may change.".to_string()),
                 Some(STATUS_TBD) => Some("Time is still TBD: it may change.".to_string()),
@@ -115,7 +127,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
             ("⏰", format!("T-{} reminder", format_duration(*offset)))
         }
     };
-    let exact = item.when.filter(|_| precision.is_none_or(|p| p.id <= 2));
+    let exact = item.when.filter(|_| to_the_hour(precision));
     let webcast = match &alert.change {
         Change::Webcast { url: Some(u), .. } => Some(u.clone()),
         _ => item.webcast_url().map(str::to_owned),
@@ -142,6 +154,21 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         link: item.url.clone(),
         image: item.image.clone(),
         description: item.description.clone(),
+    }
+}
+
+/// Whether a date is known to the hour or better (or its precision is not
+/// given): it names an instant, not a placeholder for a coarser period.
+fn to_the_hour(precision: Option<&Precision>) -> bool {
+    precision.is_none_or(|p| p.id <= 2)
+}
+
+/// A formatted date under a `label`, without saying "NET" twice: a launch
+/// line reads "NET: 2026-12", not "NET: NET 2026-12".
+fn labelled(label: &str, formatted: String) -> String {
+    match formatted.strip_prefix("NET ") {
+        Some(rest) if label == "NET" => rest.to_string(),
+        _ => formatted,
     }
 }
 
@@ -291,5 +318,168 @@ mod tests {
         assert_eq!(msg.headline, "T-1h reminder");
         assert_eq!(msg.tminus.as_deref(), Some("T-1h"));
         assert!(msg.note.unwrap().contains("on hold"));
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    //! Console rendering of every alert kind for two subscribers, one in
+    //! Berlin and one in New York, from real LL2 fixture items at a fixed
+    //! `now`. Review changes with `INSTA_UPDATE=always cargo test --lib
+    //! snapshot_tests` and read the `.snap` files.
+
+    use chrono::{DateTime, Utc};
+    use chrono_tz::Tz;
+
+    use super::{console, message};
+    use crate::detect::{Alert, AlertId, Change};
+    use crate::item::{Item, Named, Precision};
+    use crate::ll2::parse_page;
+    use crate::types::Feed;
+
+    const LAUNCHES: &[u8] = include_bytes!("../tests/fixtures/ll2/launches-2.3.0-upcoming-detailed.json");
+    const EVENTS: &[u8] = include_bytes!("../tests/fixtures/ll2/events-2.3.0-upcoming-detailed.json");
+    const ZONES: [(&str, Tz); 2] = [("berlin", chrono_tz::Europe::Berlin), ("new_york", chrono_tz::America::New_York)];
+
+    fn fixture(feed: Feed, body: &[u8], needle: &str) -> Item {
+        parse_page(feed, body).unwrap().items.into_iter().find(|i| i.name.contains(needle)).unwrap()
+    }
+
+    /// Falcon Heavy | Nancy Grace Roman Space Telescope: Go, NET
+    /// 2026-08-30 11:26 UTC to the minute, one video.
+    fn roman() -> Item {
+        fixture(Feed::Launches, LAUNCHES, "Nancy Grace Roman")
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn alert(item: Item, change: Change, now: DateTime<Utc>) -> Alert {
+        Alert { id: AlertId(1), item, change, detected_at: now }
+    }
+
+    fn prec(id: i64, name: &str) -> Option<Precision> {
+        Some(Precision { id, name: name.into() })
+    }
+
+    /// Every case: (name, alert, now).
+    fn cases() -> Vec<(&'static str, Alert, DateTime<Utc>)> {
+        let mut out = Vec::new();
+
+        let now = at("2026-08-29T09:00:00Z");
+        out.push(("new_launch", alert(roman(), Change::New, now), now));
+
+        let juice = fixture(Feed::Events, EVENTS, "Juice Earth Flyby");
+        let now = at("2026-08-01T12:00:00Z");
+        out.push(("new_event_month_precision", alert(juice, Change::New, now), now));
+
+        // The NET slips by 2h 30m (the instantaneous window with it).
+        let old = roman();
+        let t = old.when.unwrap();
+        let t2 = t + chrono::Duration::minutes(150);
+        let mut slipped = old.clone();
+        slipped.when = Some(t2);
+        slipped.window_start = Some(t2);
+        slipped.window_end = Some(t2);
+        let now = at("2026-08-30T09:00:00Z");
+        let change = Change::Schedule {
+            old_when: Some(t),
+            new_when: Some(t2),
+            old_precision: old.precision.clone(),
+            new_precision: old.precision.clone(),
+            old_window: (old.window_start, old.window_end),
+            new_window: (Some(t2), Some(t2)),
+        };
+        out.push(("schedule_slip", alert(slipped, change, now), now));
+
+        // Known to the hour, then to the minute ten minutes later, with a
+        // two-hour window instead of an instantaneous one.
+        let mut firmer = roman();
+        let t3 = t + chrono::Duration::minutes(10);
+        firmer.when = Some(t3);
+        firmer.window_start = Some(t3);
+        firmer.window_end = Some(t3 + chrono::Duration::hours(2));
+        let change = Change::Schedule {
+            old_when: Some(t),
+            new_when: Some(t3),
+            old_precision: prec(2, "Hour"),
+            new_precision: firmer.precision.clone(),
+            old_window: (Some(t), Some(t)),
+            new_window: (firmer.window_start, firmer.window_end),
+        };
+        out.push(("schedule_hour_to_minute_with_window", alert(firmer, change, now), now));
+
+        // Amazon Leo LE-04 was "NET October" and is now known to the day.
+        let day = fixture(Feed::Launches, LAUNCHES, "Amazon Leo");
+        assert_eq!(day.precision.as_ref().map(|p| p.id), Some(5));
+        let old_when = at("2026-10-31T00:00:00Z");
+        let now = at("2026-09-15T08:00:00Z");
+        let change = Change::Schedule {
+            old_when: Some(old_when),
+            new_when: day.when,
+            old_precision: prec(7, "Month"),
+            new_precision: day.precision.clone(),
+            old_window: (Some(old_when), Some(old_when)),
+            new_window: (day.window_start, day.window_end),
+        };
+        out.push(("schedule_precision_month_to_day", alert(day, change, now), now));
+
+        // Go → Success, ten minutes after lift-off.
+        let mut success = roman();
+        let go = success.status.clone();
+        success.status = Some(Named::new(Some(3), "Launch Successful", Some("Success".into())));
+        let now = t + chrono::Duration::minutes(10);
+        let change = Change::Status { old: go, new: success.status.clone() };
+        out.push(("status_go_to_success", alert(success, change, now), now));
+
+        // The webcast goes live twenty minutes before T-0.
+        let mut live = roman();
+        live.webcast_live = true;
+        let url = live.webcast_url().map(str::to_owned);
+        assert!(url.is_some());
+        let now = t - chrono::Duration::minutes(20);
+        out.push(("webcast_live", alert(live, Change::Webcast { went_live: true, url }, now), now));
+
+        // T-1h reminder.
+        let now = t - chrono::Duration::hours(1);
+        let change = Change::Reminder { offset: std::time::Duration::from_secs(3600), when: t };
+        out.push(("reminder_1h", alert(roman(), change, now), now));
+
+        // T-1h reminder of MMX (known to the second) while it is on hold.
+        let mut mmx = fixture(Feed::Launches, LAUNCHES, "MMX");
+        mmx.status = Some(Named::new(Some(5), "On Hold", Some("Hold".into())));
+        let t = mmx.when.unwrap();
+        let now = t - chrono::Duration::hours(1);
+        let change = Change::Reminder { offset: std::time::Duration::from_secs(3600), when: t };
+        out.push(("reminder_1h_on_hold", alert(mmx, change, now), now));
+
+        out
+    }
+
+    /// What the snapshots show, stated: coarse dates are not given a shift,
+    /// a local time or a second "NET".
+    #[test]
+    fn coarse_schedule_changes_stay_honest() {
+        let (_, alert, now) = cases().into_iter().find(|c| c.0 == "schedule_precision_month_to_day").unwrap();
+        for (_, tz) in ZONES {
+            let msg = message(&alert, tz, now);
+            assert_eq!(msg.changes, ["NET: 2026-10 → 2026-10-07"]);
+            assert_eq!(msg.when.as_deref(), Some("NET 2026-10-07"));
+            assert_eq!((msg.when_exact, msg.tminus), (None, None));
+        }
+        let (_, alert, now) = cases().into_iter().find(|c| c.0 == "schedule_slip").unwrap();
+        let msg = message(&alert, chrono_tz::Europe::Berlin, now);
+        assert_eq!(msg.changes, ["NET: 2026-08-30 13:26 CEST → 2026-08-30 15:56 CEST (+2h 30m)"]);
+    }
+
+    #[test]
+    fn console_for_each_alert_kind_in_two_timezones() {
+        for (case, alert, now) in cases() {
+            for (zone, tz) in ZONES {
+                let text = console(&message(&alert, tz, now));
+                insta::assert_snapshot!(format!("{case}__{zone}"), text);
+            }
+        }
     }
 }

@@ -423,6 +423,24 @@ impl Store {
         self.alerts.get(k)?.map(|v| dec("alerts", &k, &v)).transpose()
     }
 
+    /// The outbox entries that deliver `alert` to each routed subscription.
+    pub fn outbox_entries(&self, alert: AlertId, subs: &[SubId], now: DateTime<Utc>) -> Result<Vec<OutboxEntry>> {
+        let mut out = Vec::with_capacity(subs.len());
+        for id in subs {
+            if let Some(s) = self.subscription(*id)? {
+                out.push(OutboxEntry {
+                    alert,
+                    sub: *id,
+                    destination: s.destination,
+                    enqueued_at: now,
+                    attempts: 0,
+                    not_before: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Up to `limit` pending entries in FIFO order.
     pub fn pending(&self, limit: usize) -> Result<Vec<(OutboxKey, OutboxEntry)>> {
         self.outbox
