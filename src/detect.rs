@@ -106,7 +106,9 @@ pub fn detect(old: Option<&Item>, new: &Item) -> Vec<Change> {
         });
     }
 
-    let status_id = |i: &Item| i.status.as_ref().map(|s| (s.id, s.name.clone()));
+    // By id: LL2 sometimes rewords a status name without changing it.
+    let status_id =
+        |i: &Item| i.status.as_ref().map(|s| s.id.map_or_else(|| s.name.to_lowercase(), |id| id.to_string()));
     if status_id(old) != status_id(new) {
         changes.push(Change::Status { old: old.status.clone(), new: new.status.clone() });
     }
