@@ -48,12 +48,17 @@ USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
 
-# Only when [server] listen is set, e.g. listen = "0.0.0.0:8080":
-# EXPOSE 8080
-# The slim image has no curl; bash's /dev/tcp can make the request. Adjust
-# the port (and path) to your [server] settings before enabling it.
-# HEALTHCHECK --interval=1m --timeout=5s --start-period=30s \
-#   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+# Health: with [server] listen = "0.0.0.0:9090" (or "127.0.0.1:9090") in the
+# mounted config, run the container with -e TMINUS_HEALTHCHECK_PORT=9090 and
+# Docker marks it unhealthy when /healthz answers anything but 200 (a feed
+# not polled successfully for [server] health_max_age, or the store failing).
+# Without TMINUS_HEALTHCHECK_PORT the check passes trivially: there is no
+# endpoint to ask. The slim image has no curl; bash's /dev/tcp makes the
+# request. /healthz reports "starting" (200) until the first polls finish.
+#   EXPOSE 9090    # only to scrape /metrics from outside the container
+ENV TMINUS_HEALTHCHECK_PORT=""
+HEALTHCHECK --interval=1m --timeout=10s --start-period=2m --retries=3 \
+  CMD ["bash", "-c", "[ -z \"$TMINUS_HEALTHCHECK_PORT\" ] && exit 0; exec 3<>\"/dev/tcp/127.0.0.1/$TMINUS_HEALTHCHECK_PORT\" && printf 'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 
 ENTRYPOINT ["tminus", "--config", "/config/config.toml"]
 CMD ["run"]

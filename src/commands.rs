@@ -163,7 +163,7 @@ pub fn parse_filter(args: &str) -> Result<Filter, CommandError> {
             (true, "program") => &mut filter.exclude_programs,
             (false, "kind") => {
                 let kind = value.parse::<ItemKind>().map_err(|_| {
-                    CommandError::Usage(format!("Kind must be \"launch\" or \"event\", not {value:?}."))
+                    CommandError::Usage(format!("Kind must be \"launch\" or \"event\", not {:?}.", shown(&value)))
                 })?;
                 if !filter.kinds.contains(&kind) {
                     filter.kinds.push(kind);
@@ -225,6 +225,12 @@ fn parse_next(args: &str) -> Result<usize, CommandError> {
     }
 }
 
+/// User text quoted in a reply: at most 40 characters, since `{:?}` may
+/// escape each control character into up to ten.
+fn shown(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
 /// `24h 1h 10m` (also comma-separated) or `off`; empty = show current.
 pub fn parse_reminders(args: &str) -> Result<Option<Vec<Duration>>, CommandError> {
     let a = args.trim();
@@ -238,7 +244,8 @@ pub fn parse_reminders(args: &str) -> Result<Option<Vec<Duration>>, CommandError
     for part in a.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()) {
         let d = parse_duration(part).map_err(|_| {
             CommandError::Usage(format!(
-                "{part:?} is not a duration. Use e.g. /reminders 24h 1h 10m, or /reminders off"
+                "{:?} is not a duration. Use e.g. /reminders 24h 1h 10m, or /reminders off",
+                shown(part)
             ))
         })?;
         if d.is_zero() || d > Duration::from_secs(30 * 86_400) {

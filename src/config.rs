@@ -43,6 +43,7 @@ pub const DEFAULT_REMINDERS: [Duration; 3] =
 pub const DEFAULT_REMINDER_GRACE: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
+pub const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// The effective configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +144,9 @@ pub struct LogConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
+    /// `health_max_age`, default 1h: `/healthz` answers 503 when a feed's
+    /// last successful poll is older (never less than two poll intervals).
+    pub health_max_age: Duration,
 }
 
 /// One `[[watch]]`: a static watchlist.
@@ -243,7 +247,7 @@ impl Config {
                 public_key: None,
             },
             log: LogConfig { format: LogFormat::Text },
-            server: ServerConfig { listen: None },
+            server: ServerConfig { listen: None, health_max_age: DEFAULT_HEALTH_MAX_AGE },
             watches: Vec::new(),
         }
     }
@@ -297,6 +301,7 @@ impl Config {
             Some(addr) => kv(&mut out, "listen", &quote(&addr.to_string())),
             None => out.push_str("# listen: not set (no HTTP server)\n"),
         }
+        kv(&mut out, "health_max_age", &quote(&format_duration(self.server.health_max_age)));
 
         if self.watches.is_empty() {
             out.push_str("\n# no [[watch]] configured\n");
@@ -421,6 +426,7 @@ struct RawLog {
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: Option<String>,
+    health_max_age: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -472,6 +478,11 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
                 invalid("server.listen", format!("expected an IP address and port like \"127.0.0.1:8080\", got {s:?}"))
             })?),
         },
+        health_max_age: positive_duration(
+            "server.health_max_age",
+            raw.server.health_max_age.as_ref(),
+            DEFAULT_HEALTH_MAX_AGE,
+        )?,
     };
 
     let mut watches: Vec<Watch> = Vec::with_capacity(raw.watch.len());

@@ -21,10 +21,12 @@ pub mod directory;
 pub mod discord;
 pub mod item;
 pub mod ll2;
+pub mod metrics;
 pub mod poller;
 pub mod reminders;
 pub mod render;
 pub mod rules;
+pub mod server;
 pub mod store;
 pub mod subscriptions;
 pub mod telegram;
@@ -93,7 +95,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     );
 
     let client = ll2::Client::new(&config.ll2).map_err(|e| RunError::Startup(e.to_string()))?;
-    let senders = Senders::default().with("console", Arc::new(ConsoleSender));
+    let senders = build_senders(&config)?;
     let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let poller_config = PollerConfig {
@@ -102,6 +104,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         resweep_interval: config.ll2.resweep_interval,
         on_first_sync: config.alerts.on_first_sync,
     };
+    let health_max_age = server::health_threshold(config.server.health_max_age, poller_config.feed_interval());
     let mut poller =
         Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop_rx.clone())?;
     let reminders =
@@ -127,6 +130,66 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         return Ok(());
     }
 
+    // Routes other components mount on the same listener (e.g. Discord
+    // interactions): see `server::start`.
+    let mut extra_routes: Option<axum::Router> = None;
+    // Discord front-end: one handler for slash commands, reached over the
+    // gateway (`discord.token`) and the HTTP interactions endpoint
+    // (`discord.public_key` with `server.listen`). See `discord::commands`.
+    let mut discord_task = None;
+    if config.discord.is_enabled() || config.discord.public_key.is_some() {
+        let defaults =
+            commands::Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
+        let handler =
+            Arc::new(discord::commands::Handler::new(store.clone(), subs.clone(), poller.directory(), defaults));
+        match (&config.discord.public_key, config.server.listen) {
+            (Some(key), Some(_)) => {
+                let routes = discord::interactions::router(handler.clone(), key).map_err(|e| {
+                    RunError::Config(ConfigError::Invalid { key: "discord.public_key".into(), message: e.to_string() })
+                })?;
+                extra_routes = Some(routes);
+                info!(path = discord::interactions::PATH, "Discord interactions endpoint enabled");
+            }
+            (Some(_), None) => warn!("discord.public_key is set but server.listen is not: no interactions endpoint"),
+            _ => {}
+        }
+        if config.discord.is_enabled() {
+            discord_task = Some(discord::gateway::spawn(config.discord.clone(), handler, stop_rx.clone()));
+        }
+    }
+    // Telegram front-end: commands by long polling (`telegram::bot`). Its
+    // `Bot` comes from a `TelegramSender`, built the one way (validated URL,
+    // token never logged); the alert sender in `build_senders` has its own.
+    let mut telegram_task = None;
+    if config.telegram.is_enabled() {
+        let tg = telegram::TelegramSender::from_config(&config.telegram);
+        let tg = tg.map_err(|e| RunError::Startup(e.to_string()))?;
+        let defaults =
+            commands::Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
+        let services = telegram::bot::BotServices {
+            subs: subs.clone(),
+            store: store.clone(),
+            directory: poller.directory(),
+            defaults,
+        };
+        let bot = telegram::bot::CommandBot::new(tg.bot().clone(), services).with_limiter(tg.limiter());
+        telegram_task = Some(tokio::spawn(bot.run(stop_rx.clone())));
+    }
+    let server_task = match config.server.listen {
+        Some(addr) => {
+            let state = server::ServerState::new(
+                store.clone(),
+                metrics::global().clone(),
+                config.ll2.feeds.clone(),
+                health_max_age,
+            );
+            let (_, task) = server::start(addr, state, extra_routes, stop_rx.clone())
+                .await
+                .map_err(|e| RunError::Startup(format!("cannot listen on {addr} (server.listen): {e}")))?;
+            Some(task)
+        }
+        None => None,
+    };
     let poll_task = tokio::spawn(poller.run());
     let deliver_task = {
         let d = deliverer.clone();
@@ -146,6 +209,15 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         let _ = poll_task.await;
         let _ = deliver_task.await;
         let _ = remind_task.await;
+        if let Some(t) = server_task {
+            let _ = t.await;
+        }
+        if let Some(t) = discord_task {
+            let _ = t.await;
+        }
+        if let Some(t) = telegram_task {
+            let _ = t.await;
+        }
     })
     .await;
     if joined.is_err() {
@@ -154,6 +226,36 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     store.flush().await?;
     info!("stopped");
     Ok(())
+}
+
+/// One sender per platform this run can reach: the console always, webhooks
+/// always (they need no token), Telegram and Discord channels when their
+/// token is set. Entries for a platform without a sender wait in the outbox.
+fn build_senders(config: &Config) -> Result<Senders, RunError> {
+    let mut senders = Senders::default()
+        .with("console", Arc::new(ConsoleSender))
+        .with(
+            "discord-webhook",
+            Arc::new(
+                discord::sender::WebhookSender::new(discord::sender::SenderConfig::default())
+                    .map_err(|e| RunError::Startup(e.to_string()))?,
+            ),
+        );
+    if !config.telegram.token.is_empty() {
+        let sender = telegram::sender::TelegramSender::from_config(&config.telegram)
+            .map_err(|e| RunError::Startup(e.to_string()))?;
+        senders = senders.with("telegram", Arc::new(sender));
+    } else {
+        info!("no telegram.token: Telegram is off (alerts for telegram: destinations wait in the outbox)");
+    }
+    if !config.discord.token.is_empty() {
+        let sender =
+            discord::sender::DiscordSender::from_config(&config.discord).map_err(|e| RunError::Startup(e.to_string()))?;
+        senders = senders.with("discord", Arc::new(sender));
+    } else {
+        info!("no discord.token: the Discord bot is off (discord-webhook destinations still work)");
+    }
+    Ok(senders)
 }
 
 /// The watches to reconcile: the configured ones, or with no watches and

@@ -201,7 +201,7 @@ impl Poller {
         loop {
             let page = self.fetch(feed, &url, wait, &mut report).await?;
             let before = state.watermark;
-            let high = page.items.iter().map(|i| Watermark(i.last_updated)).max();
+            let high = plausible_high(&page.items, Utc::now());
             state.watermark = state.watermark.max(high);
             state.last_success = Some(Utc::now());
             let full = page.next.is_some() && page.items.len() >= 100;
@@ -231,7 +231,7 @@ impl Poller {
         loop {
             let page = self.fetch(feed, &url, wait, &mut report).await?;
             seen.extend(page.items.iter().map(|i| i.id.key()));
-            let high = page.items.iter().map(|i| Watermark(i.last_updated)).max();
+            let high = plausible_high(&page.items, Utc::now());
             state.sweep_high = state.sweep_high.max(high);
             state.last_success = Some(Utc::now());
             match page.next.clone() {
@@ -246,13 +246,20 @@ impl Poller {
                     state.first_sync_done = true;
                     state.last_sweep = Some(Utc::now());
                     let kind = feed.kind();
-                    let removed: Vec<_> = self
+                    let mut removed: Vec<_> = self
                         .store
                         .items()?
                         .into_iter()
                         .filter(|i| i.kind() == kind && !seen.contains(&i.id.key()))
                         .map(|i| i.id)
                         .collect();
+                    if seen.is_empty() && !removed.is_empty() {
+                        // An upcoming list with nothing readable in it is a
+                        // glitch, not the truth; forgetting every snapshot
+                        // would re-alert them all as new when LL2 recovers.
+                        warn!(feed = %feed, known = removed.len(), "LL2 listed no readable upcoming item; keeping the known ones");
+                        removed.clear();
+                    }
                     if !removed.is_empty() {
                         info!(feed = %feed, count = removed.len(), "items left the upcoming list; forgetting them");
                     }
@@ -373,6 +380,16 @@ impl Poller {
         }
         Ok(())
     }
+}
+
+/// The newest `last_updated` of a page that may become a watermark. It is
+/// LL2's clock, not ours, but a stamp more than a day ahead of ours is bogus
+/// data (a year-9999 typo) and would hide every later change from the
+/// incremental query for good; such items are processed, just not trusted
+/// as a watermark.
+fn plausible_high(items: &[Item], now: DateTime<Utc>) -> Option<Watermark> {
+    let limit = now + chrono::Duration::days(1);
+    items.iter().filter(|i| i.last_updated <= limit).map(|i| Watermark(i.last_updated)).max()
 }
 
 /// Wait before retrying a failing feed: 30 s doubling, capped at 30 min.

@@ -147,6 +147,7 @@ pub struct Batch {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    flush_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     meta: sled::Tree,
     items: sled::Tree,
     feeds: sled::Tree,
@@ -199,6 +200,7 @@ impl Store {
             delivered: db.open_tree("delivered")?,
             dead: db.open_tree("dead_letters")?,
             reminders: db.open_tree("reminders_sent")?,
+            flush_lock: Default::default(),
             db,
         };
         match store.meta.get("schema_version")? {
@@ -215,9 +217,17 @@ impl Store {
         Ok(store)
     }
 
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable. Flushes are serialized and
+    /// run on the blocking pool: many concurrent `flush_async` calls starve
+    /// sled 0.34's own I/O threads and deadlock (seen with a few hundred
+    /// delivery tasks). A caller that waited for the lock finds its writes
+    /// already covered by the flush before it, so that one is cheap.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
+        let _one_at_a_time = self.flush_lock.lock().await;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Sled(sled::Error::ReportableBug(format!("flush task failed: {e}"))))??;
         Ok(())
     }
 
@@ -320,8 +330,7 @@ impl Store {
         let mut key = at.timestamp_millis().to_be_bytes().to_vec();
         key.extend_from_slice(&self.next_id()?.to_be_bytes());
         self.requests.insert(key, &[])?;
-        self.requests.flush_async().await?;
-        Ok(())
+        self.flush().await
     }
 
     /// Times of LL2 requests at or after `since`; older entries are pruned.
@@ -351,6 +360,15 @@ impl Store {
                 dec("subscriptions", &k, &v)
             })
             .collect()
+    }
+
+    /// Visits every subscription in id order without holding them all.
+    pub fn for_each_subscription(&self, mut f: impl FnMut(Subscription)) -> Result<()> {
+        for kv in self.subs.iter() {
+            let (k, v) = kv?;
+            f(dec("subscriptions", &k, &v)?);
+        }
+        Ok(())
     }
 
     pub fn subscription(&self, id: SubId) -> Result<Option<Subscription>> {

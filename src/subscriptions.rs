@@ -35,9 +35,12 @@ pub struct Reconciled {
 
 impl Subscriptions {
     /// Loads every stored subscription into a fresh routing index.
+    /// Streams them from the store (in id order) rather than collecting
+    /// them first: a million `Subscription`s would take ~500 MB at start-up,
+    /// the index alone ~100 MB.
     pub fn load(store: Store) -> Result<Subscriptions, StoreError> {
-        let subs = store.subscriptions()?;
-        let index = Index::from_subscriptions(subs.iter());
+        let mut index = Index::new();
+        store.for_each_subscription(|s| index.insert(&s))?;
         Ok(Subscriptions { store, index: Arc::new(RwLock::new(index)) })
     }
 

@@ -5,6 +5,7 @@
 //! decides what to do with each. It must not detect or route alerts.
 
 pub mod console;
+pub mod ratelimit;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,6 +18,7 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::detect::{Alert, AlertId};
+use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
 use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::types::{ChatId, Destination};
@@ -196,6 +198,7 @@ impl Deliverer {
             let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
                 warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
                 self.store.dead_letter(key, &entry, "alert record missing")?;
+                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                 stats.dead += 1;
                 continue;
             };
@@ -204,6 +207,7 @@ impl Deliverer {
                 _ => {
                     debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
                     self.store.dead_letter(key, &entry, "subscription removed or disabled")?;
+                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                     stats.dead += 1;
                     continue;
                 }
@@ -246,13 +250,18 @@ impl Deliverer {
                         at: now,
                     },
                 )?;
+                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Delivered);
                 stats.delivered += 1;
             }
             Err(SendError::Transient { reason, retry_after }) => {
+                if retry_after.is_some() {
+                    metrics::global().rate_limited(entry.destination.platform());
+                }
                 let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
                 if age > self.config.max_age {
                     warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
                     self.store.dead_letter(key, &entry, &reason)?;
+                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                     stats.dead += 1;
                 } else {
                     entry.attempts += 1;
@@ -260,6 +269,7 @@ impl Deliverer {
                     debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
                     entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
                     self.store.reschedule(key, &entry)?;
+                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Retried);
                     stats.retried += 1;
                 }
             }
@@ -270,6 +280,7 @@ impl Deliverer {
                     self.store.put_subscription(&sub)?;
                 }
                 self.store.dead_letter(key, &entry, &reason)?;
+                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Permanent);
                 stats.dead += 1;
             }
             Err(SendError::Migrated { to }) => {
@@ -280,11 +291,13 @@ impl Deliverer {
                 }
                 entry.destination = Destination::Telegram(to);
                 self.store.reschedule(key, &entry)?;
+                metrics::global().delivery("telegram", DeliveryOutcome::Retried);
                 stats.retried += 1;
             }
             Err(SendError::Rejected { reason }) => {
                 warn!(dest = %entry.destination, alert = entry.alert.0, %reason, "platform rejected the message (a rendering bug); moved to dead letters");
                 self.store.dead_letter(key, &entry, &reason)?;
+                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Rejected);
                 stats.dead += 1;
             }
         }

@@ -1,1 +1,19 @@
-//! Telegram: sender (pending).
+//! Telegram: delivery of rendered alerts through the Bot API (teloxide's
+//! `Bot`, pointed at `[telegram] api_url`), within Telegram's rate limits,
+//! with every platform error classified for the deliverer.
+//!
+//! - [`sender`]: [`TelegramSender`], the `deliver::Sender` for
+//!   `Destination::Telegram`. It renders with `render::telegram`, paces
+//!   requests with a shared `deliver::ratelimit::RateLimiter`, and maps
+//!   Telegram answers to `SendError` (blocked/kicked → permanent, migrated →
+//!   moved, bad HTML → rejected, flood/5xx/network → transient).
+//!
+//! This module must not decide what to do about a failure (the deliverer
+//! does) and must never let the bot token reach a log line or an error
+//! string: teloxide's network errors carry the request URL, which contains
+//! the token, so every string leaving here goes through [`redact_token`].
+
+pub mod bot;
+pub mod sender;
+
+pub use sender::{TelegramError, TelegramLimits, TelegramSender, classify, redact_token};

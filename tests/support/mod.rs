@@ -6,4 +6,6 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod fake_discord;
 pub mod fake_ll2;
+pub mod fake_telegram;

@@ -1,0 +1,807 @@
+//! Discord slash commands, independent of how interactions arrive (gateway
+//! or HTTP endpoint):
+//!
+//! - [`definitions`]: the commands as serenity builders, for registration
+//!   with [`register`] (bulk overwrite through REST at `{api_url}/api/v10`,
+//!   globally or in `discord.guild_id`);
+//! - [`Invocation`]: what the front-end needs from one interaction, built by
+//!   `gateway` from serenity's model and by `interactions` from the raw
+//!   JSON Discord posts;
+//! - [`to_command`] (pure): interaction options → `commands::ChatCommand`;
+//! - [`Handler::handle`]: the one code path from an invocation to a
+//!   [`Response`]: permission re-check, `commands::execute` for the channel
+//!   the command was used in, autocomplete from the name directory.
+//!
+//! Replies are plain text from `commands`; Discord sees them with
+//! `allowed_mentions` off, so a name typed by a user can never ping anyone.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use serenity::builder::{CreateCommand, CreateCommandOption};
+use serenity::model::application::CommandOptionType;
+use serenity::model::permissions::Permissions;
+use tracing::{error, info};
+
+use crate::commands::{
+    self, COMMANDS, ChatCommand, CommandContext, CommandError, Defaults, MAX_ARGS_LEN, NEXT_MAX, Reply, Services,
+};
+use crate::config::DiscordConfig;
+use crate::directory::{Dimension, Directory};
+use crate::rules::{Filter, Origin};
+use crate::store::Store;
+use crate::subscriptions::Subscriptions;
+use crate::types::{ChannelId, Destination, ItemKind};
+
+/// Discord permission bits (the interaction's `member.permissions`).
+pub const MANAGE_CHANNELS: u64 = 1 << 4;
+pub const ADMINISTRATOR: u64 = 1 << 3;
+/// Discord's limits on replies and autocomplete choices.
+pub const MAX_CONTENT: usize = 2000;
+pub const MAX_CHOICES: usize = 25;
+pub const MAX_CHOICE_LEN: usize = 100;
+/// Longest accepted value of one name option (Discord enforces it too).
+pub const MAX_OPTION_LEN: u16 = 100;
+
+/// The filter options of `/subscribe`, as (option name, exclude, dimension).
+pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
+    ("agency", false, Dimension::Agency),
+    ("type", false, Dimension::Type),
+    ("program", false, Dimension::Program),
+    ("exclude_agency", true, Dimension::Agency),
+    ("exclude_type", true, Dimension::Type),
+    ("exclude_program", true, Dimension::Program),
+];
+
+/// Discord-style examples for the help text, by command name.
+const EXAMPLES: [(&str, &str); 7] = [
+    ("help", "/help"),
+    ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
+    ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
+    ("list", "/list"),
+    ("next", "/next count:5"),
+    ("timezone", "/timezone zone:Europe/Berlin"),
+    ("reminders", "/reminders times:24h 1h 10m (or times:off)"),
+];
+
+/// The commands that change a channel's subscriptions or settings: hidden
+/// from members without Manage Channels (`default_member_permissions`),
+/// and re-checked on every use.
+pub const MANAGING_COMMANDS: [&str; 4] = ["subscribe", "unsubscribe", "timezone", "reminders"];
+
+/// The slash commands as registered with Discord.
+pub fn definitions() -> Vec<CreateCommand> {
+    let manage = |c: CreateCommand| c.default_member_permissions(Permissions::MANAGE_CHANNELS);
+    let string = |name: &str, description: &str| {
+        CreateCommandOption::new(CommandOptionType::String, name, description).required(false)
+    };
+    let mut subscribe = CreateCommand::new("subscribe").description(describe_command("subscribe"));
+    for (name, exclude, dim) in FILTER_OPTIONS {
+        let what = match dim {
+            Dimension::Agency => "agency (e.g. SpaceX, NASA, or an LL2 id)",
+            Dimension::Type => "event or mission type (e.g. Docking, Communications)",
+            Dimension::Program => "program (e.g. Artemis, Starlink)",
+        };
+        let description = if exclude { format!("Leave out this {what}") } else { format!("Only this {what}") };
+        subscribe = subscribe
+            .add_option(string(name, &description).set_autocomplete(true).min_length(1).max_length(MAX_OPTION_LEN));
+    }
+    subscribe = subscribe.add_option(
+        string("kind", "Only launches, or only events (dockings, spacewalks, landings…)")
+            .add_string_choice("launches", "launch")
+            .add_string_choice("events", "event"),
+    );
+    vec![
+        subscribe,
+        CreateCommand::new("unsubscribe").description(describe_command("unsubscribe")).add_option(
+            string("which", "The subscription's number from /list, or all")
+                .required(true)
+                .set_autocomplete(true)
+                .max_length(10),
+        ),
+        CreateCommand::new("list").description(describe_command("list")),
+        CreateCommand::new("next").description(describe_command("next")).add_option(
+            CreateCommandOption::new(CommandOptionType::Integer, "count", "How many (1-20, default 5)")
+                .required(false)
+                .min_int_value(1)
+                .max_int_value(NEXT_MAX as u64),
+        ),
+        CreateCommand::new("timezone").description(describe_command("timezone")).add_option(
+            string("zone", "An Area/City name such as Europe/Berlin; leave out to see the current one")
+                .set_autocomplete(true)
+                .max_length(64),
+        ),
+        CreateCommand::new("reminders").description(describe_command("reminders")).add_option(
+            string("times", "Before T-0, e.g. 24h 1h 10m, or off; leave out to see the current ones").max_length(100),
+        ),
+        CreateCommand::new("help").description(describe_command("help")),
+    ]
+    .into_iter()
+    .map(|c| {
+        let name = command_name(&c);
+        if MANAGING_COMMANDS.contains(&name.as_str()) { manage(c) } else { c }
+    })
+    .collect()
+}
+
+fn describe_command(name: &str) -> &'static str {
+    COMMANDS.iter().find(|(n, ..)| *n == name).map(|(_, what, _)| *what).unwrap_or("")
+}
+
+fn command_name(c: &CreateCommand) -> String {
+    serde_json::to_value(c).ok().and_then(|v| v["name"].as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The registration body: the JSON array Discord's bulk overwrite takes.
+pub fn definitions_json() -> Value {
+    serde_json::to_value(definitions()).unwrap_or_else(|_| json!([]))
+}
+
+/// The help text for Discord, with option syntax in the examples.
+pub fn help_text() -> String {
+    let mut out = String::from("tminus tells this channel about launches, dockings, spacewalks and landings.\n\n");
+    for (name, example) in EXAMPLES {
+        out.push_str(&format!("/{name} — {}\n   e.g. {example}\n", describe_command(name)));
+    }
+    out.push_str(
+        "\nNames work as LL2 spells them (SpaceX, NASA, Artemis) or as LL2 ids. \
+         Changing subscriptions needs the Manage Channels permission.",
+    );
+    out
+}
+
+/// One option value of an interaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionValue {
+    String(String),
+    Integer(i64),
+    Number(f64),
+    Bool(bool),
+    /// Users, channels, attachments…: nothing this bot asks for.
+    Other,
+}
+
+impl OptionValue {
+    /// The value as text, as a user would have typed it.
+    fn text(&self) -> Option<String> {
+        match self {
+            OptionValue::String(s) => Some(s.clone()),
+            OptionValue::Integer(i) => Some(i.to_string()),
+            OptionValue::Number(n) => Some(n.to_string()),
+            OptionValue::Bool(_) | OptionValue::Other => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOption {
+    pub name: String,
+    pub value: OptionValue,
+    /// The option being typed (autocomplete interactions).
+    pub focused: bool,
+}
+
+impl CommandOption {
+    pub fn new(name: &str, value: OptionValue) -> CommandOption {
+        CommandOption { name: name.to_owned(), value, focused: false }
+    }
+}
+
+/// Discord's interaction types this front-end tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationKind {
+    /// Type 1: Discord checking the endpoint.
+    Ping,
+    /// Type 2: a slash command was used.
+    Command,
+    /// Type 4: an option is being typed.
+    Autocomplete,
+    /// Components, modals: not used by this bot.
+    Unsupported(u8),
+}
+
+/// What the front-end needs from one interaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub kind: InvocationKind,
+    /// The command name (`data.name`); empty for a ping.
+    pub name: String,
+    /// Top-level options (sub-command options flattened).
+    pub options: Vec<CommandOption>,
+    pub channel_id: Option<u64>,
+    pub guild_id: Option<u64>,
+    /// The member's permissions in the channel (`member.permissions`);
+    /// `None` outside a guild.
+    pub permissions: Option<u64>,
+    pub user_id: Option<u64>,
+}
+
+impl Invocation {
+    /// Manage Channels or Administrator in a guild; in a DM with the bot
+    /// (no guild) the user manages their own DM channel.
+    pub fn can_manage(&self) -> bool {
+        match (self.permissions, self.guild_id) {
+            (Some(p), _) => p & (MANAGE_CHANNELS | ADMINISTRATOR) != 0,
+            (None, None) => true,
+            (None, Some(_)) => false,
+        }
+    }
+}
+
+/// A choice offered while an option is typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub name: String,
+    pub value: String,
+}
+
+/// The answer to an interaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Pong,
+    /// A message; `ephemeral`: only the user who used the command sees it.
+    Message {
+        content: String,
+        ephemeral: bool,
+    },
+    Choices(Vec<Choice>),
+}
+
+impl Response {
+    fn message(reply: Reply) -> Response {
+        Response::Message { content: clip(&reply.text, MAX_CONTENT), ephemeral: reply.private }
+    }
+
+    fn ephemeral(text: impl Into<String>) -> Response {
+        Response::Message { content: clip(&text.into(), MAX_CONTENT), ephemeral: true }
+    }
+
+    /// Discord's interaction response JSON (what the HTTP endpoint answers).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Response::Pong => json!({"type": 1}),
+            Response::Message { content, ephemeral } => {
+                let mut data = json!({"content": content, "allowed_mentions": {"parse": []}});
+                if *ephemeral {
+                    data["flags"] = json!(64);
+                }
+                json!({"type": 4, "data": data})
+            }
+            Response::Choices(choices) => {
+                let choices: Vec<Value> = choices.iter().map(|c| json!({"name": c.name, "value": c.value})).collect();
+                json!({"type": 8, "data": {"choices": choices}})
+            }
+        }
+    }
+}
+
+/// At most `max` characters, cut at a line or word boundary when one is
+/// near, with an ellipsis.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max - 1).collect();
+    let floor = cut.len() * 3 / 4;
+    let end = cut.rfind('\n').filter(|i| *i >= floor).or_else(|| cut.rfind(' ').filter(|i| *i >= floor));
+    let kept = end.map_or(cut.as_str(), |i| &cut[..i]).trim_end();
+    format!("{kept}…")
+}
+
+/// Interaction options → a chat command (pure). `name` is the command's
+/// name; unknown commands and options are usage errors.
+pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, CommandError> {
+    let text = |opt: &str| -> Result<Option<String>, CommandError> {
+        match options.iter().find(|o| o.name == opt) {
+            None => Ok(None),
+            Some(o) => o
+                .value
+                .text()
+                .map(|t| Some(t.trim().to_owned()))
+                .ok_or_else(|| CommandError::Usage(format!("The {opt} option takes text."))),
+        }
+    };
+    let allowed: &[&str] = match name {
+        "subscribe" => &["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind"],
+        "unsubscribe" => &["which"],
+        "next" => &["count"],
+        "timezone" => &["zone"],
+        "reminders" => &["times"],
+        _ => &[],
+    };
+    if let Some(o) = options.iter().find(|o| !allowed.contains(&o.name.as_str())) {
+        return Err(CommandError::Usage(format!(
+            "/{name} has no option {:?}. Send /help for the options.",
+            o.name.chars().take(32).collect::<String>()
+        )));
+    }
+    match name {
+        "start" => Ok(ChatCommand::Start),
+        "help" => Ok(ChatCommand::Help),
+        "list" => Ok(ChatCommand::List),
+        "subscribe" => subscribe_filter(options).map(ChatCommand::Subscribe),
+        "unsubscribe" => match text("which")? {
+            Some(which) if !which.is_empty() => commands::parse("unsubscribe", &which),
+            _ => Err(CommandError::Usage("Which subscription? Give its number from /list, or all.".into())),
+        },
+        "next" => commands::parse("next", &text("count")?.unwrap_or_default()),
+        "timezone" => commands::parse("timezone", &text("zone")?.unwrap_or_default()),
+        "reminders" => commands::parse("reminders", &text("times")?.unwrap_or_default()),
+        other => Err(CommandError::Unknown(other.chars().take(32).collect())),
+    }
+}
+
+/// The filter `/subscribe` options describe; no option means everything.
+pub fn subscribe_filter(options: &[CommandOption]) -> Result<Filter, CommandError> {
+    let total: usize = options.iter().filter_map(|o| o.value.text()).map(|t| t.chars().count()).sum();
+    if total > MAX_ARGS_LEN {
+        return Err(CommandError::Usage(format!(
+            "That is a lot of text: options are limited to {MAX_ARGS_LEN} characters together."
+        )));
+    }
+    let mut filter = Filter::default();
+    for o in options {
+        let Some(value) = o.value.text() else {
+            return Err(CommandError::Usage(format!("The {} option takes text.", o.name)));
+        };
+        let value = value.trim().to_owned();
+        if o.name == "kind" {
+            let kind = value
+                .parse::<ItemKind>()
+                .map_err(|_| CommandError::Usage(format!("Kind must be \"launch\" or \"event\", not {value:?}.")))?;
+            if !filter.kinds.contains(&kind) {
+                filter.kinds.push(kind);
+            }
+            continue;
+        }
+        let Some((_, exclude, dim)) = FILTER_OPTIONS.iter().find(|(n, ..)| *n == o.name) else {
+            return Err(CommandError::Usage(format!("/subscribe has no option {:?}.", o.name)));
+        };
+        if value.is_empty() {
+            return Err(CommandError::Usage(format!("Which {}? Leave the option out for any.", dim.as_str())));
+        }
+        let list = match (exclude, dim) {
+            (false, Dimension::Agency) => &mut filter.agencies,
+            (false, Dimension::Type) => &mut filter.types,
+            (false, Dimension::Program) => &mut filter.programs,
+            (true, Dimension::Agency) => &mut filter.exclude_agencies,
+            (true, Dimension::Type) => &mut filter.exclude_types,
+            (true, Dimension::Program) => &mut filter.exclude_programs,
+        };
+        if !list.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+            list.push(value);
+        }
+    }
+    Ok(filter)
+}
+
+/// Directory names for the option being typed: names or abbreviations that
+/// start with the text first, then those containing it; close spellings
+/// when nothing contains it. Up to 25, each value at most 100 characters (an LL2 id when a
+/// name is longer).
+pub fn name_choices(directory: &Directory, dim: Dimension, typed: &str) -> Vec<Choice> {
+    let q = typed.trim().to_lowercase();
+    let mut ranked: Vec<(u8, String, String)> = Vec::new();
+    for n in directory.names(dim) {
+        let name = n.name.to_lowercase();
+        let abbrev = n.abbrev.as_deref().map(str::to_lowercase).unwrap_or_default();
+        let rank = if q.is_empty() || name.starts_with(&q) || (!abbrev.is_empty() && abbrev.starts_with(&q)) {
+            0
+        } else if name.contains(&q) || (!abbrev.is_empty() && abbrev.contains(&q)) {
+            1
+        } else {
+            continue;
+        };
+        let label = match &n.abbrev {
+            Some(a) if !a.is_empty() && !a.eq_ignore_ascii_case(&n.name) => format!("{} ({a})", n.name),
+            _ => n.name.clone(),
+        };
+        let value = if n.name.chars().count() <= MAX_CHOICE_LEN {
+            n.name.clone()
+        } else if let Some(id) = n.id {
+            id.to_string()
+        } else {
+            continue;
+        };
+        ranked.push((rank, label, value));
+    }
+    ranked.sort_by_key(|a| (a.0, a.1.to_lowercase()));
+    let mut out: Vec<Choice> = Vec::new();
+    let push = |label: String, value: String, out: &mut Vec<Choice>| {
+        if out.len() < MAX_CHOICES && !out.iter().any(|c| c.value == value) {
+            out.push(Choice { name: clip(&label, MAX_CHOICE_LEN), value });
+        }
+    };
+    for (_, label, value) in ranked {
+        push(label, value, &mut out);
+    }
+    if out.is_empty() && !q.is_empty() {
+        // Nothing contains the text: close spellings, by entity (a suggestion may be an abbreviation).
+        for name in directory.suggest(dim, &q, MAX_CHOICES) {
+            let name = directory.resolve(dim, &name).map_or(name, |n| n.name.clone());
+            if name.chars().count() <= MAX_CHOICE_LEN {
+                push(name.clone(), name, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// IANA timezone names containing the typed text (prefix matches of the
+/// city first).
+pub fn timezone_choices(typed: &str) -> Vec<Choice> {
+    let q = typed.trim().to_lowercase().replace(' ', "_");
+    let mut ranked: Vec<(u8, &str)> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|t| t.name())
+        .filter_map(|n| {
+            let l = n.to_lowercase();
+            let city = l.rsplit('/').next().unwrap_or(&l);
+            if q.is_empty() {
+                // Area/City names only: the legacy aliases are noise.
+                l.contains('/').then_some((0, n))
+            } else if l.starts_with(&q) || city.starts_with(&q) {
+                Some((0, n))
+            } else if l.contains(&q) {
+                Some((1, n))
+            } else {
+                None
+            }
+        })
+        .collect();
+    ranked.sort();
+    ranked.into_iter().take(MAX_CHOICES).map(|(_, n)| Choice { name: n.to_owned(), value: n.to_owned() }).collect()
+}
+
+/// What the handler works with; cheap to share.
+pub struct Handler {
+    store: Store,
+    subs: Subscriptions,
+    directory: Arc<RwLock<Directory>>,
+    defaults: Defaults,
+}
+
+impl Handler {
+    /// `directory`: the poller's live directory (`Poller::directory`), so
+    /// autocomplete knows the names of the latest sync.
+    pub fn new(store: Store, subs: Subscriptions, directory: Arc<RwLock<Directory>>, defaults: Defaults) -> Handler {
+        Handler { store, subs, directory, defaults }
+    }
+
+    /// Answers one interaction. Blocking (store access): call it from
+    /// `spawn_blocking` in async code.
+    pub fn handle(&self, inv: &Invocation, now: DateTime<Utc>) -> Response {
+        match inv.kind {
+            InvocationKind::Ping => Response::Pong,
+            InvocationKind::Command => self.command(inv, now),
+            InvocationKind::Autocomplete => Response::Choices(self.autocomplete(inv)),
+            InvocationKind::Unsupported(_) => Response::ephemeral("This kind of interaction is not supported."),
+        }
+    }
+
+    fn command(&self, inv: &Invocation, now: DateTime<Utc>) -> Response {
+        let Some(channel) = inv.channel_id else {
+            return Response::ephemeral("I cannot tell which channel this is; please use the command in a channel.");
+        };
+        let cmd = match to_command(&inv.name, &inv.options) {
+            Ok(ChatCommand::Help) => return Response::message(Reply { text: help_text(), private: false }),
+            Ok(cmd) => cmd,
+            Err(e) => return Response::ephemeral(e.to_string()),
+        };
+        let changes = cmd.changes_settings();
+        let ctx =
+            CommandContext { destination: Destination::Discord(ChannelId(channel)), can_manage: inv.can_manage(), now };
+        if changes && !ctx.can_manage {
+            return Response::ephemeral("Changing this channel's subscriptions needs the Manage Channels permission.");
+        }
+        let directory = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let svc = Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults };
+        match commands::execute(cmd, &ctx, &svc) {
+            Ok(reply) => {
+                if changes {
+                    info!(channel, command = %inv.name, "Discord command changed a channel's subscriptions");
+                }
+                // Whatever changes the channel is answered only to its user.
+                Response::message(Reply { private: reply.private || changes, ..reply })
+            }
+            Err(e) => {
+                error!(channel, command = %inv.name, error = %e, "Discord command failed");
+                Response::ephemeral("Something went wrong on my side; please try again in a moment.")
+            }
+        }
+    }
+
+    fn autocomplete(&self, inv: &Invocation) -> Vec<Choice> {
+        let Some(focused) = inv.options.iter().find(|o| o.focused) else { return Vec::new() };
+        let typed = focused.value.text().unwrap_or_default();
+        match (inv.name.as_str(), focused.name.as_str()) {
+            ("subscribe", option) => match FILTER_OPTIONS.iter().find(|(n, ..)| *n == option) {
+                Some((_, _, dim)) => {
+                    let directory = self.directory.read().unwrap_or_else(|e| e.into_inner());
+                    name_choices(&directory, *dim, &typed)
+                }
+                None => Vec::new(),
+            },
+            ("unsubscribe", "which") => self.subscription_choices(inv, &typed),
+            ("timezone", "zone") => timezone_choices(&typed),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The channel's subscriptions by number, and "all".
+    fn subscription_choices(&self, inv: &Invocation, typed: &str) -> Vec<Choice> {
+        let Some(channel) = inv.channel_id else { return Vec::new() };
+        let dest = Destination::Discord(ChannelId(channel));
+        let subs = match self.store.subscriptions_of(&dest) {
+            Ok(s) => s.into_iter().filter(|s| s.origin == Origin::Chat).collect::<Vec<_>>(),
+            Err(e) => {
+                error!(channel, error = %e, "cannot read subscriptions for autocomplete");
+                return Vec::new();
+            }
+        };
+        let q = typed.trim().to_lowercase();
+        let mut out: Vec<Choice> = subs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Choice {
+                name: clip(&format!("{}. {}", i + 1, commands::describe(&s.filter)), MAX_CHOICE_LEN),
+                value: (i + 1).to_string(),
+            })
+            .filter(|c| q.is_empty() || c.value.starts_with(&q) || c.name.to_lowercase().contains(&q))
+            .take(MAX_CHOICES - 1)
+            .collect();
+        if !subs.is_empty() && (q.is_empty() || "all".starts_with(&q)) {
+            out.push(Choice { name: format!("all ({} subscriptions)", subs.len()), value: "all".into() });
+        }
+        out
+    }
+}
+
+/// Why registration failed. Never contains the token.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("Discord request failed: {0}")]
+    Http(String),
+    #[error("Discord answered {status} to {what}: {body}")]
+    Status { what: &'static str, status: u16, body: String },
+    #[error("Discord rate-limited {what}; retry after {retry_after:?}")]
+    RateLimited { what: &'static str, retry_after: Duration },
+}
+
+impl RegisterError {
+    /// Worth trying again later (network, 5xx, 429); a 4xx is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RegisterError::Http(_) | RegisterError::RateLimited { .. } => true,
+            RegisterError::Status { status, .. } => *status >= 500,
+        }
+    }
+}
+
+/// Where the commands went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub application_id: u64,
+    pub guild_id: Option<u64>,
+    pub commands: usize,
+}
+
+/// Registers [`definitions`] (bulk overwrite, so removed commands
+/// disappear): `GET {api_url}/api/v10/oauth2/applications/@me` for the
+/// application id, then `PUT .../applications/{id}/commands`, or
+/// `.../guilds/{guild_id}/commands` when `discord.guild_id` is set.
+pub async fn register(http: &reqwest::Client, cfg: &DiscordConfig) -> Result<Registered, RegisterError> {
+    #[derive(Deserialize)]
+    struct App {
+        id: String,
+    }
+    let base = format!("{}/api/v10", cfg.api_url.trim_end_matches('/'));
+    let auth = format!("Bot {}", cfg.token.expose());
+    let app: App =
+        answer(http.get(format!("{base}/oauth2/applications/@me")).header("Authorization", &auth), "GET application")
+            .await?;
+    let application_id = app
+        .id
+        .parse::<u64>()
+        .map_err(|_| RegisterError::Http(format!("application id {:?} is not a snowflake", app.id)))?;
+    let url = match cfg.guild_id {
+        Some(g) => format!("{base}/applications/{application_id}/guilds/{g}/commands"),
+        None => format!("{base}/applications/{application_id}/commands"),
+    };
+    let body = definitions_json();
+    let registered: Vec<Value> =
+        answer(http.put(url).header("Authorization", &auth).json(&body), "PUT commands").await?;
+    Ok(Registered { application_id, guild_id: cfg.guild_id, commands: registered.len() })
+}
+
+async fn answer<T: serde::de::DeserializeOwned>(
+    req: reqwest::RequestBuilder,
+    what: &'static str,
+) -> Result<T, RegisterError> {
+    let resp = req.send().await.map_err(|e| RegisterError::Http(e.without_url().to_string()))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(|e| RegisterError::Http(e.without_url().to_string()))?;
+    if status == 429 {
+        let secs = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["retry_after"].as_f64()).unwrap_or(5.0);
+        return Err(RegisterError::RateLimited { what, retry_after: Duration::from_secs_f64(secs.clamp(0.0, 3600.0)) });
+    }
+    if !(200..300).contains(&status) {
+        return Err(RegisterError::Status { what, status, body: text.chars().take(300).collect() });
+    }
+    serde_json::from_str(&text).map_err(|e| RegisterError::Http(format!("{what}: unexpected answer: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::Named;
+    use crate::rules::Filter;
+
+    fn s(name: &str, v: &str) -> CommandOption {
+        CommandOption::new(name, OptionValue::String(v.into()))
+    }
+
+    #[test]
+    fn subscribe_options_build_a_filter() {
+        assert_eq!(to_command("subscribe", &[]).unwrap(), ChatCommand::Subscribe(Filter::default()));
+        let cmd = to_command(
+            "subscribe",
+            &[
+                s("agency", " SpaceX "),
+                s("exclude_program", "Starlink"),
+                s("type", "Communications"),
+                s("kind", "launch"),
+            ],
+        )
+        .unwrap();
+        let ChatCommand::Subscribe(f) = cmd else { panic!("{cmd:?}") };
+        assert_eq!(f.agencies, ["SpaceX"]);
+        assert_eq!(f.exclude_programs, ["Starlink"]);
+        assert_eq!(f.types, ["Communications"]);
+        assert_eq!(f.kinds, [ItemKind::Launch]);
+        let f = subscribe_filter(&[s("program", "Artemis"), s("exclude_agency", "NASA"), s("exclude_type", "EVA")])
+            .unwrap();
+        assert_eq!(
+            (f.programs, f.exclude_agencies, f.exclude_types),
+            (vec!["Artemis".into()], vec!["NASA".into()], vec!["EVA".into()])
+        );
+        assert!(to_command("subscribe", &[s("agency", "  ")]).is_err());
+        assert!(to_command("subscribe", &[s("kind", "rocket")]).is_err());
+        assert!(to_command("subscribe", &[s("rocket", "Falcon")]).is_err());
+        assert!(to_command("subscribe", &[s("agency", &"x".repeat(150)), s("program", &"y".repeat(60))]).is_err());
+        let int = CommandOption::new("agency", OptionValue::Integer(121));
+        assert_eq!(subscribe_filter(&[int]).unwrap().agencies, ["121"]);
+    }
+
+    #[test]
+    fn other_options_go_through_the_shared_parser() {
+        use crate::commands::Target;
+        assert_eq!(to_command("unsubscribe", &[s("which", "2")]).unwrap(), ChatCommand::Unsubscribe(Target::Number(2)));
+        assert_eq!(to_command("unsubscribe", &[s("which", "ALL")]).unwrap(), ChatCommand::Unsubscribe(Target::All));
+        assert!(to_command("unsubscribe", &[]).is_err());
+        assert!(to_command("unsubscribe", &[s("which", "zero")]).is_err());
+        assert_eq!(to_command("next", &[]).unwrap(), ChatCommand::Next(5));
+        assert_eq!(
+            to_command("next", &[CommandOption::new("count", OptionValue::Integer(3))]).unwrap(),
+            ChatCommand::Next(3)
+        );
+        assert_eq!(
+            to_command("next", &[CommandOption::new("count", OptionValue::Integer(99))]).unwrap(),
+            ChatCommand::Next(20)
+        );
+        assert_eq!(to_command("timezone", &[]).unwrap(), ChatCommand::Timezone(None));
+        assert_eq!(
+            to_command("timezone", &[s("zone", "Europe/Berlin")]).unwrap(),
+            ChatCommand::Timezone(Some("Europe/Berlin".into()))
+        );
+        assert_eq!(to_command("reminders", &[s("times", "off")]).unwrap(), ChatCommand::Reminders(Some(vec![])));
+        assert_eq!(to_command("reminders", &[]).unwrap(), ChatCommand::Reminders(None));
+        assert!(to_command("reminders", &[s("times", "soon")]).is_err());
+        assert_eq!(to_command("list", &[]).unwrap(), ChatCommand::List);
+        assert_eq!(to_command("help", &[]).unwrap(), ChatCommand::Help);
+        assert!(matches!(to_command("launch", &[]), Err(CommandError::Unknown(_))));
+        assert!(to_command("list", &[s("x", "y")]).is_err());
+    }
+
+    #[test]
+    fn permissions() {
+        let mut inv = Invocation {
+            kind: InvocationKind::Command,
+            name: "subscribe".into(),
+            options: vec![],
+            channel_id: Some(1),
+            guild_id: Some(2),
+            permissions: Some(MANAGE_CHANNELS),
+            user_id: Some(3),
+        };
+        assert!(inv.can_manage());
+        inv.permissions = Some(ADMINISTRATOR);
+        assert!(inv.can_manage());
+        inv.permissions = Some(1 << 11 | 1 << 10);
+        assert!(!inv.can_manage());
+        inv.permissions = None;
+        assert!(!inv.can_manage(), "a guild interaction without permissions is refused");
+        inv.guild_id = None;
+        assert!(inv.can_manage(), "a DM with the bot is the user's own");
+    }
+
+    #[test]
+    fn definitions_follow_discord_rules() {
+        let defs = definitions_json();
+        let defs = defs.as_array().unwrap();
+        let names: Vec<&str> = defs.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["subscribe", "unsubscribe", "list", "next", "timezone", "reminders", "help"]);
+        for c in defs {
+            let name = c["name"].as_str().unwrap();
+            let d = c["description"].as_str().unwrap();
+            assert!((1..=100).contains(&d.chars().count()), "{name}: {d:?}");
+            let manage = MANAGING_COMMANDS.contains(&name);
+            assert_eq!(c["default_member_permissions"].as_str(), manage.then_some("16"), "{name}");
+            for o in c["options"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                let on = o["name"].as_str().unwrap();
+                assert!(on.len() <= 32 && on.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{on}");
+                assert!((1..=100).contains(&o["description"].as_str().unwrap().chars().count()), "{name} {on}");
+            }
+        }
+        let sub = &defs[0]["options"];
+        assert_eq!(sub.as_array().unwrap().len(), 7);
+        assert!(sub.as_array().unwrap().iter().take(6).all(|o| o["autocomplete"] == true && o["type"] == 3));
+        assert_eq!(defs[3]["options"][0]["max_value"], 20);
+    }
+
+    #[test]
+    fn clipping() {
+        assert_eq!(clip("short", 10), "short");
+        let long = "word ".repeat(1000);
+        let c = clip(&long, MAX_CONTENT);
+        assert!(c.chars().count() <= MAX_CONTENT && c.ends_with("word…"), "{c}");
+        assert_eq!(clip(&"é".repeat(50), 10).chars().count(), 10);
+    }
+
+    #[test]
+    fn name_choices_rank_prefix_then_contains_then_typos() {
+        let mut dir = Directory::default();
+        let mut item = crate::detect::tests::sample_launch();
+        item.agencies = vec![
+            Named::new(Some(121), "SpaceX", Some("SpX".into())),
+            Named::new(Some(44), "National Aeronautics and Space Administration", Some("NASA".into())),
+            Named::new(Some(63), "Russian Federal Space Agency (ROSCOSMOS)", Some("RFSA".into())),
+        ];
+        dir.learn(&item);
+        let names = |q: &str| name_choices(&dir, Dimension::Agency, q).into_iter().map(|c| c.value).collect::<Vec<_>>();
+        assert_eq!(
+            names("spa"),
+            ["SpaceX", "National Aeronautics and Space Administration", "Russian Federal Space Agency (ROSCOSMOS)"]
+        );
+        assert_eq!(names("nasa"), ["National Aeronautics and Space Administration"]);
+        assert_eq!(names("ROSCOS"), ["Russian Federal Space Agency (ROSCOSMOS)"]);
+        assert_eq!(names("SpaceY"), ["SpaceX"]);
+        assert_eq!(names("").len(), 3);
+        assert_eq!(name_choices(&dir, Dimension::Agency, "spx")[0].name, "SpaceX (SpX)");
+        assert!(names("zzzzzz").is_empty());
+    }
+
+    #[test]
+    fn timezone_choices_match_cities() {
+        let tz = timezone_choices("berl");
+        assert_eq!(tz[0].value, "Europe/Berlin");
+        assert_eq!(timezone_choices("").len(), MAX_CHOICES);
+        assert!(timezone_choices("new york").iter().any(|c| c.value == "America/New_York"));
+    }
+
+    #[test]
+    fn responses_as_discord_json() {
+        assert_eq!(Response::Pong.to_json(), json!({"type": 1}));
+        let r = Response::Message { content: "hi".into(), ephemeral: true }.to_json();
+        assert_eq!(r["type"], 4);
+        assert_eq!(r["data"]["flags"], 64);
+        assert_eq!(r["data"]["allowed_mentions"]["parse"], json!([]));
+        let r = Response::Message { content: "hi".into(), ephemeral: false }.to_json();
+        assert!(r["data"].get("flags").is_none());
+        let r = Response::Choices(vec![Choice { name: "a".into(), value: "b".into() }]).to_json();
+        assert_eq!(r, json!({"type": 8, "data": {"choices": [{"name": "a", "value": "b"}]}}));
+    }
+}

@@ -1,0 +1,277 @@
+//! The optional HTTP server (`[server] listen`), started by `tminus run`:
+//!
+//! - `GET /healthz`: JSON with the last successful poll of each configured
+//!   feed and its age, the outbox depth and whether the store answers.
+//!   `200` while healthy or still starting, `503` when a feed has not been
+//!   polled successfully for longer than the threshold (`[server]
+//!   health_max_age`, never less than two poll intervals), or when the store
+//!   cannot be read. Before the first successful poll of a feed the
+//!   process's start time stands in for it, so a fresh process reports
+//!   `"starting"` (200) for one threshold's worth of time.
+//! - `GET /metrics`: Prometheus text from [`crate::metrics`], plus gauges
+//!   read from the store (cached for a few seconds, since counting
+//!   subscriptions reads them all).
+//!
+//! **Mounting more routes (Discord interactions).** [`router`] builds the
+//! routes above as a plain `axum::Router` (state already applied), and
+//! [`start`] takes an `extra: Option<axum::Router>` that is merged into it
+//! before serving, so `POST /discord/interactions` lives on the same
+//! listener:
+//!
+//! ```ignore
+//! let interactions = axum::Router::new()
+//!     .route("/discord/interactions", axum::routing::post(handle_interaction))
+//!     .with_state(discord_state);          // -> axum::Router<()>
+//! let (addr, task) = server::start(addr, state, Some(interactions), shutdown_rx).await?;
+//! ```
+//!
+//! Route paths must not collide with `/healthz` or `/metrics` (axum panics
+//! on overlapping routes at merge time, i.e. at start-up, never later).
+//!
+//! The server stops gracefully when the app's shutdown channel turns
+//! `true`. It never logs request contents, so a Discord interaction body
+//! (or anything else posted to it) does not end up in the logs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::metrics::{Metrics, StoreGauges};
+use crate::store::{Store, StoreError};
+use crate::types::Feed;
+
+/// How long store-derived gauges of `/metrics` are reused.
+const GAUGE_CACHE: Duration = Duration::from_secs(10);
+
+/// The staleness threshold actually applied: the configured
+/// `health_max_age`, but never less than two poll intervals of one feed,
+/// so a small request budget cannot make a healthy bot report unhealthy
+/// between two polls.
+pub fn health_threshold(configured: Duration, feed_interval: Duration) -> Duration {
+    configured.max(feed_interval.saturating_mul(2))
+}
+
+/// What the handlers need. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerState {
+    store: Store,
+    metrics: Arc<Metrics>,
+    feeds: Vec<Feed>,
+    max_age: Duration,
+    started: DateTime<Utc>,
+    gauges: Arc<tokio::sync::Mutex<Option<CachedGauges>>>,
+}
+
+/// Store gauges and when they were read (`None`: the store failed).
+type CachedGauges = (Instant, Option<StoreGauges>);
+
+impl ServerState {
+    /// `feeds`: the configured feeds (each must stay fresh); `max_age`: the
+    /// staleness threshold (see [`health_threshold`]). The start time is the
+    /// registry's creation time.
+    pub fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
+        let started = metrics.started();
+        ServerState { store, metrics, feeds, max_age, started, gauges: Arc::default() }
+    }
+
+    /// Overrides the start time the grace period counts from (tests).
+    pub fn with_started(mut self, started: DateTime<Utc>) -> ServerState {
+        self.started = started;
+        self
+    }
+}
+
+/// `/healthz` and `/metrics`, ready to serve or to merge more routes into.
+pub fn router(state: ServerState) -> Router {
+    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(state)
+}
+
+/// Binds `addr` (so a taken port fails start-up with a clear error), then
+/// serves [`router`] plus `extra` in a task until `shutdown` turns `true`.
+/// Returns the bound address (port 0 picks a free one) and the task.
+pub async fn start(
+    addr: SocketAddr,
+    state: ServerState,
+    extra: Option<Router>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let mut app = router(state);
+    if let Some(extra) = extra {
+        app = app.merge(extra);
+    }
+    info!(addr = %local, "HTTP server listening (/healthz, /metrics)");
+    let task = tokio::spawn(async move {
+        if let Err(e) = serve(listener, app, shutdown).await {
+            warn!(error = %e, "HTTP server stopped with an error");
+        }
+    });
+    Ok((local, task))
+}
+
+/// Serves `app` on `listener` until `shutdown` turns `true` (or its sender
+/// is dropped), then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+/// The health verdict at `now`, as (HTTP status, JSON body).
+pub fn health(
+    metrics: &Metrics,
+    feeds: &[Feed],
+    max_age: Duration,
+    started: DateTime<Utc>,
+    store: Result<u64, StoreError>,
+    now: DateTime<Utc>,
+) -> (StatusCode, Value) {
+    let max_age_s = max_age.as_secs();
+    let mut stale = false;
+    let mut starting = false;
+    let mut feeds_json = Map::new();
+    for feed in feeds {
+        let last = metrics.last_success(*feed);
+        let reference = last.unwrap_or(started);
+        let age = (now - reference).num_seconds().max(0) as u64;
+        let feed_stale = age > max_age_s;
+        stale |= feed_stale;
+        starting |= last.is_none();
+        feeds_json.insert(
+            feed.as_str().to_string(),
+            json!({
+                "last_success": last.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                "age_s": last.map(|_| age),
+                "stale": feed_stale,
+            }),
+        );
+    }
+    let (store_ok, outbox_depth, store_error) = match &store {
+        Ok(n) => (true, Some(*n), None),
+        Err(e) => (false, None, Some(e.to_string())),
+    };
+    let status = if !store_ok {
+        "store_error"
+    } else if stale {
+        "stale"
+    } else if starting {
+        "starting"
+    } else {
+        "ok"
+    };
+    let mut body = json!({
+        "status": status,
+        "feeds": feeds_json,
+        "outbox_depth": outbox_depth,
+        "store_ok": store_ok,
+        "max_age_s": max_age_s,
+        "uptime_s": (now - started).num_seconds().max(0),
+    });
+    if let Some(e) = store_error {
+        body["store_error"] = json!(e);
+    }
+    let code = if matches!(status, "ok" | "starting") { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, body)
+}
+
+async fn healthz(State(st): State<ServerState>) -> Response {
+    let store = st.store.clone();
+    let feeds = st.feeds.clone();
+    // A cheap read of each feed's state proves the store answers; the
+    // outbox length is a key scan, hence off the async workers.
+    let probe = tokio::task::spawn_blocking(move || -> Result<u64, StoreError> {
+        for feed in &feeds {
+            store.feed_state(*feed)?;
+        }
+        Ok(store.outbox_len() as u64)
+    })
+    .await;
+    let store_result = match probe {
+        Ok(r) => r,
+        Err(e) => {
+            Err(StoreError::Corrupt { tree: "-", key: String::new(), message: format!("store probe failed: {e}") })
+        }
+    };
+    let (code, body) = health(&st.metrics, &st.feeds, st.max_age, st.started, store_result, Utc::now());
+    (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+async fn metrics(State(st): State<ServerState>) -> Response {
+    let gauges = {
+        let mut cache = st.gauges.lock().await;
+        match cache.as_ref() {
+            Some((at, g)) if at.elapsed() < GAUGE_CACHE => g.clone(),
+            _ => {
+                let store = st.store.clone();
+                let g = tokio::task::spawn_blocking(move || store_gauges(&store)).await.ok().and_then(Result::ok);
+                *cache = Some((Instant::now(), g.clone()));
+                g
+            }
+        }
+    };
+    let text = st.metrics.render(gauges.as_ref());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// Reads the gauges that live in the store.
+pub fn store_gauges(store: &Store) -> Result<StoreGauges, StoreError> {
+    let mut g = StoreGauges {
+        outbox_depth: store.outbox_len() as u64,
+        dead_letters: store.dead_letters()?.len() as u64,
+        items: store.item_count() as u64,
+        ..Default::default()
+    };
+    for s in store.subscriptions()? {
+        *g.subscriptions.entry((s.destination.platform(), s.enabled)).or_default() += 1;
+    }
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_covers_two_poll_intervals() {
+        let h = Duration::from_secs(3600);
+        assert_eq!(health_threshold(h, Duration::from_secs(600)), h);
+        assert_eq!(health_threshold(h, Duration::from_secs(3000)), Duration::from_secs(6000));
+    }
+
+    #[test]
+    fn verdicts() {
+        let m = Metrics::default();
+        let feeds = [Feed::Events, Feed::Launches];
+        let max = Duration::from_secs(60);
+        let now = Utc::now();
+        let (code, body) = health(&m, &feeds, max, now - chrono::Duration::seconds(10), Ok(0), now);
+        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("starting")));
+        let (code, body) = health(&m, &feeds, max, now - chrono::Duration::seconds(61), Ok(0), now);
+        assert_eq!((code, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("stale")));
+        m.poll_finished(Feed::Events, true);
+        m.poll_finished(Feed::Launches, true);
+        let (code, body) = health(&m, &feeds, max, now - chrono::Duration::seconds(61), Ok(3), Utc::now());
+        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        assert_eq!(body["outbox_depth"], 3);
+        let err = Err(StoreError::Corrupt { tree: "feeds", key: "events".into(), message: "x".into() });
+        let (code, body) = health(&m, &feeds, max, now, err, Utc::now());
+        assert_eq!((code, body["store_ok"].as_bool()), (StatusCode::SERVICE_UNAVAILABLE, Some(false)));
+    }
+}

@@ -1,0 +1,571 @@
+//! The Telegram command front-end: long polling with teloxide's
+//! `Dispatcher`, one thin handler per update kind.
+//!
+//! - `message` / `channel_post` with a command → `commands::split_command`
+//!   → `commands::parse` → who may manage the chat → `commands::execute` →
+//!   the reply, as plain text, to the same chat (a reply to the command in
+//!   groups). Commands addressed to another bot (`/next@otherbot`) are
+//!   ignored; so are unknown commands in groups and channels unless they
+//!   name this bot.
+//! - Who may manage a chat: anyone in a private chat; in groups and
+//!   supergroups the chat's administrators (`getChatMember`, cached for
+//!   [`ADMIN_CACHE_TTL`]; an anonymous admin posting as the group counts);
+//!   in channels whoever posts, since only admins can.
+//! - `my_chat_member`: the bot removed, kicked or blocked → every
+//!   subscription of the chat is disabled; added again → re-enabled.
+//!
+//! Start-up: `getMe` (retried with backoff until it answers), `deleteWebhook`
+//! (long polling and a webhook exclude each other), `setMyCommands` from
+//! `commands::COMMANDS`. Then the dispatcher polls until the shutdown
+//! channel says stop; stopping confirms the updates already handled and
+//! waits for running handlers, within [`STOP_BUDGET`].
+//!
+//! Never logs the bot token: every error string goes through
+//! [`redact_token`] (via [`classify`]), and teloxide's own error loggers are
+//! replaced because they print errors with the request URL.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use teloxide::Bot;
+use teloxide::RequestError;
+use teloxide::dispatching::{Dispatcher, UpdateFilterExt, UpdateHandler};
+use teloxide::dptree;
+use teloxide::payloads::SendMessageSetters;
+use teloxide::requests::Requester;
+use teloxide::types::{BotCommand, ChatMemberKind, ChatMemberUpdated, Me, Message, ReplyParameters, Update};
+use teloxide::update_listeners::Polling;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
+use crate::deliver::SendError;
+use crate::deliver::ratelimit::RateLimiter;
+use crate::directory::Directory;
+use crate::store::{Store, StoreError};
+use crate::subscriptions::Subscriptions;
+use crate::telegram::sender::{classify, redact_token};
+use crate::types::{ChatId, Destination};
+
+/// Long-polling timeout (`getUpdates?timeout=`); below the HTTP client's
+/// 17 s request timeout.
+pub const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stop may take: confirming handled updates and finishing the
+/// handlers already running. Inside the binary's 5 s shutdown grace.
+pub const STOP_BUDGET: Duration = Duration::from_secs(4);
+/// How long a `getChatMember` answer is trusted.
+pub const ADMIN_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Most (chat, user) admin answers remembered.
+pub const ADMIN_CACHE_MAX: usize = 1024;
+/// Longest wait between retries after network errors.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Telegram's limit for one message, in UTF-16 code units.
+pub const MAX_MESSAGE_LEN: usize = 4096;
+/// A reply that got a 429 is retried once when the wait is at most this.
+const REPLY_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// The reply when the store fails under a command.
+pub const SORRY: &str = "Something went wrong on my side; please try again later.";
+/// The reply to plain text in a private chat.
+pub const ONLY_COMMANDS: &str = "I understand commands only. Send /help for the list.";
+
+/// What the commands run against: the same services the rest of tminus
+/// uses (the subscription API, the store, the directory the poller fills).
+#[derive(Clone)]
+pub struct BotServices {
+    pub subs: Subscriptions,
+    pub store: Store,
+    pub directory: Arc<RwLock<Directory>>,
+    pub defaults: Defaults,
+}
+
+/// The Telegram command bot. Build it with the `Bot` the sender uses
+/// (`TelegramSender::bot`) and share the sender's rate limiter, so command
+/// replies and alerts stay within the same Telegram limits together.
+pub struct CommandBot {
+    bot: Bot,
+    services: BotServices,
+    limiter: Option<Arc<RateLimiter<ChatId>>>,
+}
+
+impl CommandBot {
+    /// `bot` must already point at the configured `api_url`.
+    pub fn new(bot: Bot, services: BotServices) -> CommandBot {
+        CommandBot { bot, services, limiter: None }
+    }
+
+    /// Paces replies with `limiter` (the alert sender's).
+    pub fn with_limiter(mut self, limiter: Arc<RateLimiter<ChatId>>) -> CommandBot {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Runs until `stop` turns true (or its sender is dropped). Network and
+    /// API errors are logged and retried with backoff; this never returns an
+    /// error and never panics on input.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let CommandBot { bot, services, limiter } = self;
+        let token = bot.token().to_string();
+        tokio::select! {
+            () = start_up(&bot) => {}
+            _ = stopped(&mut stop) => {
+                info!("Telegram bot stopped before it started");
+                return;
+            }
+        }
+
+        let ctx = Arc::new(Handlers { services, limiter, admins: AdminCache::new(ADMIN_CACHE_TTL, ADMIN_CACHE_MAX) });
+        let mut failures = 0u32;
+        loop {
+            let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
+                .dependencies(dptree::deps![ctx.clone()])
+                .default_handler(|update: Arc<Update>| async move {
+                    debug!(update = update.id.0, "Telegram update ignored");
+                })
+                .build();
+            let shutdown = dispatcher.shutdown_token();
+            let listener = Polling::builder(bot.clone()).timeout(POLL_TIMEOUT).backoff_strategy(backoff).build();
+            let listener_errors = {
+                let token = token.clone();
+                Arc::new(move |e: RequestError| {
+                    let reason = reason(&e, &token);
+                    async move { warn!(%reason, "Telegram getUpdates failed; retrying with backoff") }
+                })
+            };
+            let dispatch = dispatcher.try_dispatch_with_listener(listener, listener_errors);
+            tokio::pin!(dispatch);
+            tokio::select! {
+                result = &mut dispatch => match result {
+                    Ok(()) => {
+                        info!("Telegram polling ended");
+                        return;
+                    }
+                    // The dispatcher's own getMe failed: the network is
+                    // down again; wait and start over.
+                    Err(e) => {
+                        let wait = retry_wait(&e, &token, failures);
+                        failures = failures.saturating_add(1);
+                        warn!(reason = %reason(&e, &token), retry_in_s = wait.as_secs(), "Telegram polling could not start");
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => continue,
+                            _ = stopped(&mut stop) => return,
+                        }
+                    }
+                },
+                _ = stopped(&mut stop) => {
+                    // `Err` means the dispatcher is not running yet (it is
+                    // in its getMe): dropping it is the whole stop.
+                    if shutdown.shutdown().is_ok() && tokio::time::timeout(STOP_BUDGET, dispatch).await.is_err() {
+                        warn!("Telegram polling did not stop within {}s; leaving it", STOP_BUDGET.as_secs());
+                    }
+                    info!("Telegram bot stopped");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once a stop is asked for (or nobody can ask any more).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `getMe` until it answers (proves the token and the connection), then
+/// `deleteWebhook` and `setMyCommands`, whose failures are only logged.
+async fn start_up(bot: &Bot) {
+    let token = bot.token();
+    let mut failures = 0u32;
+    let me = loop {
+        match bot.get_me().await {
+            Ok(me) => break me,
+            Err(e) => {
+                let wait = retry_wait(&e, token, failures);
+                failures = failures.saturating_add(1);
+                warn!(reason = %reason(&e, token), retry_in_s = wait.as_secs(), "Telegram getMe failed; will retry");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    };
+    let username = me.user.username.as_deref().unwrap_or_default();
+    info!(bot = %username, "Telegram bot connected; listening for commands");
+    if let Err(e) = bot.delete_webhook().await {
+        debug!(reason = %reason(&e, token), "deleteWebhook failed; polling will say if a webhook is in the way");
+    }
+    let list: Vec<BotCommand> =
+        commands::COMMANDS.iter().map(|(name, what, _)| BotCommand::new(*name, *what)).collect();
+    if let Err(e) = bot.set_my_commands(list).await {
+        warn!(reason = %reason(&e, token), "could not register the command list with Telegram (setMyCommands)");
+    }
+}
+
+/// Exponential backoff for network errors: 1 s, 2 s, 4 s … [`MAX_BACKOFF`].
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(6)).min(MAX_BACKOFF)
+}
+
+/// The wait Telegram asked for (429, refused token), else [`backoff`].
+fn retry_wait(e: &RequestError, token: &str, failures: u32) -> Duration {
+    match classify(e, token) {
+        SendError::Transient { retry_after: Some(wait), .. } => wait,
+        _ => backoff(failures),
+    }
+}
+
+/// A failed request in words, without the token.
+fn reason(e: &RequestError, token: &str) -> String {
+    redact_token(&classify(e, token).to_string(), token)
+}
+
+fn schema() -> UpdateHandler<Infallible> {
+    dptree::entry()
+        .branch(Update::filter_message().endpoint(on_message))
+        .branch(Update::filter_channel_post().endpoint(on_message))
+        .branch(Update::filter_my_chat_member().endpoint(on_my_chat_member))
+}
+
+// Each handler runs in its own task: a panic there is logged and the
+// dispatcher (whose per-chat workers would die with it) goes on.
+
+async fn on_message(bot: Bot, me: Me, msg: Message, ctx: Arc<Handlers>) -> Result<(), Infallible> {
+    let chat = msg.chat.id.0;
+    if let Err(e) = tokio::spawn(async move { ctx.command(&bot, &me, &msg).await }).await {
+        error!(chat, error = %e, "Telegram command handler failed");
+    }
+    Ok(())
+}
+
+async fn on_my_chat_member(update: ChatMemberUpdated, ctx: Arc<Handlers>) -> Result<(), Infallible> {
+    let chat = update.chat.id.0;
+    if let Err(e) = tokio::spawn(async move { ctx.membership(&update) }).await {
+        error!(chat, error = %e, "Telegram membership handler failed");
+    }
+    Ok(())
+}
+
+/// Who is talking, as far as permissions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Private,
+    Group,
+    Channel,
+}
+
+impl Place {
+    fn of(msg: &Message) -> Place {
+        if msg.chat.is_private() {
+            Place::Private
+        } else if msg.chat.is_channel() {
+            Place::Channel
+        } else {
+            Place::Group
+        }
+    }
+}
+
+struct Handlers {
+    services: BotServices,
+    limiter: Option<Arc<RateLimiter<ChatId>>>,
+    admins: AdminCache,
+}
+
+impl Handlers {
+    async fn command(&self, bot: &Bot, me: &Me, msg: &Message) {
+        let Some(text) = msg.text() else { return };
+        let chat = msg.chat.id.0;
+        let place = Place::of(msg);
+        let Some((name, args)) = commands::split_command(text, me.user.username.as_deref()) else {
+            if place == Place::Private && !text.trim_start().starts_with('/') {
+                self.reply(bot, msg, ONLY_COMMANDS).await;
+            }
+            return;
+        };
+        let cmd = match commands::parse(&name, args) {
+            Ok(cmd) => cmd,
+            // In a group `/foo` may be meant for another bot: answer only
+            // when it names this one.
+            Err(CommandError::Unknown(_)) if place != Place::Private && !names_a_bot(text) => {
+                debug!(chat, command = %name, "unknown command not addressed to this bot; ignored");
+                return;
+            }
+            Err(e) => {
+                self.reply(bot, msg, &e.to_string()).await;
+                return;
+            }
+        };
+        let can_manage = match place {
+            Place::Private | Place::Channel => true,
+            Place::Group if !cmd.changes_settings() => false,
+            Place::Group => match self.is_admin(bot, msg).await {
+                Ok(admin) => admin,
+                Err(reason) => {
+                    warn!(chat, %reason, "could not check the sender's admin status (getChatMember)");
+                    self.reply(bot, msg, SORRY).await;
+                    return;
+                }
+            },
+        };
+        debug!(chat, command = %name, can_manage, "Telegram command");
+        let context = CommandContext { destination: Destination::Telegram(ChatId(chat)), can_manage, now: Utc::now() };
+        let result = {
+            let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
+            let services = Services {
+                subs: &self.services.subs,
+                store: &self.services.store,
+                directory: &directory,
+                defaults: &self.services.defaults,
+            };
+            commands::execute(cmd, &context, &services)
+        };
+        let text = match result {
+            Ok(reply) => reply.text,
+            Err(e) => {
+                error!(chat, command = %name, error = %e, "store error while running a Telegram command");
+                SORRY.to_string()
+            }
+        };
+        self.reply(bot, msg, &text).await;
+    }
+
+    /// Whether the sender of `msg` administers its group (cached).
+    async fn is_admin(&self, bot: &Bot, msg: &Message) -> Result<bool, String> {
+        // "Remain anonymous" admins post as the group itself.
+        if msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id) {
+            return Ok(true);
+        }
+        let Some(user) = msg.from.as_ref() else { return Ok(false) };
+        let chat = msg.chat.id.0;
+        if let Some(admin) = self.admins.get(chat, user.id.0) {
+            return Ok(admin);
+        }
+        let member = bot.get_chat_member(msg.chat.id, user.id).await.map_err(|e| reason(&e, bot.token()))?;
+        let admin = member.kind.is_privileged();
+        self.admins.put(chat, user.id.0, admin);
+        Ok(admin)
+    }
+
+    /// Sends `text` as plain text to the chat of `msg`, in parts when it is
+    /// longer than one message; in groups as a reply to `msg`.
+    async fn reply(&self, bot: &Bot, msg: &Message, text: &str) {
+        let chat = msg.chat.id;
+        let reply_to = (Place::of(msg) == Place::Group).then_some(msg.id);
+        for (i, part) in split_message(text, MAX_MESSAGE_LEN).into_iter().enumerate() {
+            let mut retried = false;
+            loop {
+                if let Some(limiter) = &self.limiter {
+                    limiter.acquire(&ChatId(chat.0)).await;
+                }
+                let mut request = bot.send_message(chat, part.as_str());
+                if let (0, Some(id)) = (i, reply_to) {
+                    request = request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+                }
+                match request.await {
+                    Ok(_) => break,
+                    Err(RequestError::RetryAfter(wait)) if !retried && wait.duration() <= REPLY_RETRY_MAX => {
+                        retried = true;
+                        if let Some(limiter) = &self.limiter {
+                            limiter.pause_key(&ChatId(chat.0), Instant::now() + wait.duration());
+                        }
+                        tokio::time::sleep(wait.duration()).await;
+                    }
+                    Err(e) => {
+                        warn!(chat = chat.0, reason = %reason(&e, bot.token()), "could not send a command reply");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bot's own membership changed.
+    fn membership(&self, update: &ChatMemberUpdated) {
+        let chat = update.chat.id.0;
+        let new = &update.new_chat_member.kind;
+        let present = new.is_present();
+        let status = status_name(new);
+        match self.set_enabled(ChatId(chat), present) {
+            Ok(0) => debug!(chat, status, "bot membership changed; no subscription to update"),
+            Ok(n) if present => {
+                info!(chat, status, enabled = n, "bot is back in the chat; its subscriptions are active again")
+            }
+            Ok(n) => info!(
+                chat,
+                status,
+                disabled = n,
+                "bot was removed from or blocked in the chat; its subscriptions are disabled"
+            ),
+            Err(e) => {
+                error!(chat, status, error = %e, "could not update the chat's subscriptions after a membership change")
+            }
+        }
+    }
+
+    /// Enables or disables every subscription of the chat; returns how many
+    /// changed.
+    fn set_enabled(&self, chat: ChatId, enabled: bool) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for mut sub in self.services.store.subscriptions_of(&Destination::Telegram(chat))? {
+            if sub.enabled != enabled {
+                sub.enabled = enabled;
+                self.services.subs.put(&sub)?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// Whether the command word names a bot (`/cmd@bot`); `split_command`
+/// already dropped those naming another bot.
+fn names_a_bot(text: &str) -> bool {
+    text.split_whitespace().next().is_some_and(|w| w.contains('@'))
+}
+
+fn status_name(kind: &ChatMemberKind) -> &'static str {
+    match kind {
+        ChatMemberKind::Owner(_) => "creator",
+        ChatMemberKind::Administrator(_) => "administrator",
+        ChatMemberKind::Member(_) => "member",
+        ChatMemberKind::Restricted(_) => "restricted",
+        ChatMemberKind::Left => "left",
+        ChatMemberKind::Banned(_) => "kicked",
+    }
+}
+
+/// Splits plain text into messages of at most `max` UTF-16 units, at line
+/// breaks where possible, never inside a character. Empty parts are dropped.
+pub fn split_message(text: &str, max: usize) -> Vec<String> {
+    let max = max.max(2);
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut len = 0;
+    let mut flush = |current: &mut String, len: &mut usize| {
+        let part = current.trim_end();
+        if !part.trim().is_empty() {
+            parts.push(part.to_string());
+        }
+        current.clear();
+        *len = 0;
+    };
+    for line in text.split_inclusive('\n') {
+        let line_len = line.encode_utf16().count();
+        if len + line_len > max {
+            flush(&mut current, &mut len);
+        }
+        if line_len <= max {
+            current.push_str(line);
+            len += line_len;
+            continue;
+        }
+        for c in line.chars() {
+            if len + c.len_utf16() > max {
+                flush(&mut current, &mut len);
+            }
+            current.push(c);
+            len += c.len_utf16();
+        }
+    }
+    flush(&mut current, &mut len);
+    parts
+}
+
+/// Recent `getChatMember` answers: (chat, user) → admin, for a while.
+struct AdminCache {
+    ttl: Duration,
+    max: usize,
+    entries: Mutex<HashMap<(i64, u64), (bool, Instant)>>,
+}
+
+impl AdminCache {
+    fn new(ttl: Duration, max: usize) -> AdminCache {
+        AdminCache { ttl, max: max.max(1), entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, chat: i64, user: u64) -> Option<bool> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(&(chat, user)).filter(|(_, at)| at.elapsed() < self.ttl).map(|(admin, _)| *admin)
+    }
+
+    fn put(&self, chat: i64, user: u64, admin: bool) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.max && !entries.contains_key(&(chat, user)) {
+            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            if entries.len() >= self.max
+                && let Some(oldest) = entries.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k)
+            {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert((chat, user), (admin, Instant::now()));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_replies_split_at_lines_and_characters() {
+        assert_eq!(split_message("hello", 4096), ["hello"]);
+        assert!(split_message("  \n ", 4096).is_empty());
+        let parts = split_message("aaaa\nbbbb\ncccc", 10);
+        assert_eq!(parts, ["aaaa\nbbbb", "cccc"]);
+        // One line longer than a message: cut between characters, counting
+        // UTF-16 units (🚀 is two).
+        let parts = split_message(&"🚀".repeat(5), 4);
+        assert_eq!(parts, ["🚀🚀", "🚀🚀", "🚀"]);
+        let big = "x".repeat(10_000);
+        let parts = split_message(&big, MAX_MESSAGE_LEN);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.encode_utf16().count() <= MAX_MESSAGE_LEN));
+        assert_eq!(parts.concat(), big);
+    }
+
+    #[test]
+    fn admin_answers_expire_and_the_cache_stays_bounded() {
+        let cache = AdminCache::new(Duration::from_secs(60), 3);
+        cache.put(-1, 1, true);
+        cache.put(-1, 2, false);
+        assert_eq!(cache.get(-1, 1), Some(true));
+        assert_eq!(cache.get(-1, 2), Some(false));
+        assert_eq!(cache.get(-2, 1), None);
+        for user in 3..10 {
+            cache.put(-1, user, true);
+        }
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.get(-1, 9), Some(true));
+        let short = AdminCache::new(Duration::ZERO, 3);
+        short.put(-1, 1, true);
+        assert_eq!(short.get(-1, 1), None, "expired");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(100), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn only_explicit_addressees_count() {
+        assert!(names_a_bot("/foo@tminus_bot x"));
+        assert!(!names_a_bot("/foo x@y"));
+        assert!(!names_a_bot(""));
+    }
+}

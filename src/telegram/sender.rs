@@ -1,0 +1,592 @@
+//! The Telegram sender: one rendered alert → one `sendPhoto` (image with
+//! the alert as caption, when the caption fits) or `sendMessage` (HTML, with
+//! a large link preview of the image when there is one), with "Watch live"
+//! and "Details" inline buttons.
+//!
+//! Before every request it waits for the shared rate limiter (Telegram:
+//! 30 messages/s overall, 1/s per chat, 20/min per group or channel). A
+//! 429 pauses that chat for `retry_after`; 429s from several chats at once
+//! mean the bot-wide flood limit, and pause everything.
+//!
+//! Errors are classified, not acted on: the deliverer disables, moves,
+//! retries or dead-letters. Every error string is token-redacted.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use teloxide::payloads::{SendMessageSetters, SendPhotoSetters};
+use teloxide::requests::Requester;
+use teloxide::types::{
+    ChatId as TgChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, ParseMode,
+};
+use teloxide::{ApiError, Bot, RequestError};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::config::TelegramConfig;
+use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
+use crate::deliver::{BoxFuture, SendError, Sender, Sent};
+use crate::render::Message;
+use crate::render::telegram::{buttons, caption, html, http_url};
+use crate::types::{ChatId, Destination, Secret};
+
+/// Telegram chats are rate-limited per chat; negative ids are groups,
+/// supergroups and channels, which also have the per-group limit.
+impl LimitKey for ChatId {
+    fn is_group(&self) -> bool {
+        self.0 < 0
+    }
+}
+
+/// Telegram's sending limits. `Default` is the documented platform
+/// ceilings; tests and benchmarks scale them to a fake server's numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TelegramLimits {
+    /// All chats together ("about 30 messages per second").
+    pub global: Rate,
+    /// One chat ("no more than one message per second").
+    pub per_chat: Rate,
+    /// A group or channel ("no more than 20 messages per minute").
+    pub per_group: Rate,
+    /// Fraction of spacing added under each ceiling, against jitter.
+    pub headroom: f64,
+}
+
+impl Default for TelegramLimits {
+    fn default() -> TelegramLimits {
+        TelegramLimits {
+            global: Rate::per_second(30),
+            per_chat: Rate::per_second(1),
+            per_group: Rate::per_minute(20),
+            headroom: 0.05,
+        }
+    }
+}
+
+impl TelegramLimits {
+    /// Every rate `factor` times faster, e.g. for a benchmark against a fake
+    /// server enforcing 1000 messages/s.
+    pub fn scaled(self, factor: f64) -> TelegramLimits {
+        TelegramLimits {
+            global: self.global.scaled(factor),
+            per_chat: self.per_chat.scaled(factor),
+            per_group: self.per_group.scaled(factor),
+            headroom: self.headroom,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            global: Some(self.global),
+            per_key: Some(self.per_chat),
+            per_group: Some(self.per_group),
+            headroom: self.headroom,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Why a sender could not be built. Never contains the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TelegramError {
+    #[error("telegram.token is empty")]
+    NoToken,
+    #[error("telegram.api_url {url:?} is not a usable URL: {reason}")]
+    ApiUrl { url: String, reason: String },
+    #[error("telegram: cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// 429s from this many different chats within `FLOOD_WINDOW` are taken
+/// as the bot-wide flood limit rather than one busy chat. A real global
+/// flood answers every request (tens per second); a few 429s from arrival
+/// jitter must not stall the whole fan-out for `retry_after`.
+const FLOOD_CHATS: usize = 5;
+const FLOOD_WINDOW: Duration = Duration::from_secs(1);
+/// A wrong token must not disable every subscription: it is retried, slowly,
+/// until someone fixes the config.
+const BAD_TOKEN_RETRY: Duration = Duration::from_secs(300);
+
+/// Sends alerts to Telegram chats. Cheap to share (`Arc`).
+pub struct TelegramSender {
+    bot: Bot,
+    token: Secret,
+    limiter: Arc<RateLimiter<ChatId>>,
+    /// Recent 429s, to tell a bot-wide flood from a per-chat one.
+    floods: Mutex<VecDeque<(Instant, ChatId)>>,
+}
+
+/// Hand-written: teloxide's `Bot` prints its token in `Debug`.
+impl fmt::Debug for TelegramSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramSender").field("api_url", &self.bot.api_url().as_str()).finish_non_exhaustive()
+    }
+}
+
+impl TelegramSender {
+    /// A sender for the bot `token` talking to `api_url` (normally
+    /// `https://api.telegram.org`), pacing itself to `limits`.
+    pub fn new(token: &Secret, api_url: &str, limits: TelegramLimits) -> Result<TelegramSender, TelegramError> {
+        if token.is_empty() {
+            return Err(TelegramError::NoToken);
+        }
+        let url = reqwest::Url::parse(api_url)
+            .map_err(|e| TelegramError::ApiUrl { url: api_url.to_string(), reason: e.to_string() })?;
+        if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+            return Err(TelegramError::ApiUrl { url: api_url.to_string(), reason: "expected an http(s) URL".into() });
+        }
+        // teloxide's settings (5 s connect, 17 s total) without its panic on
+        // a client that cannot be built.
+        let client = teloxide::net::default_reqwest_settings()
+            .build()
+            .map_err(|e| TelegramError::Client(redact_token(&e.to_string(), token.expose())))?;
+        let bot = Bot::with_client(token.expose(), client).set_api_url(url);
+        Ok(TelegramSender {
+            bot,
+            token: token.clone(),
+            limiter: Arc::new(RateLimiter::new(limits.limits())),
+            floods: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// A sender from `[telegram]` with the real platform limits.
+    pub fn from_config(config: &TelegramConfig) -> Result<TelegramSender, TelegramError> {
+        TelegramSender::new(&config.token, &config.api_url, TelegramLimits::default())
+    }
+
+    /// The limiter this sender paces itself with; other code sending as the
+    /// same bot (command replies) should share it.
+    pub fn limiter(&self) -> Arc<RateLimiter<ChatId>> {
+        self.limiter.clone()
+    }
+
+    /// The configured bot, for other parts talking to the same API (the
+    /// command front-end). Never log it: its `Debug` shows the token.
+    pub fn bot(&self) -> &Bot {
+        &self.bot
+    }
+
+    async fn send_alert(&self, chat: ChatId, msg: &Message) -> Result<Sent, SendError> {
+        let keyboard = keyboard(msg);
+        let image = msg.image.as_deref().and_then(http_url);
+        if let Some(img) = &image {
+            if let Some(cap) = caption(msg) {
+                match self.send_photo(chat, img, &cap, keyboard.clone()).await {
+                    Ok(sent) => return Ok(sent),
+                    // Telegram could not fetch or use the image: the alert
+                    // still goes out, as text with a link preview.
+                    Err(e) if is_image_problem(&e) => {
+                        debug!(chat = chat.0, reason = %redact_token(&e.to_string(), self.token.expose()), "image refused; sending the alert as text");
+                    }
+                    Err(e) => return Err(self.failure(chat, "sendPhoto", &cap, e)),
+                }
+            }
+        }
+        let text = html(msg);
+        self.limiter.acquire(&chat).await;
+        let preview = match &image {
+            Some(img) => LinkPreviewOptions {
+                is_disabled: false,
+                url: Some(img.clone()),
+                prefer_small_media: false,
+                prefer_large_media: true,
+                show_above_text: true,
+            },
+            None => LinkPreviewOptions {
+                is_disabled: true,
+                url: None,
+                prefer_small_media: false,
+                prefer_large_media: false,
+                show_above_text: false,
+            },
+        };
+        let mut req = self
+            .bot
+            .send_message(TgChatId(chat.0), text.as_str())
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(preview);
+        if let Some(k) = keyboard {
+            req = req.reply_markup(k);
+        }
+        match req.await {
+            Ok(m) => Ok(Sent { message_id: Some(m.id.0.to_string()) }),
+            Err(e) => Err(self.failure(chat, "sendMessage", &text, e)),
+        }
+    }
+
+    async fn send_photo(
+        &self,
+        chat: ChatId,
+        image: &str,
+        caption: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<Sent, RequestError> {
+        let Ok(url) = reqwest::Url::parse(image) else {
+            // `http_url` already parsed it; treat the impossible as an image
+            // problem so the alert goes out as text.
+            return Err(RequestError::Api(ApiError::WrongFileIdOrUrl));
+        };
+        self.limiter.acquire(&chat).await;
+        let mut req =
+            self.bot.send_photo(TgChatId(chat.0), InputFile::url(url)).caption(caption).parse_mode(ParseMode::Html);
+        if let Some(k) = keyboard {
+            req = req.reply_markup(k);
+        }
+        let m = req.await?;
+        Ok(Sent { message_id: Some(m.id.0.to_string()) })
+    }
+
+    /// Classifies `err`, applies what it means for pacing, and logs what
+    /// only this layer can log (the rejected payload).
+    fn failure(&self, chat: ChatId, method: &str, payload: &str, err: RequestError) -> SendError {
+        let out = classify(&err, self.token.expose());
+        match (&err, &out) {
+            (RequestError::RetryAfter(_), SendError::Transient { retry_after: Some(wait), .. }) => {
+                self.flooded(chat, *wait)
+            }
+            (_, SendError::Rejected { reason }) => {
+                warn!(chat = chat.0, method, %reason, payload, "Telegram rejected the message; payload logged for the bug report");
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// A 429 for `chat`: pause that chat; if several chats got one just
+    /// now, it is the bot-wide limit: pause everything.
+    fn flooded(&self, chat: ChatId, wait: Duration) {
+        let now = Instant::now();
+        let until = now + wait;
+        self.limiter.pause_key(&chat, until);
+        let mut recent = self.floods.lock().unwrap_or_else(|p| p.into_inner());
+        while recent.front().is_some_and(|(t, _)| now.duration_since(*t) > FLOOD_WINDOW) {
+            recent.pop_front();
+        }
+        recent.push_back((now, chat));
+        let mut chats: Vec<ChatId> = recent.iter().map(|(_, c)| *c).collect();
+        chats.sort_unstable();
+        chats.dedup();
+        if chats.len() >= FLOOD_CHATS {
+            info!(
+                chats = chats.len(),
+                wait_s = wait.as_secs(),
+                "Telegram flood control across chats; pausing all sends"
+            );
+            self.limiter.pause_all(until);
+            recent.clear();
+        }
+    }
+}
+
+impl Sender for TelegramSender {
+    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+        Box::pin(async move {
+            let Destination::Telegram(chat) = dest else {
+                return Err(SendError::Rejected { reason: format!("not a Telegram destination: {dest}") });
+            };
+            self.send_alert(*chat, msg).await
+        })
+    }
+}
+
+/// The inline keyboard: one row with the buttons that have URLs.
+fn keyboard(msg: &Message) -> Option<InlineKeyboardMarkup> {
+    let row: Vec<InlineKeyboardButton> = buttons(msg)
+        .into_iter()
+        .filter_map(|(label, url)| reqwest::Url::parse(&url).ok().map(|u| InlineKeyboardButton::url(label, u)))
+        .collect();
+    (!row.is_empty()).then(|| InlineKeyboardMarkup::new([row]))
+}
+
+/// Telegram's own words for an error (teloxide wraps unknown ones).
+fn description(e: &ApiError) -> String {
+    match e {
+        ApiError::Unknown(s) | ApiError::CantParseEntities(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Telegram could not fetch or decode the photo URL: worth a text retry.
+fn is_image_problem(err: &RequestError) -> bool {
+    let RequestError::Api(e) = err else { return false };
+    match e {
+        ApiError::WrongFileIdOrUrl
+        | ApiError::FailedToGetUrlContent
+        | ApiError::ImageProcessFailed
+        | ApiError::PhotoAsInputFileRequired
+        | ApiError::WrongFileId => true,
+        other => {
+            let d = description(other).to_ascii_lowercase();
+            [
+                "wrong type of the web page content",
+                "failed to get http url content",
+                "image_process_failed",
+                "photo_invalid",
+                "wrong file identifier",
+                "photo_invalid_dimensions",
+            ]
+            .iter()
+            .any(|p| d.contains(p))
+        }
+    }
+}
+
+/// What a failed request means for delivery. Every reason is redacted of
+/// `token`.
+pub fn classify(err: &RequestError, token: &str) -> SendError {
+    let redact = |s: &str| redact_token(s, token);
+    match err {
+        RequestError::RetryAfter(secs) => {
+            let wait = Duration::from_secs(u64::from(secs.seconds()).max(1));
+            SendError::Transient {
+                reason: format!("Telegram flood control: retry after {}s", wait.as_secs()),
+                retry_after: Some(wait),
+            }
+        }
+        RequestError::MigrateToChatId(to) => SendError::Migrated { to: ChatId(to.0) },
+        RequestError::Api(e) => classify_api(e, &redact(&description(e))),
+        RequestError::Network(e) => {
+            let what = if e.is_timeout() {
+                "timeout"
+            } else if e.is_connect() {
+                "cannot connect"
+            } else {
+                "network error"
+            };
+            SendError::Transient {
+                reason: format!("Telegram {what}: {}", redact(&error_chain(e.as_ref()))),
+                retry_after: None,
+            }
+        }
+        RequestError::InvalidJson { raw, .. } => {
+            // Proxies and outages answer with HTML pages; keep the log short.
+            let head: String = raw.chars().take(200).collect();
+            SendError::Transient {
+                reason: format!("Telegram sent an unreadable answer: {}", redact(&head)),
+                retry_after: None,
+            }
+        }
+        RequestError::Io(e) => SendError::Transient {
+            reason: format!("Telegram I/O error: {}", redact(&e.to_string())),
+            retry_after: None,
+        },
+    }
+}
+
+fn classify_api(e: &ApiError, reason: &str) -> SendError {
+    let permanent = || SendError::Permanent { reason: format!("Telegram: {reason}") };
+    let rejected = || SendError::Rejected { reason: format!("Telegram: {reason}") };
+    let transient = || SendError::Transient { reason: format!("Telegram: {reason}"), retry_after: None };
+    match e {
+        ApiError::BotBlocked
+        | ApiError::BotKicked
+        | ApiError::BotKickedFromSupergroup
+        | ApiError::BotKickedFromChannel
+        | ApiError::UserDeactivated
+        | ApiError::CantInitiateConversation
+        | ApiError::CantTalkWithBots
+        | ApiError::ChatNotFound
+        | ApiError::GroupDeactivated
+        | ApiError::NotEnoughRightsToPostMessages => permanent(),
+        ApiError::InvalidToken => SendError::Transient {
+            reason: format!("Telegram refuses the bot token ({reason}); check telegram.token"),
+            retry_after: Some(BAD_TOKEN_RETRY),
+        },
+        ApiError::CantParseEntities(_)
+        | ApiError::MessageIsTooLong
+        | ApiError::MessageTextIsEmpty
+        | ApiError::ButtonUrlInvalid
+        | ApiError::ButtonDataInvalid
+        | ApiError::TextButtonsAreUnallowed
+        | ApiError::WrongHttpUrl
+        | ApiError::CantParseUrl
+        | ApiError::RequestEntityTooLarge => rejected(),
+        _ => {
+            let d = reason.to_ascii_lowercase();
+            const GONE: &[&str] = &[
+                "chat not found",
+                "not enough rights to send",
+                "have no rights to send",
+                "need administrator rights",
+                "chat_write_forbidden",
+                "chat_restricted",
+                "group chat was deactivated",
+                "group is deactivated",
+                "user is deactivated",
+                "peer_id_invalid",
+                "chat was deleted",
+            ];
+            if d.starts_with("forbidden") || GONE.iter().any(|g| d.contains(g)) {
+                permanent()
+            } else if d.starts_with("unauthorized") {
+                SendError::Transient {
+                    reason: format!("Telegram refuses the bot token ({reason}); check telegram.token"),
+                    retry_after: Some(BAD_TOKEN_RETRY),
+                }
+            } else if d.starts_with("bad request") {
+                rejected()
+            } else {
+                // 5xx ("Internal Server Error", "Bad Gateway"), "Too Many
+                // Requests" without parameters, and what we do not know yet.
+                transient()
+            }
+        }
+    }
+}
+
+/// An error and its sources, one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// `text` with the bot token masked: the exact token (also percent-encoded),
+/// and anything shaped like one after `/bot` in a URL path (`/bot123:ABC/`),
+/// so even a token we were not told about cannot leak through a URL.
+pub fn redact_token(text: &str, token: &str) -> String {
+    let mut out = text.to_string();
+    if !token.is_empty() {
+        out = out.replace(token, "***");
+        let encoded = token.replace(':', "%3A");
+        if encoded != token {
+            out = out.replace(&encoded, "***").replace(&token.replace(':', "%3a"), "***");
+        }
+    }
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("/bot") {
+        let (before, after) = rest.split_at(i + 4);
+        result.push_str(before);
+        if after.starts_with(|c: char| c.is_ascii_digit()) {
+            let end = after
+                .find(|c: char| c == '/' || c == '?' || c == '#' || c == ')' || c == '"' || c.is_whitespace())
+                .unwrap_or(after.len());
+            result.push_str("***");
+            rest = &after[end..];
+        } else {
+            rest = after;
+        }
+    }
+    result.push_str(rest);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use teloxide::types::Seconds;
+
+    use super::*;
+
+    const TOKEN: &str = "123456789:AAE-secret_Token";
+
+    #[test]
+    fn tokens_are_redacted_everywhere() {
+        let url = format!("error sending request for url (http://127.0.0.1:1/bot{TOKEN}/SendMessage)");
+        let red = redact_token(&url, TOKEN);
+        assert!(!red.contains("secret"), "{red}");
+        assert_eq!(red, "error sending request for url (http://127.0.0.1:1/bot***/SendMessage)");
+        let encoded = format!("https://api.telegram.org/bot{}/getMe", TOKEN.replace(':', "%3A"));
+        assert!(!redact_token(&encoded, TOKEN).contains("secret"));
+        // A token we were not given (e.g. another bot's) is still masked in URLs.
+        assert_eq!(redact_token("GET /bot987:XYZ?x=1 failed", ""), "GET /bot***?x=1 failed");
+        assert_eq!(redact_token("the /bots and /botany stay", TOKEN), "the /bots and /botany stay");
+        assert_eq!(redact_token("tail /bot1:a", TOKEN), "tail /bot***");
+    }
+
+    #[tokio::test]
+    async fn network_errors_do_not_leak_the_token() {
+        // Port 9 on localhost: nothing listens, the connection is refused.
+        let client = reqwest::Client::new();
+        let e = client.post(format!("http://127.0.0.1:9/bot{TOKEN}/SendMessage")).send().await.unwrap_err();
+        let raw = error_chain(&e);
+        assert!(raw.contains("secret"), "precondition: reqwest puts the URL in its errors: {raw}");
+        let err = RequestError::Network(Arc::new(e));
+        let out = classify(&err, TOKEN);
+        assert!(matches!(out, SendError::Transient { retry_after: None, .. }), "{out:?}");
+        assert!(!out.to_string().contains("secret"), "{out}");
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        let api = |e: ApiError| classify(&RequestError::Api(e), TOKEN);
+        let unknown = |s: &str| api(ApiError::Unknown(s.into()));
+        for e in
+            [ApiError::BotBlocked, ApiError::BotKickedFromSupergroup, ApiError::ChatNotFound, ApiError::UserDeactivated]
+        {
+            assert!(matches!(api(e.clone()), SendError::Permanent { .. }), "{e:?}");
+        }
+        for d in [
+            "Forbidden: bot was kicked from the group chat",
+            "Forbidden: bot is not a member of the channel chat",
+            "Bad Request: not enough rights to send text messages to the chat",
+            "Bad Request: chat not found",
+        ] {
+            assert!(matches!(unknown(d), SendError::Permanent { .. }), "{d}");
+        }
+        let e = api(ApiError::CantParseEntities("Bad Request: can't parse entities: Unsupported start tag".into()));
+        assert!(matches!(&e, SendError::Rejected { reason } if reason.contains("Unsupported start tag")), "{e:?}");
+        assert!(matches!(api(ApiError::MessageIsTooLong), SendError::Rejected { .. }));
+        assert!(matches!(unknown("Bad Request: BUTTON_URL_INVALID"), SendError::Rejected { .. }));
+        assert!(matches!(unknown("Internal Server Error"), SendError::Transient { retry_after: None, .. }));
+        assert!(matches!(unknown("Bad Gateway"), SendError::Transient { .. }));
+        assert!(
+            matches!(api(ApiError::InvalidToken), SendError::Transient { retry_after: Some(_), .. }),
+            "never disables subs"
+        );
+        assert_eq!(
+            classify(&RequestError::RetryAfter(Seconds::from_seconds(7)), TOKEN),
+            SendError::Transient {
+                reason: "Telegram flood control: retry after 7s".into(),
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
+        assert_eq!(
+            classify(&RequestError::MigrateToChatId(TgChatId(-1001234)), TOKEN),
+            SendError::Migrated { to: ChatId(-1001234) }
+        );
+        let raw = format!("<html>502 for /bot{TOKEN}/x</html>");
+        let json = RequestError::InvalidJson {
+            source: Arc::new(serde_json::from_str::<i32>("<").unwrap_err()),
+            raw: raw.into_boxed_str(),
+        };
+        let out = classify(&json, TOKEN);
+        assert!(matches!(out, SendError::Transient { .. }) && !out.to_string().contains("secret"), "{out}");
+    }
+
+    #[test]
+    fn image_problems_fall_back_to_text() {
+        assert!(is_image_problem(&RequestError::Api(ApiError::FailedToGetUrlContent)));
+        assert!(is_image_problem(&RequestError::Api(ApiError::Unknown(
+            "Bad Request: wrong type of the web page content".into()
+        ))));
+        assert!(!is_image_problem(&RequestError::Api(ApiError::BotBlocked)));
+    }
+
+    #[test]
+    fn construction_checks_and_hides_the_token() {
+        let t = Secret::new(TOKEN);
+        assert_eq!(
+            TelegramSender::new(&Secret::default(), "https://api.telegram.org", TelegramLimits::default()).unwrap_err(),
+            TelegramError::NoToken
+        );
+        assert!(matches!(
+            TelegramSender::new(&t, "api.telegram.org", TelegramLimits::default()),
+            Err(TelegramError::ApiUrl { .. })
+        ));
+        let s = TelegramSender::new(&t, "http://127.0.0.1:8081", TelegramLimits::default()).unwrap();
+        assert!(!format!("{s:?}").contains("secret"));
+        assert_eq!(TelegramLimits::default().scaled(1000.0 / 30.0).global, Rate::per_second(1000));
+        assert!(ChatId(-5).is_group() && !ChatId(5).is_group());
+    }
+}

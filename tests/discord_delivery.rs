@@ -1,0 +1,512 @@
+//! The real Discord senders and the real `Deliverer` (sled store in a
+//! tempdir) against the fake Discord REST server: embeds in channels and
+//! through webhooks, Discord's limits, every error class, 429s, buckets,
+//! the global ceiling, and that no secret leaks into an error or a log.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::Value;
+use support::fake_discord::{FakeDiscord, Fault, Target};
+use tminus::deliver::{Deliverer, DeliveryConfig, SendError, Sender, Senders};
+use tminus::detect::{Alert, AlertId, Change};
+use tminus::discord::{DiscordSender, SenderConfig, WebhookSender};
+use tminus::item::{Item, Named, Precision, Video};
+use tminus::render::Message;
+use tminus::rules::{Filter, Origin, SubId, Subscription};
+use tminus::store::{Batch, OutboxEntry, Store};
+use tminus::types::{AlertKind, ChannelId, Destination, ItemId, ItemKind, Secret};
+
+const TOKEN: &str = "MTIzNDU2Nzg5.bot-token-SECRET-value";
+const HOOK_TOKEN: &str = "hook-token-SECRET-aBcDeF123";
+const CHANNEL: u64 = 424242;
+const HOOK_ID: u64 = 777;
+
+fn launch() -> Item {
+    let when = Utc::now() + chrono::Duration::days(2);
+    Item {
+        id: ItemId::new(ItemKind::Launch, "f059c8f4-4ba5-4b09-8b89-7a7d7b7d1a2e"),
+        name: "Falcon 9 Block 5 | Starlink Group 10-1".into(),
+        slug: "falcon-9-starlink-10-1".into(),
+        url: Some("https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".into()),
+        item_type: Some(Named::new(None, "Communications", None)),
+        status: Some(Named::new(Some(1), "Go for Launch", Some("Go".into()))),
+        when: Some(when),
+        precision: Some(Precision { id: 1, name: "Minute".into() }),
+        window_start: Some(when),
+        window_end: Some(when + chrono::Duration::hours(4)),
+        webcast_live: false,
+        videos: vec![Video { url: "https://www.youtube.com/watch?v=abc123".into(), title: None, live: None }],
+        agencies: vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))],
+        programs: vec![],
+        location: Some("Cape Canaveral SFS, FL, USA".into()),
+        pad: Some("Space Launch Complex 40".into()),
+        image: Some("https://example.com/images/falcon9.jpeg".into()),
+        description: Some("A batch of Starlink satellites.".into()),
+        last_updated: Utc::now(),
+    }
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    store: Store,
+    fake: FakeDiscord,
+    bot: Arc<DiscordSender>,
+    hook: Arc<WebhookSender>,
+    deliverer: Arc<Deliverer>,
+}
+
+impl Env {
+    async fn start() -> Env {
+        Env::with(FakeDiscord::builder().token(TOKEN).start().await, SenderConfig::default())
+    }
+
+    fn with(fake: FakeDiscord, config: SenderConfig) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let bot = Arc::new(DiscordSender::new(Secret::new(TOKEN), &fake.api_url(), config.clone()).unwrap());
+        let hook = Arc::new(WebhookSender::new(config).unwrap());
+        let senders = Senders::default()
+            .with("discord", bot.clone() as Arc<dyn Sender>)
+            .with("discord-webhook", hook.clone() as Arc<dyn Sender>);
+        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+        Env { _dir: dir, store, fake, bot, hook, deliverer }
+    }
+
+    fn webhook(&self) -> Destination {
+        Destination::DiscordWebhook(Secret::new(self.fake.webhook_url(HOOK_ID, HOOK_TOKEN)))
+    }
+
+    fn subscribe(&self, id: u64, destination: Destination) -> Subscription {
+        let sub = Subscription {
+            id: SubId(id),
+            destination,
+            filter: Filter::default(),
+            alerts: AlertKind::ALL.to_vec(),
+            reminders: vec![],
+            timezone: chrono_tz::UTC,
+            enabled: true,
+            origin: Origin::Chat,
+        };
+        self.store.put_subscription(&sub).unwrap();
+        sub
+    }
+
+    /// `n` alerts about `item` for `sub`, committed like the poller does.
+    fn enqueue(&self, sub: &Subscription, item: &Item, n: usize) {
+        for _ in 0..n {
+            let alert = Alert {
+                id: AlertId(self.store.next_id().unwrap()),
+                item: item.clone(),
+                change: Change::New,
+                detected_at: Utc::now(),
+            };
+            let entry = OutboxEntry {
+                alert: alert.id,
+                sub: sub.id,
+                destination: sub.destination.clone(),
+                enqueued_at: Utc::now(),
+                attempts: 0,
+                not_before: None,
+            };
+            self.store.apply(&Batch { alerts: vec![alert], deliveries: vec![entry], ..Default::default() }).unwrap();
+        }
+    }
+
+    /// Drains until the outbox is empty (retries included) or `limit` passes.
+    async fn drain_all(&self, limit: Duration) {
+        let start = Instant::now();
+        while self.store.outbox_len() > 0 {
+            assert!(start.elapsed() < limit, "outbox not empty after {limit:?}: {} left", self.store.outbox_len());
+            self.deliverer.drain_once().await.unwrap();
+            if self.store.outbox_len() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    fn enabled(&self, id: u64) -> bool {
+        self.store.subscription(SubId(id)).unwrap().unwrap().enabled
+    }
+}
+
+fn embed(body: &Value) -> &Value {
+    &body["embeds"][0]
+}
+
+fn field<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
+    e["fields"].as_array()?.iter().find(|f| f["name"] == name).and_then(|f| f["value"].as_str())
+}
+
+#[tokio::test]
+async fn embed_is_posted_to_the_channel_with_its_fields() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    let item = launch();
+    env.enqueue(&sub, &item, 1);
+
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((stats.delivered, stats.dead, stats.retried), (1, 0, 0));
+
+    let posts = env.fake.requests_to(Target::Channel(CHANNEL));
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].authorization.as_deref(), Some(format!("Bot {TOKEN}").as_str()));
+    let e = embed(&posts[0].body);
+    assert_eq!(e["title"], item.name);
+    assert_eq!(e["url"], item.url.clone().unwrap());
+    assert_eq!(e["color"], 0x5865F2, "new alerts are blurple");
+    assert_eq!(e["thumbnail"]["url"], "https://example.com/images/falcon9.jpeg");
+    assert_eq!(e["footer"]["text"], "new alert · tminus");
+    assert!(e["description"].as_str().unwrap().starts_with("🆕 **New launch**"));
+    let ts = item.when.unwrap().timestamp();
+    assert_eq!(field(e, "When"), Some(format!("<t:{ts}:F> (<t:{ts}:R>)").as_str()));
+    assert_eq!(field(e, "Status"), Some("Go for Launch"));
+    assert_eq!(field(e, "Agency"), Some("SpaceX"));
+    assert_eq!(field(e, "Location"), Some("Space Launch Complex 40, Cape Canaveral SFS, FL, USA"));
+    assert_eq!(field(e, "Webcast"), Some("https://www.youtube.com/watch?v=abc123"));
+    assert_eq!(posts[0].body["allowed_mentions"]["parse"], serde_json::json!([]), "LL2 text never pings anyone");
+
+    let delivered = env.store.delivered().unwrap();
+    assert_eq!(delivered.len(), 1);
+    let id = delivered[0].message_id.clone().expect("message id from Discord's answer");
+    assert!(id.parse::<u64>().is_ok(), "a snowflake: {id}");
+    assert_eq!(env.bot.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn webhook_destination_posts_to_the_webhook_without_a_token() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, env.webhook());
+    env.enqueue(&sub, &launch(), 1);
+
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!(stats.delivered, 1);
+    let posts = env.fake.requests_to(Target::Webhook(HOOK_ID));
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].path, format!("/api/webhooks/{HOOK_ID}/{HOOK_TOKEN}"));
+    assert_eq!(posts[0].query.as_deref(), Some("wait=true"));
+    assert_eq!(posts[0].authorization, None, "webhooks need no bot token");
+    assert_eq!(embed(&posts[0].body)["title"], launch().name);
+    assert!(env.store.delivered().unwrap()[0].message_id.is_some());
+    assert!(env.fake.requests_to(Target::Channel(CHANNEL)).is_empty());
+    assert_eq!(env.hook.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn ten_thousand_character_description_still_posts() {
+    let env = Env::start().await;
+    let channel = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    let hook = env.subscribe(2, env.webhook());
+    let mut item = launch();
+    item.description = Some("Long mission text with *markdown* and ünïcödé 🚀. ".repeat(200)[..10_000].to_string());
+    item.name = "N".repeat(400);
+    env.enqueue(&channel, &item, 1);
+    env.enqueue(&hook, &item, 1);
+
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((stats.delivered, stats.dead), (2, 0));
+    assert_eq!(env.fake.count_status(400), 0);
+    for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK_ID)] {
+        let body = &env.fake.messages(target)[0];
+        let desc = embed(body)["description"].as_str().unwrap();
+        assert!(desc.chars().count() <= 4096);
+        assert!(desc.ends_with('…'));
+        assert_eq!(embed(body)["title"].as_str().unwrap().chars().count(), 256);
+    }
+}
+
+#[tokio::test]
+async fn unknown_channel_disables_the_subscription() {
+    let env = Env::start().await;
+    let gone = env.subscribe(1, Destination::Discord(ChannelId(1)));
+    let fine = env.subscribe(2, Destination::Discord(ChannelId(CHANNEL)));
+    env.fake.fail_always(Target::Channel(1), Fault::UnknownChannel);
+    env.enqueue(&gone, &launch(), 3);
+    env.enqueue(&fine, &launch(), 1);
+
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((stats.delivered, stats.dead), (1, 3));
+    assert!(!env.enabled(1));
+    assert!(env.enabled(2));
+    let dead = env.store.dead_letters().unwrap();
+    assert_eq!(dead.len(), 3);
+    assert!(dead.iter().any(|d| d.reason.contains("Unknown Channel") && d.reason.contains("10003")), "{dead:?}");
+    assert_eq!(env.fake.requests_to(Target::Channel(1)).len(), 1, "after disabling, the rest is dropped unsent");
+    assert_eq!(env.store.outbox_len(), 0);
+}
+
+#[tokio::test]
+async fn unknown_webhook_disables_the_subscription() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, env.webhook());
+    env.fake.fail_always(Target::Webhook(HOOK_ID), Fault::UnknownWebhook);
+    env.enqueue(&sub, &launch(), 2);
+
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((stats.delivered, stats.dead), (0, 2));
+    assert!(!env.enabled(1));
+    let dead = env.store.dead_letters().unwrap();
+    assert!(dead[0].reason.contains("Unknown Webhook"), "{}", dead[0].reason);
+    assert!(dead.iter().all(|d| !d.reason.contains(HOOK_TOKEN)));
+}
+
+#[tokio::test]
+async fn missing_access_or_permissions_is_permanent() {
+    let env = Env::start().await;
+    for (i, fault) in [Fault::MissingAccess, Fault::MissingPermissions].into_iter().enumerate() {
+        let channel = 1000 + i as u64;
+        let sub = env.subscribe(channel, Destination::Discord(ChannelId(channel)));
+        env.fake.fail_always(Target::Channel(channel), fault);
+        env.enqueue(&sub, &launch(), 1);
+    }
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!(stats.dead, 2);
+    assert!(!env.enabled(1000) && !env.enabled(1001));
+    let reasons: Vec<String> = env.store.dead_letters().unwrap().into_iter().map(|d| d.reason).collect();
+    assert!(reasons.iter().any(|r| r.contains("50001")) && reasons.iter().any(|r| r.contains("50013")), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn rejected_message_is_dead_lettered_but_the_subscription_stays() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    env.fake.fail_once(Target::Channel(CHANNEL), Fault::InvalidFormBody);
+    env.enqueue(&sub, &launch(), 2);
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((stats.delivered, stats.dead), (1, 1));
+    assert!(env.enabled(1));
+    assert!(env.store.dead_letters().unwrap()[0].reason.contains("50035"));
+}
+
+#[tokio::test]
+async fn rate_limit_429_retry_after_is_honoured_then_delivered() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    env.fake.fail_once(Target::Channel(CHANNEL), Fault::RateLimited { retry_after: 1.5, global: false });
+    env.enqueue(&sub, &launch(), 1);
+
+    let first = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((first.delivered, first.retried), (0, 1));
+    let (_, entry) = env.store.pending(10).unwrap().remove(0);
+    let wait = (entry.not_before.unwrap() - Utc::now()).num_milliseconds();
+    assert!((700..=1520).contains(&wait), "rescheduled by retry_after, {wait} ms left");
+    let early = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((early.delivered, early.waiting), (0, 1), "not retried before retry_after");
+
+    env.drain_all(Duration::from_secs(10)).await;
+    let posts = env.fake.requests_to(Target::Channel(CHANNEL));
+    assert_eq!(posts.iter().map(|p| p.status).collect::<Vec<_>>(), vec![429, 200]);
+    let gap = posts[1].at.duration_since(posts[0].at);
+    assert!(gap >= Duration::from_millis(1500), "second try after {gap:?}");
+    assert_eq!(env.bot.stats().rate_limited, 1);
+}
+
+#[tokio::test]
+async fn global_429_pauses_every_route() {
+    let env = Env::start().await;
+    env.fake.fail_once(Target::Channel(1), Fault::RateLimited { retry_after: 0.4, global: true });
+    let msg = message();
+    let a = env.bot.send(&Destination::Discord(ChannelId(1)), &msg).await;
+    assert!(
+        matches!(a, Err(SendError::Transient { retry_after: Some(d), .. }) if d == Duration::from_millis(400)),
+        "{a:?}"
+    );
+    let start = Instant::now();
+    env.bot.send(&Destination::Discord(ChannelId(2)), &msg).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(350),
+        "another channel waited for the global pause: {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn server_error_is_retried_and_delivered() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    env.fake.fail_once(Target::Channel(CHANNEL), Fault::ServerError);
+    env.enqueue(&sub, &launch(), 2);
+    let first = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((first.retried, first.waiting), (1, 1), "FIFO: the second waits behind the first");
+    env.drain_all(Duration::from_secs(10)).await;
+    let statuses: Vec<u16> = env.fake.requests_to(Target::Channel(CHANNEL)).iter().map(|p| p.status).collect();
+    assert_eq!(statuses, vec![500, 200, 200]);
+    assert_eq!(env.store.delivered().unwrap().len(), 2);
+    assert!(env.enabled(1));
+}
+
+#[tokio::test]
+async fn bad_bot_token_is_not_blamed_on_the_channel() {
+    let fake = FakeDiscord::builder().token("the-right-token-123").start().await;
+    let env = Env::with(fake, SenderConfig::default());
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    env.enqueue(&sub, &launch(), 1);
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((stats.retried, stats.dead), (1, 0));
+    assert!(env.enabled(1), "a wrong token is not the channel's fault");
+}
+
+#[tokio::test]
+async fn bucket_headers_are_respected() {
+    let fake = FakeDiscord::builder().token(TOKEN).route_limit(5, Duration::from_secs(1)).start().await;
+    let env = Env::with(fake, SenderConfig::default());
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    env.enqueue(&sub, &launch(), 20);
+
+    let start = Instant::now();
+    env.drain_all(Duration::from_secs(15)).await;
+    let took = start.elapsed();
+    eprintln!(
+        "20 messages at 5/s per route: {took:?}, {} waits, {} 429s",
+        env.bot.stats().bucket_waits,
+        env.fake.rate_limited()
+    );
+    assert_eq!(env.fake.rate_limited(), 0, "no 429 when following the bucket headers");
+    assert_eq!(env.fake.messages(Target::Channel(CHANNEL)).len(), 20);
+    // Four windows of five: the last batch cannot start before 3 s.
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
+#[tokio::test]
+async fn webhook_buckets_are_respected() {
+    let fake = FakeDiscord::builder().token(TOKEN).route_limit(5, Duration::from_millis(400)).start().await;
+    let env = Env::with(fake, SenderConfig::default());
+    let sub = env.subscribe(1, env.webhook());
+    env.enqueue(&sub, &launch(), 15);
+    let start = Instant::now();
+    env.drain_all(Duration::from_secs(10)).await;
+    assert_eq!(env.fake.rate_limited(), 0);
+    assert_eq!(env.fake.messages(Target::Webhook(HOOK_ID)).len(), 15);
+    assert!(start.elapsed() >= Duration::from_millis(800), "{:?}", start.elapsed());
+}
+
+/// Driven through the senders directly, 120 sends at once on a
+/// multi-threaded runtime: the ceiling must hold under real parallelism.
+/// (Through the `Deliverer` this fan-out can hang: many drain tasks call
+/// `Store::flush` at once and sled 0.34's `flush_async` starves its own
+/// thread pool; see the delivery notes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn global_ceiling_holds_across_channels() {
+    let fake = FakeDiscord::builder().token(TOKEN).global_limit(50, Duration::from_secs(1)).start().await;
+    let bot = Arc::new(DiscordSender::new(Secret::new(TOKEN), &fake.api_url(), SenderConfig::default()).unwrap());
+    let msg = Arc::new(message());
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..120u64 {
+        let (bot, msg) = (bot.clone(), msg.clone());
+        tasks.spawn(async move { bot.send(&Destination::Discord(ChannelId(10_000 + c)), &msg).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let took = start.elapsed();
+    eprintln!(
+        "120 channels at 50/s global: {took:?}, {} 429s, {} global waits",
+        fake.rate_limited(),
+        bot.stats().global_waits
+    );
+    assert_eq!(fake.delivered(), 120);
+    assert_eq!(fake.rate_limited(), 0);
+    // Windows of 50: the third batch cannot start before 2 s.
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+fn message() -> Message {
+    let alert = Alert { id: AlertId(1), item: launch(), change: Change::New, detected_at: Utc::now() };
+    tminus::render::message(&alert, chrono_tz::UTC, Utc::now())
+}
+
+/// Log lines written while the guard lives (current-thread runtime).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_errors_or_logs() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = FakeDiscord::builder().token(TOKEN).start().await;
+    let config = SenderConfig { timeout: Duration::from_millis(300), ..SenderConfig::default() };
+    let env = Env::with(fake, config.clone());
+    let msg = message();
+    let channel = |id: u64| Destination::Discord(ChannelId(id));
+    let mut texts = Vec::new();
+    let mut record = |r: Result<tminus::deliver::Sent, SendError>| {
+        let e = r.expect_err("every case here fails");
+        texts.push(format!("{e} {e:?}"));
+    };
+
+    for (i, fault) in [
+        Fault::UnknownChannel,
+        Fault::MissingAccess,
+        Fault::ServerError,
+        Fault::InvalidFormBody,
+        Fault::RateLimited { retry_after: 0.01, global: false },
+        Fault::Slow(Duration::from_secs(2)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = 50 + i as u64;
+        env.fake.fail_once(Target::Channel(id), fault.clone());
+        record(env.bot.send(&channel(id), &msg).await);
+        let hook_id = 60 + i as u64;
+        env.fake.fail_once(Target::Webhook(hook_id), fault);
+        let hook = Destination::DiscordWebhook(Secret::new(env.fake.webhook_url(hook_id, HOOK_TOKEN)));
+        record(env.hook.send(&hook, &msg).await);
+    }
+
+    // Nobody listening: connection refused, with the token in the header
+    // and the webhook token in the URL.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let offline = DiscordSender::new(Secret::new(TOKEN), &format!("http://{closed}"), config.clone()).unwrap();
+    record(offline.send(&channel(CHANNEL), &msg).await);
+    let dead_hook =
+        Destination::DiscordWebhook(Secret::new(format!("http://{closed}/api/webhooks/{HOOK_ID}/{HOOK_TOKEN}")));
+    record(env.hook.send(&dead_hook, &msg).await);
+    // A webhook URL that is not Discord's shape and a wrong bot token.
+    let odd = Destination::DiscordWebhook(Secret::new(format!("http://{closed}/hooks/{HOOK_TOKEN}")));
+    record(env.hook.send(&odd, &msg).await);
+    let wrong = DiscordSender::new(Secret::new("Bot wrong-token-value-42"), &env.fake.api_url(), config).unwrap();
+    record(wrong.send(&channel(CHANNEL), &msg).await);
+
+    // And through the deliverer: dead letters keep the reason.
+    let sub = env.subscribe(1, Destination::DiscordWebhook(Secret::new(env.fake.webhook_url(HOOK_ID, HOOK_TOKEN))));
+    env.fake.fail_always(Target::Webhook(HOOK_ID), Fault::UnknownWebhook);
+    env.enqueue(&sub, &launch(), 1);
+    env.deliverer.drain_once().await.unwrap();
+    texts.extend(env.store.dead_letters().unwrap().into_iter().map(|d| d.reason));
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(texts.len() >= 16, "{texts:#?}");
+    assert!(logs.contains("Discord rate limited us"), "logs were captured:\n{logs}");
+    for secret in [TOKEN, HOOK_TOKEN, "wrong-token-value-42"] {
+        for t in &texts {
+            assert!(!t.contains(secret), "secret in error: {t}");
+        }
+        assert!(!logs.contains(secret), "secret in logs:\n{logs}");
+    }
+    eprintln!("{}", texts.join("\n"));
+}

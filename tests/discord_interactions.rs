@@ -1,0 +1,712 @@
+//! The Discord front-end through its HTTP interactions endpoint: signed
+//! requests (a test Ed25519 key) for every slash command, refused
+//! signatures, PING, permissions, autocomplete from the directory, command
+//! registration against the fake Discord REST server, and end to end: a
+//! `/subscribe agency:SpaceX` in channel 424242, a changed SpaceX launch in
+//! the fake LL2, one embed in 424242 through the real Discord sender.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{Value, json};
+use support::fake_discord::{APPLICATION_ID, FakeDiscord, Kind, Target};
+use support::fake_ll2::FakeLl2;
+use tminus::commands::Defaults;
+use tminus::config::{Config, DiscordConfig};
+use tminus::deliver::{Deliverer, DeliveryConfig, Senders};
+use tminus::discord::commands::{Handler, RegisterError, register};
+use tminus::discord::{DiscordSender, SenderConfig, interactions};
+use tminus::metrics::Metrics;
+use tminus::poller::{BudgetWait, Poller, PollerConfig};
+use tminus::server::{self, ServerState};
+use tminus::store::Store;
+use tminus::subscriptions::Subscriptions;
+use tminus::types::{ChannelId, Destination, Feed, Secret};
+use tokio::sync::watch;
+
+const TOKEN: &str = "MTEw.test-bot-token-SECRET";
+const CHANNEL: u64 = 424242;
+const OTHER_CHANNEL: u64 = 515151;
+const GUILD: u64 = 99;
+/// Falcon Heavy | Nancy Grace Roman Space Telescope, by SpaceX.
+const SPACEX_LAUNCH: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
+/// H3-24 | MMX, by Mitsubishi Heavy Industries.
+const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
+
+/// Manage Channels.
+const MANAGER: &str = "16";
+/// Administrator only.
+const ADMIN: &str = "8";
+/// A usual member: view, send, read history, reactions… without Manage
+/// Channels or Administrator.
+const MEMBER: &str = "104324673";
+
+fn signing_key() -> SigningKey {
+    SigningKey::from_bytes(&[42u8; 32])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn public_key_hex() -> String {
+    hex(&signing_key().verifying_key().to_bytes())
+}
+
+fn now_ts() -> String {
+    chrono::Utc::now().timestamp().to_string()
+}
+
+/// Discord's `X-Signature-Ed25519` over timestamp + body.
+fn sign(key: &SigningKey, timestamp: &str, body: &str) -> String {
+    hex(&key.sign(format!("{timestamp}{body}").as_bytes()).to_bytes())
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1_200_000_000_000_000_000);
+
+/// An interaction shaped like the ones Discord posts.
+fn interaction(kind: u8, name: &str, options: Value, channel: u64, permissions: &str) -> Value {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed).to_string();
+    json!({
+        "type": kind,
+        "id": id,
+        "application_id": APPLICATION_ID.to_string(),
+        "token": format!("aW50ZXJhY3Rpb24-{id}"),
+        "version": 1,
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "app_permissions": "2248473465835073",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD.to_string()},
+        "context": 0,
+        "attachment_size_limit": 8388608,
+        "guild_id": GUILD.to_string(),
+        "guild": {"id": GUILD.to_string(), "locale": "en-US", "features": []},
+        "channel_id": channel.to_string(),
+        "channel": {"id": channel.to_string(), "type": 0, "name": "launches", "guild_id": GUILD.to_string()},
+        "member": {
+            "user": {"id": "80351110224678912", "username": "astro", "discriminator": "0", "global_name": "Astro", "avatar": null},
+            "roles": [],
+            "joined_at": "2024-05-01T12:00:00.000000+00:00",
+            "deaf": false,
+            "mute": false,
+            "flags": 0,
+            "pending": false,
+            "nick": null,
+            "avatar": null,
+            "permissions": permissions
+        },
+        "data": {"id": "1300000000000000001", "name": name, "type": 1, "options": options, "guild_id": GUILD.to_string()}
+    })
+}
+
+fn command(name: &str, options: Value) -> Value {
+    interaction(2, name, options, CHANNEL, MANAGER)
+}
+
+/// `{"name": .., "type": 3, "value": ..}` for each pair.
+fn strings(pairs: &[(&str, &str)]) -> Value {
+    Value::Array(pairs.iter().map(|(n, v)| json!({"name": n, "type": 3, "value": v})).collect())
+}
+
+/// The pipeline with the Discord front-end: store, subscriptions, the real
+/// poller against the fake LL2 (first sync done), the real deliverer with
+/// the real Discord sender against the fake Discord, and the interactions
+/// endpoint mounted on the real HTTP server.
+struct Bot {
+    _dir: tempfile::TempDir,
+    store: Store,
+    poller: Poller,
+    deliverer: Arc<Deliverer>,
+    addr: SocketAddr,
+    ll2: FakeLl2,
+    discord: FakeDiscord,
+    http: reqwest::Client,
+    _stop: watch::Sender<bool>,
+}
+
+impl Bot {
+    async fn start() -> Bot {
+        let ll2 = FakeLl2::start().await;
+        let discord = FakeDiscord::builder().token(TOKEN).start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        let sender = DiscordSender::new(Secret::new(TOKEN), &discord.api_url(), SenderConfig::default()).unwrap();
+        let senders = Senders::default().with("discord", Arc::new(sender));
+        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+        let (stop, stop_rx) = watch::channel(false);
+        let cfg = ll2.ll2_config();
+        let poller_config = PollerConfig {
+            feeds: cfg.feeds.clone(),
+            requests_per_hour: 1000,
+            resweep_interval: cfg.resweep_interval,
+            on_first_sync: false,
+        };
+        let client = tminus::ll2::Client::new(&cfg).unwrap();
+        let mut poller =
+            Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop_rx.clone())
+                .unwrap();
+        for feed in Feed::ALL {
+            poller.poll_feed(feed, BudgetWait::Skip).await.unwrap();
+        }
+        assert_eq!(store.outbox_len(), 0, "the first sync is silent");
+
+        let defaults = Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)] };
+        let handler = Arc::new(Handler::new(store.clone(), subs.clone(), poller.directory(), defaults));
+        let routes = interactions::router(handler, &public_key_hex()).unwrap();
+        let state = ServerState::new(
+            store.clone(),
+            Arc::new(Metrics::default()),
+            Feed::ALL.to_vec(),
+            Duration::from_secs(3600),
+        );
+        let (addr, _task) = server::start("127.0.0.1:0".parse().unwrap(), state, Some(routes), stop_rx).await.unwrap();
+        Bot { _dir: dir, store, poller, deliverer, addr, ll2, discord, http: reqwest::Client::new(), _stop: stop }
+    }
+
+    /// Posts `body` with these signature headers; (status, JSON or null).
+    async fn post(&self, body: &str, signature: Option<&str>, timestamp: Option<&str>) -> (u16, Value) {
+        post(&self.http, self.addr, body, signature, timestamp).await
+    }
+
+    /// Posts `body` signed with the application's key.
+    async fn signed(&self, body: &Value) -> (u16, Value) {
+        let body = body.to_string();
+        let ts = now_ts();
+        self.post(&body, Some(&sign(&signing_key(), &ts, &body)), Some(&ts)).await
+    }
+
+    /// A signed command; asserts a type-4 answer and returns (content, ephemeral).
+    async fn run(&self, body: Value) -> (String, bool) {
+        let (status, answer) = self.signed(&body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["type"], 4, "{answer}");
+        assert_eq!(answer["data"]["allowed_mentions"]["parse"], json!([]), "{answer}");
+        let content = answer["data"]["content"].as_str().unwrap().to_string();
+        assert!(content.chars().count() <= 2000);
+        let flags = answer["data"]["flags"].as_u64().unwrap_or(0);
+        (content, flags & 64 != 0)
+    }
+
+    /// Autocomplete choices (values) for a focused option.
+    async fn complete(&self, name: &str, mut options: Vec<Value>, focused: (&str, &str)) -> Vec<(String, String)> {
+        options.push(json!({"name": focused.0, "type": 3, "value": focused.1, "focused": true}));
+        let (status, answer) = self.signed(&interaction(4, name, Value::Array(options), CHANNEL, MANAGER)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["type"], 8, "{answer}");
+        let choices = answer["data"]["choices"].as_array().unwrap();
+        assert!(choices.len() <= 25);
+        choices
+            .iter()
+            .map(|c| {
+                let (n, v) = (c["name"].as_str().unwrap(), c["value"].as_str().unwrap());
+                assert!((1..=100).contains(&n.chars().count()) && v.chars().count() <= 100, "{c}");
+                (n.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    fn subscriptions(&self, channel: u64) -> Vec<tminus::rules::Subscription> {
+        self.store.subscriptions_of(&Destination::Discord(ChannelId(channel))).unwrap()
+    }
+
+    /// Polls the launches feed and drains the outbox.
+    async fn poll_launches(&mut self) {
+        self.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
+        for _ in 0..50 {
+            self.deliverer.drain_once().await.unwrap();
+            if self.store.outbox_len() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("outbox not drained: {}", self.store.outbox_len());
+    }
+}
+
+async fn post(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    body: &str,
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+) -> (u16, Value) {
+    let mut req = http
+        .post(format!("http://{addr}/discord/interactions"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(s) = signature {
+        req = req.header("X-Signature-Ed25519", s);
+    }
+    if let Some(t) = timestamp {
+        req = req.header("X-Signature-Timestamp", t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn ping_is_answered_and_bad_or_missing_signatures_get_401() {
+    let bot = Bot::start().await;
+    let ping = json!({"type": 1, "id": "1", "application_id": APPLICATION_ID.to_string(), "token": "t", "version": 1});
+    assert_eq!(bot.signed(&ping).await, (200, json!({"type": 1})));
+
+    let body = command("subscribe", strings(&[("agency", "SpaceX")])).to_string();
+    let ts = now_ts();
+    let good = sign(&signing_key(), &ts, &body);
+    let other_key = SigningKey::from_bytes(&[7u8; 32]);
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    let cases: Vec<(&str, Option<String>, Option<String>, String)> = vec![
+        ("no headers", None, None, body.clone()),
+        ("no timestamp", Some(good.clone()), None, body.clone()),
+        ("no signature", None, Some(ts.clone()), body.clone()),
+        ("another key", Some(sign(&other_key, &ts, &body)), Some(ts.clone()), body.clone()),
+        ("other timestamp", Some(good.clone()), Some((ts.parse::<i64>().unwrap() + 1).to_string()), body.clone()),
+        ("tampered body", Some(good.clone()), Some(ts.clone()), body.replace("SpaceX", "NASA")),
+        ("not hex", Some("zz".repeat(64)), Some(ts.clone()), body.clone()),
+        ("short", Some(good[..64].to_string()), Some(ts.clone()), body.clone()),
+        ("replayed an hour later", Some(sign(&signing_key(), &old, &body)), Some(old.clone()), body.clone()),
+    ];
+    for (what, sig, t, b) in cases {
+        let (status, _) = bot.post(&b, sig.as_deref(), t.as_deref()).await;
+        assert_eq!(status, 401, "{what}");
+    }
+    let (status, _) = bot.post(&ping.to_string(), None, None).await;
+    assert_eq!(status, 401, "an unsigned PING too");
+    assert!(bot.subscriptions(CHANNEL).is_empty(), "nothing changed");
+    assert!(bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().is_none());
+
+    // The same request, properly signed, works; a signed non-JSON body is a 400.
+    let (status, answer) = bot.post(&body, Some(&good), Some(&ts)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(bot.subscriptions(CHANNEL).len(), 1);
+    let junk = "not json";
+    let (status, _) = bot.post(junk, Some(&sign(&signing_key(), &ts, junk)), Some(&ts)).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn every_command_works_through_the_endpoint() {
+    let bot = Bot::start().await;
+
+    // /help and /list before anything: public answers.
+    let (help, private) = bot.run(command("help", json!([]))).await;
+    assert!(!private);
+    assert!(help.contains("/subscribe agency:SpaceX exclude_program:Starlink"), "{help}");
+    let (list, private) = bot.run(command("list", json!([]))).await;
+    assert!(!private && list.contains("No subscriptions"), "{list}");
+    let (next, _) = bot.run(command("next", json!([]))).await;
+    assert!(next.contains("no subscriptions"), "{next}");
+
+    // /subscribe: ephemeral, stored for this channel only.
+    let (text, private) = bot.run(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
+    assert!(private, "changing commands answer ephemerally");
+    assert!(text.contains("Subscribed #1: agency SpaceX"), "{text}");
+    let (text, _) = bot.run(command("subscribe", strings(&[("agency", "spacex")]))).await;
+    assert!(text.contains("Already subscribed"), "{text}");
+    let (text, private) = bot
+        .run(command(
+            "subscribe",
+            strings(&[("type", "Communications"), ("exclude_program", "Amazon Leo"), ("kind", "launch")]),
+        ))
+        .await;
+    assert!(private && text.contains("Subscribed #2"), "{text}");
+    let (text, _) = bot.run(command("subscribe", strings(&[("agency", "SpaceY")]))).await;
+    assert!(text.contains("Did you mean SpaceX?"), "{text}");
+    let (text, _) = bot.run(command("subscribe", strings(&[("program", "Artemis"), ("exclude_agency", "NASA")]))).await;
+    assert!(text.contains("I don't know the program \"Artemis\""), "unknown names are refused: {text}");
+    let (text, _) = bot.run(command("subscribe", strings(&[("exclude_type", "Astrophysics")]))).await;
+    assert!(text.contains("Subscribed #3: except type Astrophysics"), "{text}");
+    let (text, private) = bot.run(command("subscribe", strings(&[("rocket", "Falcon")]))).await;
+    assert!(private && text.contains("no option"), "{text}");
+    let subs = bot.subscriptions(CHANNEL);
+    assert_eq!(subs.len(), 3);
+    assert_eq!(subs[0].filter.agencies, ["SpaceX"]);
+    assert_eq!(subs[1].filter.exclude_programs, ["Amazon Leo"]);
+    assert_eq!(subs[1].filter.kinds, [tminus::types::ItemKind::Launch]);
+    assert_eq!(subs[0].reminders, [Duration::from_secs(3600)], "the defaults apply");
+    assert!(bot.subscriptions(OTHER_CHANNEL).is_empty(), "a command applies to its own channel");
+
+    // /list and /next: public.
+    let (list, private) = bot.run(command("list", json!([]))).await;
+    assert!(!private);
+    assert!(list.contains("1. agency SpaceX\n2. "), "{list}");
+    assert!(list.contains("type Communications, except program Amazon Leo\n"), "{list}");
+    let (next, private) = bot.run(command("next", json!([{"name": "count", "type": 4, "value": 1}]))).await;
+    assert!(!private && next.starts_with("Coming up:\n1. "), "{next}");
+    assert_eq!(next.lines().count(), 2, "count:1 shows one item: {next}");
+    let (next, _) = bot.run(command("next", json!([]))).await;
+    assert!(next.contains("Nancy Grace Roman"), "{next}");
+
+    // /timezone: showing is public, changing is ephemeral and applies to the subscriptions.
+    let (text, private) = bot.run(command("timezone", json!([]))).await;
+    assert!(!private && text.contains("UTC"), "{text}");
+    let (text, private) = bot.run(command("timezone", strings(&[("zone", "europe/berlin")]))).await;
+    assert!(private && text.contains("now shown in Europe/Berlin"), "{text}");
+    assert!(bot.subscriptions(CHANNEL).iter().all(|s| s.timezone == chrono_tz::Europe::Berlin));
+    let (text, _) = bot.run(command("timezone", strings(&[("zone", "Berlin")]))).await;
+    assert!(text.contains("Did you mean") && text.contains("Europe/Berlin"), "{text}");
+    let (next, _) = bot.run(command("next", json!([]))).await;
+    assert!(next.contains("CET") || next.contains("CEST"), "{next}");
+
+    // /reminders.
+    let (text, private) = bot.run(command("reminders", strings(&[("times", "24h 10m")]))).await;
+    assert!(private && text.contains("Reminders: 1d 10m"), "{text}");
+    let secs: Vec<u64> = bot.subscriptions(CHANNEL)[0].reminders.iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [86_400, 600]);
+    let (text, private) = bot.run(command("reminders", json!([]))).await;
+    assert!(!private && text.contains("Reminders here: 1d 10m"), "{text}");
+    let (text, _) = bot.run(command("reminders", strings(&[("times", "soon")]))).await;
+    assert!(text.contains("not a duration"), "{text}");
+    let (text, _) = bot.run(command("reminders", strings(&[("times", "off")]))).await;
+    assert!(text.contains("off"), "{text}");
+    assert!(bot.subscriptions(CHANNEL).iter().all(|s| s.reminders.is_empty()));
+
+    // /unsubscribe.
+    let (text, private) = bot.run(command("unsubscribe", strings(&[("which", "2")]))).await;
+    assert!(private && text.contains("Removed #2"), "{text}");
+    let (text, _) = bot.run(command("unsubscribe", strings(&[("which", "7")]))).await;
+    assert!(text.contains("There is no #7"), "{text}");
+    let (text, _) = bot.run(command("unsubscribe", strings(&[("which", "all")]))).await;
+    assert!(text.contains("Removed all 2"), "{text}");
+    assert!(bot.subscriptions(CHANNEL).is_empty());
+
+    // Unknown commands and unsupported interaction types get an ephemeral note.
+    let (text, private) = bot.run(command("launch", json!([]))).await;
+    assert!(private && text.contains("Unknown command"), "{text}");
+    let (text, private) = bot.run(interaction(3, "x", json!([]), CHANNEL, MANAGER)).await;
+    assert!(private && text.contains("not supported"), "{text}");
+}
+
+#[tokio::test]
+async fn members_without_manage_channels_cannot_change_anything() {
+    let bot = Bot::start().await;
+    let as_member = |name: &str, options: Value| interaction(2, name, options, CHANNEL, MEMBER);
+    for (name, options) in [
+        ("subscribe", strings(&[("agency", "SpaceX")])),
+        ("subscribe", json!([])),
+        ("unsubscribe", strings(&[("which", "all")])),
+        ("timezone", strings(&[("zone", "Europe/Berlin")])),
+        ("reminders", strings(&[("times", "1h")])),
+    ] {
+        let (text, private) = bot.run(as_member(name, options)).await;
+        assert!(private && text.contains("Manage Channels"), "/{name}: {text}");
+    }
+    assert!(bot.subscriptions(CHANNEL).is_empty(), "nothing stored");
+    assert!(bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().is_none());
+
+    // Reading is for everyone; an administrator may change things.
+    let (text, private) = bot.run(as_member("list", json!([]))).await;
+    assert!(!private && text.contains("No subscriptions"), "{text}");
+    let (text, _) = bot.run(as_member("timezone", json!([]))).await;
+    assert!(text.contains("Times here are shown in UTC"), "{text}");
+    let (text, _) = bot.run(interaction(2, "subscribe", strings(&[("agency", "SpaceX")]), CHANNEL, ADMIN)).await;
+    assert!(text.contains("Subscribed #1"), "{text}");
+    let (text, _) = bot.run(as_member("unsubscribe", strings(&[("which", "1")]))).await;
+    assert!(text.contains("Manage Channels"), "{text}");
+    assert_eq!(bot.subscriptions(CHANNEL).len(), 1, "still there");
+
+    // A guild interaction without member permissions is refused too.
+    let mut body = command("subscribe", json!([]));
+    body["member"].as_object_mut().unwrap().remove("permissions");
+    let (text, _) = bot.run(body).await;
+    assert!(text.contains("Manage Channels"), "{text}");
+    assert_eq!(bot.subscriptions(CHANNEL).len(), 1);
+}
+
+#[tokio::test]
+async fn autocomplete_offers_directory_names() {
+    let bot = Bot::start().await;
+    let values = |choices: Vec<(String, String)>| choices.into_iter().map(|(_, v)| v).collect::<Vec<_>>();
+
+    let agencies = bot.complete("subscribe", vec![], ("agency", "spa")).await;
+    assert_eq!(agencies[0].1, "SpaceX", "{agencies:?}");
+    assert!(agencies[0].0.starts_with("SpaceX"), "{agencies:?}");
+    let all = values(bot.complete("subscribe", vec![], ("agency", "")).await);
+    for name in ["SpaceX", "Rocket Lab", "Arianespace", "Mitsubishi Heavy Industries"] {
+        assert!(all.iter().any(|v| v == name), "{name} missing from {all:?}");
+    }
+    let typo = values(bot.complete("subscribe", vec![], ("exclude_agency", "Rokcet Lab")).await);
+    assert!(typo.iter().any(|v| v == "Rocket Lab"), "close spellings when nothing contains the text: {typo:?}");
+    let programs = values(
+        bot.complete(
+            "subscribe",
+            vec![json!({"name": "agency", "type": 3, "value": "SpaceX"})],
+            ("exclude_program", "leo"),
+        )
+        .await,
+    );
+    assert_eq!(programs, ["Amazon Leo"]);
+    let types = values(bot.complete("subscribe", vec![], ("type", "ASTRO")).await);
+    assert_eq!(types, ["Astrophysics"]);
+    assert!(bot.complete("subscribe", vec![], ("agency", "qqqqqqqq")).await.is_empty());
+
+    // /unsubscribe offers this channel's subscriptions; /timezone, zone names.
+    assert!(bot.complete("unsubscribe", vec![], ("which", "")).await.is_empty());
+    bot.run(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
+    bot.run(command("subscribe", strings(&[("program", "Amazon Leo")]))).await;
+    let which = bot.complete("unsubscribe", vec![], ("which", "")).await;
+    assert_eq!(
+        which,
+        [
+            ("1. agency SpaceX".to_string(), "1".to_string()),
+            ("2. program Amazon Leo".to_string(), "2".to_string()),
+            ("all (2 subscriptions)".to_string(), "all".to_string())
+        ]
+    );
+    assert_eq!(values(bot.complete("unsubscribe", vec![], ("which", "amazon")).await), ["2"]);
+    let zones = values(bot.complete("timezone", vec![], ("zone", "berl")).await);
+    assert_eq!(zones[0], "Europe/Berlin");
+    assert_eq!(bot.complete("timezone", vec![], ("zone", "")).await.len(), 25);
+}
+
+#[tokio::test]
+async fn subscribe_in_a_channel_then_a_changed_spacex_launch_posts_one_embed_there() {
+    let mut bot = Bot::start().await;
+    let (text, _) = bot.run(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
+    assert!(text.contains("Subscribed #1"), "{text}");
+
+    // A change to a launch by someone else: nothing.
+    bot.ll2.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    bot.poll_launches().await;
+    assert_eq!(bot.discord.delivered(), 0, "{:?}", bot.discord.requests());
+
+    // A change to the SpaceX launch: one embed, in 424242.
+    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    bot.poll_launches().await;
+    let posts = bot.discord.messages(Target::Channel(CHANNEL));
+    assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
+    assert_eq!(bot.discord.delivered(), 1, "nothing anywhere else");
+    let embed = &posts[0]["embeds"][0];
+    assert!(embed["title"].as_str().unwrap().contains("Nancy Grace Roman"), "{embed}");
+    let request = &bot.discord.requests_to(Target::Channel(CHANNEL))[0];
+    assert_eq!(request.authorization.as_deref(), Some(format!("Bot {TOKEN}").as_str()));
+
+    // Unsubscribed: the next change posts nothing.
+    bot.run(command("unsubscribe", strings(&[("which", "all")]))).await;
+    bot.ll2.set_field(
+        Feed::Launches,
+        SPACEX_LAUNCH,
+        "/status",
+        json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
+    );
+    bot.poll_launches().await;
+    assert_eq!(bot.discord.delivered(), 1);
+}
+
+fn discord_config(fake: &FakeDiscord, token: &str, guild_id: Option<u64>) -> DiscordConfig {
+    let mut cfg = Config::default_config().discord;
+    cfg.token = Secret::new(token);
+    cfg.api_url = fake.api_url();
+    cfg.guild_id = guild_id;
+    cfg
+}
+
+/// The checks Discord applies to a bulk overwrite of commands.
+fn assert_valid_commands(commands: &Value) {
+    let commands = commands.as_array().expect("an array");
+    assert!(commands.len() <= 100);
+    let name_ok = |n: &str| {
+        (1..=32).contains(&n.chars().count())
+            && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
+    for c in commands {
+        let name = c["name"].as_str().unwrap();
+        assert!(name_ok(name), "{name}");
+        assert!((1..=100).contains(&c["description"].as_str().unwrap().chars().count()), "{name}");
+        let options = c["options"].as_array().cloned().unwrap_or_default();
+        assert!(options.len() <= 25, "{name}");
+        let mut optional_seen = false;
+        for o in &options {
+            let on = o["name"].as_str().unwrap();
+            assert!(name_ok(on), "{name}.{on}");
+            assert!((1..=100).contains(&o["description"].as_str().unwrap().chars().count()), "{name}.{on}");
+            let required = o["required"].as_bool().unwrap_or(false);
+            assert!(!(required && optional_seen), "{name}: required options come first");
+            optional_seen |= !required;
+            let has_choices = o["choices"].as_array().is_some_and(|c| !c.is_empty());
+            assert!(
+                !(has_choices && o["autocomplete"] == true),
+                "{name}.{on}: autocomplete and choices exclude each other"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn commands_are_registered_globally_or_in_one_guild() {
+    let fake = FakeDiscord::builder().token(TOKEN).start().await;
+    let http = reqwest::Client::new();
+
+    let r = register(&http, &discord_config(&fake, TOKEN, None)).await.unwrap();
+    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 7));
+    let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].kind, Kind::GlobalCommands { app: APPLICATION_ID });
+    assert_eq!(puts[0].path, format!("/api/v10/applications/{APPLICATION_ID}/commands"));
+    assert_eq!(puts[0].authorization.as_deref(), Some(format!("Bot {TOKEN}").as_str()));
+    assert_valid_commands(&puts[0].body);
+    let by_name = |n: &str| puts[0].body.as_array().unwrap().iter().find(|c| c["name"] == n).unwrap().clone();
+    let subscribe = by_name("subscribe");
+    let names: Vec<&str> =
+        subscribe["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind"]);
+    for name in ["subscribe", "unsubscribe", "timezone", "reminders"] {
+        assert_eq!(by_name(name)["default_member_permissions"], "16", "{name} needs Manage Channels");
+    }
+    for name in ["list", "next", "help"] {
+        assert!(by_name(name)["default_member_permissions"].is_null(), "{name} is for everyone");
+    }
+
+    fake.clear_requests();
+    let r = register(&http, &discord_config(&fake, TOKEN, Some(GUILD))).await.unwrap();
+    assert_eq!(r.guild_id, Some(GUILD));
+    let put = fake.requests().into_iter().find(|r| r.method == "PUT").unwrap();
+    assert_eq!(put.kind, Kind::GuildCommands { app: APPLICATION_ID, guild: GUILD });
+
+    // A wrong token: a permanent error that does not show the token.
+    let err = register(&http, &discord_config(&fake, "wrong-token-SECRET", None)).await.unwrap_err();
+    assert!(matches!(err, RegisterError::Status { status: 401, .. }), "{err}");
+    assert!(!err.is_transient());
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+}
+
+// ---- the binary ----------------------------------------------------------
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Lines the child wrote to stderr so far.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Log {
+    fn follow(stderr: std::process::ChildStderr) -> Log {
+        use std::io::BufRead;
+        let log = Log::default();
+        let lines = log.0.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        log
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap().join("\n")
+    }
+
+    async fn wait_for(&self, needle: &str, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.text().contains(needle) {
+            assert!(std::time::Instant::now() < deadline, "no {needle:?} in the log:\n{}", self.text());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_registers_commands_answers_interactions_and_posts_to_the_channel() {
+    let ll2 = FakeLl2::start().await;
+    let discord = FakeDiscord::builder().token(TOKEN).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ll2]\nbase_url = \"{}\"\nrequests_per_hour = 1000\n\n[store]\npath = \"{}\"\n\n\
+             [server]\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [discord]\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\nguild_id = {GUILD}\npublic_key = \"{}\"\n",
+            ll2.base_url(),
+            dir.path().join("data").display(),
+            discord.api_url(),
+            public_key_hex()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tminus"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .env_remove("TMINUS_LL2_API_KEY")
+        .env_remove("TMINUS_TELEGRAM_TOKEN")
+        .env_remove("TMINUS_DISCORD_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Log::follow(child.stderr.take().unwrap());
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    // Start-up: commands registered in the guild through the fake's REST
+    // API, the endpoint mounted, the first sync done (the directory knows
+    // the names).
+    log.wait_for("Discord slash commands registered in the guild", Duration::from_secs(20)).await;
+    log.wait_for("Discord interactions endpoint enabled", Duration::from_secs(5)).await;
+    log.wait_for("poll cycle done", Duration::from_secs(20)).await;
+    let put = discord.requests().into_iter().find(|r| r.method == "PUT").expect("commands registered");
+    assert_eq!(put.kind, Kind::GuildCommands { app: APPLICATION_ID, guild: GUILD });
+    assert_valid_commands(&put.body);
+
+    let http = reqwest::Client::new();
+    let signed = |body: Value| {
+        let http = http.clone();
+        async move {
+            let body = body.to_string();
+            let ts = now_ts();
+            post(&http, addr, &body, Some(&sign(&signing_key(), &ts, &body)), Some(&ts)).await
+        }
+    };
+    let (status, _) = post(&http, addr, &command("subscribe", json!([])).to_string(), None, None).await;
+    assert_eq!(status, 401, "unsigned");
+    assert_eq!(signed(json!({"type": 1})).await, (200, json!({"type": 1})));
+    let (status, answer) = signed(interaction(
+        4,
+        "subscribe",
+        json!([{"name": "agency", "type": 3, "value": "spa", "focused": true}]),
+        CHANNEL,
+        MANAGER,
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["choices"][0]["value"], "SpaceX", "{answer}");
+    let (status, answer) = signed(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
+    assert_eq!(status, 200);
+    assert!(answer["data"]["content"].as_str().unwrap().contains("Subscribed #1: agency SpaceX"), "{answer}");
+    assert_eq!(answer["data"]["flags"], 64);
+
+    // A change to someone else's launch and one to the SpaceX launch: one
+    // embed, in 424242, at the next poll of the launches feed.
+    ll2.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while discord.messages(Target::Channel(CHANNEL)).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no post in {CHANNEL}:\n{}", log.text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let posts = discord.messages(Target::Channel(CHANNEL));
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0]["embeds"][0]["title"].as_str().unwrap().contains("Nancy Grace Roman"), "{}", posts[0]);
+    assert_eq!(discord.delivered(), 1, "nothing else posted");
+
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let text = log.text();
+    assert!(status.success(), "{status}\n{text}");
+    assert!(!text.contains(TOKEN) && !text.contains("SECRET"), "the token leaked into the log:\n{text}");
+    assert!(text.contains("gateway is not connected"), "no gateway towards discord.com in tests:\n{text}");
+}

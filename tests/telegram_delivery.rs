@@ -1,0 +1,568 @@
+//! Telegram delivery end to end: the real `TelegramSender` and the real
+//! `Deliverer` over a sled store, against the fake Bot API server
+//! (`support::fake_telegram`). Covers rendering as Telegram receives it,
+//! photos, every error class (migrate, blocked/kicked/not found, 429, 500,
+//! rejected), rate limits under fan-out, and that the bot token never
+//! appears in an error or a log line.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use support::fake_telegram::{
+    Behaviour, FakeLimits, FakeTelegram, MemberStatus, message_update, my_chat_member_update,
+};
+use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters};
+use teloxide::requests::Requester;
+use teloxide::types::{BotCommand, ParseMode, UpdateKind, UserId};
+use tminus::deliver::{Deliverer, DeliveryConfig, DrainStats, SendError, Sender, Senders};
+use tminus::detect::{Alert, AlertId, Change};
+use tminus::item::{Item, Named, Precision, Video};
+use tminus::rules::{Filter, Origin, SubId, Subscription};
+use tminus::store::{Batch, OutboxEntry, Store};
+use tminus::telegram::{TelegramLimits, TelegramSender, classify};
+use tminus::types::{AlertKind, ChatId, Destination, ItemId, ItemKind, Secret};
+
+// ---------------------------------------------------------------------------
+// Log capture: every test's logs go to one buffer, which must never contain
+// the token.
+
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
+    type Writer = LogBuf;
+    fn make_writer(&'a self) -> LogBuf {
+        self.clone()
+    }
+}
+
+fn logs() -> &'static LogBuf {
+    static LOGS: OnceLock<LogBuf> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = LogBuf::default();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,sled=warn,hyper=warn,hyper_util=warn,h2=warn")
+            .with_writer(buf.clone())
+            .with_ansi(false)
+            .try_init();
+        buf
+    })
+}
+
+fn log_text() -> String {
+    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
+}
+
+/// The token's secret half: what must never show up.
+fn token_secret() -> &'static str {
+    FakeTelegram::TOKEN.split_once(':').unwrap().1
+}
+
+fn assert_no_token(what: &str, text: &str) {
+    assert!(!text.contains(token_secret()), "the bot token leaked into {what}:\n{text}");
+}
+
+// ---------------------------------------------------------------------------
+// Fixture: a store with subscriptions and alerts, a deliverer, the fake.
+
+struct Env {
+    fake: FakeTelegram,
+    store: Store,
+    sender: Arc<TelegramSender>,
+    deliverer: Arc<Deliverer>,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new() -> Env {
+        Env::with_limits(TelegramLimits::default().scaled(10.0)).await
+    }
+
+    async fn with_limits(limits: TelegramLimits) -> Env {
+        logs();
+        let fake = FakeTelegram::start().await;
+        let sender = Arc::new(TelegramSender::new(&fake.token(), &fake.api_url(), limits).unwrap());
+        Env::with_sender(fake, sender)
+    }
+
+    fn with_sender(fake: FakeTelegram, sender: Arc<TelegramSender>) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let senders = Senders::default().with("telegram", sender.clone() as Arc<dyn Sender>);
+        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+        Env { fake, store, sender, deliverer, _dir: dir }
+    }
+
+    fn subscribe(&self, chat: i64) -> SubId {
+        let sub = Subscription {
+            id: SubId(self.store.next_id().unwrap()),
+            destination: Destination::Telegram(ChatId(chat)),
+            filter: Filter::default(),
+            alerts: AlertKind::ALL.to_vec(),
+            reminders: vec![],
+            timezone: chrono_tz::UTC,
+            enabled: true,
+            origin: Origin::Chat,
+        };
+        self.store.put_subscription(&sub).unwrap();
+        sub.id
+    }
+
+    /// Commits one `New` alert for `item` with one outbox entry per sub.
+    fn enqueue(&self, item: Item, subs: &[SubId]) -> AlertId {
+        let id = AlertId(self.store.next_id().unwrap());
+        let now = Utc::now();
+        let deliveries = subs
+            .iter()
+            .map(|s| OutboxEntry {
+                alert: id,
+                sub: *s,
+                destination: self.store.subscription(*s).unwrap().unwrap().destination,
+                enqueued_at: now,
+                attempts: 0,
+                not_before: None,
+            })
+            .collect();
+        let alert = Alert { id, item, change: Change::New, detected_at: now };
+        self.store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).unwrap();
+        id
+    }
+
+    async fn drain(&self) -> DrainStats {
+        self.deliverer.drain_once().await.unwrap()
+    }
+
+    /// Drains until the outbox is empty (retries included) or `limit` passes.
+    async fn drain_all(&self, limit: Duration) -> DrainStats {
+        let deadline = Instant::now() + limit;
+        let mut total = DrainStats::default();
+        loop {
+            let s = self.drain().await;
+            total.delivered += s.delivered;
+            total.retried += s.retried;
+            total.dead += s.dead;
+            if self.store.outbox_len() == 0 || Instant::now() > deadline {
+                total.waiting = self.store.outbox_len();
+                return total;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn sub(&self, id: SubId) -> Subscription {
+        self.store.subscription(id).unwrap().unwrap()
+    }
+
+    /// Dead-letter reasons, delivery records and logs: none has the token.
+    fn assert_no_token_anywhere(&self) {
+        for d in self.store.dead_letters().unwrap() {
+            assert_no_token("a dead-letter reason", &d.reason);
+        }
+        assert_no_token("the logs", &log_text());
+    }
+}
+
+fn item(name: &str) -> Item {
+    let now = Utc::now();
+    let when = now + chrono::Duration::days(2);
+    Item {
+        id: ItemId::new(ItemKind::Launch, format!("id-{}", name.len())),
+        name: name.into(),
+        slug: "test".into(),
+        url: Some("https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".into()),
+        item_type: Some(Named::new(None, "Communications", None)),
+        status: Some(Named::new(Some(1), "Go for Launch", Some("Go".into()))),
+        when: Some(when),
+        precision: Some(Precision { id: 1, name: "Minute".into() }),
+        window_start: Some(when),
+        window_end: Some(when + chrono::Duration::hours(4)),
+        webcast_live: false,
+        videos: vec![Video { url: "https://www.youtube.com/watch?v=abc&t=1".into(), title: None, live: Some(true) }],
+        agencies: vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))],
+        programs: vec![],
+        location: Some("Cape Canaveral SFS, FL, USA".into()),
+        pad: Some("Space Launch Complex 40".into()),
+        image: None,
+        description: Some("A test launch.".into()),
+        last_updated: now,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rendering as Telegram receives it.
+
+#[tokio::test]
+async fn escaped_html_is_delivered_and_recorded() {
+    let env = Env::new().await;
+    let sub = env.subscribe(555);
+    env.enqueue(item("<b>&\"Rocket\""), &[sub]);
+    let stats = env.drain().await;
+    assert_eq!((stats.delivered, stats.dead, stats.retried), (1, 0, 0), "{stats:?}");
+
+    let sent = env.fake.sent_to(555);
+    assert_eq!(sent.len(), 1);
+    let call = &sent[0];
+    assert!(call.is("sendMessage") && !call.multipart, "{call:?}");
+    assert_eq!(call.parse_mode.as_deref(), Some("HTML"));
+    let text = call.text.as_deref().unwrap();
+    assert!(text.contains("<b>&lt;b&gt;&amp;&quot;Rocket&quot;</b>"), "{text}");
+    // What people see: the name as typed, no markup.
+    let visible = support::fake_telegram::parse_html(text).unwrap();
+    assert!(visible.contains("<b>&\"Rocket\""), "{visible}");
+    assert_eq!(call.link_preview_options.as_ref().unwrap()["is_disabled"], true, "no image: no preview");
+    let buttons = &call.reply_markup.as_ref().unwrap()["inline_keyboard"][0];
+    assert_eq!(buttons[0]["text"], "Watch live");
+    assert_eq!(buttons[0]["url"], "https://www.youtube.com/watch?v=abc&t=1");
+    assert_eq!(buttons[1]["text"], "Details");
+
+    let delivered = env.store.delivered().unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].message_id, call.message_id.map(|id| id.to_string()));
+    env.assert_no_token_anywhere();
+}
+
+#[tokio::test]
+async fn image_goes_as_photo_with_caption() {
+    let env = Env::new().await;
+    let sub = env.subscribe(777);
+    let mut it = item("Falcon 9 | Starlink");
+    it.image = Some("https://example.org/rocket.jpg".into());
+    it.description = Some("x".repeat(10_000));
+    env.enqueue(it, &[sub]);
+    assert_eq!(env.drain().await.delivered, 1);
+
+    let call = &env.fake.sent_to(777)[0];
+    assert!(call.is("sendPhoto") && call.multipart, "teloxide sends photos as multipart: {call:?}");
+    assert_eq!(call.photo.as_deref(), Some("https://example.org/rocket.jpg"));
+    assert_eq!(call.parse_mode.as_deref(), Some("HTML"));
+    let caption = call.caption.as_deref().unwrap();
+    assert!(caption.contains("Falcon 9 | Starlink") && caption.contains('…'), "{caption}");
+    assert!(caption.encode_utf16().count() <= 1024);
+    assert_eq!(call.reply_markup.as_ref().unwrap()["inline_keyboard"][0].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn image_with_a_caption_too_long_goes_as_text_with_preview() {
+    let env = Env::new().await;
+    let sub = env.subscribe(778);
+    let mut it = item(&"Very long mission name ".repeat(40)); // > the caption's title cap
+    it.image = Some("https://example.org/rocket.jpg".into());
+    env.enqueue(it, &[sub]);
+    assert_eq!(env.drain().await.delivered, 1);
+    let call = &env.fake.sent_to(778)[0];
+    assert!(call.is("sendMessage"), "{call:?}");
+    let preview = call.link_preview_options.as_ref().unwrap();
+    assert_eq!(preview["url"], "https://example.org/rocket.jpg");
+    assert_eq!(preview["prefer_large_media"], true);
+}
+
+#[tokio::test]
+async fn refused_image_falls_back_to_text() {
+    let env = Env::new().await;
+    let sub = env.subscribe(779);
+    env.fake.script(779, Behaviour::RefuseImage { times: 1 });
+    let mut it = item("Electron");
+    it.image = Some("https://example.org/not-an-image.html".into());
+    env.enqueue(it, &[sub]);
+    assert_eq!(env.drain().await.delivered, 1);
+    let calls: Vec<_> = env.fake.calls().into_iter().filter(|c| c.chat_id == Some(779)).collect();
+    assert_eq!(calls.len(), 2);
+    assert!(calls[0].is("sendPhoto") && calls[0].status == 400);
+    assert!(calls[1].is("sendMessage") && calls[1].ok());
+}
+
+// ---------------------------------------------------------------------------
+// Error classes.
+
+#[tokio::test]
+async fn migrated_group_moves_the_subscription_and_resends() {
+    let env = Env::new().await;
+    let (old, new) = (-4_000_123, -1_001_234_567_890);
+    let sub = env.subscribe(old);
+    env.fake.script(old, Behaviour::Migrated { to: new });
+    env.enqueue(item("Vega C"), &[sub]);
+
+    let first = env.drain().await;
+    assert_eq!(first.retried, 1, "{first:?}");
+    assert_eq!(env.sub(sub).destination, Destination::Telegram(ChatId(new)), "subscription moved");
+    let total = env.drain_all(Duration::from_secs(5)).await;
+    assert_eq!(total.delivered, 1, "{total:?}");
+    assert!(env.fake.sent_to(old).is_empty());
+    assert_eq!(env.fake.sent_to(new).len(), 1);
+    assert!(env.sub(sub).enabled);
+    assert_eq!(env.store.delivered().unwrap()[0].destination, Destination::Telegram(ChatId(new)));
+}
+
+#[tokio::test]
+async fn blocked_kicked_and_gone_chats_disable_their_subscriptions() {
+    let env = Env::new().await;
+    let cases = [
+        (601, Behaviour::Blocked),
+        (-602, Behaviour::Kicked),
+        (603, Behaviour::NotFound),
+        (604, Behaviour::Deactivated),
+        (-605, Behaviour::NoRights),
+    ];
+    let mut subs = Vec::new();
+    for (chat, b) in &cases {
+        subs.push(env.subscribe(*chat));
+        env.fake.script(*chat, b.clone());
+    }
+    let healthy = env.subscribe(606);
+    subs.push(healthy);
+    env.enqueue(item("Ariane 6"), &subs);
+
+    let stats = env.drain().await;
+    assert_eq!((stats.dead, stats.delivered, stats.retried), (5, 1, 0), "{stats:?}");
+    for (sub, (chat, _)) in subs.iter().zip(&cases) {
+        assert!(!env.sub(*sub).enabled, "chat {chat} should be disabled");
+    }
+    assert!(env.sub(healthy).enabled);
+    let dead = env.store.dead_letters().unwrap();
+    assert_eq!(dead.len(), 5);
+    let reasons: Vec<_> = dead.iter().map(|d| d.reason.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("blocked by the user")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("kicked from the group chat")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("chat not found")), "{reasons:?}");
+    // Disabled means never retried: nothing more reaches the fake.
+    let before = env.fake.calls().len();
+    env.enqueue(item("Ariane 6 again"), &subs);
+    env.drain_all(Duration::from_secs(2)).await;
+    assert_eq!(env.fake.calls().len(), before + 1, "only the healthy chat is tried");
+    env.assert_no_token_anywhere();
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let env = Env::new().await;
+    let sub = env.subscribe(42);
+    env.fake.script(42, Behaviour::RetryAfter { secs: 1, times: 1 });
+    env.enqueue(item("Soyuz"), &[sub]);
+
+    let first = env.drain().await;
+    assert_eq!(first.retried, 1, "{first:?}");
+    assert!(env.sender.limiter().paused_until(&ChatId(42)).is_some(), "the chat is paused in the limiter");
+    // Not before the wait: the entry waits in the outbox.
+    assert_eq!(env.drain().await.delivered, 0);
+    let total = env.drain_all(Duration::from_secs(5)).await;
+    assert_eq!(total.delivered, 1, "{total:?}");
+
+    let calls = env.fake.calls_to("sendMessage");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].status, 429);
+    let waited = calls[1].at - calls[0].at;
+    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
+    assert!(waited < Duration::from_secs(4), "retried after {waited:?}");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_later() {
+    let env = Env::new().await;
+    let sub = env.subscribe(43);
+    env.fake.script(43, Behaviour::ServerError { times: 1 });
+    env.enqueue(item("PSLV"), &[sub]);
+    // teloxide itself waits 10 s after any 5xx before reporting it.
+    let first = env.drain().await;
+    assert_eq!((first.retried, first.dead), (1, 0), "{first:?}");
+    assert!(env.sub(sub).enabled);
+    let total = env.drain_all(Duration::from_secs(10)).await;
+    assert_eq!(total.delivered, 1, "{total:?}");
+    let calls = env.fake.calls_to("sendMessage");
+    assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [500, 200]);
+}
+
+#[tokio::test]
+async fn rejected_messages_are_dead_lettered_and_the_chat_goes_on() {
+    let env = Env::new().await;
+    let sub = env.subscribe(44);
+    env.fake.script(
+        44,
+        Behaviour::BadRequest {
+            description: "Bad Request: can't parse entities: Unsupported start tag \"foo\" at byte offset 0".into(),
+            times: 1,
+        },
+    );
+    env.enqueue(item("Long March 5"), &[sub]);
+    env.enqueue(item("Long March 7A"), &[sub]);
+    let stats = env.drain_all(Duration::from_secs(5)).await;
+    assert_eq!((stats.dead, stats.delivered), (1, 1), "{stats:?}");
+    assert!(env.sub(sub).enabled, "a rendering bug does not punish the subscriber");
+    let dead = env.store.dead_letters().unwrap();
+    assert!(dead[0].reason.contains("can't parse entities"), "{}", dead[0].reason);
+    let logs = log_text();
+    assert!(logs.contains("Telegram rejected the message") && logs.contains("Long March 5"), "payload logged");
+    env.assert_no_token_anywhere();
+}
+
+#[tokio::test]
+async fn fake_rejects_malformed_html_like_telegram() {
+    let fake = FakeTelegram::start().await;
+    let bot = teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url().parse().unwrap());
+    for bad in ["<b>unclosed", "<x>tag</x>", "a & b", "<b><i>x</b></i>", "&nbsp;", "<a href=\"\">x</a>"] {
+        let err = bot.send_message(teloxide::types::ChatId(1), bad).parse_mode(ParseMode::Html).await.unwrap_err();
+        assert!(matches!(classify(&err, FakeTelegram::TOKEN), SendError::Rejected { .. }), "{bad}: {err}");
+        assert!(err.to_string().contains("can't parse entities"), "{bad}: {err}");
+    }
+    for good in
+        ["<b>ok</b> &lt;&gt;&amp;&quot; &#128640; &#x1F680;", "<span class=\"tg-spoiler\">s</span>", "plain > text"]
+    {
+        bot.send_message(teloxide::types::ChatId(1), good).parse_mode(ParseMode::Html).await.unwrap();
+    }
+    let too_long = "a".repeat(4097);
+    let err = bot.send_message(teloxide::types::ChatId(1), too_long).await.unwrap_err();
+    assert!(matches!(classify(&err, FakeTelegram::TOKEN), SendError::Rejected { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn network_failures_are_transient_and_never_show_the_token() {
+    logs();
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let fake = FakeTelegram::start().await;
+    let sender = Arc::new(
+        TelegramSender::new(&fake.token(), &format!("http://127.0.0.1:{port}"), TelegramLimits::default()).unwrap(),
+    );
+    let err = sender
+        .send(&Destination::Telegram(ChatId(1)), &tminus::render::message(&alert(), chrono_tz::UTC, Utc::now()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Transient { retry_after: None, .. }), "{err:?}");
+    assert_no_token("the error", &err.to_string());
+    assert_no_token("the error (Debug)", &format!("{err:?}"));
+    assert!(err.to_string().contains("/bot***/"), "the URL is kept, redacted: {err}");
+
+    let env = Env::with_sender(fake, sender);
+    let sub = env.subscribe(1);
+    env.enqueue(item("Starship"), &[sub]);
+    let stats = env.drain().await;
+    assert_eq!(stats.retried, 1, "{stats:?}");
+    env.assert_no_token_anywhere();
+}
+
+#[tokio::test]
+async fn a_wrong_token_never_disables_subscriptions() {
+    logs();
+    let fake = FakeTelegram::start().await;
+    let wrong = Secret::new("987654321:WRONG-token_value");
+    let sender = Arc::new(TelegramSender::new(&wrong, &fake.api_url(), TelegramLimits::default()).unwrap());
+    let env = Env::with_sender(fake, sender);
+    let sub = env.subscribe(1);
+    env.enqueue(item("New Glenn"), &[sub]);
+    let stats = env.drain().await;
+    assert_eq!((stats.retried, stats.dead), (1, 0), "{stats:?}");
+    assert!(env.sub(sub).enabled);
+    assert_eq!(env.fake.count_status(401), 1);
+    assert!(!log_text().contains("WRONG-token_value"));
+}
+
+fn alert() -> Alert {
+    Alert { id: AlertId(1), item: item("Starship"), change: Change::New, detected_at: Utc::now() }
+}
+
+// ---------------------------------------------------------------------------
+// Rate limits under fan-out.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fan_out_runs_at_the_platform_ceiling() {
+    const CHATS: i64 = 300;
+    const GLOBAL: u32 = 100; // per second, enforced by the fake
+    let factor = f64::from(GLOBAL) / 30.0;
+    let env = Env::with_limits(TelegramLimits::default().scaled(factor)).await;
+    env.fake.set_limits(FakeLimits::telegram().scaled(factor));
+    // Half private chats, half groups (which also have the per-group limit).
+    let subs: Vec<SubId> = (1..=CHATS).map(|i| env.subscribe(if i % 2 == 0 { i } else { -i })).collect();
+    env.enqueue(item("Falcon 9 | Starlink 12-1"), &subs);
+
+    let start = Instant::now();
+    let stats = env.drain_all(Duration::from_secs(60)).await;
+    let elapsed = start.elapsed();
+    assert_eq!(stats.delivered, CHATS as usize, "{stats:?}");
+
+    let sent = env.fake.sent();
+    let span = sent.last().unwrap().at - sent.first().unwrap().at;
+    let ideal = Duration::from_secs_f64(CHATS as f64 / f64::from(GLOBAL));
+    let efficiency = ideal.as_secs_f64() / elapsed.as_secs_f64();
+    let throttled = env.fake.count_status(429);
+    // The busiest second as the server saw it.
+    let mut arrivals: Vec<Instant> = sent.iter().map(|c| c.at).collect();
+    arrivals.sort();
+    let busiest = (0..arrivals.len())
+        .map(|i| arrivals[i..].iter().take_while(|t| **t - arrivals[i] < Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "fan-out: {CHATS} chats at {GLOBAL}/s: ideal {:.2}s, took {:.2}s (first→last send {:.2}s), efficiency {:.1}%, \
+         {throttled} × 429, busiest second {busiest} sends",
+        ideal.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        span.as_secs_f64(),
+        efficiency * 100.0
+    );
+    assert!(throttled <= 3, "{throttled} 429s");
+    assert!(efficiency >= 0.88, "efficiency {:.1}%", efficiency * 100.0);
+}
+
+// ---------------------------------------------------------------------------
+// The fake speaks enough Bot API for the command front-end.
+
+#[tokio::test]
+async fn fake_serves_what_a_dispatcher_needs() {
+    let fake = FakeTelegram::start().await;
+    let bot = teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url().parse().unwrap());
+
+    let me = bot.get_me().await.unwrap();
+    assert_eq!(me.username(), "tminus_test_bot");
+    bot.delete_webhook().await.unwrap();
+    bot.set_my_commands(vec![BotCommand::new("next", "Upcoming launches")]).await.unwrap();
+    assert_eq!(fake.my_commands().unwrap()[0]["command"], "next");
+
+    fake.set_member(-100, 7, MemberStatus::Administrator);
+    let admin = bot.get_chat_member(teloxide::types::ChatId(-100), UserId(7)).await.unwrap();
+    assert!(admin.kind.is_privileged());
+    let member = bot.get_chat_member(teloxide::types::ChatId(-100), UserId(8)).await.unwrap();
+    assert!(!member.kind.is_privileged());
+
+    let first = fake.push_update(message_update(555, 9, "/subscribe agency SpaceX"));
+    fake.push_update(my_chat_member_update(-100, "group", 7, "member", "left"));
+    let updates = bot.get_updates().await.unwrap();
+    assert_eq!(updates.len(), 2);
+    assert!(matches!(updates[0].kind, UpdateKind::Message(_)), "{:?}", updates[0].kind);
+    assert!(matches!(updates[1].kind, UpdateKind::MyChatMember(_)), "{:?}", updates[1].kind);
+    assert_eq!(updates[0].id.0, first as u32);
+
+    // Confirming with an offset drops them; a long poll waits for the next.
+    let next = i32::try_from(updates[1].id.0).unwrap() + 1;
+    let poll = {
+        let bot = bot.clone();
+        tokio::spawn(async move { bot.get_updates().offset(next).timeout(5).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.pending_updates(), 0);
+    let started = Instant::now();
+    fake.push_update(message_update(555, 9, "/next"));
+    let got = poll.await.unwrap().unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(2), "the long poll returns as soon as an update arrives");
+
+    // An empty long poll returns after its timeout.
+    let started = Instant::now();
+    let none = bot.get_updates().offset(next + 1).timeout(1).await.unwrap();
+    assert!(none.is_empty() && started.elapsed() >= Duration::from_secs(1));
+}
