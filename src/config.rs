@@ -44,6 +44,7 @@ pub const DEFAULT_REMINDER_GRACE: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
 pub const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
+pub const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
 
 /// The effective configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +56,7 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub log: LogConfig,
     pub server: ServerConfig,
+    pub delivery: DeliverySettings,
     pub watches: Vec<Watch>,
 }
 
@@ -147,6 +149,14 @@ pub struct ServerConfig {
     /// `health_max_age`, default 1h: `/healthz` answers 503 when a feed's
     /// last successful poll is older (never less than two poll intervals).
     pub health_max_age: Duration,
+}
+
+/// `[delivery]`: how long an alert may keep failing before it is given up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    /// `max_age`, default 6h: a delivery still failing this long after its
+    /// alert was created moves to the dead letters.
+    pub max_age: Duration,
 }
 
 /// One `[[watch]]`: a static watchlist.
@@ -248,6 +258,7 @@ impl Config {
             },
             log: LogConfig { format: LogFormat::Text },
             server: ServerConfig { listen: None, health_max_age: DEFAULT_HEALTH_MAX_AGE },
+            delivery: DeliverySettings { max_age: DEFAULT_DELIVERY_MAX_AGE },
             watches: Vec::new(),
         }
     }
@@ -302,6 +313,9 @@ impl Config {
             None => out.push_str("# listen: not set (no HTTP server)\n"),
         }
         kv(&mut out, "health_max_age", &quote(&format_duration(self.server.health_max_age)));
+
+        out.push_str("\n[delivery]\n");
+        kv(&mut out, "max_age", &quote(&format_duration(self.delivery.max_age)));
 
         if self.watches.is_empty() {
             out.push_str("\n# no [[watch]] configured\n");
@@ -370,6 +384,8 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     #[serde(default)]
+    delivery: RawDelivery,
+    #[serde(default)]
     watch: Vec<Value>,
 }
 
@@ -420,6 +436,12 @@ struct RawDiscord {
 #[serde(deny_unknown_fields)]
 struct RawLog {
     format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    max_age: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -484,6 +506,9 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
             DEFAULT_HEALTH_MAX_AGE,
         )?,
     };
+    let delivery = DeliverySettings {
+        max_age: positive_duration("delivery.max_age", raw.delivery.max_age.as_ref(), DEFAULT_DELIVERY_MAX_AGE)?,
+    };
 
     let mut watches: Vec<Watch> = Vec::with_capacity(raw.watch.len());
     for (i, value) in raw.watch.into_iter().enumerate() {
@@ -498,7 +523,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         watches.push(watch);
     }
 
-    Ok(Config { ll2, store, alerts, telegram, discord, log, server, watches })
+    Ok(Config { ll2, store, alerts, telegram, discord, log, server, delivery, watches })
 }
 
 fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> {

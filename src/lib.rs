@@ -96,7 +96,11 @@ pub async fn run(args: Args) -> Result<(), RunError> {
 
     let client = ll2::Client::new(&config.ll2).map_err(|e| RunError::Startup(e.to_string()))?;
     let senders = build_senders(&config)?;
-    let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+    let deliverer = Arc::new(Deliverer::new(
+        store.clone(),
+        senders,
+        DeliveryConfig { max_age: config.delivery.max_age, ..Default::default() },
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let poller_config = PollerConfig {
         feeds: config.ll2.feeds.clone(),
@@ -232,15 +236,13 @@ pub async fn run(args: Args) -> Result<(), RunError> {
 /// always (they need no token), Telegram and Discord channels when their
 /// token is set. Entries for a platform without a sender wait in the outbox.
 fn build_senders(config: &Config) -> Result<Senders, RunError> {
-    let mut senders = Senders::default()
-        .with("console", Arc::new(ConsoleSender))
-        .with(
-            "discord-webhook",
-            Arc::new(
-                discord::sender::WebhookSender::new(discord::sender::SenderConfig::default())
-                    .map_err(|e| RunError::Startup(e.to_string()))?,
-            ),
-        );
+    let mut senders = Senders::default().with("console", Arc::new(ConsoleSender)).with(
+        "discord-webhook",
+        Arc::new(
+            discord::sender::WebhookSender::new(discord::sender::SenderConfig::default())
+                .map_err(|e| RunError::Startup(e.to_string()))?,
+        ),
+    );
     if !config.telegram.token.is_empty() {
         let sender = telegram::sender::TelegramSender::from_config(&config.telegram)
             .map_err(|e| RunError::Startup(e.to_string()))?;
@@ -249,8 +251,8 @@ fn build_senders(config: &Config) -> Result<Senders, RunError> {
         info!("no telegram.token: Telegram is off (alerts for telegram: destinations wait in the outbox)");
     }
     if !config.discord.token.is_empty() {
-        let sender =
-            discord::sender::DiscordSender::from_config(&config.discord).map_err(|e| RunError::Startup(e.to_string()))?;
+        let sender = discord::sender::DiscordSender::from_config(&config.discord)
+            .map_err(|e| RunError::Startup(e.to_string()))?;
         senders = senders.with("discord", Arc::new(sender));
     } else {
         info!("no discord.token: the Discord bot is off (discord-webhook destinations still work)");
@@ -288,7 +290,11 @@ pub fn unresolved_report(config: &Config) -> String {
         for (dim, value) in directory.unresolved(&subscriptions::watch_filter(w)) {
             let hint = directory.suggest(dim, &value, 3);
             let hint = if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(", ")) };
-            out.push_str(&format!("#   watch[{i}] ({}): {} {value:?} matches nothing seen so far{hint}\n", w.name, dim.as_str()));
+            out.push_str(&format!(
+                "#   watch[{i}] ({}): {} {value:?} matches nothing seen so far{hint}\n",
+                w.name,
+                dim.as_str()
+            ));
         }
     }
     if out.is_empty() {
