@@ -95,7 +95,8 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     );
 
     let client = ll2::Client::new(&config.ll2).map_err(|e| RunError::Startup(e.to_string()))?;
-    let senders = build_senders(&config)?;
+    let (senders, telegram_sender) = build_senders(&config)?;
+    let defaults = commands::Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
     let deliverer = Arc::new(Deliverer::new(
         store.clone(),
         senders,
@@ -142,10 +143,12 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     // (`discord.public_key` with `server.listen`). See `discord::commands`.
     let mut discord_task = None;
     if config.discord.is_enabled() || config.discord.public_key.is_some() {
-        let defaults =
-            commands::Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
-        let handler =
-            Arc::new(discord::commands::Handler::new(store.clone(), subs.clone(), poller.directory(), defaults));
+        let handler = Arc::new(discord::commands::Handler::new(
+            store.clone(),
+            subs.clone(),
+            poller.directory(),
+            defaults.clone(),
+        ));
         match (&config.discord.public_key, config.server.listen) {
             (Some(key), Some(_)) => {
                 let routes = discord::interactions::router(handler.clone(), key).map_err(|e| {
@@ -161,15 +164,11 @@ pub async fn run(args: Args) -> Result<(), RunError> {
             discord_task = Some(discord::gateway::spawn(config.discord.clone(), handler, stop_rx.clone()));
         }
     }
-    // Telegram front-end: commands by long polling (`telegram::bot`). Its
-    // `Bot` comes from a `TelegramSender`, built the one way (validated URL,
-    // token never logged); the alert sender in `build_senders` has its own.
+    // Telegram front-end: commands by long polling (`telegram::bot`). It
+    // talks as the same bot as the alert sender and shares its rate limiter,
+    // so replies and alerts together stay within Telegram's limits.
     let mut telegram_task = None;
-    if config.telegram.is_enabled() {
-        let tg = telegram::TelegramSender::from_config(&config.telegram);
-        let tg = tg.map_err(|e| RunError::Startup(e.to_string()))?;
-        let defaults =
-            commands::Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
+    if let Some(tg) = telegram_sender {
         let services = telegram::bot::BotServices {
             subs: subs.clone(),
             store: store.clone(),
@@ -235,7 +234,8 @@ pub async fn run(args: Args) -> Result<(), RunError> {
 /// One sender per platform this run can reach: the console always, webhooks
 /// always (they need no token), Telegram and Discord channels when their
 /// token is set. Entries for a platform without a sender wait in the outbox.
-fn build_senders(config: &Config) -> Result<Senders, RunError> {
+/// The Telegram sender is also returned: the command bot shares it.
+fn build_senders(config: &Config) -> Result<(Senders, Option<Arc<telegram::TelegramSender>>), RunError> {
     let mut senders = Senders::default().with("console", Arc::new(ConsoleSender)).with(
         "discord-webhook",
         Arc::new(
@@ -243,10 +243,13 @@ fn build_senders(config: &Config) -> Result<Senders, RunError> {
                 .map_err(|e| RunError::Startup(e.to_string()))?,
         ),
     );
+    let mut telegram_sender = None;
     if !config.telegram.token.is_empty() {
-        let sender = telegram::sender::TelegramSender::from_config(&config.telegram)
-            .map_err(|e| RunError::Startup(e.to_string()))?;
-        senders = senders.with("telegram", Arc::new(sender));
+        let sender = Arc::new(
+            telegram::TelegramSender::from_config(&config.telegram).map_err(|e| RunError::Startup(e.to_string()))?,
+        );
+        senders = senders.with("telegram", sender.clone());
+        telegram_sender = Some(sender);
     } else {
         info!("no telegram.token: Telegram is off (alerts for telegram: destinations wait in the outbox)");
     }
@@ -257,7 +260,7 @@ fn build_senders(config: &Config) -> Result<Senders, RunError> {
     } else {
         info!("no discord.token: the Discord bot is off (discord-webhook destinations still work)");
     }
-    Ok(senders)
+    Ok((senders, telegram_sender))
 }
 
 /// The watches to reconcile: the configured ones, or with no watches and

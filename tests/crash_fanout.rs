@@ -1,0 +1,201 @@
+//! Crash safety of delivery, end to end: the real `tminus` binary fans one
+//! alert out to hundreds of Telegram chats through the fake Bot API (which
+//! enforces Telegram's real limits), is SIGKILLed several times during the
+//! fan-out and restarted on the same store each time. Every chat must get
+//! the alert, and the duplicates (messages beyond one per chat) must be at
+//! most one per kill: a confirmed send is made durable before the next send
+//! goes out, so a kill can repeat at most the send in flight.
+
+mod support;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::json;
+use support::fake_ll2::FakeLl2;
+use support::fake_telegram::{FakeLimits, FakeTelegram};
+use tminus::types::Feed;
+
+const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
+/// Chats `FIRST_CHAT .. FIRST_CHAT + CHATS`, all in one watch.
+const FIRST_CHAT: i64 = 1000;
+const CHATS: i64 = 300;
+const KILLS: usize = 4;
+
+fn chats() -> impl Iterator<Item = i64> {
+    FIRST_CHAT..FIRST_CHAT + CHATS
+}
+
+fn write_config(dir: &Path, ll2: &FakeLl2, telegram: &FakeTelegram) -> PathBuf {
+    let to: Vec<String> = chats().map(|c| format!("\"telegram:{c}\"")).collect();
+    let body = format!(
+        r#"[ll2]
+base_url = "{ll2}"
+requests_per_hour = 1000
+feeds = ["launches"]
+
+[store]
+path = "{store}"
+
+[alerts]
+on_first_sync = false
+reminders = "off"
+
+[telegram]
+api_url = "{telegram}"
+
+[[watch]]
+name = "fan-out"
+to = [{to}]
+kinds = ["launch"]
+alerts = ["status"]
+reminders = "off"
+"#,
+        ll2 = ll2.base_url(),
+        store = dir.join("data").display(),
+        telegram = telegram.api_url(),
+        to = to.join(", "),
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// The binary with the fake's token; its log goes to `log` (kept for the
+/// failure message).
+fn tminus(config: &Path, cmd: &str, log: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tminus"));
+    c.arg("--config").arg(config).arg(cmd);
+    c.env("RUST_LOG", "info").env("TMINUS_TELEGRAM_TOKEN", FakeTelegram::TOKEN);
+    c.env_remove("TMINUS_LL2_API_KEY").env_remove("TMINUS_DISCORD_TOKEN");
+    c.stdout(Stdio::null()).stderr(File::create(log).unwrap());
+    c
+}
+
+/// Accepted sends per chat, with their arrival times.
+fn deliveries(fake: &FakeTelegram) -> HashMap<i64, Vec<Instant>> {
+    let mut by_chat: HashMap<i64, Vec<Instant>> = HashMap::new();
+    for call in fake.sent() {
+        if let Some(chat) = call.chat_id {
+            by_chat.entry(chat).or_default().push(call.at);
+        }
+    }
+    by_chat
+}
+
+fn logs(dir: &Path, runs: usize) -> String {
+    (0..runs)
+        .map(|i| {
+            let text = std::fs::read_to_string(dir.join(format!("run-{i}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            format!("--- run {i} (last lines) ---\n{}\n", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+        })
+        .collect()
+}
+
+async fn wait_child(mut child: Child) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_fan_out_loses_nothing_and_repeats_at_most_one_per_kill() {
+    let started = Instant::now();
+    let ll2 = FakeLl2::start().await;
+    let telegram = FakeTelegram::start().await;
+    telegram.set_limits(FakeLimits::telegram());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &ll2, &telegram);
+
+    // First sync: silent (on_first_sync = false), nothing sent.
+    let mut sync = tminus(&config, "once", &dir.path().join("once.log"));
+    let status = tokio::task::spawn_blocking(move || sync.status().unwrap()).await.unwrap();
+    assert!(status.success(), "{}", std::fs::read_to_string(dir.path().join("once.log")).unwrap());
+    assert!(telegram.sent().is_empty(), "first sync is silent");
+
+    // One change: one alert for all the chats.
+    ll2.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+
+    // Each run is killed at a random-ish moment once it is sending.
+    let mut rng = rand::thread_rng();
+    let mut runs = Vec::new(); // (spawned, killed) per killed run
+    for i in 0..KILLS {
+        let child = tminus(&config, "run", &dir.path().join(format!("run-{i}.log"))).spawn().unwrap();
+        let spawned = Instant::now();
+        let before = telegram.sent().len();
+        let sending = telegram
+            .wait_until(Duration::from_secs(15), |calls| calls.iter().filter(|c| c.is_delivery()).count() > before)
+            .await;
+        assert!(sending, "run {i} never sent anything\n{}", logs(dir.path(), i + 1));
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(1000..2500))).await;
+        if i % 2 == 1 {
+            // The worst moment: the platform has just accepted a send and
+            // the bot has not yet recorded it.
+            let before = telegram.sent().len();
+            telegram
+                .wait_until(Duration::from_secs(2), |calls| calls.iter().filter(|c| c.is_delivery()).count() > before)
+                .await;
+        }
+        let mut child = child;
+        child.kill().unwrap(); // SIGKILL
+        let killed = Instant::now();
+        wait_child(child).await;
+        runs.push((spawned, killed));
+        let got = deliveries(&telegram).len();
+        eprintln!("kill {}: after {:.1} s of run, {got}/{CHATS} chats reached", i + 1, (killed - spawned).as_secs_f64());
+        assert!(got < CHATS as usize, "the fan-out finished before kill {} (make it wider)", i + 1);
+    }
+
+    // The last run finishes the fan-out, then stops cleanly.
+    let child = tminus(&config, "run", &dir.path().join(format!("run-{KILLS}.log"))).spawn().unwrap();
+    let all = telegram
+        .wait_until(Duration::from_secs(45), |calls| {
+            let mut reached: Vec<i64> = calls.iter().filter(|c| c.is_delivery()).filter_map(|c| c.chat_id).collect();
+            reached.sort_unstable();
+            reached.dedup();
+            reached.len() >= CHATS as usize
+        })
+        .await;
+    let pid = child.id().to_string();
+    // Let the last confirmations settle before the clean stop.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = wait_child(child).await;
+    assert!(status.success(), "clean exit after SIGTERM: {status}\n{}", logs(dir.path(), KILLS + 1));
+
+    let by_chat = deliveries(&telegram);
+    let missing: Vec<i64> = chats().filter(|c| !by_chat.contains_key(c)).collect();
+    assert!(all && missing.is_empty(), "chats without the alert: {missing:?}\n{}", logs(dir.path(), KILLS + 1));
+    let strangers: Vec<&i64> = by_chat.keys().filter(|c| !chats().any(|x| x == **c)).collect();
+    assert!(strangers.is_empty(), "sends to chats nobody subscribed: {strangers:?}");
+
+    // A duplicate belongs to the kill that ended the run of its first send.
+    let mut per_kill = vec![0usize; KILLS];
+    let mut unexplained = 0;
+    for times in by_chat.values().filter(|t| t.len() > 1) {
+        let first = times[0];
+        match runs.iter().position(|(spawned, killed)| first >= *spawned && first <= *killed) {
+            Some(k) => per_kill[k] += times.len() - 1,
+            None => unexplained += times.len() - 1,
+        }
+    }
+    let duplicates: usize = by_chat.values().map(|t| t.len() - 1).sum();
+    eprintln!(
+        "{CHATS} chats, {KILLS} kills: {duplicates} duplicates (per kill: {per_kill:?}, unexplained: {unexplained}); \
+         {} answers 429; {:.1} s in all",
+        telegram.count_status(429),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(duplicates <= KILLS, "{duplicates} duplicates for {KILLS} kills (per kill: {per_kill:?})");
+    assert_eq!(unexplained, 0, "a chat got the alert twice without a kill in between");
+
+    // The store agrees: nothing left to send, one delivery record per chat.
+    let store = tminus::store::Store::open(&dir.path().join("data")).unwrap();
+    assert_eq!(store.outbox_len(), 0, "outbox drained");
+    assert!(store.dead_letters().unwrap().is_empty(), "nothing given up on");
+    let delivered = store.delivered().unwrap();
+    assert_eq!(delivered.len(), CHATS as usize, "one delivery record per chat");
+}
