@@ -444,7 +444,7 @@ pub fn describe(f: &Filter) -> String {
             parts.push(format!("{label} {}", values.join(" or ")));
         }
     };
-    let kinds: Vec<String> = f.kinds.iter().map(|k| format!("{k}s")).collect();
+    let kinds: Vec<String> = f.kinds.iter().map(|k| k.feed().as_str().to_string()).collect();
     add("only", &kinds);
     add("agency", &f.agencies);
     add("type", &f.types);

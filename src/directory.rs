@@ -110,7 +110,10 @@ impl Directory {
             .filter(|name| !name.is_empty())
             .map(|name| {
                 let l = normalize(&name);
-                let score = if l.contains(&v) || v.contains(&l) { 0 } else { edit_distance(&l, &v) };
+                // Containment counts only for names long enough to mean something:
+                // a two-letter abbreviation is inside many unrelated words.
+                let contains = (v.len() >= 3 && l.contains(&v)) || (l.len() >= 4 && v.contains(&l));
+                let score = if contains { 0 } else { edit_distance(&l, &v) };
                 (score, name)
             })
             .filter(|(score, _)| *score <= v.chars().count() / 3 + 1)

@@ -10,6 +10,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ fn chats() -> impl Iterator<Item = i64> {
     FIRST_CHAT..FIRST_CHAT + CHATS
 }
 
-fn write_config(dir: &Path, ll2: &FakeLl2, telegram: &FakeTelegram) -> PathBuf {
+fn write_config(dir: &Path, ll2: &FakeLl2, telegram: &FakeTelegram, listen: SocketAddr) -> PathBuf {
     let to: Vec<String> = chats().map(|c| format!("\"telegram:{c}\"")).collect();
     let body = format!(
         r#"[ll2]
@@ -48,6 +49,9 @@ reminders = "off"
 [telegram]
 api_url = "{telegram}"
 
+[server]
+listen = "{listen}"
+
 [[watch]]
 name = "fan-out"
 to = [{to}]
@@ -58,6 +62,7 @@ reminders = "off"
         ll2 = ll2.base_url(),
         store = dir.join("data").display(),
         telegram = telegram.api_url(),
+        listen = listen,
         to = to.join(", "),
     );
     let path = dir.join("config.toml");
@@ -97,6 +102,18 @@ fn logs(dir: &Path, runs: usize) -> String {
         .collect()
 }
 
+/// A port nothing listens on right now, for `server.listen`.
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// The outbox depth the running bot reports on `/healthz`, once it answers.
+async fn outbox_depth(http: &reqwest::Client, addr: SocketAddr) -> Option<u64> {
+    let resp = http.get(format!("http://{addr}/healthz")).send().await.ok()?;
+    let body: serde_json::Value = resp.json().await.ok()?;
+    body["outbox_depth"].as_u64()
+}
+
 async fn wait_child(mut child: Child) -> std::process::ExitStatus {
     tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap()
 }
@@ -108,7 +125,11 @@ async fn sigkill_during_a_fan_out_loses_nothing_and_repeats_at_most_one_per_kill
     let telegram = FakeTelegram::start().await;
     telegram.set_limits(FakeLimits::telegram());
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &ll2, &telegram);
+    if std::env::var_os("CRASH_FANOUT_DEBUG").is_some() {
+        eprintln!("store and logs in {}", dir.path().display());
+    }
+    let listen = free_addr();
+    let config = write_config(dir.path(), &ll2, &telegram, listen);
 
     // First sync: silent (on_first_sync = false), nothing sent.
     let mut sync = tminus(&config, "once", &dir.path().join("once.log"));
@@ -149,37 +170,62 @@ async fn sigkill_during_a_fan_out_loses_nothing_and_repeats_at_most_one_per_kill
         assert!(got < CHATS as usize, "the fan-out finished before kill {} (make it wider)", i + 1);
     }
 
-    // The last run finishes the fan-out, then stops cleanly.
+    // The last run finishes the fan-out (including resends the fake
+    // throttled because their first copy reached it just before a kill),
+    // then stops cleanly.
+    let last_spawn = Instant::now();
     let child = tminus(&config, "run", &dir.path().join(format!("run-{KILLS}.log"))).spawn().unwrap();
-    let all = telegram
-        .wait_until(Duration::from_secs(45), |calls| {
-            let mut reached: Vec<i64> = calls.iter().filter(|c| c.is_delivery()).filter_map(|c| c.chat_id).collect();
-            reached.sort_unstable();
-            reached.dedup();
-            reached.len() >= CHATS as usize
-        })
-        .await;
+    let http = reqwest::Client::new();
+    let deadline = last_spawn + Duration::from_secs(45);
+    let mut drained = false;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if deliveries(&telegram).len() >= CHATS as usize && outbox_depth(&http, listen).await == Some(0) {
+            drained = true;
+            break;
+        }
+    }
     let pid = child.id().to_string();
-    // Let the last confirmations settle before the clean stop.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = wait_child(child).await;
     assert!(status.success(), "clean exit after SIGTERM: {status}\n{}", logs(dir.path(), KILLS + 1));
+    assert!(drained, "the last run did not drain the outbox in time\n{}", logs(dir.path(), KILLS + 1));
 
     let by_chat = deliveries(&telegram);
     let missing: Vec<i64> = chats().filter(|c| !by_chat.contains_key(c)).collect();
-    assert!(all && missing.is_empty(), "chats without the alert: {missing:?}\n{}", logs(dir.path(), KILLS + 1));
+    assert!(missing.is_empty(), "chats without the alert: {missing:?}\n{}", logs(dir.path(), KILLS + 1));
     let strangers: Vec<&i64> = by_chat.keys().filter(|c| !chats().any(|x| x == **c)).collect();
     assert!(strangers.is_empty(), "sends to chats nobody subscribed: {strangers:?}");
 
-    // A duplicate belongs to the kill that ended the run of its first send.
+    // A duplicate belongs to the kill that ended the run of its first send
+    // (a run lasts until the next one is spawned: a request that reached the
+    // fake as the kill landed is stamped a moment after it).
+    let spawns: Vec<Instant> = runs.iter().map(|(spawned, _)| *spawned).chain([last_spawn]).collect();
+    let run_of = |t: Instant| spawns.iter().rposition(|spawned| t >= *spawned);
     let mut per_kill = vec![0usize; KILLS];
     let mut unexplained = 0;
-    for times in by_chat.values().filter(|t| t.len() > 1) {
+    for (chat, times) in by_chat.iter().filter(|(_, t)| t.len() > 1) {
         let first = times[0];
-        match runs.iter().position(|(spawned, killed)| first >= *spawned && first <= *killed) {
-            Some(k) => per_kill[k] += times.len() - 1,
-            None => unexplained += times.len() - 1,
+        if std::env::var_os("CRASH_FANOUT_DEBUG").is_some() {
+            let rel: Vec<String> = times
+                .iter()
+                .map(|t| {
+                    let k = run_of(*t).unwrap_or(0);
+                    let since = t.duration_since(spawns[k]).as_secs_f64();
+                    match runs.get(k) {
+                        Some((_, killed)) => {
+                            let before = killed.checked_duration_since(*t).unwrap_or_default().as_secs_f64();
+                            format!("run {k} at {since:.3} s, {before:.3} s before its kill")
+                        }
+                        None => format!("last run at {since:.3} s"),
+                    }
+                })
+                .collect();
+            eprintln!("chat {chat}: {rel:?}");
+        }
+        match run_of(first) {
+            Some(k) if k < KILLS && times[1..].iter().all(|t| run_of(*t) != Some(k)) => per_kill[k] += times.len() - 1,
+            _ => unexplained += times.len() - 1,
         }
     }
     let duplicates: usize = by_chat.values().map(|t| t.len() - 1).sum();
@@ -194,7 +240,13 @@ async fn sigkill_during_a_fan_out_loses_nothing_and_repeats_at_most_one_per_kill
 
     // The store agrees: nothing left to send, one delivery record per chat.
     let store = tminus::store::Store::open(&dir.path().join("data")).unwrap();
-    assert_eq!(store.outbox_len(), 0, "outbox drained");
+    assert_eq!(
+        store.outbox_len(),
+        0,
+        "outbox drained: {:?}\n{}",
+        store.pending(10).unwrap(),
+        logs(dir.path(), KILLS + 1)
+    );
     assert!(store.dead_letters().unwrap().is_empty(), "nothing given up on");
     let delivered = store.delivered().unwrap();
     assert_eq!(delivered.len(), CHATS as usize, "one delivery record per chat");

@@ -252,10 +252,8 @@ impl<K: LimitKey> RateLimiter<K> {
         if let Some(d) = iv.per_key {
             ks.next = slot + d;
         }
-        if group {
-            if let Some(d) = iv.per_group {
-                ks.group_next = slot + d;
-            }
+        if group && let Some(d) = iv.per_group {
+            ks.group_next = slot + d;
         }
         if let Some(d) = iv.global {
             st.global_next = slot + d;

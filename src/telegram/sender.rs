@@ -171,17 +171,18 @@ impl TelegramSender {
     async fn send_alert(&self, chat: ChatId, msg: &Message) -> Result<Sent, SendError> {
         let keyboard = keyboard(msg);
         let image = msg.image.as_deref().and_then(http_url);
-        if let Some(img) = &image {
-            if let Some(cap) = caption(msg) {
-                match self.send_photo(chat, img, &cap, keyboard.clone()).await {
-                    Ok(sent) => return Ok(sent),
-                    // Telegram could not fetch or use the image: the alert
-                    // still goes out, as text with a link preview.
-                    Err(e) if is_image_problem(&e) => {
-                        debug!(chat = chat.0, reason = %redact_token(&e.to_string(), self.token.expose()), "image refused; sending the alert as text");
-                    }
-                    Err(e) => return Err(self.failure(chat, "sendPhoto", &cap, e)),
+        if let Some(img) = &image
+            && let Some(cap) = caption(msg)
+        {
+            match self.send_photo(chat, img, &cap, keyboard.clone()).await {
+                Ok(sent) => return Ok(sent),
+                // Telegram could not fetch or use the image: the alert still
+                // goes out, as text with a link preview.
+                Err(e) if is_image_problem(&e) => {
+                    let reason = redact_token(&e.to_string(), self.token.expose());
+                    debug!(chat = chat.0, %reason, "image refused; sending the alert as text");
                 }
+                Err(e) => return Err(self.failure(chat, "sendPhoto", &cap, e)),
             }
         }
         let text = html(msg);

@@ -50,7 +50,8 @@
 //!   [`FakeTelegram::set_member`], default `member`).
 //!
 //! Faults: [`FakeTelegram::script`] gives a chat a [`Behaviour`] (blocked,
-//! kicked, not found, migrated, 500s, 429s, refused image...);
+//! kicked, not found, deactivated, no rights, migrated, 500s, 429s, refused
+//! image, any 400);
 //! [`FakeTelegram::fail_method`] fails the next calls of any method (e.g.
 //! `getUpdates` answering 500). Rate limits
 //! ([`FakeLimits`], off by default) are sliding windows over *accepted*
@@ -538,12 +539,11 @@ pub fn parse_html(s: &str) -> Result<String, String> {
                     if name == "span" && attrs.iter().all(|(k, v)| !(k == "class" && v == "tg-spoiler")) {
                         return Err(format!("Unsupported start tag \"span\" at byte offset {i}"));
                     }
-                    if name == "a" {
-                        if let Some((_, href)) = attrs.iter().find(|(k, _)| k == "href") {
-                            if href.trim().is_empty() {
-                                return Err(format!("Empty href in start tag \"a\" at byte offset {i}"));
-                            }
-                        }
+                    if name == "a"
+                        && let Some((_, href)) = attrs.iter().find(|(k, _)| k == "href")
+                        && href.trim().is_empty()
+                    {
+                        return Err(format!("Empty href in start tag \"a\" at byte offset {i}"));
                     }
                     stack.push(name);
                 }
@@ -842,10 +842,10 @@ fn send(shared: &Shared, method: &str, params: &Map<String, Value>, at: Instant)
         }
         (Some(text), None)
     };
-    if let Some(markup) = params.get("reply_markup") {
-        if let Err(e) = check_markup(markup) {
-            return Answer::err(400, &format!("Bad Request: {e}"));
-        }
+    if let Some(markup) = params.get("reply_markup")
+        && let Err(e) = check_markup(markup)
+    {
+        return Answer::err(400, &format!("Bad Request: {e}"));
     }
 
     record_send(&mut st, chat, at);
@@ -1033,10 +1033,10 @@ fn as_i64(v: &Value) -> Option<i64> {
 /// `reply_markup` etc. in forms) are decoded, everything else stays text.
 fn form_value(s: &str) -> Value {
     let t = s.trim_start();
-    if t.starts_with('{') || t.starts_with('[') {
-        if let Ok(v) = serde_json::from_str(s) {
-            return v;
-        }
+    if (t.starts_with('{') || t.starts_with('['))
+        && let Ok(v) = serde_json::from_str(s)
+    {
+        return v;
     }
     Value::String(s.to_string())
 }
