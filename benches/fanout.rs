@@ -45,8 +45,9 @@ fn env_num(name: &str, default: u64) -> u64 {
 
 /// A store in a fresh temporary directory with `chats` Telegram
 /// subscriptions (half private chats, half groups) and one alert queued for
-/// all of them, committed the way the poller does (one `apply`).
-fn store_with_fan_out(chats: u64) -> (tempfile::TempDir, Store) {
+/// all of them, committed the way the poller does (one `apply`, then a
+/// flush before delivery is woken).
+fn store_with_fan_out(rt: &Runtime, chats: u64) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("db")).expect("store opens");
     let mut subs = Vec::with_capacity(chats as usize);
@@ -71,6 +72,9 @@ fn store_with_fan_out(chats: u64) -> (tempfile::TempDir, Store) {
     let alert = Alert { id: AlertId(store.next_id().expect("id")), item, change: Change::New, detected_at: Utc::now() };
     let deliveries = store.outbox_entries(alert.id, &subs, Utc::now()).expect("outbox entries");
     store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).expect("batch applied");
+    if std::env::var_os("TMINUS_FANOUT_NO_SETUP_FLUSH").is_none() {
+        rt.block_on(store.flush()).expect("flush");
+    }
     (dir, store)
 }
 
@@ -86,6 +90,8 @@ struct FanOut {
     throttled: usize,
     /// Most accepted sends the fake saw in any one second.
     busiest: usize,
+    /// When each drain pass ended (a throttled send waits for the next).
+    passes: Vec<Duration>,
 }
 
 /// One alert to `chats` chats. `factor` scales Telegram's limits on both
@@ -100,17 +106,19 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> 
         // Scaled beyond anything the pipeline can reach: never waits.
         None => TelegramLimits { headroom: 0.0, ..TelegramLimits::default() }.scaled(1e6),
     };
-    let (_dir, store) = store_with_fan_out(chats);
+    let (_dir, store) = store_with_fan_out(rt, chats);
     let sender = Arc::new(TelegramSender::new(&fake.token(), &fake.api_url(), limits).expect("sender"));
     let senders = Senders::default().with("telegram", sender as Arc<dyn Sender>);
     let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
 
-    let (elapsed, stats) = rt.block_on(async {
+    let (elapsed, stats, passes) = rt.block_on(async {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(600);
         let mut total = DrainStats::default();
+        let mut passes = Vec::new();
         loop {
             let s = deliverer.drain_once().await.expect("drain pass");
+            passes.push(start.elapsed());
             total.delivered += s.delivered;
             total.retried += s.retried;
             total.dead += s.dead;
@@ -120,7 +128,7 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> 
             assert!(Instant::now() < deadline, "fan-out stuck: {} entries left", store.outbox_len());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        (start.elapsed(), total)
+        (start.elapsed(), total, passes)
     });
     assert_eq!(stats.delivered, chats as usize, "every chat once: {stats:?}");
     assert_eq!(stats.dead, 0, "nothing given up on: {stats:?}");
@@ -130,6 +138,17 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> 
     let mut arrivals: Vec<Instant> = sent.iter().map(|c| c.at).collect();
     arrivals.sort();
     let span = arrivals[arrivals.len() - 1] - arrivals[0];
+    if std::env::var_os("TMINUS_FANOUT_DEBUG").is_some() {
+        let per_sec: Vec<usize> = (0..=span.as_secs())
+            .map(|s| arrivals.iter().filter(|t| (**t - arrivals[0]).as_secs() == s).count())
+            .collect();
+        let mut gaps: Vec<(Duration, Duration)> =
+            arrivals.windows(2).map(|w| (w[1] - w[0], w[0] - arrivals[0])).collect();
+        gaps.sort_by(|a, b| b.cmp(a));
+        let top: Vec<String> =
+            gaps.iter().take(8).map(|(g, at)| format!("{:.1} ms at {:.2} s", ms(*g), at.as_secs_f64())).collect();
+        println!("  sends per second: {per_sec:?}\n  largest gaps: {top:?}");
+    }
     let (mut busiest, mut lo) = (0, 0);
     for hi in 0..arrivals.len() {
         while arrivals[hi] - arrivals[lo] >= Duration::from_secs(1) {
@@ -145,6 +164,7 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> 
         retried: stats.retried,
         throttled: fake.count_status(429),
         busiest,
+        passes,
     }
 }
 
@@ -153,7 +173,7 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> 
 /// destination), and from 256 tasks at once (a wide fan-out).
 fn flush_cost(rt: &Runtime) {
     const N: u64 = 2000;
-    let (_dir, store) = store_with_fan_out(N);
+    let (_dir, store) = store_with_fan_out(rt, N);
     let pending = store.pending(N as usize).expect("pending");
     let record = |entry: &OutboxEntry| Delivered {
         alert: entry.alert,
@@ -250,10 +270,12 @@ fn main() {
         let efficiency = ideal / r.elapsed.as_secs_f64();
         println!(
             "fan-out #{run}: {} chats at {rate:.0}/s (Telegram limits × {factor:.2}): ideal {ideal:.2} s, took {:.2} s \
-             (first→last send {:.2} s); efficiency {efficiency:.3}; {} × 429, {} retried; busiest second {} sends",
+             (first→last send {:.2} s; drain passes ended at {}); efficiency {efficiency:.3}; {} × 429, {} retried; \
+             busiest second {} sends",
             r.chats,
             r.elapsed.as_secs_f64(),
             r.span.as_secs_f64(),
+            r.passes.iter().map(|d| format!("{:.2} s", d.as_secs_f64())).collect::<Vec<_>>().join(", "),
             r.throttled,
             r.retried,
             r.busiest,

@@ -18,7 +18,7 @@
 //! before serving, so `POST /discord/interactions` lives on the same
 //! listener:
 //!
-//! ```ignore
+//! ```text
 //! let interactions = axum::Router::new()
 //!     .route("/discord/interactions", axum::routing::post(handle_interaction))
 //!     .with_state(discord_state);          // -> axum::Router<()>

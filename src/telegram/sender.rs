@@ -99,11 +99,12 @@ pub enum TelegramError {
     Client(String),
 }
 
-/// 429s from this many different chats within `FLOOD_WINDOW` are taken
-/// as the bot-wide flood limit rather than one busy chat. A real global
-/// flood answers every request (tens per second); a few 429s from arrival
-/// jitter must not stall the whole fan-out for `retry_after`.
-const FLOOD_CHATS: usize = 5;
+/// 429s from at least this many different chats within `FLOOD_WINDOW`,
+/// and from at least a tenth of a second's worth of the global rate, are
+/// taken as the bot-wide flood limit rather than busy chats. A real global
+/// flood refuses nearly every request; a few 429s from arrival jitter must
+/// not stall a whole fan-out for `retry_after`.
+const FLOOD_MIN_CHATS: usize = 5;
 const FLOOD_WINDOW: Duration = Duration::from_secs(1);
 /// A wrong token must not disable every subscription: it is retried, slowly,
 /// until someone fixes the config.
@@ -269,7 +270,12 @@ impl TelegramSender {
         let mut chats: Vec<ChatId> = recent.iter().map(|(_, c)| *c).collect();
         chats.sort_unstable();
         chats.dedup();
-        if chats.len() >= FLOOD_CHATS {
+        let per_second = self
+            .limiter
+            .limits()
+            .global
+            .map_or(0, |r| (f64::from(r.count) / r.per.as_secs_f64().max(f64::EPSILON)) as usize);
+        if chats.len() >= FLOOD_MIN_CHATS.max(per_second / 10) {
             info!(
                 chats = chats.len(),
                 wait_s = wait.as_secs(),
@@ -563,6 +569,31 @@ mod tests {
         };
         let out = classify(&json, TOKEN);
         assert!(matches!(out, SendError::Transient { .. }) && !out.to_string().contains("secret"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_flood_across_chats_pauses_everything() {
+        let s = TelegramSender::new(&Secret::new(TOKEN), "http://127.0.0.1:1", TelegramLimits::default()).unwrap();
+        let limiter = s.limiter();
+        for chat in 1..=4 {
+            s.flooded(ChatId(chat), Duration::from_secs(3));
+            assert!(limiter.paused_until(&ChatId(chat)).is_some());
+        }
+        assert!(limiter.paused_until(&ChatId(99)).is_none(), "a few 429s pause only their chats");
+        s.flooded(ChatId(5), Duration::from_secs(3));
+        assert!(limiter.paused_until(&ChatId(99)).is_some(), "many chats at once: the bot-wide limit");
+
+        // At 1000/s it takes a hundred chats to call it a flood.
+        let fast = TelegramSender::new(
+            &Secret::new(TOKEN),
+            "http://127.0.0.1:1",
+            TelegramLimits::default().scaled(1000.0 / 30.0),
+        )
+        .unwrap();
+        for chat in 1..=20 {
+            fast.flooded(ChatId(chat), Duration::from_secs(1));
+        }
+        assert!(fast.limiter().paused_until(&ChatId(99)).is_none());
     }
 
     #[test]
