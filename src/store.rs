@@ -148,6 +148,10 @@ pub struct Batch {
 pub struct Store {
     db: sled::Db,
     flush_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Transactions hold it shared, a flush exclusively: sled 0.34 can
+    /// deadlock when a flush overlaps multi-tree transactions running on
+    /// other threads (seen in fan-outs to hundreds of chats).
+    io: std::sync::Arc<std::sync::RwLock<()>>,
     meta: sled::Tree,
     items: sled::Tree,
     feeds: sled::Tree,
@@ -201,6 +205,7 @@ impl Store {
             dead: db.open_tree("dead_letters")?,
             reminders: db.open_tree("reminders_sent")?,
             flush_lock: Default::default(),
+            io: Default::default(),
             db,
         };
         match store.meta.get("schema_version")? {
@@ -225,9 +230,13 @@ impl Store {
     pub async fn flush(&self) -> Result<()> {
         let _one_at_a_time = self.flush_lock.lock().await;
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Sled(sled::Error::ReportableBug(format!("flush task failed: {e}"))))??;
+        let io = self.io.clone();
+        tokio::task::spawn_blocking(move || {
+            let _exclusive = io.write().unwrap_or_else(|e| e.into_inner());
+            db.flush()
+        })
+        .await
+        .map_err(|e| StoreError::Sled(sled::Error::ReportableBug(format!("flush task failed: {e}"))))??;
         Ok(())
     }
 
@@ -284,6 +293,7 @@ impl Store {
         let removed: Vec<String> = batch.removed.iter().map(ItemId::key).collect();
         let directory = batch.directory.as_ref().map(enc);
 
+        let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         (&self.items, &self.alerts, &self.outbox, &self.reminders, &self.feeds, &self.meta)
             .transaction(|(items, alerts, outbox, reminders, feeds, meta)| {
                 for (k, v) in &item_rows {
@@ -382,6 +392,7 @@ impl Store {
         let id = sub.id.0.to_be_bytes();
         let value = enc(sub);
         let new_dest = dest_index_key(&sub.destination, sub.id);
+        let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         (&self.subs, &self.subs_by_dest)
             .transaction(|(subs, by_dest)| {
                 if let Some(old) = subs.insert(&id, value.as_slice())?
@@ -397,6 +408,7 @@ impl Store {
 
     pub fn remove_subscription(&self, id: SubId) -> Result<()> {
         let k = id.0.to_be_bytes();
+        let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         (&self.subs, &self.subs_by_dest)
             .transaction(|(subs, by_dest)| {
                 if let Some(old) = subs.remove(&k)?
@@ -481,6 +493,7 @@ impl Store {
     pub fn complete(&self, key: OutboxKey, record: &Delivered) -> Result<()> {
         let k = key.0.to_be_bytes();
         let v = enc(record);
+        let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         (&self.outbox, &self.delivered)
             .transaction(|(outbox, delivered)| {
                 outbox.remove(&k)?;
@@ -500,6 +513,7 @@ impl Store {
     pub fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str) -> Result<()> {
         let k = key.0.to_be_bytes();
         let v = enc(&DeadLetter { entry: entry.clone(), reason: reason.to_string(), at: Utc::now() });
+        let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         (&self.outbox, &self.dead)
             .transaction(|(outbox, dead)| {
                 outbox.remove(&k)?;
