@@ -121,6 +121,19 @@ impl Item {
         self.id.kind
     }
 
+    /// LL2 never takes a status or a date away; an answer without one is a
+    /// garbled field (lenient parsing reads it as absent). Keep what we knew
+    /// so that it neither alerts "Go → unknown" nor flaps back later.
+    pub fn keep_known(&mut self, old: &Item) {
+        if self.status.is_none() {
+            self.status = old.status.clone();
+        }
+        if self.when.is_none() {
+            self.when = old.when;
+            self.precision = old.precision.clone();
+        }
+    }
+
     /// The best link to watch: a video flagged live, else the first one.
     pub fn webcast_url(&self) -> Option<&str> {
         self.videos.iter().find(|v| v.live == Some(true)).or_else(|| self.videos.first()).map(|v| v.url.as_str())

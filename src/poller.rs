@@ -354,8 +354,13 @@ impl Poller {
                 batch.directory = Some(dir.clone());
             }
         }
-        for item in items {
-            let old = self.store.item(&item.id)?;
+        for fresh in items {
+            let old = self.store.item(&fresh.id)?;
+            let mut kept = fresh.clone();
+            if let Some(old) = &old {
+                kept.keep_known(old);
+            }
+            let item = &kept;
             let changes = detect::detect(old.as_ref(), item);
             if !silent {
                 for change in changes {

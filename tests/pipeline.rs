@@ -234,3 +234,16 @@ async fn api_key_goes_in_the_authorization_header() {
         assert!(!r.query.unwrap_or_default().contains("s3cr3t"));
     }
 }
+
+#[tokio::test]
+async fn a_garbled_status_or_date_is_not_news() {
+    let (fake, mut app) = synced().await;
+    fake.set_field(Feed::Launches, MMX, "status", json!([1, 2]));
+    fake.set_field(Feed::Launches, MMX, "net", json!("not a date"));
+    app.poll(Feed::Launches).await.unwrap();
+    assert!(app.recorder.messages().is_empty(), "{:?}", kinds(&app));
+    // When the field is readable again and unchanged, still nothing.
+    fake.set_field(Feed::Launches, MMX, "status", json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}));
+    app.poll(Feed::Launches).await.unwrap();
+    assert!(kinds(&app).iter().all(|(k, _)| *k != AlertKind::Status), "{:?}", kinds(&app));
+}
