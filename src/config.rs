@@ -968,24 +968,10 @@ fn friendly_type_message(message: &str) -> String {
 fn suggest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|k| (edit_distance(unknown, k), *k))
+        .map(|k| (crate::directory::edit_distance(unknown, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 5))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A TOML syntax error as one line. The toml crate reports a byte span and a
@@ -1472,6 +1458,6 @@ reminders = ["1h"]
     fn suggestions_catch_typos_only() {
         assert_eq!(suggest("request_per_hour", &["base_url", "requests_per_hour"]), Some("requests_per_hour"));
         assert_eq!(suggest("colour", &["base_url", "requests_per_hour"]), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(crate::directory::edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -144,8 +144,8 @@ impl Directory {
     }
 }
 
-/// Levenshtein distance over chars; inputs are short names.
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance over chars; inputs are short names and keys.
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

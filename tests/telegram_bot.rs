@@ -8,10 +8,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -48,42 +48,7 @@ const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
 // ---------------------------------------------------------------------------
 // Log capture: nothing may ever log the token.
 
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> LogBuf {
-        self.clone()
-    }
-}
-
-fn logs() -> &'static LogBuf {
-    static LOGS: OnceLock<LogBuf> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = LogBuf::default();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug,sled=warn,hyper=warn,hyper_util=warn,h2=warn,reqwest=warn")
-            .with_writer(buf.clone())
-            .with_ansi(false)
-            .try_init();
-        buf
-    })
-}
-
-fn log_text() -> String {
-    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
-}
+use support::logs::{log_text, logs};
 
 fn assert_no_token(what: &str, text: &str) {
     let secret = FakeTelegram::TOKEN.split_once(':').unwrap().1;

@@ -7,9 +7,8 @@
 
 mod support;
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -31,42 +30,7 @@ use tminus::types::{AlertKind, ChatId, Destination, ItemId, ItemKind, Secret};
 // Log capture: every test's logs go to one buffer, which must never contain
 // the token.
 
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> LogBuf {
-        self.clone()
-    }
-}
-
-fn logs() -> &'static LogBuf {
-    static LOGS: OnceLock<LogBuf> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = LogBuf::default();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug,sled=warn,hyper=warn,hyper_util=warn,h2=warn")
-            .with_writer(buf.clone())
-            .with_ansi(false)
-            .try_init();
-        buf
-    })
-}
-
-fn log_text() -> String {
-    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
-}
+use support::logs::{log_text, logs};
 
 /// The token's secret half: what must never show up.
 fn token_secret() -> &'static str {

@@ -9,3 +9,4 @@ pub mod app;
 pub mod fake_discord;
 pub mod fake_ll2;
 pub mod fake_telegram;
+pub mod logs;
