@@ -80,9 +80,6 @@ impl Alert {
     }
 }
 
-/// LL2 launch status ids that end a launch: Success, Failure, Partial Failure.
-pub const FINAL_STATUS_IDS: [i64; 3] = [3, 4, 7];
-
 /// Names what changed between the stored snapshot `old` and the fresh `new`.
 /// No snapshot means the item is new. The result is in a fixed order
 /// (schedule, status, webcast) so it does not depend on field order.

@@ -29,6 +29,23 @@ impl Named {
     }
 }
 
+/// LL2 launch status ids (`/config/launch_statuses/`), the one place they
+/// are named.
+pub mod status {
+    pub const GO: i64 = 1;
+    pub const TBD: i64 = 2;
+    pub const SUCCESS: i64 = 3;
+    pub const FAILURE: i64 = 4;
+    pub const HOLD: i64 = 5;
+    pub const IN_FLIGHT: i64 = 6;
+    pub const PARTIAL_FAILURE: i64 = 7;
+    pub const TBC: i64 = 8;
+    pub const PAYLOAD_DEPLOYED: i64 = 9;
+
+    /// Statuses that end a launch: nothing more to remind of.
+    pub const FINAL: [i64; 3] = [SUCCESS, FAILURE, PARTIAL_FAILURE];
+}
+
 /// A video link. `live` is known only from LL2 2.3.0 detailed responses.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Video {

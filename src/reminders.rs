@@ -16,13 +16,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-use crate::detect::{Alert, AlertId, Change, FINAL_STATUS_IDS};
+use crate::detect::{Alert, AlertId, Change};
 use crate::item::Item;
+use crate::item::status;
 use crate::rules::Index;
 use crate::store::{Batch, ReminderKey, ReminderSent, Store, StoreError};
-
-/// LL2 status "In Flight": the moment has passed, nothing to remind of.
-const STATUS_IN_FLIGHT: i64 = 6;
 
 /// A reminder that is due now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +53,7 @@ pub fn due(
     if when <= now {
         return Vec::new();
     }
-    if item
-        .status
-        .as_ref()
-        .and_then(|s| s.id)
-        .is_some_and(|id| FINAL_STATUS_IDS.contains(&id) || id == STATUS_IN_FLIGHT)
+    if item.status.as_ref().and_then(|s| s.id).is_some_and(|id| status::FINAL.contains(&id) || id == status::IN_FLIGHT)
     {
         return Vec::new();
     }

@@ -11,12 +11,8 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
 use crate::detect::{Alert, Change};
-use crate::item::{Item, Precision};
+use crate::item::{Item, Precision, status};
 use crate::types::{AlertKind, ItemKind, format_duration};
-
-/// LL2 launch status ids worth a word in reminders.
-const STATUS_TBD: i64 = 2;
-const STATUS_HOLD: i64 = 5;
 
 /// Platform-neutral content of one alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +98,11 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
                 |s: &Option<crate::item::Named>| s.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "unknown".into());
             changes.push(format!("Status: {} → {}", name(old), name(new)));
             match new.as_ref().and_then(|s| s.id) {
-                Some(3) => ("✅", "Success".to_string()),
-                Some(4) => ("❌", "Failure".to_string()),
-                Some(7) => ("⚠️", "Partial failure".to_string()),
-                Some(6) => ("🚀", "In flight".to_string()),
-                Some(STATUS_HOLD) => ("✋", "On hold".to_string()),
+                Some(status::SUCCESS) => ("✅", "Success".to_string()),
+                Some(status::FAILURE) => ("❌", "Failure".to_string()),
+                Some(status::PARTIAL_FAILURE) => ("⚠️", "Partial failure".to_string()),
+                Some(status::IN_FLIGHT) => ("🚀", "In flight".to_string()),
+                Some(status::HOLD) => ("✋", "On hold".to_string()),
                 _ => ("🚦", "Status changed".to_string()),
             }
         }
@@ -120,8 +116,8 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         Change::Reminder { offset, when } => {
             changes.push(format!("{date_label}: {}", labelled(date_label, format_when(*when, precision, tz))));
             note = match item.status.as_ref().and_then(|s| s.id) {
-                Some(STATUS_HOLD) => Some("Currently on hold: the time may change.".to_string()),
-                Some(STATUS_TBD) => Some("Time is still TBD: it may change.".to_string()),
+                Some(status::HOLD) => Some("Currently on hold: the time may change.".to_string()),
+                Some(status::TBD) => Some("Time is still TBD: it may change.".to_string()),
                 _ => None,
             };
             ("⏰", format!("T-{} reminder", format_duration(*offset)))
@@ -306,7 +302,7 @@ mod tests {
     #[test]
     fn reminder_of_a_launch_on_hold_says_so() {
         let mut item = sample_launch();
-        item.status = Some(Named::new(Some(STATUS_HOLD), "On Hold", Some("Hold".into())));
+        item.status = Some(Named::new(Some(status::HOLD), "On Hold", Some("Hold".into())));
         let when = item.when.unwrap();
         let alert = Alert {
             id: AlertId(1),

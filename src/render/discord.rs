@@ -19,6 +19,7 @@ use std::borrow::Cow;
 
 use serenity::builder::{CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage, ExecuteWebhook};
 
+use crate::item::status;
 use crate::render::Message;
 use crate::types::AlertKind;
 
@@ -57,15 +58,6 @@ pub mod colours {
     pub const REMINDER: u32 = 0x1ABC9C;
 }
 
-/// LL2 launch status ids that decide the colour on their own.
-const STATUS_GO: i64 = 1;
-const STATUS_SUCCESS: i64 = 3;
-const STATUS_FAILURE: i64 = 4;
-const STATUS_HOLD: i64 = 5;
-const STATUS_IN_FLIGHT: i64 = 6;
-const STATUS_PARTIAL: i64 = 7;
-const STATUS_DEPLOYED: i64 = 9;
-
 const ELLIPSIS: char = '…';
 
 /// The item description is only worth showing when a reasonable piece of it
@@ -75,17 +67,17 @@ const MIN_ITEM_DESCRIPTION: usize = 40;
 /// The colour of the embed for `msg`.
 pub fn colour(msg: &Message) -> u32 {
     match msg.status_id {
-        Some(STATUS_SUCCESS | STATUS_DEPLOYED) => return colours::SUCCESS,
-        Some(STATUS_FAILURE) => return colours::FAILURE,
-        Some(STATUS_PARTIAL) => return colours::PARTIAL,
-        Some(STATUS_HOLD) => return colours::HOLD,
-        Some(STATUS_IN_FLIGHT) => return colours::IN_FLIGHT,
+        Some(status::SUCCESS | status::PAYLOAD_DEPLOYED) => return colours::SUCCESS,
+        Some(status::FAILURE) => return colours::FAILURE,
+        Some(status::PARTIAL_FAILURE) => return colours::PARTIAL,
+        Some(status::HOLD) => return colours::HOLD,
+        Some(status::IN_FLIGHT) => return colours::IN_FLIGHT,
         _ => {}
     }
     match msg.kind {
         AlertKind::New => colours::NEW,
         AlertKind::Schedule => colours::SCHEDULE,
-        AlertKind::Status if msg.status_id == Some(STATUS_GO) => colours::GO,
+        AlertKind::Status if msg.status_id == Some(status::GO) => colours::GO,
         AlertKind::Status => colours::STATUS,
         AlertKind::Webcast => colours::WEBCAST,
         AlertKind::Reminder => colours::REMINDER,
