@@ -246,13 +246,8 @@ impl Poller {
                     state.first_sync_done = true;
                     state.last_sweep = Some(Utc::now());
                     let kind = feed.kind();
-                    let mut removed: Vec<_> = self
-                        .store
-                        .items()?
-                        .into_iter()
-                        .filter(|i| i.kind() == kind && !seen.contains(&i.id.key()))
-                        .map(|i| i.id)
-                        .collect();
+                    let mut removed: Vec<_> =
+                        self.store.item_ids(kind)?.into_iter().filter(|id| !seen.contains(&id.key())).collect();
                     if seen.is_empty() && !removed.is_empty() {
                         // An upcoming list with nothing readable in it is a
                         // glitch, not the truth; forgetting every snapshot

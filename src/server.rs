@@ -234,13 +234,13 @@ async fn metrics(State(st): State<ServerState>) -> Response {
 pub fn store_gauges(store: &Store) -> Result<StoreGauges, StoreError> {
     let mut g = StoreGauges {
         outbox_depth: store.outbox_len() as u64,
-        dead_letters: store.dead_letters()?.len() as u64,
+        dead_letters: store.dead_letter_count() as u64,
         items: store.item_count() as u64,
         ..Default::default()
     };
-    for s in store.subscriptions()? {
+    store.for_each_subscription(|s| {
         *g.subscriptions.entry((s.destination.platform(), s.enabled)).or_default() += 1;
-    }
+    })?;
     Ok(g)
 }
 

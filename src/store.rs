@@ -21,7 +21,7 @@ use crate::detect::{Alert, AlertId};
 use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription};
-use crate::types::{Destination, Feed, ItemId, Watermark};
+use crate::types::{Destination, Feed, ItemId, ItemKind, Watermark};
 
 /// Bump when the layout of a tree changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -181,6 +181,14 @@ fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Res
     })
 }
 
+/// Every record of a tree, decoded, in key order.
+fn records<T: DeserializeOwned>(tree: &sled::Tree, name: &'static str) -> impl Iterator<Item = Result<T>> {
+    tree.iter().map(move |kv| {
+        let (k, v) = kv?;
+        dec(name, &k, &v)
+    })
+}
+
 fn abort(e: TransactionError<StoreError>) -> StoreError {
     match e {
         TransactionError::Abort(e) => e,
@@ -252,14 +260,19 @@ impl Store {
         self.items.get(&key)?.map(|v| dec("items", key.as_bytes(), &v)).transpose()
     }
 
-    /// All stored items of one kind (or all), in key order.
+    /// All stored items, in key order.
     pub fn items(&self) -> Result<Vec<Item>> {
+        records(&self.items, "items").collect()
+    }
+
+    /// The ids of the stored items of one kind, read from the keys alone
+    /// (no snapshot is decoded).
+    pub fn item_ids(&self, kind: ItemKind) -> Result<Vec<ItemId>> {
+        let prefix = format!("{kind}/");
         self.items
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("items", &k, &v)
-            })
+            .scan_prefix(prefix.as_bytes())
+            .keys()
+            .map(|k| Ok(ItemId::new(kind, String::from_utf8_lossy(&k?[prefix.len()..]).into_owned())))
             .collect()
     }
 
@@ -363,20 +376,13 @@ impl Store {
     // ---- subscriptions ---------------------------------------------------
 
     pub fn subscriptions(&self) -> Result<Vec<Subscription>> {
-        self.subs
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("subscriptions", &k, &v)
-            })
-            .collect()
+        records(&self.subs, "subscriptions").collect()
     }
 
     /// Visits every subscription in id order without holding them all.
     pub fn for_each_subscription(&self, mut f: impl FnMut(Subscription)) -> Result<()> {
-        for kv in self.subs.iter() {
-            let (k, v) = kv?;
-            f(dec("subscriptions", &k, &v)?);
+        for sub in records(&self.subs, "subscriptions") {
+            f(sub?);
         }
         Ok(())
     }
@@ -524,23 +530,15 @@ impl Store {
     }
 
     pub fn delivered(&self) -> Result<Vec<Delivered>> {
-        self.delivered
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("delivered", &k, &v)
-            })
-            .collect()
+        records(&self.delivered, "delivered").collect()
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        self.dead
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("dead_letters", &k, &v)
-            })
-            .collect()
+        records(&self.dead, "dead_letters").collect()
+    }
+
+    pub fn dead_letter_count(&self) -> usize {
+        self.dead.len()
     }
 }
 
@@ -588,6 +586,8 @@ mod tests {
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.item(&item.id).unwrap().as_ref(), Some(&item));
+        assert_eq!(store.item_ids(ItemKind::Launch).unwrap(), [item.id.clone()]);
+        assert!(store.item_ids(ItemKind::Event).unwrap().is_empty());
         assert_eq!(store.feed_state(Feed::Launches).unwrap().watermark, Some(Watermark(item.last_updated)));
         let pending = store.pending(10).unwrap();
         assert_eq!(pending.len(), 1);
