@@ -586,7 +586,7 @@ mod tests {
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.item(&item.id).unwrap().as_ref(), Some(&item));
-        assert_eq!(store.item_ids(ItemKind::Launch).unwrap(), [item.id.clone()]);
+        assert_eq!(store.item_ids(ItemKind::Launch).unwrap(), std::slice::from_ref(&item.id));
         assert!(store.item_ids(ItemKind::Event).unwrap().is_empty());
         assert_eq!(store.feed_state(Feed::Launches).unwrap().watermark, Some(Watermark(item.last_updated)));
         let pending = store.pending(10).unwrap();
