@@ -489,30 +489,13 @@ fn unknown_names(filter: &Filter, dir: &Directory) -> Option<String> {
 /// A timezone by IANA name, case-insensitively; otherwise a hint with the
 /// closest names.
 pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
-    let wanted = name.trim();
-    if let Ok(tz) = wanted.parse::<Tz>() {
-        return Ok(tz);
-    }
-    if let Some(tz) = chrono_tz::TZ_VARIANTS.iter().find(|t| t.name().eq_ignore_ascii_case(wanted)) {
-        return Ok(*tz);
-    }
-    let key = wanted.to_lowercase().replace(' ', "_");
-    let city = key.rsplit('/').next().unwrap_or(&key).to_string();
-    let mut close: Vec<&str> = chrono_tz::TZ_VARIANTS
-        .iter()
-        .map(|t| t.name())
-        .filter(|n| {
-            let l = n.to_lowercase();
-            city.len() >= 3 && (l.contains(&city) || l.rsplit('/').next().is_some_and(|c| city.contains(c)))
-        })
-        .take(5)
-        .collect();
-    close.sort();
-    let shown: String = wanted.chars().take(40).collect();
-    Err(if close.is_empty() {
-        format!("{shown:?} is not a timezone I know. Use an Area/City name such as Europe/Berlin or America/New_York.")
-    } else {
-        format!("{shown:?} is not a timezone I know. Did you mean {}?", close.join(", "))
+    crate::tz::parse_timezone(name).map_err(|unknown| {
+        let shown: String = name.trim().chars().take(40).collect();
+        if unknown.close.is_empty() {
+            format!("{shown:?} is not a timezone I know. Use an Area/City name such as Europe/Berlin or America/New_York.")
+        } else {
+            format!("{shown:?} is not a timezone I know. Did you mean {}?", unknown.close.join(", "))
+        }
     })
 }
 

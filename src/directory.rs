@@ -113,7 +113,7 @@ impl Directory {
                 // Containment counts only for names long enough to mean something:
                 // a two-letter abbreviation is inside many unrelated words.
                 let contains = (v.len() >= 3 && l.contains(&v)) || (l.len() >= 4 && v.contains(&l));
-                let score = if contains { 0 } else { edit_distance(&l, &v) };
+                let score = if contains { 0 } else { strsim::levenshtein(&l, &v) };
                 (score, name)
             })
             .filter(|(score, _)| *score <= v.chars().count() / 3 + 1)
@@ -142,20 +142,6 @@ impl Directory {
             .flat_map(|(d, values)| values.iter().filter(|v| !self.knows(*d, v)).map(|v| (*d, v.clone())))
             .collect()
     }
-}
-
-/// Levenshtein distance over chars; inputs are short names and keys.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

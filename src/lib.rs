@@ -31,6 +31,7 @@ pub mod store;
 pub mod subscriptions;
 pub mod telegram;
 pub mod types;
+pub mod tz;
 
 use std::sync::Arc;
 use std::time::Duration;

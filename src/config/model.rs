@@ -1,0 +1,212 @@
+//! The effective configuration: the typed, validated values the rest of the
+//! bot reads, and their defaults. Plain data: it must not parse, validate or
+//! print (see `validate`, `diagnostics` and `render` beside it).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Secret};
+
+/// Environment variable that overrides `[ll2] api_key` when set and non-empty.
+pub const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
+/// Environment variable that overrides `[telegram] token` when set and non-empty.
+pub const ENV_TELEGRAM_TOKEN: &str = "TMINUS_TELEGRAM_TOKEN";
+/// Environment variable that overrides `[discord] token` when set and non-empty.
+pub const ENV_DISCORD_TOKEN: &str = "TMINUS_DISCORD_TOKEN";
+
+pub const DEFAULT_LL2_BASE_URL: &str = "https://ll.thespacedevs.com/2.3.0";
+/// Anonymous LL2 access allows about 15 requests an hour.
+pub const DEFAULT_REQUESTS_PER_HOUR: u32 = 15;
+pub const DEFAULT_RESWEEP_INTERVAL: Duration = Duration::from_secs(6 * 3600);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 20_000_000;
+pub const DEFAULT_STORE_PATH: &str = "data";
+pub const DEFAULT_REMINDERS: [Duration; 3] =
+    [Duration::from_secs(24 * 3600), Duration::from_secs(3600), Duration::from_secs(10 * 60)];
+pub const DEFAULT_REMINDER_GRACE: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
+pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
+pub const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
+pub const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+
+/// The effective configuration, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub ll2: Ll2Config,
+    pub store: StoreConfig,
+    pub alerts: AlertsConfig,
+    pub telegram: TelegramConfig,
+    pub discord: DiscordConfig,
+    pub log: LogConfig,
+    pub server: ServerConfig,
+    pub delivery: DeliverySettings,
+    pub watches: Vec<Watch>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ll2Config {
+    /// Without trailing slash, e.g. `https://ll.thespacedevs.com/2.3.0`.
+    pub base_url: String,
+    pub api_key: Secret,
+    pub requests_per_hour: u32,
+    /// Never empty, no duplicates, in the order the user wrote them.
+    pub feeds: Vec<Feed>,
+    /// `resweep_interval`, default 6h: full re-read of the upcoming lists.
+    pub resweep_interval: Duration,
+    /// `timeout`, default 30s, per HTTP request.
+    pub timeout: Duration,
+    /// `max_body_bytes`, default 20 MB.
+    pub max_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertsConfig {
+    pub on_first_sync: bool,
+    /// Distinct, non-zero, longest first. Empty means no reminders.
+    pub reminders: Vec<Duration>,
+    pub timezone: Tz,
+    /// `reminder_grace`, default 15m: a reminder whose moment passed longer
+    /// ago than this (bot was down) is skipped.
+    pub reminder_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelegramConfig {
+    /// Empty = Telegram off.
+    pub token: Secret,
+    /// Without trailing slash.
+    pub api_url: String,
+}
+
+impl TelegramConfig {
+    pub fn is_enabled(&self) -> bool {
+        !self.token.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscordConfig {
+    /// Empty = Discord bot off (webhook destinations still work).
+    pub token: Secret,
+    /// Without trailing slash; REST requests go to `{api_url}/api/v10/...`.
+    pub api_url: String,
+    pub guild_id: Option<u64>,
+    /// 64 lowercase hex characters when set.
+    pub public_key: Option<String>,
+}
+
+impl DiscordConfig {
+    pub fn is_enabled(&self) -> bool {
+        !self.token.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub listen: Option<SocketAddr>,
+    /// `health_max_age`, default 1h: `/healthz` answers 503 when a feed's
+    /// last successful poll is older (never less than two poll intervals).
+    pub health_max_age: Duration,
+}
+
+/// `[delivery]`: how long an alert may keep failing before it is given up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    /// `max_age`, default 6h: a delivery still failing this long after its
+    /// alert was created moves to the dead letters.
+    pub max_age: Duration,
+}
+
+/// One `[[watch]]`: a static watchlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// Trimmed, non-empty, unique among watches.
+    pub name: String,
+    /// Never empty, no duplicates.
+    pub to: Vec<Destination>,
+    /// Never empty: an empty or missing list means both kinds.
+    pub kinds: Vec<ItemKind>,
+    /// Filter values: LL2 ids (as text) or names, trimmed, never empty
+    /// strings, duplicates (ignoring case) removed.
+    pub types: Vec<String>,
+    pub agencies: Vec<String>,
+    pub programs: Vec<String>,
+    pub exclude_types: Vec<String>,
+    pub exclude_agencies: Vec<String>,
+    pub exclude_programs: Vec<String>,
+    /// Never empty, no duplicates.
+    pub alerts: Vec<AlertKind>,
+    pub timezone: Tz,
+    /// Distinct, non-zero, longest first. Empty means no reminders.
+    pub reminders: Vec<Duration>,
+}
+
+impl Config {
+    /// The configuration used when no file exists and no environment variable
+    /// is set.
+    pub fn default_config() -> Config {
+        Config {
+            ll2: Ll2Config {
+                base_url: DEFAULT_LL2_BASE_URL.to_owned(),
+                api_key: Secret::default(),
+                requests_per_hour: DEFAULT_REQUESTS_PER_HOUR,
+                feeds: Feed::ALL.to_vec(),
+                resweep_interval: DEFAULT_RESWEEP_INTERVAL,
+                timeout: DEFAULT_TIMEOUT,
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            },
+            store: StoreConfig { path: PathBuf::from(DEFAULT_STORE_PATH) },
+            alerts: AlertsConfig {
+                on_first_sync: false,
+                reminders: DEFAULT_REMINDERS.to_vec(),
+                timezone: Tz::UTC,
+                reminder_grace: DEFAULT_REMINDER_GRACE,
+            },
+            telegram: TelegramConfig { token: Secret::default(), api_url: DEFAULT_TELEGRAM_API_URL.to_owned() },
+            discord: DiscordConfig {
+                token: Secret::default(),
+                api_url: DEFAULT_DISCORD_API_URL.to_owned(),
+                guild_id: None,
+                public_key: None,
+            },
+            log: LogConfig { format: LogFormat::Text },
+            server: ServerConfig { listen: None, health_max_age: DEFAULT_HEALTH_MAX_AGE },
+            delivery: DeliverySettings { max_age: DEFAULT_DELIVERY_MAX_AGE },
+            watches: Vec::new(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::default_config()
+    }
+}

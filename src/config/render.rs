@@ -1,0 +1,117 @@
+//! `tminus check-config` output: the effective configuration as TOML that
+//! loads back to the same `Config`. It must never print a secret: tokens and
+//! the LL2 key print as `"***"`, webhook URLs as `discord-webhook:***`.
+
+use std::time::Duration;
+
+use toml::Value;
+
+use super::Config;
+use crate::types::format_duration;
+
+impl Config {
+    /// The effective configuration as TOML, for `tminus check-config`.
+    /// Secrets print as `"***"` when set and `""` when empty; webhook URLs as
+    /// `discord-webhook:***`. Without secrets the output loads back to the
+    /// same `Config`.
+    pub fn render_effective(&self) -> String {
+        let mut out = String::from("# tminus effective configuration (defaults filled in, secrets masked)\n");
+
+        out.push_str("\n[ll2]\n");
+        kv(&mut out, "base_url", &quote(&self.ll2.base_url));
+        kv(&mut out, "api_key", &quote(&self.ll2.api_key.to_string()));
+        kv(&mut out, "requests_per_hour", &self.ll2.requests_per_hour.to_string());
+        kv(&mut out, "feeds", &list(self.ll2.feeds.iter().map(|f| f.as_str())));
+        kv(&mut out, "resweep_interval", &quote(&format_duration(self.ll2.resweep_interval)));
+        kv(&mut out, "timeout", &quote(&format_duration(self.ll2.timeout)));
+        kv(&mut out, "max_body_bytes", &self.ll2.max_body_bytes.to_string());
+
+        out.push_str("\n[store]\n");
+        kv(&mut out, "path", &quote(&self.store.path.to_string_lossy()));
+
+        out.push_str("\n[alerts]\n");
+        kv(&mut out, "on_first_sync", &self.alerts.on_first_sync.to_string());
+        kv(&mut out, "reminders", &render_reminders(&self.alerts.reminders));
+        kv(&mut out, "timezone", &quote(self.alerts.timezone.name()));
+        kv(&mut out, "reminder_grace", &quote(&format_duration(self.alerts.reminder_grace)));
+
+        out.push_str("\n[telegram]\n");
+        kv(&mut out, "token", &quote(&self.telegram.token.to_string()));
+        kv(&mut out, "api_url", &quote(&self.telegram.api_url));
+
+        out.push_str("\n[discord]\n");
+        kv(&mut out, "token", &quote(&self.discord.token.to_string()));
+        kv(&mut out, "api_url", &quote(&self.discord.api_url));
+        match self.discord.guild_id {
+            Some(id) => kv(&mut out, "guild_id", &id.to_string()),
+            None => out.push_str("# guild_id: not set\n"),
+        }
+        match &self.discord.public_key {
+            Some(key) => kv(&mut out, "public_key", &quote(key)),
+            None => out.push_str("# public_key: not set\n"),
+        }
+
+        out.push_str("\n[log]\n");
+        kv(&mut out, "format", &quote(self.log.format.as_str()));
+
+        out.push_str("\n[server]\n");
+        match self.server.listen {
+            Some(addr) => kv(&mut out, "listen", &quote(&addr.to_string())),
+            None => out.push_str("# listen: not set (no HTTP server)\n"),
+        }
+        kv(&mut out, "health_max_age", &quote(&format_duration(self.server.health_max_age)));
+
+        out.push_str("\n[delivery]\n");
+        kv(&mut out, "max_age", &quote(&format_duration(self.delivery.max_age)));
+
+        if self.watches.is_empty() {
+            out.push_str("\n# no [[watch]] configured\n");
+        }
+        for w in &self.watches {
+            out.push_str("\n[[watch]]\n");
+            kv(&mut out, "name", &quote(&w.name));
+            // Display masks webhook URLs.
+            let to: Vec<String> = w.to.iter().map(ToString::to_string).collect();
+            kv(&mut out, "to", &list(to.iter().map(String::as_str)));
+            kv(&mut out, "kinds", &list(w.kinds.iter().map(|k| k.as_str())));
+            for (key, values) in [
+                ("types", &w.types),
+                ("agencies", &w.agencies),
+                ("programs", &w.programs),
+                ("exclude_types", &w.exclude_types),
+                ("exclude_agencies", &w.exclude_agencies),
+                ("exclude_programs", &w.exclude_programs),
+            ] {
+                kv(&mut out, key, &list(values.iter().map(String::as_str)));
+            }
+            kv(&mut out, "alerts", &list(w.alerts.iter().map(|a| a.as_str())));
+            kv(&mut out, "timezone", &quote(w.timezone.name()));
+            kv(&mut out, "reminders", &render_reminders(&w.reminders));
+        }
+        out
+    }
+}
+
+fn kv(out: &mut String, key: &str, value: &str) {
+    out.push_str(key);
+    out.push_str(" = ");
+    out.push_str(value);
+    out.push('\n');
+}
+
+fn quote(s: &str) -> String {
+    Value::String(s.to_owned()).to_string()
+}
+
+fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items.into_iter().map(quote).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn render_reminders(reminders: &[Duration]) -> String {
+    if reminders.is_empty() {
+        return quote("off");
+    }
+    let texts: Vec<String> = reminders.iter().map(|d| format_duration(*d)).collect();
+    list(texts.iter().map(String::as_str))
+}

@@ -1,0 +1,429 @@
+//! Validation: turns the raw shapes serde read into the effective
+//! [`Config`], checking every value and naming its exact key path in the
+//! error (`watch[1].to[2]`). Secrets from the environment override the file
+//! here. It must not read files or the process environment itself (the
+//! caller passes an [`EnvLookup`]), and never put a secret into an error.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use toml::Value;
+
+use super::diagnostics::{invalid, show};
+use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawStore, RawWatch};
+use super::*;
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Secret, format_duration, parse_duration};
+
+pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let ll2 = build_ll2(raw.ll2, env)?;
+    let store = build_store(raw.store)?;
+    let alerts = build_alerts(raw.alerts)?;
+    let telegram = TelegramConfig {
+        token: secret("telegram.token", ENV_TELEGRAM_TOKEN, raw.telegram.token, env)?,
+        api_url: http_url("telegram.api_url", raw.telegram.api_url.as_deref().unwrap_or(DEFAULT_TELEGRAM_API_URL))?,
+    };
+    let discord = build_discord(raw.discord, env)?;
+    let log = LogConfig {
+        format: match raw.log.format.as_deref().map(str::trim) {
+            None => LogFormat::Text,
+            Some(f) if f.eq_ignore_ascii_case("text") => LogFormat::Text,
+            Some(f) if f.eq_ignore_ascii_case("json") => LogFormat::Json,
+            Some(f) => {
+                return Err(invalid("log.format", format!("expected \"text\" or \"json\", got {f:?}")));
+            }
+        },
+    };
+    let server = ServerConfig {
+        listen: match raw.server.listen.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+                invalid("server.listen", format!("expected an IP address and port like \"127.0.0.1:8080\", got {s:?}"))
+            })?),
+        },
+        health_max_age: positive_duration(
+            "server.health_max_age",
+            raw.server.health_max_age.as_ref(),
+            DEFAULT_HEALTH_MAX_AGE,
+        )?,
+    };
+    let delivery = DeliverySettings {
+        max_age: positive_duration("delivery.max_age", raw.delivery.max_age.as_ref(), DEFAULT_DELIVERY_MAX_AGE)?,
+    };
+
+    let mut watches: Vec<Watch> = Vec::with_capacity(raw.watch.len());
+    for (i, raw_watch) in raw.watch.into_iter().enumerate() {
+        let prefix = format!("watch[{i}]");
+        let watch = build_watch(&prefix, raw_watch, &alerts)?;
+        if let Some(j) = watches.iter().position(|w| w.name == watch.name) {
+            return Err(invalid(
+                &format!("{prefix}.name"),
+                format!("duplicate watch name {:?} (also used by watch[{j}])", watch.name),
+            ));
+        }
+        watches.push(watch);
+    }
+
+    Ok(Config { ll2, store, alerts, telegram, discord, log, server, delivery, watches })
+}
+
+fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> {
+    let d = Config::default_config().ll2;
+    let requests_per_hour = match raw.requests_per_hour {
+        None => d.requests_per_hour,
+        Some(n) if n < 1 => {
+            return Err(invalid("ll2.requests_per_hour", format!("must be at least 1, got {n}")));
+        }
+        Some(n) => u32::try_from(n)
+            .map_err(|_| invalid("ll2.requests_per_hour", format!("must be at most {}, got {n}", u32::MAX)))?,
+    };
+    let feeds = match raw.feeds {
+        None => d.feeds,
+        Some(values) => {
+            let mut feeds = Vec::new();
+            for (i, v) in values.iter().enumerate() {
+                let key = format!("ll2.feeds[{i}]");
+                let feed = match v {
+                    Value::String(s) => s.trim().parse::<Feed>().map_err(|e| invalid(&key, e))?,
+                    other => {
+                        return Err(invalid(&key, format!("expected \"events\" or \"launches\", got {}", show(other))));
+                    }
+                };
+                if !feeds.contains(&feed) {
+                    feeds.push(feed);
+                }
+            }
+            if feeds.is_empty() {
+                return Err(invalid("ll2.feeds", "must name at least one feed (\"events\", \"launches\"), got []"));
+            }
+            feeds
+        }
+    };
+    let max_body_bytes = match raw.max_body_bytes {
+        None => d.max_body_bytes,
+        Some(n) if n < 1 => {
+            return Err(invalid("ll2.max_body_bytes", format!("must be at least 1, got {n}")));
+        }
+        Some(n) => n.unsigned_abs(),
+    };
+    Ok(Ll2Config {
+        base_url: http_url("ll2.base_url", raw.base_url.as_deref().unwrap_or(DEFAULT_LL2_BASE_URL))?,
+        api_key: secret("ll2.api_key", ENV_LL2_API_KEY, raw.api_key, env)?,
+        requests_per_hour,
+        feeds,
+        resweep_interval: positive_duration("ll2.resweep_interval", raw.resweep_interval.as_ref(), d.resweep_interval)?,
+        timeout: positive_duration("ll2.timeout", raw.timeout.as_ref(), d.timeout)?,
+        max_body_bytes,
+    })
+}
+
+fn build_store(raw: RawStore) -> Result<StoreConfig, ConfigError> {
+    let path = raw.path.unwrap_or_else(|| DEFAULT_STORE_PATH.to_owned());
+    if path.trim().is_empty() {
+        return Err(invalid("store.path", "must not be empty, got \"\""));
+    }
+    Ok(StoreConfig { path: PathBuf::from(path) })
+}
+
+fn build_alerts(raw: RawAlerts) -> Result<AlertsConfig, ConfigError> {
+    let d = Config::default_config().alerts;
+    Ok(AlertsConfig {
+        on_first_sync: raw.on_first_sync.unwrap_or(d.on_first_sync),
+        reminders: match &raw.reminders {
+            None => d.reminders,
+            Some(v) => reminders("alerts.reminders", v)?,
+        },
+        timezone: match raw.timezone.as_deref() {
+            None => d.timezone,
+            Some(s) => timezone("alerts.timezone", s)?,
+        },
+        reminder_grace: positive_duration("alerts.reminder_grace", raw.reminder_grace.as_ref(), d.reminder_grace)?,
+    })
+}
+
+fn build_discord(raw: RawDiscord, env: EnvLookup<'_>) -> Result<DiscordConfig, ConfigError> {
+    let guild_id = match &raw.guild_id {
+        None => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(v) => {
+            let id = match v {
+                Value::Integer(n) => u64::try_from(*n).ok(),
+                Value::String(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            match id {
+                Some(id) if id > 0 => Some(id),
+                _ => {
+                    return Err(invalid(
+                        "discord.guild_id",
+                        format!("expected a server id (a positive integer), got {}", show(v)),
+                    ));
+                }
+            }
+        }
+    };
+    let public_key = match raw.public_key.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(k) if k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()) => Some(k.to_ascii_lowercase()),
+        Some(k) => {
+            return Err(invalid(
+                "discord.public_key",
+                format!("expected the application's public key (64 hexadecimal characters), got {k:?}"),
+            ));
+        }
+    };
+    Ok(DiscordConfig {
+        token: secret("discord.token", ENV_DISCORD_TOKEN, raw.token, env)?,
+        api_url: http_url("discord.api_url", raw.api_url.as_deref().unwrap_or(DEFAULT_DISCORD_API_URL))?,
+        guild_id,
+        public_key,
+    })
+}
+
+fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Watch, ConfigError> {
+    let key = |field: &str| format!("{prefix}.{field}");
+
+    let name = match raw.name.as_deref().map(str::trim) {
+        None => {
+            return Err(invalid(&key("name"), "missing: every [[watch]] needs a unique name"));
+        }
+        Some("") => return Err(invalid(&key("name"), "must not be empty, got \"\"")),
+        Some(n) => n.to_owned(),
+    };
+
+    let Some(to_values) = raw.to else {
+        return Err(invalid(&key("to"), "missing: list where alerts go, e.g. [\"console\"]"));
+    };
+    let mut to: Vec<Destination> = Vec::new();
+    for (i, v) in to_values.iter().enumerate() {
+        let k = format!("{prefix}.to[{i}]");
+        let dest = match v {
+            // Destination's errors already mask webhook URLs.
+            Value::String(s) => s.parse::<Destination>().map_err(|e| invalid(&k, e))?,
+            other => {
+                return Err(invalid(
+                    &k,
+                    format!(
+                        "expected a destination string (console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL), got {}",
+                        show(other)
+                    ),
+                ));
+            }
+        };
+        if !to.contains(&dest) {
+            to.push(dest);
+        }
+    }
+    if to.is_empty() {
+        return Err(invalid(&key("to"), "must name at least one destination, got []"));
+    }
+
+    let mut kinds: Vec<ItemKind> = Vec::new();
+    for (i, v) in raw.kinds.iter().flatten().enumerate() {
+        let k = format!("{prefix}.kinds[{i}]");
+        let kind = match v {
+            Value::String(s) => s.trim().parse::<ItemKind>().map_err(|e| invalid(&k, e))?,
+            other => {
+                return Err(invalid(&k, format!("expected \"event\" or \"launch\", got {}", show(other))));
+            }
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    // An empty dimension matches everything (the README, "Watchlists").
+    if kinds.is_empty() {
+        kinds = vec![ItemKind::Event, ItemKind::Launch];
+    }
+
+    let alert_kinds = match &raw.alerts {
+        None => AlertKind::ALL.to_vec(),
+        Some(values) => {
+            let mut out: Vec<AlertKind> = Vec::new();
+            for (i, v) in values.iter().enumerate() {
+                let k = format!("{prefix}.alerts[{i}]");
+                let kind = match v {
+                    Value::String(s) => s.trim().parse::<AlertKind>().map_err(|e| invalid(&k, e))?,
+                    other => {
+                        return Err(invalid(
+                            &k,
+                            format!(
+                                "expected one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\", got {}",
+                                show(other)
+                            ),
+                        ));
+                    }
+                };
+                if !out.contains(&kind) {
+                    out.push(kind);
+                }
+            }
+            if out.is_empty() {
+                return Err(invalid(
+                    &key("alerts"),
+                    "must name at least one alert kind (or leave it out for all), got []",
+                ));
+            }
+            out
+        }
+    };
+
+    Ok(Watch {
+        name,
+        to,
+        kinds,
+        types: filter_values(&key("types"), raw.types.as_deref())?,
+        agencies: filter_values(&key("agencies"), raw.agencies.as_deref())?,
+        programs: filter_values(&key("programs"), raw.programs.as_deref())?,
+        exclude_types: filter_values(&key("exclude_types"), raw.exclude_types.as_deref())?,
+        exclude_agencies: filter_values(&key("exclude_agencies"), raw.exclude_agencies.as_deref())?,
+        exclude_programs: filter_values(&key("exclude_programs"), raw.exclude_programs.as_deref())?,
+        alerts: alert_kinds,
+        timezone: match raw.timezone.as_deref() {
+            None => alerts.timezone,
+            Some(s) => timezone(&key("timezone"), s)?,
+        },
+        reminders: match &raw.reminders {
+            None => alerts.reminders.clone(),
+            Some(v) => reminders(&key("reminders"), v)?,
+        },
+    })
+}
+
+/// LL2 ids may be written as integers or strings; both become trimmed text.
+fn filter_values(key: &str, values: Option<&[Value]>) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, v) in values.unwrap_or_default().iter().enumerate() {
+        let k = format!("{key}[{i}]");
+        let text = match v {
+            Value::String(s) if s.trim().is_empty() => {
+                return Err(invalid(&k, format!("must not be empty, got {s:?}")));
+            }
+            Value::String(s) => s.trim().to_owned(),
+            Value::Integer(n) if *n >= 0 => n.to_string(),
+            Value::Integer(n) => {
+                return Err(invalid(&k, format!("LL2 ids are not negative, got {n}")));
+            }
+            other => {
+                return Err(invalid(
+                    &k,
+                    format!("expected a name (string) or an LL2 id (integer), got {}", show(other)),
+                ));
+            }
+        };
+        // Matching is case-insensitive, so "SpaceX" and "spacex" are one value.
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&text)) {
+            out.push(text);
+        }
+    }
+    Ok(out)
+}
+
+/// `["24h", "1h"]`, `"24h 1h"` (as the `/reminders` chat command), `"off"`
+/// or `[]`. Result: distinct, non-zero, longest first.
+fn reminders(key: &str, value: &Value) -> Result<Vec<Duration>, ConfigError> {
+    let mut out: Vec<Duration> = Vec::new();
+    match value {
+        Value::String(s) if s.trim().eq_ignore_ascii_case("off") => {}
+        Value::String(s) => {
+            let items: Vec<&str> = s.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).collect();
+            if items.is_empty() {
+                return Err(invalid(key, format!("expected durations like [\"24h\", \"1h\"] or \"off\", got {s:?}")));
+            }
+            for item in items {
+                out.push(reminder(key, item)?);
+            }
+        }
+        Value::Array(values) => {
+            for (i, v) in values.iter().enumerate() {
+                let k = format!("{key}[{i}]");
+                match v {
+                    Value::String(s) => out.push(reminder(&k, s)?),
+                    other => {
+                        return Err(invalid(
+                            &k,
+                            format!("expected a duration string like \"1h\", got {}", show(other)),
+                        ));
+                    }
+                }
+            }
+        }
+        other => {
+            return Err(invalid(
+                key,
+                format!("expected a list like [\"24h\", \"1h\"] or \"off\", got {}", show(other)),
+            ));
+        }
+    }
+    out.sort_unstable_by(|a, b| b.cmp(a));
+    out.dedup();
+    Ok(out)
+}
+
+fn reminder(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let d = parse_duration(text).map_err(|e| invalid(key, e))?;
+    if d.is_zero() {
+        return Err(invalid(key, format!("must be longer than 0s, got {text:?}")));
+    }
+    Ok(d)
+}
+
+fn positive_duration(key: &str, value: Option<&Value>, default: Duration) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(Value::String(s)) => {
+            let d = parse_duration(s).map_err(|e| invalid(key, e))?;
+            if d.is_zero() {
+                return Err(invalid(key, format!("must be longer than 0s, got {s:?}")));
+            }
+            Ok(d)
+        }
+        Some(other) => Err(invalid(
+            key,
+            format!("expected a duration string like {:?}, got {}", format_duration(default), show(other)),
+        )),
+    }
+}
+
+fn timezone(key: &str, text: &str) -> Result<Tz, ConfigError> {
+    crate::tz::parse_timezone(text).map_err(|unknown| {
+        let hint = match unknown.close.as_slice() {
+            [] => "expected an IANA name such as \"Europe/Berlin\" or \"UTC\"".to_owned(),
+            close => format!("did you mean {}?", close.join(", ")),
+        };
+        invalid(key, format!("unknown timezone {text:?} ({hint})"))
+    })
+}
+
+/// An http(s) base URL without trailing slash. Rejects what would break
+/// the `{base}/path?query` joins done by the clients.
+fn http_url(key: &str, raw: &str) -> Result<String, ConfigError> {
+    let s = raw.trim();
+    let url = url::Url::parse(s).map_err(|e| invalid(key, format!("not a valid URL ({e}), got {s:?}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // The value may hold a password, so it is not echoed.
+        return Err(invalid(key, "must not contain credentials (user:password@)"));
+    }
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(key, format!("must be an http:// or https:// URL with a host, got {s:?}")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(key, format!("must not contain a query or fragment, got {s:?}")));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+/// The file value, overridden by the environment variable when that is set
+/// and non-empty. Values go into HTTP headers and URLs, hence the check.
+fn secret(key: &str, env_name: &str, file_value: Option<String>, env: EnvLookup<'_>) -> Result<Secret, ConfigError> {
+    let (value, source) = match env(env_name).filter(|v| !v.trim().is_empty()) {
+        Some(v) => (v, format!("env {env_name}")),
+        None => (file_value.unwrap_or_default(), key.to_owned()),
+    };
+    let value = value.trim();
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(&source, "must be printable ASCII without spaces (value hidden)"));
+    }
+    Ok(Secret::new(value))
+}
