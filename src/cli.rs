@@ -1,22 +1,26 @@
-//! Command-line arguments: `tminus [--config PATH] [run|once|check-config]`.
-//! Pure parsing of the words after argv[0]; it does not read the config, print
-//! or exit. The binary prints `UsageError::Help` to stdout (exit 0) and
-//! `UsageError::Bad` to stderr (exit 2).
+//! Command-line arguments: `tminus [--config PATH] [run|once|check-config]`,
+//! declared with clap's derive. Pure parsing of the words after argv[0]; it
+//! does not read the config, print or exit. The binary prints
+//! `UsageError::Help` to stdout (exit 0) and `UsageError::Bad` to stderr
+//! (exit 2); clap's multi-line errors are reduced to one line here.
 
 use std::path::PathBuf;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Parser, Subcommand};
 
 use crate::config::{ENV_DISCORD_TOKEN, ENV_LL2_API_KEY, ENV_TELEGRAM_TOKEN};
 
 /// Config file used when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config.toml";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
 pub enum Command {
-    /// Poll and deliver until stopped (the default).
+    /// Poll LL2 and deliver alerts until stopped (the default)
     Run,
-    /// One poll cycle of every feed, deliver what is due, exit.
+    /// Run one poll cycle of every feed, deliver what is due, then exit
     Once,
-    /// Validate the config and print the effective settings.
+    /// Validate the config and print the effective settings (secrets masked)
     CheckConfig,
 }
 
@@ -26,15 +30,6 @@ impl Command {
             Command::Run => "run",
             Command::Once => "once",
             Command::CheckConfig => "check-config",
-        }
-    }
-
-    fn from_word(word: &str) -> Option<Command> {
-        match word {
-            "run" => Some(Command::Run),
-            "once" => Some(Command::Once),
-            "check-config" => Some(Command::CheckConfig),
-            _ => None,
         }
     }
 }
@@ -55,74 +50,74 @@ pub enum UsageError {
     Help(String),
 }
 
+/// The clap declaration; [`Args`] is its plain result with the defaults
+/// filled in.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tminus",
+    version,
+    about = "Spaceflight alerts from Launch Library 2 to Telegram, Discord and the console",
+    after_help = after_help(),
+    disable_colored_help = true,
+    color = clap::ColorChoice::Never
+)]
+struct Cli {
+    /// Config file; a missing file means all defaults
+    #[arg(short, long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
 impl Args {
     /// Parses the arguments after the program name.
     pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, UsageError> {
-        let mut config: Option<PathBuf> = None;
-        let mut command: Option<Command> = None;
-        let mut options_done = false;
-        let mut args = args.into_iter();
+        let argv = std::iter::once("tminus".to_owned()).chain(args);
+        let cli = Cli::try_parse_from(argv).map_err(usage_error)?;
+        Ok(Args { config: cli.config, command: cli.command.unwrap_or(Command::Run) })
+    }
+}
 
-        while let Some(arg) = args.next() {
-            if !options_done && arg.starts_with('-') && arg != "-" {
-                match arg.as_str() {
-                    "-h" | "--help" => return Err(UsageError::Help(usage())),
-                    "-V" | "--version" => return Err(UsageError::Help(version())),
-                    "--" => options_done = true,
-                    "-c" | "--config" => {
-                        // A following option is a forgotten value, not a file
-                        // name: taking it would silently fall back to defaults
-                        // because a missing file is allowed.
-                        let value = args.next().filter(|v| !v.is_empty() && !v.starts_with('-'));
-                        let Some(value) = value else {
-                            return Err(bad(format!("missing value for {arg} (expected a file path)")));
-                        };
-                        set_config(&mut config, value)?;
-                    }
-                    _ => match arg.strip_prefix("--config=") {
-                        Some("") => {
-                            return Err(bad("missing value for --config= (expected a file path)"));
-                        }
-                        Some(value) => set_config(&mut config, value.to_owned())?,
-                        None => return Err(bad(format!("unknown option {arg:?}"))),
-                    },
-                }
-                continue;
-            }
-            if arg == "help" {
-                return Err(UsageError::Help(usage()));
-            }
-            match (command, Command::from_word(&arg)) {
-                (None, Some(c)) => command = Some(c),
-                (Some(first), _) => {
-                    return Err(bad(format!(
-                        "unexpected argument {arg:?} (command {:?} already given)",
-                        first.as_str()
-                    )));
-                }
-                (None, None) => {
-                    return Err(bad(format!("unknown command {arg:?} (expected run, once or check-config)")));
-                }
-            }
+/// Help and version text pass through; a mistake becomes one line naming the
+/// offending argument.
+fn usage_error(err: clap::Error) -> UsageError {
+    let context = |kind: ContextKind| match err.get(kind) {
+        // `--config <PATH>`: the option's name is enough.
+        Some(ContextValue::String(s)) => s.split_whitespace().next().unwrap_or_default().to_owned(),
+        _ => String::new(),
+    };
+    let message = match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            return UsageError::Help(err.to_string().trim_end().to_owned());
         }
-
-        Ok(Args {
-            config: config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH)),
-            command: command.unwrap_or(Command::Run),
-        })
-    }
+        ErrorKind::InvalidSubcommand => {
+            format!("unknown command {:?} (expected run, once or check-config)", context(ContextKind::InvalidSubcommand))
+        }
+        ErrorKind::UnknownArgument => match (context(ContextKind::InvalidArg), context(ContextKind::SuggestedArg)) {
+            (arg, _) if !arg.starts_with('-') => format!("unexpected argument {arg:?} (only one command may be given)"),
+            (arg, suggested) if suggested.is_empty() => format!("unknown option {arg:?}"),
+            (arg, suggested) => format!("unknown option {arg:?} (did you mean {suggested}?)"),
+        },
+        // An empty value, or an option where the value should be, is a
+        // forgotten value, not a file name: taking it would silently fall
+        // back to defaults because a missing file is allowed.
+        ErrorKind::InvalidValue if context(ContextKind::InvalidValue).is_empty() => {
+            format!("missing value for {} (expected a file path)", context(ContextKind::InvalidArg))
+        }
+        ErrorKind::ArgumentConflict if context(ContextKind::InvalidArg) == context(ContextKind::PriorArg) => {
+            format!("{} given more than once", context(ContextKind::InvalidArg))
+        }
+        _ => first_line(&err),
+    };
+    UsageError::Bad(format!("{message}; run `tminus --help` for usage"))
 }
 
-fn set_config(slot: &mut Option<PathBuf>, value: String) -> Result<(), UsageError> {
-    if slot.is_some() {
-        return Err(bad("--config given more than once"));
-    }
-    *slot = Some(PathBuf::from(value));
-    Ok(())
-}
-
-fn bad(message: impl Into<String>) -> UsageError {
-    UsageError::Bad(format!("{}; run `tminus --help` for usage", message.into()))
+/// clap's own first line, without its `error: ` prefix, for the kinds that
+/// need no wording of their own.
+fn first_line(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
 /// `tminus <version>`, the answer to `--version`.
@@ -130,32 +125,21 @@ pub fn version() -> String {
     format!("tminus {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The text of `--help`.
-pub fn usage() -> String {
+/// The environment and the exit codes, below clap's list of commands and
+/// options.
+fn after_help() -> String {
     format!(
         "\
-tminus {version}: spaceflight alerts from Launch Library 2 to Telegram, Discord and the console
-
-Usage: tminus [--config PATH] [COMMAND]
-
-Commands:
-  run            poll LL2 and deliver alerts until stopped (default)
-  once           run one poll cycle of every feed, deliver what is due, then exit
-  check-config   validate the config and print the effective settings (secrets masked)
-
-Options:
-  -c, --config PATH   config file (default: {config}); a missing file means all defaults
-  -h, --help          print this help
-  -V, --version       print the version
-
 Environment (overrides the config file when set and non-empty):
   {ll2:<22}LL2 API key ([ll2] api_key)
   {tg:<22}Telegram bot token ([telegram] token)
   {dc:<22}Discord bot token ([discord] token)
 
-Exit status: 0 on success, 2 for a bad config or bad usage.",
-        version = env!("CARGO_PKG_VERSION"),
-        config = DEFAULT_CONFIG_PATH,
+Exit status:
+  0  success
+  1  runtime error (store, network setup)
+  2  bad config or bad usage
+  3  `once`: no LL2 feed could be polled",
         ll2 = ENV_LL2_API_KEY,
         tg = ENV_TELEGRAM_TOKEN,
         dc = ENV_DISCORD_TOKEN,
@@ -164,6 +148,8 @@ Exit status: 0 on success, 2 for a bad config or bad usage.",
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Args, UsageError> {
@@ -186,6 +172,11 @@ mod tests {
     }
 
     #[test]
+    fn declaration_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn defaults() {
         assert_eq!(ok(&[]), Args { config: PathBuf::from("config.toml"), command: Command::Run });
     }
@@ -203,25 +194,36 @@ mod tests {
             ok(&["check-config", "-c", "y.toml"]),
             Args { config: PathBuf::from("y.toml"), command: Command::CheckConfig }
         );
-        assert_eq!(ok(&["--", "once"]).command, Command::Once);
+        for c in [Command::Run, Command::Once, Command::CheckConfig] {
+            assert_eq!(ok(&[c.as_str()]).command, c);
+        }
     }
 
     #[test]
     fn help_and_version() {
-        for flag in ["-h", "--help", "help"] {
-            match parse(&["once", flag]) {
+        for args in [&["-h"][..], &["--help"], &["help"], &["-c", "x.toml", "--help"]] {
+            match parse(args) {
                 Err(UsageError::Help(text)) => {
-                    for part in
-                        ["--config", "run", "once", "check-config", "TMINUS_TELEGRAM_TOKEN", "TMINUS_LL2_API_KEY"]
-                    {
+                    for part in [
+                        "--config",
+                        "run",
+                        "once",
+                        "check-config",
+                        "TMINUS_TELEGRAM_TOKEN",
+                        "TMINUS_LL2_API_KEY",
+                        "2  bad config or bad usage",
+                        "3  `once`: no LL2 feed could be polled",
+                    ] {
                         assert!(text.contains(part), "help should mention {part}:\n{text}");
                     }
                 }
-                other => panic!("{flag}: {other:?}"),
+                other => panic!("{args:?}: {other:?}"),
             }
         }
+        // A command's own help is help too, not a mistake.
+        assert!(matches!(parse(&["once", "--help"]), Err(UsageError::Help(_))));
         for flag in ["-V", "--version"] {
-            assert_eq!(parse(&[flag]), Err(UsageError::Help(format!("tminus {}", env!("CARGO_PKG_VERSION")))));
+            assert_eq!(parse(&[flag]), Err(UsageError::Help(version())));
         }
     }
 
@@ -231,12 +233,13 @@ mod tests {
         assert!(bad_message(&["--verbose"]).contains("unknown option \"--verbose\""));
         assert!(bad_message(&["-x"]).contains("\"-x\""));
         assert!(bad_message(&["--config"]).contains("missing value for --config"));
-        assert!(bad_message(&["-c"]).contains("missing value for -c"));
+        assert!(bad_message(&["-c"]).contains("missing value for --config"));
+        assert!(bad_message(&["check-config", "--config"]).contains("missing value for --config"));
         assert!(bad_message(&["--config", "--help"]).contains("missing value for --config"));
         assert!(bad_message(&["--config="]).contains("missing value for --config"));
         assert!(bad_message(&["--config", ""]).contains("missing value"));
-        assert!(bad_message(&["run", "once"]).contains("unexpected argument \"once\""));
+        assert!(bad_message(&["run", "once"]).contains("\"once\""));
         assert!(bad_message(&["-c", "a", "--config=b"]).contains("more than once"));
-        assert!(bad_message(&["--", "-c"]).contains("unknown command \"-c\""));
+        assert!(bad_message(&["--", "-c"]).contains("\"-c\""));
     }
 }
