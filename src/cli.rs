@@ -91,7 +91,10 @@ fn usage_error(err: clap::Error) -> UsageError {
             return UsageError::Help(err.to_string().trim_end().to_owned());
         }
         ErrorKind::InvalidSubcommand => {
-            format!("unknown command {:?} (expected run, once or check-config)", context(ContextKind::InvalidSubcommand))
+            format!(
+                "unknown command {:?} (expected run, once or check-config)",
+                context(ContextKind::InvalidSubcommand)
+            )
         }
         ErrorKind::UnknownArgument => match (context(ContextKind::InvalidArg), context(ContextKind::SuggestedArg)) {
             (arg, _) if !arg.starts_with('-') => format!("unexpected argument {arg:?} (only one command may be given)"),
@@ -131,9 +134,9 @@ fn after_help() -> String {
     format!(
         "\
 Environment (overrides the config file when set and non-empty):
-  {ll2:<22}LL2 API key ([ll2] api_key)
-  {tg:<22}Telegram bot token ([telegram] token)
-  {dc:<22}Discord bot token ([discord] token)
+  {ll2:<23}LL2 API key ([ll2] api_key)
+  {tg:<23}Telegram bot token ([telegram] token)
+  {dc:<23}Discord bot token ([discord] token)
 
 Exit status:
   0  success

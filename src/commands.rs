@@ -492,7 +492,9 @@ pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
     crate::tz::parse_timezone(name).map_err(|unknown| {
         let shown: String = name.trim().chars().take(40).collect();
         if unknown.close.is_empty() {
-            format!("{shown:?} is not a timezone I know. Use an Area/City name such as Europe/Berlin or America/New_York.")
+            format!(
+                "{shown:?} is not a timezone I know. Use an Area/City name such as Europe/Berlin or America/New_York."
+            )
         } else {
             format!("{shown:?} is not a timezone I know. Did you mean {}?", unknown.close.join(", "))
         }

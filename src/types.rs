@@ -291,6 +291,11 @@ impl FromStr for Destination {
 
 /// Parses the durations users write: `90s`, `10m`, `1h`, `24h`, `2d`, and
 /// combinations like `1h30m`.
+///
+/// Hand-written rather than `humantime` on purpose: humantime formats
+/// `1h 30m` (so `check-config` output would change and no longer match what
+/// users wrote) and accepts more than the documented units (`6 hours`, `5y`,
+/// `1month`), which the config and chat commands reject with a hint.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {

@@ -111,7 +111,8 @@ fn friendly_type_message(message: &str) -> String {
     };
     if let Some(pos) = m.find("expected struct ") {
         let name_start = pos + "expected struct ".len();
-        let name_end = m[name_start..].find(|c: char| !c.is_alphanumeric() && c != '_').map_or(m.len(), |e| name_start + e);
+        let name_end =
+            m[name_start..].find(|c: char| !c.is_alphanumeric() && c != '_').map_or(m.len(), |e| name_start + e);
         m.replace_range(pos..name_end, "expected a table");
     }
     for (from, to) in [

@@ -262,10 +262,7 @@ fn syntax_errors_are_one_line_with_key_and_position() {
 
 #[test]
 fn ll2_values_are_validated() {
-    assert_err(
-        "[ll2]\nrequests_per_hour = 0",
-        &["invalid config: ll2.requests_per_hour: must be at least 1, got 0"],
-    );
+    assert_err("[ll2]\nrequests_per_hour = 0", &["invalid config: ll2.requests_per_hour: must be at least 1, got 0"]);
     assert_err("[ll2]\nrequests_per_hour = 5000000000", &["ll2.requests_per_hour", "5000000000"]);
     assert_err("[ll2]\nfeeds = [\"events\", \"rockets\"]", &["ll2.feeds[1]", "\"rockets\""]);
     assert_err("[ll2]\nfeeds = [\"events\", 3]", &["ll2.feeds[1]", "got 3"]);
