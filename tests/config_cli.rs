@@ -149,7 +149,10 @@ fn secrets_from_the_environment_are_used_and_masked() {
 
 #[test]
 fn unknown_key() {
-    assert_bad_config("[ll2]\nrequest_per_hour = 5\n", &["ll2.request_per_hour", "unknown key"]);
+    assert_bad_config(
+        "[ll2]\nrequest_per_hour = 5\n",
+        &["ll2.request_per_hour", "unknown key", "did you mean `requests_per_hour`?"],
+    );
     assert_bad_config(&format!("{WATCH}agency = [\"SpaceX\"]\n"), &["watch[0].agency", "unknown key"]);
 }
 
@@ -213,7 +216,7 @@ fn help_and_version_exit_zero() {
     let dir = tempfile::tempdir().unwrap();
     let out = tminus(&["--help"], &[], dir.path());
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    for part in ["--config", "run", "once", "check-config"] {
+    for part in ["--config", "run", "once", "check-config", "TMINUS_TELEGRAM_TOKEN", "Exit status", "2  bad config"] {
         assert!(out.stdout.contains(part), "help should mention {part}:\n{}", out.stdout);
     }
     let out = tminus(&["--version"], &[], dir.path());
@@ -226,5 +229,7 @@ fn bad_usage_exits_two() {
     let dir = tempfile::tempdir().unwrap();
     assert_rejected(&tminus(&["bogus"], &[], dir.path()), &["bogus", "--help"]);
     assert_rejected(&tminus(&["--verbose", "check-config"], &[], dir.path()), &["--verbose"]);
-    assert_rejected(&tminus(&["check-config", "--config"], &[], dir.path()), &["--config"]);
+    assert_rejected(&tminus(&["check-config", "--config"], &[], dir.path()), &["missing value for --config"]);
+    assert_rejected(&tminus(&["run", "once"], &[], dir.path()), &["\"once\"", "--help"]);
+    assert_rejected(&tminus(&["-c", "a.toml", "--config=b.toml"], &[], dir.path()), &["more than once"]);
 }

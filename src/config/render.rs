@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::Value;
 
-use super::Config;
+use super::{Config, Watch};
 use crate::types::format_duration;
 
 impl Config {
@@ -68,28 +68,32 @@ impl Config {
             out.push_str("\n# no [[watch]] configured\n");
         }
         for w in &self.watches {
-            out.push_str("\n[[watch]]\n");
-            kv(&mut out, "name", &quote(&w.name));
-            // Display masks webhook URLs.
-            let to: Vec<String> = w.to.iter().map(ToString::to_string).collect();
-            kv(&mut out, "to", &list(to.iter().map(String::as_str)));
-            kv(&mut out, "kinds", &list(w.kinds.iter().map(|k| k.as_str())));
-            for (key, values) in [
-                ("types", &w.types),
-                ("agencies", &w.agencies),
-                ("programs", &w.programs),
-                ("exclude_types", &w.exclude_types),
-                ("exclude_agencies", &w.exclude_agencies),
-                ("exclude_programs", &w.exclude_programs),
-            ] {
-                kv(&mut out, key, &list(values.iter().map(String::as_str)));
-            }
-            kv(&mut out, "alerts", &list(w.alerts.iter().map(|a| a.as_str())));
-            kv(&mut out, "timezone", &quote(w.timezone.name()));
-            kv(&mut out, "reminders", &render_reminders(&w.reminders));
+            render_watch(&mut out, w);
         }
         out
     }
+}
+
+fn render_watch(out: &mut String, w: &Watch) {
+    out.push_str("\n[[watch]]\n");
+    kv(out, "name", &quote(&w.name));
+    // Display masks webhook URLs.
+    let to: Vec<String> = w.to.iter().map(ToString::to_string).collect();
+    kv(out, "to", &list(to.iter().map(String::as_str)));
+    kv(out, "kinds", &list(w.kinds.iter().map(|k| k.as_str())));
+    for (key, values) in [
+        ("types", &w.types),
+        ("agencies", &w.agencies),
+        ("programs", &w.programs),
+        ("exclude_types", &w.exclude_types),
+        ("exclude_agencies", &w.exclude_agencies),
+        ("exclude_programs", &w.exclude_programs),
+    ] {
+        kv(out, key, &list(values.iter().map(String::as_str)));
+    }
+    kv(out, "alerts", &list(w.alerts.iter().map(|a| a.as_str())));
+    kv(out, "timezone", &quote(w.timezone.name()));
+    kv(out, "reminders", &render_reminders(&w.reminders));
 }
 
 fn kv(out: &mut String, key: &str, value: &str) {

@@ -241,6 +241,40 @@ fn type_errors_are_named() {
 }
 
 #[test]
+fn type_errors_read_expected_then_got() {
+    assert_err(
+        "[ll2]\nrequests_per_hour = \"ten\"",
+        &["ll2.requests_per_hour: expected an integer, got string \"ten\""],
+    );
+    assert_err("[store]\npath = 5", &["store.path: expected a string, got integer `5`"]);
+    assert_err("[ll2]\nfeeds = {a = 1}", &["ll2.feeds: expected a list, got a table"]);
+    assert_err("watch = [1]", &["watch[0]: expected a table, got integer `1`"]);
+}
+
+#[test]
+fn unknown_keys_without_a_close_match_list_the_known_ones() {
+    assert_err("[log]\nlevel = \"debug\"", &["log.level: unknown key (expected one of: format)"]);
+    assert_err("[[watch]]\nname = \"w\"\nto = [\"console\"]\ntimezon = \"UTC\"", &["did you mean `timezone`?"]);
+}
+
+#[test]
+fn unknown_timezones_suggest_close_names() {
+    assert_err("[alerts]\ntimezone = \"berlin\"", &["alerts.timezone", "\"berlin\"", "did you mean Europe/Berlin?"]);
+    assert_err(&format!("{WATCH}timezone = \"Mars/Olympus\""), &["watch[0].timezone", "such as \"Europe/Berlin\""]);
+}
+
+#[test]
+fn syntax_errors_name_the_table_even_when_nested_or_far_below() {
+    assert_err("[ll2]\nfeeds = [\"events\"]\n\n# comment\ntimeout = 5s\n", &["ll2.timeout", "line 5"]);
+    assert_err("[a.b]\nx = 1\ny = \n", &["a.b.y", "line 3"]);
+    assert_err("[[watch]]\nname = \"a\"\n[alerts]\n[[watch]]\nto = [,]\n", &["watch[1].to", "line 5"]);
+    // A broken header is named by its line: the table it opens is unknown.
+    assert_err("[ll2]\nrequests_per_hour = 1\n[alerts\n", &["invalid config: line 3:", "line 3, column"]);
+    // The text above does not parse (an open multi-line string): position only.
+    assert_err("[ll2]\nbase_url = \"\"\"\nx\n", &["invalid config: line 4: TOML syntax error at line 4"]);
+}
+
+#[test]
 fn secret_type_errors_hide_the_value() {
     let line = err("[telegram]\ntoken = 123456789");
     assert!(line.contains("telegram.token"), "{line}");

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -81,19 +82,7 @@ fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> 
     let feeds = match raw.feeds {
         None => d.feeds,
         Some(values) => {
-            let mut feeds = Vec::new();
-            for (i, v) in values.iter().enumerate() {
-                let key = format!("ll2.feeds[{i}]");
-                let feed = match v {
-                    Value::String(s) => s.trim().parse::<Feed>().map_err(|e| invalid(&key, e))?,
-                    other => {
-                        return Err(invalid(&key, format!("expected \"events\" or \"launches\", got {}", show(other))));
-                    }
-                };
-                if !feeds.contains(&feed) {
-                    feeds.push(feed);
-                }
-            }
+            let feeds = words::<Feed>("ll2.feeds", &values, "\"events\" or \"launches\"")?;
             if feeds.is_empty() {
                 return Err(invalid("ll2.feeds", "must name at least one feed (\"events\", \"launches\"), got []"));
             }
@@ -195,43 +184,18 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
     let Some(to_values) = raw.to else {
         return Err(invalid(&key("to"), "missing: list where alerts go, e.g. [\"console\"]"));
     };
-    let mut to: Vec<Destination> = Vec::new();
-    for (i, v) in to_values.iter().enumerate() {
-        let k = format!("{prefix}.to[{i}]");
-        let dest = match v {
-            // Destination's errors already mask webhook URLs.
-            Value::String(s) => s.parse::<Destination>().map_err(|e| invalid(&k, e))?,
-            other => {
-                return Err(invalid(
-                    &k,
-                    format!(
-                        "expected a destination string (console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL), got {}",
-                        show(other)
-                    ),
-                ));
-            }
-        };
-        if !to.contains(&dest) {
-            to.push(dest);
-        }
-    }
+    // Destination's errors already mask webhook URLs.
+    let to = words::<Destination>(
+        &key("to"),
+        &to_values,
+        "a destination string (console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL)",
+    )?;
     if to.is_empty() {
         return Err(invalid(&key("to"), "must name at least one destination, got []"));
     }
 
-    let mut kinds: Vec<ItemKind> = Vec::new();
-    for (i, v) in raw.kinds.iter().flatten().enumerate() {
-        let k = format!("{prefix}.kinds[{i}]");
-        let kind = match v {
-            Value::String(s) => s.trim().parse::<ItemKind>().map_err(|e| invalid(&k, e))?,
-            other => {
-                return Err(invalid(&k, format!("expected \"event\" or \"launch\", got {}", show(other))));
-            }
-        };
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
-        }
-    }
+    let mut kinds =
+        words::<ItemKind>(&key("kinds"), raw.kinds.as_deref().unwrap_or_default(), "\"event\" or \"launch\"")?;
     // An empty dimension matches everything (the README, "Watchlists").
     if kinds.is_empty() {
         kinds = vec![ItemKind::Event, ItemKind::Launch];
@@ -240,25 +204,11 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
     let alert_kinds = match &raw.alerts {
         None => AlertKind::ALL.to_vec(),
         Some(values) => {
-            let mut out: Vec<AlertKind> = Vec::new();
-            for (i, v) in values.iter().enumerate() {
-                let k = format!("{prefix}.alerts[{i}]");
-                let kind = match v {
-                    Value::String(s) => s.trim().parse::<AlertKind>().map_err(|e| invalid(&k, e))?,
-                    other => {
-                        return Err(invalid(
-                            &k,
-                            format!(
-                                "expected one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\", got {}",
-                                show(other)
-                            ),
-                        ));
-                    }
-                };
-                if !out.contains(&kind) {
-                    out.push(kind);
-                }
-            }
+            let out = words::<AlertKind>(
+                &key("alerts"),
+                values,
+                "one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\"",
+            )?;
             if out.is_empty() {
                 return Err(invalid(
                     &key("alerts"),
@@ -289,6 +239,27 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
             Some(v) => reminders(&key("reminders"), v)?,
         },
     })
+}
+
+/// A list of words such as `["events", "launches"]`, each parsed with its
+/// type's `FromStr` (whose error names the bad word), duplicates dropped,
+/// every problem keyed `key[i]`. `expected` describes a valid element.
+fn words<T>(key: &str, values: &[Value], expected: &str) -> Result<Vec<T>, ConfigError>
+where
+    T: FromStr<Err = String> + PartialEq,
+{
+    let mut out: Vec<T> = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let k = format!("{key}[{i}]");
+        let word = match v {
+            Value::String(s) => s.trim().parse::<T>().map_err(|e| invalid(&k, e))?,
+            other => return Err(invalid(&k, format!("expected {expected}, got {}", show(other)))),
+        };
+        if !out.contains(&word) {
+            out.push(word);
+        }
+    }
+    Ok(out)
 }
 
 /// LL2 ids may be written as integers or strings; both become trimmed text.
