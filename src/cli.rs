@@ -123,11 +123,6 @@ fn first_line(err: &clap::Error) -> String {
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
-/// `tminus <version>`, the answer to `--version`.
-pub fn version() -> String {
-    format!("tminus {}", env!("CARGO_PKG_VERSION"))
-}
-
 /// The environment and the exit codes, below clap's list of commands and
 /// options.
 fn after_help() -> String {
@@ -226,7 +221,7 @@ mod tests {
         // A command's own help is help too, not a mistake.
         assert!(matches!(parse(&["once", "--help"]), Err(UsageError::Help(_))));
         for flag in ["-V", "--version"] {
-            assert_eq!(parse(&[flag]), Err(UsageError::Help(version())));
+            assert_eq!(parse(&[flag]), Err(UsageError::Help(format!("tminus {}", env!("CARGO_PKG_VERSION")))));
         }
     }
 
