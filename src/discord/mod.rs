@@ -3,7 +3,7 @@
 //! (`discord-webhook:URL`, no bot needed).
 //!
 //! This module owns the Discord REST side of delivery: building the request
-//! from serenity's serialized builders (see `render::discord`), posting it
+//! from serenity's serialized builders (see [`render`]), posting it
 //! with reqwest to `{api_url}/api/v10/...` or to the webhook URL, Discord's
 //! per-route rate-limit buckets and global limit, and mapping Discord's
 //! answers onto `deliver::SendError`. Requests go through reqwest rather than
@@ -12,7 +12,7 @@
 //! same path.
 //!
 //! It must not decide what happens to a failed delivery (the `Deliverer`
-//! does), render message text (`render::discord` does), or let the bot
+//! does), render message text ([`render`] does), or let the bot
 //! token or a webhook URL (which contains the webhook's token) reach an
 //! error message or a log line.
 //!
@@ -22,6 +22,7 @@
 pub mod commands;
 pub mod gateway;
 pub mod interactions;
+pub mod render;
 pub mod sender;
 
 pub use sender::{DiscordSender, SenderConfig, SenderStats, SetupError, WebhookSender};

@@ -35,9 +35,9 @@ use tokio::time::Instant;
 use tracing::{debug, error, warn};
 use url::Url;
 
+use super::render;
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
 use crate::render::Message;
-use crate::render::discord as render;
 use crate::types::{Destination, Secret};
 
 /// Discord REST API version the bot talks to.
