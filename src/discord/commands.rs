@@ -2,15 +2,17 @@
 //! or HTTP endpoint):
 //!
 //! - [`definitions`]: the commands as serenity builders, for registration
-//!   with [`register`] (bulk overwrite through REST at `{api_url}/api/v10`,
-//!   globally or in `discord.guild_id`);
-//! - [`Invocation`]: what the front-end needs from one interaction, built by
-//!   `gateway` from serenity's model and by `interactions` from the raw
-//!   JSON Discord posts;
+//!   with [`register`] (bulk overwrite through serenity's `Http` at
+//!   `{api_url}/api/v10`, globally or in `discord.guild_id`);
+//! - [`Invocation`]: what the front-end needs from one interaction, built
+//!   from serenity's `Interaction` by `interactions::invocation` for both
+//!   the gateway and the HTTP endpoint;
 //! - [`to_command`] (pure): interaction options → `commands::ChatCommand`;
 //! - [`Handler::handle`]: the one code path from an invocation to a
-//!   [`Response`]: permission re-check, `commands::execute` for the channel
-//!   the command was used in, autocomplete from the name directory.
+//!   [`Response`]: permission re-check (serenity's `Permissions`),
+//!   `commands::execute` for the channel the command was used in,
+//!   autocomplete from the name directory. Both front-ends answer with the
+//!   response as serenity's `CreateInteractionResponse`.
 //!
 //! Replies are plain text from `commands`; Discord sees them with
 //! `allowed_mentions` off, so a name typed by a user can never ping anyone.
