@@ -1,11 +1,12 @@
 //! Rendering: one alert → one platform-neutral `Message` (title, what
 //! changed, when in the subscriber's timezone with the precision spelled
-//! honestly, T-minus, status, agencies, place, links), and the console's
-//! plain-text form of it. Telegram and Discord render from the same
-//! `Message`. Pure functions: no clock (callers pass `now`), no I/O.
-
-pub mod discord;
-pub mod telegram;
+//! honestly, T-minus, status, agencies, place, links), the time formatting
+//! it uses, and the console's plain-text form of it. Pure functions: no
+//! clock (callers pass `now`), no I/O.
+//!
+//! Nothing here knows a chat platform: each platform turns a `Message` into
+//! its own wire format in its own folder (`telegram::render`,
+//! `discord::render`).
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;

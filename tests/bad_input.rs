@@ -340,7 +340,7 @@ async fn absurd_dates_neither_crash_nor_blind_the_poller() {
     for (_, m) in &msgs {
         assert_eq!(m.kind, AlertKind::Schedule);
         assert!(!tminus::render::console(m).is_empty());
-        assert!(!tminus::render::telegram::html(m).is_empty());
+        assert!(!tminus::telegram::render::html(m).is_empty());
     }
     let reminders = tminus::reminders::Reminders::new(
         app.store.clone(),

@@ -544,9 +544,8 @@ fn assert_valid_commands(commands: &Value) {
 #[tokio::test]
 async fn commands_are_registered_globally_or_in_one_guild() {
     let fake = FakeDiscord::builder().token(TOKEN).start().await;
-    let http = reqwest::Client::new();
 
-    let r = register(&http, &discord_config(&fake, TOKEN, None)).await.unwrap();
+    let r = register(&discord_config(&fake, TOKEN, None)).await.unwrap();
     assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 7));
     let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
@@ -567,13 +566,13 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     }
 
     fake.clear_requests();
-    let r = register(&http, &discord_config(&fake, TOKEN, Some(GUILD))).await.unwrap();
+    let r = register(&discord_config(&fake, TOKEN, Some(GUILD))).await.unwrap();
     assert_eq!(r.guild_id, Some(GUILD));
     let put = fake.requests().into_iter().find(|r| r.method == "PUT").unwrap();
     assert_eq!(put.kind, Kind::GuildCommands { app: APPLICATION_ID, guild: GUILD });
 
     // A wrong token: a permanent error that does not show the token.
-    let err = register(&http, &discord_config(&fake, "wrong-token-SECRET", None)).await.unwrap_err();
+    let err = register(&discord_config(&fake, "wrong-token-SECRET", None)).await.unwrap_err();
     assert!(matches!(err, RegisterError::Status { status: 401, .. }), "{err}");
     assert!(!err.is_transient());
     assert!(!err.to_string().contains("SECRET"), "{err}");

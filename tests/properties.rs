@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 use tminus::detect::{self, Alert, AlertId, Change};
 use tminus::item::{Item, Named, Precision, Video};
 use tminus::ll2::parse_page;
-use tminus::render::{self, telegram};
+use tminus::render;
 use tminus::rules::{Filter, Index, Origin, SubId, Subscription};
+use tminus::telegram::render as telegram;
 use tminus::types::{AlertKind, Destination, Feed, ItemId, ItemKind};
 
 // ---- generators --------------------------------------------------------------
@@ -548,8 +549,8 @@ proptest! {
             prop_assert!(!label.is_empty() && url.starts_with("http"));
         }
 
-        let payload = serde_json::to_value(render::discord::webhook_message(&msg)).unwrap();
-        prop_assert!(render::discord::check_limits(&payload).is_ok(), "{:?}", render::discord::check_limits(&payload));
+        let payload = serde_json::to_value(tminus::discord::render::webhook_message(&msg)).unwrap();
+        prop_assert!(tminus::discord::render::check_limits(&payload).is_ok(), "{:?}", tminus::discord::render::check_limits(&payload));
         prop_assert!(!render::console(&msg).is_empty());
     }
 }

@@ -22,8 +22,8 @@ fuzz_target!(|data: &[u8]| {
                     detected_at: item.last_updated,
                 };
                 let msg = tminus::render::message(&alert, chrono_tz::UTC, item.last_updated);
-                let html = tminus::render::telegram::html(&msg);
-                assert!(tminus::render::telegram::utf16_len(&html) <= tminus::render::telegram::TEXT_LIMIT);
+                let html = tminus::telegram::render::html(&msg);
+                assert!(tminus::telegram::render::utf16_len(&html) <= tminus::telegram::render::TEXT_LIMIT);
             }
         }
     }

@@ -1,7 +1,23 @@
 //! Client-side rate limiting shared by the platform senders: a global rate,
 //! a rate per key (a chat, a channel, a route), a stricter rate for keys
 //! that are groups, and pauses ("come back after N seconds") per key or for
-//! everything, as platforms ask for with HTTP 429.
+//! everything, as platforms ask for with HTTP 429 or, for Discord, with an
+//! empty rate-limit bucket.
+//!
+//! Why one limiter of our own for both platforms, rather than each
+//! platform library's: the outbox owns retries. A send that cannot go out
+//! soon must come back to the deliverer as `SendError::Transient` with its
+//! `retry_after`, so the entry is rescheduled, counted and eventually
+//! dead-lettered, instead of a library sleeping and retrying a 429 inside
+//! the call while it holds a delivery worker. serenity's `Http` does the
+//! latter, and its rate limiter also ignores a proxy base URL (serenity
+//! issue #1739), so Discord messages go out through reqwest; Telegram's
+//! through teloxide without its throttling adaptor. Both senders then
+//! translate what their platform says (Telegram's fixed ceilings and
+//! `retry_after`; Discord's bucket headers, 429s and global ceiling) into
+//! the same few terms here: rates, per-key pauses and global pauses.
+//! [`RateLimiter::acquire_within`] lets a sender hand a long pause back
+//! instead of waiting it out.
 //!
 //! The limiter paces rather than bursts: every rate is enforced as a
 //! minimum spacing of `per / count` between two grants (a GCRA with a burst
@@ -13,8 +29,10 @@
 //!
 //! `acquire` reserves the earliest slot that every applicable rate allows
 //! and then sleeps until it: O(1) under one short lock, no thundering herd,
-//! first come first served. A pause that arrives while a caller sleeps
-//! still applies: the caller re-checks after waking and queues again.
+//! first come first served. A paused key is waited out before its slot is
+//! reserved, so it never holds other keys back. A pause that arrives while
+//! a caller sleeps still applies: the caller re-checks after waking and
+//! queues again.
 //! Reserved slots are plans; a busy runtime can wake callers late and
 //! several at once. So the global rate is also checked against the
 //! *actual* grant times of the last window (a sliding-window log of at most
@@ -71,8 +89,8 @@ impl Rate {
     }
 }
 
-/// A key the limiter tracks separately: a Telegram chat, a Discord channel
-/// or route. `is_group` selects the additional `Limits::per_group` rate.
+/// A key the limiter tracks separately: a Telegram chat, a Discord route
+/// (a channel or a webhook). `is_group` selects the additional `Limits::per_group` rate.
 pub trait LimitKey: Hash + Eq + Clone + Send + Sync {
     fn is_group(&self) -> bool {
         false
@@ -193,21 +211,46 @@ impl<K: LimitKey> RateLimiter<K> {
     }
 
     /// Waits until every applicable limit allows one more request for
-    /// `key`, and counts that request. Cancel-safe: a cancelled wait only
-    /// wastes the slot it had reserved.
-    pub async fn acquire(&self, key: &K) {
+    /// `key`, and counts that request. Returns whether it had to wait for
+    /// a rate (not for a pause). Cancel-safe: a cancelled wait only wastes
+    /// the slot it had reserved.
+    pub async fn acquire(&self, key: &K) -> bool {
+        self.acquire_within(key, Duration::MAX).await.unwrap_or(true)
+    }
+
+    /// [`acquire`](Self::acquire), but a pause on `key` (or on everything)
+    /// longer than `max_wait` is not waited out: `Err` carries how long it
+    /// still lasts, for the caller to hand back (e.g. as a retry delay to
+    /// the outbox) instead of holding a worker.
+    pub async fn acquire_within(&self, key: &K, max_wait: Duration) -> Result<bool, Duration> {
+        let mut waited = false;
         'reserve: loop {
-            let slot = self.reserve(key);
-            tokio::time::sleep_until(slot).await;
+            // Sit out a pause before reserving: a slot reserved inside it
+            // would push the global schedule past the pause and hold every
+            // other key back with it.
+            if let Some(until) = self.paused_until(key) {
+                let pause = until.saturating_duration_since(Instant::now());
+                if pause > max_wait {
+                    return Err(pause);
+                }
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            let mut at = self.reserve(key);
+            waited |= at > Instant::now();
             loop {
+                tokio::time::sleep_until(at).await;
                 // A pause set while we slept (a 429 for this key or a global
                 // flood) overrides the slot we reserved before it was known.
                 if self.is_paused(key, Instant::now()) {
                     continue 'reserve;
                 }
                 match self.commit_global(Instant::now()) {
-                    None => return,
-                    Some(free_at) => tokio::time::sleep_until(free_at).await,
+                    None => return Ok(waited),
+                    Some(free_at) => {
+                        waited = true;
+                        at = free_at;
+                    }
                 }
             }
         }
@@ -455,6 +498,35 @@ mod tests {
         let waited = waiter.await.unwrap();
         assert!(waited >= Duration::from_secs(4), "{waited:?}");
         assert!(waited < Duration::from_secs(6), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_key_holds_no_other_key_back() {
+        let l = Arc::new(RateLimiter::new(limits(Some(Rate::per_second(10)), None, None)));
+        let start = Instant::now();
+        l.pause_key(&K(1), start + Duration::from_secs(3));
+        let paused = {
+            let l = l.clone();
+            tokio::spawn(async move { timed(&l, K(1), start).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(timed(&l, K(2), start).await < Duration::from_millis(200), "K(2) is not queued behind K(1)");
+        assert_eq!(paused.await.unwrap().as_secs(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn long_pauses_are_handed_back() {
+        let l = RateLimiter::new(limits(Some(Rate::per_second(1)), None, None));
+        let start = Instant::now();
+        l.pause_key(&K(1), start + Duration::from_secs(30));
+        assert_eq!(l.acquire_within(&K(1), Duration::from_secs(10)).await, Err(Duration::from_secs(30)));
+        assert_eq!(start.elapsed(), Duration::ZERO, "nothing waited, nothing reserved");
+        assert_eq!(l.acquire_within(&K(2), Duration::from_secs(10)).await, Ok(false), "the first grant is free");
+        assert_eq!(l.acquire_within(&K(2), Duration::from_secs(10)).await, Ok(true), "the second waits for the rate");
+        l.pause_all(Instant::now() + Duration::from_secs(2));
+        let before = Instant::now();
+        assert!(l.acquire_within(&K(3), Duration::from_secs(10)).await.is_ok(), "a short pause is waited out");
+        assert_eq!(before.elapsed().as_secs(), 2);
     }
 
     #[tokio::test(start_paused = true)]

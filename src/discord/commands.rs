@@ -2,15 +2,17 @@
 //! or HTTP endpoint):
 //!
 //! - [`definitions`]: the commands as serenity builders, for registration
-//!   with [`register`] (bulk overwrite through REST at `{api_url}/api/v10`,
-//!   globally or in `discord.guild_id`);
-//! - [`Invocation`]: what the front-end needs from one interaction, built by
-//!   `gateway` from serenity's model and by `interactions` from the raw
-//!   JSON Discord posts;
+//!   with [`register`] (bulk overwrite through serenity's `Http` at
+//!   `{api_url}/api/v10`, globally or in `discord.guild_id`);
+//! - [`Invocation`]: what the front-end needs from one interaction, built
+//!   from serenity's `Interaction` by `interactions::invocation` for both
+//!   the gateway and the HTTP endpoint;
 //! - [`to_command`] (pure): interaction options → `commands::ChatCommand`;
 //! - [`Handler::handle`]: the one code path from an invocation to a
-//!   [`Response`]: permission re-check, `commands::execute` for the channel
-//!   the command was used in, autocomplete from the name directory.
+//!   [`Response`]: permission re-check (serenity's `Permissions`),
+//!   `commands::execute` for the channel the command was used in,
+//!   autocomplete from the name directory. Both front-ends answer with the
+//!   response as serenity's `CreateInteractionResponse`.
 //!
 //! Replies are plain text from `commands`; Discord sees them with
 //! `allowed_mentions` off, so a name typed by a user can never ping anyone.
@@ -19,9 +21,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use serenity::builder::{CreateCommand, CreateCommandOption};
+use serenity::all::{ApplicationId, GuildId};
+use serenity::builder::{
+    CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption, CreateInteractionResponse,
+    CreateInteractionResponseMessage,
+};
+use serenity::http::{HttpBuilder, HttpError, LightMethod, Request, Route};
 use serenity::model::application::CommandOptionType;
 use serenity::model::permissions::Permissions;
 use tracing::{error, info};
@@ -36,15 +42,14 @@ use crate::store::Store;
 use crate::subscriptions::Subscriptions;
 use crate::types::{ChannelId, Destination, ItemKind};
 
-/// Discord permission bits (the interaction's `member.permissions`).
-pub const MANAGE_CHANNELS: u64 = 1 << 4;
-pub const ADMINISTRATOR: u64 = 1 << 3;
 /// Discord's limits on replies and autocomplete choices.
 pub const MAX_CONTENT: usize = 2000;
 pub const MAX_CHOICES: usize = 25;
 pub const MAX_CHOICE_LEN: usize = 100;
 /// Longest accepted value of one name option (Discord enforces it too).
 pub const MAX_OPTION_LEN: u16 = 100;
+/// Per registration request: connect, send and read the answer.
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The filter options of `/subscribe`, as (option name, exclude, dimension).
 pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
@@ -215,16 +220,29 @@ pub struct Invocation {
     pub guild_id: Option<u64>,
     /// The member's permissions in the channel (`member.permissions`);
     /// `None` outside a guild.
-    pub permissions: Option<u64>,
+    pub permissions: Option<Permissions>,
     pub user_id: Option<u64>,
 }
 
 impl Invocation {
+    /// An interaction of `kind` that carries nothing the handler reads.
+    pub fn of_kind(kind: InvocationKind) -> Invocation {
+        Invocation {
+            kind,
+            name: String::new(),
+            options: Vec::new(),
+            channel_id: None,
+            guild_id: None,
+            permissions: None,
+            user_id: None,
+        }
+    }
+
     /// Manage Channels or Administrator in a guild; in a DM with the bot
     /// (no guild) the user manages their own DM channel.
     pub fn can_manage(&self) -> bool {
         match (self.permissions, self.guild_id) {
-            (Some(p), _) => p & (MANAGE_CHANNELS | ADMINISTRATOR) != 0,
+            (Some(p), _) => p.intersects(Permissions::MANAGE_CHANNELS | Permissions::ADMINISTRATOR),
             (None, None) => true,
             (None, Some(_)) => false,
         }
@@ -258,22 +276,26 @@ impl Response {
     fn ephemeral(text: impl Into<String>) -> Response {
         Response::Message { content: clip(&text.into(), MAX_CONTENT), ephemeral: true }
     }
+}
 
-    /// Discord's interaction response JSON (what the HTTP endpoint answers).
-    pub fn to_json(&self) -> Value {
-        match self {
-            Response::Pong => json!({"type": 1}),
+/// The handler's response as serenity's builder, which both front-ends
+/// answer with. Mentions are off: a name typed by a user never pings.
+impl From<Response> for CreateInteractionResponse {
+    fn from(response: Response) -> CreateInteractionResponse {
+        match response {
+            Response::Pong => CreateInteractionResponse::Pong,
             Response::Message { content, ephemeral } => {
-                let mut data = json!({"content": content, "allowed_mentions": {"parse": []}});
-                if *ephemeral {
-                    data["flags"] = json!(64);
-                }
-                json!({"type": 4, "data": data})
+                let message = CreateInteractionResponseMessage::new()
+                    .content(content)
+                    .allowed_mentions(CreateAllowedMentions::new());
+                // `ephemeral(false)` would add `flags: 0`; leave flags out.
+                CreateInteractionResponse::Message(if ephemeral { message.ephemeral(true) } else { message })
             }
-            Response::Choices(choices) => {
-                let choices: Vec<Value> = choices.iter().map(|c| json!({"name": c.name, "value": c.value})).collect();
-                json!({"type": 8, "data": {"choices": choices}})
-            }
+            Response::Choices(choices) => CreateInteractionResponse::Autocomplete(
+                choices
+                    .into_iter()
+                    .fold(CreateAutocompleteResponse::new(), |r, c| r.add_string_choice(c.name, c.value)),
+            ),
         }
     }
 }
@@ -567,8 +589,10 @@ pub enum RegisterError {
     Http(String),
     #[error("Discord answered {status} to {what}: {body}")]
     Status { what: &'static str, status: u16, body: String },
-    #[error("Discord rate-limited {what}; retry after {retry_after:?}")]
-    RateLimited { what: &'static str, retry_after: Duration },
+    /// serenity's error keeps the status but not Discord's `retry_after`;
+    /// the caller's retry backoff spaces the next attempt.
+    #[error("Discord rate-limited {what}")]
+    RateLimited { what: &'static str },
 }
 
 impl RegisterError {
@@ -577,6 +601,22 @@ impl RegisterError {
         match self {
             RegisterError::Http(_) | RegisterError::RateLimited { .. } => true,
             RegisterError::Status { status, .. } => *status >= 500,
+        }
+    }
+
+    fn from_serenity(what: &'static str, e: serenity::Error) -> RegisterError {
+        match e {
+            serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) if r.status_code.as_u16() == 429 => {
+                RegisterError::RateLimited { what }
+            }
+            serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => RegisterError::Status {
+                what,
+                status: r.status_code.as_u16(),
+                body: r.error.message.chars().take(300).collect(),
+            },
+            // The token travels in a header, never in a URL, so reqwest's
+            // error text (which names the URL) cannot hold it.
+            other => RegisterError::Http(format!("{what}: {other}")),
         }
     }
 }
@@ -589,49 +629,48 @@ pub struct Registered {
     pub commands: usize,
 }
 
-/// Registers [`definitions`] (bulk overwrite, so removed commands
-/// disappear): `GET {api_url}/api/v10/oauth2/applications/@me` for the
-/// application id, then `PUT .../applications/{id}/commands`, or
+/// Registers [`definitions`] through serenity's `Http` (bulk overwrite, so
+/// removed commands disappear): `GET {api_url}/api/v10/oauth2/applications/@me`
+/// for the application id, then `PUT .../applications/{id}/commands`, or
 /// `.../guilds/{guild_id}/commands` when `discord.guild_id` is set.
-pub async fn register(http: &reqwest::Client, cfg: &DiscordConfig) -> Result<Registered, RegisterError> {
-    #[derive(Deserialize)]
+///
+/// `Http` is pointed at `discord.api_url` with `HttpBuilder::proxy`, and its
+/// own rate limiter is off: that limiter would ignore the proxy and talk to
+/// discord.com (serenity issue #1739). Registration is two requests at
+/// start-up; the caller retries transient failures.
+pub async fn register(cfg: &DiscordConfig) -> Result<Registered, RegisterError> {
+    let client = reqwest::Client::builder()
+        .timeout(REGISTER_TIMEOUT)
+        .build()
+        .map_err(|e| RegisterError::Http(format!("cannot build an HTTP client: {e}")))?;
+    let http = HttpBuilder::new(cfg.token.expose())
+        .client(client)
+        .proxy(cfg.api_url.trim_end_matches('/'))
+        .ratelimiter_disabled(true)
+        .build();
+    // Answers are read leniently, for what is used: serenity's full
+    // `CurrentApplicationInfo` and `Command` would refuse an answer that
+    // lacks a field this bot never reads, after the commands were stored.
+    #[derive(serde::Deserialize)]
     struct App {
-        id: String,
+        id: ApplicationId,
     }
-    let base = format!("{}/api/v10", cfg.api_url.trim_end_matches('/'));
-    let auth = format!("Bot {}", cfg.token.expose());
-    let app: App =
-        answer(http.get(format!("{base}/oauth2/applications/@me")).header("Authorization", &auth), "GET application")
-            .await?;
-    let application_id = app
-        .id
-        .parse::<u64>()
-        .map_err(|_| RegisterError::Http(format!("application id {:?} is not a snowflake", app.id)))?;
-    let url = match cfg.guild_id {
-        Some(g) => format!("{base}/applications/{application_id}/guilds/{g}/commands"),
-        None => format!("{base}/applications/{application_id}/commands"),
+    let app: App = http
+        .fire(Request::new(Route::Oauth2ApplicationCurrent, LightMethod::Get))
+        .await
+        .map_err(|e| RegisterError::from_serenity("GET application", e))?;
+    let application_id = app.id;
+    let route = match cfg.guild_id {
+        Some(0) => return Err(RegisterError::Http("discord.guild_id 0 is not a server id".into())),
+        Some(g) => Route::GuildCommands { application_id, guild_id: GuildId::new(g) },
+        None => Route::Commands { application_id },
     };
-    let body = definitions_json();
-    let registered: Vec<Value> =
-        answer(http.put(url).header("Authorization", &auth).json(&body), "PUT commands").await?;
-    Ok(Registered { application_id, guild_id: cfg.guild_id, commands: registered.len() })
-}
-
-async fn answer<T: serde::de::DeserializeOwned>(
-    req: reqwest::RequestBuilder,
-    what: &'static str,
-) -> Result<T, RegisterError> {
-    let resp = req.send().await.map_err(|e| RegisterError::Http(e.without_url().to_string()))?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| RegisterError::Http(e.without_url().to_string()))?;
-    if status == 429 {
-        let secs = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["retry_after"].as_f64()).unwrap_or(5.0);
-        return Err(RegisterError::RateLimited { what, retry_after: Duration::from_secs_f64(secs.clamp(0.0, 3600.0)) });
-    }
-    if !(200..300).contains(&status) {
-        return Err(RegisterError::Status { what, status, body: text.chars().take(300).collect() });
-    }
-    serde_json::from_str(&text).map_err(|e| RegisterError::Http(format!("{what}: unexpected answer: {e}")))
+    let body = serde_json::to_vec(&definitions()).map_err(|e| RegisterError::Http(e.to_string()))?;
+    let registered: Vec<serde::de::IgnoredAny> = http
+        .fire(Request::new(route, LightMethod::Put).body(Some(body)))
+        .await
+        .map_err(|e| RegisterError::from_serenity("PUT commands", e))?;
+    Ok(Registered { application_id: application_id.get(), guild_id: cfg.guild_id, commands: registered.len() })
 }
 
 #[cfg(test)]
@@ -714,13 +753,13 @@ mod tests {
             options: vec![],
             channel_id: Some(1),
             guild_id: Some(2),
-            permissions: Some(MANAGE_CHANNELS),
+            permissions: Some(Permissions::MANAGE_CHANNELS),
             user_id: Some(3),
         };
         assert!(inv.can_manage());
-        inv.permissions = Some(ADMINISTRATOR);
+        inv.permissions = Some(Permissions::ADMINISTRATOR);
         assert!(inv.can_manage());
-        inv.permissions = Some(1 << 11 | 1 << 10);
+        inv.permissions = Some(Permissions::SEND_MESSAGES | Permissions::VIEW_CHANNEL);
         assert!(!inv.can_manage());
         inv.permissions = None;
         assert!(!inv.can_manage(), "a guild interaction without permissions is refused");
@@ -790,18 +829,5 @@ mod tests {
         assert_eq!(tz[0].value, "Europe/Berlin");
         assert_eq!(timezone_choices("").len(), MAX_CHOICES);
         assert!(timezone_choices("new york").iter().any(|c| c.value == "America/New_York"));
-    }
-
-    #[test]
-    fn responses_as_discord_json() {
-        assert_eq!(Response::Pong.to_json(), json!({"type": 1}));
-        let r = Response::Message { content: "hi".into(), ephemeral: true }.to_json();
-        assert_eq!(r["type"], 4);
-        assert_eq!(r["data"]["flags"], 64);
-        assert_eq!(r["data"]["allowed_mentions"]["parse"], json!([]));
-        let r = Response::Message { content: "hi".into(), ephemeral: false }.to_json();
-        assert!(r["data"].get("flags").is_none());
-        let r = Response::Choices(vec![Choice { name: "a".into(), value: "b".into() }]).to_json();
-        assert_eq!(r, json!({"type": 8, "data": {"choices": [{"name": "a", "value": "b"}]}}));
     }
 }

@@ -1,32 +1,31 @@
 //! The bot side of the Discord front-end, started by `tminus run` when
 //! `discord.token` is set:
 //!
-//! 1. registers the slash commands through REST (`commands::register`, at
-//!    `{api_url}`; globally or in `discord.guild_id`), retrying transient
-//!    failures;
+//! 1. registers the slash commands through serenity's `Http`
+//!    (`commands::register`, at `{api_url}`; globally or in
+//!    `discord.guild_id`), retrying transient failures;
 //! 2. connects serenity's gateway client and answers `INTERACTION_CREATE`
-//!    through the same [`Handler`] as the HTTP endpoint, replying with
+//!    through the same [`Handler`] and the same decoding
+//!    (`interactions::invocation`) as the HTTP endpoint, replying with
 //!    serenity's `create_response`.
 //!
-//! serenity's `Http` and gateway always talk to discord.com: their base URL
-//! cannot be changed (serenity issue #1739). So the gateway is connected
-//! only while `discord.api_url` is Discord's own; with another `api_url`
-//! (a proxy, or a fake server in tests) the commands are still registered
-//! there, and interactions come in through the HTTP endpoint.
+//! serenity's gateway and its client's `Http` always talk to discord.com:
+//! the client has no base URL, and its rate limiter ignores a proxy
+//! (serenity issue #1739). So the gateway is connected only while
+//! `discord.api_url` is Discord's own; with another `api_url` (a proxy, or
+//! a fake server in tests) the commands are still registered there, and
+//! interactions come in through the HTTP endpoint.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serenity::all::{
-    CommandDataOption, CommandDataOptionValue, CommandInteraction, Context, CreateAllowedMentions,
-    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler,
-    GatewayIntents, Interaction, Ready,
-};
+use serenity::all::{Context, EventHandler, GatewayIntents, Interaction, Ready};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use super::commands::{CommandOption, Handler, Invocation, InvocationKind, OptionValue, Response, register};
+use super::commands::{Handler, register};
+use super::interactions::invocation;
 use crate::config::{DEFAULT_DISCORD_API_URL, DiscordConfig};
 
 /// Backoff between failed registrations or gateway connections.
@@ -64,16 +63,9 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 async fn register_with_retry(cfg: DiscordConfig, mut stop: watch::Receiver<bool>) {
-    let http = match reqwest::Client::builder().timeout(Duration::from_secs(30)).build() {
-        Ok(c) => c,
-        Err(e) => {
-            error!(error = %e, "cannot build an HTTP client to register Discord commands");
-            return;
-        }
-    };
     let mut wait = RETRY_FIRST;
     for attempt in 1..=REGISTER_ATTEMPTS {
-        match register(&http, &cfg).await {
+        match register(&cfg).await {
             Ok(r) => {
                 match r.guild_id {
                     Some(g) => {
@@ -84,9 +76,6 @@ async fn register_with_retry(cfg: DiscordConfig, mut stop: watch::Receiver<bool>
                 return;
             }
             Err(e) if e.is_transient() && attempt < REGISTER_ATTEMPTS => {
-                if let super::commands::RegisterError::RateLimited { retry_after, .. } = &e {
-                    wait = wait.max(*retry_after);
-                }
                 warn!(error = %e, retry_in_s = wait.as_secs(), "registering Discord slash commands failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -145,7 +134,10 @@ impl EventHandler for Events {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        let Some(invocation) = invocation(&interaction) else { return };
+        // Commands and autocomplete: nothing else reaches a bot over the
+        // gateway that it needs to answer.
+        let (Interaction::Command(c) | Interaction::Autocomplete(c)) = &interaction else { return };
+        let invocation = invocation(&interaction);
         let handler = self.handler.clone();
         let response = match tokio::task::spawn_blocking(move || handler.handle(&invocation, chrono::Utc::now())).await
         {
@@ -155,119 +147,15 @@ impl EventHandler for Events {
                 return;
             }
         };
-        let (Interaction::Command(c) | Interaction::Autocomplete(c)) = &interaction else { return };
-        if let Err(e) = c.create_response(&ctx.http, to_serenity(response)).await {
+        if let Err(e) = c.create_response(&ctx.http, response.into()).await {
             warn!(error = %e, command = %c.data.name, "answering a Discord interaction failed");
         }
-    }
-}
-
-/// serenity's interaction → the handler's invocation (commands and
-/// autocomplete; nothing else reaches a bot over the gateway that it
-/// needs to answer).
-pub fn invocation(interaction: &Interaction) -> Option<Invocation> {
-    let (kind, c): (InvocationKind, &CommandInteraction) = match interaction {
-        Interaction::Command(c) => (InvocationKind::Command, c),
-        Interaction::Autocomplete(c) => (InvocationKind::Autocomplete, c),
-        _ => return None,
-    };
-    let mut options = Vec::new();
-    flatten(&c.data.options, &mut options);
-    Some(Invocation {
-        kind,
-        name: c.data.name.clone(),
-        options,
-        channel_id: Some(c.channel_id.get()),
-        guild_id: c.guild_id.map(|g| g.get()),
-        permissions: c.member.as_ref().and_then(|m| m.permissions).map(|p| p.bits()),
-        user_id: Some(c.user.id.get()),
-    })
-}
-
-fn flatten(options: &[CommandDataOption], out: &mut Vec<CommandOption>) {
-    for o in options {
-        let (value, focused) = match &o.value {
-            CommandDataOptionValue::String(s) => (OptionValue::String(s.clone()), false),
-            CommandDataOptionValue::Integer(i) => (OptionValue::Integer(*i), false),
-            CommandDataOptionValue::Number(n) => (OptionValue::Number(*n), false),
-            CommandDataOptionValue::Boolean(b) => (OptionValue::Bool(*b), false),
-            CommandDataOptionValue::Autocomplete { value, .. } => (OptionValue::String(value.clone()), true),
-            CommandDataOptionValue::SubCommand(sub) | CommandDataOptionValue::SubCommandGroup(sub) => {
-                flatten(sub, out);
-                continue;
-            }
-            _ => (OptionValue::Other, false),
-        };
-        out.push(CommandOption { name: o.name.clone(), value, focused });
-    }
-}
-
-/// The handler's response as serenity's builder.
-pub fn to_serenity(response: Response) -> CreateInteractionResponse {
-    match response {
-        Response::Pong => CreateInteractionResponse::Pong,
-        Response::Message { content, ephemeral } => CreateInteractionResponse::Message(
-            CreateInteractionResponseMessage::new()
-                .content(content)
-                .ephemeral(ephemeral)
-                .allowed_mentions(CreateAllowedMentions::new()),
-        ),
-        Response::Choices(choices) => CreateInteractionResponse::Autocomplete(
-            choices.into_iter().fold(CreateAutocompleteResponse::new(), |r, c| r.add_string_choice(c.name, c.value)),
-        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    /// A full gateway `INTERACTION_CREATE` payload, as serenity needs it.
-    fn payload(kind: u8, options: serde_json::Value) -> serde_json::Value {
-        json!({
-            "type": kind, "id": "1100000000000000001", "application_id": "1100000000000000002",
-            "token": "tok", "version": 1, "locale": "en-US", "guild_locale": "en-US",
-            "app_permissions": "2147483647", "entitlements": [], "attachment_size_limit": 8388608,
-            "authorizing_integration_owners": {"0": "99"}, "context": 0,
-            "channel_id": "424242", "guild_id": "99",
-            "member": {
-                "user": {"id": "7", "username": "astro", "discriminator": "0", "global_name": null, "avatar": null},
-                "roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": false, "mute": false,
-                "flags": 0, "pending": false, "permissions": "16", "nick": null, "avatar": null
-            },
-            "data": {"id": "1100000000000000003", "name": "subscribe", "type": 1, "options": options}
-        })
-    }
-
-    #[test]
-    fn serenity_interactions_and_raw_json_give_the_same_invocation() {
-        for (kind, options) in [
-            (2, json!([{"name": "agency", "type": 3, "value": "SpaceX"}, {"name": "count", "type": 4, "value": 3}])),
-            (4, json!([{"name": "agency", "type": 3, "value": "Spa", "focused": true}])),
-        ] {
-            let p = payload(kind, options);
-            let interaction: Interaction = serde_json::from_value(p.clone()).expect("serenity parses it");
-            let from_gateway = invocation(&interaction).unwrap();
-            let from_http = super::super::interactions::parse(p.to_string().as_bytes()).unwrap();
-            assert_eq!(from_gateway, from_http);
-            assert_eq!(from_gateway.permissions, Some(16));
-            assert!(from_gateway.can_manage());
-        }
-    }
-
-    #[test]
-    fn responses_serialize_like_the_http_endpoint() {
-        let r = Response::Message { content: "hi".into(), ephemeral: true };
-        let via_serenity = serde_json::to_value(to_serenity(r.clone())).unwrap();
-        assert_eq!(via_serenity["type"], 4);
-        assert_eq!(via_serenity["data"]["content"], "hi");
-        assert_eq!(via_serenity["data"]["flags"], 64);
-        assert_eq!(via_serenity["data"]["allowed_mentions"]["parse"], json!([]));
-        let c =
-            Response::Choices(vec![super::super::commands::Choice { name: "SpaceX".into(), value: "SpaceX".into() }]);
-        assert_eq!(serde_json::to_value(to_serenity(c.clone())).unwrap(), c.to_json());
-    }
 
     #[test]
     fn gateway_only_for_discord_itself() {

@@ -10,9 +10,11 @@
 //! `interactions_endpoint::Verifier` against `discord.public_key`. A missing
 //! or bad signature, or a timestamp further than [`MAX_SKEW`] from the local
 //! clock (a replayed request), gets 401 before the body is even parsed, so
-//! nothing changes. Then PING → `{"type":1}`, a command → type 4 (message),
-//! autocomplete → type 8 (choices), all through the same
-//! [`Handler`](super::commands::Handler) the gateway uses.
+//! nothing changes. The body is decoded with serenity's `Interaction`
+//! model ([`parse`]), the same as the gateway's. Then PING → `{"type":1}`,
+//! a command → type 4 (message), autocomplete → type 8 (choices), all
+//! through the same [`Handler`](super::commands::Handler) the gateway uses
+//! and answered with serenity's `CreateInteractionResponse`.
 //!
 //! Request bodies are never logged.
 
@@ -27,8 +29,11 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 use chrono::Utc;
 use serde::Deserialize;
-use serde::de::{self, Deserializer};
 use serde_json::Value;
+use serenity::all::{
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, CreateInteractionResponse, Interaction,
+    InteractionType,
+};
 use serenity::interactions_endpoint::Verifier;
 use tracing::{debug, error, warn};
 
@@ -97,10 +102,7 @@ async fn endpoint(State(st): State<EndpointState>, headers: HeaderMap, body: Byt
     };
     let handler = st.handler.clone();
     match tokio::task::spawn_blocking(move || handler.handle(&invocation, Utc::now())).await {
-        Ok(response) => {
-            ([(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&response.to_json()).unwrap_or_default())
-                .into_response()
-        }
+        Ok(response) => ([(header::CONTENT_TYPE, "application/json")], answer_body(response.into())).into_response(),
         Err(e) => {
             error!(error = %e, "interaction handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -112,117 +114,81 @@ fn unauthorized() -> HttpResponse {
     (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
 }
 
-/// A snowflake, sent by Discord as a string (numbers accepted too).
-fn snowflake<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => s.parse().map(Some).map_err(de::Error::custom),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| de::Error::custom("bad snowflake")),
-        Some(other) => Err(de::Error::custom(format!("bad snowflake {other}"))),
+/// Decodes Discord's interaction JSON with serenity's `Interaction` model,
+/// the same model the gateway delivers, so both front-ends read one shape.
+///
+/// serenity models every field of every kind strictly. For the kinds this
+/// bot never reads (a PING, components, modals) only `type` matters, so a
+/// body serenity does not accept is still answered by its type; a command
+/// or autocomplete serenity cannot decode is an error.
+pub fn parse(body: &[u8]) -> Result<Invocation, serde_json::Error> {
+    let err = match serde_json::from_slice::<Interaction>(body) {
+        Ok(interaction) => return Ok(invocation(&interaction)),
+        Err(e) => e,
+    };
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(rename = "type")]
+        kind: InteractionType,
+    }
+    match serde_json::from_slice::<Kind>(body)?.kind {
+        InteractionType::Command | InteractionType::Autocomplete => Err(err),
+        InteractionType::Ping => Ok(Invocation::of_kind(InvocationKind::Ping)),
+        other => Ok(Invocation::of_kind(InvocationKind::Unsupported(u8::from(other)))),
     }
 }
 
-#[derive(Deserialize)]
-struct RawInteraction {
-    #[serde(rename = "type")]
-    kind: u8,
-    #[serde(default)]
-    data: Option<RawData>,
-    #[serde(default, deserialize_with = "snowflake")]
-    channel_id: Option<u64>,
-    #[serde(default)]
-    channel: Option<RawId>,
-    #[serde(default, deserialize_with = "snowflake")]
-    guild_id: Option<u64>,
-    #[serde(default)]
-    member: Option<RawMember>,
-    #[serde(default)]
-    user: Option<RawId>,
+/// serenity's interaction → the handler's invocation: the command's name,
+/// its options (sub-command options flattened), where and by whom.
+pub fn invocation(interaction: &Interaction) -> Invocation {
+    let (kind, c): (InvocationKind, &CommandInteraction) = match interaction {
+        Interaction::Ping(_) => return Invocation::of_kind(InvocationKind::Ping),
+        Interaction::Command(c) => (InvocationKind::Command, c),
+        Interaction::Autocomplete(c) => (InvocationKind::Autocomplete, c),
+        other => return Invocation::of_kind(InvocationKind::Unsupported(u8::from(other.kind()))),
+    };
+    let mut options = Vec::new();
+    flatten(&c.data.options, &mut options);
+    Invocation {
+        kind,
+        name: c.data.name.clone(),
+        options,
+        channel_id: Some(c.channel_id.get()),
+        guild_id: c.guild_id.map(|g| g.get()),
+        permissions: c.member.as_ref().and_then(|m| m.permissions),
+        user_id: Some(c.user.id.get()),
+    }
 }
 
-#[derive(Deserialize)]
-struct RawId {
-    #[serde(default, deserialize_with = "snowflake")]
-    id: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct RawMember {
-    /// The member's permissions in the channel, a decimal string.
-    #[serde(default, deserialize_with = "snowflake")]
-    permissions: Option<u64>,
-    #[serde(default)]
-    user: Option<RawId>,
-}
-
-#[derive(Deserialize)]
-struct RawData {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    options: Vec<RawOption>,
-}
-
-#[derive(Deserialize)]
-struct RawOption {
-    name: String,
-    #[serde(default)]
-    value: Option<Value>,
-    #[serde(default)]
-    focused: bool,
-    /// Sub-command options; flattened.
-    #[serde(default)]
-    options: Vec<RawOption>,
-}
-
-fn flatten(raw: Vec<RawOption>, out: &mut Vec<CommandOption>) {
-    for o in raw {
-        let value = match o.value {
-            Some(Value::String(s)) => OptionValue::String(s),
-            Some(Value::Bool(b)) => OptionValue::Bool(b),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) => OptionValue::Integer(i),
-                None => OptionValue::Number(n.as_f64().unwrap_or_default()),
-            },
-            Some(_) => OptionValue::Other,
-            None => {
-                flatten(o.options, out);
+fn flatten(options: &[CommandDataOption], out: &mut Vec<CommandOption>) {
+    for o in options {
+        let (value, focused) = match &o.value {
+            CommandDataOptionValue::String(s) => (OptionValue::String(s.clone()), false),
+            CommandDataOptionValue::Integer(i) => (OptionValue::Integer(*i), false),
+            CommandDataOptionValue::Number(n) => (OptionValue::Number(*n), false),
+            CommandDataOptionValue::Boolean(b) => (OptionValue::Bool(*b), false),
+            CommandDataOptionValue::Autocomplete { value, .. } => (OptionValue::String(value.clone()), true),
+            CommandDataOptionValue::SubCommand(sub) | CommandDataOptionValue::SubCommandGroup(sub) => {
+                flatten(sub, out);
                 continue;
             }
+            _ => (OptionValue::Other, false),
         };
-        out.push(CommandOption { name: o.name, value, focused: o.focused });
+        out.push(CommandOption { name: o.name.clone(), value, focused });
     }
 }
 
-/// The parts of Discord's interaction JSON the handler needs. Lenient:
-/// unknown fields are ignored and only `type` is required, so a field
-/// Discord adds or stops sending cannot break the endpoint.
-pub fn parse(body: &[u8]) -> Result<Invocation, serde_json::Error> {
-    let raw: RawInteraction = serde_json::from_slice(body)?;
-    let kind = match raw.kind {
-        1 => InvocationKind::Ping,
-        2 => InvocationKind::Command,
-        4 => InvocationKind::Autocomplete,
-        other => InvocationKind::Unsupported(other),
-    };
-    let (name, options) = match raw.data {
-        Some(d) => {
-            let mut options = Vec::new();
-            flatten(d.options, &mut options);
-            (d.name, options)
-        }
-        None => (String::new(), Vec::new()),
-    };
-    let user_id = raw.member.as_ref().and_then(|m| m.user.as_ref()).or(raw.user.as_ref()).and_then(|u| u.id);
-    Ok(Invocation {
-        kind,
-        name,
-        options,
-        channel_id: raw.channel_id.or(raw.channel.and_then(|c| c.id)),
-        guild_id: raw.guild_id,
-        permissions: raw.member.and_then(|m| m.permissions),
-        user_id,
-    })
+/// The answer's body: serenity's serialization of the response, except
+/// that a response without data (a PONG) is exactly `{"type":1}` as
+/// Discord documents it, not serenity's `{"type":1,"data":null}`.
+pub fn answer_body(response: CreateInteractionResponse) -> Vec<u8> {
+    let mut value = serde_json::to_value(response).unwrap_or_default();
+    if let Some(obj) = value.as_object_mut()
+        && obj.get("data").is_some_and(Value::is_null)
+    {
+        obj.remove("data");
+    }
+    serde_json::to_vec(&value).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -230,33 +196,74 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A command interaction as Discord posts it (and as the gateway
+    /// delivers it), with a field serenity does not know.
+    fn payload(kind: u8, options: Value) -> Value {
+        json!({
+            "type": kind, "id": "1100000000000000001", "application_id": "1100000000000000002",
+            "token": "tok", "version": 1, "locale": "en-US", "guild_locale": "en-US",
+            "app_permissions": "2147483647", "entitlements": [], "attachment_size_limit": 8388608,
+            "authorizing_integration_owners": {"0": "99"}, "context": 0,
+            "channel_id": "424242", "guild_id": "99",
+            "member": {
+                "user": {"id": "7", "username": "astro", "discriminator": "0", "global_name": null, "avatar": null},
+                "roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": false, "mute": false,
+                "flags": 0, "pending": false, "permissions": "2147483647", "nick": null, "avatar": null
+            },
+            "data": {"id": "1100000000000000003", "name": "subscribe", "type": 1, "options": options},
+            "something_new": {"a": 1}
+        })
+    }
+
     #[test]
     fn parses_discord_shaped_json() {
-        let body = json!({
-            "type": 2, "id": "1", "application_id": "2", "token": "t", "version": 1,
-            "channel_id": "424242", "guild_id": "99",
-            "member": {"permissions": "2147483647", "user": {"id": "7", "username": "u"}},
-            "data": {"id": "5", "name": "subscribe", "type": 1, "options": [
+        let body = payload(
+            2,
+            json!([
                 {"name": "agency", "type": 3, "value": "SpaceX"},
                 {"name": "count", "type": 4, "value": 3},
-                {"name": "agency_partial", "type": 3, "value": "Spa", "focused": true}
-            ]},
-            "something_new": {"a": 1}
-        });
+                {"name": "group", "type": 1, "options": [{"name": "flag", "type": 5, "value": true}]}
+            ]),
+        );
         let inv = parse(body.to_string().as_bytes()).unwrap();
         assert_eq!(inv.kind, InvocationKind::Command);
         assert_eq!(inv.name, "subscribe");
         assert_eq!(
-            (inv.channel_id, inv.guild_id, inv.permissions, inv.user_id),
+            (inv.channel_id, inv.guild_id, inv.permissions.map(|p| p.bits()), inv.user_id),
             (Some(424242), Some(99), Some(2147483647), Some(7))
         );
         assert_eq!(inv.options[0], CommandOption::new("agency", OptionValue::String("SpaceX".into())));
         assert_eq!(inv.options[1].value, OptionValue::Integer(3));
-        assert!(inv.options[2].focused);
+        assert_eq!(inv.options[2], CommandOption::new("flag", OptionValue::Bool(true)), "sub-commands flattened");
+        assert!(inv.can_manage());
+
+        let typing = payload(4, json!([{"name": "agency", "type": 3, "value": "Spa", "focused": true}]));
+        let inv = parse(typing.to_string().as_bytes()).unwrap();
+        assert_eq!(inv.kind, InvocationKind::Autocomplete);
+        assert!(inv.options[0].focused && inv.options[0].value == OptionValue::String("Spa".into()));
+
+        // Kinds the bot does not read are told apart by their type alone.
         assert_eq!(parse(br#"{"type":1}"#).unwrap().kind, InvocationKind::Ping);
-        assert_eq!(parse(br#"{"type":3}"#).unwrap().kind, InvocationKind::Unsupported(3));
+        assert_eq!(parse(payload(3, json!([])).to_string().as_bytes()).unwrap().kind, InvocationKind::Unsupported(3));
         assert!(parse(b"{}").is_err());
         assert!(parse(br#"{"type":2,"channel_id":"abc"}"#).is_err());
+        let mut bad_channel = payload(2, json!([]));
+        bad_channel["channel_id"] = json!("abc");
+        assert!(parse(bad_channel.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn answers_are_serenity_responses() {
+        use super::super::commands::{Choice, Response};
+        let body = |r: Response| serde_json::from_slice::<Value>(&answer_body(r.into())).unwrap();
+        assert_eq!(body(Response::Pong), json!({"type": 1}));
+        let r = body(Response::Message { content: "hi".into(), ephemeral: true });
+        assert_eq!((&r["type"], &r["data"]["content"], &r["data"]["flags"]), (&json!(4), &json!("hi"), &json!(64)));
+        assert_eq!(r["data"]["allowed_mentions"]["parse"], json!([]), "nobody is pinged");
+        let r = body(Response::Message { content: "hi".into(), ephemeral: false });
+        assert!(r["data"].get("flags").is_none(), "{r}");
+        let r = body(Response::Choices(vec![Choice { name: "a".into(), value: "b".into() }]));
+        assert_eq!(r, json!({"type": 8, "data": {"choices": [{"name": "a", "value": "b"}]}}));
     }
 
     #[test]

@@ -1,27 +1,36 @@
-//! Discord: delivery of alerts into channels, through the bot token
-//! (`discord:CHANNEL_ID`) or through an incoming webhook
-//! (`discord-webhook:URL`, no bot needed).
+//! Discord, everything platform-specific in one folder: alerts into
+//! channels through the bot token (`discord:CHANNEL_ID`) or an incoming
+//! webhook (`discord-webhook:URL`, no bot needed), and the slash-command
+//! front-end.
 //!
-//! This module owns the Discord REST side of delivery: building the request
-//! from serenity's serialized builders (see `render::discord`), posting it
-//! with reqwest to `{api_url}/api/v10/...` or to the webhook URL, Discord's
-//! per-route rate-limit buckets and global limit, and mapping Discord's
-//! answers onto `deliver::SendError`. Requests go through reqwest rather than
-//! serenity's `Http`, because serenity's own rate limiter ignores a proxy or
-//! base URL (serenity issue #1739); this way production and tests take the
-//! same path.
+//! - [`render`]: a platform-neutral `render::Message` → an embed in
+//!   serenity's builders, within Discord's limits (pure);
+//! - [`sender`]: posts it with reqwest to `{api_url}/api/v10/...` or to the
+//!   webhook URL, paced by the shared `deliver::ratelimit::RateLimiter`
+//!   (Discord's route buckets, global ceiling and 429s), and maps Discord's
+//!   answers onto `deliver::SendError`;
+//! - [`commands`]: the slash commands (definitions, registration through
+//!   serenity's `Http`, options → `commands::ChatCommand`, the [`Handler`]
+//!   both front-ends answer with);
+//! - [`interactions`]: the HTTP interactions endpoint, and the one decoding
+//!   of serenity's `Interaction` both front-ends use;
+//! - [`gateway`]: registration at start-up and serenity's gateway client.
 //!
-//! It must not decide what happens to a failed delivery (the `Deliverer`
-//! does), render message text (`render::discord` does), or let the bot
-//! token or a webhook URL (which contains the webhook's token) reach an
-//! error message or a log line.
+//! Alerts go out through reqwest rather than serenity's `Http` because the
+//! outbox owns retries: serenity would sleep through a 429 and retry inside
+//! the call, and its rate limiter ignores a proxy or base URL (serenity
+//! issue #1739). This way production and tests take the same path.
 //!
-//! Slash commands and the interactions endpoint live in `commands`,
-//! `gateway` and `interactions`; `sender` is the delivery side only.
+//! This module must not decide what happens to a failed delivery (the
+//! `Deliverer` does) or let the bot token or a webhook URL (which contains
+//! the webhook's token) reach an error message or a log line.
+//!
+//! [`Handler`]: commands::Handler
 
 pub mod commands;
 pub mod gateway;
 pub mod interactions;
+pub mod render;
 pub mod sender;
 
 pub use sender::{DiscordSender, SenderConfig, SenderStats, SetupError, WebhookSender};

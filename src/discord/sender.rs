@@ -4,18 +4,19 @@
 //! rate limits, the POST through reqwest, and the classification of the
 //! answer into `Sent` or a `SendError`.
 //!
-//! Rate limits follow Discord's model rather than a fixed rate:
+//! Rate limits follow Discord's model, kept in the shared
+//! `deliver::ratelimit::RateLimiter` (one per sender, keyed by route):
 //! - every route (a channel for the bot, a webhook for webhooks) has a
 //!   bucket learned from the `X-RateLimit-Remaining` / `-Reset-After`
-//!   headers; when a bucket is empty the next send to that route waits for
-//!   its reset. Sends to one route are serialized, so each one sees the
-//!   headers of the one before;
+//!   headers; an empty bucket pauses its route until the reset. The
+//!   deliverer sends to one destination in FIFO order, one at a time, so
+//!   each send sees the headers of the one before;
 //! - a global ceiling (50 requests/s per bot by default, configurable for
-//!   scaled benchmarks) over all routes: `global_limit` slots, each given
-//!   back one window after its request was answered;
+//!   scaled benchmarks) over all routes, paced by the limiter with a little
+//!   headroom;
 //! - a 429 is never retried here: its `retry_after` (body, else the
-//!   `Retry-After` header) goes back to the deliverer as
-//!   `SendError::Transient`, and a `global: true` 429 pauses every route of
+//!   `Retry-After` header) pauses the route and goes back to the deliverer
+//!   as `SendError::Transient`; a `global: true` 429 pauses every route of
 //!   this sender for that long.
 //!
 //! Secrets: the bot token and the webhook URL never appear in an error or a
@@ -23,9 +24,7 @@
 //! errors are stripped of their URL and every text that leaves this module
 //! goes through [`redact`] as a last line of defence.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -35,9 +34,10 @@ use tokio::time::Instant;
 use tracing::{debug, error, warn};
 use url::Url;
 
+use super::render;
+use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
 use crate::render::Message;
-use crate::render::discord as render;
 use crate::types::{Destination, Secret};
 
 /// Discord REST API version the bot talks to.
@@ -70,6 +70,10 @@ const CLOUDFLARE_RETRY: Duration = Duration::from_secs(60);
 /// larger is not read into memory.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
+/// Fraction added to the global spacing, so requests that reach Discord
+/// with some network jitter still stay under its ceiling.
+const GLOBAL_HEADROOM: f64 = 0.05;
+
 /// Shortest secret worth redacting: redacting a two-letter string would
 /// mangle every reason without protecting anything.
 const MIN_SECRET_LEN: usize = 6;
@@ -77,9 +81,9 @@ const MIN_SECRET_LEN: usize = 6;
 /// Tuning of one sender. The defaults are Discord's production limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderConfig {
-    /// Requests allowed per `global_window` over all routes; `None` for no
-    /// ceiling of our own (429s are still honoured). Discord allows a bot
-    /// 50 per second.
+    /// Requests allowed per `global_window` over all routes, paced evenly;
+    /// `None` for no ceiling of our own (429s are still honoured). Discord
+    /// allows a bot 50 per second.
     pub global_limit: Option<u32>,
     pub global_window: Duration,
     /// The longest one send waits in place for an empty bucket or a global
@@ -193,8 +197,11 @@ impl Sender for DiscordSender {
                 .map_err(|_| SendError::Permanent { reason: "the bot token is not a valid header value".into() })?;
             // Keeps the token out of reqwest's and hyper's Debug output.
             auth.set_sensitive(true);
-            let route =
-                Route { key: format!("channel:{}", channel.0), label: format!("channel {}", channel.0), bot: true };
+            let route = Route {
+                key: RouteKey(format!("channel:{}", channel.0)),
+                label: format!("channel {}", channel.0),
+                bot: true,
+            };
             self.core.post(Post { route, url, auth: Some(auth), payload, secrets: vec![self.token.expose()] }).await
         })
     }
@@ -244,8 +251,12 @@ impl Webhook {
         let id = at.and_then(|i| segments.get(i + 1)).and_then(|s| s.parse::<u64>().ok());
         let token = at.and_then(|i| segments.get(i + 2)).filter(|t| !t.is_empty()).cloned();
         let route = match id {
-            Some(id) => Route { key: format!("webhook:{id}"), label: format!("webhook {id}"), bot: false },
-            None => Route { key: format!("webhook-url:{}", secret.expose()), label: "webhook ***".into(), bot: false },
+            Some(id) => Route { key: RouteKey(format!("webhook:{id}")), label: format!("webhook {id}"), bot: false },
+            None => Route {
+                key: RouteKey(format!("webhook-url:{}", secret.expose())),
+                label: "webhook ***".into(),
+                bot: false,
+            },
         };
         let others: Vec<(String, String)> =
             url.query_pairs().filter(|(k, _)| k != "wait").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -256,12 +267,19 @@ impl Webhook {
 
 /// One rate-limit route: its bucket key and a log-safe name.
 struct Route {
-    key: String,
+    key: RouteKey,
     label: String,
     /// Posted with the bot token (a 401 then means a bad token, not a bad
     /// destination).
     bot: bool,
 }
+
+/// A route's key in the rate limiter: `channel:ID`, `webhook:ID`, or (for
+/// an unusual webhook URL) the URL itself, which is why it is never logged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct RouteKey(String);
+
+impl LimitKey for RouteKey {}
 
 struct Post<'a> {
     route: Route,
@@ -300,7 +318,7 @@ struct Created {
     id: serde_json::Value,
 }
 
-/// What Discord's headers told about one route.
+/// What Discord's rate-limit headers told about the route just used.
 #[derive(Debug, Default)]
 struct Bucket {
     remaining: Option<u64>,
@@ -310,21 +328,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// How long until a request on this route is allowed.
-    fn wait(&self, now: Instant) -> Duration {
-        match (self.remaining, self.reset_at) {
-            (Some(0), Some(reset)) if reset > now => reset - now,
-            _ => Duration::ZERO,
-        }
-    }
-
-    fn update(&mut self, h: &HeaderMap, received: Instant) {
-        if let Some(v) = header_u64(h, "x-ratelimit-limit") {
-            self.limit = Some(v);
-        }
-        if let Some(v) = header_u64(h, "x-ratelimit-remaining") {
-            self.remaining = Some(v);
-        }
+    fn parse(h: &HeaderMap, received: Instant) -> Bucket {
         // Reset-After is relative, so clock skew does not matter; the
         // absolute Reset is a fallback that depends on our wall clock.
         let reset_after = header_secs(h, "x-ratelimit-reset-after").or_else(|| {
@@ -332,13 +336,19 @@ impl Bucket {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
             secs(at - now)
         });
-        if let Some(d) = reset_after {
-            self.reset_at = Some(received + d);
+        Bucket {
+            remaining: header_u64(h, "x-ratelimit-remaining"),
+            reset_at: reset_after.map(|d| received + d),
+            limit: header_u64(h, "x-ratelimit-limit"),
+            hash: header_str(h, "x-ratelimit-bucket").map(str::to_owned),
         }
-        if let Some(b) = header_str(h, "x-ratelimit-bucket")
-            && self.hash.as_deref() != Some(b)
-        {
-            self.hash = Some(b.to_owned());
+    }
+
+    /// An empty bucket: no request on its route before this.
+    fn empty_until(&self) -> Option<Instant> {
+        match (self.remaining, self.reset_at) {
+            (Some(0), Some(reset)) => Some(reset),
+            _ => None,
         }
     }
 }
@@ -364,82 +374,6 @@ fn secs(s: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(s.clamp(0.0, 86_400.0)).ok()
 }
 
-/// The rate-limit state of one sender.
-struct Limiter {
-    config: SenderConfig,
-    /// `global_limit` slots (fair: waiters are served in arrival order);
-    /// `None` without a global ceiling.
-    global: Option<Arc<tokio::sync::Semaphore>>,
-    /// Set by a global 429: nothing is sent before then.
-    paused_until: Mutex<Option<Instant>>,
-    /// One bucket per route, each behind its own async lock held for the
-    /// whole request: the next send on a route sees the previous answer.
-    routes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Bucket>>>>,
-}
-
-impl Limiter {
-    fn bucket(&self, key: &str) -> Arc<tokio::sync::Mutex<Bucket>> {
-        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        routes.entry(key.to_owned()).or_default().clone()
-    }
-
-    fn paused_for(&self, now: Instant) -> Duration {
-        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        until.map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
-    }
-
-    fn pause_all(&self, until: Instant) {
-        let mut p = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if p.is_none_or(|t| t < until) {
-            *p = Some(until);
-        }
-    }
-
-    /// Takes a slot of the global ceiling, waiting for one if needed. The
-    /// slot is held while the request is in flight and for one window after
-    /// it ends: measured from the answer, not from the send, so network
-    /// latency can never squeeze one request too many into the server's
-    /// window. Returns the slot and whether it had to wait.
-    async fn take_global(&self) -> (GlobalSlot, bool) {
-        let Some(sem) = self.global.clone() else {
-            return (GlobalSlot { permit: None, window: Duration::ZERO }, false);
-        };
-        let window = self.config.global_window;
-        if let Ok(p) = sem.clone().try_acquire_owned() {
-            return (GlobalSlot { permit: Some(p), window }, false);
-        }
-        // Never closed, so acquiring fails only in theory; then no slot.
-        let permit = sem.acquire_owned().await.ok();
-        (GlobalSlot { permit, window }, true)
-    }
-}
-
-/// One unit of the global ceiling; gives itself back a window after drop.
-struct GlobalSlot {
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    window: Duration,
-}
-
-impl GlobalSlot {
-    /// Gives the slot back at once: it was taken but no request was sent.
-    fn unused(mut self) {
-        self.permit.take();
-    }
-}
-
-impl Drop for GlobalSlot {
-    fn drop(&mut self) {
-        let Some(permit) = self.permit.take() else { return };
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let window = self.window;
-            rt.spawn(async move {
-                tokio::time::sleep(window).await;
-                drop(permit);
-            });
-        }
-    }
-}
-
 #[derive(Default)]
 struct Counters {
     requests: AtomicU64,
@@ -462,7 +396,8 @@ impl Counters {
 /// The request path both senders share.
 struct Core {
     http: reqwest::Client,
-    limiter: Limiter,
+    limiter: RateLimiter<RouteKey>,
+    max_wait: Duration,
     stats: Counters,
 }
 
@@ -477,15 +412,41 @@ impl Core {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SetupError::Http(e.without_url().to_string()))?;
-        let global = config
-            .global_limit
-            .filter(|l| *l > 0)
-            .map(|l| Arc::new(tokio::sync::Semaphore::new((l as usize).min(tokio::sync::Semaphore::MAX_PERMITS))));
-        Ok(Core {
-            http,
-            limiter: Limiter { config, global, paused_until: Mutex::new(None), routes: Mutex::new(HashMap::new()) },
-            stats: Counters::default(),
-        })
+        // Discord has no fixed per-route rate: routes are paced only by
+        // what their buckets' headers say (pauses), the bot by the global
+        // ceiling.
+        let limits = Limits {
+            global: config.global_limit.filter(|l| *l > 0).map(|l| Rate::new(l, config.global_window)),
+            headroom: GLOBAL_HEADROOM,
+            ..Limits::default()
+        };
+        Ok(Core { http, limiter: RateLimiter::new(limits), max_wait: config.max_wait, stats: Counters::default() })
+    }
+
+    /// Waits until the route may be used: for its empty bucket or a
+    /// global pause, then for a slot of the global ceiling. A pause longer
+    /// than `max_wait` is handed back as `Transient`, so the deliverer
+    /// reschedules instead of holding a worker.
+    async fn wait_for_limits(&self, route: &Route) -> Result<(), SendError> {
+        if let Some(until) = self.limiter.paused_until(&route.key) {
+            let wait = until.saturating_duration_since(Instant::now());
+            if wait <= self.max_wait {
+                self.stats.bucket_waits.fetch_add(1, Ordering::Relaxed);
+                debug!(route = route.label, wait_ms = wait.as_millis() as u64, "waiting for Discord rate limit");
+            }
+        }
+        match self.limiter.acquire_within(&route.key, self.max_wait).await {
+            Ok(waited_for_ceiling) => {
+                if waited_for_ceiling {
+                    self.stats.global_waits.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+            Err(wait) => Err(SendError::Transient {
+                reason: format!("rate limited on {} for {:.1}s", route.label, wait.as_secs_f64()),
+                retry_after: Some(wait),
+            }),
+        }
     }
 
     async fn post(&self, p: Post<'_>) -> Result<Sent, SendError> {
@@ -499,39 +460,7 @@ impl Core {
         let body = serde_json::to_vec(&p.payload)
             .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
 
-        let bucket = self.limiter.bucket(&p.route.key);
-        let mut bucket = bucket.lock().await;
-        let mut waited = false;
-        let _slot = loop {
-            let now = Instant::now();
-            let wait = bucket.wait(now).max(self.limiter.paused_for(now));
-            if wait > self.limiter.config.max_wait {
-                return Err(SendError::Transient {
-                    reason: format!("rate limited on {label} for {:.1}s", wait.as_secs_f64()),
-                    retry_after: Some(wait),
-                });
-            }
-            if !wait.is_zero() {
-                if !waited {
-                    self.stats.bucket_waits.fetch_add(1, Ordering::Relaxed);
-                    waited = true;
-                }
-                debug!(route = label, wait_ms = wait.as_millis() as u64, "waiting for Discord rate limit");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            let (slot, global_waited) = self.limiter.take_global().await;
-            if global_waited {
-                self.stats.global_waits.fetch_add(1, Ordering::Relaxed);
-            }
-            // A global 429 may have arrived while this send queued for a
-            // slot: look again before going out.
-            if self.limiter.paused_for(Instant::now()).is_zero() {
-                break slot;
-            }
-            slot.unused();
-        };
-
+        self.wait_for_limits(&p.route).await?;
         let mut req = self.http.post(p.url).header(header::CONTENT_TYPE, "application/json").body(body);
         if let Some(auth) = p.auth {
             req = req.header(header::AUTHORIZATION, auth);
@@ -546,7 +475,10 @@ impl Core {
         };
         let status = resp.status();
         let received = Instant::now();
-        bucket.update(resp.headers(), received);
+        let bucket = Bucket::parse(resp.headers(), received);
+        if let Some(reset) = bucket.empty_until() {
+            self.limiter.pause_key(&p.route.key, reset);
+        }
         let headers = resp.headers().clone();
         let bytes = read_capped(resp).await;
         debug!(route = label, status = status.as_u16(), remaining = ?bucket.remaining, limit = ?bucket.limit, bucket = ?bucket.hash, "Discord answered");
@@ -581,8 +513,7 @@ impl Core {
             if global {
                 self.limiter.pause_all(received + retry);
             } else {
-                bucket.remaining = Some(0);
-                bucket.reset_at = Some(received + retry);
+                self.limiter.pause_key(&p.route.key, received + retry);
             }
             warn!(route = label, retry_after_s = retry.as_secs_f64(), global, scope, "Discord rate limited us");
             let kind = if global { "global rate limit" } else { "rate limited" };
@@ -591,7 +522,6 @@ impl Core {
                 retry_after: Some(retry),
             });
         }
-        drop(bucket);
         classify(status, parsed, &text, &p.route, &p.payload)
     }
 }
@@ -689,7 +619,7 @@ mod tests {
             Webhook::parse(&Secret::new("https://discord.com/api/webhooks/123456/tok_en-XYZ?thread_id=9&wait=false"))
                 .ok()
                 .unwrap();
-        assert_eq!(h.route.key, "webhook:123456");
+        assert_eq!(h.route.key.0, "webhook:123456");
         assert_eq!(h.route.label, "webhook 123456");
         assert_eq!(h.token.as_deref(), Some("tok_en-XYZ"));
         assert_eq!(h.url.query(), Some("thread_id=9&wait=true"));
@@ -706,14 +636,14 @@ mod tests {
         h.insert("x-ratelimit-reset-after", HeaderValue::from_static("1.250"));
         h.insert("x-ratelimit-bucket", HeaderValue::from_static("abcd"));
         let now = Instant::now();
-        let mut b = Bucket::default();
-        b.update(&h, now);
-        assert_eq!(b.wait(now), Duration::from_millis(1250));
-        assert_eq!(b.wait(now + Duration::from_secs(2)), Duration::ZERO);
+        let b = Bucket::parse(&h, now);
+        assert_eq!(b.empty_until(), Some(now + Duration::from_millis(1250)));
         assert_eq!((b.limit, b.hash.as_deref()), (Some(5), Some("abcd")));
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("3"));
-        b.update(&h, now);
-        assert_eq!(b.wait(now), Duration::ZERO);
+        assert_eq!(Bucket::parse(&h, now).empty_until(), None);
+        h.remove("x-ratelimit-reset-after");
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        assert_eq!(Bucket::parse(&h, now).empty_until(), None, "no reset known: nothing to wait for");
     }
 
     #[test]
@@ -727,8 +657,8 @@ mod tests {
 
     #[test]
     fn answers_are_classified() {
-        let route = Route { key: "channel:1".into(), label: "channel 1".into(), bot: true };
-        let hook = Route { key: "webhook:1".into(), label: "webhook 1".into(), bot: false };
+        let route = Route { key: RouteKey("channel:1".into()), label: "channel 1".into(), bot: true };
+        let hook = Route { key: RouteKey("webhook:1".into()), label: "webhook 1".into(), bot: false };
         let body = |code: i64| Some(ErrorBody { code: Some(code), message: Some("x".into()), ..Default::default() });
         let p = serde_json::json!({});
         let c = |status: u16, b: Option<ErrorBody>, r: &Route| {

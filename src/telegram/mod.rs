@@ -1,12 +1,16 @@
-//! Telegram: delivery of rendered alerts through the Bot API (teloxide's
-//! `Bot`, pointed at `[telegram] api_url`), within Telegram's rate limits,
-//! with every platform error classified for the deliverer.
+//! Telegram, everything platform-specific in one folder: rendering,
+//! delivery through the Bot API (teloxide's `Bot`, pointed at `[telegram]
+//! api_url`) within Telegram's rate limits with every platform error
+//! classified for the deliverer, and the chat front-end.
 //!
+//! - [`render`]: a platform-neutral `render::Message` → Telegram HTML, a
+//!   photo caption and inline buttons, within Telegram's limits (pure);
 //! - [`sender`]: [`TelegramSender`], the `deliver::Sender` for
-//!   `Destination::Telegram`. It renders with `render::telegram`, paces
+//!   `Destination::Telegram`. It renders with [`render`], paces
 //!   requests with a shared `deliver::ratelimit::RateLimiter`, and maps
 //!   Telegram answers to `SendError` (blocked/kicked → permanent, migrated →
-//!   moved, bad HTML → rejected, flood/5xx/network → transient).
+//!   moved, bad HTML → rejected, flood/5xx/network → transient);
+//! - [`bot`]: the chat front-end, commands by long polling.
 //!
 //! This module must not decide what to do about a failure (the deliverer
 //! does) and must never let the bot token reach a log line or an error
@@ -14,6 +18,7 @@
 //! the token, so every string leaving here goes through [`redact_token`].
 
 pub mod bot;
+pub mod render;
 pub mod sender;
 
 pub use sender::{TelegramError, TelegramLimits, TelegramSender, classify, redact_token};

@@ -25,11 +25,11 @@ use teloxide::{ApiError, Bot, RequestError};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::render::{buttons, caption, html, http_url};
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
 use crate::render::Message;
-use crate::render::telegram::{buttons, caption, html, http_url};
 use crate::types::{ChatId, Destination, Secret};
 
 /// Telegram chats are rate-limited per chat; negative ids are groups,

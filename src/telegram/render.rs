@@ -11,9 +11,9 @@
 //! cut at a line boundary keeps tags balanced), and the long dynamic parts
 //! go first: the description, then change lines and long fields.
 //!
-//! Pure functions; no I/O. Sending is `crate::telegram`'s job.
+//! Pure functions; no I/O. Sending is `telegram::sender`'s job.
 
-use super::Message;
+use crate::render::Message;
 
 /// Telegram's limit for message text, in UTF-16 code units.
 pub const TEXT_LIMIT: usize = 4096;

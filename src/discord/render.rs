@@ -13,7 +13,7 @@
 //! tests (and to double-check in the sender) that this never happens.
 //!
 //! Pure functions: no clock, no I/O. Everything about HTTP, rate limits and
-//! error handling lives in `crate::discord`.
+//! error handling lives in `discord::sender`.
 
 use std::borrow::Cow;
 
