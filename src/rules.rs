@@ -68,6 +68,34 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// An enabled subscription to every alert kind, without reminders, with
+    /// times in UTC; the `with_*` methods set the rest.
+    pub fn new(id: SubId, destination: Destination, filter: Filter, origin: Origin) -> Subscription {
+        Subscription {
+            id,
+            destination,
+            filter,
+            alerts: AlertKind::ALL.to_vec(),
+            reminders: Vec::new(),
+            timezone: chrono_tz::UTC,
+            enabled: true,
+            origin,
+        }
+    }
+
+    pub fn with_alerts(self, alerts: Vec<AlertKind>) -> Subscription {
+        Subscription { alerts, ..self }
+    }
+
+    /// T-minus reminder offsets, largest first.
+    pub fn with_reminders(self, reminders: Vec<Duration>) -> Subscription {
+        Subscription { reminders, ..self }
+    }
+
+    pub fn with_timezone(self, timezone: Tz) -> Subscription {
+        Subscription { timezone, ..self }
+    }
+
     pub fn wants(&self, kind: AlertKind) -> bool {
         self.enabled && self.alerts.contains(&kind)
     }

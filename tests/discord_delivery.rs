@@ -19,7 +19,8 @@ use tminus::item::{Item, Named, Precision, Video};
 use tminus::render::Message;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, OutboxEntry, Store};
-use tminus::types::{AlertKind, ChannelId, Destination, ItemId, ItemKind, Secret};
+use tminus::subscriptions::Subscriptions;
+use tminus::types::{ChannelId, Destination, ItemId, ItemKind, Secret};
 
 const TOKEN: &str = "MTIzNDU2Nzg5.bot-token-SECRET-value";
 const HOOK_TOKEN: &str = "hook-token-SECRET-aBcDeF123";
@@ -54,6 +55,7 @@ fn launch() -> Item {
 struct Env {
     _dir: tempfile::TempDir,
     store: Store,
+    subs: Subscriptions,
     fake: FakeDiscord,
     bot: Arc<DiscordSender>,
     hook: Arc<WebhookSender>,
@@ -73,8 +75,9 @@ impl Env {
         let senders = Senders::default()
             .with("discord", bot.clone() as Arc<dyn Sender>)
             .with("discord-webhook", hook.clone() as Arc<dyn Sender>);
-        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
-        Env { _dir: dir, store, fake, bot, hook, deliverer }
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
+        Env { _dir: dir, store, subs, fake, bot, hook, deliverer }
     }
 
     fn webhook(&self) -> Destination {
@@ -82,17 +85,8 @@ impl Env {
     }
 
     fn subscribe(&self, id: u64, destination: Destination) -> Subscription {
-        let sub = Subscription {
-            id: SubId(id),
-            destination,
-            filter: Filter::default(),
-            alerts: AlertKind::ALL.to_vec(),
-            reminders: vec![],
-            timezone: chrono_tz::UTC,
-            enabled: true,
-            origin: Origin::Chat,
-        };
-        self.store.put_subscription(&sub).unwrap();
+        let sub = Subscription::new(SubId(id), destination, Filter::default(), Origin::Chat);
+        self.subs.put(&sub).unwrap();
         sub
     }
 

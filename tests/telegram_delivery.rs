@@ -23,8 +23,9 @@ use tminus::detect::{Alert, AlertId, Change};
 use tminus::item::{Item, Named, Precision, Video};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, OutboxEntry, Store};
+use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender, classify};
-use tminus::types::{AlertKind, ChatId, Destination, ItemId, ItemKind, Secret};
+use tminus::types::{ChatId, Destination, ItemId, ItemKind, Secret};
 
 // ---------------------------------------------------------------------------
 // Log capture: every test's logs go to one buffer, which must never contain
@@ -47,6 +48,7 @@ fn assert_no_token(what: &str, text: &str) {
 struct Env {
     fake: FakeTelegram,
     store: Store,
+    subs: Subscriptions,
     sender: Arc<TelegramSender>,
     deliverer: Arc<Deliverer>,
     _dir: tempfile::TempDir,
@@ -104,22 +106,15 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         let senders = Senders::default().with("telegram", sender.clone() as Arc<dyn Sender>);
-        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
-        Env { fake, store, sender, deliverer, _dir: dir, _watchdog: Watchdog::arm(Duration::from_secs(120)) }
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
+        Env { fake, store, subs, sender, deliverer, _dir: dir, _watchdog: Watchdog::arm(Duration::from_secs(120)) }
     }
 
     fn subscribe(&self, chat: i64) -> SubId {
-        let sub = Subscription {
-            id: SubId(self.store.next_id().unwrap()),
-            destination: Destination::Telegram(ChatId(chat)),
-            filter: Filter::default(),
-            alerts: AlertKind::ALL.to_vec(),
-            reminders: vec![],
-            timezone: chrono_tz::UTC,
-            enabled: true,
-            origin: Origin::Chat,
-        };
-        self.store.put_subscription(&sub).unwrap();
+        let id = SubId(self.store.next_id().unwrap());
+        let sub = Subscription::new(id, Destination::Telegram(ChatId(chat)), Filter::default(), Origin::Chat);
+        self.subs.put(&sub).unwrap();
         sub.id
     }
 
