@@ -122,16 +122,11 @@ impl Subscriptions {
             for dest in &w.to {
                 let origin = Origin::Config { watch: w.name.clone() };
                 let found = existing.iter().find(|s| s.origin == origin && s.destination == *dest);
-                let mut desired = Subscription {
-                    id: found.map(|s| s.id).unwrap_or(SubId(self.store.next_id()?)),
-                    destination: dest.clone(),
-                    filter: watch_filter(w),
-                    alerts: w.alerts.clone(),
-                    reminders: w.reminders.clone(),
-                    timezone: w.timezone,
-                    enabled: true,
-                    origin,
-                };
+                let id = found.map(|s| s.id).unwrap_or(SubId(self.store.next_id()?));
+                let mut desired = Subscription::new(id, dest.clone(), watch_filter(w), origin)
+                    .with_alerts(w.alerts.clone())
+                    .with_reminders(w.reminders.clone())
+                    .with_timezone(w.timezone);
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless

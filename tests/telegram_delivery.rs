@@ -183,7 +183,7 @@ fn item(name: &str) -> Item {
         item_type: Some(Named::new(None, "Communications", None)),
         status: Some(Named::new(Some(1), "Go for Launch", Some("Go".into()))),
         when: Some(when),
-        precision: Some(Precision { id: 1, name: "Minute".into() }),
+        precision: Some(Precision::Minute),
         window_start: Some(when),
         window_end: Some(when + chrono::Duration::hours(4)),
         webcast_live: false,

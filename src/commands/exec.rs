@@ -313,7 +313,7 @@ fn next_text(store: &Store, subs: &[Subscription], tz: Tz, now: DateTime<Utc>, n
     let mut out = String::from("Coming up:\n");
     for (i, item) in items.iter().take(n).enumerate() {
         let when = item.when.map(|w| format_when(w, item.precision.as_ref(), tz)).unwrap_or_default();
-        let exact = item.precision.as_ref().is_none_or(|p| p.id <= 2);
+        let exact = item.precision.is_none_or(|p| p.to_the_hour());
         let tminus = match (item.when, exact) {
             (Some(w), true) => format!(" ({})", format_tminus(w, now)),
             _ => String::new(),
