@@ -370,14 +370,10 @@ fn subscription(id: u64) -> impl Strategy<Value = Subscription> {
         prop::bool::weighted(0.85),
     )
         .prop_map(move |(filter, alerts, reminders, enabled)| Subscription {
-            id: SubId(id),
-            destination: Destination::Console,
-            filter,
-            alerts,
-            reminders: reminders.into_iter().map(Duration::from_secs).collect(),
-            timezone: chrono_tz::UTC,
             enabled,
-            origin: Origin::Chat,
+            ..Subscription::new(SubId(id), Destination::Console, filter, Origin::Chat)
+                .with_alerts(alerts)
+                .with_reminders(reminders.into_iter().map(Duration::from_secs).collect())
         })
 }
 

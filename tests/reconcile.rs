@@ -4,22 +4,22 @@
 //! disabled subscriptions, idempotence and reopening the store. The routing
 //! index is checked with real fixture items after every step.
 
+/// Only the shared data, not the fakes: this test needs no server.
+#[path = "support/data.rs"]
+#[allow(dead_code)]
+mod data;
+
 use std::time::Duration;
 
+use data::fixture_items;
 use tminus::config::Watch;
 use tminus::item::Item;
-use tminus::ll2::parse_page;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::Store;
 use tminus::subscriptions::{Reconciled, Subscriptions};
 use tminus::types::{AlertKind, ChannelId, ChatId, Destination, Feed, ItemKind, Secret};
 
 const H: Duration = Duration::from_secs(3600);
-
-fn fixture(name: &str, feed: Feed) -> Vec<Item> {
-    let path = format!("{}/tests/fixtures/ll2/{name}", env!("CARGO_MANIFEST_DIR"));
-    parse_page(feed, &std::fs::read(path).unwrap()).unwrap().items
-}
 
 /// Real items: an MHI launch (MMX), a SpaceX non-Starlink launch (Roman),
 /// a Starlink launch, and ESA's Juice Earth flyby event.
@@ -31,9 +31,9 @@ struct Items {
 }
 
 fn items() -> Items {
-    let launches = fixture("launches-2.3.0-upcoming-detailed.json", Feed::Launches);
-    let older = fixture("launches-2.2.0-upcoming-detailed.json", Feed::Launches);
-    let events = fixture("events-2.3.0-upcoming-detailed.json", Feed::Events);
+    let launches = fixture_items(Feed::Launches, "launches-2.3.0-upcoming-detailed.json");
+    let older = fixture_items(Feed::Launches, "launches-2.2.0-upcoming-detailed.json");
+    let events = fixture_items(Feed::Events, "events-2.3.0-upcoming-detailed.json");
     let by_name = |list: &[Item], needle: &str| list.iter().find(|i| i.name.contains(needle)).unwrap().clone();
     Items {
         mmx: by_name(&launches, "MMX"),
@@ -124,16 +124,11 @@ fn dc() -> Destination {
 }
 
 fn chat_sub(id: u64) -> Subscription {
-    Subscription {
-        id: SubId(id),
-        destination: tg(),
-        filter: Filter { programs: vec!["Starlink".into()], ..Default::default() },
-        alerts: vec![AlertKind::New, AlertKind::Reminder],
-        reminders: vec![Duration::from_secs(600)],
-        timezone: chrono_tz::America::New_York,
-        enabled: true,
-        origin: Origin::Chat,
-    }
+    let starlink = Filter { programs: vec!["Starlink".into()], ..Default::default() };
+    Subscription::new(SubId(id), tg(), starlink, Origin::Chat)
+        .with_alerts(vec![AlertKind::New, AlertKind::Reminder])
+        .with_reminders(vec![Duration::from_secs(600)])
+        .with_timezone(chrono_tz::America::New_York)
 }
 
 #[test]

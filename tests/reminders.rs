@@ -9,14 +9,19 @@
 //! in between; the bot down past the moment; notes for Hold and TBD; alert
 //! kinds, offsets, filters and the enabled flag per subscription.
 
+/// Only the shared data, not the fakes: this test needs no server.
+#[path = "support/data.rs"]
+#[allow(dead_code)]
+mod data;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use data::fixture_items;
 use tminus::detect::{AlertId, Change};
 use tminus::item::{Item, Named, Precision};
-use tminus::ll2::parse_page;
 use tminus::reminders::Reminders;
 use tminus::render;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
@@ -42,8 +47,7 @@ fn before(when: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 }
 
 fn launches() -> Vec<Item> {
-    let path = format!("{}/tests/fixtures/ll2/launches-2.3.0-upcoming-detailed.json", env!("CARGO_MANIFEST_DIR"));
-    parse_page(Feed::Launches, &std::fs::read(path).unwrap()).unwrap().items
+    fixture_items(Feed::Launches, "launches-2.3.0-upcoming-detailed.json")
 }
 
 fn launch(needle: &str) -> Item {
@@ -107,16 +111,10 @@ impl Bot {
     }
 
     fn subscribe(&self, filter: Filter, alerts: &[AlertKind], reminders: &[Duration]) -> SubId {
-        let sub = Subscription {
-            id: SubId(self.store.next_id().unwrap()),
-            destination: Destination::Console,
-            filter,
-            alerts: alerts.to_vec(),
-            reminders: reminders.to_vec(),
-            timezone: chrono_tz::Europe::Berlin,
-            enabled: true,
-            origin: Origin::Chat,
-        };
+        let sub = Subscription::new(SubId(self.store.next_id().unwrap()), Destination::Console, filter, Origin::Chat)
+            .with_alerts(alerts.to_vec())
+            .with_reminders(reminders.to_vec())
+            .with_timezone(chrono_tz::Europe::Berlin);
         self.subs.put(&sub).unwrap();
         sub.id
     }

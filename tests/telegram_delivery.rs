@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use support::data::upcoming_launch;
 use support::fake_telegram::{
     Behaviour, FakeLimits, FakeTelegram, MemberStatus, message_update, my_chat_member_update,
 };
@@ -20,7 +21,7 @@ use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, ParseMode, UpdateKind, UserId};
 use tminus::deliver::{Deliverer, DeliveryConfig, DrainStats, SendError, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
-use tminus::item::{Item, Named, Precision, Video};
+use tminus::item::{Item, Video};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, OutboxEntry, Store};
 use tminus::subscriptions::Subscriptions;
@@ -172,29 +173,15 @@ impl Env {
     }
 }
 
+/// The sample launch, two days ahead, named `name`, with a live video.
 fn item(name: &str) -> Item {
-    let now = Utc::now();
-    let when = now + chrono::Duration::days(2);
     Item {
         id: ItemId::new(ItemKind::Launch, format!("id-{}", name.len())),
         name: name.into(),
         slug: "test".into(),
-        url: Some("https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".into()),
-        item_type: Some(Named::new(None, "Communications", None)),
-        status: Some(Named::new(Some(1), "Go for Launch", Some("Go".into()))),
-        when: Some(when),
-        precision: Some(Precision::Minute),
-        window_start: Some(when),
-        window_end: Some(when + chrono::Duration::hours(4)),
-        webcast_live: false,
         videos: vec![Video { url: "https://www.youtube.com/watch?v=abc&t=1".into(), title: None, live: Some(true) }],
-        agencies: vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))],
-        programs: vec![],
-        location: Some("Cape Canaveral SFS, FL, USA".into()),
-        pad: Some("Space Launch Complex 40".into()),
-        image: None,
         description: Some("A test launch.".into()),
-        last_updated: now,
+        ..upcoming_launch()
     }
 }
 

@@ -1,10 +1,22 @@
-//! Shared test data. The sample launch is defined once, in
+//! Shared test data: the sample launch, defined once in
 //! `sample_launch.json` beside this file (the library's unit tests read the
-//! same file); subscriptions are built with `Subscription::new` and its
-//! `with_*` methods, as production code builds them.
+//! same file), and the items of the real LL2 answers in
+//! `tests/fixtures/ll2/`. Subscriptions are built with `Subscription::new`
+//! and its `with_*` methods, as production code builds them.
 
 use chrono::{DateTime, Duration, Utc};
 use tminus::item::Item;
+use tminus::ll2::parse_page;
+use tminus::types::Feed;
+
+/// Where the real LL2 answers are.
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ll2");
+
+/// The items of one real LL2 list answer in `tests/fixtures/ll2/`.
+pub fn fixture_items(feed: Feed, file: &str) -> Vec<Item> {
+    let body = std::fs::read(format!("{FIXTURES}/{file}")).unwrap_or_else(|e| panic!("{file}: {e}"));
+    parse_page(feed, &body).unwrap_or_else(|e| panic!("{file}: {e}")).items
+}
 
 /// A Falcon 9 Starlink launch by SpaceX (id 121, "SpX"), Go, NET
 /// 2026-12-05 13:30 UTC to the minute, a four-hour window, no videos.
