@@ -252,7 +252,8 @@ fn platform_disabled_subscription_stays_disabled_until_its_watch_changes() {
     // The Telegram sender found the chat gone and disabled the subscription.
     let tg_sub = find(&subs, "spacex", &tg());
     let dc_sub = find(&subs, "spacex", &dc());
-    subs.put(&Subscription { enabled: false, ..tg_sub.clone() }).unwrap();
+    assert_eq!(subs.set_enabled(&tg(), false).unwrap(), 1);
+    assert!(!find(&subs, "spacex", &tg_sub.destination).enabled);
     assert_eq!(route(&subs, &it.roman, AlertKind::New), [dc_sub.id]);
 
     // Restart with the same config: still disabled, counted as unchanged.
@@ -308,4 +309,40 @@ async fn idempotent_and_survives_reopening_the_store() {
     );
     let ids: std::collections::BTreeSet<SubId> = subs.all().unwrap().iter().map(|s| s.id).collect();
     assert_eq!(ids.len(), 6);
+}
+
+#[test]
+fn disabling_enabling_and_migrating_a_destination_reach_routing_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    let it = items();
+    let everything = |id: u64, dest: Destination| Subscription::new(SubId(id), dest, Filter::default(), Origin::Chat);
+    let other = Destination::Telegram(ChatId(42));
+    for s in [everything(1, tg()), chat_sub(2), everything(3, other.clone())] {
+        subs.put(&s).unwrap();
+    }
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(1), SubId(2), SubId(3)]);
+
+    // The bot was blocked in the group: both of its subscriptions stop.
+    assert_eq!(subs.set_enabled(&tg(), false).unwrap(), 2);
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(3)]);
+    assert_eq!(subs.set_enabled(&tg(), false).unwrap(), 0, "nothing left to disable");
+    assert_eq!(subs.set_enabled(&tg(), true).unwrap(), 2);
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(1), SubId(2), SubId(3)]);
+
+    // The group became a supergroup: its subscriptions move, the rest stay.
+    let moved = Destination::Telegram(ChatId(-1_009_876_543_210));
+    assert_eq!(subs.migrate(&tg(), &moved).unwrap(), 2);
+    let by_dest = |dest: &Destination| -> Vec<SubId> {
+        subs.all().unwrap().into_iter().filter(|s| s.destination == *dest).map(|s| s.id).collect()
+    };
+    assert_eq!(by_dest(&moved), [SubId(1), SubId(2)]);
+    assert!(by_dest(&tg()).is_empty());
+    assert_eq!(by_dest(&other), [SubId(3)]);
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(1), SubId(2), SubId(3)]);
+
+    // A restart sees the same.
+    drop(subs);
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    assert_eq!(subs.all().unwrap().iter().filter(|s| s.destination == moved).count(), 2);
 }
