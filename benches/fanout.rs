@@ -39,8 +39,9 @@ use tminus::deliver::{Deliverer, DeliveryConfig, DrainStats, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, Delivered, OutboxEntry, Store};
+use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender};
-use tminus::types::{AlertKind, ChatId, Destination, Feed};
+use tminus::types::{ChatId, Destination, Feed};
 use tokio::runtime::Runtime;
 
 /// Telegram's documented global limit, the base of the scaling.
@@ -57,20 +58,13 @@ fn env_num(name: &str, default: u64) -> u64 {
 fn store_with_fan_out(rt: &Runtime, chats: u64) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("db")).expect("store opens");
+    let api = Subscriptions::load(store.clone()).expect("subscriptions load");
     let mut subs = Vec::with_capacity(chats as usize);
     for i in 1..=chats as i64 {
-        let sub = Subscription {
-            id: SubId(store.next_id().expect("id")),
-            destination: Destination::Telegram(ChatId(if i % 2 == 0 { i } else { -i })),
-            filter: Filter::default(),
-            alerts: AlertKind::ALL.to_vec(),
-            reminders: vec![],
-            timezone: chrono_tz::UTC,
-            enabled: true,
-            origin: Origin::Chat,
-        };
-        store.put_subscription(&sub).expect("subscription stored");
-        subs.push(sub.id);
+        let id = SubId(store.next_id().expect("id"));
+        let chat = Destination::Telegram(ChatId(if i % 2 == 0 { i } else { -i }));
+        api.put(&Subscription::new(id, chat, Filter::default(), Origin::Chat)).expect("subscription stored");
+        subs.push(id);
     }
     let item = common::fixture_page(Feed::Launches, "launches-2.3.0-upcoming-detailed.json")
         .into_iter()
@@ -116,7 +110,8 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> 
     let (_dir, store) = store_with_fan_out(rt, chats);
     let sender = Arc::new(TelegramSender::new(&fake.token(), &fake.api_url(), limits).expect("sender"));
     let senders = Senders::default().with("telegram", sender as Arc<dyn Sender>);
-    let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+    let subs = Subscriptions::load(store.clone()).expect("subscriptions load");
+    let deliverer = Arc::new(Deliverer::new(subs, senders, DeliveryConfig::default()));
 
     let (elapsed, stats, passes) = rt.block_on(async {
         let start = Instant::now();

@@ -91,13 +91,12 @@ pub fn detect(old: Option<&Item>, new: &Item) -> Vec<Change> {
 
     let old_window = (old.window_start, old.window_end);
     let new_window = (new.window_start, new.window_end);
-    let precision_changed = old.precision.as_ref().map(|p| p.id) != new.precision.as_ref().map(|p| p.id);
-    if old.when != new.when || precision_changed || old_window != new_window {
+    if old.when != new.when || old.precision != new.precision || old_window != new_window {
         changes.push(Change::Schedule {
             old_when: old.when,
             new_when: new.when,
-            old_precision: old.precision.clone(),
-            new_precision: new.precision.clone(),
+            old_precision: old.precision,
+            new_precision: new.precision,
             old_window,
             new_window,
         });
@@ -141,30 +140,12 @@ mod secs {
 pub(crate) mod tests {
     use super::*;
     use crate::item::Video;
-    use crate::types::{ItemId, ItemKind};
 
+    /// The sample launch all tests share (`tests/support/data.rs` reads the
+    /// same file): a Falcon 9 Starlink launch by SpaceX, Go, NET
+    /// 2026-12-05 13:30 UTC to the minute.
     pub(crate) fn sample_launch() -> Item {
-        Item {
-            id: ItemId::new(ItemKind::Launch, "f059c8f4-4ba5-4b09-8b89-7a7d7b7d1a2e"),
-            name: "Falcon 9 Block 5 | Starlink Group 10-1".into(),
-            slug: "falcon-9-starlink-10-1".into(),
-            url: Some("https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".into()),
-            item_type: Some(Named::new(None, "Communications", None)),
-            status: Some(Named::new(Some(1), "Go for Launch", Some("Go".into()))),
-            when: Some("2026-12-05T13:30:00Z".parse().unwrap()),
-            precision: Some(Precision { id: 1, name: "Minute".into() }),
-            window_start: Some("2026-12-05T13:30:00Z".parse().unwrap()),
-            window_end: Some("2026-12-05T17:30:00Z".parse().unwrap()),
-            webcast_live: false,
-            videos: vec![],
-            agencies: vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))],
-            programs: vec![],
-            location: Some("Cape Canaveral SFS, FL, USA".into()),
-            pad: Some("Space Launch Complex 40".into()),
-            image: None,
-            description: None,
-            last_updated: "2026-11-20T10:00:00Z".parse().unwrap(),
-        }
+        serde_json::from_str(include_str!("../tests/support/sample_launch.json")).expect("an Item")
     }
 
     #[test]
@@ -197,7 +178,7 @@ pub(crate) mod tests {
     fn precision_or_window_change_is_schedule() {
         let old = sample_launch();
         let mut new = old.clone();
-        new.precision = Some(Precision { id: 0, name: "Second".into() });
+        new.precision = Some(Precision::Second);
         assert_eq!(detect(Some(&old), &new)[0].kind(), AlertKind::Schedule);
         let mut new = old.clone();
         new.window_end = Some("2026-12-05T18:00:00Z".parse().unwrap());

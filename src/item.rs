@@ -56,32 +56,136 @@ pub struct Video {
     pub live: Option<bool>,
 }
 
-/// How precisely LL2 knows the date (`net_precision` / `date_precision`).
-/// Ids as in LL2: 0 Second, 1 Minute, 2 Hour, 3 Morning, 4 Afternoon, 5 Day,
-/// 6 Week, 7 Month, 8–11 Q1–Q4, 12–13 H1–H2, 14 Year, 15 Fiscal Year.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Precision {
-    pub id: i64,
-    pub name: String,
+/// How precisely LL2 knows a date (`net_precision` / `date_precision`),
+/// by LL2's precision ids: 0 Second, 1 Minute, 2 Hour, 3 Morning,
+/// 4 Afternoon, 5 Day, 6 Week, 7 Month, 8–11 Q1–Q4, 12–13 H1–H2, 14 Year,
+/// 15 Fiscal Year. An id this version does not know is kept as `Other`.
+/// Stored in LL2's shape, `{"id": 7, "name": "Month"}`, as it always was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "PrecisionRecord", into = "PrecisionRecord")]
+pub enum Precision {
+    Second,
+    Minute,
+    Hour,
+    /// Local morning of the day.
+    Morning,
+    /// Local afternoon of the day.
+    Afternoon,
+    Day,
+    Week,
+    Month,
+    /// Quarter 1–4 of the year.
+    Quarter(u8),
+    /// Half 1–2 of the year.
+    Half(u8),
+    Year,
+    FiscalYear,
+    /// An LL2 id without a meaning here: the date is shown as exact, but
+    /// not trusted as an instant (no T-minus, no reminder).
+    Other(i64),
 }
 
 impl Precision {
+    /// The level LL2's precision id names.
+    pub fn from_id(id: i64) -> Precision {
+        match id {
+            0 => Precision::Second,
+            1 => Precision::Minute,
+            2 => Precision::Hour,
+            3 => Precision::Morning,
+            4 => Precision::Afternoon,
+            5 => Precision::Day,
+            6 => Precision::Week,
+            7 => Precision::Month,
+            8..=11 => Precision::Quarter((id - 7) as u8),
+            12 | 13 => Precision::Half((id - 11) as u8),
+            14 => Precision::Year,
+            15 => Precision::FiscalYear,
+            other => Precision::Other(other),
+        }
+    }
+
+    /// LL2's id of the level.
+    pub fn id(self) -> i64 {
+        match self {
+            Precision::Second => 0,
+            Precision::Minute => 1,
+            Precision::Hour => 2,
+            Precision::Morning => 3,
+            Precision::Afternoon => 4,
+            Precision::Day => 5,
+            Precision::Week => 6,
+            Precision::Month => 7,
+            Precision::Quarter(q) => 7 + i64::from(q),
+            Precision::Half(h) => 11 + i64::from(h),
+            Precision::Year => 14,
+            Precision::FiscalYear => 15,
+            Precision::Other(id) => id,
+        }
+    }
+
+    /// LL2's name of the level; empty for `Other`.
+    pub fn name(self) -> String {
+        match self {
+            Precision::Second => "Second".into(),
+            Precision::Minute => "Minute".into(),
+            Precision::Hour => "Hour".into(),
+            Precision::Morning => "Morning".into(),
+            Precision::Afternoon => "Afternoon".into(),
+            Precision::Day => "Day".into(),
+            Precision::Week => "Week".into(),
+            Precision::Month => "Month".into(),
+            Precision::Quarter(q) => format!("Quarter {q}"),
+            Precision::Half(h) => format!("Half {h}"),
+            Precision::Year => "Year".into(),
+            Precision::FiscalYear => "Fiscal Year".into(),
+            Precision::Other(_) => String::new(),
+        }
+    }
+
+    /// Whether a date this precise names an instant (to the hour or
+    /// finer) rather than a placeholder for a coarser period.
+    pub fn to_the_hour(self) -> bool {
+        matches!(self, Precision::Second | Precision::Minute | Precision::Hour)
+    }
+
     /// The uncertainty of a date with this precision, in seconds; `None` when
     /// unknown. Used to decide which reminders make sense.
-    pub fn uncertainty_secs(&self) -> Option<i64> {
-        Some(match self.id {
-            0 => 1,
-            1 => 60,
-            2 => 3600,
-            3 | 4 => 12 * 3600,
-            5 => 86_400,
-            6 => 7 * 86_400,
-            7 => 31 * 86_400,
-            8..=11 => 92 * 86_400,
-            12 | 13 => 183 * 86_400,
-            14 | 15 => 366 * 86_400,
-            _ => return None,
+    pub fn uncertainty_secs(self) -> Option<i64> {
+        Some(match self {
+            Precision::Second => 1,
+            Precision::Minute => 60,
+            Precision::Hour => 3600,
+            Precision::Morning | Precision::Afternoon => 12 * 3600,
+            Precision::Day => 86_400,
+            Precision::Week => 7 * 86_400,
+            Precision::Month => 31 * 86_400,
+            Precision::Quarter(_) => 92 * 86_400,
+            Precision::Half(_) => 183 * 86_400,
+            Precision::Year | Precision::FiscalYear => 366 * 86_400,
+            Precision::Other(_) => return None,
         })
+    }
+}
+
+/// How a `Precision` is stored: LL2's shape. The name is written for
+/// readers of older versions, which require it, and ignored when read.
+#[derive(Serialize, Deserialize)]
+struct PrecisionRecord {
+    id: i64,
+    #[serde(default)]
+    name: String,
+}
+
+impl From<PrecisionRecord> for Precision {
+    fn from(r: PrecisionRecord) -> Precision {
+        Precision::from_id(r.id)
+    }
+}
+
+impl From<Precision> for PrecisionRecord {
+    fn from(p: Precision) -> PrecisionRecord {
+        PrecisionRecord { id: p.id(), name: p.name() }
     }
 }
 
@@ -147,12 +251,40 @@ impl Item {
         }
         if self.when.is_none() {
             self.when = old.when;
-            self.precision = old.precision.clone();
+            self.precision = old.precision;
         }
     }
 
     /// The best link to watch: a video flagged live, else the first one.
     pub fn webcast_url(&self) -> Option<&str> {
         self.videos.iter().find(|v| v.live == Some(true)).or_else(|| self.videos.first()).map(|v| v.url.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_levels_round_trip_through_ids_and_storage() {
+        for id in -1..=17 {
+            let p = Precision::from_id(id);
+            assert_eq!(p.id(), id);
+            let stored = serde_json::to_string(&p).unwrap();
+            assert_eq!(serde_json::from_str::<Precision>(&stored).unwrap(), p, "{stored}");
+        }
+        assert_eq!(Precision::from_id(10), Precision::Quarter(3));
+        assert_eq!(Precision::from_id(13), Precision::Half(2));
+        assert_eq!(Precision::from_id(16), Precision::Other(16));
+        assert_eq!(serde_json::to_string(&Precision::Month).unwrap(), r#"{"id":7,"name":"Month"}"#);
+        // Records written before the type had levels, and without a name.
+        assert_eq!(serde_json::from_str::<Precision>(r#"{"id":2,"name":"Hour"}"#).unwrap(), Precision::Hour);
+        assert_eq!(serde_json::from_str::<Precision>(r#"{"id":10}"#).unwrap(), Precision::Quarter(3));
+    }
+
+    #[test]
+    fn only_the_hour_or_finer_names_an_instant() {
+        let instants: Vec<i64> = (0..=16).filter(|id| Precision::from_id(*id).to_the_hour()).collect();
+        assert_eq!(instants, [0, 1, 2]);
     }
 }

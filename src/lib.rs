@@ -99,7 +99,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     let (senders, telegram_sender) = build_senders(&config)?;
     let defaults = commands::Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
     let deliverer = Arc::new(Deliverer::new(
-        store.clone(),
+        subs.clone(),
         senders,
         DeliveryConfig { max_age: config.delivery.max_age, ..Default::default() },
     ));

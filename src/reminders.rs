@@ -175,11 +175,11 @@ mod tests {
         assert_eq!(due(&item, &offsets, at(&item, M10), GRACE, |_| None)[0].offset, M10);
 
         let mut hourly = item.clone();
-        hourly.precision = Some(Precision { id: 2, name: "Hour".into() });
+        hourly.precision = Some(Precision::Hour);
         let offsets_due: Vec<_> = [D, H, M10].into_iter().filter(|o| precise_enough(&hourly, *o)).collect();
         assert_eq!(offsets_due, [D]);
         let mut monthly = item.clone();
-        monthly.precision = Some(Precision { id: 7, name: "Month".into() });
+        monthly.precision = Some(Precision::Month);
         assert!([D, H, M10].iter().all(|o| !precise_enough(&monthly, *o)));
     }
 

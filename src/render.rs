@@ -68,7 +68,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
                     format!("{date_label}: {} → {}", show(old_when, old_precision), show(new_when, new_precision));
                 // A shift compares like with like: "NET October" → "October 7"
                 // did not move by -24 days, nor "~13:00" → "13:36" by +10m.
-                let same_precision = old_precision.as_ref().map(|p| p.id) == new_precision.as_ref().map(|p| p.id);
+                let same_precision = old_precision == new_precision;
                 if let (Some(o), Some(n)) = (old_when, new_when)
                     && o != n
                     && same_precision
@@ -157,7 +157,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
 /// Whether a date is known to the hour or better (or its precision is not
 /// given): it names an instant, not a placeholder for a coarser period.
 fn to_the_hour(precision: Option<&Precision>) -> bool {
-    precision.is_none_or(|p| p.id <= 2)
+    precision.is_none_or(|p| p.to_the_hour())
 }
 
 /// A formatted date under a `label`, without saying "NET" twice: a launch
@@ -186,20 +186,20 @@ pub fn format_when(when: DateTime<Utc>, precision: Option<&Precision>, tz: Tz) -
     let Some(p) = precision else {
         return format_exact(when, tz);
     };
-    match p.id {
-        0 => local.format("%Y-%m-%d %H:%M:%S %Z").to_string(),
-        1 => local.format("%Y-%m-%d %H:%M %Z").to_string(),
-        2 => local.format("%Y-%m-%d ~%H:00 %Z").to_string(),
-        3 => format!("{} (morning)", when.format("%Y-%m-%d")),
-        4 => format!("{} (afternoon)", when.format("%Y-%m-%d")),
-        5 => format!("NET {}", when.format("%Y-%m-%d")),
-        6 => format!("week of {}", when.format("%Y-%m-%d")),
-        7 => format!("NET {}", when.format("%Y-%m")),
-        8..=11 => format!("Q{} {}", p.id - 7, when.year()),
-        12 | 13 => format!("H{} {}", p.id - 11, when.year()),
-        14 => format!("NET {}", when.year()),
-        15 => format!("FY {}", when.year()),
-        _ => format_exact(when, tz),
+    match p {
+        Precision::Second => local.format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        Precision::Minute => local.format("%Y-%m-%d %H:%M %Z").to_string(),
+        Precision::Hour => local.format("%Y-%m-%d ~%H:00 %Z").to_string(),
+        Precision::Morning => format!("{} (morning)", when.format("%Y-%m-%d")),
+        Precision::Afternoon => format!("{} (afternoon)", when.format("%Y-%m-%d")),
+        Precision::Day => format!("NET {}", when.format("%Y-%m-%d")),
+        Precision::Week => format!("week of {}", when.format("%Y-%m-%d")),
+        Precision::Month => format!("NET {}", when.format("%Y-%m")),
+        Precision::Quarter(q) => format!("Q{q} {}", when.year()),
+        Precision::Half(h) => format!("H{h} {}", when.year()),
+        Precision::Year => format!("NET {}", when.year()),
+        Precision::FiscalYear => format!("FY {}", when.year()),
+        Precision::Other(_) => format_exact(when, tz),
     }
 }
 
@@ -274,7 +274,7 @@ mod tests {
     use crate::item::Named;
 
     fn prec(id: i64) -> Precision {
-        Precision { id, name: String::new() }
+        Precision::from_id(id)
     }
 
     #[test]
@@ -356,10 +356,6 @@ mod snapshot_tests {
         Alert { id: AlertId(1), item, change, detected_at: now }
     }
 
-    fn prec(id: i64, name: &str) -> Option<Precision> {
-        Some(Precision { id, name: name.into() })
-    }
-
     /// Every case: (name, alert, now).
     fn cases() -> Vec<(&'static str, Alert, DateTime<Utc>)> {
         let mut out = Vec::new();
@@ -383,8 +379,8 @@ mod snapshot_tests {
         let change = Change::Schedule {
             old_when: Some(t),
             new_when: Some(t2),
-            old_precision: old.precision.clone(),
-            new_precision: old.precision.clone(),
+            old_precision: old.precision,
+            new_precision: old.precision,
             old_window: (old.window_start, old.window_end),
             new_window: (Some(t2), Some(t2)),
         };
@@ -400,8 +396,8 @@ mod snapshot_tests {
         let change = Change::Schedule {
             old_when: Some(t),
             new_when: Some(t3),
-            old_precision: prec(2, "Hour"),
-            new_precision: firmer.precision.clone(),
+            old_precision: Some(Precision::Hour),
+            new_precision: firmer.precision,
             old_window: (Some(t), Some(t)),
             new_window: (firmer.window_start, firmer.window_end),
         };
@@ -409,14 +405,14 @@ mod snapshot_tests {
 
         // Amazon Leo LE-04 was "NET October" and is now known to the day.
         let day = fixture(Feed::Launches, LAUNCHES, "Amazon Leo");
-        assert_eq!(day.precision.as_ref().map(|p| p.id), Some(5));
+        assert_eq!(day.precision, Some(Precision::Day));
         let old_when = at("2026-10-31T00:00:00Z");
         let now = at("2026-09-15T08:00:00Z");
         let change = Change::Schedule {
             old_when: Some(old_when),
             new_when: day.when,
-            old_precision: prec(7, "Month"),
-            new_precision: day.precision.clone(),
+            old_precision: Some(Precision::Month),
+            new_precision: day.precision,
             old_window: (Some(old_when), Some(old_when)),
             new_window: (day.window_start, day.window_end),
         };

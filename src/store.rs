@@ -21,6 +21,7 @@ use crate::detect::{Alert, AlertId};
 use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription};
+use crate::subscriptions::Write;
 use crate::types::{Destination, Feed, ItemId, ItemKind, Watermark};
 
 /// Bump when the layout of a tree changes incompatibly.
@@ -393,8 +394,9 @@ impl Store {
     }
 
     /// Inserts or replaces a subscription, keeping the by-destination index
-    /// in step (a migrated chat moves its entries).
-    pub fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+    /// in step (a migrated chat moves its entries). Only the subscription
+    /// API can call it (`Write`): it keeps the routing index in step too.
+    pub(crate) fn put_subscription(&self, sub: &Subscription, _: &Write) -> Result<()> {
         let id = sub.id.0.to_be_bytes();
         let value = enc(sub);
         let new_dest = dest_index_key(&sub.destination, sub.id);
@@ -412,7 +414,8 @@ impl Store {
             .map_err(abort)
     }
 
-    pub fn remove_subscription(&self, id: SubId) -> Result<()> {
+    /// Only the subscription API can call it; see `put_subscription`.
+    pub(crate) fn remove_subscription(&self, id: SubId, _: &Write) -> Result<()> {
         let k = id.0.to_be_bytes();
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         (&self.subs, &self.subs_by_dest)

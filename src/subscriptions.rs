@@ -1,7 +1,10 @@
-//! The subscription API: the one way to create, change, list and remove
-//! subscriptions, used by config reconciliation and by the chat front-ends.
-//! It keeps the store (durable truth) and the in-memory routing index in
-//! step. It must not parse chat commands or render replies.
+//! The subscription API: the one way to create, change, disable, migrate,
+//! list and remove subscriptions, used by config reconciliation, the chat
+//! front-ends and the deliverer. It keeps the store (durable truth) and the
+//! in-memory routing index in step: the store's subscription writes take a
+//! [`Write`] that only this module can make, so nothing can change a
+//! subscription behind the index's back. It must not parse chat commands or
+//! render replies.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -13,6 +16,11 @@ use crate::config::Watch;
 use crate::rules::{Filter, Index, Origin, SubId, Subscription};
 use crate::store::{Store, StoreError};
 use crate::types::{AlertKind, Destination};
+
+/// Proof that a subscription write comes through this API. The store's
+/// subscription writes require one and only this module can make one: a
+/// write elsewhere would leave the routing index stale until restart.
+pub(crate) struct Write(());
 
 /// Name of the implicit watch used when nothing is configured: everything
 /// to the console.
@@ -49,6 +57,11 @@ impl Subscriptions {
         self.index.clone()
     }
 
+    /// The store the subscriptions live in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     fn index_write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
         // A panic while holding the lock leaves a consistent index (each
         // operation is a single insert or remove), so poisoning is ignored.
@@ -57,15 +70,40 @@ impl Subscriptions {
 
     /// Stores and indexes a subscription (new or changed).
     pub fn put(&self, sub: &Subscription) -> Result<(), StoreError> {
-        self.store.put_subscription(sub)?;
+        self.store.put_subscription(sub, &Write(()))?;
         self.index_write().insert(sub);
         Ok(())
     }
 
     pub fn remove(&self, id: SubId) -> Result<(), StoreError> {
-        self.store.remove_subscription(id)?;
+        self.store.remove_subscription(id, &Write(()))?;
         self.index_write().remove(id);
         Ok(())
+    }
+
+    /// Enables or disables every subscription of `dest` (the bot was
+    /// blocked, kicked or added back; the platform refuses delivery for
+    /// good). A disabled subscription leaves routing at once. Returns how
+    /// many changed.
+    pub fn set_enabled(&self, dest: &Destination, enabled: bool) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for sub in self.store.subscriptions_of(dest)? {
+            if sub.enabled != enabled {
+                self.put(&Subscription { enabled, ..sub })?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Moves every subscription of `from` to `to` (a Telegram group became
+    /// a supergroup with a new chat id). Returns how many moved.
+    pub fn migrate(&self, from: &Destination, to: &Destination) -> Result<usize, StoreError> {
+        let moved = self.store.subscriptions_of(from)?;
+        for sub in &moved {
+            self.put(&Subscription { destination: to.clone(), ..sub.clone() })?;
+        }
+        Ok(moved.len())
     }
 
     pub fn all(&self) -> Result<Vec<Subscription>, StoreError> {
@@ -84,16 +122,11 @@ impl Subscriptions {
             for dest in &w.to {
                 let origin = Origin::Config { watch: w.name.clone() };
                 let found = existing.iter().find(|s| s.origin == origin && s.destination == *dest);
-                let mut desired = Subscription {
-                    id: found.map(|s| s.id).unwrap_or(SubId(self.store.next_id()?)),
-                    destination: dest.clone(),
-                    filter: watch_filter(w),
-                    alerts: w.alerts.clone(),
-                    reminders: w.reminders.clone(),
-                    timezone: w.timezone,
-                    enabled: true,
-                    origin,
-                };
+                let id = found.map(|s| s.id).unwrap_or(SubId(self.store.next_id()?));
+                let mut desired = Subscription::new(id, dest.clone(), watch_filter(w), origin)
+                    .with_alerts(w.alerts.clone())
+                    .with_reminders(w.reminders.clone())
+                    .with_timezone(w.timezone);
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless

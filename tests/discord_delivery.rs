@@ -11,49 +11,38 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
+use support::data::upcoming_launch;
 use support::fake_discord::{FakeDiscord, Fault, Target};
 use tminus::deliver::{Deliverer, DeliveryConfig, SendError, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
 use tminus::discord::{DiscordSender, SenderConfig, WebhookSender};
-use tminus::item::{Item, Named, Precision, Video};
+use tminus::item::{Item, Video};
 use tminus::render::Message;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, OutboxEntry, Store};
-use tminus::types::{AlertKind, ChannelId, Destination, ItemId, ItemKind, Secret};
+use tminus::subscriptions::Subscriptions;
+use tminus::types::{ChannelId, Destination, Secret};
 
 const TOKEN: &str = "MTIzNDU2Nzg5.bot-token-SECRET-value";
 const HOOK_TOKEN: &str = "hook-token-SECRET-aBcDeF123";
 const CHANNEL: u64 = 424242;
 const HOOK_ID: u64 = 777;
 
+/// The sample launch, two days ahead, with a video, an image and a
+/// description for the embed.
 fn launch() -> Item {
-    let when = Utc::now() + chrono::Duration::days(2);
     Item {
-        id: ItemId::new(ItemKind::Launch, "f059c8f4-4ba5-4b09-8b89-7a7d7b7d1a2e"),
-        name: "Falcon 9 Block 5 | Starlink Group 10-1".into(),
-        slug: "falcon-9-starlink-10-1".into(),
-        url: Some("https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".into()),
-        item_type: Some(Named::new(None, "Communications", None)),
-        status: Some(Named::new(Some(1), "Go for Launch", Some("Go".into()))),
-        when: Some(when),
-        precision: Some(Precision { id: 1, name: "Minute".into() }),
-        window_start: Some(when),
-        window_end: Some(when + chrono::Duration::hours(4)),
-        webcast_live: false,
         videos: vec![Video { url: "https://www.youtube.com/watch?v=abc123".into(), title: None, live: None }],
-        agencies: vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))],
-        programs: vec![],
-        location: Some("Cape Canaveral SFS, FL, USA".into()),
-        pad: Some("Space Launch Complex 40".into()),
         image: Some("https://example.com/images/falcon9.jpeg".into()),
         description: Some("A batch of Starlink satellites.".into()),
-        last_updated: Utc::now(),
+        ..upcoming_launch()
     }
 }
 
 struct Env {
     _dir: tempfile::TempDir,
     store: Store,
+    subs: Subscriptions,
     fake: FakeDiscord,
     bot: Arc<DiscordSender>,
     hook: Arc<WebhookSender>,
@@ -73,8 +62,9 @@ impl Env {
         let senders = Senders::default()
             .with("discord", bot.clone() as Arc<dyn Sender>)
             .with("discord-webhook", hook.clone() as Arc<dyn Sender>);
-        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
-        Env { _dir: dir, store, fake, bot, hook, deliverer }
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
+        Env { _dir: dir, store, subs, fake, bot, hook, deliverer }
     }
 
     fn webhook(&self) -> Destination {
@@ -82,17 +72,8 @@ impl Env {
     }
 
     fn subscribe(&self, id: u64, destination: Destination) -> Subscription {
-        let sub = Subscription {
-            id: SubId(id),
-            destination,
-            filter: Filter::default(),
-            alerts: AlertKind::ALL.to_vec(),
-            reminders: vec![],
-            timezone: chrono_tz::UTC,
-            enabled: true,
-            origin: Origin::Chat,
-        };
-        self.store.put_subscription(&sub).unwrap();
+        let sub = Subscription::new(SubId(id), destination, Filter::default(), Origin::Chat);
+        self.subs.put(&sub).unwrap();
         sub
     }
 

@@ -139,7 +139,7 @@ impl Bot {
         let subs = Subscriptions::load(store.clone()).unwrap();
         let sender = DiscordSender::new(Secret::new(TOKEN), &discord.api_url(), SenderConfig::default()).unwrap();
         let senders = Senders::default().with("discord", Arc::new(sender));
-        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         let (stop, stop_rx) = watch::channel(false);
         let cfg = ll2.ll2_config();
         let poller_config = PollerConfig {

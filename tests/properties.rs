@@ -96,7 +96,7 @@ fn item() -> impl Strategy<Value = Item> {
             prop::option::of(prop::sample::select(types())),
             prop::option::of(prop::sample::select(statuses())),
             prop::option::of(time()),
-            prop::option::of((0i64..17).prop_map(|id| Precision { id, name: format!("p{id}") })),
+            prop::option::of((0i64..17).prop_map(Precision::from_id)),
         ),
         (prop::option::of(time()), prop::option::of(time()), any::<bool>(), prop::collection::vec(video(), 0..3)),
         (subset(agencies()), subset(programs())),
@@ -371,14 +371,10 @@ fn subscription(id: u64) -> impl Strategy<Value = Subscription> {
         prop::bool::weighted(0.85),
     )
         .prop_map(move |(filter, alerts, reminders, enabled)| Subscription {
-            id: SubId(id),
-            destination: Destination::Console,
-            filter,
-            alerts,
-            reminders: reminders.into_iter().map(Duration::from_secs).collect(),
-            timezone: chrono_tz::UTC,
             enabled,
-            origin: Origin::Chat,
+            ..Subscription::new(SubId(id), Destination::Console, filter, Origin::Chat)
+                .with_alerts(alerts)
+                .with_reminders(reminders.into_iter().map(Duration::from_secs).collect())
         })
 }
 
@@ -497,7 +493,7 @@ fn change() -> impl Strategy<Value = Change> {
             old_when,
             new_when,
             old_precision: None,
-            new_precision: Some(Precision { id: 1, name: "Minute".into() }),
+            new_precision: Some(Precision::Minute),
             old_window: (old_when, None),
             new_window: (new_when, None),
         }),

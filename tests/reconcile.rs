@@ -4,22 +4,22 @@
 //! disabled subscriptions, idempotence and reopening the store. The routing
 //! index is checked with real fixture items after every step.
 
+/// Only the shared data, not the fakes: this test needs no server.
+#[path = "support/data.rs"]
+#[allow(dead_code)]
+mod data;
+
 use std::time::Duration;
 
+use data::fixture_items;
 use tminus::config::Watch;
 use tminus::item::Item;
-use tminus::ll2::parse_page;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::Store;
 use tminus::subscriptions::{Reconciled, Subscriptions};
 use tminus::types::{AlertKind, ChannelId, ChatId, Destination, Feed, ItemKind, Secret};
 
 const H: Duration = Duration::from_secs(3600);
-
-fn fixture(name: &str, feed: Feed) -> Vec<Item> {
-    let path = format!("{}/tests/fixtures/ll2/{name}", env!("CARGO_MANIFEST_DIR"));
-    parse_page(feed, &std::fs::read(path).unwrap()).unwrap().items
-}
 
 /// Real items: an MHI launch (MMX), a SpaceX non-Starlink launch (Roman),
 /// a Starlink launch, and ESA's Juice Earth flyby event.
@@ -31,9 +31,9 @@ struct Items {
 }
 
 fn items() -> Items {
-    let launches = fixture("launches-2.3.0-upcoming-detailed.json", Feed::Launches);
-    let older = fixture("launches-2.2.0-upcoming-detailed.json", Feed::Launches);
-    let events = fixture("events-2.3.0-upcoming-detailed.json", Feed::Events);
+    let launches = fixture_items(Feed::Launches, "launches-2.3.0-upcoming-detailed.json");
+    let older = fixture_items(Feed::Launches, "launches-2.2.0-upcoming-detailed.json");
+    let events = fixture_items(Feed::Events, "events-2.3.0-upcoming-detailed.json");
     let by_name = |list: &[Item], needle: &str| list.iter().find(|i| i.name.contains(needle)).unwrap().clone();
     Items {
         mmx: by_name(&launches, "MMX"),
@@ -124,16 +124,11 @@ fn dc() -> Destination {
 }
 
 fn chat_sub(id: u64) -> Subscription {
-    Subscription {
-        id: SubId(id),
-        destination: tg(),
-        filter: Filter { programs: vec!["Starlink".into()], ..Default::default() },
-        alerts: vec![AlertKind::New, AlertKind::Reminder],
-        reminders: vec![Duration::from_secs(600)],
-        timezone: chrono_tz::America::New_York,
-        enabled: true,
-        origin: Origin::Chat,
-    }
+    let starlink = Filter { programs: vec!["Starlink".into()], ..Default::default() };
+    Subscription::new(SubId(id), tg(), starlink, Origin::Chat)
+        .with_alerts(vec![AlertKind::New, AlertKind::Reminder])
+        .with_reminders(vec![Duration::from_secs(600)])
+        .with_timezone(chrono_tz::America::New_York)
 }
 
 #[test]
@@ -257,7 +252,8 @@ fn platform_disabled_subscription_stays_disabled_until_its_watch_changes() {
     // The Telegram sender found the chat gone and disabled the subscription.
     let tg_sub = find(&subs, "spacex", &tg());
     let dc_sub = find(&subs, "spacex", &dc());
-    subs.put(&Subscription { enabled: false, ..tg_sub.clone() }).unwrap();
+    assert_eq!(subs.set_enabled(&tg(), false).unwrap(), 1);
+    assert!(!find(&subs, "spacex", &tg_sub.destination).enabled);
     assert_eq!(route(&subs, &it.roman, AlertKind::New), [dc_sub.id]);
 
     // Restart with the same config: still disabled, counted as unchanged.
@@ -313,4 +309,40 @@ async fn idempotent_and_survives_reopening_the_store() {
     );
     let ids: std::collections::BTreeSet<SubId> = subs.all().unwrap().iter().map(|s| s.id).collect();
     assert_eq!(ids.len(), 6);
+}
+
+#[test]
+fn disabling_enabling_and_migrating_a_destination_reach_routing_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    let it = items();
+    let everything = |id: u64, dest: Destination| Subscription::new(SubId(id), dest, Filter::default(), Origin::Chat);
+    let other = Destination::Telegram(ChatId(42));
+    for s in [everything(1, tg()), chat_sub(2), everything(3, other.clone())] {
+        subs.put(&s).unwrap();
+    }
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(1), SubId(2), SubId(3)]);
+
+    // The bot was blocked in the group: both of its subscriptions stop.
+    assert_eq!(subs.set_enabled(&tg(), false).unwrap(), 2);
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(3)]);
+    assert_eq!(subs.set_enabled(&tg(), false).unwrap(), 0, "nothing left to disable");
+    assert_eq!(subs.set_enabled(&tg(), true).unwrap(), 2);
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(1), SubId(2), SubId(3)]);
+
+    // The group became a supergroup: its subscriptions move, the rest stay.
+    let moved = Destination::Telegram(ChatId(-1_009_876_543_210));
+    assert_eq!(subs.migrate(&tg(), &moved).unwrap(), 2);
+    let by_dest = |dest: &Destination| -> Vec<SubId> {
+        subs.all().unwrap().into_iter().filter(|s| s.destination == *dest).map(|s| s.id).collect()
+    };
+    assert_eq!(by_dest(&moved), [SubId(1), SubId(2)]);
+    assert!(by_dest(&tg()).is_empty());
+    assert_eq!(by_dest(&other), [SubId(3)]);
+    assert_eq!(route(&subs, &it.starlink, AlertKind::New), [SubId(1), SubId(2), SubId(3)]);
+
+    // A restart sees the same.
+    drop(subs);
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    assert_eq!(subs.all().unwrap().iter().filter(|s| s.destination == moved).count(), 2);
 }

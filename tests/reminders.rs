@@ -9,14 +9,19 @@
 //! in between; the bot down past the moment; notes for Hold and TBD; alert
 //! kinds, offsets, filters and the enabled flag per subscription.
 
+/// Only the shared data, not the fakes: this test needs no server.
+#[path = "support/data.rs"]
+#[allow(dead_code)]
+mod data;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use data::fixture_items;
 use tminus::detect::{AlertId, Change};
 use tminus::item::{Item, Named, Precision};
-use tminus::ll2::parse_page;
 use tminus::reminders::Reminders;
 use tminus::render;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
@@ -42,8 +47,7 @@ fn before(when: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 }
 
 fn launches() -> Vec<Item> {
-    let path = format!("{}/tests/fixtures/ll2/launches-2.3.0-upcoming-detailed.json", env!("CARGO_MANIFEST_DIR"));
-    parse_page(Feed::Launches, &std::fs::read(path).unwrap()).unwrap().items
+    fixture_items(Feed::Launches, "launches-2.3.0-upcoming-detailed.json")
 }
 
 fn launch(needle: &str) -> Item {
@@ -54,7 +58,7 @@ fn launch(needle: &str) -> Item {
 /// 2026-08-30 11:26 UTC to the minute.
 fn roman() -> Item {
     let item = launch("Nancy Grace Roman");
-    assert_eq!(item.precision.as_ref().map(|p| p.id), Some(1), "minute precision");
+    assert_eq!(item.precision, Some(Precision::Minute));
     assert_eq!(item.status.as_ref().and_then(|s| s.id), Some(1), "Go");
     item
 }
@@ -107,16 +111,10 @@ impl Bot {
     }
 
     fn subscribe(&self, filter: Filter, alerts: &[AlertKind], reminders: &[Duration]) -> SubId {
-        let sub = Subscription {
-            id: SubId(self.store.next_id().unwrap()),
-            destination: Destination::Console,
-            filter,
-            alerts: alerts.to_vec(),
-            reminders: reminders.to_vec(),
-            timezone: chrono_tz::Europe::Berlin,
-            enabled: true,
-            origin: Origin::Chat,
-        };
+        let sub = Subscription::new(SubId(self.store.next_id().unwrap()), Destination::Console, filter, Origin::Chat)
+            .with_alerts(alerts.to_vec())
+            .with_reminders(reminders.to_vec())
+            .with_timezone(chrono_tz::Europe::Berlin);
         self.subs.put(&sub).unwrap();
         sub.id
     }
@@ -261,7 +259,7 @@ async fn precision_decides_which_reminders_make_sense() {
     let bot = Bot::open(dir.path(), GRACE);
     let mut hourly = roman();
     let t = hourly.when.unwrap();
-    hourly.precision = Some(Precision { id: 2, name: "Hour".into() });
+    hourly.precision = Some(Precision::Hour);
     bot.put_items(&[hourly]);
     let a = bot.subscribe(spacex(), &AlertKind::ALL, &DEFAULT);
     bot.run(t - min(25 * 60), t, min(5)).await;
@@ -279,7 +277,7 @@ async fn precision_decides_which_reminders_make_sense() {
     bot.run(t - min(25 * 60), t - min(23 * 60), min(5)).await;
     assert_eq!(bot.fired().iter().map(|f| f.offset).collect::<Vec<_>>(), [D24]);
     let mut coarser = item.clone();
-    coarser.precision = Some(Precision { id: 2, name: "Hour".into() });
+    coarser.precision = Some(Precision::Hour);
     bot.put_items(&[coarser]);
     bot.run(t - min(23 * 60), t, min(5)).await;
     let offsets: Vec<Duration> = bot.fired().iter().map(|f| f.offset).collect();
@@ -289,9 +287,11 @@ async fn precision_decides_which_reminders_make_sense() {
     // Month, quarter and day precision: no reminder at all, whatever the offset.
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::open(dir.path(), GRACE);
-    let coarse: Vec<Item> =
-        launches().into_iter().filter(|i| i.precision.as_ref().is_some_and(|p| [5, 7, 10].contains(&p.id))).collect();
-    let precisions: Vec<i64> = coarse.iter().map(|i| i.precision.as_ref().unwrap().id).collect();
+    let coarse: Vec<Item> = launches()
+        .into_iter()
+        .filter(|i| matches!(i.precision, Some(Precision::Day | Precision::Month | Precision::Quarter(_))))
+        .collect();
+    let precisions: Vec<Option<Precision>> = coarse.iter().map(|i| i.precision).collect();
     assert_eq!(precisions.len(), 3, "Day, Month and Q3 items in the fixture: {precisions:?}");
     bot.put_items(&coarse);
     bot.subscribe(Filter::default(), &AlertKind::ALL, &[D24, H2, H1, M30, M10]);

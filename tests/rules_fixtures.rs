@@ -43,16 +43,7 @@ fn fixture_items() -> Vec<Item> {
 }
 
 fn sub(id: u64, filter: Filter) -> Subscription {
-    Subscription {
-        id: SubId(id),
-        destination: Destination::Console,
-        filter,
-        alerts: AlertKind::ALL.to_vec(),
-        reminders: vec![],
-        timezone: chrono_tz::UTC,
-        enabled: true,
-        origin: Origin::Chat,
-    }
+    Subscription::new(SubId(id), Destination::Console, filter, Origin::Chat)
 }
 
 fn strings(v: &[&str]) -> Vec<String> {

@@ -510,7 +510,7 @@ async fn subscribe_in_chat_then_alert_in_chat_in_process() {
     let mut h = Harness::start().await;
     let sender = TelegramSender::new(&h.tg.token(), &h.tg.api_url(), TelegramLimits::default().scaled(10.0)).unwrap();
     let senders = Senders::default().with("telegram", Arc::new(sender) as Arc<dyn Sender>);
-    let deliverer = Arc::new(Deliverer::new(h.app.store.clone(), senders, DeliveryConfig::default()));
+    let deliverer = Arc::new(Deliverer::new(h.app.subs.clone(), senders, DeliveryConfig::default()));
     assert!(h.say("/subscribe agency SpaceX").await.contains("Subscribed #1"));
 
     h.ll2.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use support::data::upcoming_launch;
 use support::fake_telegram::{
     Behaviour, FakeLimits, FakeTelegram, MemberStatus, message_update, my_chat_member_update,
 };
@@ -20,11 +21,12 @@ use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, ParseMode, UpdateKind, UserId};
 use tminus::deliver::{Deliverer, DeliveryConfig, DrainStats, SendError, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
-use tminus::item::{Item, Named, Precision, Video};
+use tminus::item::{Item, Video};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, OutboxEntry, Store};
+use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender, classify};
-use tminus::types::{AlertKind, ChatId, Destination, ItemId, ItemKind, Secret};
+use tminus::types::{ChatId, Destination, ItemId, ItemKind, Secret};
 
 // ---------------------------------------------------------------------------
 // Log capture: every test's logs go to one buffer, which must never contain
@@ -47,6 +49,7 @@ fn assert_no_token(what: &str, text: &str) {
 struct Env {
     fake: FakeTelegram,
     store: Store,
+    subs: Subscriptions,
     sender: Arc<TelegramSender>,
     deliverer: Arc<Deliverer>,
     _dir: tempfile::TempDir,
@@ -104,22 +107,15 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         let senders = Senders::default().with("telegram", sender.clone() as Arc<dyn Sender>);
-        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
-        Env { fake, store, sender, deliverer, _dir: dir, _watchdog: Watchdog::arm(Duration::from_secs(120)) }
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
+        Env { fake, store, subs, sender, deliverer, _dir: dir, _watchdog: Watchdog::arm(Duration::from_secs(120)) }
     }
 
     fn subscribe(&self, chat: i64) -> SubId {
-        let sub = Subscription {
-            id: SubId(self.store.next_id().unwrap()),
-            destination: Destination::Telegram(ChatId(chat)),
-            filter: Filter::default(),
-            alerts: AlertKind::ALL.to_vec(),
-            reminders: vec![],
-            timezone: chrono_tz::UTC,
-            enabled: true,
-            origin: Origin::Chat,
-        };
-        self.store.put_subscription(&sub).unwrap();
+        let id = SubId(self.store.next_id().unwrap());
+        let sub = Subscription::new(id, Destination::Telegram(ChatId(chat)), Filter::default(), Origin::Chat);
+        self.subs.put(&sub).unwrap();
         sub.id
     }
 
@@ -177,29 +173,15 @@ impl Env {
     }
 }
 
+/// The sample launch, two days ahead, named `name`, with a live video.
 fn item(name: &str) -> Item {
-    let now = Utc::now();
-    let when = now + chrono::Duration::days(2);
     Item {
         id: ItemId::new(ItemKind::Launch, format!("id-{}", name.len())),
         name: name.into(),
         slug: "test".into(),
-        url: Some("https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".into()),
-        item_type: Some(Named::new(None, "Communications", None)),
-        status: Some(Named::new(Some(1), "Go for Launch", Some("Go".into()))),
-        when: Some(when),
-        precision: Some(Precision { id: 1, name: "Minute".into() }),
-        window_start: Some(when),
-        window_end: Some(when + chrono::Duration::hours(4)),
-        webcast_live: false,
         videos: vec![Video { url: "https://www.youtube.com/watch?v=abc&t=1".into(), title: None, live: Some(true) }],
-        agencies: vec![Named::new(Some(121), "SpaceX", Some("SpX".into()))],
-        programs: vec![],
-        location: Some("Cape Canaveral SFS, FL, USA".into()),
-        pad: Some("Space Launch Complex 40".into()),
-        image: None,
         description: Some("A test launch.".into()),
-        last_updated: now,
+        ..upcoming_launch()
     }
 }
 

@@ -21,6 +21,7 @@ use crate::detect::{Alert, AlertId};
 use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
 use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
+use crate::subscriptions::Subscriptions;
 use crate::types::{ChatId, Destination};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -109,6 +110,9 @@ impl DrainStats {
 
 pub struct Deliverer {
     store: Store,
+    /// Disables and migrates subscriptions when a platform says so, so
+    /// routing follows at once.
+    subs: Subscriptions,
     senders: Senders,
     config: DeliveryConfig,
     /// Poked by the poller when it committed new outbox entries.
@@ -123,8 +127,9 @@ pub fn backoff(attempts: u32) -> Duration {
 }
 
 impl Deliverer {
-    pub fn new(store: Store, senders: Senders, config: DeliveryConfig) -> Deliverer {
-        Deliverer { store, senders, config, wake: Arc::new(Notify::new()) }
+    /// Delivers from the outbox of the store `subs` lives in.
+    pub fn new(subs: Subscriptions, senders: Senders, config: DeliveryConfig) -> Deliverer {
+        Deliverer { store: subs.store().clone(), subs, senders, config, wake: Arc::new(Notify::new()) }
     }
 
     /// Delivers every entry that is due now. Destinations are served
@@ -274,22 +279,17 @@ impl Deliverer {
                 }
             }
             Err(SendError::Permanent { reason }) => {
-                warn!(dest = %entry.destination, sub = entry.sub.0, %reason, "destination refuses delivery; disabling its subscription");
-                if let Some(mut sub) = self.store.subscription(entry.sub)? {
-                    sub.enabled = false;
-                    self.store.put_subscription(&sub)?;
-                }
+                warn!(dest = %entry.destination, sub = entry.sub.0, %reason, "destination refuses delivery; disabling its subscriptions");
+                self.subs.set_enabled(&entry.destination, false)?;
                 self.store.dead_letter(key, &entry, &reason)?;
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Permanent);
                 stats.dead += 1;
             }
             Err(SendError::Migrated { to }) => {
-                info!(from = %entry.destination, to = to.0, "chat migrated; moving subscription and resending");
-                if let Some(mut sub) = self.store.subscription(entry.sub)? {
-                    sub.destination = Destination::Telegram(to);
-                    self.store.put_subscription(&sub)?;
-                }
-                entry.destination = Destination::Telegram(to);
+                info!(from = %entry.destination, to = to.0, "chat migrated; moving its subscriptions and resending");
+                let to = Destination::Telegram(to);
+                self.subs.migrate(&entry.destination, &to)?;
+                entry.destination = to;
                 self.store.reschedule(key, &entry)?;
                 metrics::global().delivery("telegram", DeliveryOutcome::Retried);
                 stats.retried += 1;

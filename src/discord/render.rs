@@ -389,8 +389,8 @@ mod tests {
         let m = msg(Change::Schedule {
             old_when: Some("2026-12-05T11:00:00Z".parse().unwrap()),
             new_when: Some("2026-12-05T13:30:00Z".parse().unwrap()),
-            old_precision: Some(Precision { id: 1, name: "Minute".into() }),
-            new_precision: Some(Precision { id: 1, name: "Minute".into() }),
+            old_precision: Some(Precision::Minute),
+            new_precision: Some(Precision::Minute),
             old_window: (None, None),
             new_window: (None, None),
         });
@@ -435,14 +435,14 @@ mod tests {
     #[test]
     fn coarse_dates_stay_honest_text() {
         let mut a = alert(Change::New);
-        a.item.precision = Some(Precision { id: 7, name: "Month".into() });
+        a.item.precision = Some(Precision::Month);
         let m = crate::render::message(&a, chrono_tz::UTC, now());
         let v = body(&m);
         let when = &v["embeds"][0]["fields"][0];
         assert_eq!(when["name"], "When");
         assert_eq!(when["value"], "NET 2026-12", "no timestamp for a month: {when}");
         // Hour precision: a timestamp, marked approximate.
-        a.item.precision = Some(Precision { id: 2, name: "Hour".into() });
+        a.item.precision = Some(Precision::Hour);
         let m = crate::render::message(&a, chrono_tz::UTC, now());
         let ts = a.item.when.unwrap().timestamp();
         assert_eq!(body(&m)["embeds"][0]["fields"][0]["value"], format!("~<t:{ts}:F> (<t:{ts}:R>), to the hour"));

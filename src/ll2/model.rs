@@ -211,8 +211,6 @@ pub struct NamedModel {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PrecisionModel {
     pub id: i64,
-    #[serde(default, deserialize_with = "lenient_text")]
-    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -349,7 +347,7 @@ impl NamedModel {
 
 impl PrecisionModel {
     fn into_precision(self) -> Precision {
-        Precision { id: self.id, name: self.name.unwrap_or_default() }
+        Precision::from_id(self.id)
     }
 }
 
@@ -578,7 +576,7 @@ mod tests {
         assert_eq!((status.id, status.short()), (Some(1), "Go"));
         assert_eq!(mmx.when, Some(ts("2026-10-19T19:41:03Z")));
         assert_eq!(mmx.window_start, mmx.when);
-        assert_eq!(mmx.precision, Some(Precision { id: 0, name: "Second".into() }));
+        assert_eq!(mmx.precision, Some(Precision::Second));
         assert_eq!(mmx.agencies, vec![Named::new(Some(98), "Mitsubishi Heavy Industries", Some("MHI".into()))]);
         assert_eq!(mmx.item_type, Some(Named::new(None, "Planetary Science", None)));
         assert_eq!(mmx.location.as_deref(), Some("Tanegashima Space Center, Japan"));
@@ -641,7 +639,7 @@ mod tests {
         for e in [a, b] {
             assert_eq!(e.name, "Juice Earth Flyby");
             assert_eq!(e.item_type, Some(Named::new(Some(23), "Flyby", None)));
-            assert_eq!(e.precision, Some(Precision { id: 7, name: "Month".into() }));
+            assert_eq!(e.precision, Some(Precision::Month));
             assert_eq!(e.agencies, vec![Named::new(Some(27), "European Space Agency", Some("ESA".into()))]);
             assert_eq!(e.when, Some(ts("2026-09-30T00:00:00Z")));
             assert_eq!(e.location.as_deref(), Some("Earth"));

@@ -46,7 +46,7 @@ use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::subscriptions::Subscriptions;
 use crate::telegram::sender::{classify, redact_token};
 use crate::types::{ChatId, Destination};
@@ -394,7 +394,7 @@ impl Handlers {
         let new = &update.new_chat_member.kind;
         let present = new.is_present();
         let status = status_name(new);
-        match self.set_enabled(ChatId(chat), present) {
+        match self.services.subs.set_enabled(&Destination::Telegram(ChatId(chat)), present) {
             Ok(0) => debug!(chat, status, "bot membership changed; no subscription to update"),
             Ok(n) if present => {
                 info!(chat, status, enabled = n, "bot is back in the chat; its subscriptions are active again")
@@ -409,20 +409,6 @@ impl Handlers {
                 error!(chat, status, error = %e, "could not update the chat's subscriptions after a membership change")
             }
         }
-    }
-
-    /// Enables or disables every subscription of the chat; returns how many
-    /// changed.
-    fn set_enabled(&self, chat: ChatId, enabled: bool) -> Result<usize, StoreError> {
-        let mut changed = 0;
-        for mut sub in self.services.store.subscriptions_of(&Destination::Telegram(chat))? {
-            if sub.enabled != enabled {
-                sub.enabled = enabled;
-                self.services.subs.put(&sub)?;
-                changed += 1;
-            }
-        }
-        Ok(changed)
     }
 }
 

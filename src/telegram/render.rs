@@ -396,8 +396,8 @@ mod tests {
             change: Change::Schedule {
                 old_when: old,
                 new_when: item.when,
-                old_precision: item.precision.clone(),
-                new_precision: item.precision.clone(),
+                old_precision: item.precision,
+                new_precision: item.precision,
                 old_window: (item.window_start, item.window_end),
                 new_window: (item.window_start, item.window_end),
             },
@@ -443,7 +443,7 @@ mod tests {
     fn snapshot_reminder_on_hold() {
         let mut item = sample_launch();
         item.status = Some(Named::new(Some(5), "On Hold", Some("Hold".into())));
-        item.precision = Some(Precision { id: 2, name: "Hour".into() });
+        item.precision = Some(Precision::Hour);
         let when = item.when.unwrap();
         let alert = Alert {
             id: AlertId(2),

@@ -73,7 +73,7 @@ impl App {
         subs.reconcile(&opts.watches).unwrap();
         let recorder = Arc::new(Recorder::default());
         let senders = Senders::default().with("console", recorder.clone());
-        let deliverer = Arc::new(Deliverer::new(store.clone(), senders, DeliveryConfig::default()));
+        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         let (stop, stop_rx) = watch::channel(false);
         let client = tminus::ll2::Client::new(&opts.ll2).unwrap();
         let config = PollerConfig {

@@ -3,9 +3,11 @@
 //!
 //! - `fake_ll2`: an in-process fake Launch Library 2 server (see its docs).
 //! - `app`: the tminus pipeline assembled in-process against the fakes.
+//! - `data`: shared test data (the sample launch).
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod data;
 pub mod fake_discord;
 pub mod fake_ll2;
 pub mod fake_telegram;

@@ -1,0 +1,437 @@
+//! Executing chat commands: a parsed `ChatCommand` for one chat, run
+//! against the subscription API and the store's chat settings, answered
+//! with a plain-text `Reply`. It must not parse text (see `parse`) nor
+//! write subscriptions other than through `Subscriptions`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
+use crate::directory::Directory;
+use crate::render::{format_tminus, format_when};
+use crate::rules::{Filter, Origin, SubId, Subscription};
+use crate::store::{ChatSettings, Store, StoreError};
+use crate::subscriptions::Subscriptions;
+use crate::types::{Destination, format_duration};
+
+/// The chat a command came from and what its sender may do.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    pub destination: Destination,
+    /// Allowed to change subscriptions and settings (private chat, group
+    /// admin, Manage Channels on Discord).
+    pub can_manage: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// Defaults for chats that set nothing yet: `[alerts]` of the config.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub timezone: Tz,
+    pub reminders: Vec<Duration>,
+}
+
+/// What to answer. `private`: only the sender should see it (Discord
+/// ephemeral replies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+    pub private: bool,
+}
+
+impl Reply {
+    fn public(text: impl Into<String>) -> Reply {
+        Reply { text: text.into(), private: false }
+    }
+    fn private(text: impl Into<String>) -> Reply {
+        Reply { text: text.into(), private: true }
+    }
+}
+
+/// What a command needs to run.
+pub struct Services<'a> {
+    pub subs: &'a Subscriptions,
+    pub store: &'a Store,
+    pub directory: &'a Directory,
+    pub defaults: &'a Defaults,
+}
+
+pub fn help_text() -> String {
+    let mut out = String::from("tminus tells this chat about launches, dockings, spacewalks and landings.\n\n");
+    for (name, what, example) in COMMANDS {
+        out.push_str(&format!("/{name} — {what}\n   e.g. {example}\n"));
+    }
+    out.push_str("\nNames work as LL2 spells them (SpaceX, NASA, Artemis) or as LL2 ids.");
+    out
+}
+
+/// Runs a parsed command for one chat.
+pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Result<Reply, StoreError> {
+    if cmd.changes_settings() && !ctx.can_manage {
+        return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
+    }
+    let settings = svc
+        .store
+        .chat_settings(&ctx.destination)?
+        .unwrap_or_else(|| ChatSettings { timezone: svc.defaults.timezone, reminders: svc.defaults.reminders.clone() });
+    let chat = Chat { ctx, svc, settings };
+    Ok(match cmd {
+        ChatCommand::Start => Reply::public(
+            "🚀 Hi! I send alerts about launches and space events: new items, schedule slips, status changes, \
+             webcasts and T-minus reminders.\n\n\
+             Try /subscribe for everything, or /subscribe agency SpaceX for one agency. /help lists all commands.",
+        ),
+        ChatCommand::Help => Reply::public(help_text()),
+        ChatCommand::Subscribe(filter) => chat.subscribe(filter)?,
+        ChatCommand::Unsubscribe(target) => chat.unsubscribe(target)?,
+        ChatCommand::List => chat.list()?,
+        ChatCommand::Next(n) => {
+            Reply::public(next_text(svc.store, &chat.subscriptions()?, chat.settings.timezone, ctx.now, n)?)
+        }
+        ChatCommand::Timezone(None) => Reply::public(format!(
+            "Times here are shown in {}. Change with /timezone Area/City, e.g. /timezone Europe/Berlin.",
+            chat.settings.timezone.name()
+        )),
+        ChatCommand::Timezone(Some(name)) => chat.set_timezone(&name)?,
+        ChatCommand::Reminders(None) => Reply::public(format!(
+            "Reminders here: {}. Change with /reminders 24h 1h 10m, or /reminders off.",
+            describe_reminders(&chat.settings.reminders)
+        )),
+        ChatCommand::Reminders(Some(offsets)) => chat.set_reminders(offsets)?,
+    })
+}
+
+/// One chat while a command runs: its settings (or the defaults) and the
+/// services to change them.
+struct Chat<'a> {
+    ctx: &'a CommandContext,
+    svc: &'a Services<'a>,
+    settings: ChatSettings,
+}
+
+impl Chat<'_> {
+    /// The subscriptions made in this chat, in id order (their `/list`
+    /// numbers); config watches to the same destination are not the chat's
+    /// to change.
+    fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        let all = self.svc.store.subscriptions_of(&self.ctx.destination)?;
+        Ok(all.into_iter().filter(|s| s.origin == Origin::Chat).collect())
+    }
+
+    fn subscribe(&self, filter: Filter) -> Result<Reply, StoreError> {
+        let existing = self.subscriptions()?;
+        if existing.len() >= MAX_SUBSCRIPTIONS_PER_CHAT {
+            return Ok(Reply::private(format!(
+                "This chat already has {MAX_SUBSCRIPTIONS_PER_CHAT} subscriptions, the most allowed. \
+                 Remove one with /unsubscribe N first."
+            )));
+        }
+        if let Some(problem) = unknown_names(&filter, self.svc.directory) {
+            return Ok(Reply::private(problem));
+        }
+        if let Some(same) = existing.iter().position(|s| s.filter.normalized() == filter.normalized() && s.enabled) {
+            return Ok(Reply::private(format!("Already subscribed: #{} {}", same + 1, describe(&filter))));
+        }
+        let id = SubId(self.svc.store.next_id()?);
+        let sub = Subscription::new(id, self.ctx.destination.clone(), filter.clone(), Origin::Chat)
+            .with_reminders(self.settings.reminders.clone())
+            .with_timezone(self.settings.timezone);
+        self.svc.subs.put(&sub)?;
+        Ok(Reply::private(format!(
+            "✅ Subscribed #{}: {}.\nTimes are shown in {}; change with /timezone. See /next for what's coming.",
+            existing.len() + 1,
+            describe(&filter),
+            self.settings.timezone.name()
+        )))
+    }
+
+    fn unsubscribe(&self, target: Target) -> Result<Reply, StoreError> {
+        let existing = self.subscriptions()?;
+        Ok(match target {
+            Target::All => {
+                for s in &existing {
+                    self.svc.subs.remove(s.id)?;
+                }
+                Reply::private(format!("Removed all {} subscriptions of this chat.", existing.len()))
+            }
+            Target::Number(n) => match existing.get(n - 1) {
+                Some(s) => {
+                    self.svc.subs.remove(s.id)?;
+                    Reply::private(format!("Removed #{n}: {}.", describe(&s.filter)))
+                }
+                None if existing.is_empty() => Reply::private("This chat has no subscriptions."),
+                None => Reply::private(format!("There is no #{n}; this chat has {} (see /list).", existing.len())),
+            },
+        })
+    }
+
+    fn list(&self) -> Result<Reply, StoreError> {
+        let existing = self.subscriptions()?;
+        if existing.is_empty() {
+            return Ok(Reply::public("No subscriptions here yet. Try /subscribe or /subscribe agency SpaceX."));
+        }
+        let mut out = String::from("Subscriptions of this chat:\n");
+        for (i, s) in existing.iter().enumerate() {
+            let paused = if s.enabled { "" } else { " (paused: the bot could not post here)" };
+            out.push_str(&format!("{}. {}{paused}\n", i + 1, describe(&s.filter)));
+        }
+        out.push_str(&format!(
+            "Times in {}; reminders: {}.",
+            self.settings.timezone.name(),
+            describe_reminders(&self.settings.reminders)
+        ));
+        Ok(Reply::public(out))
+    }
+
+    fn set_timezone(&self, name: &str) -> Result<Reply, StoreError> {
+        let tz = match resolve_timezone(name) {
+            Ok(tz) => tz,
+            Err(hint) => return Ok(Reply::private(hint)),
+        };
+        self.save(ChatSettings { timezone: tz, ..self.settings.clone() }, |s| s.timezone = tz)?;
+        Ok(Reply::private(format!("🕑 Times in this chat are now shown in {}.", tz.name())))
+    }
+
+    fn set_reminders(&self, offsets: Vec<Duration>) -> Result<Reply, StoreError> {
+        let reply = Reply::private(format!("⏰ Reminders: {}.", describe_reminders(&offsets)));
+        self.save(ChatSettings { reminders: offsets.clone(), ..self.settings.clone() }, |s| {
+            s.reminders = offsets.clone()
+        })?;
+        Ok(reply)
+    }
+
+    /// Stores the chat's new settings and applies `change` to its
+    /// subscriptions: settings hold for the subscriptions it has and the
+    /// ones it makes later.
+    fn save(&self, new: ChatSettings, change: impl Fn(&mut Subscription)) -> Result<(), StoreError> {
+        self.svc.store.put_chat_settings(&self.ctx.destination, &new)?;
+        for mut s in self.subscriptions()? {
+            change(&mut s);
+            self.svc.subs.put(&s)?;
+        }
+        Ok(())
+    }
+}
+
+/// A filter in words: "agency SpaceX, except program Starlink".
+pub fn describe(f: &Filter) -> String {
+    let mut parts = Vec::new();
+    let mut add = |label: &str, values: &[String]| {
+        if !values.is_empty() {
+            parts.push(format!("{label} {}", values.join(" or ")));
+        }
+    };
+    let kinds: Vec<String> = f.kinds.iter().map(|k| k.feed().as_str().to_string()).collect();
+    add("only", &kinds);
+    add("agency", &f.agencies);
+    add("type", &f.types);
+    add("program", &f.programs);
+    add("except agency", &f.exclude_agencies);
+    add("except type", &f.exclude_types);
+    add("except program", &f.exclude_programs);
+    if parts.is_empty() { "everything".to_string() } else { parts.join(", ") }
+}
+
+fn describe_reminders(r: &[Duration]) -> String {
+    if r.is_empty() { "off".into() } else { r.iter().map(|d| format_duration(*d)).collect::<Vec<_>>().join(" ") }
+}
+
+/// Names the directory does not know, with suggestions. Ids always pass
+/// (the directory only knows what LL2 listed recently), and before the
+/// first sync nothing can be checked.
+fn unknown_names(filter: &Filter, dir: &Directory) -> Option<String> {
+    if dir.is_empty() {
+        return None;
+    }
+    let mut lines = Vec::new();
+    for (dim, value) in dir.unresolved(filter) {
+        if value.parse::<i64>().is_ok() {
+            continue;
+        }
+        let hint = dir.suggest(dim, &value, 3);
+        lines.push(if hint.is_empty() {
+            format!("I don't know the {} {value:?} (nothing upcoming from it on LL2).", dim.as_str())
+        } else {
+            format!("I don't know the {} {value:?}. Did you mean {}?", dim.as_str(), hint.join(", "))
+        });
+    }
+    if lines.is_empty() {
+        None
+    } else {
+        lines.push("Names are matched as LL2 spells them; an LL2 id works too.".into());
+        Some(lines.join("\n"))
+    }
+}
+
+/// A timezone by IANA name, case-insensitively; otherwise a hint with the
+/// closest names.
+pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
+    crate::tz::parse_timezone(name).map_err(|unknown| {
+        let shown: String = name.trim().chars().take(40).collect();
+        if unknown.close.is_empty() {
+            format!(
+                "{shown:?} is not a timezone I know. Use an Area/City name such as Europe/Berlin or America/New_York."
+            )
+        } else {
+            format!("{shown:?} is not a timezone I know. Did you mean {}?", unknown.close.join(", "))
+        }
+    })
+}
+
+/// `/next`: upcoming stored items matching any of the chat's filters.
+fn next_text(store: &Store, subs: &[Subscription], tz: Tz, now: DateTime<Utc>, n: usize) -> Result<String, StoreError> {
+    if subs.is_empty() {
+        return Ok("Nothing to show: this chat has no subscriptions. Try /subscribe.".into());
+    }
+    let mut items: Vec<_> = store
+        .items()?
+        .into_iter()
+        .filter(|i| i.when.is_some_and(|w| w > now))
+        .filter(|i| subs.iter().any(|s| s.enabled && s.filter.matches(i)))
+        .collect();
+    items.sort_by_key(|i| i.when);
+    if items.is_empty() {
+        return Ok("Nothing upcoming matches this chat's subscriptions right now.".into());
+    }
+    let mut out = String::from("Coming up:\n");
+    for (i, item) in items.iter().take(n).enumerate() {
+        let when = item.when.map(|w| format_when(w, item.precision.as_ref(), tz)).unwrap_or_default();
+        let exact = item.precision.is_none_or(|p| p.to_the_hour());
+        let tminus = match (item.when, exact) {
+            (Some(w), true) => format!(" ({})", format_tminus(w, now)),
+            _ => String::new(),
+        };
+        let status = item.status.as_ref().map(|s| format!(" [{}]", s.short())).unwrap_or_default();
+        out.push_str(&format!("{}. {} — {when}{tminus}{status}\n", i + 1, item.name));
+    }
+    Ok(out.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::{parse, parse_filter, split_command};
+
+    #[test]
+    fn timezones_with_hints() {
+        assert_eq!(resolve_timezone("Europe/Berlin").unwrap(), chrono_tz::Europe::Berlin);
+        assert_eq!(resolve_timezone("europe/berlin").unwrap(), chrono_tz::Europe::Berlin);
+        let hint = resolve_timezone("Berlin").unwrap_err();
+        assert!(hint.contains("Europe/Berlin"), "{hint}");
+        let hint = resolve_timezone("Mars/Olympus").unwrap_err();
+        assert!(hint.contains("Area/City"), "{hint}");
+    }
+
+    #[test]
+    fn filters_in_words() {
+        let f = parse_filter("agency SpaceX -program Starlink").unwrap();
+        assert_eq!(describe(&f), "agency SpaceX, except program Starlink");
+        assert_eq!(describe(&Filter::default()), "everything");
+    }
+
+    mod execute {
+        use super::*;
+        use crate::detect::tests::sample_launch;
+        use crate::store::Batch;
+        use crate::types::ChatId;
+
+        struct Fixture {
+            _dir: tempfile::TempDir,
+            store: Store,
+            subs: Subscriptions,
+            directory: Directory,
+            defaults: Defaults,
+        }
+
+        fn fixture() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let mut item = sample_launch();
+            item.programs = vec![crate::item::Named::new(Some(25), "Starlink", None)];
+            store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
+            let mut directory = Directory::default();
+            directory.learn(&item);
+            let subs = Subscriptions::load(store.clone()).unwrap();
+            let defaults = Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)] };
+            Fixture { _dir: dir, store, subs, directory, defaults }
+        }
+
+        fn run(f: &Fixture, chat: i64, admin: bool, text: &str) -> Reply {
+            let (name, args) = split_command(text, Some("tminus_bot")).unwrap();
+            let cmd = match parse(&name, args) {
+                Ok(c) => c,
+                Err(e) => return Reply::private(e.to_string()),
+            };
+            let ctx = CommandContext {
+                destination: Destination::Telegram(ChatId(chat)),
+                can_manage: admin,
+                now: "2026-12-01T00:00:00Z".parse().unwrap(),
+            };
+            let svc = Services { subs: &f.subs, store: &f.store, directory: &f.directory, defaults: &f.defaults };
+            execute(cmd, &ctx, &svc).unwrap()
+        }
+
+        #[test]
+        fn subscribe_list_unsubscribe() {
+            let f = fixture();
+            assert!(run(&f, 555, true, "/subscribe agency SpaceX -program Starlink").text.contains("Subscribed #1"));
+            assert!(run(&f, 555, true, "/subscribe agency spacex -program Starlink").text.contains("Already"));
+            run(&f, 555, true, "/subscribe");
+            let list = run(&f, 555, false, "/list").text;
+            assert!(list.contains("1. agency SpaceX, except program Starlink"), "{list}");
+            assert!(list.contains("2. everything"), "{list}");
+            assert!(run(&f, 777, false, "/list").text.contains("No subscriptions"), "chats are separate");
+            assert!(run(&f, 555, true, "/unsubscribe 3").text.contains("no #3"));
+            assert!(run(&f, 555, true, "/unsubscribe 1").text.contains("Removed #1"));
+            assert_eq!(f.store.subscriptions_of(&Destination::Telegram(ChatId(555))).unwrap().len(), 1);
+            assert!(run(&f, 555, true, "/unsubscribe all").text.contains("all 1"));
+            assert!(f.subs.index().read().unwrap().is_empty());
+        }
+
+        #[test]
+        fn only_admins_change_settings_and_limits_hold() {
+            let f = fixture();
+            assert!(run(&f, -100, false, "/subscribe").text.contains("Only administrators"));
+            assert!(run(&f, -100, false, "/timezone Europe/Berlin").text.contains("Only administrators"));
+            assert!(run(&f, -100, false, "/help").text.contains("/subscribe"));
+            for i in 0..MAX_SUBSCRIPTIONS_PER_CHAT {
+                run(&f, -100, true, &format!("/subscribe agency {}", 1000 + i));
+            }
+            assert!(run(&f, -100, true, "/subscribe agency 5").text.contains("most allowed"));
+        }
+
+        #[test]
+        fn unknown_names_get_suggestions() {
+            let f = fixture();
+            let reply = run(&f, 1, true, "/subscribe agency SpaceY").text;
+            assert!(reply.contains("Did you mean SpaceX?"), "{reply}");
+            assert!(f.store.subscriptions_of(&Destination::Telegram(ChatId(1))).unwrap().is_empty());
+        }
+
+        #[test]
+        fn next_timezone_and_reminders() {
+            let f = fixture();
+            assert!(run(&f, 9, true, "/next").text.contains("no subscriptions"));
+            run(&f, 9, true, "/subscribe agency SpaceX");
+            run(&f, 9, true, "/subscribe type launch -program starlink");
+            let next = run(&f, 9, true, "/next").text;
+            assert!(
+                next.contains("1. Falcon 9 Block 5 | Starlink Group 10-1 — 2026-12-05 13:30 UTC (T-4d 13h 30m) [Go]"),
+                "{next}"
+            );
+            assert!(run(&f, 9, true, "/timezone Berlin").text.contains("Europe/Berlin"));
+            assert!(run(&f, 9, true, "/timezone europe/berlin").text.contains("now shown in Europe/Berlin"));
+            assert!(run(&f, 9, true, "/next 1").text.contains("14:30 CET"));
+            assert!(run(&f, 9, true, "/reminders 1h 10m").text.contains("1h 10m"));
+            let subs = f.store.subscriptions_of(&Destination::Telegram(ChatId(9))).unwrap();
+            assert_eq!(subs[0].reminders, [Duration::from_secs(3600), Duration::from_secs(600)]);
+            assert_eq!(subs[0].timezone, chrono_tz::Europe::Berlin);
+            run(&f, 9, true, "/subscribe type launch");
+            let subs = f.store.subscriptions_of(&Destination::Telegram(ChatId(9))).unwrap();
+            assert_eq!(subs[2].timezone, chrono_tz::Europe::Berlin, "new subscriptions take the chat's settings");
+            assert!(run(&f, 9, true, "/reminders off").text.contains("off"));
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Parsing chat commands: text in, a `ChatCommand` or a usage error (whose
+//! text is the reply) out. Pure: no store, no directory, no clock.
+
+use std::time::Duration;
+
+use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
+use crate::directory::Dimension;
+use crate::rules::Filter;
+use crate::types::{ItemKind, parse_duration};
+
+/// One parsed chat command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatCommand {
+    Start,
+    Help,
+    Subscribe(Filter),
+    Unsubscribe(Target),
+    List,
+    Next(usize),
+    Timezone(Option<String>),
+    Reminders(Option<Vec<Duration>>),
+}
+
+impl ChatCommand {
+    /// Commands that change the chat's subscriptions or settings; in groups
+    /// only administrators may use them.
+    pub fn changes_settings(&self) -> bool {
+        match self {
+            ChatCommand::Subscribe(_) | ChatCommand::Unsubscribe(_) => true,
+            ChatCommand::Timezone(tz) => tz.is_some(),
+            ChatCommand::Reminders(r) => r.is_some(),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Number(usize),
+    All,
+}
+
+/// Why a command could not be parsed; `Display` is the reply to send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("Unknown command /{0}. Send /help for the list.")]
+    Unknown(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Splits `/cmd@bot args` into the command name and its arguments. `None`
+/// when the text is not a command, or is addressed to another bot.
+pub fn split_command<'a>(text: &'a str, bot_username: Option<&str>) -> Option<(String, &'a str)> {
+    let text = text.trim_start();
+    let rest = text.strip_prefix('/')?;
+    let (head, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let (name, addressee) = match head.split_once('@') {
+        Some((n, a)) => (n, Some(a)),
+        None => (head, None),
+    };
+    if let (Some(to), Some(me)) = (addressee, bot_username)
+        && !to.eq_ignore_ascii_case(me)
+    {
+        return None;
+    }
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), args.trim()))
+}
+
+/// Parses a command given its name (without `/`) and argument text.
+pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
+    if args.chars().count() > MAX_ARGS_LEN {
+        return Err(CommandError::Usage(format!(
+            "That is a lot of text: arguments are limited to {MAX_ARGS_LEN} characters."
+        )));
+    }
+    match name {
+        "start" => Ok(ChatCommand::Start),
+        "help" => Ok(ChatCommand::Help),
+        "subscribe" | "sub" => parse_filter(args).map(ChatCommand::Subscribe),
+        "unsubscribe" | "unsub" => parse_target(args).map(ChatCommand::Unsubscribe),
+        "list" => Ok(ChatCommand::List),
+        "next" => parse_next(args).map(ChatCommand::Next),
+        "timezone" | "tz" => Ok(ChatCommand::Timezone(if args.is_empty() { None } else { Some(args.to_string()) })),
+        "reminders" => parse_reminders(args).map(ChatCommand::Reminders),
+        other => Err(CommandError::Unknown(other.chars().take(32).collect())),
+    }
+}
+
+fn dimension_word(word: &str) -> Option<&'static str> {
+    match word.to_lowercase().as_str() {
+        "agency" | "agencies" | "provider" => Some("agency"),
+        "type" | "types" => Some("type"),
+        "program" | "programs" | "programme" => Some("program"),
+        "kind" | "kinds" => Some("kind"),
+        _ => None,
+    }
+}
+
+/// `agency SpaceX type launch -program Starlink`: a dimension word starts
+/// a value that runs until the next dimension word, so names with spaces
+/// ("Rocket Lab") need no quotes.
+pub fn parse_filter(args: &str) -> Result<Filter, CommandError> {
+    let mut filter = Filter::default();
+    let mut current: Option<(bool, &'static str, Vec<&str>)> = None;
+    let usage = || {
+        CommandError::Usage(
+            "Use: /subscribe [agency|type|program NAME]... [-agency|-type|-program NAME]...\n\
+             Example: /subscribe agency SpaceX -program Starlink"
+                .to_string(),
+        )
+    };
+    let finish = |cur: Option<(bool, &'static str, Vec<&str>)>, filter: &mut Filter| -> Result<(), CommandError> {
+        let Some((exclude, dim, words)) = cur else { return Ok(()) };
+        let value = words.join(" ");
+        let value = value.trim_matches(|c| c == '"' || c == '\'' || c == ',').trim().to_string();
+        if value.is_empty() {
+            return Err(CommandError::Usage(format!("Which {dim}? Example: /subscribe {dim} {}", example(dim))));
+        }
+        let list = match (exclude, dim) {
+            (false, "agency") => &mut filter.agencies,
+            (false, "type") => &mut filter.types,
+            (false, "program") => &mut filter.programs,
+            (true, "agency") => &mut filter.exclude_agencies,
+            (true, "type") => &mut filter.exclude_types,
+            (true, "program") => &mut filter.exclude_programs,
+            (false, "kind") => {
+                let kind = value.parse::<ItemKind>().map_err(|_| {
+                    CommandError::Usage(format!("Kind must be \"launch\" or \"event\", not {:?}.", shown(&value)))
+                })?;
+                if !filter.kinds.contains(&kind) {
+                    filter.kinds.push(kind);
+                }
+                return Ok(());
+            }
+            _ => return Err(CommandError::Usage("Kinds cannot be excluded; choose the kind you want.".into())),
+        };
+        if !list.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+            list.push(value);
+        }
+        Ok(())
+    };
+    for word in args.split_whitespace() {
+        let (exclude, bare) = match word.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, word),
+        };
+        if let Some(dim) = dimension_word(bare) {
+            finish(current.take(), &mut filter)?;
+            current = Some((exclude, dim, Vec::new()));
+        } else if let Some((_, _, words)) = current.as_mut() {
+            words.push(word);
+        } else {
+            return Err(usage());
+        }
+    }
+    finish(current, &mut filter)?;
+    Ok(filter)
+}
+
+fn example(dim: &str) -> &'static str {
+    match dim {
+        "agency" => "SpaceX",
+        "type" => "launch",
+        "program" => "Artemis",
+        _ => "launch",
+    }
+}
+
+fn parse_target(args: &str) -> Result<Target, CommandError> {
+    let a = args.trim();
+    if a.eq_ignore_ascii_case("all") {
+        return Ok(Target::All);
+    }
+    match a.trim_start_matches('#').parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(Target::Number(n)),
+        _ => Err(CommandError::Usage("Use: /unsubscribe N (the number from /list) or /unsubscribe all".to_string())),
+    }
+}
+
+fn parse_next(args: &str) -> Result<usize, CommandError> {
+    if args.trim().is_empty() {
+        return Ok(NEXT_DEFAULT);
+    }
+    match args.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n.min(NEXT_MAX)),
+        _ => Err(CommandError::Usage(format!("Use: /next [N], N from 1 to {NEXT_MAX}"))),
+    }
+}
+
+/// User text quoted in a reply: at most 40 characters, since `{:?}` may
+/// escape each control character into up to ten.
+fn shown(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// `24h 1h 10m` (also comma-separated) or `off`; empty = show current.
+pub fn parse_reminders(args: &str) -> Result<Option<Vec<Duration>>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    if a.eq_ignore_ascii_case("off") || a.eq_ignore_ascii_case("none") {
+        return Ok(Some(Vec::new()));
+    }
+    let mut out = Vec::new();
+    for part in a.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()) {
+        let d = parse_duration(part).map_err(|_| {
+            CommandError::Usage(format!(
+                "{:?} is not a duration. Use e.g. /reminders 24h 1h 10m, or /reminders off",
+                shown(part)
+            ))
+        })?;
+        if d.is_zero() || d > Duration::from_secs(30 * 86_400) {
+            return Err(CommandError::Usage("Reminders must be between 1 minute and 30 days before T-0.".into()));
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    if out.len() > 6 {
+        return Err(CommandError::Usage("At most 6 reminder times, please.".into()));
+    }
+    out.sort_by(|a, b| b.cmp(a));
+    Ok(Some(out))
+}
+
+/// The directory dimension a filter dimension word names (for autocomplete).
+pub fn dimension(word: &str) -> Option<Dimension> {
+    match dimension_word(word)? {
+        "agency" => Some(Dimension::Agency),
+        "type" => Some(Dimension::Type),
+        "program" => Some(Dimension::Program),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_commands_and_ignores_other_bots() {
+        assert_eq!(
+            split_command("/subscribe agency SpaceX", Some("tminus_bot")),
+            Some(("subscribe".into(), "agency SpaceX"))
+        );
+        assert_eq!(split_command("/next@tminus_bot 3", Some("tminus_bot")), Some(("next".into(), "3")));
+        assert_eq!(split_command("/next@TMINUS_BOT", Some("tminus_bot")), Some(("next".into(), "")));
+        assert_eq!(split_command("/next@otherbot", Some("tminus_bot")), None);
+        assert_eq!(split_command("hello /next", Some("tminus_bot")), None);
+        assert_eq!(split_command("/", None), None);
+        assert_eq!(split_command("/🚀", None), None);
+    }
+
+    #[test]
+    fn subscribe_grammar() {
+        assert_eq!(parse("subscribe", "").unwrap(), ChatCommand::Subscribe(Filter::default()));
+        let f = parse_filter("agency SpaceX -program Starlink").unwrap();
+        assert_eq!(f.agencies, ["SpaceX"]);
+        assert_eq!(f.exclude_programs, ["Starlink"]);
+        let f = parse_filter("agency Rocket Lab type launch agency 121").unwrap();
+        assert_eq!(f.agencies, ["Rocket Lab", "121"]);
+        assert_eq!(f.types, ["launch"]);
+        let f = parse_filter("kind event type Flyby").unwrap();
+        assert_eq!(f.kinds, [ItemKind::Event]);
+        assert!(parse_filter("SpaceX").is_err());
+        assert!(parse_filter("agency").is_err());
+        assert!(parse_filter("kind rocket").is_err());
+        assert!(parse("subscribe", &"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(parse("unsubscribe", "2").unwrap(), ChatCommand::Unsubscribe(Target::Number(2)));
+        assert_eq!(parse("unsubscribe", "ALL").unwrap(), ChatCommand::Unsubscribe(Target::All));
+        assert!(parse("unsubscribe", "0").is_err());
+        assert!(parse("unsubscribe", "").is_err());
+        assert_eq!(parse("next", "").unwrap(), ChatCommand::Next(5));
+        assert_eq!(parse("next", "50").unwrap(), ChatCommand::Next(20));
+        assert!(parse("next", "-1").is_err());
+        assert_eq!(
+            parse("reminders", "24h, 1h 10m").unwrap(),
+            ChatCommand::Reminders(Some(vec![
+                Duration::from_secs(86_400),
+                Duration::from_secs(3600),
+                Duration::from_secs(600)
+            ]))
+        );
+        assert_eq!(parse("reminders", "off").unwrap(), ChatCommand::Reminders(Some(vec![])));
+        assert!(parse("reminders", "soon").is_err());
+        assert!(matches!(parse("launch", ""), Err(CommandError::Unknown(_))));
+        assert!(ChatCommand::Subscribe(Filter::default()).changes_settings());
+        assert!(!ChatCommand::Next(5).changes_settings());
+        assert!(!ChatCommand::Timezone(None).changes_settings());
+    }
+}

@@ -1,0 +1,241 @@
+//! The subscription model: who gets which alerts, and the filter that
+//! selects them, checked against one item at a time. The index (`index`)
+//! answers the same question for all subscriptions at once and must agree
+//! with `Subscription::matches`.
+
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::item::{Item, Named};
+use crate::types::{AlertKind, Destination, ItemKind};
+
+/// Stable id of a subscription in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SubId(pub u64);
+
+/// Who made a subscription. Config watches are reconciled by name at start-up
+/// and never touch subscriptions made in chats, and the other way round.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "lowercase")]
+pub enum Origin {
+    /// A `[[watch]]` of config.toml, by its name.
+    Config { watch: String },
+    /// A chat command in the destination's chat or channel.
+    Chat,
+}
+
+/// What a subscription selects. Values are kept as the user wrote them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Filter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<ItemKind>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_agencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_programs: Vec<String>,
+}
+
+/// A subscription: where alerts go, which ones, and how to present them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: SubId,
+    pub destination: Destination,
+    pub filter: Filter,
+    pub alerts: Vec<AlertKind>,
+    /// T-minus reminder offsets, largest first. Empty: no reminders.
+    #[serde(with = "crate::types::duration_secs")]
+    pub reminders: Vec<Duration>,
+    pub timezone: Tz,
+    pub enabled: bool,
+    pub origin: Origin,
+}
+
+impl Subscription {
+    /// An enabled subscription to every alert kind, without reminders, with
+    /// times in UTC; the `with_*` methods set the rest.
+    pub fn new(id: SubId, destination: Destination, filter: Filter, origin: Origin) -> Subscription {
+        Subscription {
+            id,
+            destination,
+            filter,
+            alerts: AlertKind::ALL.to_vec(),
+            reminders: Vec::new(),
+            timezone: chrono_tz::UTC,
+            enabled: true,
+            origin,
+        }
+    }
+
+    pub fn with_alerts(self, alerts: Vec<AlertKind>) -> Subscription {
+        Subscription { alerts, ..self }
+    }
+
+    /// T-minus reminder offsets, largest first.
+    pub fn with_reminders(self, reminders: Vec<Duration>) -> Subscription {
+        Subscription { reminders, ..self }
+    }
+
+    pub fn with_timezone(self, timezone: Tz) -> Subscription {
+        Subscription { timezone, ..self }
+    }
+
+    pub fn wants(&self, kind: AlertKind) -> bool {
+        self.enabled && self.alerts.contains(&kind)
+    }
+
+    /// Full check of one subscription against one item and alert kind; the
+    /// index uses it to confirm candidates, tests use it as the reference.
+    pub fn matches(&self, item: &Item, kind: AlertKind) -> bool {
+        self.wants(kind) && self.filter.matches(item)
+    }
+}
+
+impl Filter {
+    pub fn matches(&self, item: &Item) -> bool {
+        let dims = Dims::of(item);
+        let any = |wanted: &[String], have: &[String]| wanted.iter().any(|w| have.iter().any(|h| *h == normalize(w)));
+        (self.kinds.is_empty() || self.kinds.contains(&item.kind()))
+            && (self.types.is_empty() || any(&self.types, &dims.types))
+            && (self.agencies.is_empty() || any(&self.agencies, &dims.agencies))
+            && (self.programs.is_empty() || any(&self.programs, &dims.programs))
+            && !any(&self.exclude_types, &dims.types)
+            && !any(&self.exclude_agencies, &dims.agencies)
+            && !any(&self.exclude_programs, &dims.programs)
+    }
+
+    /// The same filter with values normalized and sorted, so two filters
+    /// that select the same items compare equal.
+    pub fn normalized(&self) -> Filter {
+        let norm = |v: &[String]| {
+            let mut out: Vec<String> = v.iter().map(|s| normalize(s)).collect();
+            out.sort();
+            out.dedup();
+            out
+        };
+        let mut kinds = self.kinds.clone();
+        kinds.sort();
+        kinds.dedup();
+        Filter {
+            kinds,
+            types: norm(&self.types),
+            agencies: norm(&self.agencies),
+            programs: norm(&self.programs),
+            exclude_types: norm(&self.exclude_types),
+            exclude_agencies: norm(&self.exclude_agencies),
+            exclude_programs: norm(&self.exclude_programs),
+        }
+    }
+
+    pub fn is_everything(&self) -> bool {
+        *self == Filter::default()
+    }
+}
+
+/// How user values and LL2 names are compared: trimmed, lower case.
+pub fn normalize(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// The tokens an item offers per dimension: each id, name and abbreviation.
+pub(super) struct Dims {
+    pub(super) kind: String,
+    pub(super) types: Vec<String>,
+    pub(super) agencies: Vec<String>,
+    pub(super) programs: Vec<String>,
+}
+
+impl Dims {
+    pub(super) fn of(item: &Item) -> Dims {
+        let mut types = tokens(item.item_type.iter());
+        // "launch" selects every launch and "event" every event, so
+        // `/subscribe type launch` means what people expect.
+        types.push(item.kind().as_str().to_string());
+        Dims {
+            kind: item.kind().as_str().to_string(),
+            types,
+            agencies: tokens(item.agencies.iter()),
+            programs: tokens(item.programs.iter()),
+        }
+    }
+}
+
+fn tokens<'a>(named: impl Iterator<Item = &'a Named>) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in named {
+        if let Some(id) = n.id {
+            out.push(id.to_string());
+        }
+        out.push(normalize(&n.name));
+        if let Some(a) = n.abbrev.as_deref().filter(|a| !a.trim().is_empty()) {
+            out.push(normalize(a));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+    use crate::rules::Index;
+
+    /// Everything to the console.
+    pub(in crate::rules) fn sub(id: u64, filter: Filter) -> Subscription {
+        Subscription::new(SubId(id), Destination::Console, filter, Origin::Chat)
+    }
+
+    /// The sample launch in the Starlink program (id 25).
+    pub(in crate::rules) fn starlink() -> Item {
+        let mut item = sample_launch();
+        item.programs = vec![Named::new(Some(25), "Starlink", None)];
+        item
+    }
+
+    #[test]
+    fn dimensions_ids_names_and_exclusions() {
+        let item = starlink();
+        let cases: Vec<(Filter, bool)> = vec![
+            (Filter::default(), true),
+            (Filter { agencies: vec!["SpaceX".into()], ..Default::default() }, true),
+            (Filter { agencies: vec!["spacex".into()], ..Default::default() }, true),
+            (Filter { agencies: vec!["121".into()], ..Default::default() }, true),
+            (Filter { agencies: vec!["SpX".into()], ..Default::default() }, true),
+            (Filter { agencies: vec!["NASA".into()], ..Default::default() }, false),
+            (Filter { agencies: vec!["NASA".into(), "SpaceX".into()], ..Default::default() }, true),
+            (Filter { types: vec!["launch".into()], ..Default::default() }, true),
+            (Filter { types: vec!["Communications".into()], ..Default::default() }, true),
+            (Filter { types: vec!["Flyby".into()], ..Default::default() }, false),
+            (Filter { kinds: vec![ItemKind::Event], ..Default::default() }, false),
+            (Filter { kinds: vec![ItemKind::Launch], agencies: vec!["SpaceX".into()], ..Default::default() }, true),
+            (Filter { agencies: vec!["SpaceX".into()], programs: vec!["Artemis".into()], ..Default::default() }, false),
+            (
+                Filter {
+                    agencies: vec!["SpaceX".into()],
+                    exclude_programs: vec!["Starlink".into()],
+                    ..Default::default()
+                },
+                false,
+            ),
+            (Filter { exclude_programs: vec!["25".into()], ..Default::default() }, false),
+            (Filter { exclude_agencies: vec!["NASA".into()], ..Default::default() }, true),
+        ];
+        let index = Index::from_subscriptions(
+            cases.iter().enumerate().map(|(i, (f, _))| sub(i as u64, f.clone())).collect::<Vec<_>>().iter(),
+        );
+        let routed = index.route(&item, AlertKind::Status);
+        for (i, (f, want)) in cases.iter().enumerate() {
+            assert_eq!(f.matches(&item), *want, "filter {f:?}");
+            assert_eq!(routed.contains(&SubId(i as u64)), *want, "index for {f:?}");
+        }
+    }
+}
