@@ -21,7 +21,7 @@
 //! Secrets: the bot token and the webhook URL never appear in an error or a
 //! log line. Routes are logged as `channel ID` / `webhook ID`; reqwest
 //! errors are stripped of their URL and every text that leaves this module
-//! goes through [`redact`] as a last line of defence.
+//! goes through [`crate::errors::redact`] as a last line of defence.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +36,7 @@ use tracing::{debug, error, warn};
 use url::Url;
 
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
+use crate::errors::{error_chain, redact};
 use crate::render::Message;
 use crate::render::discord as render;
 use crate::types::{Destination, Secret};
@@ -69,10 +70,6 @@ const CLOUDFLARE_RETRY: Duration = Duration::from_secs(60);
 /// A successful answer is a message object of a few kilobytes; anything far
 /// larger is not read into memory.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
-
-/// Shortest secret worth redacting: redacting a two-letter string would
-/// mangle every reason without protecting anything.
-const MIN_SECRET_LEN: usize = 6;
 
 /// Tuning of one sender. The defaults are Discord's production limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,17 +266,6 @@ struct Post<'a> {
     auth: Option<HeaderValue>,
     payload: serde_json::Value,
     secrets: Vec<&'a str>,
-}
-
-/// Replaces every secret in `text` with `***`.
-pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets.iter().map(|s| s.trim()).filter(|s| s.len() >= MIN_SECRET_LEN) {
-        if out.contains(s) {
-            out = out.replace(s, "***");
-        }
-    }
-    out
 }
 
 /// Discord's JSON error body (and 429 body).
@@ -659,29 +645,12 @@ fn transport_error(e: reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let e = e.without_url();
-    let mut out = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    format!("{kind}: {}", error_chain(&e.without_url()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_hides_every_secret() {
-        let url = "https://discord.com/api/webhooks/123/AbCdEf-token";
-        let text = format!("error for {url}?wait=true and AbCdEf-token again");
-        let red = redact(&text, &[url, "AbCdEf-token"]);
-        assert!(!red.contains("AbCdEf-token"), "{red}");
-        assert_eq!(redact("abc", &["ab"]), "abc", "tiny strings are not secrets worth redacting");
-    }
 
     #[test]
     fn webhook_urls_name_their_bucket_and_ask_to_wait() {
