@@ -203,7 +203,9 @@ impl App {
                     })?);
                     info!(path = discord::interactions::PATH, "Discord interactions endpoint enabled");
                 }
-                (Some(_), None) => warn!("discord.public_key is set but server.listen is not: no interactions endpoint"),
+                (Some(_), None) => {
+                    warn!("discord.public_key is set but server.listen is not: no interactions endpoint")
+                }
                 _ => {}
             }
             if config.discord.is_enabled() {
@@ -261,8 +263,8 @@ fn poller_config(config: &Config) -> PollerConfig {
 /// The Telegram sender is also returned: the command bot shares it.
 fn build_senders(config: &Config) -> Result<(Senders, Option<Arc<TelegramSender>>), AppError> {
     let startup = |e: &dyn std::fmt::Display| AppError::Startup(e.to_string());
-    let webhooks = discord::sender::WebhookSender::new(discord::sender::SenderConfig::default())
-        .map_err(|e| startup(&e))?;
+    let webhooks =
+        discord::sender::WebhookSender::new(discord::sender::SenderConfig::default()).map_err(|e| startup(&e))?;
     let mut senders =
         Senders::default().with("console", Arc::new(ConsoleSender)).with("discord-webhook", Arc::new(webhooks));
     let mut telegram_sender = None;

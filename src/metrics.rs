@@ -210,7 +210,11 @@ impl Default for Metrics {
             "Latency of LL2 page requests (send to whole body), by feed",
             m.ll2_latency.clone(),
         );
-        r.register("tminus_ll2_budget_requests_per_hour", "Configured LL2 requests per hour", m.budget_per_hour.clone());
+        r.register(
+            "tminus_ll2_budget_requests_per_hour",
+            "Configured LL2 requests per hour",
+            m.budget_per_hour.clone(),
+        );
         r.register(
             "tminus_ll2_budget_remaining",
             "LL2 requests left in the sliding hour, as of the last request",
@@ -312,11 +316,7 @@ fn scrape_registry(store: Option<&StoreGauges>, now: DateTime<Utc>) -> Registry 
         last.get_or_create(&FeedLabel { feed }).set(seconds(*at));
         age.get_or_create(&FeedLabel { feed }).set((now - *at).num_milliseconds().max(0) as f64 / 1000.0);
     }
-    r.register(
-        "tminus_last_successful_poll_timestamp_seconds",
-        "Unix time of the last successful poll, by feed",
-        last,
-    );
+    r.register("tminus_last_successful_poll_timestamp_seconds", "Unix time of the last successful poll, by feed", last);
     r.register("tminus_last_successful_poll_age_seconds", "Seconds since the last successful poll", age);
     for (name, help, value) in [
         ("tminus_outbox_depth", "Deliveries waiting in the outbox", s.outbox_depth),
@@ -329,7 +329,8 @@ fn scrape_registry(store: Option<&StoreGauges>, now: DateTime<Utc>) -> Registry 
     }
     let subs = Family::<SubscriptionState, Gauge>::default();
     for ((platform, enabled), n) in &s.subscriptions {
-        subs.get_or_create(&SubscriptionState { platform, enabled: *enabled }).set(i64::try_from(*n).unwrap_or(i64::MAX));
+        subs.get_or_create(&SubscriptionState { platform, enabled: *enabled })
+            .set(i64::try_from(*n).unwrap_or(i64::MAX));
     }
     r.register("tminus_subscriptions", "Subscriptions by platform and state", subs);
     r

@@ -222,10 +222,8 @@ async fn metrics(State(st): State<ServerState>) -> Response {
             Some((at, g)) if at.elapsed() < GAUGE_CACHE => g.clone(),
             _ => {
                 let (store, feeds) = (st.store.clone(), st.feeds.clone());
-                let g = tokio::task::spawn_blocking(move || store_gauges(&store, &feeds))
-                    .await
-                    .ok()
-                    .and_then(Result::ok);
+                let g =
+                    tokio::task::spawn_blocking(move || store_gauges(&store, &feeds)).await.ok().and_then(Result::ok);
                 *cache = Some((Instant::now(), g.clone()));
                 g
             }
@@ -272,7 +270,10 @@ mod tests {
         let max = Duration::from_secs(60);
         let now = Utc::now();
         let polled = |events: Option<DateTime<Utc>>, launches: Option<DateTime<Utc>>, depth: u64| {
-            Ok(StoreHealth { outbox_depth: depth, last_success: vec![(Feed::Events, events), (Feed::Launches, launches)] })
+            Ok(StoreHealth {
+                outbox_depth: depth,
+                last_success: vec![(Feed::Events, events), (Feed::Launches, launches)],
+            })
         };
         let ago = |s: i64| now - chrono::Duration::seconds(s);
         let (code, body) = health(&feeds, max, ago(10), polled(None, None, 0), now);

@@ -38,8 +38,8 @@ use teloxide::payloads::SendMessageSetters;
 use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, ChatMemberKind, ChatMemberUpdated, Me, Message, ReplyParameters, Update};
 use teloxide::update_listeners::Polling;
-use tokio_util::sync::CancellationToken;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;

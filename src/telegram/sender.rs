@@ -376,10 +376,9 @@ pub fn classify(err: &RequestError, token: &str) -> SendError {
                 retry_after: None,
             }
         }
-        RequestError::Io(e) => SendError::Transient {
-            reason: format!("Telegram I/O error: {}", clean(&e.to_string())),
-            retry_after: None,
-        },
+        RequestError::Io(e) => {
+            SendError::Transient { reason: format!("Telegram I/O error: {}", clean(&e.to_string())), retry_after: None }
+        }
     }
 }
 
