@@ -53,7 +53,7 @@ impl AppError {
 }
 
 /// How long in-flight work may take once a shutdown was asked for.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The bot, assembled. The parts are public so tests can drive them step
 /// by step (one poll, one delivery pass) instead of running the daemon.
@@ -121,11 +121,6 @@ impl App {
         let reminders =
             Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
         Ok(App { store, subs, poller, deliverer, reminders, config, telegram, shutdown })
-    }
-
-    /// Cancelled when the app stops; tasks started beside it may watch it.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
     }
 
     /// `tminus once`: one poll of every feed (without waiting for the
@@ -286,7 +281,7 @@ fn build_senders(config: &Config) -> Result<(Senders, Option<Arc<TelegramSender>
 
 /// The watches to reconcile: the configured ones, or with no watches and
 /// no chat tokens, everything to the console, so a fresh install is useful.
-pub fn effective_watches(config: &Config) -> Vec<Watch> {
+fn effective_watches(config: &Config) -> Vec<Watch> {
     if config.watches.is_empty() && config.telegram.token.is_empty() && config.discord.token.is_empty() {
         vec![subscriptions::default_console_watch(config.alerts.timezone, config.alerts.reminders.clone())]
     } else {

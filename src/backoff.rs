@@ -20,7 +20,7 @@ use std::time::Duration;
 /// failing together do not retry together. The cap applies before the
 /// jitter, so retries at the cap keep spreading out.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     first: Duration,
     max: Duration,
     jitter: f64,
@@ -28,19 +28,19 @@ pub struct Backoff {
 
 impl Backoff {
     /// Doubling from `first` up to `max`, without jitter.
-    pub const fn new(first: Duration, max: Duration) -> Backoff {
+    pub(crate) const fn new(first: Duration, max: Duration) -> Backoff {
         Backoff { first, max, jitter: 0.0 }
     }
 
     /// Spreads every delay uniformly over `±fraction` of it (clamped to
     /// `0..=1`).
-    pub const fn with_jitter(self, fraction: f64) -> Backoff {
+    pub(crate) const fn with_jitter(self, fraction: f64) -> Backoff {
         Backoff { jitter: fraction.clamp(0.0, 1.0), ..self }
     }
 
     /// The wait before retry number `attempt` (1 for the first retry; 0
     /// counts as 1).
-    pub fn delay(&self, attempt: u32) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
         self.delay_at(attempt, rand::random::<f64>())
     }
 

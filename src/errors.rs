@@ -14,7 +14,7 @@ const MIN_SECRET_LEN: usize = 6;
 /// An error and its sources on one line, `outer: cause: root cause`. A
 /// cause whose text the line already holds is left out (HTTP clients often
 /// repeat their source in their own message).
-pub fn error_chain(e: &(dyn Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -33,7 +33,7 @@ pub fn error_chain(e: &(dyn Error + 'static)) -> String {
 /// anything shaped like a Telegram bot token after `/bot` in a URL path
 /// (`/bot123:ABC/`), so even a token we were not told about cannot leak
 /// through a URL. Secrets shorter than a few characters are ignored.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
     for secret in secrets.iter().map(|s| s.trim()).filter(|s| s.len() >= MIN_SECRET_LEN) {
         out = out.replace(secret, "***");

@@ -12,7 +12,7 @@
 //! everything below it is a library that tests drive piece by piece.
 
 pub mod app;
-pub mod backoff;
+mod backoff;
 pub mod budget;
 pub mod cli;
 pub mod commands;
@@ -21,7 +21,7 @@ pub mod deliver;
 pub mod detect;
 pub mod directory;
 pub mod discord;
-pub mod errors;
+mod errors;
 pub mod item;
 pub mod ll2;
 pub mod metrics;

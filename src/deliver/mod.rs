@@ -120,7 +120,7 @@ pub struct Deliverer {
 /// Wait before the next attempt at an entry that failed `attempts` times
 /// (kept in the store): 2 s doubling, capped at 10 min, ±25 % jitter so
 /// entries that failed together do not retry together.
-pub const RETRY: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(600)).with_jitter(0.25);
+const RETRY: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(600)).with_jitter(0.25);
 
 impl Deliverer {
     pub fn new(store: Store, senders: Senders, config: DeliveryConfig) -> Deliverer {

@@ -21,7 +21,7 @@
 //! Secrets: the bot token and the webhook URL never appear in an error or a
 //! log line. Routes are logged as `channel ID` / `webhook ID`; reqwest
 //! errors are stripped of their URL and every text that leaves this module
-//! goes through [`crate::errors::redact`] as a last line of defence.
+//! goes through `errors::redact` as a last line of defence.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -21,7 +21,7 @@
 //! waits for running handlers, within [`STOP_BUDGET`].
 //!
 //! Never logs the bot token: every error string goes through
-//! [`crate::errors::redact`] (via [`classify`]), and teloxide's own error loggers are
+//! `errors::redact` (via [`classify`]), and teloxide's own error loggers are
 //! replaced because they print errors with the request URL.
 
 use std::collections::HashMap;
@@ -64,7 +64,7 @@ pub const ADMIN_CACHE_TTL: Duration = Duration::from_secs(60);
 pub const ADMIN_CACHE_MAX: usize = 1024;
 /// Wait between retries after network errors: 1 s, 2 s, 4 s … 60 s. No
 /// jitter: one bot, one connection.
-pub const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 /// Telegram's limit for one message, in UTF-16 code units.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 /// A reply that got a 429 is retried once when the wait is at most this.

@@ -11,7 +11,7 @@
 //! This module must not decide what to do about a failure (the deliverer
 //! does) and must never let the bot token reach a log line or an error
 //! string: teloxide's network errors carry the request URL, which contains
-//! the token, so every string leaving here goes through [`crate::errors::redact`].
+//! the token, so every string leaving here goes through `errors::redact`.
 
 pub mod bot;
 pub mod sender;
