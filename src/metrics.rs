@@ -196,43 +196,28 @@ impl Default for Metrics {
             alerts: Family::default(),
             deliveries: Family::default(),
         };
-        let mut r = Registry::default();
+        // Names get the `tminus_` prefix (and counters `_total`) when encoded.
+        let mut r = Registry::with_prefix("tminus");
         let build_info = Family::<Version, Gauge>::default();
         build_info.get_or_create(&Version { version: env!("CARGO_PKG_VERSION") }).set(1);
-        r.register("tminus_build_info", "Version of the running tminus", build_info);
+        r.register("build_info", "Version of the running tminus", build_info);
         let start_time = FloatGauge::default();
         start_time.set(seconds(started));
-        r.register("tminus_start_time_seconds", "Unix time the process started", start_time);
-        r.register("tminus_ll2_requests", "LL2 page requests by feed and outcome", m.ll2_requests.clone());
-        r.register("tminus_ll2_response_bytes", "LL2 answer bytes read, by feed", m.ll2_bytes.clone());
-        r.register(
-            "tminus_ll2_request_duration_seconds",
-            "Latency of LL2 page requests (send to whole body), by feed",
-            m.ll2_latency.clone(),
-        );
-        r.register(
-            "tminus_ll2_budget_requests_per_hour",
-            "Configured LL2 requests per hour",
-            m.budget_per_hour.clone(),
-        );
-        r.register(
-            "tminus_ll2_budget_remaining",
-            "LL2 requests left in the sliding hour, as of the last request",
-            m.budget_remaining.clone(),
-        );
-        r.register(
-            "tminus_ll2_budget_used",
-            "LL2 requests spent in the sliding hour, as of the last request",
-            m.budget_used.clone(),
-        );
-        r.register(
-            "tminus_rate_limited",
-            "Rate-limit answers (HTTP 429 / retry-after) received, by source",
-            m.rate_limited.clone(),
-        );
-        r.register("tminus_polls", "Feed polls by feed and result", m.polls.clone());
-        r.register("tminus_alerts_detected", "Alerts created, by kind", m.alerts.clone());
-        r.register("tminus_deliveries", "Delivery attempts by platform and outcome", m.deliveries.clone());
+        r.register("start_time_seconds", "Unix time the process started", start_time);
+        r.register("ll2_requests", "LL2 page requests by feed and outcome", m.ll2_requests.clone());
+        r.register("ll2_response_bytes", "LL2 answer bytes read, by feed", m.ll2_bytes.clone());
+        let latency = "Latency of LL2 page requests (send to whole body), by feed";
+        r.register("ll2_request_duration_seconds", latency, m.ll2_latency.clone());
+        r.register("ll2_budget_requests_per_hour", "Configured LL2 requests per hour", m.budget_per_hour.clone());
+        let remaining = "LL2 requests left in the sliding hour, as of the last request";
+        r.register("ll2_budget_remaining", remaining, m.budget_remaining.clone());
+        let used = "LL2 requests spent in the sliding hour, as of the last request";
+        r.register("ll2_budget_used", used, m.budget_used.clone());
+        let limited = "Rate-limit answers (HTTP 429 / retry-after) received, by source";
+        r.register("rate_limited", limited, m.rate_limited.clone());
+        r.register("polls", "Feed polls by feed and result", m.polls.clone());
+        r.register("alerts_detected", "Alerts created, by kind", m.alerts.clone());
+        r.register("deliveries", "Delivery attempts by platform and outcome", m.deliveries.clone());
         Metrics { registry: r, ..m }
     }
 }
@@ -304,10 +289,10 @@ impl Metrics {
 /// The families whose values exist only at scrape time: what the store
 /// holds, and ages relative to `now`.
 fn scrape_registry(store: Option<&StoreGauges>, now: DateTime<Utc>) -> Registry {
-    let mut r = Registry::default();
+    let mut r = Registry::with_prefix("tminus");
     let store_ok = Gauge::<i64>::default();
     store_ok.set(i64::from(store.is_some()));
-    r.register("tminus_store_ok", "1 when the store could be read at this scrape", store_ok);
+    r.register("store_ok", "1 when the store could be read at this scrape", store_ok);
     let Some(s) = store else { return r };
 
     let last = Family::<FeedLabel, FloatGauge>::default();
@@ -316,12 +301,12 @@ fn scrape_registry(store: Option<&StoreGauges>, now: DateTime<Utc>) -> Registry 
         last.get_or_create(&FeedLabel { feed }).set(seconds(*at));
         age.get_or_create(&FeedLabel { feed }).set((now - *at).num_milliseconds().max(0) as f64 / 1000.0);
     }
-    r.register("tminus_last_successful_poll_timestamp_seconds", "Unix time of the last successful poll, by feed", last);
-    r.register("tminus_last_successful_poll_age_seconds", "Seconds since the last successful poll", age);
+    r.register("last_successful_poll_timestamp_seconds", "Unix time of the last successful poll, by feed", last);
+    r.register("last_successful_poll_age_seconds", "Seconds since the last successful poll", age);
     for (name, help, value) in [
-        ("tminus_outbox_depth", "Deliveries waiting in the outbox", s.outbox_depth),
-        ("tminus_dead_letters", "Deliveries given up on (kept in the store)", s.dead_letters),
-        ("tminus_items", "Item snapshots in the store", s.items),
+        ("outbox_depth", "Deliveries waiting in the outbox", s.outbox_depth),
+        ("dead_letters", "Deliveries given up on (kept in the store)", s.dead_letters),
+        ("items", "Item snapshots in the store", s.items),
     ] {
         let g = Gauge::<i64>::default();
         g.set(i64::try_from(value).unwrap_or(i64::MAX));
@@ -332,7 +317,7 @@ fn scrape_registry(store: Option<&StoreGauges>, now: DateTime<Utc>) -> Registry 
         subs.get_or_create(&SubscriptionState { platform, enabled: *enabled })
             .set(i64::try_from(*n).unwrap_or(i64::MAX));
     }
-    r.register("tminus_subscriptions", "Subscriptions by platform and state", subs);
+    r.register("subscriptions", "Subscriptions by platform and state", subs);
     r
 }
 
