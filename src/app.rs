@@ -150,7 +150,11 @@ impl App {
     pub async fn run(self, signal: impl Future<Output = ()>) -> Result<(), AppError> {
         let tasks = TaskTracker::new();
         let extra_routes = self.start_front_ends(&tasks)?;
-        self.start_server(&tasks, extra_routes).await?;
+        if let Err(e) = self.start_server(&tasks, extra_routes).await {
+            // The front-ends may already run: stop them with the app.
+            self.shutdown.cancel();
+            return Err(e);
+        }
         let App { store, poller, deliverer, reminders, config, shutdown, .. } = self;
         tasks.spawn(poller.run());
         let stop = shutdown.clone();
