@@ -1,9 +1,12 @@
-//! The `tminus` binary: parses arguments, runs the library, maps errors to
-//! exit codes (2 for bad usage or config, 1 for runtime failures).
+//! The `tminus` binary: parses arguments, loads the config and runs the
+//! [`App`], mapping errors to exit codes (2 for bad usage or config, 1 for
+//! runtime failures). Everything else lives in the library.
 
 use std::process::ExitCode;
 
-use tminus::cli::{Args, UsageError};
+use tminus::app::{self, App, AppError};
+use tminus::cli::{Args, Command, UsageError};
+use tminus::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -18,11 +21,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match tminus::run(args).await {
+    match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tminus: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+async fn run(args: Args) -> Result<(), AppError> {
+    let config = Config::load(&args.config)?;
+    if args.command == Command::CheckConfig {
+        print!("{}", app::check_config(&config));
+        return Ok(());
+    }
+    app::init_logging(config.log.format);
+    let app = App::new(config)?;
+    if args.command == Command::Once { app.once().await } else { app.run(app::shutdown_signal()).await }
 }

@@ -14,14 +14,17 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::backoff::Backoff;
 use crate::budget::Budget;
 use crate::detect::{self, Alert, AlertId};
 use crate::directory::{Dimension, Directory};
 use crate::item::Item;
 use crate::ll2::{Client, Ll2Error, Page};
+use crate::metrics::Ll2Request;
 use crate::rules::Index;
 use crate::store::{Batch, FeedState, Store, StoreError};
 use crate::types::{Feed, Watermark};
@@ -84,7 +87,7 @@ pub struct Poller {
     budget: Budget,
     config: PollerConfig,
     wake_delivery: Arc<Notify>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     directory: Arc<RwLock<Directory>>,
     /// Filter values already reported as matching nothing.
     warned: HashSet<(Dimension, String)>,
@@ -97,7 +100,7 @@ impl Poller {
         index: Arc<RwLock<Index>>,
         config: PollerConfig,
         wake_delivery: Arc<Notify>,
-        shutdown: watch::Receiver<bool>,
+        shutdown: CancellationToken,
     ) -> Result<Poller, StoreError> {
         let past = store.recent_requests(Utc::now() - chrono::Duration::hours(1))?;
         let budget = Budget::new(config.requests_per_hour, past);
@@ -153,7 +156,7 @@ impl Poller {
             let Some((&feed, &(at, failures))) = due.iter().min_by_key(|(_, (at, _))| *at) else { return };
             tokio::select! {
                 _ = tokio::time::sleep_until(at) => {}
-                _ = self.shutdown.changed() => return,
+                _ = self.shutdown.cancelled() => return,
             }
             let next = match self.poll_feed(feed, BudgetWait::Wait).await {
                 Ok(report) => {
@@ -164,7 +167,7 @@ impl Poller {
                 Err(PollError::Shutdown) => return,
                 Err(e) => {
                     let failures = failures + 1;
-                    let wait = retry_wait(failures).min(interval);
+                    let wait = RETRY.delay(failures).min(interval);
                     warn!(feed = %feed, error = %e, retry_in_s = wait.as_secs(), "poll failed; will retry");
                     (tokio::time::Instant::now() + wait, failures)
                 }
@@ -185,7 +188,7 @@ impl Poller {
         let result =
             if sweep_due { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await };
         if !matches!(result, Err(PollError::Shutdown)) {
-            crate::metrics::global().poll_finished(feed, result.is_ok());
+            crate::metrics::global().poll_finished(feed.as_str(), result.is_ok());
         }
         result
     }
@@ -286,7 +289,7 @@ impl Poller {
             let sleep = (slot - now).to_std().unwrap_or_default();
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
-                _ = self.shutdown.changed() => return Err(PollError::Shutdown),
+                _ = self.shutdown.cancelled() => return Err(PollError::Shutdown),
             }
         }
         let at = Utc::now();
@@ -296,9 +299,14 @@ impl Poller {
         let sent = std::time::Instant::now();
         let result = tokio::select! {
             r = self.client.get_page(feed, url) => r,
-            _ = self.shutdown.changed() => return Err(PollError::Shutdown),
+            _ = self.shutdown.cancelled() => return Err(PollError::Shutdown),
         };
-        crate::metrics::global().ll2_request(feed, &result, sent.elapsed());
+        crate::metrics::global().ll2_request(Ll2Request {
+            feed: feed.as_str(),
+            status: result.as_ref().map_or_else(Ll2Error::kind, |_| "ok"),
+            bytes: result.as_ref().ok().map(|p| p.bytes as u64),
+            elapsed: sent.elapsed(),
+        });
         crate::metrics::global().budget(self.config.requests_per_hour, self.budget.remaining(Utc::now()));
         match result {
             Ok(page) => {
@@ -308,6 +316,7 @@ impl Poller {
             Err(Ll2Error::Throttled { url, retry_after }) => {
                 let until = Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
                 self.budget.block_until(until);
+                crate::metrics::global().rate_limited("ll2");
                 warn!(feed = %feed, %url, retry_after_s = retry_after.as_secs(), "LL2 throttled us; pausing requests");
                 Err(Ll2Error::Throttled { url, retry_after }.into())
             }
@@ -373,7 +382,7 @@ impl Poller {
         report.alerts += batch.alerts.len();
         report.deliveries += batch.deliveries.len();
         self.store.apply(&batch)?;
-        crate::metrics::global().alerts_detected(&batch.alerts);
+        crate::metrics::global().alerts_detected(batch.alerts.iter().map(|a| a.kind().as_str()));
         self.store.flush().await?;
         if !batch.deliveries.is_empty() {
             self.wake_delivery.notify_one();
@@ -392,10 +401,13 @@ fn plausible_high(items: &[Item], now: DateTime<Utc>) -> Option<Watermark> {
     items.iter().filter(|i| i.last_updated <= limit).map(|i| Watermark(i.last_updated)).max()
 }
 
-/// Wait before retrying a failing feed: 30 s doubling, capped at 30 min.
-fn retry_wait(failures: u32) -> Duration {
-    Duration::from_secs(30u64.saturating_mul(1 << failures.min(6).saturating_sub(1)).min(1800))
-}
+/// Wait before retrying a failing feed: 30 s doubling, capped at 16 min
+/// (and at the feed's poll interval, which at the default budget is
+/// shorter). LL2's own throttling does not need a longer wait here: a 429
+/// blocks the budget until its `Retry-After`, and every retry spends a
+/// request of the hourly budget, so waiting longer would only delay
+/// recovery from an outage.
+const RETRY: Backoff = Backoff::new(Duration::from_secs(30), Duration::from_secs(960));
 
 #[cfg(test)]
 mod tests {
@@ -410,8 +422,8 @@ mod tests {
             on_first_sync: false,
         };
         assert_eq!(cfg.feed_interval(), Duration::from_secs(600));
-        assert_eq!(retry_wait(1), Duration::from_secs(30));
-        assert_eq!(retry_wait(3), Duration::from_secs(120));
-        assert_eq!(retry_wait(20), Duration::from_secs(960));
+        assert_eq!(RETRY.delay(1), Duration::from_secs(30));
+        assert_eq!(RETRY.delay(3), Duration::from_secs(120));
+        assert_eq!(RETRY.delay(20), Duration::from_secs(960));
     }
 }

@@ -13,7 +13,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::detect::{Alert, AlertId, Change};
@@ -129,7 +130,7 @@ impl Reminders {
         let fired = batch.reminders_sent.len();
         if fired > 0 {
             self.store.apply(&batch)?;
-            crate::metrics::global().alerts_detected(&batch.alerts);
+            crate::metrics::global().alerts_detected(batch.alerts.iter().map(|a| a.kind().as_str()));
             self.store.flush().await?;
             self.wake_delivery.notify_one();
         }
@@ -137,14 +138,14 @@ impl Reminders {
     }
 
     /// Checks for due reminders every 20 seconds until shutdown.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(&self, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.pass(Utc::now()).await {
                 warn!(error = %e, "reminder pass failed");
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(20)) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.cancelled() => return,
             }
         }
     }

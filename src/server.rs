@@ -5,9 +5,11 @@
 //!   `200` while healthy or still starting, `503` when a feed has not been
 //!   polled successfully for longer than the threshold (`[server]
 //!   health_max_age`, never less than two poll intervals), or when the store
-//!   cannot be read. Before the first successful poll of a feed the
-//!   process's start time stands in for it, so a fresh process reports
-//!   `"starting"` (200) for one threshold's worth of time.
+//!   cannot be read. The last successful poll is the one the poller
+//!   recorded in the feed's state in the store, so a restart remembers it.
+//!   Before a feed's first successful poll ever, the process's start time
+//!   stands in for it, so a fresh install reports `"starting"` (200) for
+//!   one threshold's worth of time.
 //! - `GET /metrics`: Prometheus text from [`crate::metrics`], plus gauges
 //!   read from the store (cached for a few seconds, since counting
 //!   subscriptions reads them all).
@@ -22,14 +24,14 @@
 //! let interactions = axum::Router::new()
 //!     .route("/discord/interactions", axum::routing::post(handle_interaction))
 //!     .with_state(discord_state);          // -> axum::Router<()>
-//! let (addr, task) = server::start(addr, state, Some(interactions), shutdown_rx).await?;
+//! let (addr, task) = server::start(addr, state, Some(interactions), shutdown).await?;
 //! ```
 //!
 //! Route paths must not collide with `/healthz` or `/metrics` (axum panics
 //! on overlapping routes at merge time, i.e. at start-up, never later).
 //!
-//! The server stops gracefully when the app's shutdown channel turns
-//! `true`. It never logs request contents, so a Discord interaction body
+//! The server stops gracefully when the app's shutdown token is
+//! cancelled. It never logs request contents, so a Discord interaction body
 //! (or anything else posted to it) does not end up in the logs.
 
 use std::net::SocketAddr;
@@ -43,10 +45,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::metrics::{Metrics, StoreGauges};
+use crate::metrics::{self, Metrics, StoreGauges};
 use crate::store::{Store, StoreError};
 use crate::types::Feed;
 
@@ -97,13 +99,13 @@ pub fn router(state: ServerState) -> Router {
 }
 
 /// Binds `addr` (so a taken port fails start-up with a clear error), then
-/// serves [`router`] plus `extra` in a task until `shutdown` turns `true`.
+/// serves [`router`] plus `extra` in a task until `shutdown` is cancelled.
 /// Returns the bound address (port 0 picks a free one) and the task.
 pub async fn start(
     addr: SocketAddr,
     state: ServerState,
     extra: Option<Router>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -120,27 +122,34 @@ pub async fn start(
     Ok((local, task))
 }
 
-/// Serves `app` on `listener` until `shutdown` turns `true` (or its sender
-/// is dropped), then lets in-flight requests finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+/// Serves `app` on `listener` until `shutdown` is cancelled, then lets
+/// in-flight requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// What `/healthz` reads from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreHealth {
+    pub outbox_depth: u64,
+    /// Each configured feed's last successful poll, from its stored state.
+    pub last_success: Vec<(Feed, Option<DateTime<Utc>>)>,
+}
+
+/// Reads what `/healthz` needs; a cheap read of each feed's state that also
+/// proves the store answers.
+pub fn store_health(store: &Store, feeds: &[Feed]) -> Result<StoreHealth, StoreError> {
+    let last_success =
+        feeds.iter().map(|f| Ok((*f, store.feed_state(*f)?.last_success))).collect::<Result<_, StoreError>>()?;
+    Ok(StoreHealth { outbox_depth: store.outbox_len() as u64, last_success })
 }
 
 /// The health verdict at `now`, as (HTTP status, JSON body).
 pub fn health(
-    metrics: &Metrics,
     feeds: &[Feed],
     max_age: Duration,
     started: DateTime<Utc>,
-    store: Result<u64, StoreError>,
+    store: Result<StoreHealth, StoreError>,
     now: DateTime<Utc>,
 ) -> (StatusCode, Value) {
     let max_age_s = max_age.as_secs();
@@ -148,7 +157,7 @@ pub fn health(
     let mut starting = false;
     let mut feeds_json = Map::new();
     for feed in feeds {
-        let last = metrics.last_success(*feed);
+        let last = store.as_ref().ok().and_then(|s| s.last_success.iter().find(|(f, _)| f == feed)?.1);
         let reference = last.unwrap_or(started);
         let age = (now - reference).num_seconds().max(0) as u64;
         let feed_stale = age > max_age_s;
@@ -164,7 +173,7 @@ pub fn health(
         );
     }
     let (store_ok, outbox_depth, store_error) = match &store {
-        Ok(n) => (true, Some(*n), None),
+        Ok(s) => (true, Some(s.outbox_depth), None),
         Err(e) => (false, None, Some(e.to_string())),
     };
     let status = if !store_ok {
@@ -194,22 +203,15 @@ pub fn health(
 async fn healthz(State(st): State<ServerState>) -> Response {
     let store = st.store.clone();
     let feeds = st.feeds.clone();
-    // A cheap read of each feed's state proves the store answers; the
-    // outbox length is a key scan, hence off the async workers.
-    let probe = tokio::task::spawn_blocking(move || -> Result<u64, StoreError> {
-        for feed in &feeds {
-            store.feed_state(*feed)?;
-        }
-        Ok(store.outbox_len() as u64)
-    })
-    .await;
+    // The outbox length is a key scan, hence off the async workers.
+    let probe = tokio::task::spawn_blocking(move || store_health(&store, &feeds)).await;
     let store_result = match probe {
         Ok(r) => r,
         Err(e) => {
             Err(StoreError::Corrupt { tree: "-", key: String::new(), message: format!("store probe failed: {e}") })
         }
     };
-    let (code, body) = health(&st.metrics, &st.feeds, st.max_age, st.started, store_result, Utc::now());
+    let (code, body) = health(&st.feeds, st.max_age, st.started, store_result, Utc::now());
     (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
@@ -219,19 +221,21 @@ async fn metrics(State(st): State<ServerState>) -> Response {
         match cache.as_ref() {
             Some((at, g)) if at.elapsed() < GAUGE_CACHE => g.clone(),
             _ => {
-                let store = st.store.clone();
-                let g = tokio::task::spawn_blocking(move || store_gauges(&store)).await.ok().and_then(Result::ok);
+                let (store, feeds) = (st.store.clone(), st.feeds.clone());
+                let g =
+                    tokio::task::spawn_blocking(move || store_gauges(&store, &feeds)).await.ok().and_then(Result::ok);
                 *cache = Some((Instant::now(), g.clone()));
                 g
             }
         }
     };
     let text = st.metrics.render(gauges.as_ref());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
 }
 
-/// Reads the gauges that live in the store.
-pub fn store_gauges(store: &Store) -> Result<StoreGauges, StoreError> {
+/// Reads the gauges that live in the store, with the last successful poll
+/// of each of `feeds`.
+pub fn store_gauges(store: &Store, feeds: &[Feed]) -> Result<StoreGauges, StoreError> {
     let mut g = StoreGauges {
         outbox_depth: store.outbox_len() as u64,
         dead_letters: store.dead_letter_count() as u64,
@@ -241,6 +245,11 @@ pub fn store_gauges(store: &Store) -> Result<StoreGauges, StoreError> {
     store.for_each_subscription(|s| {
         *g.subscriptions.entry((s.destination.platform(), s.enabled)).or_default() += 1;
     })?;
+    for (feed, last) in store_health(store, feeds)?.last_success {
+        if let Some(at) = last {
+            g.last_success.insert(feed.as_str(), at);
+        }
+    }
     Ok(g)
 }
 
@@ -257,21 +266,33 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let m = Metrics::default();
         let feeds = [Feed::Events, Feed::Launches];
         let max = Duration::from_secs(60);
         let now = Utc::now();
-        let (code, body) = health(&m, &feeds, max, now - chrono::Duration::seconds(10), Ok(0), now);
+        let polled = |events: Option<DateTime<Utc>>, launches: Option<DateTime<Utc>>, depth: u64| {
+            Ok(StoreHealth {
+                outbox_depth: depth,
+                last_success: vec![(Feed::Events, events), (Feed::Launches, launches)],
+            })
+        };
+        let ago = |s: i64| now - chrono::Duration::seconds(s);
+        let (code, body) = health(&feeds, max, ago(10), polled(None, None, 0), now);
         assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("starting")));
-        let (code, body) = health(&m, &feeds, max, now - chrono::Duration::seconds(61), Ok(0), now);
+        let (code, body) = health(&feeds, max, ago(61), polled(None, None, 0), now);
         assert_eq!((code, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("stale")));
-        m.poll_finished(Feed::Events, true);
-        m.poll_finished(Feed::Launches, true);
-        let (code, body) = health(&m, &feeds, max, now - chrono::Duration::seconds(61), Ok(3), Utc::now());
+        let (code, body) = health(&feeds, max, ago(61), polled(Some(ago(1)), Some(ago(2)), 3), now);
         assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")));
         assert_eq!(body["outbox_depth"], 3);
+        assert_eq!(body["feeds"]["launches"]["age_s"], 2);
+        // A restart remembers the last success: a fresh process whose feeds
+        // were polled recently is healthy, one whose feeds are old is stale.
+        let (code, body) = health(&feeds, max, now, polled(Some(ago(30)), Some(ago(30)), 0), now);
+        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        let (code, body) = health(&feeds, max, now, polled(Some(ago(30)), Some(ago(3600)), 0), now);
+        assert_eq!((code, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("stale")));
+        assert_eq!(body["feeds"]["events"]["stale"], false);
         let err = Err(StoreError::Corrupt { tree: "feeds", key: "events".into(), message: "x".into() });
-        let (code, body) = health(&m, &feeds, max, now, err, Utc::now());
+        let (code, body) = health(&feeds, max, now, err, now);
         assert_eq!((code, body["store_ok"].as_bool()), (StatusCode::SERVICE_UNAVAILABLE, Some(false)));
     }
 }

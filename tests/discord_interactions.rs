@@ -27,7 +27,7 @@ use tminus::server::{self, ServerState};
 use tminus::store::Store;
 use tminus::subscriptions::Subscriptions;
 use tminus::types::{ChannelId, Destination, Feed, Secret};
-use tokio::sync::watch;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 const TOKEN: &str = "MTEw.test-bot-token-SECRET";
 const CHANNEL: u64 = 424242;
@@ -127,7 +127,8 @@ struct Bot {
     ll2: FakeLl2,
     discord: FakeDiscord,
     http: reqwest::Client,
-    _stop: watch::Sender<bool>,
+    /// Stops the server when the harness is dropped.
+    _stop: DropGuard,
 }
 
 impl Bot {
@@ -140,7 +141,7 @@ impl Bot {
         let sender = DiscordSender::new(Secret::new(TOKEN), &discord.api_url(), SenderConfig::default()).unwrap();
         let senders = Senders::default().with("discord", Arc::new(sender));
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
-        let (stop, stop_rx) = watch::channel(false);
+        let stop = CancellationToken::new();
         let cfg = ll2.ll2_config();
         let poller_config = PollerConfig {
             feeds: cfg.feeds.clone(),
@@ -150,7 +151,7 @@ impl Bot {
         };
         let client = tminus::ll2::Client::new(&cfg).unwrap();
         let mut poller =
-            Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop_rx.clone())
+            Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop.clone())
                 .unwrap();
         for feed in Feed::ALL {
             poller.poll_feed(feed, BudgetWait::Skip).await.unwrap();
@@ -166,8 +167,19 @@ impl Bot {
             Feed::ALL.to_vec(),
             Duration::from_secs(3600),
         );
-        let (addr, _task) = server::start("127.0.0.1:0".parse().unwrap(), state, Some(routes), stop_rx).await.unwrap();
-        Bot { _dir: dir, store, poller, deliverer, addr, ll2, discord, http: reqwest::Client::new(), _stop: stop }
+        let (addr, _task) =
+            server::start("127.0.0.1:0".parse().unwrap(), state, Some(routes), stop.clone()).await.unwrap();
+        Bot {
+            _dir: dir,
+            store,
+            poller,
+            deliverer,
+            addr,
+            ll2,
+            discord,
+            http: reqwest::Client::new(),
+            _stop: stop.drop_guard(),
+        }
     }
 
     /// Posts `body` with these signature headers; (status, JSON or null).

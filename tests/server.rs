@@ -16,13 +16,14 @@ use serde_json::Value;
 use support::fake_ll2::FakeLl2;
 use tminus::metrics::{DeliveryOutcome, Metrics};
 use tminus::server::{self, ServerState};
-use tminus::store::Store;
+use tminus::store::{Batch, Store};
 use tminus::types::Feed;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 struct Running {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    store: Store,
+    stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -39,11 +40,18 @@ async fn start_with(
 ) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
-    let state =
-        ServerState::new(store, metrics, Feed::ALL.to_vec(), max_age).with_started(chrono::Utc::now() - started_ago);
-    let (stop, rx) = watch::channel(false);
-    let (addr, task) = server::start("127.0.0.1:0".parse().unwrap(), state, extra, rx).await.unwrap();
-    Running { addr, stop, task, _dir: dir }
+    let state = ServerState::new(store.clone(), metrics, Feed::ALL.to_vec(), max_age)
+        .with_started(chrono::Utc::now() - started_ago);
+    let stop = CancellationToken::new();
+    let (addr, task) = server::start("127.0.0.1:0".parse().unwrap(), state, extra, stop.clone()).await.unwrap();
+    Running { addr, store, stop, task, _dir: dir }
+}
+
+/// What the poller records in the store when a poll of `feed` succeeds.
+fn polled(store: &Store, feed: Feed) {
+    let mut state = store.feed_state(feed).unwrap();
+    state.last_success = Some(chrono::Utc::now());
+    store.apply(&Batch { feed: Some(feed), feed_state: Some(state), ..Default::default() }).unwrap();
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, String, Option<String>) {
@@ -70,34 +78,46 @@ async fn health_is_starting_then_ok_and_stale_when_polls_stop() {
     assert_eq!(body["outbox_depth"], 0);
     assert_eq!(body["feeds"]["events"]["last_success"], Value::Null);
 
-    metrics.poll_finished(Feed::Events, true);
+    polled(&srv.store, Feed::Events);
     let (code, body) = health(srv.addr).await;
     assert_eq!((code, body["status"].as_str()), (200, Some("starting")), "launches not polled yet: {body}");
-    metrics.poll_finished(Feed::Launches, true);
+    polled(&srv.store, Feed::Launches);
     let (code, body) = health(srv.addr).await;
     assert_eq!((code, body["status"].as_str()), (200, Some("ok")), "{body}");
     assert!(body["feeds"]["launches"]["age_s"].as_u64().unwrap() <= 1, "{body}");
     assert!(body["feeds"]["events"]["last_success"].as_str().unwrap().ends_with('Z'), "{body}");
-    srv.stop.send(true).unwrap();
+    srv.stop.cancel();
 
     // A process up for longer than the threshold that never polled one
     // feed successfully is unhealthy, and says which feed.
-    let metrics = Arc::new(Metrics::default());
-    metrics.poll_finished(Feed::Launches, true);
-    metrics.poll_finished(Feed::Events, false);
-    let srv = start(metrics, chrono::Duration::seconds(120), Duration::from_secs(60)).await;
+    let srv = start(Arc::new(Metrics::default()), chrono::Duration::seconds(120), Duration::from_secs(60)).await;
+    polled(&srv.store, Feed::Launches);
     let (code, body) = health(srv.addr).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["status"], "stale");
     assert_eq!(body["feeds"]["events"]["stale"], true);
     assert_eq!(body["feeds"]["launches"]["stale"], false);
     assert_eq!(body["max_age_s"], 60);
+    srv.stop.cancel();
+
+    // The last successes live in the store, not in the process: a server
+    // started afresh (new registry, new start time) over that store
+    // remembers them and is healthy at once.
+    polled(&srv.store, Feed::Events);
+    let state =
+        ServerState::new(srv.store.clone(), Arc::new(Metrics::default()), Feed::ALL.to_vec(), Duration::from_secs(60));
+    let stop = CancellationToken::new();
+    let (addr, _task) = server::start("127.0.0.1:0".parse().unwrap(), state, None, stop.clone()).await.unwrap();
+    let (code, body) = health(addr).await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("ok")), "{body}");
+    assert!(body["feeds"]["launches"]["last_success"].as_str().is_some(), "{body}");
+    stop.cancel();
 }
 
 #[tokio::test]
 async fn metrics_are_prometheus_text() {
     let metrics = Arc::new(Metrics::default());
-    metrics.poll_finished(Feed::Events, true);
+    metrics.poll_finished("events", true);
     metrics.delivery("telegram", DeliveryOutcome::Retried);
     metrics.rate_limited("telegram");
     metrics.budget(15, 12);
@@ -137,7 +157,7 @@ async fn extra_routes_share_the_listener_and_shutdown_is_graceful() {
     assert_eq!(resp.text().await.unwrap(), "pong");
     assert_eq!(health(srv.addr).await.0, 200, "built-in routes still there");
 
-    srv.stop.send(true).unwrap();
+    srv.stop.cancel();
     tokio::time::timeout(Duration::from_secs(5), srv.task).await.expect("server stops on shutdown").unwrap();
     assert!(tokio::net::TcpStream::connect(srv.addr).await.is_err(), "listener closed");
 }

@@ -229,7 +229,10 @@ async fn soak_run_under_faults_loses_nothing_and_stays_flat() {
         expected.mutations += 1;
         // One fault waits at a time, so every poll cycle meets at most one.
         if Instant::now() >= next_fault && fake.pending_faults() == 0 {
-            let fault = match rng.gen_range(0..8) {
+            // Every kind but 6 (slow, within the timeout) fails a poll; the
+            // first fault must, or a short run may log no failure at all.
+            let kinds = if faults == 0 { 0..6 } else { 0..8 };
+            let fault = match rng.gen_range(kinds) {
                 0 => Fault::Throttle { secs: rng.gen_range(1..4), header: rng.gen_bool(0.5) },
                 1 => Fault::Status(500),
                 2 => Fault::Status(503),

@@ -30,8 +30,8 @@ use tminus::subscriptions::Subscriptions;
 use tminus::telegram::bot::{BotServices, CommandBot, MAX_MESSAGE_LEN, ONLY_COMMANDS};
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tminus::types::{ChatId, Destination, Feed};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(10);
 /// Private chat (and its user), a group, a supergroup, a channel.
@@ -62,7 +62,7 @@ struct Harness {
     tg: FakeTelegram,
     ll2: FakeLl2,
     app: App,
-    stop: watch::Sender<bool>,
+    stop: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
 
@@ -83,10 +83,10 @@ impl Harness {
         }
         let tg = FakeTelegram::start().await;
         tg.set_chat_kind(CHANNEL, "channel");
-        let (stop, stop_rx) = watch::channel(false);
+        let stop = CancellationToken::new();
         let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
         let services = services(app.subs.clone(), app.store.clone(), app.poller.directory());
-        let task = tokio::spawn(CommandBot::new(bot, services).run(stop_rx));
+        let task = tokio::spawn(CommandBot::new(bot, services).run(stop.clone()));
         let h = Harness { tg, ll2, app, stop, task: Some(task) };
         // The fake records a call when it answers, so a long poll in flight
         // is not seen yet: the dispatcher's own getMe (after start-up's) is.
@@ -148,7 +148,7 @@ impl Harness {
 
     async fn stop(&mut self) -> Duration {
         let started = Instant::now();
-        self.stop.send(true).unwrap();
+        self.stop.cancel();
         let task = self.task.take().unwrap();
         tokio::time::timeout(Duration::from_secs(5), task).await.expect("bot stops within 5 s").unwrap();
         started.elapsed()
@@ -473,8 +473,8 @@ async fn unreachable_api_is_retried_and_stop_still_works() {
     let store = Store::open(dir.path()).unwrap();
     let subs = Subscriptions::load(store.clone()).unwrap();
     let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(format!("http://127.0.0.1:{port}").parse().unwrap());
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(CommandBot::new(bot, services(subs, store, Default::default())).run(stop_rx));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(CommandBot::new(bot, services(subs, store, Default::default())).run(stop.clone()));
     let deadline = Instant::now() + WAIT;
     while !log_text().contains(&format!("127.0.0.1:{port}")) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -483,7 +483,7 @@ async fn unreachable_api_is_retried_and_stop_still_works() {
     assert!(log.contains("Telegram getMe failed; will retry"), "{log}");
     assert_no_token("the logs", &log);
     let started = Instant::now();
-    stop.send(true).unwrap();
+    stop.cancel();
     tokio::time::timeout(Duration::from_secs(2), task).await.expect("stops while retrying").unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
 }

@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::backoff::Backoff;
 use crate::detect::{Alert, AlertId};
 use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
@@ -119,12 +121,10 @@ pub struct Deliverer {
     pub wake: Arc<Notify>,
 }
 
-/// How long to wait before attempt `n+1`: exponential with jitter, capped.
-pub fn backoff(attempts: u32) -> Duration {
-    let base = 2u64.saturating_pow(attempts.min(10)).min(600);
-    let jitter = rand::random::<f64>() * 0.5 + 0.75;
-    Duration::from_secs_f64(base as f64 * jitter)
-}
+/// Wait before the next attempt at an entry that failed `attempts` times
+/// (kept in the store): 2 s doubling, capped at 10 min, ±25 % jitter so
+/// entries that failed together do not retry together.
+const RETRY: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(600)).with_jitter(0.25);
 
 impl Deliverer {
     /// Delivers from the outbox of the store `subs` lives in.
@@ -270,7 +270,7 @@ impl Deliverer {
                     stats.dead += 1;
                 } else {
                     entry.attempts += 1;
-                    let wait = retry_after.unwrap_or_else(|| backoff(entry.attempts));
+                    let wait = retry_after.unwrap_or_else(|| RETRY.delay(entry.attempts));
                     debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
                     entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
                     self.store.reschedule(key, &entry)?;
@@ -305,8 +305,8 @@ impl Deliverer {
     }
 
     /// Drains whenever woken, and at least every few seconds for retries,
-    /// until `shutdown` fires.
-    pub async fn run(self: &Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// until `shutdown` is cancelled.
+    pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.drain_once().await {
                 warn!(error = %e, "delivery pass failed");
@@ -314,7 +314,7 @@ impl Deliverer {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.cancelled() => return,
             }
         }
     }

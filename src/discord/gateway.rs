@@ -20,17 +20,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{Context, EventHandler, GatewayIntents, Interaction, Ready};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::commands::{Handler, register};
 use super::interactions::invocation;
+use crate::backoff::Backoff;
 use crate::config::{DEFAULT_DISCORD_API_URL, DiscordConfig};
 
-/// Backoff between failed registrations or gateway connections.
-const RETRY_FIRST: Duration = Duration::from_secs(5);
-const RETRY_MAX: Duration = Duration::from_secs(600);
+/// Wait between failed registrations or gateway connections: 5 s doubling
+/// to 10 min, jittered so a fleet of bots does not reconnect in step after
+/// a Discord outage.
+const RETRY: Backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(600)).with_jitter(0.2);
 /// Registration attempts before giving up until the next start.
 const REGISTER_ATTEMPTS: u32 = 6;
 
@@ -39,31 +40,23 @@ pub fn gateway_reachable(cfg: &DiscordConfig) -> bool {
     cfg.api_url.trim_end_matches('/') == DEFAULT_DISCORD_API_URL
 }
 
-/// Starts registration and, where possible, the gateway connection. The
-/// task ends when `stop` turns `true`.
-pub fn spawn(cfg: DiscordConfig, handler: Arc<Handler>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let registration = tokio::spawn(register_with_retry(cfg.clone(), stop.clone()));
-        if gateway_reachable(&cfg) {
-            run_gateway(&cfg, handler, stop).await;
-        } else {
-            info!(
-                "discord.api_url is not https://discord.com: the gateway is not connected (serenity talks to \
-                 discord.com only); slash commands are answered by the HTTP interactions endpoint"
-            );
-            stopped(&mut stop.clone()).await;
-        }
-        registration.abort();
-    })
+/// Registers the commands and, where possible, runs the gateway
+/// connection, until `stop` is cancelled.
+pub async fn run(cfg: DiscordConfig, handler: Arc<Handler>, stop: CancellationToken) {
+    let registration = tokio::spawn(register_with_retry(cfg.clone(), stop.clone()));
+    if gateway_reachable(&cfg) {
+        run_gateway(&cfg, handler, &stop).await;
+    } else {
+        info!(
+            "discord.api_url is not https://discord.com: the gateway is not connected (serenity talks to \
+             discord.com only); slash commands are answered by the HTTP interactions endpoint"
+        );
+        stop.cancelled().await;
+    }
+    registration.abort();
 }
 
-/// Resolves once `stop` turns `true` (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-async fn register_with_retry(cfg: DiscordConfig, mut stop: watch::Receiver<bool>) {
-    let mut wait = RETRY_FIRST;
+async fn register_with_retry(cfg: DiscordConfig, stop: CancellationToken) {
     for attempt in 1..=REGISTER_ATTEMPTS {
         match register(&cfg).await {
             Ok(r) => {
@@ -76,12 +69,12 @@ async fn register_with_retry(cfg: DiscordConfig, mut stop: watch::Receiver<bool>
                 return;
             }
             Err(e) if e.is_transient() && attempt < REGISTER_ATTEMPTS => {
+                let wait = RETRY.delay(attempt);
                 warn!(error = %e, retry_in_s = wait.as_secs(), "registering Discord slash commands failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stopped(&mut stop) => return,
+                    _ = stop.cancelled() => return,
                 }
-                wait = (wait * 2).min(RETRY_MAX);
             }
             Err(e) => {
                 error!(error = %e, "registering Discord slash commands failed; they will be registered at the next start");
@@ -91,9 +84,11 @@ async fn register_with_retry(cfg: DiscordConfig, mut stop: watch::Receiver<bool>
     }
 }
 
-async fn run_gateway(cfg: &DiscordConfig, handler: Arc<Handler>, mut stop: watch::Receiver<bool>) {
-    let mut wait = RETRY_FIRST;
+async fn run_gateway(cfg: &DiscordConfig, handler: Arc<Handler>, stop: &CancellationToken) {
+    let mut failures = 0u32;
     loop {
+        failures = failures.saturating_add(1);
+        let wait = RETRY.delay(failures);
         let built = serenity::Client::builder(cfg.token.expose(), GatewayIntents::empty())
             .event_handler(Events { handler: handler.clone() })
             .await;
@@ -110,16 +105,15 @@ async fn run_gateway(cfg: &DiscordConfig, handler: Arc<Handler>, mut stop: watch
                 Ok(()) => warn!("Discord gateway connection ended; reconnecting"),
                 Err(e) => warn!(error = %e, retry_in_s = wait.as_secs(), "Discord gateway connection failed; retrying"),
             },
-            _ = stopped(&mut stop) => {
+            _ = stop.cancelled() => {
                 shards.shutdown_all().await;
                 return;
             }
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stopped(&mut stop) => return,
+            _ = stop.cancelled() => return,
         }
-        wait = (wait * 2).min(RETRY_MAX);
     }
 }
 

@@ -22,7 +22,7 @@
 //! Secrets: the bot token and the webhook URL never appear in an error or a
 //! log line. Routes are logged as `channel ID` / `webhook ID`; reqwest
 //! errors are stripped of their URL and every text that leaves this module
-//! goes through [`redact`] as a last line of defence.
+//! goes through `errors::redact` as a last line of defence.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -37,6 +37,7 @@ use url::Url;
 use super::render;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
+use crate::errors::{error_chain, redact};
 use crate::render::Message;
 use crate::types::{Destination, Secret};
 
@@ -73,10 +74,6 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// Fraction added to the global spacing, so requests that reach Discord
 /// with some network jitter still stay under its ceiling.
 const GLOBAL_HEADROOM: f64 = 0.05;
-
-/// Shortest secret worth redacting: redacting a two-letter string would
-/// mangle every reason without protecting anything.
-const MIN_SECRET_LEN: usize = 6;
 
 /// Tuning of one sender. The defaults are Discord's production limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,17 +284,6 @@ struct Post<'a> {
     auth: Option<HeaderValue>,
     payload: serde_json::Value,
     secrets: Vec<&'a str>,
-}
-
-/// Replaces every secret in `text` with `***`.
-pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets.iter().map(|s| s.trim()).filter(|s| s.len() >= MIN_SECRET_LEN) {
-        if out.contains(s) {
-            out = out.replace(s, "***");
-        }
-    }
-    out
 }
 
 /// Discord's JSON error body (and 429 body).
@@ -589,29 +575,12 @@ fn transport_error(e: reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let e = e.without_url();
-    let mut out = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    format!("{kind}: {}", error_chain(&e.without_url()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_hides_every_secret() {
-        let url = "https://discord.com/api/webhooks/123/AbCdEf-token";
-        let text = format!("error for {url}?wait=true and AbCdEf-token again");
-        let red = redact(&text, &[url, "AbCdEf-token"]);
-        assert!(!red.contains("AbCdEf-token"), "{red}");
-        assert_eq!(redact("abc", &["ab"]), "abc", "tiny strings are not secrets worth redacting");
-    }
 
     #[test]
     fn webhook_urls_name_their_bucket_and_ask_to_wait() {

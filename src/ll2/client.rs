@@ -21,6 +21,7 @@ use url::Url;
 
 use super::model::{self, ParseError};
 use crate::config::Ll2Config;
+use crate::errors::error_chain;
 use crate::item::Item;
 use crate::types::{Feed, Watermark};
 
@@ -78,6 +79,25 @@ pub enum Ll2Error {
     /// that cannot be a header value). Never contains the key.
     #[error("invalid LL2 client settings: {message}")]
     Config { message: String },
+}
+
+impl Ll2Error {
+    /// A short name of the failure, the `status` label of
+    /// `tminus_ll2_requests_total` (a successful request is `ok`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Ll2Error::Throttled { .. } => "throttled",
+            Ll2Error::Status { status, .. } if *status >= 500 => "http_5xx",
+            Ll2Error::Status { .. } => "http_4xx",
+            Ll2Error::Timeout { .. } => "timeout",
+            Ll2Error::Network { .. } => "network",
+            Ll2Error::NotJson { .. } => "not_json",
+            Ll2Error::Shape { .. } => "bad_shape",
+            Ll2Error::TooLarge { .. } => "too_large",
+            Ll2Error::ForeignNext { .. } => "foreign_next",
+            Ll2Error::Config { .. } => "config",
+        }
+    }
 }
 
 /// LL2 HTTP client. Cheap to share behind an `Arc`; holds no per-call state.
@@ -144,7 +164,7 @@ impl Client {
             .redirect(redirects)
             .gzip(true)
             .build()
-            .map_err(|e| config(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
+            .map_err(|e| config(format!("cannot build the HTTP client: {}", model::sanitize(&error_chain(&e), 300))))?;
 
         Ok(Client {
             http,
@@ -313,20 +333,8 @@ fn transport_error(e: reqwest::Error, url: &Url) -> Ll2Error {
     } else {
         // The variant names the URL already; reqwest would repeat it.
         let e = e.without_url();
-        Ll2Error::Network { url: url.to_string(), message: error_chain(&e) }
+        Ll2Error::Network { url: url.to_string(), message: model::sanitize(&error_chain(&e), 300) }
     }
-}
-
-/// An error and its causes on one line, for messages that are logged.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    model::sanitize(&text, 300)
 }
 
 /// `Retry-After: <seconds>`. The HTTP-date form is not used by DRF.

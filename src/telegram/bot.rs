@@ -17,11 +17,11 @@
 //! Start-up: `getMe` (retried with backoff until it answers), `deleteWebhook`
 //! (long polling and a webhook exclude each other), `setMyCommands` from
 //! `commands::COMMANDS`. Then the dispatcher polls until the shutdown
-//! channel says stop; stopping confirms the updates already handled and
+//! token is cancelled; stopping confirms the updates already handled and
 //! waits for running handlers, within [`STOP_BUDGET`].
 //!
 //! Never logs the bot token: every error string goes through
-//! [`redact_token`] (via [`classify`]), and teloxide's own error loggers are
+//! `errors::redact` (via [`classify`]), and teloxide's own error loggers are
 //! replaced because they print errors with the request URL.
 
 use std::collections::HashMap;
@@ -38,17 +38,18 @@ use teloxide::payloads::SendMessageSetters;
 use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, ChatMemberKind, ChatMemberUpdated, Me, Message, ReplyParameters, Update};
 use teloxide::update_listeners::Polling;
-use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use crate::backoff::Backoff;
 use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
-use crate::telegram::sender::{classify, redact_token};
+use crate::telegram::sender::classify;
 use crate::types::{ChatId, Destination};
 
 /// Long-polling timeout (`getUpdates?timeout=`); below the HTTP client's
@@ -61,8 +62,9 @@ pub const STOP_BUDGET: Duration = Duration::from_secs(4);
 pub const ADMIN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Most (chat, user) admin answers remembered.
 pub const ADMIN_CACHE_MAX: usize = 1024;
-/// Longest wait between retries after network errors.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Wait between retries after network errors: 1 s, 2 s, 4 s … 60 s. No
+/// jitter: one bot, one connection.
+const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 /// Telegram's limit for one message, in UTF-16 code units.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 /// A reply that got a 429 is retried once when the wait is at most this.
@@ -104,15 +106,15 @@ impl CommandBot {
         self
     }
 
-    /// Runs until `stop` turns true (or its sender is dropped). Network and
-    /// API errors are logged and retried with backoff; this never returns an
-    /// error and never panics on input.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` is cancelled. Network and API errors are logged
+    /// and retried with backoff; this never returns an error and never
+    /// panics on input.
+    pub async fn run(self, stop: CancellationToken) {
         let CommandBot { bot, services, limiter } = self;
         let token = bot.token().to_string();
         tokio::select! {
             () = start_up(&bot) => {}
-            _ = stopped(&mut stop) => {
+            _ = stop.cancelled() => {
                 info!("Telegram bot stopped before it started");
                 return;
             }
@@ -152,11 +154,11 @@ impl CommandBot {
                         warn!(reason = %reason(&e, &token), retry_in_s = wait.as_secs(), "Telegram polling could not start");
                         tokio::select! {
                             _ = tokio::time::sleep(wait) => continue,
-                            _ = stopped(&mut stop) => return,
+                            _ = stop.cancelled() => return,
                         }
                     }
                 },
-                _ = stopped(&mut stop) => {
+                _ = stop.cancelled() => {
                     // `Err` means the dispatcher is not running yet (it is
                     // in its getMe): dropping it is the whole stop.
                     if shutdown.shutdown().is_ok() && tokio::time::timeout(STOP_BUDGET, dispatch).await.is_err() {
@@ -166,18 +168,6 @@ impl CommandBot {
                     return;
                 }
             }
-        }
-    }
-}
-
-/// Resolves once a stop is asked for (or nobody can ask any more).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    loop {
-        if *stop.borrow_and_update() {
-            return;
-        }
-        if stop.changed().await.is_err() {
-            return;
         }
     }
 }
@@ -210,9 +200,10 @@ async fn start_up(bot: &Bot) {
     }
 }
 
-/// Exponential backoff for network errors: 1 s, 2 s, 4 s … [`MAX_BACKOFF`].
+/// [`RETRY`] after `failures` earlier failures (teloxide's error count,
+/// which starts at 0).
 pub fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(1u64 << failures.min(6)).min(MAX_BACKOFF)
+    RETRY.delay(failures.saturating_add(1))
 }
 
 /// The wait Telegram asked for (429, refused token), else [`backoff`].
@@ -225,7 +216,7 @@ fn retry_wait(e: &RequestError, token: &str, failures: u32) -> Duration {
 
 /// A failed request in words, without the token.
 fn reason(e: &RequestError, token: &str) -> String {
-    redact_token(&classify(e, token).to_string(), token)
+    crate::errors::redact(&classify(e, token).to_string(), &[token])
 }
 
 fn schema() -> UpdateHandler<Infallible> {
@@ -545,7 +536,7 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         assert_eq!(backoff(0), Duration::from_secs(1));
         assert_eq!(backoff(3), Duration::from_secs(8));
-        assert_eq!(backoff(100), MAX_BACKOFF);
+        assert_eq!(backoff(100), Duration::from_secs(60));
     }
 
     #[test]

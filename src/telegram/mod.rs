@@ -15,10 +15,10 @@
 //! This module must not decide what to do about a failure (the deliverer
 //! does) and must never let the bot token reach a log line or an error
 //! string: teloxide's network errors carry the request URL, which contains
-//! the token, so every string leaving here goes through [`redact_token`].
+//! the token, so every string leaving here goes through `errors::redact`.
 
 pub mod bot;
 pub mod render;
 pub mod sender;
 
-pub use sender::{TelegramError, TelegramLimits, TelegramSender, classify, redact_token};
+pub use sender::{TelegramError, TelegramLimits, TelegramSender, classify};

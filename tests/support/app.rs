@@ -1,19 +1,19 @@
-//! The tminus pipeline assembled in-process for integration tests: a store
-//! in a temporary directory, subscriptions, the real poller and the real
-//! deliverer, aimed at a fake LL2. Tests that need the binary spawn
-//! `CARGO_BIN_EXE_tminus` instead.
+//! The tminus pipeline assembled in-process for integration tests: the
+//! library's own [`tminus::app::App`], built from a config whose store lives
+//! in a temporary directory and whose LL2 is a fake, with a recorder as the
+//! console sender. Tests drive its parts (poller, deliverer) step by step;
+//! tests that need the binary spawn `CARGO_BIN_EXE_tminus` instead.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tminus::config::{Ll2Config, Watch};
-use tminus::deliver::{BoxFuture, Deliverer, DeliveryConfig, SendError, Sender, Senders, Sent};
-use tminus::poller::{BudgetWait, FeedReport, PollError, Poller, PollerConfig};
+use tminus::config::{Config, Ll2Config, Watch};
+use tminus::deliver::{BoxFuture, SendError, Sender, Senders, Sent};
+use tminus::poller::{BudgetWait, FeedReport, PollError};
 use tminus::render::Message;
-use tminus::store::Store;
-use tminus::subscriptions::{Subscriptions, default_console_watch};
+use tminus::subscriptions::default_console_watch;
 use tminus::types::{Destination, Feed};
-use tokio::sync::watch;
 
 /// Records what would have been shown, instead of printing it.
 #[derive(Default)]
@@ -38,12 +38,23 @@ impl Sender for Recorder {
 
 pub struct App {
     pub dir: Arc<tempfile::TempDir>,
-    pub store: Store,
-    pub subs: Subscriptions,
-    pub poller: Poller,
-    pub deliverer: Arc<Deliverer>,
     pub recorder: Arc<Recorder>,
-    pub stop: watch::Sender<bool>,
+    app: tminus::app::App,
+}
+
+/// The app's parts (`store`, `subs`, `poller`, `deliverer`, …) read as the
+/// harness's own.
+impl Deref for App {
+    type Target = tminus::app::App;
+    fn deref(&self) -> &Self::Target {
+        &self.app
+    }
+}
+
+impl DerefMut for App {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.app
+    }
 }
 
 pub struct AppOptions {
@@ -68,22 +79,15 @@ impl AppOptions {
 impl App {
     pub async fn start(opts: AppOptions) -> App {
         let dir = opts.dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
-        let store = Store::open(&dir.path().join("store")).unwrap();
-        let subs = Subscriptions::load(store.clone()).unwrap();
-        subs.reconcile(&opts.watches).unwrap();
+        let mut config = Config::default_config();
+        config.ll2 = opts.ll2;
+        config.store.path = dir.path().join("store");
+        config.alerts.on_first_sync = opts.on_first_sync;
+        config.watches = opts.watches;
         let recorder = Arc::new(Recorder::default());
         let senders = Senders::default().with("console", recorder.clone());
-        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
-        let (stop, stop_rx) = watch::channel(false);
-        let client = tminus::ll2::Client::new(&opts.ll2).unwrap();
-        let config = PollerConfig {
-            feeds: opts.ll2.feeds.clone(),
-            requests_per_hour: opts.ll2.requests_per_hour,
-            resweep_interval: opts.ll2.resweep_interval,
-            on_first_sync: opts.on_first_sync,
-        };
-        let poller = Poller::new(client, store.clone(), subs.index(), config, deliverer.wake.clone(), stop_rx).unwrap();
-        App { dir, store, subs, poller, deliverer, recorder, stop }
+        let app = tminus::app::App::with_senders(config, senders).unwrap();
+        App { dir, recorder, app }
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -1,0 +1,369 @@
+//! The assembled bot: [`App`] is built once from a [`Config`] (store,
+//! reconciled subscriptions, LL2 client, senders, deliverer, poller,
+//! reminders) and then either runs one pass ([`App::once`]) or the daemon
+//! ([`App::run`]): poller, deliverer, reminders, the HTTP server and the
+//! chat front-ends as tasks of one `TaskTracker`, stopped together through
+//! one `CancellationToken`. The binary and the integration tests build the
+//! same `App`; tests swap in their own senders ([`App::with_senders`]).
+//!
+//! This module owns wiring and the shutdown sequence only: it must not
+//! poll, route or deliver by itself, and it does not parse arguments or
+//! install the global logger (`main` does, through [`init_logging`]).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::commands::Defaults;
+use crate::config::{Config, ConfigError, LogFormat, Watch};
+use crate::deliver::{Deliverer, DeliveryConfig, Senders, console::ConsoleSender};
+use crate::poller::{BudgetWait, Poller, PollerConfig};
+use crate::reminders::Reminders;
+use crate::store::{Store, StoreError};
+use crate::subscriptions::{self, Subscriptions};
+use crate::telegram::TelegramSender;
+use crate::{discord, ll2, metrics, server, telegram};
+
+/// Why the app could not start or stopped with an error. The binary maps it
+/// to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the store at {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error(transparent)]
+    StoreOp(#[from] StoreError),
+    #[error("{0}")]
+    Startup(String),
+}
+
+impl AppError {
+    /// 2 for what the user must fix in config or arguments, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// How long in-flight work may take once a shutdown was asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The bot, assembled. The parts are public so tests can drive them step
+/// by step (one poll, one delivery pass) instead of running the daemon.
+pub struct App {
+    pub store: Store,
+    pub subs: Subscriptions,
+    pub poller: Poller,
+    pub deliverer: Arc<Deliverer>,
+    pub reminders: Arc<Reminders>,
+    config: Config,
+    /// The Telegram sender, shared with the command bot.
+    telegram: Option<Arc<TelegramSender>>,
+    shutdown: CancellationToken,
+}
+
+impl App {
+    /// The bot as configured: a sender per platform the config can reach,
+    /// and the configured watches (or, on a fresh install without watches
+    /// and chat tokens, everything to the console).
+    pub fn new(config: Config) -> Result<App, AppError> {
+        let (senders, telegram) = build_senders(&config)?;
+        let watches = effective_watches(&config);
+        App::assemble(config, senders, telegram, &watches)
+    }
+
+    /// The bot with `senders` instead of the configured platforms, and
+    /// exactly `config.watches` (tests record what would be sent).
+    pub fn with_senders(config: Config, senders: Senders) -> Result<App, AppError> {
+        let watches = config.watches.clone();
+        App::assemble(config, senders, None, &watches)
+    }
+
+    fn assemble(
+        config: Config,
+        senders: Senders,
+        telegram: Option<Arc<TelegramSender>>,
+        watches: &[Watch],
+    ) -> Result<App, AppError> {
+        let store = Store::open(&config.store.path)
+            .map_err(|source| AppError::Store { path: config.store.path.display().to_string(), source })?;
+        let subs = Subscriptions::load(store.clone())?;
+        let rec = subs.reconcile(watches)?;
+        info!(
+            added = rec.added,
+            changed = rec.changed,
+            removed = rec.removed,
+            unchanged = rec.unchanged,
+            "config watches reconciled"
+        );
+        let client = ll2::Client::new(&config.ll2).map_err(|e| AppError::Startup(e.to_string()))?;
+        let deliverer = Arc::new(Deliverer::new(
+            subs.clone(),
+            senders,
+            DeliveryConfig { max_age: config.delivery.max_age, ..Default::default() },
+        ));
+        let shutdown = CancellationToken::new();
+        let poller = Poller::new(
+            client,
+            store.clone(),
+            subs.index(),
+            poller_config(&config),
+            deliverer.wake.clone(),
+            shutdown.clone(),
+        )?;
+        let reminders =
+            Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
+        Ok(App { store, subs, poller, deliverer, reminders, config, telegram, shutdown })
+    }
+
+    /// `tminus once`: one poll of every feed (without waiting for the
+    /// budget), due reminders, one delivery pass.
+    pub async fn once(mut self) -> Result<(), AppError> {
+        self.poller.sync_throttle().await;
+        for feed in self.config.ll2.feeds.clone() {
+            match self.poller.poll_feed(feed, BudgetWait::Skip).await {
+                Ok(r) => {
+                    info!(feed = %feed, requests = r.requests, items = r.items, alerts = r.alerts, deliveries = r.deliveries, "poll done")
+                }
+                Err(e) => warn!(feed = %feed, error = %e, "poll failed"),
+            }
+        }
+        let fired = self.reminders.pass(chrono::Utc::now()).await?;
+        if fired > 0 {
+            info!(fired, "once: reminders due");
+        }
+        let stats = self.deliverer.drain_once().await?;
+        info!(delivered = stats.delivered, waiting = stats.waiting, dead = stats.dead, "once: done");
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    /// `tminus run`: every part as a task until `signal` resolves, then a
+    /// shutdown that gives in-flight work [`SHUTDOWN_GRACE`] to finish.
+    pub async fn run(self, signal: impl Future<Output = ()>) -> Result<(), AppError> {
+        let tasks = TaskTracker::new();
+        let extra_routes = self.start_front_ends(&tasks)?;
+        if let Err(e) = self.start_server(&tasks, extra_routes).await {
+            // The front-ends may already run: stop them with the app.
+            self.shutdown.cancel();
+            return Err(e);
+        }
+        let App { store, poller, deliverer, reminders, config, shutdown, .. } = self;
+        tasks.spawn(poller.run());
+        let stop = shutdown.clone();
+        tasks.spawn(async move { deliverer.run(stop).await });
+        let stop = shutdown.clone();
+        tasks.spawn(async move { reminders.run(stop).await });
+        tasks.close();
+
+        info!(store = %config.store.path.display(), "tminus running; Ctrl-C or SIGTERM stops it");
+        signal.await;
+        info!("shutting down");
+        shutdown.cancel();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {
+            warn!("in-flight work did not finish within {}s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+        }
+        store.flush().await?;
+        info!("stopped");
+        Ok(())
+    }
+
+    /// The chat front-ends: the Discord handler (gateway task and/or the
+    /// HTTP interactions routes, which are returned for the server) and
+    /// the Telegram command bot.
+    fn start_front_ends(&self, tasks: &TaskTracker) -> Result<Option<axum::Router>, AppError> {
+        let config = &self.config;
+        let defaults = Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
+        let mut routes = None;
+        // One handler for slash commands, reached over the gateway
+        // (`discord.token`) and the HTTP interactions endpoint
+        // (`discord.public_key` with `server.listen`).
+        if config.discord.is_enabled() || config.discord.public_key.is_some() {
+            let handler = Arc::new(discord::commands::Handler::new(
+                self.store.clone(),
+                self.subs.clone(),
+                self.poller.directory(),
+                defaults.clone(),
+            ));
+            match (&config.discord.public_key, config.server.listen) {
+                (Some(key), Some(_)) => {
+                    routes = Some(discord::interactions::router(handler.clone(), key).map_err(|e| {
+                        AppError::Config(ConfigError::Invalid {
+                            key: "discord.public_key".into(),
+                            message: e.to_string(),
+                        })
+                    })?);
+                    info!(path = discord::interactions::PATH, "Discord interactions endpoint enabled");
+                }
+                (Some(_), None) => {
+                    warn!("discord.public_key is set but server.listen is not: no interactions endpoint")
+                }
+                _ => {}
+            }
+            if config.discord.is_enabled() {
+                tasks.spawn(discord::gateway::run(config.discord.clone(), handler, self.shutdown.clone()));
+            }
+        }
+        // The command bot talks as the same bot as the alert sender and
+        // shares its rate limiter, so replies and alerts together stay
+        // within Telegram's limits.
+        if let Some(tg) = &self.telegram {
+            let services = telegram::bot::BotServices {
+                subs: self.subs.clone(),
+                store: self.store.clone(),
+                directory: self.poller.directory(),
+                defaults,
+            };
+            let bot = telegram::bot::CommandBot::new(tg.bot().clone(), services).with_limiter(tg.limiter());
+            tasks.spawn(bot.run(self.shutdown.clone()));
+        }
+        Ok(routes)
+    }
+
+    /// `/healthz`, `/metrics` and `extra` routes on `server.listen`, if set.
+    async fn start_server(&self, tasks: &TaskTracker, extra: Option<axum::Router>) -> Result<(), AppError> {
+        let Some(addr) = self.config.server.listen else { return Ok(()) };
+        let feed_interval = poller_config(&self.config).feed_interval();
+        let state = server::ServerState::new(
+            self.store.clone(),
+            metrics::global().clone(),
+            self.config.ll2.feeds.clone(),
+            server::health_threshold(self.config.server.health_max_age, feed_interval),
+        );
+        let (_, task) = server::start(addr, state, extra, self.shutdown.clone())
+            .await
+            .map_err(|e| AppError::Startup(format!("cannot listen on {addr} (server.listen): {e}")))?;
+        tasks.spawn(async move {
+            let _ = task.await;
+        });
+        Ok(())
+    }
+}
+
+fn poller_config(config: &Config) -> PollerConfig {
+    PollerConfig {
+        feeds: config.ll2.feeds.clone(),
+        requests_per_hour: config.ll2.requests_per_hour,
+        resweep_interval: config.ll2.resweep_interval,
+        on_first_sync: config.alerts.on_first_sync,
+    }
+}
+
+/// One sender per platform this run can reach: the console always, webhooks
+/// always (they need no token), Telegram and Discord channels when their
+/// token is set. Entries for a platform without a sender wait in the outbox.
+/// The Telegram sender is also returned: the command bot shares it.
+fn build_senders(config: &Config) -> Result<(Senders, Option<Arc<TelegramSender>>), AppError> {
+    let startup = |e: &dyn std::fmt::Display| AppError::Startup(e.to_string());
+    let webhooks =
+        discord::sender::WebhookSender::new(discord::sender::SenderConfig::default()).map_err(|e| startup(&e))?;
+    let mut senders =
+        Senders::default().with("console", Arc::new(ConsoleSender)).with("discord-webhook", Arc::new(webhooks));
+    let mut telegram_sender = None;
+    if !config.telegram.token.is_empty() {
+        let sender = Arc::new(TelegramSender::from_config(&config.telegram).map_err(|e| startup(&e))?);
+        senders = senders.with("telegram", sender.clone());
+        telegram_sender = Some(sender);
+    } else {
+        info!("no telegram.token: Telegram is off (alerts for telegram: destinations wait in the outbox)");
+    }
+    if !config.discord.token.is_empty() {
+        let sender = discord::sender::DiscordSender::from_config(&config.discord).map_err(|e| startup(&e))?;
+        senders = senders.with("discord", Arc::new(sender));
+    } else {
+        info!("no discord.token: the Discord bot is off (discord-webhook destinations still work)");
+    }
+    Ok((senders, telegram_sender))
+}
+
+/// The watches to reconcile: the configured ones, or with no watches and
+/// no chat tokens, everything to the console, so a fresh install is useful.
+fn effective_watches(config: &Config) -> Vec<Watch> {
+    if config.watches.is_empty() && config.telegram.token.is_empty() && config.discord.token.is_empty() {
+        vec![subscriptions::default_console_watch(config.alerts.timezone, config.alerts.reminders.clone())]
+    } else {
+        config.watches.clone()
+    }
+}
+
+/// `tminus check-config`: the effective configuration as TOML, then the
+/// watch filter values that match nothing the bot has seen, as comments.
+pub fn check_config(config: &Config) -> String {
+    config.render_effective() + &unresolved_report(config)
+}
+
+/// The unresolved filter names as TOML comments. Reads an existing store
+/// only; never creates one, and says so when the running bot holds it.
+fn unresolved_report(config: &Config) -> String {
+    let path = &config.store.path;
+    if !path.exists() {
+        return "\n# Filter names are checked against LL2 data once the bot has synced (no store yet).\n".into();
+    }
+    let directory = match Store::open(path).and_then(|s| s.directory()) {
+        Ok(d) => d,
+        Err(e) => return format!("\n# Could not read the store to check filter names ({e}); is the bot running?\n"),
+    };
+    if directory.is_empty() {
+        return "\n# Filter names are checked against LL2 data once the bot has synced (store is empty).\n".into();
+    }
+    let mut out = String::new();
+    for (i, w) in config.watches.iter().enumerate() {
+        for (dim, value) in directory.unresolved(&subscriptions::watch_filter(w)) {
+            let hint = directory.suggest(dim, &value, 3);
+            let hint = if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(", ")) };
+            out.push_str(&format!(
+                "#   watch[{i}] ({}): {} {value:?} matches nothing seen so far{hint}\n",
+                w.name,
+                dim.as_str()
+            ));
+        }
+    }
+    if out.is_empty() {
+        format!("\n# All watch filter names resolve ({} names known).\n", directory.len())
+    } else {
+        format!("\n# Unresolved filter names:\n{out}")
+    }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Logs go to stderr (stdout carries console alerts). `RUST_LOG` overrides
+/// the default level.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn,serenity=warn,teloxide=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
