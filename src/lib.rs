@@ -23,6 +23,7 @@ pub mod directory;
 pub mod discord;
 mod errors;
 pub mod item;
+pub mod links;
 pub mod ll2;
 pub mod metrics;
 pub mod poller;

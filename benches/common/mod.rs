@@ -320,7 +320,10 @@ impl Generator {
                 [self.rng.gen_range(0..4)];
         let origin =
             if self.rng.gen_bool(0.05) { Origin::Config { watch: format!("watch-{}", id.0) } } else { Origin::Chat };
-        Subscription { id, destination, filter, alerts, reminders, timezone, enabled: true, origin }
+        Subscription::new(id, destination, filter, origin)
+            .with_alerts(alerts)
+            .with_reminders(reminders)
+            .with_timezone(timezone)
     }
 }
 

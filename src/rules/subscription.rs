@@ -56,6 +56,10 @@ pub struct Subscription {
     #[serde(with = "crate::types::duration_secs")]
     pub reminders: Vec<Duration>,
     pub timezone: Tz,
+    /// Schedule changes alert only while the old or the new date is this
+    /// close; `None`: always (records written before the setting existed).
+    #[serde(default, with = "crate::types::opt_duration_secs", skip_serializing_if = "Option::is_none")]
+    pub schedule_horizon: Option<Duration>,
     pub enabled: bool,
     pub origin: Origin,
 }
@@ -71,6 +75,7 @@ impl Subscription {
             alerts: AlertKind::ALL.to_vec(),
             reminders: Vec::new(),
             timezone: chrono_tz::UTC,
+            schedule_horizon: None,
             enabled: true,
             origin,
         }
@@ -87,6 +92,11 @@ impl Subscription {
 
     pub fn with_timezone(self, timezone: Tz) -> Subscription {
         Subscription { timezone, ..self }
+    }
+
+    /// `None`: schedule changes alert whatever the date.
+    pub fn with_schedule_horizon(self, schedule_horizon: Option<Duration>) -> Subscription {
+        Subscription { schedule_horizon, ..self }
     }
 
     pub fn wants(&self, kind: AlertKind) -> bool {
