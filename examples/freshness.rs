@@ -36,7 +36,9 @@
 //! item and kind committed at or after its `at`; the delay is the difference.
 //! Classes: "final-hour" (a launch whose NET, as known before the change, is
 //! within an hour of `at`: the last hour, lift-off and the result), "other
-//! launches" and "events". Changes that never alert are reported as missed.
+//! launches" and "events". A change replaced by the item's next change of
+//! the same kind before any alert (a hold lifted, a slip slipped again) has
+//! no alert of its own: it is counted apart, as are changes never alerted.
 //! The last line is exactly:
 //!
 //! ```text
@@ -294,8 +296,8 @@ pub fn builtin(seed: u64, hours: u32) -> Timeline {
         launch_day(&mut g, l, net);
         k += 1;
     }
-    background(&mut g, Feed::Launches, launches, 3 * 60, 6 * 60);
-    background(&mut g, Feed::Events, events, 2 * 60, 5 * 60);
+    background(&mut g, Feed::Launches, launches, 60, 4 * 60);
+    background(&mut g, Feed::Events, events, 60, 4 * 60);
     g.entries.sort_by_key(|e| e.at);
     Timeline { start, hours: hours.into(), entries: g.entries }
 }
@@ -341,7 +343,7 @@ fn launch_day(g: &mut Gen, mut l: Value, mut net: DateTime<Utc>) {
         let hold_at = net - g.rng.mins(5, 12);
         set_status(&mut l, 5, "On Hold", "Hold");
         g.emit(hold_at, Feed::Launches, &l);
-        let back_at = hold_at + g.rng.mins(3, 8);
+        let back_at = hold_at + g.rng.mins(5, 15);
         set_status(&mut l, 1, "Go for Launch", "Go");
         if roll < 45 {
             net = back_at + g.rng.mins(10, 30);
@@ -425,6 +427,7 @@ struct Served {
     requests: Vec<DateTime<Utc>>,
     admitted: Vec<DateTime<Utc>>,
     refused: usize,
+    verbose: bool,
 }
 
 impl Served {
@@ -439,7 +442,17 @@ impl Served {
             }
             list.push((e.at, e.item.clone()));
         }
-        Served { versions, order, clock, origin, per_hour, requests: Vec::new(), admitted: Vec::new(), refused: 0 }
+        Served {
+            versions,
+            order,
+            clock,
+            origin,
+            per_hour,
+            requests: Vec::new(),
+            admitted: Vec::new(),
+            refused: 0,
+            verbose: false,
+        }
     }
 
     /// The items of `feed` as LL2 has them at `now`.
@@ -467,6 +480,9 @@ impl Served {
     fn answer(&mut self, uri: &Uri) -> (StatusCode, Vec<(header::HeaderName, String)>, Value) {
         let now = self.clock.now();
         let path = uri.path();
+        if self.verbose {
+            eprintln!("{:>14} {} {uri}", "request", stamp(now));
+        }
         if path == "/2.3.0/api-throttle/" {
             let used = self.admitted.iter().filter(|t| **t > now - chrono::Duration::hours(1)).count();
             let body = json!({"your_request_limit": self.per_hour, "limit_frequency_secs": 3600,
@@ -628,6 +644,8 @@ pub struct Report {
     pub hours: f64,
     pub stats: HashMap<Class, ClassStats>,
     pub missed: usize,
+    /// Changes replaced by a later change of the same kind before any alert.
+    pub superseded: usize,
     pub requests: usize,
     pub allowed: u64,
     /// Most counted requests in any sliding hour.
@@ -662,6 +680,8 @@ fn busiest_hour(times: &[DateTime<Utc>]) -> usize {
 pub struct SimOptions {
     pub per_hour: u32,
     pub strategy: Strategy,
+    /// Print every measured change to stderr.
+    pub verbose: bool,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -676,8 +696,10 @@ pub fn run_paused(timeline: &Timeline, opts: SimOptions) -> Result<Report, BoxEr
 /// The real poller against the fake for the timeline's hours, then the
 /// committed alerts matched with the timeline's changes.
 pub async fn simulate(timeline: &Timeline, opts: SimOptions) -> Result<Report, BoxError> {
+    let verbose = opts.verbose;
     let clock = Clock::tokio_from(timeline.start);
     let (addr, served) = start_fake(timeline, clock.clone(), opts.per_hour).await?;
+    served.lock().unwrap_or_else(|e| e.into_inner()).verbose = verbose;
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join("store"))?;
     let subs = Subscriptions::load(store.clone())?;
@@ -717,11 +739,26 @@ pub async fn simulate(timeline: &Timeline, opts: SimOptions) -> Result<Report, B
     }
     committed.values_mut().for_each(|v| v.sort());
     let mut stats: HashMap<Class, ClassStats> = Class::ALL.iter().map(|c| (*c, ClassStats::default())).collect();
-    let mut missed = 0;
-    for e in expected_changes(timeline) {
+    let (mut missed, mut superseded) = (0, 0);
+    let expected = expected_changes(timeline);
+    for (i, e) in expected.iter().enumerate() {
         let first = committed.get(&(e.key.clone(), e.kind)).and_then(|t| t.iter().find(|t| **t >= e.at));
+        // A change the item's next change of the same kind replaced before
+        // any alert (a hold already lifted, a slip slipped again) has no
+        // alert of its own; the next one is measured instead.
+        let replaced = expected[i + 1..]
+            .iter()
+            .find(|n| n.key == e.key && n.kind == e.kind)
+            .is_some_and(|n| first.is_none_or(|t| n.at <= *t));
         match first {
-            Some(t) => stats.entry(e.class).or_default().delays.push((*t - e.at).num_milliseconds() as f64 / 1000.0),
+            _ if replaced => superseded += 1,
+            Some(t) => {
+                let delay = (*t - e.at).num_milliseconds() as f64 / 1000.0;
+                if verbose {
+                    eprintln!("{:>14} {:>8.0}s {} {} at {}", e.class.label(), delay, e.kind, e.key, stamp(e.at));
+                }
+                stats.entry(e.class).or_default().delays.push(delay);
+            }
             None => missed += 1,
         }
     }
@@ -732,6 +769,7 @@ pub async fn simulate(timeline: &Timeline, opts: SimOptions) -> Result<Report, B
         hours: timeline.hours,
         stats,
         missed,
+        superseded,
         requests: served.requests.len(),
         allowed: (opts.per_hour as f64 * timeline.hours).floor() as u64,
         busiest_hour: busiest_hour(&served.requests),
@@ -759,6 +797,9 @@ struct Args {
     /// Save the timeline used (JSON Lines) here.
     #[arg(long)]
     write_timeline: Option<PathBuf>,
+    /// Print every measured change and its delay to stderr.
+    #[arg(long)]
+    verbose: bool,
 }
 
 fn main() {
@@ -782,7 +823,7 @@ fn run(args: Args) -> Result<(), BoxError> {
     }
     let strategy = if args.uniform { Strategy::Uniform } else { Strategy::FollowTheNews };
     let began = std::time::Instant::now();
-    let report = run_paused(&timeline, SimOptions { per_hour: args.requests_per_hour, strategy })?;
+    let report = run_paused(&timeline, SimOptions { per_hour: args.requests_per_hour, strategy, verbose: args.verbose })?;
     println!(
         "{:?} schedule, {} requests/hour, {} h simulated in {:.1} s; {} timeline lines",
         report.strategy,
@@ -792,8 +833,8 @@ fn run(args: Args) -> Result<(), BoxError> {
         timeline.entries.len()
     );
     println!(
-        "busiest hour {} requests (limit {}); refused by LL2 {}; changes never alerted {}",
-        report.busiest_hour, report.per_hour, report.refused, report.missed
+        "busiest hour {} requests (limit {}); refused by LL2 {}; changes never alerted {}; replaced before alerting {}",
+        report.busiest_hour, report.per_hour, report.refused, report.missed, report.superseded
     );
     println!("{}", report.line());
     Ok(())

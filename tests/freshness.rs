@@ -21,7 +21,7 @@ fn class_figures(part: &str) -> (f64, f64, usize) {
 #[test]
 fn short_timeline_line_format_and_budget() {
     let timeline = builtin(7, 8);
-    let report = run_paused(&timeline, SimOptions { per_hour: 15, strategy: Strategy::FollowTheNews }).unwrap();
+    let report = run_paused(&timeline, SimOptions { per_hour: 15, strategy: Strategy::FollowTheNews, verbose: false }).unwrap();
     let line = report.line();
     let rest = line.strip_prefix("freshness: ").expect(&line);
     let parts: Vec<&str> = rest.split("; ").collect();
