@@ -209,11 +209,12 @@ pub fn next(
     for feed in feeds {
         let target = Target::Feed(*feed);
         let mut due = after(last.get(&target).copied(), plan.feed_interval);
-        // A feed due before the next-but-one hot slot goes early, at the next
-        // one: the launches feed then stands in for a targeted query, and
-        // the other feeds pair with one, which keeps the hot launches'
-        // refreshes evenly spaced. Never later, so the ceiling holds.
+        // The launches feed, due before the next-but-one hot slot, goes
+        // early at the next one and stands in for that targeted query: the
+        // hot launches' refreshes stay evenly spaced. Never later, so the
+        // ceiling holds. (Other feeds cannot stand in: they take a slot.)
         if let Some((slot, every)) = hot_due
+            && *feed == Feed::Launches
             && due > slot
             && due < slot + chrono::Duration::from_std(every).unwrap_or_default()
         {
