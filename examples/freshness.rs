@@ -823,7 +823,8 @@ fn run(args: Args) -> Result<(), BoxError> {
     }
     let strategy = if args.uniform { Strategy::Uniform } else { Strategy::FollowTheNews };
     let began = std::time::Instant::now();
-    let report = run_paused(&timeline, SimOptions { per_hour: args.requests_per_hour, strategy, verbose: args.verbose })?;
+    let report =
+        run_paused(&timeline, SimOptions { per_hour: args.requests_per_hour, strategy, verbose: args.verbose })?;
     println!(
         "{:?} schedule, {} requests/hour, {} h simulated in {:.1} s; {} timeline lines",
         report.strategy,

@@ -1,13 +1,50 @@
-//! The freshness simulator (`examples/freshness.rs`) on a short built-in
-//! timeline: the real poller on a paused clock, its closing line in the
-//! documented format, and never over the request budget.
+//! Launch-day freshness: the targeted query of a hot launch against the
+//! fake LL2, and the freshness simulator (`examples/freshness.rs`) on a
+//! short built-in timeline: the real poller on a paused clock, its closing
+//! line in the documented format, never over the request budget.
+
+mod support;
 
 #[allow(dead_code)]
 #[path = "../examples/freshness.rs"]
 mod freshness;
 
 use freshness::{SimOptions, Timeline, TimelineError, builtin, run_paused};
+use support::app::{App, AppOptions};
+use support::fake_ll2::FakeLl2;
+use tminus::poller::BudgetWait;
 use tminus::poller::schedule::Strategy;
+use tminus::types::{Feed, ItemId, ItemKind};
+
+#[tokio::test]
+async fn targeted_query_alerts_without_moving_the_feed() {
+    let fake = FakeLl2::start().await;
+    let mut app = App::start(AppOptions::new(fake.ll2_config())).await;
+    for r in app.cycle().await {
+        r.unwrap();
+    }
+    let before = app.store.feed_state(Feed::Launches).unwrap();
+    let id = fake.ids(Feed::Launches)[1].clone();
+    fake.update(Feed::Launches, &id, |v| {
+        v["status"] = serde_json::json!({"id": 5, "name": "On Hold", "abbrev": "Hold"})
+    });
+    fake.clear_requests();
+
+    let report = app.poller.poll_launch(&id, BudgetWait::Skip).await.unwrap();
+    assert_eq!((report.requests, report.items, report.alerts), (1, 1, 1));
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].path, "/2.3.0/launches/");
+    assert_eq!((sent[0].param("id"), sent[0].param("mode")), (Some(id.clone()), Some("detailed".into())));
+    let stored = app.store.item(&ItemId::new(ItemKind::Launch, id.clone())).unwrap().unwrap();
+    assert_eq!(stored.status.and_then(|s| s.id), Some(5));
+    assert_eq!(app.store.feed_state(Feed::Launches).unwrap(), before, "a subset of the feed moves no watermark");
+
+    let r = app.poll(Feed::Launches).await.unwrap();
+    // The answer also repeats the item at the watermark (`>=`).
+    assert!(r.items >= 1, "{r:?}");
+    assert_eq!(r.alerts, 0, "the incremental query sees the launch again, without a second alert");
+}
 
 /// `mean Xs p95 Ys (n N)` → (X, Y, N).
 fn class_figures(part: &str) -> (f64, f64, usize) {
@@ -21,7 +58,8 @@ fn class_figures(part: &str) -> (f64, f64, usize) {
 #[test]
 fn short_timeline_line_format_and_budget() {
     let timeline = builtin(7, 8);
-    let report = run_paused(&timeline, SimOptions { per_hour: 15, strategy: Strategy::FollowTheNews, verbose: false }).unwrap();
+    let report =
+        run_paused(&timeline, SimOptions { per_hour: 15, strategy: Strategy::FollowTheNews, verbose: false }).unwrap();
     let line = report.line();
     let rest = line.strip_prefix("freshness: ").expect(&line);
     let parts: Vec<&str> = rest.split("; ").collect();
