@@ -415,10 +415,13 @@ fn background(g: &mut Gen, feed: Feed, mut items: Vec<Value>, lo: i64, hi: i64) 
 
 // ---- the fake LL2 ----------------------------------------------------------
 
+/// Each item's versions, oldest first.
+type Versions = HashMap<(Feed, String), Vec<(DateTime<Utc>, Value)>>;
+
 /// What the fake serves and what it saw.
 struct Served {
     /// Versions of each item, oldest first, and the order items appeared.
-    versions: HashMap<(Feed, String), Vec<(DateTime<Utc>, Value)>>,
+    versions: Versions,
     order: Vec<(Feed, String)>,
     clock: Clock,
     origin: String,
@@ -432,7 +435,7 @@ struct Served {
 
 impl Served {
     fn new(timeline: &Timeline, clock: Clock, origin: String, per_hour: u32) -> Served {
-        let mut versions: HashMap<(Feed, String), Vec<(DateTime<Utc>, Value)>> = HashMap::new();
+        let mut versions: Versions = HashMap::new();
         let mut order = Vec::new();
         for e in &timeline.entries {
             let key = (e.feed, id_of(&e.item));

@@ -174,6 +174,10 @@ fn next_boundary(launches: &[LaunchInfo], now: DateTime<Utc>) -> Option<DateTime
         .min()
 }
 
+/// How candidates for the next request compare: due time, then rank
+/// (feeds before hot launches), then last fetch (never fetched first).
+type Order = (DateTime<Utc>, u8, Option<DateTime<Utc>>);
+
 /// Targets held back until an instant (retry backoff after a failure).
 pub type Held = HashMap<Target, DateTime<Utc>>;
 
@@ -192,9 +196,8 @@ pub fn next(
         t.map_or(now, |t| t + chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX))
     };
     let hold = |target: &Target, due: DateTime<Utc>| held.get(target).map_or(due, |h| due.max(*h));
-    // (due, rank, last fetch) orders the candidates.
-    let mut best: Option<((DateTime<Utc>, u8, Option<DateTime<Utc>>), Target)> = None;
-    let mut offer = |key: (DateTime<Utc>, u8, Option<DateTime<Utc>>), target: Target| {
+    let mut best: Option<(Order, Target)> = None;
+    let mut offer = |key: Order, target: Target| {
         if best.as_ref().is_none_or(|(b, bt)| (key, &target) < (*b, bt)) {
             best = Some((key, target));
         }
