@@ -417,4 +417,16 @@ mod tests {
         let (target, due) = next(&p, &FEEDS, &last, &held, t(0)).unwrap();
         assert_eq!((target, due), (Target::Feed(Feed::Events), t(30)), "the feeds do not wait for a failing launch");
     }
+
+    #[test]
+    fn a_scrub_while_hot_ends_the_hot_plan() {
+        let hot = plan(Strategy::FollowTheNews, 15, &FEEDS, &[launch("a", 5)], t(0));
+        assert_eq!(hot.hot, ["a"]);
+        // The targeted query saw the NET jump a day: back to the idle plan,
+        // with a replan due at the launch's next edge.
+        let scrubbed = plan(Strategy::FollowTheNews, 15, &FEEDS, &[launch("a", 5 + 24 * 60)], t(1));
+        assert_eq!((scrubbed.hot_interval, scrubbed.feed_interval), (None, Duration::from_secs(600)));
+        // (The first edge is the flag horizon, T-24h; the window follows.)
+        assert_eq!(scrubbed.valid_until, Some(t(5)));
+    }
 }
