@@ -30,6 +30,10 @@ pub const FLOOR: Duration = Duration::from_secs(30);
 /// A feed is never left unpolled longer than this while launches are hot
 /// (unless the budget is too small to poll it even that often).
 pub const STALENESS_CEILING: Duration = Duration::from_secs(30 * 60);
+/// LL2's anonymous budget, at which a feed gets exactly the staleness
+/// ceiling while launches are hot; a larger budget polls feeds faster in
+/// proportion.
+const REFERENCE_BUDGET: f64 = 15.0;
 /// Share of the budget the idle schedule spends; the rest absorbs re-sweeps,
 /// extra pages and retries.
 const IDLE_SHARE: f64 = 0.8;
@@ -144,16 +148,16 @@ pub fn plan(
     hot.dedup();
     let rate = requests_per_hour as f64;
     let per_hour = |d: Duration| 3600.0 / d.as_secs_f64();
-    let ceiling_rate = per_hour(STALENESS_CEILING);
+    let feed_min = per_hour(STALENESS_CEILING) * (rate / REFERENCE_BUDGET).max(1.0);
     // Every request but the other feeds' refreshes the hot launches.
-    let others_min = feeds.len().saturating_sub(1) as f64 * ceiling_rate;
+    let others_min = feeds.len().saturating_sub(1) as f64 * feed_min;
     let hot_rate = (rate - others_min).min(per_hour(FLOOR));
-    if hot.is_empty() || hot_rate < ceiling_rate + 1.0 {
+    if hot.is_empty() || hot_rate < feed_min + 1.0 {
         // Nothing hot, or a budget too small to spare a request for it.
         return idle_plan(valid_until);
     }
     // What the hot launches cannot use (past the floor) goes back to feeds.
-    let feed_rate = ceiling_rate + (rate - others_min - hot_rate) / feeds.len() as f64;
+    let feed_rate = feed_min + (rate - others_min - hot_rate) / feeds.len() as f64;
     Plan {
         hot,
         hot_interval: Some(Duration::from_secs_f64(3600.0 / hot_rate).max(FLOOR)),
@@ -323,12 +327,15 @@ mod tests {
 
     #[test]
     fn a_larger_budget_scales_every_rate() {
+        // 4x the anonymous budget: feeds every 7.5 min, the hot launch
+        // refreshed 52 times an hour.
+        let p = plan(Strategy::FollowTheNews, 60, &FEEDS, &[launch("a", 30)], t(0));
+        assert_eq!(p.feed_interval, Duration::from_secs(450));
+        assert_eq!(p.hot_interval, Some(Duration::from_secs_f64(3600.0 / 52.0)));
         let p = plan(Strategy::FollowTheNews, 300, &FEEDS, &[launch("a", 30)], t(0));
         assert_eq!(p.hot_interval, Some(FLOOR), "the floor caps the hot rate");
-        // The 178 requests the floor leaves go back to the feeds.
-        assert_eq!(p.feed_interval, Duration::from_secs_f64(3600.0 / 91.0));
-        let p = plan(Strategy::FollowTheNews, 60, &FEEDS, &[launch("a", 30)], t(0));
-        assert_eq!(p.hot_interval, Some(Duration::from_secs_f64(3600.0 / 58.0)));
+        // Feeds 40 an hour each, plus the 140 requests the floor leaves.
+        assert_eq!(p.feed_interval, Duration::from_secs_f64(3600.0 / 110.0));
     }
 
     #[test]
