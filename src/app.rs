@@ -230,7 +230,7 @@ impl App {
     /// `/healthz`, `/metrics` and `extra` routes on `server.listen`, if set.
     async fn start_server(&self, tasks: &TaskTracker, extra: Option<axum::Router>) -> Result<(), AppError> {
         let Some(addr) = self.config.server.listen else { return Ok(()) };
-        let feed_interval = poller_config(&self.config).feed_interval();
+        let feed_interval = poller_config(&self.config).max_feed_interval();
         let state = server::ServerState::new(
             self.store.clone(),
             metrics::global().clone(),

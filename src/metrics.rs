@@ -116,6 +116,11 @@ struct FeedResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Class {
+    class: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct Source {
     source: &'static str,
 }
@@ -177,6 +182,8 @@ pub struct Metrics {
     polls: Family<FeedResult, Counter>,
     alerts: Family<Kind, Counter>,
     deliveries: Family<Delivery, Counter>,
+    poll_interval: Family<Class, FloatGauge>,
+    hot_launches: Gauge,
 }
 
 impl Default for Metrics {
@@ -195,6 +202,8 @@ impl Default for Metrics {
             polls: Family::default(),
             alerts: Family::default(),
             deliveries: Family::default(),
+            poll_interval: Family::default(),
+            hot_launches: Gauge::default(),
         };
         // Names get the `tminus_` prefix (and counters `_total`) when encoded.
         let mut r = Registry::with_prefix("tminus");
@@ -218,6 +227,9 @@ impl Default for Metrics {
         r.register("polls", "Feed polls by feed and result", m.polls.clone());
         r.register("alerts_detected", "Alerts created, by kind", m.alerts.clone());
         r.register("deliveries", "Delivery attempts by platform and outcome", m.deliveries.clone());
+        let interval = "Current time between two requests of a class: feed (each feed) or hot (hot launches)";
+        r.register("poll_interval_seconds", interval, m.poll_interval.clone());
+        r.register("hot_launches", "Launches the poller currently treats as hot", m.hot_launches.clone());
         Metrics { registry: r, ..m }
     }
 }
@@ -263,6 +275,14 @@ impl Metrics {
     /// A delivery attempt to `platform` settled as `outcome`.
     pub fn delivery(&self, platform: &'static str, outcome: DeliveryOutcome) {
         self.deliveries.get_or_create(&Delivery { platform, outcome }).inc();
+    }
+
+    /// The poller's current plan: the interval of each feed, that of the hot
+    /// launches (`None`: nothing is hot), and how many launches are hot.
+    pub fn poll_plan(&self, feed_interval: Duration, hot_interval: Option<Duration>, hot: usize) {
+        self.poll_interval.get_or_create(&Class { class: "feed" }).set(feed_interval.as_secs_f64());
+        self.poll_interval.get_or_create(&Class { class: "hot" }).set(hot_interval.map_or(0.0, |d| d.as_secs_f64()));
+        self.hot_launches.set(hot as i64);
     }
 
     /// A rate-limit answer (HTTP 429 or an explicit "retry after") from

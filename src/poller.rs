@@ -6,15 +6,21 @@
 //! `/{feed}/upcoming/?last_updated__gte=W&ordering=last_updated&limit=100&mode=detailed`.
 //! The first sync of a feed, and a periodic re-sweep, read the whole
 //! upcoming list instead, since a watermark query cannot see items that
-//! leave the list. It must not render or send anything: delivery reads the
+//! leave the list. When launches are in their final hours, `schedule`
+//! slows the feeds down and spends the rest of the budget on targeted
+//! queries of those launches (`/launches/?id=…`); those never move a feed's
+//! watermark. It must not render or send anything: delivery reads the
 //! outbox on its own.
+
+mod clock;
+pub mod schedule;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -27,7 +33,10 @@ use crate::ll2::{Client, Ll2Error, Page};
 use crate::metrics::Ll2Request;
 use crate::rules::Index;
 use crate::store::{Batch, FeedState, Store, StoreError};
-use crate::types::{Feed, Watermark};
+use crate::types::{Feed, ItemKind, Watermark};
+
+pub use clock::Clock;
+use schedule::{Held, LastFetch, LaunchInfo, Plan, Strategy, Target};
 
 /// Poller settings, from `[ll2]` and `[alerts]`.
 #[derive(Debug, Clone)]
@@ -39,12 +48,18 @@ pub struct PollerConfig {
 }
 
 impl PollerConfig {
-    /// Time between incremental polls of one feed: the budget spread over
-    /// the feeds, keeping a fifth in reserve for re-sweeps, extra pages and
-    /// retries.
+    /// Time between incremental polls of one feed while nothing is hot:
+    /// the budget spread over the feeds, keeping a fifth in reserve for
+    /// re-sweeps, extra pages and retries.
     pub fn feed_interval(&self) -> Duration {
-        let per_feed_per_hour = (self.requests_per_hour as f64 * 0.8) / self.feeds.len().max(1) as f64;
-        Duration::from_secs_f64((3600.0 / per_feed_per_hour.max(0.01)).max(30.0))
+        schedule::uniform_interval(self.requests_per_hour, self.feeds.len())
+    }
+
+    /// The longest a feed may wait between two polls under any plan: the
+    /// idle interval, or the staleness ceiling while launches are hot.
+    /// Health checks should allow for it.
+    pub fn max_feed_interval(&self) -> Duration {
+        self.feed_interval().max(schedule::STALENESS_CEILING)
     }
 }
 
@@ -91,6 +106,10 @@ pub struct Poller {
     directory: Arc<RwLock<Directory>>,
     /// Filter values already reported as matching nothing.
     warned: HashSet<(Dimension, String)>,
+    clock: Clock,
+    strategy: Strategy,
+    /// The current plan (interval per request class), for `/metrics`.
+    plan: watch::Sender<Plan>,
 }
 
 impl Poller {
@@ -102,10 +121,47 @@ impl Poller {
         wake_delivery: Arc<Notify>,
         shutdown: CancellationToken,
     ) -> Result<Poller, StoreError> {
-        let past = store.recent_requests(Utc::now() - chrono::Duration::hours(1))?;
-        let budget = Budget::new(config.requests_per_hour, past);
+        let clock = Clock::system();
+        let budget = budget_from_log(&store, &config, clock.now())?;
         let directory = Arc::new(RwLock::new(store.directory()?));
-        Ok(Poller { client, store, index, budget, config, wake_delivery, shutdown, directory, warned: HashSet::new() })
+        let idle = schedule::plan(Strategy::Uniform, config.requests_per_hour, &config.feeds, &[], clock.now());
+        crate::metrics::global().poll_plan(idle.feed_interval, idle.hot_interval, idle.hot.len());
+        Ok(Poller {
+            client,
+            store,
+            index,
+            budget,
+            config,
+            wake_delivery,
+            shutdown,
+            directory,
+            warned: HashSet::new(),
+            clock,
+            strategy: Strategy::default(),
+            plan: watch::Sender::new(idle),
+        })
+    }
+
+    /// Tells time with `clock` instead of the system clock (the freshness
+    /// simulator runs the poller on tokio's paused clock). The request log
+    /// is read again, since the budget window is relative to "now".
+    pub fn with_clock(mut self, clock: Clock) -> Result<Poller, StoreError> {
+        self.budget = budget_from_log(&self.store, &self.config, clock.now())?;
+        self.clock = clock;
+        Ok(self)
+    }
+
+    /// Follows `strategy` instead of the default news-following schedule
+    /// (`Strategy::Uniform` is the historic one, kept for comparisons).
+    pub fn with_strategy(mut self, strategy: Strategy) -> Poller {
+        self.strategy = strategy;
+        self
+    }
+
+    /// The current schedule: the interval of each request class and the
+    /// hot launches. Updated whenever the plan changes.
+    pub fn plan_watch(&self) -> watch::Receiver<Plan> {
+        self.plan.subscribe()
     }
 
     /// The directory of names seen, shared with the chat front-ends.
@@ -128,7 +184,7 @@ impl Poller {
     }
 
     pub fn requests_left(&mut self) -> u32 {
-        self.budget.remaining(Utc::now())
+        self.budget.remaining(self.clock.now())
     }
 
     /// Asks `/api-throttle/` (free) how LL2 counts us, so a restart or a
@@ -137,43 +193,110 @@ impl Poller {
         match self.client.throttle().await {
             Ok(t) => {
                 let next = chrono::Duration::from_std(t.next_use).unwrap_or_default();
-                self.budget.observe_server(t.limit, t.current_use, next, Utc::now());
+                self.budget.observe_server(t.limit, t.current_use, next, self.clock.now());
                 info!(limit = t.limit, used = t.current_use, next_use_s = t.next_use.as_secs(), "LL2 throttle status");
             }
             Err(e) => debug!(error = %e, "could not read LL2 throttle status; relying on the local request log"),
         }
     }
 
-    /// Runs until shutdown: each feed is polled when due; errors back off
-    /// per feed; the budget gates every request.
+    /// Runs until shutdown: asks `schedule` for the next request, sleeps
+    /// until it is due (or until the plan expires), makes it; errors back
+    /// off per target; the budget gates every request.
     pub async fn run(mut self) {
         self.sync_throttle().await;
         let interval = self.config.feed_interval();
-        info!(feeds = ?self.config.feeds, interval_s = interval.as_secs(), budget_per_hour = self.config.requests_per_hour, "poller started");
-        let mut due: HashMap<Feed, (tokio::time::Instant, u32)> =
-            self.config.feeds.iter().map(|f| (*f, (tokio::time::Instant::now(), 0))).collect();
+        info!(feeds = ?self.config.feeds, interval_s = interval.as_secs(), budget_per_hour = self.config.requests_per_hour, strategy = ?self.strategy, "poller started");
+        let mut last = LastFetch::new();
+        let mut held = Held::new();
+        let mut failures: HashMap<Target, u32> = HashMap::new();
         loop {
-            let Some((&feed, &(at, failures))) = due.iter().min_by_key(|(_, (at, _))| *at) else { return };
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => {}
-                _ = self.shutdown.cancelled() => return,
+            let now = self.clock.now();
+            let plan = self.make_plan(now);
+            let forget = |t: &Target| matches!(t, Target::Launch(id) if !plan.hot.contains(id));
+            last.retain(|t, _| !forget(t));
+            held.retain(|t, _| !forget(t));
+            failures.retain(|t, _| !forget(t));
+            let Some((target, due)) = schedule::next(&plan, &self.config.feeds, &last, &held, now) else { return };
+            let wake = plan.valid_until.map_or(due, |v| v.min(due));
+            if wake > now {
+                tokio::select! {
+                    _ = tokio::time::sleep((wake - now).to_std().unwrap_or_default()) => {}
+                    _ = self.shutdown.cancelled() => return,
+                }
+                if wake < due {
+                    continue;
+                }
             }
-            let next = match self.poll_feed(feed, BudgetWait::Wait).await {
+            let class_interval = match target {
+                Target::Feed(_) => plan.feed_interval,
+                Target::Launch(_) => plan.hot_interval.unwrap_or(plan.feed_interval),
+            };
+            match self.poll_target(&target).await {
                 Ok(report) => {
                     let left = self.requests_left();
-                    info!(feed = %feed, sweep = report.sweep, requests = report.requests, items = report.items, alerts = report.alerts, deliveries = report.deliveries, requests_left = left, "poll cycle done");
-                    (tokio::time::Instant::now() + interval, 0)
+                    info!(target = ?target, sweep = report.sweep, requests = report.requests, items = report.items, alerts = report.alerts, deliveries = report.deliveries, requests_left = left, "poll cycle done");
+                    failures.remove(&target);
+                    held.remove(&target);
+                    last.insert(target, self.clock.now());
                 }
                 Err(PollError::Shutdown) => return,
                 Err(e) => {
-                    let failures = failures + 1;
-                    let wait = RETRY.delay(failures).min(interval);
-                    warn!(feed = %feed, error = %e, retry_in_s = wait.as_secs(), "poll failed; will retry");
-                    (tokio::time::Instant::now() + wait, failures)
+                    let failures = failures.entry(target.clone()).or_default();
+                    *failures += 1;
+                    let wait = RETRY.delay(*failures).min(class_interval);
+                    warn!(target = ?target, error = %e, retry_in_s = wait.as_secs(), "poll failed; will retry");
+                    let until = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    held.insert(target, until);
                 }
-            };
-            due.insert(feed, next);
+            }
         }
+    }
+
+    /// The plan for `now` from the launches the store knows; published on
+    /// `plan_watch` and logged when it changes.
+    fn make_plan(&self, now: DateTime<Utc>) -> Plan {
+        let launches: Vec<LaunchInfo> = match self.store.items() {
+            Ok(items) => items.iter().filter(|i| i.kind() == ItemKind::Launch).map(LaunchInfo::of).collect(),
+            Err(e) => {
+                warn!(error = %e, "cannot read the known launches; planning as if none were hot");
+                Vec::new()
+            }
+        };
+        let plan = schedule::plan(self.strategy, self.config.requests_per_hour, &self.config.feeds, &launches, now);
+        self.plan.send_if_modified(|current| {
+            let changed = current.hot != plan.hot
+                || current.hot_interval != plan.hot_interval
+                || current.feed_interval != plan.feed_interval;
+            if changed {
+                crate::metrics::global().poll_plan(plan.feed_interval, plan.hot_interval, plan.hot.len());
+                debug!(hot = ?plan.hot, hot_interval_s = plan.hot_interval.map(|d| d.as_secs()), feed_interval_s = plan.feed_interval.as_secs(), "schedule plan");
+            }
+            *current = plan.clone();
+            changed
+        });
+        plan
+    }
+
+    async fn poll_target(&mut self, target: &Target) -> Result<FeedReport, PollError> {
+        match target {
+            Target::Feed(feed) => self.poll_feed(*feed, BudgetWait::Wait).await,
+            Target::Launch(id) => self.poll_launch(id, BudgetWait::Wait).await,
+        }
+    }
+
+    /// One targeted query of a hot launch. Its answer is a subset of the
+    /// launches feed, so it proves nothing about the rest of the feed: the
+    /// feed's watermark and sweep state stay as they are, and the feed's
+    /// next incremental query sees the launch again (without re-alerting:
+    /// the snapshot is already current).
+    pub async fn poll_launch(&mut self, id: &str, wait: BudgetWait) -> Result<FeedReport, PollError> {
+        let mut report = FeedReport::default();
+        let url = self.client.launch_url(id);
+        let page = self.fetch(Feed::Launches, &url, wait, &mut report).await?;
+        let items: Vec<Item> = page.items.into_iter().filter(|i| i.id.id == id).collect();
+        self.commit_with(Feed::Launches, &items, None, false, Vec::new(), &mut report).await?;
+        Ok(report)
     }
 
     /// One poll of one feed: a sweep when due (first sync or periodic),
@@ -183,7 +306,7 @@ impl Poller {
         let sweep_due = !state.first_sync_done
             || state.watermark.is_none()
             || state.last_sweep.is_none_or(|t| {
-                Utc::now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default()
+                self.clock.now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default()
             });
         let result =
             if sweep_due { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await };
@@ -204,9 +327,9 @@ impl Poller {
         loop {
             let page = self.fetch(feed, &url, wait, &mut report).await?;
             let before = state.watermark;
-            let high = plausible_high(&page.items, Utc::now());
+            let high = plausible_high(&page.items, self.clock.now());
             state.watermark = state.watermark.max(high);
-            state.last_success = Some(Utc::now());
+            state.last_success = Some(self.clock.now());
             let full = page.next.is_some() && page.items.len() >= 100;
             self.commit(feed, &page.items, &state, false, &mut report).await?;
             if !full {
@@ -234,9 +357,9 @@ impl Poller {
         loop {
             let page = self.fetch(feed, &url, wait, &mut report).await?;
             seen.extend(page.items.iter().map(|i| i.id.key()));
-            let high = plausible_high(&page.items, Utc::now());
+            let high = plausible_high(&page.items, self.clock.now());
             state.sweep_high = state.sweep_high.max(high);
-            state.last_success = Some(Utc::now());
+            state.last_success = Some(self.clock.now());
             match page.next.clone() {
                 Some(next) => {
                     self.commit(feed, &page.items, &state, silent, &mut report).await?;
@@ -247,7 +370,7 @@ impl Poller {
                     // advance and items no longer listed can go.
                     state.watermark = state.watermark.max(state.sweep_high.take());
                     state.first_sync_done = true;
-                    state.last_sweep = Some(Utc::now());
+                    state.last_sweep = Some(self.clock.now());
                     let kind = feed.kind();
                     let mut removed: Vec<_> =
                         self.store.item_ids(kind)?.into_iter().filter(|id| !seen.contains(&id.key())).collect();
@@ -261,7 +384,7 @@ impl Poller {
                     if !removed.is_empty() {
                         info!(feed = %feed, count = removed.len(), "items left the upcoming list; forgetting them");
                     }
-                    self.commit_with(feed, &page.items, &state, silent, removed, &mut report).await?;
+                    self.commit_with(feed, &page.items, Some(&state), silent, removed, &mut report).await?;
                     self.warn_unresolved()?;
                     return Ok(report);
                 }
@@ -278,7 +401,7 @@ impl Poller {
         wait: BudgetWait,
         report: &mut FeedReport,
     ) -> Result<Page, PollError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let slot = self.budget.next_slot(now);
         if slot > now {
             if wait == BudgetWait::Skip {
@@ -292,7 +415,7 @@ impl Poller {
                 _ = self.shutdown.cancelled() => return Err(PollError::Shutdown),
             }
         }
-        let at = Utc::now();
+        let at = self.clock.now();
         self.store.record_request(at).await?;
         self.budget.record(at);
         report.requests += 1;
@@ -307,14 +430,14 @@ impl Poller {
             bytes: result.as_ref().ok().map(|p| p.bytes as u64),
             elapsed: sent.elapsed(),
         });
-        crate::metrics::global().budget(self.config.requests_per_hour, self.budget.remaining(Utc::now()));
+        crate::metrics::global().budget(self.config.requests_per_hour, self.budget.remaining(self.clock.now()));
         match result {
             Ok(page) => {
                 report.bytes += page.bytes;
                 Ok(page)
             }
             Err(Ll2Error::Throttled { url, retry_after }) => {
-                let until = Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
+                let until = self.clock.now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
                 self.budget.block_until(until);
                 crate::metrics::global().rate_limited("ll2");
                 warn!(feed = %feed, %url, retry_after_s = retry_after.as_secs(), "LL2 throttled us; pausing requests");
@@ -332,22 +455,23 @@ impl Poller {
         silent: bool,
         report: &mut FeedReport,
     ) -> Result<(), PollError> {
-        self.commit_with(feed, items, state, silent, Vec::new(), report).await
+        self.commit_with(feed, items, Some(state), silent, Vec::new(), report).await
     }
 
     /// Detects, routes and commits one page in one transaction, then makes
-    /// it durable and wakes delivery.
+    /// it durable and wakes delivery. `state`: the feed's new state, `None`
+    /// for a targeted query (which leaves it alone).
     async fn commit_with(
         &mut self,
         feed: Feed,
         items: &[Item],
-        state: &FeedState,
+        state: Option<&FeedState>,
         silent: bool,
         removed: Vec<crate::types::ItemId>,
         report: &mut FeedReport,
     ) -> Result<(), PollError> {
-        let mut batch = Batch { feed: Some(feed), feed_state: Some(state.clone()), removed, ..Default::default() };
-        let now = Utc::now();
+        let mut batch = Batch { feed: state.map(|_| feed), feed_state: state.cloned(), removed, ..Default::default() };
+        let now = self.clock.now();
         {
             let mut dir = self.directory.write().unwrap_or_else(|e| e.into_inner());
             let mut learned = false;
@@ -389,6 +513,13 @@ impl Poller {
         }
         Ok(())
     }
+}
+
+/// The budget from the durable request log: the requests of the hour
+/// before `now`.
+fn budget_from_log(store: &Store, config: &PollerConfig, now: DateTime<Utc>) -> Result<Budget, StoreError> {
+    let past = store.recent_requests(now - chrono::Duration::hours(1))?;
+    Ok(Budget::new(config.requests_per_hour, past))
 }
 
 /// The newest `last_updated` of a page that may become a watermark. It is

@@ -106,6 +106,7 @@ pub struct Client {
     base: Url,
     events_upcoming: Url,
     launches_upcoming: Url,
+    launches_all: Url,
     throttle_url: Url,
     timeout: Duration,
     max_body: u64,
@@ -170,6 +171,7 @@ impl Client {
             http,
             events_upcoming: join("events/upcoming/")?,
             launches_upcoming: join("launches/upcoming/")?,
+            launches_all: join("launches/")?,
             throttle_url: join("api-throttle/")?,
             base,
             timeout: cfg.timeout,
@@ -200,6 +202,15 @@ impl Client {
     pub fn sweep_url(&self, feed: Feed) -> url::Url {
         let mut url = self.upcoming(feed).clone();
         url.query_pairs_mut().append_pair("limit", PAGE_LIMIT).append_pair("mode", "detailed");
+        url
+    }
+
+    /// `{base}/launches/?id=ID&mode=detailed`: one launch, as a one-item
+    /// page. The full `/launches/` list rather than `upcoming`, so a launch
+    /// in flight or just flown is still found.
+    pub fn launch_url(&self, id: &str) -> url::Url {
+        let mut url = self.launches_all.clone();
+        url.query_pairs_mut().append_pair("id", id).append_pair("mode", "detailed");
         url
     }
 
@@ -386,6 +397,10 @@ mod tests {
         assert_eq!(
             c.sweep_url(Feed::Launches).as_str(),
             "https://ll.thespacedevs.com/2.3.0/launches/upcoming/?limit=100&mode=detailed"
+        );
+        assert_eq!(
+            c.launch_url("f059c8f4-4ba5-4b09-8b89-7a7d7b7d1a2e").as_str(),
+            "https://ll.thespacedevs.com/2.3.0/launches/?id=f059c8f4-4ba5-4b09-8b89-7a7d7b7d1a2e&mode=detailed"
         );
     }
 

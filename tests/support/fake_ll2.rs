@@ -38,8 +38,9 @@
 //! - `/{launches|events}/upcoming/` and `/{launches|events}/`: list with
 //!   `limit` (default 10, max 100), `offset`, `ordering` (`field` or
 //!   `-field`, any top-level field; default `net` / `date`),
-//!   `last_updated__gte` (RFC 3339), `mode` (accepted, ignored). There is no
-//!   "upcoming" cut-off: every stored item is served; use `remove_item`.
+//!   `last_updated__gte` (RFC 3339), `id` (one item), `mode` (accepted,
+//!   ignored). There is no "upcoming" cut-off: every stored item is served;
+//!   use `remove_item`.
 //! - `/{launches|events}/{id}/`: one item.
 //! - `/api-throttle/`: the rate-limit state; free (not counted, no faults).
 //!
@@ -564,6 +565,9 @@ impl ServerState {
                 return Reply::json(400, &json!({"last_updated__gte": ["Enter a valid date/time."]}));
             };
             items.retain(|v| date(v, "last_updated").is_some_and(|t| t >= since));
+        }
+        if let Some(id) = param("id") {
+            items.retain(|v| id_of(v) == id);
         }
         let default_order = if feed == Feed::Launches { "net" } else { "date" };
         let ordering = param("ordering").unwrap_or(default_order);
