@@ -40,7 +40,7 @@ use crate::directory::{Dimension, Directory};
 use crate::rules::{Filter, Origin};
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
-use crate::types::{ChannelId, Destination, ItemKind};
+use crate::types::{AlertKind, ChannelId, Destination, ItemKind};
 
 /// Discord's limits on replies and autocomplete choices.
 pub const MAX_CONTENT: usize = 2000;
@@ -62,20 +62,29 @@ pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
 ];
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 7] = [
+const EXAMPLES: [(&str, &str); 12] = [
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
     ("list", "/list"),
-    ("next", "/next count:5"),
+    ("next", "/next count:5 name:SpaceX"),
     ("timezone", "/timezone zone:Europe/Berlin"),
     ("reminders", "/reminders times:24h 1h 10m (or times:off)"),
+    ("alerts", "/alerts first:status second:webcast (or first:all)"),
+    ("horizon", "/horizon duration:7d (or duration:off)"),
+    ("mute", "/mute name:Starlink Group 10-1 (or the 🔕 Mute button)"),
+    ("muted", "/muted"),
+    ("unmute", "/unmute which:1 (or which:all)"),
 ];
+
+/// The `/alerts` options, each one alert kind chosen from a list.
+const ALERT_OPTIONS: [&str; 5] = ["first", "second", "third", "fourth", "fifth"];
 
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),
 /// and re-checked on every use.
-pub const MANAGING_COMMANDS: [&str; 4] = ["subscribe", "unsubscribe", "timezone", "reminders"];
+pub const MANAGING_COMMANDS: [&str; 8] =
+    ["subscribe", "unsubscribe", "timezone", "reminders", "alerts", "horizon", "mute", "unmute"];
 
 /// The slash commands as registered with Discord.
 pub fn definitions() -> Vec<CreateCommand> {
@@ -108,12 +117,19 @@ pub fn definitions() -> Vec<CreateCommand> {
                 .max_length(10),
         ),
         CreateCommand::new("list").description(describe_command("list")),
-        CreateCommand::new("next").description(describe_command("next")).add_option(
-            CreateCommandOption::new(CommandOptionType::Integer, "count", "How many (1-20, default 5)")
-                .required(false)
-                .min_int_value(1)
-                .max_int_value(NEXT_MAX as u64),
-        ),
+        CreateCommand::new("next")
+            .description(describe_command("next"))
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::Integer, "count", "How many (1-20, default 5)")
+                    .required(false)
+                    .min_int_value(1)
+                    .max_int_value(NEXT_MAX as u64),
+            )
+            .add_option(
+                string("name", "Only this agency, program or type (e.g. SpaceX, Artemis)")
+                    .min_length(1)
+                    .max_length(MAX_OPTION_LEN),
+            ),
         CreateCommand::new("timezone").description(describe_command("timezone")).add_option(
             string("zone", "An Area/City name such as Europe/Berlin; leave out to see the current one")
                 .set_autocomplete(true)
@@ -121,6 +137,17 @@ pub fn definitions() -> Vec<CreateCommand> {
         ),
         CreateCommand::new("reminders").description(describe_command("reminders")).add_option(
             string("times", "Before T-0, e.g. 24h 1h 10m, or off; leave out to see the current ones").max_length(100),
+        ),
+        alerts_definition(),
+        CreateCommand::new("horizon").description(describe_command("horizon")).add_option(
+            string("duration", "Schedule changes only this close, e.g. 7d, or off; leave out to see it").max_length(20),
+        ),
+        CreateCommand::new("mute").description(describe_command("mute")).add_option(
+            string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),
+        ),
+        CreateCommand::new("muted").description(describe_command("muted")),
+        CreateCommand::new("unmute").description(describe_command("unmute")).add_option(
+            string("which", "The number from /muted, or all").required(true).max_length(10),
         ),
         CreateCommand::new("help").description(describe_command("help")),
     ]
@@ -130,6 +157,24 @@ pub fn definitions() -> Vec<CreateCommand> {
         if MANAGING_COMMANDS.contains(&name.as_str()) { manage(c) } else { c }
     })
     .collect()
+}
+
+/// `/alerts`: up to five kinds, each picked from the list; none shows the
+/// current ones.
+fn alerts_definition() -> CreateCommand {
+    let mut c = CreateCommand::new("alerts").description(describe_command("alerts"));
+    for (i, name) in ALERT_OPTIONS.iter().enumerate() {
+        let what = if i == 0 { "An alert kind to hear, or all" } else { "Another alert kind to hear" };
+        let mut o = CreateCommandOption::new(CommandOptionType::String, *name, what).required(false);
+        for k in AlertKind::ALL {
+            o = o.add_string_choice(k.as_str(), k.as_str());
+        }
+        if i == 0 {
+            o = o.add_string_choice("all", "all");
+        }
+        c = c.add_option(o);
+    }
+    c
 }
 
 fn describe_command(name: &str) -> &'static str {
@@ -329,9 +374,13 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
     let allowed: &[&str] = match name {
         "subscribe" => &["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind"],
         "unsubscribe" => &["which"],
-        "next" => &["count"],
+        "next" => &["count", "name"],
         "timezone" => &["zone"],
         "reminders" => &["times"],
+        "alerts" => &ALERT_OPTIONS,
+        "horizon" => &["duration"],
+        "mute" => &["name"],
+        "unmute" => &["which"],
         _ => &[],
     };
     if let Some(o) = options.iter().find(|o| !allowed.contains(&o.name.as_str())) {
@@ -349,7 +398,24 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
             Some(which) if !which.is_empty() => commands::parse("unsubscribe", &which),
             _ => Err(CommandError::Usage("Which subscription? Give its number from /list, or all.".into())),
         },
-        "next" => commands::parse("next", &text("count")?.unwrap_or_default()),
+        "next" => {
+            let count = text("count")?.unwrap_or_default();
+            commands::parse("next", &format!("{count} {}", text("name")?.unwrap_or_default()))
+        }
+        "alerts" => {
+            let mut kinds = Vec::new();
+            for o in ALERT_OPTIONS {
+                kinds.extend(text(o)?);
+            }
+            commands::parse("alerts", &kinds.join(" "))
+        }
+        "horizon" => commands::parse("horizon", &text("duration")?.unwrap_or_default()),
+        "mute" => commands::parse("mute", &text("name")?.unwrap_or_default()),
+        "muted" => Ok(ChatCommand::Muted),
+        "unmute" => match text("which")? {
+            Some(which) if !which.is_empty() => commands::parse("unmute", &which),
+            _ => Err(CommandError::Usage("Which one? Give its number from /muted, or all.".into())),
+        },
         "timezone" => commands::parse("timezone", &text("zone")?.unwrap_or_default()),
         "reminders" => commands::parse("reminders", &text("times")?.unwrap_or_default()),
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
@@ -676,6 +742,7 @@ pub async fn register(cfg: &DiscordConfig) -> Result<Registered, RegisterError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::NextQuery;
     use crate::item::Named;
     use crate::rules::Filter;
 
@@ -722,15 +789,27 @@ mod tests {
         assert_eq!(to_command("unsubscribe", &[s("which", "ALL")]).unwrap(), ChatCommand::Unsubscribe(Target::All));
         assert!(to_command("unsubscribe", &[]).is_err());
         assert!(to_command("unsubscribe", &[s("which", "zero")]).is_err());
-        assert_eq!(to_command("next", &[]).unwrap(), ChatCommand::Next(5));
+        assert_eq!(to_command("next", &[]).unwrap(), ChatCommand::Next(NextQuery::count(5)));
         assert_eq!(
             to_command("next", &[CommandOption::new("count", OptionValue::Integer(3))]).unwrap(),
-            ChatCommand::Next(3)
+            ChatCommand::Next(NextQuery::count(3))
         );
         assert_eq!(
             to_command("next", &[CommandOption::new("count", OptionValue::Integer(99))]).unwrap(),
-            ChatCommand::Next(20)
+            ChatCommand::Next(NextQuery::count(20))
         );
+        let ChatCommand::Next(q) = to_command("next", &[s("name", "SpaceX")]).unwrap() else { panic!() };
+        assert_eq!((q.count, q.name.as_deref()), (5, Some("SpaceX")));
+        assert_eq!(
+            to_command("alerts", &[s("first", "status"), s("third", "webcast")]).unwrap(),
+            ChatCommand::Alerts(Some(vec![AlertKind::Status, AlertKind::Webcast]))
+        );
+        assert_eq!(to_command("alerts", &[]).unwrap(), ChatCommand::Alerts(None));
+        assert!(to_command("alerts", &[s("first", "bogus")]).unwrap_err().to_string().contains("reminder"));
+        assert_eq!(to_command("horizon", &[s("duration", "off")]).unwrap(), ChatCommand::Horizon(Some(None)));
+        assert_eq!(to_command("mute", &[s("name", "Starlink")]).unwrap(), ChatCommand::Mute("Starlink".into()));
+        assert_eq!(to_command("muted", &[]).unwrap(), ChatCommand::Muted);
+        assert_eq!(to_command("unmute", &[s("which", "all")]).unwrap(), ChatCommand::Unmute(Target::All));
         assert_eq!(to_command("timezone", &[]).unwrap(), ChatCommand::Timezone(None));
         assert_eq!(
             to_command("timezone", &[s("zone", "Europe/Berlin")]).unwrap(),
@@ -772,7 +851,23 @@ mod tests {
         let defs = definitions_json();
         let defs = defs.as_array().unwrap();
         let names: Vec<&str> = defs.iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["subscribe", "unsubscribe", "list", "next", "timezone", "reminders", "help"]);
+        assert_eq!(
+            names,
+            [
+                "subscribe",
+                "unsubscribe",
+                "list",
+                "next",
+                "timezone",
+                "reminders",
+                "alerts",
+                "horizon",
+                "mute",
+                "muted",
+                "unmute",
+                "help"
+            ]
+        );
         for c in defs {
             let name = c["name"].as_str().unwrap();
             let d = c["description"].as_str().unwrap();
@@ -789,6 +884,7 @@ mod tests {
         assert_eq!(sub.as_array().unwrap().len(), 7);
         assert!(sub.as_array().unwrap().iter().take(6).all(|o| o["autocomplete"] == true && o["type"] == 3));
         assert_eq!(defs[3]["options"][0]["max_value"], 20);
+        assert_eq!(defs[6]["options"][0]["choices"].as_array().unwrap().len(), 6, "five kinds and all");
     }
 
     #[test]
