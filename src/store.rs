@@ -578,6 +578,12 @@ impl Store {
             .map_err(abort)
     }
 
+    /// Drops an entry nobody wants any more (its chat muted the item).
+    pub fn discard(&self, key: OutboxKey) -> Result<()> {
+        self.outbox.remove(key.0.to_be_bytes())?;
+        Ok(())
+    }
+
     /// Rewrites an entry in place (attempt count, next try).
     pub fn reschedule(&self, key: OutboxKey, entry: &OutboxEntry) -> Result<()> {
         self.outbox.insert(key.0.to_be_bytes(), enc(entry))?;
