@@ -23,15 +23,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use serenity::all::{ApplicationId, GuildId};
+use serenity::all::ButtonStyle;
 use serenity::builder::{
-    CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseMessage,
+    CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateCommand,
+    CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseMessage,
 };
 use serenity::http::{HttpBuilder, HttpError, LightMethod, Request, Route};
 use serenity::model::application::CommandOptionType;
 use serenity::model::permissions::Permissions;
 use tracing::{error, info};
 
+use crate::commands::mute::{self, Button, Pressed};
 use crate::commands::{
     self, COMMANDS, ChatCommand, CommandContext, CommandError, Defaults, MAX_ARGS_LEN, NEXT_MAX, Reply, Services,
 };
@@ -249,7 +251,10 @@ pub enum InvocationKind {
     Command,
     /// Type 4: an option is being typed.
     Autocomplete,
-    /// Components, modals: not used by this bot.
+    /// Type 3: a button under an alert was pressed; `Invocation::name` is
+    /// its `custom_id`.
+    Component,
+    /// Modals and anything newer: not used by this bot.
     Unsupported(u8),
 }
 
@@ -311,6 +316,8 @@ pub enum Response {
         ephemeral: bool,
     },
     Choices(Vec<Choice>),
+    /// A pressed button's message, with the button swapped (type 7).
+    Buttons(Button),
 }
 
 impl Response {
@@ -318,7 +325,7 @@ impl Response {
         Response::Message { content: clip(&reply.text, MAX_CONTENT), ephemeral: reply.private }
     }
 
-    fn ephemeral(text: impl Into<String>) -> Response {
+    pub fn ephemeral(text: impl Into<String>) -> Response {
         Response::Message { content: clip(&text.into(), MAX_CONTENT), ephemeral: true }
     }
 }
@@ -341,8 +348,20 @@ impl From<Response> for CreateInteractionResponse {
                     .into_iter()
                     .fold(CreateAutocompleteResponse::new(), |r, c| r.add_string_choice(c.name, c.value)),
             ),
+            // The Mute button is the only component of an alert, so its
+            // row is the message's whole set of components.
+            Response::Buttons(button) => CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new().components(vec![button_row(&button)]),
+            ),
         }
     }
+}
+
+/// The action row with `button` (Mute or Unmute) under a bot alert.
+pub fn button_row(button: &Button) -> CreateActionRow {
+    CreateActionRow::Buttons(vec![
+        CreateButton::new(button.data()).label(button.label()).style(ButtonStyle::Secondary),
+    ])
 }
 
 /// At most `max` characters, cut at a line or word boundary when one is
@@ -566,6 +585,7 @@ impl Handler {
             InvocationKind::Ping => Response::Pong,
             InvocationKind::Command => self.command(inv, now),
             InvocationKind::Autocomplete => Response::Choices(self.autocomplete(inv)),
+            InvocationKind::Component => self.press(inv, now),
             InvocationKind::Unsupported(_) => Response::ephemeral("This kind of interaction is not supported."),
         }
     }
@@ -597,6 +617,29 @@ impl Handler {
             }
             Err(e) => {
                 error!(channel, command = %inv.name, error = %e, "Discord command failed");
+                Response::ephemeral("Something went wrong on my side; please try again in a moment.")
+            }
+        }
+    }
+
+    /// A Mute/Unmute button: done → the message with the other button;
+    /// refused or stale → an ephemeral note (Discord has no toast).
+    fn press(&self, inv: &Invocation, now: DateTime<Utc>) -> Response {
+        let Some(channel) = inv.channel_id else {
+            return Response::ephemeral("I cannot tell which channel this is.");
+        };
+        let ctx =
+            CommandContext { destination: Destination::Discord(ChannelId(channel)), can_manage: inv.can_manage(), now };
+        let directory = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let svc = Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults };
+        match mute::press(&inv.name, &ctx, &svc) {
+            Ok(Pressed { button: Some(button), toast }) => {
+                info!(channel, %toast, "Discord button pressed");
+                Response::Buttons(button)
+            }
+            Ok(Pressed { toast, button: None }) => Response::ephemeral(toast),
+            Err(e) => {
+                error!(channel, error = %e, "Discord button press failed");
                 Response::ephemeral("Something went wrong on my side; please try again in a moment.")
             }
         }
