@@ -510,10 +510,13 @@ impl Store {
     pub fn mutes_of(&self, dest: &Destination) -> Result<Vec<Mute>> {
         let mut prefix = dest.storage_key().into_bytes();
         prefix.push(0);
-        self.mutes.scan_prefix(&prefix).map(|kv| {
-            let (k, v) = kv?;
-            dec("mutes", &k, &v)
-        }).collect()
+        self.mutes
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("mutes", &k, &v)
+            })
+            .collect()
     }
 
     /// Every mute of every destination.

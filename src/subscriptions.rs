@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 use tracing::info;
 
 use crate::config::Watch;
-use crate::rules::{Filter, Index, Origin, SubId, Subscription};
 use crate::item::Item;
+use crate::rules::{Filter, Index, Origin, SubId, Subscription};
 use crate::store::{Mute, Store, StoreError};
 use crate::types::{AlertKind, Destination, ItemId};
 
@@ -267,5 +267,55 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         alerts: AlertKind::ALL.to_vec(),
         timezone,
         reminders,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+    use crate::store::Batch;
+    use crate::types::ChatId;
+
+    fn chat(n: i64) -> Destination {
+        Destination::Telegram(ChatId(n))
+    }
+
+    #[test]
+    fn mutes_hold_for_the_chat_only_survive_restarts_and_follow_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let item = sample_launch();
+        store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        let mine = Subscription::new(SubId(1), chat(1), Filter::default(), Origin::Chat);
+        let watch = Subscription::new(SubId(2), chat(1), Filter::default(), Origin::Config { watch: "ops".into() });
+        let other = Subscription::new(SubId(3), chat(2), Filter::default(), Origin::Chat);
+        for s in [&mine, &watch, &other] {
+            subs.put(s).unwrap();
+        }
+        let routed = |subs: &Subscriptions| subs.index().read().unwrap().route(&item, AlertKind::Status);
+        assert!(subs.mute(&chat(1), &item, Utc::now()).unwrap());
+        assert!(!subs.mute(&chat(1), &item, Utc::now()).unwrap(), "already muted");
+        assert_eq!(routed(&subs), [SubId(2), SubId(3)], "the watch and the other chat still hear it");
+        let later = Subscription::new(SubId(4), chat(1), Filter::default(), Origin::Chat);
+        subs.put(&later).unwrap();
+        assert_eq!(routed(&subs), [SubId(2), SubId(3)], "later subscriptions of the chat are muted too");
+
+        let reloaded = Subscriptions::load(store.clone()).unwrap();
+        assert_eq!(routed(&reloaded), [SubId(2), SubId(3)], "restored from the store");
+
+        subs.migrate(&chat(1), &chat(-100)).unwrap();
+        assert_eq!(subs.mutes_of(&chat(-100)).unwrap().len(), 1);
+        assert!(subs.mutes_of(&chat(1)).unwrap().is_empty());
+        assert_eq!(routed(&subs), [SubId(2), SubId(3)]);
+
+        assert!(subs.unmute(&chat(-100), &item.id).unwrap());
+        assert_eq!(routed(&subs), [SubId(1), SubId(2), SubId(3), SubId(4)]);
+
+        subs.mute(&chat(2), &item, Utc::now()).unwrap();
+        store.apply(&Batch { removed: vec![item.id.clone()], ..Default::default() }).unwrap();
+        assert_eq!(subs.forget_gone_mutes().unwrap(), 1, "gone from the upcoming list: forgotten");
+        assert!(store.mutes().unwrap().is_empty());
     }
 }

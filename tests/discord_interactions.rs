@@ -563,7 +563,12 @@ async fn the_mute_button_on_bot_alerts_mutes_the_launch_for_the_channel() {
     assert_eq!(swapped["custom_id"], format!("unmute:launch/{SPACEX_LAUNCH}"));
 
     // The next change reaches the other channel only.
-    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}));
+    bot.ll2.set_field(
+        Feed::Launches,
+        SPACEX_LAUNCH,
+        "/status",
+        json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
+    );
     bot.poll_launches().await;
     assert_eq!(bot.discord.messages(Target::Channel(CHANNEL)).len(), 1);
     assert_eq!(bot.discord.messages(Target::Channel(OTHER_CHANNEL)).len(), 2);

@@ -61,8 +61,12 @@ impl Harness {
         let stop = CancellationToken::new();
         let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
         let defaults = Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)] };
-        let services =
-            BotServices { subs: app.subs.clone(), store: app.store.clone(), directory: app.poller.directory(), defaults };
+        let services = BotServices {
+            subs: app.subs.clone(),
+            store: app.store.clone(),
+            directory: app.poller.directory(),
+            defaults,
+        };
         tokio::spawn(CommandBot::new(bot, services).run(stop.clone()));
         let started = tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("getMe")).count() >= 2).await;
         assert!(started, "bot started");
@@ -73,10 +77,8 @@ impl Harness {
     async fn ask(&self, chat: i64, user: i64, text: &str) -> String {
         let before = self.messages(chat).len();
         self.tg.push_update(message_update(chat, user, text));
-        let ok = self
-            .tg
-            .wait_until(WAIT, |calls| calls.iter().filter(|c| is_message_to(c, chat)).count() > before)
-            .await;
+        let ok =
+            self.tg.wait_until(WAIT, |calls| calls.iter().filter(|c| is_message_to(c, chat)).count() > before).await;
         assert!(ok, "no reply to {text:?}");
         self.messages(chat)[before].text.clone().unwrap()
     }
@@ -102,7 +104,10 @@ impl Harness {
     async fn press(&self, chat: i64, user: i64, message: i64, data: &str) -> String {
         let before = self.tg.calls_to("answerCallbackQuery").len();
         self.tg.push_update(self.tg.callback_update(chat, user, message, data));
-        let ok = self.tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("answerCallbackQuery")).count() > before).await;
+        let ok = self
+            .tg
+            .wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("answerCallbackQuery")).count() > before)
+            .await;
         assert!(ok, "press answered");
         let answer = self.tg.calls_to("answerCallbackQuery")[before].clone();
         assert!(answer.ok(), "{answer:?}");
@@ -172,12 +177,14 @@ async fn mute_button_silences_one_item_in_one_chat() {
     // Unmute from the same message.
     let toast = h.press(ALICE, ALICE, alert.message_id.unwrap(), &format!("unmute:launch/{SPACEX_LAUNCH}")).await;
     assert!(toast.starts_with("🔔 Unmuted Falcon Heavy"), "{toast}");
-    let back = h
-        .tg
-        .wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("editMessageReplyMarkup") && c.ok()).count() >= 2)
-        .await;
+    let back =
+        h.tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("editMessageReplyMarkup") && c.ok()).count() >= 2)
+            .await;
     assert!(back);
-    assert_eq!(callbacks(h.tg.reply_markup(ALICE, alert.message_id.unwrap()).as_ref()), [("🔕 Mute".into(), mute_data())]);
+    assert_eq!(
+        callbacks(h.tg.reply_markup(ALICE, alert.message_id.unwrap()).as_ref()),
+        [("🔕 Mute".into(), mute_data())]
+    );
     h.status_change("Go", 1).await;
     h.deliverer.drain_once().await.unwrap();
     assert_eq!(h.alerts(ALICE).len(), 2, "hears it again");

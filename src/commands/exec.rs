@@ -11,11 +11,11 @@ use chrono_tz::Tz;
 use super::parse::{NextQuery, alert_kind_names};
 use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
+use crate::item::Item;
 use crate::render::{format_tminus, format_when};
 use crate::rules::{Filter, Origin, SubId, Subscription};
 use crate::store::{ChatSettings, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::item::Item;
 use crate::types::{AlertKind, Destination, format_duration};
 
 /// The chat a command came from and what its sender may do.
@@ -74,15 +74,12 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
     if cmd.changes_settings() && !ctx.can_manage {
         return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
     }
-    let settings = svc
-        .store
-        .chat_settings(&ctx.destination)?
-        .unwrap_or_else(|| ChatSettings {
-            timezone: svc.defaults.timezone,
-            reminders: svc.defaults.reminders.clone(),
-            alerts: AlertKind::ALL.to_vec(),
-            schedule_horizon: None,
-        });
+    let settings = svc.store.chat_settings(&ctx.destination)?.unwrap_or_else(|| ChatSettings {
+        timezone: svc.defaults.timezone,
+        reminders: svc.defaults.reminders.clone(),
+        alerts: AlertKind::ALL.to_vec(),
+        schedule_horizon: None,
+    });
     let chat = Chat { ctx, svc, settings };
     Ok(match cmd {
         ChatCommand::Start => Reply::public(
@@ -240,13 +237,8 @@ impl Chat<'_> {
     /// exact name wins over partial matches); several → the candidates.
     fn mute(&self, name: &str) -> Result<Reply, StoreError> {
         let wanted = name.to_lowercase();
-        let mut found: Vec<Item> = self
-            .svc
-            .store
-            .items()?
-            .into_iter()
-            .filter(|i| i.name.to_lowercase().contains(&wanted))
-            .collect();
+        let mut found: Vec<Item> =
+            self.svc.store.items()?.into_iter().filter(|i| i.name.to_lowercase().contains(&wanted)).collect();
         if let Some(exact) = found.iter().position(|i| i.name.to_lowercase() == wanted) {
             found = vec![found.swap_remove(exact)];
         }
@@ -265,15 +257,23 @@ impl Chat<'_> {
                 })
             }
             many => {
-                let mut out = String::from("Several upcoming items match; which one? Send /mute with more of its name:
-");
+                let mut out = String::from(
+                    "Several upcoming items match; which one? Send /mute with more of its name:
+",
+                );
                 for item in many.iter().take(8) {
-                    out.push_str(&format!("• {}
-", item.name));
+                    out.push_str(&format!(
+                        "• {}
+",
+                        item.name
+                    ));
                 }
                 if many.len() > 8 {
-                    out.push_str(&format!("… and {} more
-", many.len() - 8));
+                    out.push_str(&format!(
+                        "… and {} more
+",
+                        many.len() - 8
+                    ));
                 }
                 Reply::private(out.trim_end())
             }
@@ -285,11 +285,17 @@ impl Chat<'_> {
         if mutes.is_empty() {
             return Ok(Reply::public("Nothing is muted here. Press 🔕 Mute under an alert, or send /mute NAME."));
         }
-        let mut out = String::from("Muted in this chat:
-");
+        let mut out = String::from(
+            "Muted in this chat:
+",
+        );
         for (i, m) in mutes.iter().enumerate() {
-            out.push_str(&format!("{}. {}
-", i + 1, m.name));
+            out.push_str(&format!(
+                "{}. {}
+",
+                i + 1,
+                m.name
+            ));
         }
         out.push_str("Undo with /unmute N or /unmute all.");
         Ok(Reply::public(out))

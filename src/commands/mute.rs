@@ -51,7 +51,8 @@ impl Button {
         let (action, item) = data.split_once(':')?;
         let (kind, id) = item.split_once('/')?;
         let kind = kind.parse::<ItemKind>().ok()?;
-        let valid = !id.is_empty() && id.len() <= MAX_ID_LEN && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let valid =
+            !id.is_empty() && id.len() <= MAX_ID_LEN && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !valid {
             return None;
         }

@@ -23,9 +23,9 @@ use crate::backoff::Backoff;
 use crate::detect::{Alert, AlertId};
 use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
+use crate::rules::Origin;
 use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::rules::Origin;
 use crate::types::{ChatId, Destination, ItemId};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

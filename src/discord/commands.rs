@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use serenity::all::{ApplicationId, GuildId};
 use serenity::all::ButtonStyle;
+use serenity::all::{ApplicationId, GuildId};
 use serenity::builder::{
     CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateCommand,
     CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseMessage,
@@ -148,9 +148,9 @@ pub fn definitions() -> Vec<CreateCommand> {
             string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),
         ),
         CreateCommand::new("muted").description(describe_command("muted")),
-        CreateCommand::new("unmute").description(describe_command("unmute")).add_option(
-            string("which", "The number from /muted, or all").required(true).max_length(10),
-        ),
+        CreateCommand::new("unmute")
+            .description(describe_command("unmute"))
+            .add_option(string("which", "The number from /muted, or all").required(true).max_length(10)),
         CreateCommand::new("help").description(describe_command("help")),
     ]
     .into_iter()
@@ -359,9 +359,7 @@ impl From<Response> for CreateInteractionResponse {
 
 /// The action row with `button` (Mute or Unmute) under a bot alert.
 pub fn button_row(button: &Button) -> CreateActionRow {
-    CreateActionRow::Buttons(vec![
-        CreateButton::new(button.data()).label(button.label()).style(ButtonStyle::Secondary),
-    ])
+    CreateActionRow::Buttons(vec![CreateButton::new(button.data()).label(button.label()).style(ButtonStyle::Secondary)])
 }
 
 /// At most `max` characters, cut at a line or word boundary when one is

@@ -144,7 +144,9 @@ impl EventHandler for Events {
             }
         };
         let answered = match &interaction {
-            Interaction::Command(c) | Interaction::Autocomplete(c) => c.create_response(&ctx.http, response.into()).await,
+            Interaction::Command(c) | Interaction::Autocomplete(c) => {
+                c.create_response(&ctx.http, response.into()).await
+            }
             Interaction::Component(c) => c.create_response(&ctx.http, response.into()).await,
             _ => Ok(()),
         };

@@ -312,7 +312,10 @@ mod tests {
             "member": {"permissions": "16", "user": {"id": "7"}},
             "data": {"custom_id": "mute:launch/abc", "component_type": 2}});
         let inv = parse(press.to_string().as_bytes()).unwrap();
-        assert_eq!((inv.kind, inv.name.as_str(), inv.channel_id), (InvocationKind::Component, "mute:launch/abc", Some(424242)));
+        assert_eq!(
+            (inv.kind, inv.name.as_str(), inv.channel_id),
+            (InvocationKind::Component, "mute:launch/abc", Some(424242))
+        );
         assert!(inv.can_manage());
         assert!(parse(b"{}").is_err());
         assert!(parse(br#"{"type":2,"channel_id":"abc"}"#).is_err());

@@ -35,11 +35,11 @@ use tracing::{debug, error, warn};
 use url::Url;
 
 use super::render;
+use crate::commands::mute::Button;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
-use crate::errors::{error_chain, redact};
-use crate::commands::mute::Button;
 use crate::discord::commands::button_row;
+use crate::errors::{error_chain, redact};
 use crate::render::Message;
 use crate::types::{Destination, ItemId, Secret};
 

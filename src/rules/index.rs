@@ -436,6 +436,33 @@ mod tests {
     }
 
     #[test]
+    fn muted_items_skip_the_muting_subscriptions() {
+        let item = starlink();
+        let hour = Duration::from_secs(3600);
+        let mut a = sub(1, Filter::default());
+        a.reminders = vec![hour];
+        let mut b = sub(2, Filter::default());
+        b.reminders = vec![hour];
+        let mut index = Index::from_subscriptions([&a, &b]);
+        index.mute(&item.id, SubId(1));
+        assert_eq!(index.route(&item, AlertKind::Status), [SubId(2)]);
+        assert_eq!(index.route_reminder(&item, hour), [SubId(2)]);
+        assert_eq!(index.route(&sample_launch_event(), AlertKind::Status), [SubId(1), SubId(2)], "other items");
+        index.unmute(&item.id, &[SubId(1)]);
+        assert_eq!(index.route(&item, AlertKind::Status), [SubId(1), SubId(2)]);
+        index.mute(&item.id, SubId(2));
+        index.remove(SubId(2));
+        index.insert(&b);
+        assert_eq!(index.route(&item, AlertKind::Status), [SubId(1), SubId(2)], "removal forgets the mute");
+    }
+
+    fn sample_launch_event() -> Item {
+        let mut other = starlink();
+        other.id = crate::types::ItemId::new(ItemKind::Event, "9");
+        other
+    }
+
+    #[test]
     fn reminders_route_by_offset() {
         let item = starlink();
         let hour = Duration::from_secs(3600);

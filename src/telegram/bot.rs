@@ -51,13 +51,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;
+use crate::commands::mute::{self, Button};
 use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
-use crate::commands::mute::{self, Button};
 use crate::telegram::sender::{callback_button, classify};
 use crate::types::{ChatId, Destination};
 

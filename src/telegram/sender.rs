@@ -27,11 +27,11 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::render::{buttons, caption, html, http_url};
+use crate::commands::mute::Button;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
 use crate::errors::{error_chain, redact};
-use crate::commands::mute::Button;
 use crate::render::Message;
 use crate::types::{ChatId, Destination, ItemId, Secret};
 

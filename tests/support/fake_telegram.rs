@@ -361,9 +361,9 @@ impl FakeTelegram {
         st.next_query_id += 1;
         st.open_queries.insert(id.clone());
         let kind = chat_kind(&st, chat);
-        let message = st.messages.get(&(chat, message_id)).cloned().unwrap_or_else(|| {
-            json!({"message_id": message_id, "date": 0, "chat": chat_json(chat, &kind), "text": "old"})
-        });
+        let message = st.messages.get(&(chat, message_id)).cloned().unwrap_or_else(
+            || json!({"message_id": message_id, "date": 0, "chat": chat_json(chat, &kind), "text": "old"}),
+        );
         json!({"callback_query": {
             "id": id,
             "from": user_json(user),
@@ -932,10 +932,7 @@ fn answer_callback(shared: &Shared, params: &Map<String, Value>) -> Answer {
         return Answer::err(400, "Bad Request: MESSAGE_TOO_LONG");
     }
     if !shared.lock().open_queries.remove(id) {
-        return Answer::err(
-            400,
-            "Bad Request: query is too old and response timeout expired or query ID is invalid",
-        );
+        return Answer::err(400, "Bad Request: query is too old and response timeout expired or query ID is invalid");
     }
     Answer::ok(json!(true))
 }
