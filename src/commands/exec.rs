@@ -119,6 +119,9 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
     })
 }
 
+/// Which stored items a `/next` lists.
+type Wanted = Box<dyn Fn(&Item) -> bool>;
+
 /// One chat while a command runs: its settings (or the defaults) and the
 /// services to change them.
 struct Chat<'a> {
@@ -324,15 +327,25 @@ impl Chat<'_> {
     /// `/next`: with a filter, the upcoming items it names; without one,
     /// those of the chat's subscriptions, or everything when it has none.
     fn next(&self, query: &NextQuery) -> Result<Reply, StoreError> {
+        let (wanted, empty) = match self.next_selection(query)? {
+            Ok(selection) => selection,
+            Err(problem) => return Ok(Reply::private(problem)),
+        };
+        let discord = matches!(self.ctx.destination, Destination::Discord(_));
+        let text = next_text(self.svc.store, &*wanted, self.settings.timezone, self.ctx.now, query.count, discord)?;
+        Ok(Reply::public(text.unwrap_or_else(|| empty.to_string())))
+    }
+
+    /// Which items `/next` lists and what to say when none is upcoming;
+    /// `Err`: a name the directory does not know, with suggestions.
+    fn next_selection(&self, query: &NextQuery) -> Result<Result<(Wanted, &'static str), String>, StoreError> {
         let dir = self.svc.directory;
-        let subs = self.subscriptions()?;
-        let (wanted, empty): (Box<dyn Fn(&Item) -> bool>, &str) = if let Some(name) = &query.name {
-            let by: Vec<Filter> = [
+        if let Some(name) = &query.name {
+            let by: Vec<Filter> = vec![
                 Filter { agencies: vec![name.clone()], ..Filter::default() },
                 Filter { programs: vec![name.clone()], ..Filter::default() },
                 Filter { types: vec![name.clone()], ..Filter::default() },
-            ]
-            .into();
+            ];
             if !dir.is_empty() && by.iter().all(|f| !dir.unresolved(f).is_empty()) && name.parse::<i64>().is_err() {
                 let mut hint: Vec<String> = Vec::new();
                 for f in &by {
@@ -341,30 +354,33 @@ impl Chat<'_> {
                     }
                 }
                 hint.dedup();
-                return Ok(Reply::private(if hint.is_empty() {
-                    format!("I know no agency, program or type named {name:?}.")
-                } else {
-                    format!("I know no agency, program or type named {name:?}. Did you mean {}?", hint.join(", "))
-                }));
+                let mut problem = format!("I know no agency, program or type named {name:?}.");
+                if !hint.is_empty() {
+                    problem.push_str(&format!(" Did you mean {}?", hint.join(", ")));
+                }
+                return Ok(Err(problem));
             }
-            (Box::new(move |i| by.iter().any(|f| f.matches(i))), "Nothing upcoming by that name right now.")
-        } else if !query.filter.is_everything() {
+            return Ok(Ok((
+                Box::new(move |i| by.iter().any(|f| f.matches(i))),
+                "Nothing upcoming by that name right now.",
+            )));
+        }
+        if !query.filter.is_everything() {
             if let Some(problem) = unknown_names(&query.filter, dir) {
-                return Ok(Reply::private(problem));
+                return Ok(Err(problem));
             }
             let f = query.filter.clone();
-            (Box::new(move |i| f.matches(i)), "Nothing upcoming matches that right now.")
-        } else if subs.is_empty() {
+            return Ok(Ok((Box::new(move |i| f.matches(i)), "Nothing upcoming matches that right now.")));
+        }
+        let subs = self.subscriptions()?;
+        Ok(Ok(if subs.is_empty() {
             (Box::new(|_| true), "Nothing upcoming right now.")
         } else {
             (
                 Box::new(move |i| subs.iter().any(|s| s.enabled && s.filter.matches(i))),
                 "Nothing upcoming matches this chat's subscriptions right now.",
             )
-        };
-        let discord = matches!(self.ctx.destination, Destination::Discord(_));
-        let text = next_text(self.svc.store, &*wanted, self.settings.timezone, self.ctx.now, query.count, discord)?;
-        Ok(Reply::public(text.unwrap_or_else(|| empty.to_string())))
+        }))
     }
 
     /// Stores the chat's new settings and applies `change` to its
