@@ -1,9 +1,10 @@
 //! Discord slash commands, independent of how interactions arrive (gateway
 //! or HTTP endpoint):
 //!
-//! - [`definitions`]: the commands as serenity builders, for registration
-//!   with [`register`] (bulk overwrite through serenity's `Http` at
-//!   `{api_url}/api/v10`, globally or in `discord.guild_id`);
+//! - [`definitions`] (built in `discord::definitions`): the commands as
+//!   serenity builders, for registration with [`register`] (bulk overwrite
+//!   through serenity's `Http` at `{api_url}/api/v10`, globally or in
+//!   `discord.guild_id`);
 //! - [`Invocation`]: what the front-end needs from one interaction, built
 //!   from serenity's `Interaction` by `interactions::invocation` for both
 //!   the gateway and the HTTP endpoint;
@@ -11,7 +12,9 @@
 //! - [`Handler::handle`]: the one code path from an invocation to a
 //!   [`Response`]: permission re-check (serenity's `Permissions`),
 //!   `commands::execute` for the channel the command was used in,
-//!   autocomplete from the name directory. Both front-ends answer with the
+//!   autocomplete from the name directory, `commands::mute::press` for an
+//!   alert's Mute/Unmute button (answered by swapping the button, type 7,
+//!   or with a private note). Both front-ends answer with the
 //!   response as serenity's `CreateInteractionResponse`.
 //!
 //! Replies are plain text from `commands`; Discord sees them with
