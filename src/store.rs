@@ -1,7 +1,7 @@
 //! The durable state of tminus in one sled database: item snapshots, feed
 //! state (watermarks, sweep progress), the LL2 request log, subscriptions,
-//! alerts, the outbox of pending deliveries, the delivery log, dead letters
-//! and sent reminders.
+//! alerts, the outbox of pending deliveries, the delivery log, dead letters,
+//! sent reminders and the items each chat muted.
 //!
 //! What must change together changes in one transaction: a fetched page's
 //! snapshots, its alerts, their outbox entries and the feed's watermark
@@ -22,7 +22,7 @@ use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription};
 use crate::subscriptions::Write;
-use crate::types::{Destination, Feed, ItemId, ItemKind, Watermark};
+use crate::types::{AlertKind, Destination, Feed, ItemId, ItemKind, Watermark};
 
 /// Bump when the layout of a tree changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -114,13 +114,44 @@ pub struct ReminderSent {
     pub sent_at: DateTime<Utc>,
 }
 
-/// Preferences a chat set with `/timezone` and `/reminders`; they apply to
-/// its existing subscriptions and to the ones it makes later.
+/// Preferences a chat set with `/timezone`, `/reminders`, `/alerts` and
+/// `/horizon`; they apply to its existing subscriptions and to the ones it
+/// makes later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatSettings {
     pub timezone: chrono_tz::Tz,
     #[serde(with = "crate::types::duration_secs")]
     pub reminders: Vec<std::time::Duration>,
+    /// The alert kinds the chat hears (records written before `/alerts`
+    /// existed: all of them).
+    #[serde(default = "all_alert_kinds")]
+    pub alerts: Vec<AlertKind>,
+    /// `None`: schedule changes alert whatever the date.
+    #[serde(default, with = "crate::types::opt_duration_secs", skip_serializing_if = "Option::is_none")]
+    pub schedule_horizon: Option<std::time::Duration>,
+}
+
+fn all_alert_kinds() -> Vec<AlertKind> {
+    AlertKind::ALL.to_vec()
+}
+
+/// One item a chat muted: no alert or reminder about it reaches the chat's
+/// own subscriptions (config watches to the same chat are not the chat's to
+/// silence). `name` is kept for `/muted`, which must work after the item
+/// left the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mute {
+    pub destination: Destination,
+    pub item: ItemId,
+    pub name: String,
+    pub at: DateTime<Utc>,
+}
+
+fn mute_key(dest: &Destination, item: &ItemId) -> Vec<u8> {
+    let mut k = dest.storage_key().into_bytes();
+    k.push(0);
+    k.extend_from_slice(item.key().as_bytes());
+    k
 }
 
 fn dest_index_key(dest: &Destination, id: SubId) -> Vec<u8> {
@@ -162,6 +193,8 @@ pub struct Store {
     subs_by_dest: sled::Tree,
     /// Per-destination preferences set by chat commands.
     chat_settings: sled::Tree,
+    /// `destination key \0 item key` → `Mute`.
+    mutes: sled::Tree,
     alerts: sled::Tree,
     outbox: sled::Tree,
     delivered: sled::Tree,
@@ -208,6 +241,7 @@ impl Store {
             subs: db.open_tree("subscriptions")?,
             subs_by_dest: db.open_tree("subscriptions_by_destination")?,
             chat_settings: db.open_tree("chat_settings")?,
+            mutes: db.open_tree("mutes")?,
             alerts: db.open_tree("alerts")?,
             outbox: db.open_tree("outbox")?,
             delivered: db.open_tree("delivered")?,
@@ -455,6 +489,41 @@ impl Store {
         Ok(())
     }
 
+    // ---- mutes -------------------------------------------------------------
+
+    /// Only the subscription API can call it: the routing index follows.
+    pub(crate) fn put_mute(&self, mute: &Mute, _: &Write) -> Result<()> {
+        self.mutes.insert(mute_key(&mute.destination, &mute.item), enc(mute))?;
+        Ok(())
+    }
+
+    /// Only the subscription API can call it. Whether the mute existed.
+    pub(crate) fn remove_mute(&self, dest: &Destination, item: &ItemId, _: &Write) -> Result<bool> {
+        Ok(self.mutes.remove(mute_key(dest, item))?.is_some())
+    }
+
+    pub fn is_muted(&self, dest: &Destination, item: &ItemId) -> Result<bool> {
+        Ok(self.mutes.contains_key(mute_key(dest, item))?)
+    }
+
+    /// The items one destination muted, in key order.
+    pub fn mutes_of(&self, dest: &Destination) -> Result<Vec<Mute>> {
+        let mut prefix = dest.storage_key().into_bytes();
+        prefix.push(0);
+        self.mutes
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("mutes", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Every mute of every destination.
+    pub fn mutes(&self) -> Result<Vec<Mute>> {
+        records(&self.mutes, "mutes").collect()
+    }
+
     // ---- outbox ----------------------------------------------------------
 
     pub fn alert(&self, id: AlertId) -> Result<Option<Alert>> {
@@ -510,6 +579,12 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(abort)
+    }
+
+    /// Drops an entry nobody wants any more (its chat muted the item).
+    pub fn discard(&self, key: OutboxKey) -> Result<()> {
+        self.outbox.remove(key.0.to_be_bytes())?;
+        Ok(())
     }
 
     /// Rewrites an entry in place (attempt count, next try).

@@ -1,21 +1,23 @@
 //! The subscription API: the one way to create, change, disable, migrate,
-//! list and remove subscriptions, used by config reconciliation, the chat
-//! front-ends and the deliverer. It keeps the store (durable truth) and the
-//! in-memory routing index in step: the store's subscription writes take a
-//! [`Write`] that only this module can make, so nothing can change a
-//! subscription behind the index's back. It must not parse chat commands or
-//! render replies.
+//! list and remove subscriptions, and to mute and unmute an item for a chat,
+//! used by config reconciliation, the chat front-ends and the deliverer. It
+//! keeps the store (durable truth) and the in-memory routing index in step:
+//! the store's subscription and mute writes take a [`Write`] that only this
+//! module can make, so nothing can change them behind the index's back. It
+//! must not parse chat commands or render replies.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tracing::info;
 
 use crate::config::Watch;
+use crate::item::Item;
 use crate::rules::{Filter, Index, Origin, SubId, Subscription};
-use crate::store::{Store, StoreError};
-use crate::types::{AlertKind, Destination};
+use crate::store::{Mute, Store, StoreError};
+use crate::types::{AlertKind, Destination, ItemId};
 
 /// Proof that a subscription write comes through this API. The store's
 /// subscription writes require one and only this module can make one: a
@@ -49,7 +51,20 @@ impl Subscriptions {
     pub fn load(store: Store) -> Result<Subscriptions, StoreError> {
         let mut index = Index::new();
         store.for_each_subscription(|s| index.insert(&s))?;
-        Ok(Subscriptions { store, index: Arc::new(RwLock::new(index)) })
+        let subs = Subscriptions { store, index: Arc::new(RwLock::new(index)) };
+        for m in subs.store.mutes()? {
+            let ids = subs.muting_subscriptions(&m.destination)?;
+            let mut index = subs.index_write();
+            ids.iter().for_each(|id| index.mute(&m.item, *id));
+        }
+        Ok(subs)
+    }
+
+    /// The subscriptions a chat's mute applies to: the chat's own, never a
+    /// config watch to the same destination.
+    fn muting_subscriptions(&self, dest: &Destination) -> Result<Vec<SubId>, StoreError> {
+        let all = self.store.subscriptions_of(dest)?;
+        Ok(all.into_iter().filter(|s| s.origin == Origin::Chat).map(|s| s.id).collect())
     }
 
     /// The routing index shared with the poller and reminders.
@@ -71,8 +86,65 @@ impl Subscriptions {
     /// Stores and indexes a subscription (new or changed).
     pub fn put(&self, sub: &Subscription) -> Result<(), StoreError> {
         self.store.put_subscription(sub, &Write(()))?;
-        self.index_write().insert(sub);
+        // A chat's mutes hold for the subscriptions it makes later too.
+        let mutes = if sub.origin == Origin::Chat { self.store.mutes_of(&sub.destination)? } else { Vec::new() };
+        let mut index = self.index_write();
+        index.insert(sub);
+        if sub.enabled {
+            mutes.iter().for_each(|m| index.mute(&m.item, sub.id));
+        }
         Ok(())
+    }
+
+    /// Mutes `item` for the chat `dest`: its own subscriptions hear no more
+    /// alerts or reminders about it. Returns false when it already was.
+    pub fn mute(&self, dest: &Destination, item: &Item, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        if self.store.is_muted(dest, &item.id)? {
+            return Ok(false);
+        }
+        let mute = Mute { destination: dest.clone(), item: item.id.clone(), name: item.name.clone(), at: now };
+        self.store.put_mute(&mute, &Write(()))?;
+        let ids = self.muting_subscriptions(dest)?;
+        let mut index = self.index_write();
+        ids.iter().for_each(|id| index.mute(&item.id, *id));
+        Ok(true)
+    }
+
+    /// Undoes `mute`. Returns false when the item was not muted.
+    pub fn unmute(&self, dest: &Destination, item: &ItemId) -> Result<bool, StoreError> {
+        let existed = self.store.remove_mute(dest, item, &Write(()))?;
+        let ids = self.muting_subscriptions(dest)?;
+        self.index_write().unmute(item, &ids);
+        Ok(existed)
+    }
+
+    /// The items `dest` muted that are still upcoming, in the order muted;
+    /// mutes of items that left the store (no longer upcoming) are
+    /// forgotten on the way.
+    pub fn mutes_of(&self, dest: &Destination) -> Result<Vec<Mute>, StoreError> {
+        let mut kept = Vec::new();
+        for m in self.store.mutes_of(dest)? {
+            if self.store.item(&m.item)?.is_some() {
+                kept.push(m);
+            } else {
+                self.unmute(dest, &m.item)?;
+            }
+        }
+        kept.sort_by_key(|m| m.at);
+        Ok(kept)
+    }
+
+    /// Forgets every mute of items that left the store (no longer
+    /// upcoming). Returns how many went.
+    pub fn forget_gone_mutes(&self) -> Result<usize, StoreError> {
+        let mut gone = 0;
+        for m in self.store.mutes()? {
+            if self.store.item(&m.item)?.is_none() {
+                self.unmute(&m.destination, &m.item)?;
+                gone += 1;
+            }
+        }
+        Ok(gone)
     }
 
     pub fn remove(&self, id: SubId) -> Result<(), StoreError> {
@@ -100,6 +172,11 @@ impl Subscriptions {
     /// a supergroup with a new chat id). Returns how many moved.
     pub fn migrate(&self, from: &Destination, to: &Destination) -> Result<usize, StoreError> {
         let moved = self.store.subscriptions_of(from)?;
+        // Mutes first: `put` applies the new chat's mutes to what moves in.
+        for m in self.store.mutes_of(from)? {
+            self.unmute(from, &m.item)?;
+            self.store.put_mute(&Mute { destination: to.clone(), ..m }, &Write(()))?;
+        }
         for sub in &moved {
             self.put(&Subscription { destination: to.clone(), ..sub.clone() })?;
         }
@@ -190,5 +267,55 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         alerts: AlertKind::ALL.to_vec(),
         timezone,
         reminders,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+    use crate::store::Batch;
+    use crate::types::ChatId;
+
+    fn chat(n: i64) -> Destination {
+        Destination::Telegram(ChatId(n))
+    }
+
+    #[test]
+    fn mutes_hold_for_the_chat_only_survive_restarts_and_follow_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let item = sample_launch();
+        store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        let mine = Subscription::new(SubId(1), chat(1), Filter::default(), Origin::Chat);
+        let watch = Subscription::new(SubId(2), chat(1), Filter::default(), Origin::Config { watch: "ops".into() });
+        let other = Subscription::new(SubId(3), chat(2), Filter::default(), Origin::Chat);
+        for s in [&mine, &watch, &other] {
+            subs.put(s).unwrap();
+        }
+        let routed = |subs: &Subscriptions| subs.index().read().unwrap().route(&item, AlertKind::Status);
+        assert!(subs.mute(&chat(1), &item, Utc::now()).unwrap());
+        assert!(!subs.mute(&chat(1), &item, Utc::now()).unwrap(), "already muted");
+        assert_eq!(routed(&subs), [SubId(2), SubId(3)], "the watch and the other chat still hear it");
+        let later = Subscription::new(SubId(4), chat(1), Filter::default(), Origin::Chat);
+        subs.put(&later).unwrap();
+        assert_eq!(routed(&subs), [SubId(2), SubId(3)], "later subscriptions of the chat are muted too");
+
+        let reloaded = Subscriptions::load(store.clone()).unwrap();
+        assert_eq!(routed(&reloaded), [SubId(2), SubId(3)], "restored from the store");
+
+        subs.migrate(&chat(1), &chat(-100)).unwrap();
+        assert_eq!(subs.mutes_of(&chat(-100)).unwrap().len(), 1);
+        assert!(subs.mutes_of(&chat(1)).unwrap().is_empty());
+        assert_eq!(routed(&subs), [SubId(2), SubId(3)]);
+
+        assert!(subs.unmute(&chat(-100), &item.id).unwrap());
+        assert_eq!(routed(&subs), [SubId(1), SubId(2), SubId(3), SubId(4)]);
+
+        subs.mute(&chat(2), &item, Utc::now()).unwrap();
+        store.apply(&Batch { removed: vec![item.id.clone()], ..Default::default() }).unwrap();
+        assert_eq!(subs.forget_gone_mutes().unwrap(), 1, "gone from the upcoming list: forgotten");
+        assert!(store.mutes().unwrap().is_empty());
     }
 }

@@ -316,7 +316,8 @@ async fn every_command_works_through_the_endpoint() {
     let (list, private) = bot.run(command("list", json!([]))).await;
     assert!(!private && list.contains("No subscriptions"), "{list}");
     let (next, _) = bot.run(command("next", json!([]))).await;
-    assert!(next.contains("no subscriptions"), "{next}");
+    assert!(next.starts_with("Coming up:\n1. "), "without subscriptions, everything: {next}");
+    assert!(next.contains("(<t:") && next.contains(":R>)"), "Discord countdowns: {next}");
 
     // /subscribe: ephemeral, stored for this channel only.
     let (text, private) = bot.run(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
@@ -394,8 +395,10 @@ async fn every_command_works_through_the_endpoint() {
     // Unknown commands and unsupported interaction types get an ephemeral note.
     let (text, private) = bot.run(command("launch", json!([]))).await;
     assert!(private && text.contains("Unknown command"), "{text}");
-    let (text, private) = bot.run(interaction(3, "x", json!([]), CHANNEL, MANAGER)).await;
+    let (text, private) = bot.run(interaction(5, "x", json!([]), CHANNEL, MANAGER)).await;
     assert!(private && text.contains("not supported"), "{text}");
+    let (text, private) = bot.run(interaction(3, "x", json!([]), CHANNEL, MANAGER)).await;
+    assert!(private && text.contains("not one I understand"), "a button without data: {text}");
 }
 
 #[tokio::test]
@@ -514,6 +517,70 @@ async fn subscribe_in_a_channel_then_a_changed_spacex_launch_posts_one_embed_the
     assert_eq!(bot.discord.delivered(), 1);
 }
 
+/// A press of the button with `custom_id` under an alert in `channel`, as
+/// Discord posts it (message component interaction, type 3).
+fn press(custom_id: &str, channel: u64, permissions: &str) -> Value {
+    let mut p = interaction(3, "", json!([]), channel, permissions);
+    p["data"] = json!({"custom_id": custom_id, "component_type": 2});
+    p["message"] = json!({"id": "1300000000000000009", "channel_id": channel.to_string(), "content": ""});
+    p
+}
+
+#[tokio::test]
+async fn the_mute_button_on_bot_alerts_mutes_the_launch_for_the_channel() {
+    let mut bot = Bot::start().await;
+    for channel in [CHANNEL, OTHER_CHANNEL] {
+        let (text, _) = bot.run(interaction(2, "subscribe", strings(&[("agency", "SpaceX")]), channel, MANAGER)).await;
+        assert!(text.contains("Subscribed #1"), "{text}");
+    }
+    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    bot.poll_launches().await;
+    let posts = bot.discord.messages(Target::Channel(CHANNEL));
+    assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
+    let button = &posts[0]["components"][0]["components"][0];
+    let mute = format!("mute:launch/{SPACEX_LAUNCH}");
+    assert_eq!((button["label"].as_str(), button["custom_id"].as_str()), (Some("🔕 Mute"), Some(mute.as_str())));
+
+    // A member without Manage Channels is refused, privately.
+    let (status, answer) = bot.signed(&press(&mute, CHANNEL, MEMBER)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    assert!(answer["data"]["content"].as_str().unwrap().contains("Only administrators"), "{answer}");
+    // Forged or stale data: a polite private note.
+    for data in ["mute:launch/../../x", &"x".repeat(300), "mute:launch/00000000-0000-0000-0000-000000000000"] {
+        let (status, answer) = bot.signed(&press(data, CHANNEL, MANAGER)).await;
+        assert_eq!((status, answer["type"].as_u64()), (200, Some(4)), "{answer}");
+        assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    }
+
+    // A manager mutes: the message's button becomes Unmute (type 7).
+    let (status, answer) = bot.signed(&press(&mute, CHANNEL, MANAGER)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], 7, "{answer}");
+    let swapped = &answer["data"]["components"][0]["components"][0];
+    assert_eq!(swapped["label"], "🔔 Unmute", "{answer}");
+    assert_eq!(swapped["custom_id"], format!("unmute:launch/{SPACEX_LAUNCH}"));
+
+    // The next change reaches the other channel only.
+    bot.ll2.set_field(
+        Feed::Launches,
+        SPACEX_LAUNCH,
+        "/status",
+        json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
+    );
+    bot.poll_launches().await;
+    assert_eq!(bot.discord.messages(Target::Channel(CHANNEL)).len(), 1);
+    assert_eq!(bot.discord.messages(Target::Channel(OTHER_CHANNEL)).len(), 2);
+
+    // Unmute from the same message: heard again.
+    let (_, answer) = bot.signed(&press(swapped["custom_id"].as_str().unwrap(), CHANNEL, MANAGER)).await;
+    assert_eq!(answer["data"]["components"][0]["components"][0]["label"], "🔕 Mute", "{answer}");
+    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    bot.poll_launches().await;
+    assert_eq!(bot.discord.messages(Target::Channel(CHANNEL)).len(), 2);
+}
+
 fn discord_config(fake: &FakeDiscord, token: &str, guild_id: Option<u64>) -> DiscordConfig {
     let mut cfg = Config::default_config().discord;
     cfg.token = Secret::new(token);
@@ -558,7 +625,7 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     let fake = FakeDiscord::builder().token(TOKEN).start().await;
 
     let r = register(&discord_config(&fake, TOKEN, None)).await.unwrap();
-    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 7));
+    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 12));
     let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0].kind, Kind::GlobalCommands { app: APPLICATION_ID });

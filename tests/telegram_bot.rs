@@ -224,7 +224,14 @@ async fn subscribe_list_unsubscribe() {
 async fn next_reads_the_store() {
     let h = Harness::start().await;
     let requests = h.ll2.counted_requests();
-    assert!(h.say("/next").await.contains("no subscriptions"));
+    let everything = h.say("/next").await;
+    assert!(everything.starts_with("Coming up:\n1. "), "without subscriptions, everything: {everything}");
+    assert_eq!(everything.lines().count(), 6, "{everything}");
+    let by_name = h.say("/next SpaceX").await;
+    assert!(by_name.starts_with("Coming up:\n1. Falcon Heavy | Nancy Grace Roman Space Telescope — "), "{by_name}");
+    assert_eq!(by_name.lines().count(), 2, "only SpaceX: {by_name}");
+    assert_eq!(h.say("/next 5 agency SpaceX").await, by_name);
+    assert!(h.say("/next SpaceY").await.contains("Did you mean SpaceX?"));
     h.say("/subscribe agency SpaceX").await;
     let next = h.say("/next").await;
     assert!(next.starts_with("Coming up:\n1. Falcon Heavy | Nancy Grace Roman Space Telescope — "), "{next}");
@@ -236,7 +243,7 @@ async fn next_reads_the_store() {
     assert_eq!(one.lines().count(), 2, "{one}");
     let many = h.say("/next 50").await;
     assert_eq!(many.lines().count(), 11, "all 10 items (at most 20): {many}");
-    assert!(h.say("/next soon").await.contains("Use: /next [N]"));
+    assert!(h.say("/next 0").await.contains("Use: /next [N]"));
     assert_eq!(h.ll2.counted_requests(), requests, "/next makes no LL2 request");
 }
 
@@ -262,6 +269,46 @@ async fn timezone_and_reminders() {
     assert!(h.chat_subs(ALICE)[0].reminders.is_empty());
     assert!(h.say("/reminders soon").await.to_lowercase().contains("soon"), "names the bad value");
     assert!(h.say("/list").await.contains("Times in Europe/Berlin; reminders: off."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_and_horizon_settings() {
+    let mut h = Harness::start().await;
+    let sender = TelegramSender::new(&h.tg.token(), &h.tg.api_url(), TelegramLimits::default().scaled(10.0)).unwrap();
+    let senders = Senders::default().with("telegram", Arc::new(sender) as Arc<dyn Sender>);
+    let deliverer = Arc::new(Deliverer::new(h.app.subs.clone(), senders, DeliveryConfig::default()));
+    h.say("/subscribe agency SpaceX").await;
+    assert!(h.say("/alerts").await.contains("This chat hears: all alerts"));
+    let bogus = h.say("/alerts bogus").await;
+    assert!(bogus.contains("new, schedule, status, webcast, reminder"), "{bogus}");
+    assert!(h.say("/alerts status").await.contains("This chat now hears: status."));
+    assert_eq!(h.chat_subs(ALICE)[0].alerts, [tminus::types::AlertKind::Status]);
+    h.say("/subscribe").await;
+    assert_eq!(h.chat_subs(ALICE)[1].alerts, [tminus::types::AlertKind::Status], "later subscriptions inherit it");
+    h.say("/unsubscribe 2").await;
+
+    // A NET move is silent, a status change is heard.
+    let net = h.ll2.item(Feed::Launches, SPACEX_LAUNCH).unwrap()["net"].as_str().unwrap().to_string();
+    let later = chrono::DateTime::parse_from_rfc3339(&net).unwrap() + chrono::Duration::hours(5);
+    h.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/net", json!(later.to_rfc3339()));
+    h.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
+    deliverer.drain_once().await.unwrap();
+    let alerts = |h: &Harness| h.tg.sent_to(ALICE).into_iter().filter(|c| c.parse_mode.is_some()).count();
+    assert_eq!(alerts(&h), 0, "NET moves are not heard");
+    h.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    h.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
+    deliverer.drain_once().await.unwrap();
+    assert_eq!(alerts(&h), 1, "status changes are");
+
+    assert!(h.say("/horizon").await.contains("any distance"));
+    let parsecs = h.say("/horizon 3 parsecs").await;
+    assert!(parsecs.contains("/horizon 7d") && parsecs.contains("/horizon off"), "{parsecs}");
+    assert!(h.say("/horizon 5d").await.contains("within 5d"));
+    assert!(h.chat_subs(ALICE).iter().all(|s| s.schedule_horizon == Some(Duration::from_secs(5 * 86_400))));
+    assert!(h.say("/horizon off").await.contains("any distance"));
+    assert!(h.chat_subs(ALICE).iter().all(|s| s.schedule_horizon.is_none()));
+    assert!(h.say("/alerts all").await.contains("all alerts"));
+    h.stop().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -380,7 +427,7 @@ async fn commands_for_other_bots_are_ignored() {
     let h = Harness::start().await;
     h.assert_ignored(ALICE, ALICE, message_update(ALICE, ALICE, "/next@otherbot")).await;
     h.assert_ignored(GROUP, MEMBER, message_update(GROUP, MEMBER, "/next@otherbot 5")).await;
-    assert!(h.ask(GROUP, MEMBER, "/next@tminus_test_bot").await.contains("no subscriptions"));
+    assert!(h.ask(GROUP, MEMBER, "/next@tminus_test_bot").await.contains("Coming up"));
     // An unknown command in a group may be another bot's: silence, unless
     // it names this bot.
     h.assert_ignored(GROUP, MEMBER, message_update(GROUP, MEMBER, "/weather Berlin")).await;

@@ -8,13 +8,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::parse::{NextQuery, alert_kind_names};
 use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
+use crate::item::Item;
 use crate::render::{format_tminus, format_when};
 use crate::rules::{Filter, Origin, SubId, Subscription};
 use crate::store::{ChatSettings, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{Destination, format_duration};
+use crate::types::{AlertKind, Destination, format_duration};
 
 /// The chat a command came from and what its sender may do.
 #[derive(Debug, Clone)]
@@ -72,10 +74,12 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
     if cmd.changes_settings() && !ctx.can_manage {
         return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
     }
-    let settings = svc
-        .store
-        .chat_settings(&ctx.destination)?
-        .unwrap_or_else(|| ChatSettings { timezone: svc.defaults.timezone, reminders: svc.defaults.reminders.clone() });
+    let settings = svc.store.chat_settings(&ctx.destination)?.unwrap_or_else(|| ChatSettings {
+        timezone: svc.defaults.timezone,
+        reminders: svc.defaults.reminders.clone(),
+        alerts: AlertKind::ALL.to_vec(),
+        schedule_horizon: None,
+    });
     let chat = Chat { ctx, svc, settings };
     Ok(match cmd {
         ChatCommand::Start => Reply::public(
@@ -87,9 +91,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Subscribe(filter) => chat.subscribe(filter)?,
         ChatCommand::Unsubscribe(target) => chat.unsubscribe(target)?,
         ChatCommand::List => chat.list()?,
-        ChatCommand::Next(n) => {
-            Reply::public(next_text(svc.store, &chat.subscriptions()?, chat.settings.timezone, ctx.now, n)?)
-        }
+        ChatCommand::Next(query) => chat.next(&query)?,
         ChatCommand::Timezone(None) => Reply::public(format!(
             "Times here are shown in {}. Change with /timezone Area/City, e.g. /timezone Europe/Berlin.",
             chat.settings.timezone.name()
@@ -100,8 +102,25 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
             describe_reminders(&chat.settings.reminders)
         )),
         ChatCommand::Reminders(Some(offsets)) => chat.set_reminders(offsets)?,
+        ChatCommand::Alerts(None) => Reply::public(format!(
+            "This chat hears: {}. Change with /alerts followed by any of {}, or /alerts all.",
+            describe_alerts(&chat.settings.alerts),
+            alert_kind_names()
+        )),
+        ChatCommand::Alerts(Some(kinds)) => chat.set_alerts(kinds)?,
+        ChatCommand::Horizon(None) => Reply::public(format!(
+            "Schedule changes here: {}. Change with /horizon 7d, or /horizon off.",
+            describe_horizon(chat.settings.schedule_horizon)
+        )),
+        ChatCommand::Horizon(Some(h)) => chat.set_horizon(h)?,
+        ChatCommand::Mute(name) => chat.mute(&name)?,
+        ChatCommand::Muted => chat.muted()?,
+        ChatCommand::Unmute(target) => chat.unmute(target)?,
     })
 }
+
+/// Which stored items a `/next` lists.
+type Wanted = Box<dyn Fn(&Item) -> bool>;
 
 /// One chat while a command runs: its settings (or the defaults) and the
 /// services to change them.
@@ -136,6 +155,8 @@ impl Chat<'_> {
         }
         let id = SubId(self.svc.store.next_id()?);
         let sub = Subscription::new(id, self.ctx.destination.clone(), filter.clone(), Origin::Chat)
+            .with_alerts(self.settings.alerts.clone())
+            .with_schedule_horizon(self.settings.schedule_horizon)
             .with_reminders(self.settings.reminders.clone())
             .with_timezone(self.settings.timezone);
         self.svc.subs.put(&sub)?;
@@ -202,6 +223,166 @@ impl Chat<'_> {
         Ok(reply)
     }
 
+    fn set_alerts(&self, kinds: Vec<AlertKind>) -> Result<Reply, StoreError> {
+        let reply = Reply::private(format!("🔔 This chat now hears: {}.", describe_alerts(&kinds)));
+        self.save(ChatSettings { alerts: kinds.clone(), ..self.settings.clone() }, |s| s.alerts = kinds.clone())?;
+        Ok(reply)
+    }
+
+    fn set_horizon(&self, horizon: Option<Duration>) -> Result<Reply, StoreError> {
+        self.save(ChatSettings { schedule_horizon: horizon, ..self.settings.clone() }, |s| {
+            s.schedule_horizon = horizon
+        })?;
+        Ok(Reply::private(format!("🗓 Schedule changes: {}.", describe_horizon(horizon))))
+    }
+
+    /// `/mute NAME`: the one upcoming item whose name contains NAME (an
+    /// exact name wins over partial matches); several → the candidates.
+    fn mute(&self, name: &str) -> Result<Reply, StoreError> {
+        let wanted = name.to_lowercase();
+        let mut found: Vec<Item> =
+            self.svc.store.items()?.into_iter().filter(|i| i.name.to_lowercase().contains(&wanted)).collect();
+        if let Some(exact) = found.iter().position(|i| i.name.to_lowercase() == wanted) {
+            found = vec![found.swap_remove(exact)];
+        }
+        found.sort_by_key(|i| i.when);
+        Ok(match found.as_slice() {
+            [] => Reply::private(format!(
+                "Nothing upcoming is named like {:?}. See /next for names.",
+                name.chars().take(40).collect::<String>()
+            )),
+            [item] => {
+                let new = self.svc.subs.mute(&self.ctx.destination, item, self.ctx.now)?;
+                Reply::private(if new {
+                    format!("🔕 Muted {}: no more alerts or reminders about it here. /muted lists mutes.", item.name)
+                } else {
+                    format!("{} is already muted here.", item.name)
+                })
+            }
+            many => {
+                let mut out = String::from(
+                    "Several upcoming items match; which one? Send /mute with more of its name:
+",
+                );
+                for item in many.iter().take(8) {
+                    out.push_str(&format!(
+                        "• {}
+",
+                        item.name
+                    ));
+                }
+                if many.len() > 8 {
+                    out.push_str(&format!(
+                        "… and {} more
+",
+                        many.len() - 8
+                    ));
+                }
+                Reply::private(out.trim_end())
+            }
+        })
+    }
+
+    fn muted(&self) -> Result<Reply, StoreError> {
+        let mutes = self.svc.subs.mutes_of(&self.ctx.destination)?;
+        if mutes.is_empty() {
+            return Ok(Reply::public("Nothing is muted here. Press 🔕 Mute under an alert, or send /mute NAME."));
+        }
+        let mut out = String::from(
+            "Muted in this chat:
+",
+        );
+        for (i, m) in mutes.iter().enumerate() {
+            out.push_str(&format!(
+                "{}. {}
+",
+                i + 1,
+                m.name
+            ));
+        }
+        out.push_str("Undo with /unmute N or /unmute all.");
+        Ok(Reply::public(out))
+    }
+
+    fn unmute(&self, target: Target) -> Result<Reply, StoreError> {
+        let mutes = self.svc.subs.mutes_of(&self.ctx.destination)?;
+        Ok(match target {
+            Target::All => {
+                for m in &mutes {
+                    self.svc.subs.unmute(&self.ctx.destination, &m.item)?;
+                }
+                Reply::private(format!("🔔 Unmuted all {} items.", mutes.len()))
+            }
+            Target::Number(n) => match mutes.get(n - 1) {
+                Some(m) => {
+                    self.svc.subs.unmute(&self.ctx.destination, &m.item)?;
+                    Reply::private(format!("🔔 Unmuted {}.", m.name))
+                }
+                None if mutes.is_empty() => Reply::private("Nothing is muted here."),
+                None => Reply::private(format!("There is no #{n}; {} items are muted (see /muted).", mutes.len())),
+            },
+        })
+    }
+
+    /// `/next`: with a filter, the upcoming items it names; without one,
+    /// those of the chat's subscriptions, or everything when it has none.
+    fn next(&self, query: &NextQuery) -> Result<Reply, StoreError> {
+        let (wanted, empty) = match self.next_selection(query)? {
+            Ok(selection) => selection,
+            Err(problem) => return Ok(Reply::private(problem)),
+        };
+        let discord = matches!(self.ctx.destination, Destination::Discord(_));
+        let text = next_text(self.svc.store, &*wanted, self.settings.timezone, self.ctx.now, query.count, discord)?;
+        Ok(Reply::public(text.unwrap_or_else(|| empty.to_string())))
+    }
+
+    /// Which items `/next` lists and what to say when none is upcoming;
+    /// `Err`: a name the directory does not know, with suggestions.
+    fn next_selection(&self, query: &NextQuery) -> Result<Result<(Wanted, &'static str), String>, StoreError> {
+        let dir = self.svc.directory;
+        if let Some(name) = &query.name {
+            let by: Vec<Filter> = vec![
+                Filter { agencies: vec![name.clone()], ..Filter::default() },
+                Filter { programs: vec![name.clone()], ..Filter::default() },
+                Filter { types: vec![name.clone()], ..Filter::default() },
+            ];
+            if !dir.is_empty() && by.iter().all(|f| !dir.unresolved(f).is_empty()) && name.parse::<i64>().is_err() {
+                let mut hint: Vec<String> = Vec::new();
+                for f in &by {
+                    for (dim, value) in dir.unresolved(f) {
+                        hint.extend(dir.suggest(dim, &value, 3));
+                    }
+                }
+                hint.dedup();
+                let mut problem = format!("I know no agency, program or type named {name:?}.");
+                if !hint.is_empty() {
+                    problem.push_str(&format!(" Did you mean {}?", hint.join(", ")));
+                }
+                return Ok(Err(problem));
+            }
+            return Ok(Ok((
+                Box::new(move |i| by.iter().any(|f| f.matches(i))),
+                "Nothing upcoming by that name right now.",
+            )));
+        }
+        if !query.filter.is_everything() {
+            if let Some(problem) = unknown_names(&query.filter, dir) {
+                return Ok(Err(problem));
+            }
+            let f = query.filter.clone();
+            return Ok(Ok((Box::new(move |i| f.matches(i)), "Nothing upcoming matches that right now.")));
+        }
+        let subs = self.subscriptions()?;
+        Ok(Ok(if subs.is_empty() {
+            (Box::new(|_| true), "Nothing upcoming right now.")
+        } else {
+            (
+                Box::new(move |i| subs.iter().any(|s| s.enabled && s.filter.matches(i))),
+                "Nothing upcoming matches this chat's subscriptions right now.",
+            )
+        }))
+    }
+
     /// Stores the chat's new settings and applies `change` to its
     /// subscriptions: settings hold for the subscriptions it has and the
     /// ones it makes later.
@@ -232,6 +413,21 @@ pub fn describe(f: &Filter) -> String {
     add("except type", &f.exclude_types);
     add("except program", &f.exclude_programs);
     if parts.is_empty() { "everything".to_string() } else { parts.join(", ") }
+}
+
+fn describe_alerts(kinds: &[AlertKind]) -> String {
+    if kinds.len() == AlertKind::ALL.len() {
+        "all alerts (new, schedule, status, webcast, reminder)".into()
+    } else {
+        kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn describe_horizon(h: Option<Duration>) -> String {
+    match h {
+        None => "alerted at any distance (horizon off)".into(),
+        Some(d) => format!("alerted only while the old or new date is within {}", format_duration(d)),
+    }
 }
 
 fn describe_reminders(r: &[Duration]) -> String {
@@ -280,33 +476,36 @@ pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
     })
 }
 
-/// `/next`: upcoming stored items matching any of the chat's filters.
-fn next_text(store: &Store, subs: &[Subscription], tz: Tz, now: DateTime<Utc>, n: usize) -> Result<String, StoreError> {
-    if subs.is_empty() {
-        return Ok("Nothing to show: this chat has no subscriptions. Try /subscribe.".into());
-    }
-    let mut items: Vec<_> = store
-        .items()?
-        .into_iter()
-        .filter(|i| i.when.is_some_and(|w| w > now))
-        .filter(|i| subs.iter().any(|s| s.enabled && s.filter.matches(i)))
-        .collect();
+/// The next `n` upcoming stored items `wanted` keeps, one per line; `None`
+/// when there are none. Discord shows the countdown as a `<t:…:R>`
+/// timestamp, which each reader's client keeps current.
+fn next_text(
+    store: &Store,
+    wanted: &dyn Fn(&Item) -> bool,
+    tz: Tz,
+    now: DateTime<Utc>,
+    n: usize,
+    discord: bool,
+) -> Result<Option<String>, StoreError> {
+    let mut items: Vec<_> =
+        store.items()?.into_iter().filter(|i| i.when.is_some_and(|w| w > now)).filter(|i| wanted(i)).collect();
     items.sort_by_key(|i| i.when);
     if items.is_empty() {
-        return Ok("Nothing upcoming matches this chat's subscriptions right now.".into());
+        return Ok(None);
     }
     let mut out = String::from("Coming up:\n");
     for (i, item) in items.iter().take(n).enumerate() {
         let when = item.when.map(|w| format_when(w, item.precision.as_ref(), tz)).unwrap_or_default();
         let exact = item.precision.is_none_or(|p| p.to_the_hour());
         let tminus = match (item.when, exact) {
+            (Some(w), true) if discord => format!(" (<t:{}:R>)", w.timestamp()),
             (Some(w), true) => format!(" ({})", format_tminus(w, now)),
             _ => String::new(),
         };
         let status = item.status.as_ref().map(|s| format!(" [{}]", s.short())).unwrap_or_default();
         out.push_str(&format!("{}. {} — {when}{tminus}{status}\n", i + 1, item.name));
     }
-    Ok(out.trim_end().to_string())
+    Ok(Some(out.trim_end().to_string()))
 }
 
 #[cfg(test)]
@@ -413,7 +612,11 @@ mod tests {
         #[test]
         fn next_timezone_and_reminders() {
             let f = fixture();
-            assert!(run(&f, 9, true, "/next").text.contains("no subscriptions"));
+            let all = run(&f, 9, true, "/next").text;
+            assert!(all.starts_with("Coming up:\n1. Falcon 9"), "without subscriptions: everything {all}");
+            assert!(run(&f, 9, true, "/next SpaceX").text.contains("Falcon 9"));
+            assert!(run(&f, 9, true, "/next 2 program Starlink").text.contains("Falcon 9"));
+            assert!(run(&f, 9, true, "/next SpaceY").text.contains("Did you mean SpaceX?"));
             run(&f, 9, true, "/subscribe agency SpaceX");
             run(&f, 9, true, "/subscribe type launch -program starlink");
             let next = run(&f, 9, true, "/next").text;

@@ -8,14 +8,21 @@
 //!
 //! Grammar (the README): `/start`, `/help`,
 //! `/subscribe [agency|type|program NAME]... [-agency|-type|-program NAME]...`
-//! (no argument: everything), `/unsubscribe N|all`, `/list`, `/next [N]`,
-//! `/timezone Area/City`, `/reminders 24h 1h 10m | off`.
+//! (no argument: everything), `/unsubscribe N|all`, `/list`,
+//! `/next [N] [NAME | agency|type|program NAME...]`, `/timezone Area/City`,
+//! `/reminders 24h 1h 10m | off`, `/alerts KIND... | all`,
+//! `/horizon DURATION | off`, `/mute NAME`, `/muted`, `/unmute N|all`; the
+//! Mute button under alerts is `mute`.
 
 mod exec;
+pub mod mute;
 mod parse;
 
 pub use exec::{CommandContext, Defaults, Reply, Services, describe, execute, help_text, resolve_timezone};
-pub use parse::{ChatCommand, CommandError, Target, dimension, parse, parse_filter, parse_reminders, split_command};
+pub use parse::{
+    ChatCommand, CommandError, NextQuery, Target, dimension, parse, parse_alerts, parse_filter, parse_horizon,
+    parse_next, parse_reminders, split_command,
+};
 
 /// Longest argument text accepted.
 pub const MAX_ARGS_LEN: usize = 200;
@@ -26,13 +33,18 @@ pub const NEXT_DEFAULT: usize = 5;
 pub const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 8] = [
+pub const COMMANDS: [(&str, &str, &str); 13] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
     ("unsubscribe", "Stop a subscription by its number, or all", "/unsubscribe 2"),
     ("list", "Show this chat's subscriptions", "/list"),
-    ("next", "The next upcoming items for this chat", "/next 5"),
+    ("next", "What's coming up, for this chat or by name", "/next 5 SpaceX"),
     ("timezone", "Show times in your timezone", "/timezone Europe/Berlin"),
     ("reminders", "When to be reminded before T-0", "/reminders 24h 1h 10m"),
+    ("alerts", "Which alert kinds this chat hears", "/alerts status webcast reminder"),
+    ("horizon", "Schedule changes only within this distance", "/horizon 7d"),
+    ("mute", "Silence one launch or event here", "/mute Starlink Group 10-1"),
+    ("muted", "List the items muted here", "/muted"),
+    ("unmute", "Hear about a muted item again", "/unmute 1"),
 ];

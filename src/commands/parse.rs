@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
 use crate::directory::Dimension;
 use crate::rules::Filter;
-use crate::types::{ItemKind, parse_duration};
+use crate::types::{AlertKind, ItemKind, parse_duration};
 
 /// One parsed chat command.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,9 +16,38 @@ pub enum ChatCommand {
     Subscribe(Filter),
     Unsubscribe(Target),
     List,
-    Next(usize),
+    Next(NextQuery),
     Timezone(Option<String>),
     Reminders(Option<Vec<Duration>>),
+    /// `None`: show the kinds this chat hears.
+    Alerts(Option<Vec<AlertKind>>),
+    /// `None`: show; `Some(None)`: off (schedule changes at any distance).
+    Horizon(Option<Option<Duration>>),
+    /// Mute the upcoming item with this name.
+    Mute(String),
+    Muted,
+    Unmute(Target),
+}
+
+/// `/next [N] [agency|type|program NAME]... | [N] NAME`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NextQuery {
+    pub count: usize,
+    /// Explicit dimensions (`agency SpaceX`).
+    pub filter: Filter,
+    /// A bare name (`/next SpaceX`): any agency, program or type so named.
+    pub name: Option<String>,
+}
+
+impl NextQuery {
+    pub fn count(count: usize) -> NextQuery {
+        NextQuery { count, ..Default::default() }
+    }
+
+    /// No filter given: the chat's subscriptions decide.
+    pub fn is_unfiltered(&self) -> bool {
+        self.name.is_none() && self.filter.is_everything()
+    }
 }
 
 impl ChatCommand {
@@ -29,6 +58,9 @@ impl ChatCommand {
             ChatCommand::Subscribe(_) | ChatCommand::Unsubscribe(_) => true,
             ChatCommand::Timezone(tz) => tz.is_some(),
             ChatCommand::Reminders(r) => r.is_some(),
+            ChatCommand::Alerts(a) => a.is_some(),
+            ChatCommand::Horizon(h) => h.is_some(),
+            ChatCommand::Mute(_) | ChatCommand::Unmute(_) => true,
             _ => false,
         }
     }
@@ -86,6 +118,18 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "next" => parse_next(args).map(ChatCommand::Next),
         "timezone" | "tz" => Ok(ChatCommand::Timezone(if args.is_empty() { None } else { Some(args.to_string()) })),
         "reminders" => parse_reminders(args).map(ChatCommand::Reminders),
+        "alerts" => parse_alerts(args).map(ChatCommand::Alerts),
+        "horizon" => parse_horizon(args).map(ChatCommand::Horizon),
+        "mute" => match args.trim() {
+            "" => Err(CommandError::Usage(
+                "Use: /mute NAME (part of the name is enough), or press 🔕 Mute under an alert.".into(),
+            )),
+            name => Ok(ChatCommand::Mute(name.to_string())),
+        },
+        "muted" => Ok(ChatCommand::Muted),
+        "unmute" => parse_target(args)
+            .map_err(|_| CommandError::Usage("Use: /unmute N (the number from /muted) or /unmute all".into()))
+            .map(ChatCommand::Unmute),
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }
 }
@@ -181,14 +225,86 @@ fn parse_target(args: &str) -> Result<Target, CommandError> {
     }
 }
 
-fn parse_next(args: &str) -> Result<usize, CommandError> {
-    if args.trim().is_empty() {
-        return Ok(NEXT_DEFAULT);
+/// `[N] [agency|type|program NAME]...` or `[N] NAME`.
+pub fn parse_next(args: &str) -> Result<NextQuery, CommandError> {
+    let usage = || {
+        CommandError::Usage(format!(
+            "Use: /next [N] [NAME], N from 1 to {NEXT_MAX}; e.g. /next SpaceX, /next 5 agency SpaceX, /next program Artemis"
+        ))
+    };
+    let a = args.trim();
+    let (count, rest) = match a.split_once(char::is_whitespace).unwrap_or((a, "")) {
+        (first, rest) if first.starts_with(|c: char| c.is_numeric() || c == '-') => match first.parse::<usize>() {
+            Ok(n) if n >= 1 => (n.min(NEXT_MAX), rest.trim()),
+            _ => return Err(usage()),
+        },
+        _ => (NEXT_DEFAULT, a),
+    };
+    let mut query = NextQuery::count(count);
+    let first_word = rest.split_whitespace().next().map(|w| w.trim_start_matches('-'));
+    if first_word.is_some_and(|w| dimension_word(w).is_some()) {
+        query.filter = parse_filter(rest).map_err(|e| match e {
+            CommandError::Usage(m) => CommandError::Usage(m.replace("/subscribe", "/next")),
+            other => other,
+        })?;
+    } else if !rest.is_empty() {
+        query.name = Some(rest.trim_matches(|c| c == '"' || c == '\'').to_string());
     }
-    match args.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n.min(NEXT_MAX)),
-        _ => Err(CommandError::Usage(format!("Use: /next [N], N from 1 to {NEXT_MAX}"))),
+    Ok(query)
+}
+
+/// `new schedule status webcast reminder` (also comma-separated) or `all`;
+/// empty = show current.
+pub fn parse_alerts(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
     }
+    if a.eq_ignore_ascii_case("all") {
+        return Ok(Some(AlertKind::ALL.to_vec()));
+    }
+    let mut kinds = Vec::new();
+    for part in a.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()) {
+        let kind = part.to_ascii_lowercase().parse::<AlertKind>().map_err(|_| {
+            CommandError::Usage(format!(
+                "{:?} is not an alert kind. Use any of: {}, or all. Example: /alerts status webcast",
+                shown(part),
+                alert_kind_names()
+            ))
+        })?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds.sort();
+    Ok(Some(kinds))
+}
+
+/// The alert kinds in words, for replies.
+pub fn alert_kind_names() -> String {
+    AlertKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// `7d`, `36h` or `off`; empty = show current.
+pub fn parse_horizon(args: &str) -> Result<Option<Option<Duration>>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    if a.eq_ignore_ascii_case("off") || a.eq_ignore_ascii_case("none") {
+        return Ok(Some(None));
+    }
+    let usage = || {
+        CommandError::Usage(format!(
+            "{:?} is not a horizon. Use a duration from 1h to 365d such as /horizon 7d, /horizon 36h, or /horizon off.",
+            shown(a)
+        ))
+    };
+    let d = parse_duration(&a.replace(' ', "")).map_err(|_| usage())?;
+    if d < Duration::from_secs(3600) || d > Duration::from_secs(365 * 86_400) {
+        return Err(usage());
+    }
+    Ok(Some(Some(d)))
 }
 
 /// User text quoted in a reply: at most 40 characters, since `{:?}` may
@@ -279,9 +395,33 @@ mod tests {
         assert_eq!(parse("unsubscribe", "ALL").unwrap(), ChatCommand::Unsubscribe(Target::All));
         assert!(parse("unsubscribe", "0").is_err());
         assert!(parse("unsubscribe", "").is_err());
-        assert_eq!(parse("next", "").unwrap(), ChatCommand::Next(5));
-        assert_eq!(parse("next", "50").unwrap(), ChatCommand::Next(20));
+        assert_eq!(parse("next", "").unwrap(), ChatCommand::Next(NextQuery::count(5)));
+        assert_eq!(parse("next", "50").unwrap(), ChatCommand::Next(NextQuery::count(20)));
         assert!(parse("next", "-1").is_err());
+        let ChatCommand::Next(q) = parse("next", "3 agency SpaceX").unwrap() else { panic!() };
+        assert_eq!((q.count, q.filter.agencies.as_slice()), (3, ["SpaceX".to_string()].as_slice()));
+        let ChatCommand::Next(q) = parse("next", "Rocket Lab").unwrap() else { panic!() };
+        assert_eq!((q.count, q.name.as_deref()), (5, Some("Rocket Lab")));
+        assert!(parse("next", "program").is_err());
+        assert_eq!(parse("alerts", "").unwrap(), ChatCommand::Alerts(None));
+        assert_eq!(
+            parse("alerts", "webcast, STATUS").unwrap(),
+            ChatCommand::Alerts(Some(vec![AlertKind::Status, AlertKind::Webcast]))
+        );
+        assert_eq!(parse("alerts", "all").unwrap(), ChatCommand::Alerts(Some(AlertKind::ALL.to_vec())));
+        let bogus = parse("alerts", "bogus").unwrap_err().to_string();
+        assert!(bogus.contains("new, schedule, status, webcast, reminder"), "{bogus}");
+        assert_eq!(parse("horizon", "7d").unwrap(), ChatCommand::Horizon(Some(Some(Duration::from_secs(7 * 86_400)))));
+        assert_eq!(parse("horizon", "off").unwrap(), ChatCommand::Horizon(Some(None)));
+        let parsecs = parse("horizon", "3 parsecs").unwrap_err().to_string();
+        assert!(parsecs.contains("/horizon 7d") && parsecs.contains("off"), "{parsecs}");
+        assert!(parse("horizon", "1m").is_err());
+        assert!(parse("mute", "").is_err());
+        assert_eq!(parse("mute", "Starlink 10-1").unwrap(), ChatCommand::Mute("Starlink 10-1".into()));
+        assert_eq!(parse("unmute", "all").unwrap(), ChatCommand::Unmute(Target::All));
+        assert!(parse("unmute", "x").unwrap_err().to_string().contains("/muted"));
+        assert!(ChatCommand::Mute("x".into()).changes_settings());
+        assert!(!ChatCommand::Muted.changes_settings());
         assert_eq!(
             parse("reminders", "24h, 1h 10m").unwrap(),
             ChatCommand::Reminders(Some(vec![
@@ -294,7 +434,7 @@ mod tests {
         assert!(parse("reminders", "soon").is_err());
         assert!(matches!(parse("launch", ""), Err(CommandError::Unknown(_))));
         assert!(ChatCommand::Subscribe(Filter::default()).changes_settings());
-        assert!(!ChatCommand::Next(5).changes_settings());
+        assert!(!ChatCommand::Next(NextQuery::count(5)).changes_settings());
         assert!(!ChatCommand::Timezone(None).changes_settings());
     }
 }

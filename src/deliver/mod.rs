@@ -2,7 +2,8 @@
 //! subscriber and hands it to the sender of its platform. An entry leaves
 //! the outbox only after the platform confirmed it (at-least-once). Senders
 //! report transient, permanent and malformed-message failures; this module
-//! decides what to do with each. It must not detect or route alerts.
+//! decides what to do with each. Entries about an item the chat muted after
+//! they were queued are dropped here. It must not detect or route alerts.
 
 pub mod console;
 pub mod ratelimit;
@@ -22,9 +23,10 @@ use crate::backoff::Backoff;
 use crate::detect::{Alert, AlertId};
 use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
+use crate::rules::Origin;
 use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{ChatId, Destination};
+use crate::types::{ChatId, Destination, ItemId};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -55,6 +57,19 @@ pub enum SendError {
 /// One platform's way of sending a rendered message.
 pub trait Sender: Send + Sync {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>>;
+
+    /// Sends an alert about `mute`, an item the chat may mute from the
+    /// message itself (a Mute button). Platforms without such buttons send
+    /// it as is.
+    fn send_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        msg: &'a Message,
+        mute: Option<&'a ItemId>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>> {
+        let _ = mute;
+        self.send(dest, msg)
+    }
 }
 
 /// The senders available in this run, by platform. A platform without a
@@ -217,8 +232,17 @@ impl Deliverer {
                     continue;
                 }
             };
+            // Mutes belong to the chat's own subscriptions, never to a
+            // config watch to the same destination.
+            let chat_sub = sub.origin == Origin::Chat;
+            if chat_sub && self.store.is_muted(&entry.destination, &alert.item.id)? {
+                debug!(dest = %entry.destination, item = %alert.item.id, "dropping delivery: the chat muted the item");
+                self.store.discard(key)?;
+                continue;
+            }
             let msg = render::message(alert, sub.timezone, Utc::now());
-            let outcome = sender.send(&entry.destination, &msg).await;
+            let mute = chat_sub.then_some(&alert.item.id);
+            let outcome = sender.send_alert(&entry.destination, &msg, mute).await;
             let delivered = outcome.is_ok();
             let retried_before = stats.retried;
             self.settle(key, entry, outcome, now, &mut stats)?;

@@ -1,9 +1,10 @@
 //! Discord slash commands, independent of how interactions arrive (gateway
 //! or HTTP endpoint):
 //!
-//! - [`definitions`]: the commands as serenity builders, for registration
-//!   with [`register`] (bulk overwrite through serenity's `Http` at
-//!   `{api_url}/api/v10`, globally or in `discord.guild_id`);
+//! - [`definitions`] (built in `discord::definitions`): the commands as
+//!   serenity builders, for registration with [`register`] (bulk overwrite
+//!   through serenity's `Http` at `{api_url}/api/v10`, globally or in
+//!   `discord.guild_id`);
 //! - [`Invocation`]: what the front-end needs from one interaction, built
 //!   from serenity's `Interaction` by `interactions::invocation` for both
 //!   the gateway and the HTTP endpoint;
@@ -11,7 +12,9 @@
 //! - [`Handler::handle`]: the one code path from an invocation to a
 //!   [`Response`]: permission re-check (serenity's `Permissions`),
 //!   `commands::execute` for the channel the command was used in,
-//!   autocomplete from the name directory. Both front-ends answer with the
+//!   autocomplete from the name directory, `commands::mute::press` for an
+//!   alert's Mute/Unmute button (answered by swapping the button, type 7,
+//!   or with a private note). Both front-ends answer with the
 //!   response as serenity's `CreateInteractionResponse`.
 //!
 //! Replies are plain text from `commands`; Discord sees them with
@@ -21,20 +24,18 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serenity::all::ButtonStyle;
 use serenity::all::{ApplicationId, GuildId};
 use serenity::builder::{
-    CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption, CreateInteractionResponse,
+    CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateInteractionResponse,
     CreateInteractionResponseMessage,
 };
 use serenity::http::{HttpBuilder, HttpError, LightMethod, Request, Route};
-use serenity::model::application::CommandOptionType;
 use serenity::model::permissions::Permissions;
 use tracing::{error, info};
 
-use crate::commands::{
-    self, COMMANDS, ChatCommand, CommandContext, CommandError, Defaults, MAX_ARGS_LEN, NEXT_MAX, Reply, Services,
-};
+use crate::commands::mute::{self, Button, Pressed};
+use crate::commands::{self, ChatCommand, CommandContext, CommandError, Defaults, MAX_ARGS_LEN, Reply, Services};
 use crate::config::DiscordConfig;
 use crate::directory::{Dimension, Directory};
 use crate::rules::{Filter, Origin};
@@ -61,102 +62,8 @@ pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
     ("exclude_program", true, Dimension::Program),
 ];
 
-/// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 7] = [
-    ("help", "/help"),
-    ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
-    ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
-    ("list", "/list"),
-    ("next", "/next count:5"),
-    ("timezone", "/timezone zone:Europe/Berlin"),
-    ("reminders", "/reminders times:24h 1h 10m (or times:off)"),
-];
-
-/// The commands that change a channel's subscriptions or settings: hidden
-/// from members without Manage Channels (`default_member_permissions`),
-/// and re-checked on every use.
-pub const MANAGING_COMMANDS: [&str; 4] = ["subscribe", "unsubscribe", "timezone", "reminders"];
-
-/// The slash commands as registered with Discord.
-pub fn definitions() -> Vec<CreateCommand> {
-    let manage = |c: CreateCommand| c.default_member_permissions(Permissions::MANAGE_CHANNELS);
-    let string = |name: &str, description: &str| {
-        CreateCommandOption::new(CommandOptionType::String, name, description).required(false)
-    };
-    let mut subscribe = CreateCommand::new("subscribe").description(describe_command("subscribe"));
-    for (name, exclude, dim) in FILTER_OPTIONS {
-        let what = match dim {
-            Dimension::Agency => "agency (e.g. SpaceX, NASA, or an LL2 id)",
-            Dimension::Type => "event or mission type (e.g. Docking, Communications)",
-            Dimension::Program => "program (e.g. Artemis, Starlink)",
-        };
-        let description = if exclude { format!("Leave out this {what}") } else { format!("Only this {what}") };
-        subscribe = subscribe
-            .add_option(string(name, &description).set_autocomplete(true).min_length(1).max_length(MAX_OPTION_LEN));
-    }
-    subscribe = subscribe.add_option(
-        string("kind", "Only launches, or only events (dockings, spacewalks, landings…)")
-            .add_string_choice("launches", "launch")
-            .add_string_choice("events", "event"),
-    );
-    vec![
-        subscribe,
-        CreateCommand::new("unsubscribe").description(describe_command("unsubscribe")).add_option(
-            string("which", "The subscription's number from /list, or all")
-                .required(true)
-                .set_autocomplete(true)
-                .max_length(10),
-        ),
-        CreateCommand::new("list").description(describe_command("list")),
-        CreateCommand::new("next").description(describe_command("next")).add_option(
-            CreateCommandOption::new(CommandOptionType::Integer, "count", "How many (1-20, default 5)")
-                .required(false)
-                .min_int_value(1)
-                .max_int_value(NEXT_MAX as u64),
-        ),
-        CreateCommand::new("timezone").description(describe_command("timezone")).add_option(
-            string("zone", "An Area/City name such as Europe/Berlin; leave out to see the current one")
-                .set_autocomplete(true)
-                .max_length(64),
-        ),
-        CreateCommand::new("reminders").description(describe_command("reminders")).add_option(
-            string("times", "Before T-0, e.g. 24h 1h 10m, or off; leave out to see the current ones").max_length(100),
-        ),
-        CreateCommand::new("help").description(describe_command("help")),
-    ]
-    .into_iter()
-    .map(|c| {
-        let name = command_name(&c);
-        if MANAGING_COMMANDS.contains(&name.as_str()) { manage(c) } else { c }
-    })
-    .collect()
-}
-
-fn describe_command(name: &str) -> &'static str {
-    COMMANDS.iter().find(|(n, ..)| *n == name).map(|(_, what, _)| *what).unwrap_or("")
-}
-
-fn command_name(c: &CreateCommand) -> String {
-    serde_json::to_value(c).ok().and_then(|v| v["name"].as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-/// The registration body: the JSON array Discord's bulk overwrite takes.
-pub fn definitions_json() -> Value {
-    serde_json::to_value(definitions()).unwrap_or_else(|_| json!([]))
-}
-
-/// The help text for Discord, with option syntax in the examples.
-pub fn help_text() -> String {
-    let mut out = String::from("tminus tells this channel about launches, dockings, spacewalks and landings.\n\n");
-    for (name, example) in EXAMPLES {
-        out.push_str(&format!("/{name} — {}\n   e.g. {example}\n", describe_command(name)));
-    }
-    out.push_str(
-        "\nNames work as LL2 spells them (SpaceX, NASA, Artemis) or as LL2 ids. \
-         Changing subscriptions needs the Manage Channels permission.",
-    );
-    out
-}
+use super::definitions::ALERT_OPTIONS;
+pub use super::definitions::{MANAGING_COMMANDS, definitions, definitions_json, help_text};
 
 /// One option value of an interaction.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +111,10 @@ pub enum InvocationKind {
     Command,
     /// Type 4: an option is being typed.
     Autocomplete,
-    /// Components, modals: not used by this bot.
+    /// Type 3: a button under an alert was pressed; `Invocation::name` is
+    /// its `custom_id`.
+    Component,
+    /// Modals and anything newer: not used by this bot.
     Unsupported(u8),
 }
 
@@ -266,6 +176,8 @@ pub enum Response {
         ephemeral: bool,
     },
     Choices(Vec<Choice>),
+    /// A pressed button's message, with the button swapped (type 7).
+    Buttons(Button),
 }
 
 impl Response {
@@ -273,7 +185,7 @@ impl Response {
         Response::Message { content: clip(&reply.text, MAX_CONTENT), ephemeral: reply.private }
     }
 
-    fn ephemeral(text: impl Into<String>) -> Response {
+    pub fn ephemeral(text: impl Into<String>) -> Response {
         Response::Message { content: clip(&text.into(), MAX_CONTENT), ephemeral: true }
     }
 }
@@ -296,8 +208,18 @@ impl From<Response> for CreateInteractionResponse {
                     .into_iter()
                     .fold(CreateAutocompleteResponse::new(), |r, c| r.add_string_choice(c.name, c.value)),
             ),
+            // The Mute button is the only component of an alert, so its
+            // row is the message's whole set of components.
+            Response::Buttons(button) => CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new().components(vec![button_row(&button)]),
+            ),
         }
     }
+}
+
+/// The action row with `button` (Mute or Unmute) under a bot alert.
+pub fn button_row(button: &Button) -> CreateActionRow {
+    CreateActionRow::Buttons(vec![CreateButton::new(button.data()).label(button.label()).style(ButtonStyle::Secondary)])
 }
 
 /// At most `max` characters, cut at a line or word boundary when one is
@@ -329,9 +251,13 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
     let allowed: &[&str] = match name {
         "subscribe" => &["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind"],
         "unsubscribe" => &["which"],
-        "next" => &["count"],
+        "next" => &["count", "name"],
         "timezone" => &["zone"],
         "reminders" => &["times"],
+        "alerts" => &ALERT_OPTIONS,
+        "horizon" => &["duration"],
+        "mute" => &["name"],
+        "unmute" => &["which"],
         _ => &[],
     };
     if let Some(o) = options.iter().find(|o| !allowed.contains(&o.name.as_str())) {
@@ -349,7 +275,24 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
             Some(which) if !which.is_empty() => commands::parse("unsubscribe", &which),
             _ => Err(CommandError::Usage("Which subscription? Give its number from /list, or all.".into())),
         },
-        "next" => commands::parse("next", &text("count")?.unwrap_or_default()),
+        "next" => {
+            let count = text("count")?.unwrap_or_default();
+            commands::parse("next", &format!("{count} {}", text("name")?.unwrap_or_default()))
+        }
+        "alerts" => {
+            let mut kinds = Vec::new();
+            for o in ALERT_OPTIONS {
+                kinds.extend(text(o)?);
+            }
+            commands::parse("alerts", &kinds.join(" "))
+        }
+        "horizon" => commands::parse("horizon", &text("duration")?.unwrap_or_default()),
+        "mute" => commands::parse("mute", &text("name")?.unwrap_or_default()),
+        "muted" => Ok(ChatCommand::Muted),
+        "unmute" => match text("which")? {
+            Some(which) if !which.is_empty() => commands::parse("unmute", &which),
+            _ => Err(CommandError::Usage("Which one? Give its number from /muted, or all.".into())),
+        },
         "timezone" => commands::parse("timezone", &text("zone")?.unwrap_or_default()),
         "reminders" => commands::parse("reminders", &text("times")?.unwrap_or_default()),
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
@@ -500,6 +443,7 @@ impl Handler {
             InvocationKind::Ping => Response::Pong,
             InvocationKind::Command => self.command(inv, now),
             InvocationKind::Autocomplete => Response::Choices(self.autocomplete(inv)),
+            InvocationKind::Component => self.press(inv, now),
             InvocationKind::Unsupported(_) => Response::ephemeral("This kind of interaction is not supported."),
         }
     }
@@ -531,6 +475,29 @@ impl Handler {
             }
             Err(e) => {
                 error!(channel, command = %inv.name, error = %e, "Discord command failed");
+                Response::ephemeral("Something went wrong on my side; please try again in a moment.")
+            }
+        }
+    }
+
+    /// A Mute/Unmute button: done → the message with the other button;
+    /// refused or stale → an ephemeral note (Discord has no toast).
+    fn press(&self, inv: &Invocation, now: DateTime<Utc>) -> Response {
+        let Some(channel) = inv.channel_id else {
+            return Response::ephemeral("I cannot tell which channel this is.");
+        };
+        let ctx =
+            CommandContext { destination: Destination::Discord(ChannelId(channel)), can_manage: inv.can_manage(), now };
+        let directory = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let svc = Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults };
+        match mute::press(&inv.name, &ctx, &svc) {
+            Ok(Pressed { button: Some(button), toast }) => {
+                info!(channel, %toast, "Discord button pressed");
+                Response::Buttons(button)
+            }
+            Ok(Pressed { toast, button: None }) => Response::ephemeral(toast),
+            Err(e) => {
+                error!(channel, error = %e, "Discord button press failed");
                 Response::ephemeral("Something went wrong on my side; please try again in a moment.")
             }
         }
@@ -676,8 +643,10 @@ pub async fn register(cfg: &DiscordConfig) -> Result<Registered, RegisterError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::NextQuery;
     use crate::item::Named;
     use crate::rules::Filter;
+    use crate::types::AlertKind;
 
     fn s(name: &str, v: &str) -> CommandOption {
         CommandOption::new(name, OptionValue::String(v.into()))
@@ -722,15 +691,27 @@ mod tests {
         assert_eq!(to_command("unsubscribe", &[s("which", "ALL")]).unwrap(), ChatCommand::Unsubscribe(Target::All));
         assert!(to_command("unsubscribe", &[]).is_err());
         assert!(to_command("unsubscribe", &[s("which", "zero")]).is_err());
-        assert_eq!(to_command("next", &[]).unwrap(), ChatCommand::Next(5));
+        assert_eq!(to_command("next", &[]).unwrap(), ChatCommand::Next(NextQuery::count(5)));
         assert_eq!(
             to_command("next", &[CommandOption::new("count", OptionValue::Integer(3))]).unwrap(),
-            ChatCommand::Next(3)
+            ChatCommand::Next(NextQuery::count(3))
         );
         assert_eq!(
             to_command("next", &[CommandOption::new("count", OptionValue::Integer(99))]).unwrap(),
-            ChatCommand::Next(20)
+            ChatCommand::Next(NextQuery::count(20))
         );
+        let ChatCommand::Next(q) = to_command("next", &[s("name", "SpaceX")]).unwrap() else { panic!() };
+        assert_eq!((q.count, q.name.as_deref()), (5, Some("SpaceX")));
+        assert_eq!(
+            to_command("alerts", &[s("first", "status"), s("third", "webcast")]).unwrap(),
+            ChatCommand::Alerts(Some(vec![AlertKind::Status, AlertKind::Webcast]))
+        );
+        assert_eq!(to_command("alerts", &[]).unwrap(), ChatCommand::Alerts(None));
+        assert!(to_command("alerts", &[s("first", "bogus")]).unwrap_err().to_string().contains("reminder"));
+        assert_eq!(to_command("horizon", &[s("duration", "off")]).unwrap(), ChatCommand::Horizon(Some(None)));
+        assert_eq!(to_command("mute", &[s("name", "Starlink")]).unwrap(), ChatCommand::Mute("Starlink".into()));
+        assert_eq!(to_command("muted", &[]).unwrap(), ChatCommand::Muted);
+        assert_eq!(to_command("unmute", &[s("which", "all")]).unwrap(), ChatCommand::Unmute(Target::All));
         assert_eq!(to_command("timezone", &[]).unwrap(), ChatCommand::Timezone(None));
         assert_eq!(
             to_command("timezone", &[s("zone", "Europe/Berlin")]).unwrap(),
@@ -772,7 +753,23 @@ mod tests {
         let defs = definitions_json();
         let defs = defs.as_array().unwrap();
         let names: Vec<&str> = defs.iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["subscribe", "unsubscribe", "list", "next", "timezone", "reminders", "help"]);
+        assert_eq!(
+            names,
+            [
+                "subscribe",
+                "unsubscribe",
+                "list",
+                "next",
+                "timezone",
+                "reminders",
+                "alerts",
+                "horizon",
+                "mute",
+                "muted",
+                "unmute",
+                "help"
+            ]
+        );
         for c in defs {
             let name = c["name"].as_str().unwrap();
             let d = c["description"].as_str().unwrap();
@@ -789,6 +786,7 @@ mod tests {
         assert_eq!(sub.as_array().unwrap().len(), 7);
         assert!(sub.as_array().unwrap().iter().take(6).all(|o| o["autocomplete"] == true && o["type"] == 3));
         assert_eq!(defs[3]["options"][0]["max_value"], 20);
+        assert_eq!(defs[6]["options"][0]["choices"].as_array().unwrap().len(), 6, "five kinds and all");
     }
 
     #[test]

@@ -128,9 +128,11 @@ impl EventHandler for Events {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        // Commands and autocomplete: nothing else reaches a bot over the
-        // gateway that it needs to answer.
-        let (Interaction::Command(c) | Interaction::Autocomplete(c)) = &interaction else { return };
+        // Commands, autocomplete and alert buttons: nothing else reaches a
+        // bot over the gateway that it needs to answer.
+        if !matches!(interaction, Interaction::Command(_) | Interaction::Autocomplete(_) | Interaction::Component(_)) {
+            return;
+        }
         let invocation = invocation(&interaction);
         let handler = self.handler.clone();
         let response = match tokio::task::spawn_blocking(move || handler.handle(&invocation, chrono::Utc::now())).await
@@ -141,9 +143,24 @@ impl EventHandler for Events {
                 return;
             }
         };
-        if let Err(e) = c.create_response(&ctx.http, response.into()).await {
-            warn!(error = %e, command = %c.data.name, "answering a Discord interaction failed");
+        let answered = match &interaction {
+            Interaction::Command(c) | Interaction::Autocomplete(c) => {
+                c.create_response(&ctx.http, response.into()).await
+            }
+            Interaction::Component(c) => c.create_response(&ctx.http, response.into()).await,
+            _ => Ok(()),
+        };
+        if let Err(e) = answered {
+            warn!(error = %e, interaction = %invocation_name(&interaction), "answering a Discord interaction failed");
         }
+    }
+}
+
+/// A command's name, or "button" for a press (its custom id is user data).
+fn invocation_name(interaction: &Interaction) -> String {
+    match interaction {
+        Interaction::Command(c) | Interaction::Autocomplete(c) => c.data.name.clone(),
+        _ => "button".into(),
     }
 }
 

@@ -12,7 +12,9 @@
 //! clock (a replayed request), gets 401 before the body is even parsed, so
 //! nothing changes. The body is decoded with serenity's `Interaction`
 //! model ([`parse`]), the same as the gateway's. Then PING → `{"type":1}`,
-//! a command → type 4 (message), autocomplete → type 8 (choices), all
+//! a command → type 4 (message), autocomplete → type 8 (choices), a
+//! press of an alert's Mute button → type 7 (the message with Unmute) or
+//! an ephemeral note, all
 //! through the same [`Handler`](super::commands::Handler) the gateway uses
 //! and answered with serenity's `CreateInteractionResponse`.
 //!
@@ -35,6 +37,7 @@ use serenity::all::{
     InteractionType,
 };
 use serenity::interactions_endpoint::Verifier;
+use serenity::model::permissions::Permissions;
 use tracing::{debug, error, warn};
 
 use super::commands::{CommandOption, Handler, Invocation, InvocationKind, OptionValue};
@@ -133,9 +136,57 @@ pub fn parse(body: &[u8]) -> Result<Invocation, serde_json::Error> {
     }
     match serde_json::from_slice::<Kind>(body)?.kind {
         InteractionType::Command | InteractionType::Autocomplete => Err(err),
+        InteractionType::Component => component(body),
         InteractionType::Ping => Ok(Invocation::of_kind(InvocationKind::Ping)),
         other => Ok(Invocation::of_kind(InvocationKind::Unsupported(u8::from(other)))),
     }
+}
+
+/// A button press serenity's strict model refused (it wants the whole
+/// message): only the fields the handler reads. `custom_id` is bounded
+/// (Discord allows 100 characters) before it goes anywhere.
+fn component(body: &[u8]) -> Result<Invocation, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    #[derive(Deserialize)]
+    struct Member {
+        permissions: Option<String>,
+        user: Option<Id>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Data {
+        #[serde(default)]
+        custom_id: String,
+    }
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        data: Data,
+        channel_id: Option<String>,
+        channel: Option<Id>,
+        guild_id: Option<String>,
+        member: Option<Member>,
+        user: Option<Id>,
+    }
+    let raw: Raw = serde_json::from_slice(body)?;
+    let id = |s: Option<&String>| s.and_then(|s| s.parse::<u64>().ok());
+    let user = raw.member.as_ref().and_then(|m| m.user.as_ref()).or(raw.user.as_ref());
+    Ok(Invocation {
+        kind: InvocationKind::Component,
+        name: raw.data.custom_id.chars().take(100).collect(),
+        options: Vec::new(),
+        channel_id: id(raw.channel_id.as_ref()).or_else(|| id(raw.channel.as_ref().map(|c| &c.id))),
+        guild_id: id(raw.guild_id.as_ref()),
+        permissions: raw
+            .member
+            .as_ref()
+            .and_then(|m| m.permissions.as_ref())
+            .and_then(|p| p.parse::<u64>().ok())
+            .map(Permissions::from_bits_truncate),
+        user_id: id(user.map(|u| &u.id)),
+    })
 }
 
 /// serenity's interaction → the handler's invocation: the command's name,
@@ -145,6 +196,17 @@ pub fn invocation(interaction: &Interaction) -> Invocation {
         Interaction::Ping(_) => return Invocation::of_kind(InvocationKind::Ping),
         Interaction::Command(c) => (InvocationKind::Command, c),
         Interaction::Autocomplete(c) => (InvocationKind::Autocomplete, c),
+        Interaction::Component(c) => {
+            return Invocation {
+                kind: InvocationKind::Component,
+                name: c.data.custom_id.chars().take(100).collect(),
+                options: Vec::new(),
+                channel_id: Some(c.channel_id.get()),
+                guild_id: c.guild_id.map(|g| g.get()),
+                permissions: c.member.as_ref().and_then(|m| m.permissions),
+                user_id: Some(c.user.id.get()),
+            };
+        }
         other => return Invocation::of_kind(InvocationKind::Unsupported(u8::from(other.kind()))),
     };
     let mut options = Vec::new();
@@ -244,7 +306,17 @@ mod tests {
 
         // Kinds the bot does not read are told apart by their type alone.
         assert_eq!(parse(br#"{"type":1}"#).unwrap().kind, InvocationKind::Ping);
-        assert_eq!(parse(payload(3, json!([])).to_string().as_bytes()).unwrap().kind, InvocationKind::Unsupported(3));
+        assert_eq!(parse(payload(5, json!([])).to_string().as_bytes()).unwrap().kind, InvocationKind::Unsupported(5));
+        let press = json!({"type": 3, "id": "1", "application_id": "2", "token": "t", "version": 1,
+            "channel_id": "424242", "guild_id": "99",
+            "member": {"permissions": "16", "user": {"id": "7"}},
+            "data": {"custom_id": "mute:launch/abc", "component_type": 2}});
+        let inv = parse(press.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            (inv.kind, inv.name.as_str(), inv.channel_id),
+            (InvocationKind::Component, "mute:launch/abc", Some(424242))
+        );
+        assert!(inv.can_manage());
         assert!(parse(b"{}").is_err());
         assert!(parse(br#"{"type":2,"channel_id":"abc"}"#).is_err());
         let mut bad_channel = payload(2, json!([]));

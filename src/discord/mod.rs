@@ -28,6 +28,7 @@
 //! [`Handler`]: commands::Handler
 
 pub mod commands;
+pub mod definitions;
 pub mod gateway;
 pub mod interactions;
 pub mod render;

@@ -35,11 +35,13 @@ use tracing::{debug, error, warn};
 use url::Url;
 
 use super::render;
+use crate::commands::mute::Button;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
+use crate::discord::commands::button_row;
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
-use crate::types::{Destination, Secret};
+use crate::types::{Destination, ItemId, Secret};
 
 /// Discord REST API version the bot talks to.
 pub const API_PATH: &str = "/api/v10";
@@ -180,6 +182,17 @@ impl WebhookSender {
 
 impl Sender for DiscordSender {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+        self.send_alert(dest, msg, None)
+    }
+
+    /// Bot messages carry a Mute button component (webhooks cannot carry
+    /// interactive components, so `WebhookSender` keeps the default).
+    fn send_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        msg: &'a Message,
+        mute: Option<&'a ItemId>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
             let Destination::Discord(channel) = dest else {
                 // Wiring bug (the deliverer picks senders by platform): not
@@ -188,7 +201,11 @@ impl Sender for DiscordSender {
             };
             let url = Url::parse(&format!("{}/channels/{}/messages", self.base, channel.0))
                 .map_err(|_| SendError::Rejected { reason: "cannot build the channel URL".into() })?;
-            let payload = serde_json::to_value(render::channel_message(msg))
+            let mut message = render::channel_message(msg);
+            if let Some(item) = mute {
+                message = message.components(vec![button_row(&Button::Mute(item.clone()))]);
+            }
+            let payload = serde_json::to_value(message)
                 .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
             let mut auth = HeaderValue::from_str(&format!("Bot {}", self.token.expose()))
                 .map_err(|_| SendError::Permanent { reason: "the bot token is not a valid header value".into() })?;

@@ -1,7 +1,7 @@
 //! The routing index: which subscriptions want an alert about an item, in
 //! time proportional to the candidates. It keeps compiled copies of the
-//! subscriptions it was given; the subscription API keeps it in step with
-//! the store.
+//! subscriptions it was given, and which subscriptions muted which item;
+//! the subscription API keeps both in step with the store.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::slots::*;
 use super::subscription::{Dims, Filter, SubId, Subscription, normalize};
 use crate::item::Item;
-use crate::types::AlertKind;
+use crate::types::{AlertKind, ItemId};
 
 /// Inverted index over subscriptions: (dimension, token) → subscriptions
 /// anchored there, plus the subscriptions without include dimensions, plus
@@ -54,6 +54,9 @@ pub struct Index {
     reminder_set_ids: HashMap<Box<[u32]>, u32>,
     /// How many subscriptions use each reminder offset (seconds).
     offsets: BTreeMap<u32, usize>,
+    /// Item → the subscriptions that must not hear about it (a chat muted
+    /// it). Few entries: looked up once per routed item.
+    muted: HashMap<ItemId, Vec<SubId>>,
 }
 
 fn alert_bit(k: AlertKind) -> u8 {
@@ -234,8 +237,38 @@ impl Index {
         self.fill(slot, compiled, alerts, reminders);
     }
 
+    /// Keeps alerts and reminders about `item` from subscription `id`.
+    pub fn mute(&mut self, item: &ItemId, id: SubId) {
+        let subs = self.muted.entry(item.clone()).or_default();
+        if !subs.contains(&id) {
+            subs.push(id);
+        }
+    }
+
+    /// Undoes `mute` for `item` and every subscription in `ids`.
+    pub fn unmute(&mut self, item: &ItemId, ids: &[SubId]) {
+        if let Some(subs) = self.muted.get_mut(item) {
+            subs.retain(|s| !ids.contains(s));
+            if subs.is_empty() {
+                self.muted.remove(item);
+            }
+        }
+    }
+
+    /// `ids` without the subscriptions that muted `item`.
+    fn unmuted(&self, item: &Item, mut ids: Vec<SubId>) -> Vec<SubId> {
+        if let Some(muted) = self.muted.get(&item.id) {
+            ids.retain(|id| !muted.contains(id));
+        }
+        ids
+    }
+
     /// Removes a subscription. Its slot stays, empty, for when it comes back.
     pub fn remove(&mut self, id: SubId) {
+        self.muted.retain(|_, subs| {
+            subs.retain(|s| *s != id);
+            !subs.is_empty()
+        });
         let Some(slot) = self.by_id.get(&id).copied() else { return };
         if let Some(old) = self.slots[slot as usize].take() {
             self.unpost(slot, &old);
@@ -295,13 +328,13 @@ impl Index {
                 bits.iter_mut().zip(&mask).for_each(|(b, m)| *b &= m);
             }
         }
-        self.ids_of(&hits)
+        self.unmuted(item, self.ids_of(&hits))
     }
 
     /// The subscriptions that want an alert of `kind` about `item`, in
     /// subscription id order.
     pub fn route(&self, item: &Item, kind: AlertKind) -> Vec<SubId> {
-        self.ids_of(&self.hits(item, kind))
+        self.unmuted(item, self.ids_of(&self.hits(item, kind)))
     }
 
     fn ids_of(&self, hits: &Hits) -> Vec<SubId> {
@@ -400,6 +433,33 @@ mod tests {
         index.remove(SubId(3));
         assert_eq!(index.route(&item, AlertKind::Status), [SubId(1)]);
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn muted_items_skip_the_muting_subscriptions() {
+        let item = starlink();
+        let hour = Duration::from_secs(3600);
+        let mut a = sub(1, Filter::default());
+        a.reminders = vec![hour];
+        let mut b = sub(2, Filter::default());
+        b.reminders = vec![hour];
+        let mut index = Index::from_subscriptions([&a, &b]);
+        index.mute(&item.id, SubId(1));
+        assert_eq!(index.route(&item, AlertKind::Status), [SubId(2)]);
+        assert_eq!(index.route_reminder(&item, hour), [SubId(2)]);
+        assert_eq!(index.route(&sample_launch_event(), AlertKind::Status), [SubId(1), SubId(2)], "other items");
+        index.unmute(&item.id, &[SubId(1)]);
+        assert_eq!(index.route(&item, AlertKind::Status), [SubId(1), SubId(2)]);
+        index.mute(&item.id, SubId(2));
+        index.remove(SubId(2));
+        index.insert(&b);
+        assert_eq!(index.route(&item, AlertKind::Status), [SubId(1), SubId(2)], "removal forgets the mute");
+    }
+
+    fn sample_launch_event() -> Item {
+        let mut other = starlink();
+        other.id = crate::types::ItemId::new(ItemKind::Event, "9");
+        other
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //!   in channels whoever posts, since only admins can.
 //! - `my_chat_member`: the bot removed, kicked or blocked → every
 //!   subscription of the chat is disabled; added again → re-enabled.
+//! - `callback_query` (a Mute/Unmute button under an alert) →
+//!   `commands::mute::press` for the chat the message is in, with the same
+//!   admin rule as commands (channels too: any reader can press there) →
+//!   `answerCallbackQuery` with a short toast, and `editMessageReplyMarkup`
+//!   swapping the pressed button for its opposite.
 //!
 //! Start-up: `getMe` (retried with backoff until it answers), `deleteWebhook`
 //! (long polling and a webhook exclude each other), `setMyCommands` from
@@ -34,22 +39,26 @@ use teloxide::Bot;
 use teloxide::RequestError;
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt, UpdateHandler};
 use teloxide::dptree;
-use teloxide::payloads::SendMessageSetters;
+use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, SendMessageSetters};
 use teloxide::requests::Requester;
-use teloxide::types::{BotCommand, ChatMemberKind, ChatMemberUpdated, Me, Message, ReplyParameters, Update};
+use teloxide::types::{
+    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButtonKind, InlineKeyboardMarkup, Me,
+    Message, ReplyParameters, Update, UserId,
+};
 use teloxide::update_listeners::Polling;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;
+use crate::commands::mute::{self, Button};
 use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
-use crate::telegram::sender::classify;
+use crate::telegram::sender::{callback_button, classify};
 use crate::types::{ChatId, Destination};
 
 /// Long-polling timeout (`getUpdates?timeout=`); below the HTTP client's
@@ -224,6 +233,7 @@ fn schema() -> UpdateHandler<Infallible> {
         .branch(Update::filter_message().endpoint(on_message))
         .branch(Update::filter_channel_post().endpoint(on_message))
         .branch(Update::filter_my_chat_member().endpoint(on_my_chat_member))
+        .branch(Update::filter_callback_query().endpoint(on_callback))
 }
 
 // Each handler runs in its own task: a panic there is logged and the
@@ -241,6 +251,14 @@ async fn on_my_chat_member(update: ChatMemberUpdated, ctx: Arc<Handlers>) -> Res
     let chat = update.chat.id.0;
     if let Err(e) = tokio::spawn(async move { ctx.membership(&update) }).await {
         error!(chat, error = %e, "Telegram membership handler failed");
+    }
+    Ok(())
+}
+
+async fn on_callback(bot: Bot, query: CallbackQuery, ctx: Arc<Handlers>) -> Result<(), Infallible> {
+    let id = query.id.0.clone();
+    if let Err(e) = tokio::spawn(async move { ctx.press(&bot, &query).await }).await {
+        error!(query = %id, error = %e, "Telegram button handler failed");
     }
     Ok(())
 }
@@ -336,14 +354,80 @@ impl Handlers {
             return Ok(true);
         }
         let Some(user) = msg.from.as_ref() else { return Ok(false) };
-        let chat = msg.chat.id.0;
-        if let Some(admin) = self.admins.get(chat, user.id.0) {
+        self.administers(bot, msg.chat.id, user.id).await
+    }
+
+    /// Whether `user` administers `chat` (cached).
+    async fn administers(&self, bot: &Bot, chat: teloxide::types::ChatId, user: UserId) -> Result<bool, String> {
+        if let Some(admin) = self.admins.get(chat.0, user.0) {
             return Ok(admin);
         }
-        let member = bot.get_chat_member(msg.chat.id, user.id).await.map_err(|e| reason(&e, bot.token()))?;
+        let member = bot.get_chat_member(chat, user).await.map_err(|e| reason(&e, bot.token()))?;
         let admin = member.kind.is_privileged();
-        self.admins.put(chat, user.id.0, admin);
+        self.admins.put(chat.0, user.0, admin);
         Ok(admin)
+    }
+
+    /// A button under an alert was pressed. Always answered, so the
+    /// presser's client stops its spinner, whatever the data says.
+    async fn press(&self, bot: &Bot, query: &CallbackQuery) {
+        let data = query.data.as_deref().unwrap_or_default();
+        let Some(message) = query.message.as_ref() else {
+            self.answer(bot, query, "This button only works under an alert.").await;
+            return;
+        };
+        let chat = message.chat();
+        let can_manage = if chat.is_private() {
+            true
+        } else {
+            match self.administers(bot, chat.id, query.from.id).await {
+                Ok(admin) => admin,
+                Err(reason) => {
+                    warn!(chat = chat.id.0, %reason, "could not check the presser's admin status (getChatMember)");
+                    self.answer(bot, query, SORRY).await;
+                    return;
+                }
+            }
+        };
+        let context =
+            CommandContext { destination: Destination::Telegram(ChatId(chat.id.0)), can_manage, now: Utc::now() };
+        let result = {
+            let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
+            let services = Services {
+                subs: &self.services.subs,
+                store: &self.services.store,
+                directory: &directory,
+                defaults: &self.services.defaults,
+            };
+            mute::press(data, &context, &services)
+        };
+        let pressed = match result {
+            Ok(p) => p,
+            Err(e) => {
+                error!(chat = chat.id.0, error = %e, "store error while handling a button press");
+                self.answer(bot, query, SORRY).await;
+                return;
+            }
+        };
+        debug!(chat = chat.id.0, can_manage, toast = %pressed.toast, "Telegram button pressed");
+        self.answer(bot, query, &pressed.toast).await;
+        if let Some(button) = pressed.button {
+            let markup = swap_button(message.regular_message().and_then(Message::reply_markup), data, &button);
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire(&ChatId(chat.id.0)).await;
+            }
+            if let Err(e) = bot.edit_message_reply_markup(chat.id, message.id()).reply_markup(markup).await {
+                debug!(chat = chat.id.0, reason = %reason(&e, bot.token()), "could not swap the alert's button");
+            }
+        }
+    }
+
+    /// `answerCallbackQuery` with a toast; failures are only logged (the
+    /// press may be older than Telegram keeps them answerable).
+    async fn answer(&self, bot: &Bot, query: &CallbackQuery, toast: &str) {
+        if let Err(e) = bot.answer_callback_query(query.id.clone()).text(toast).await {
+            debug!(reason = %reason(&e, bot.token()), "could not answer a button press");
+        }
     }
 
     /// Sends `text` as plain text to the chat of `msg`, in parts when it is
@@ -401,6 +485,24 @@ impl Handlers {
             }
         }
     }
+}
+
+/// The alert's keyboard with the button whose data is `pressed` replaced
+/// by `new`; the link buttons stay. Without a keyboard to edit (an old
+/// client or an inaccessible message) just the new button.
+fn swap_button(current: Option<&InlineKeyboardMarkup>, pressed: &str, new: &Button) -> InlineKeyboardMarkup {
+    let mut swapped = false;
+    let mut markup = current.cloned().unwrap_or_else(|| InlineKeyboardMarkup::new(Vec::<Vec<_>>::new()));
+    for b in markup.inline_keyboard.iter_mut().flatten() {
+        if matches!(&b.kind, InlineKeyboardButtonKind::CallbackData(d) if d == pressed) {
+            *b = callback_button(new);
+            swapped = true;
+        }
+    }
+    if !swapped {
+        markup.inline_keyboard.push(vec![callback_button(new)]);
+    }
+    markup
 }
 
 /// Whether the command word names a bot (`/cmd@bot`); `split_command`

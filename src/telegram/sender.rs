@@ -1,7 +1,8 @@
 //! The Telegram sender: one rendered alert → one `sendPhoto` (image with
 //! the alert as caption, when the caption fits) or `sendMessage` (HTML, with
 //! a large link preview of the image when there is one), with "Watch live"
-//! and "Details" inline buttons.
+//! and "Details" inline buttons, and a "🔕 Mute" callback button on alerts
+//! to a chat's own subscriptions (the command bot handles the press).
 //!
 //! Before every request it waits for the shared rate limiter (Telegram:
 //! 30 messages/s overall, 1/s per chat, 20/min per group or channel). A
@@ -26,12 +27,13 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::render::{buttons, caption, html, http_url};
+use crate::commands::mute::Button;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{BoxFuture, SendError, Sender, Sent};
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
-use crate::types::{ChatId, Destination, Secret};
+use crate::types::{ChatId, Destination, ItemId, Secret};
 
 /// Telegram chats are rate-limited per chat; negative ids are groups,
 /// supergroups and channels, which also have the per-group limit.
@@ -170,8 +172,8 @@ impl TelegramSender {
         &self.bot
     }
 
-    async fn send_alert(&self, chat: ChatId, msg: &Message) -> Result<Sent, SendError> {
-        let keyboard = keyboard(msg);
+    async fn deliver(&self, chat: ChatId, msg: &Message, mute: Option<&ItemId>) -> Result<Sent, SendError> {
+        let keyboard = keyboard(msg, mute);
         let image = msg.image.as_deref().and_then(http_url);
         if let Some(img) = &image
             && let Some(cap) = caption(msg)
@@ -290,22 +292,40 @@ impl TelegramSender {
 
 impl Sender for TelegramSender {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+        self.send_alert(dest, msg, None)
+    }
+
+    fn send_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        msg: &'a Message,
+        mute: Option<&'a ItemId>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
             let Destination::Telegram(chat) = dest else {
                 return Err(SendError::Rejected { reason: format!("not a Telegram destination: {dest}") });
             };
-            self.send_alert(*chat, msg).await
+            self.deliver(*chat, msg, mute).await
         })
     }
 }
 
-/// The inline keyboard: one row with the buttons that have URLs.
-fn keyboard(msg: &Message) -> Option<InlineKeyboardMarkup> {
+/// The inline keyboard: one row with the buttons that have URLs, and a row
+/// with the Mute button when the chat may mute the item.
+fn keyboard(msg: &Message, mute: Option<&ItemId>) -> Option<InlineKeyboardMarkup> {
     let row: Vec<InlineKeyboardButton> = buttons(msg)
         .into_iter()
         .filter_map(|(label, url)| reqwest::Url::parse(&url).ok().map(|u| InlineKeyboardButton::url(label, u)))
         .collect();
-    (!row.is_empty()).then(|| InlineKeyboardMarkup::new([row]))
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = vec![row];
+    rows.extend(mute.map(|item| vec![callback_button(&Button::Mute(item.clone()))]));
+    rows.retain(|r| !r.is_empty());
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+}
+
+/// A button that calls back with `button`'s data.
+pub fn callback_button(button: &Button) -> InlineKeyboardButton {
+    InlineKeyboardButton::callback(button.label(), button.data())
 }
 
 /// Telegram's own words for an error (teloxide wraps unknown ones).

@@ -528,6 +528,7 @@ impl ServerState {
             "webhook_id": webhook.map(|w| w.to_string()),
             "content": body.get("content").cloned().unwrap_or(json!("")),
             "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
+            "components": body.get("components").cloned().unwrap_or(json!([])),
             "timestamp": chrono::Utc::now().to_rfc3339(),
             "tts": false,
             "mention_everyone": false,
@@ -624,6 +625,29 @@ fn validate(body: &Value) -> Option<Reply> {
     }
     if total > 6000 {
         fail("embeds".into(), "BASE_TYPE_MAX_LENGTH", "Embed size exceeds maximum size of 6000".into());
+    }
+    // Message components: up to 5 action rows (type 1) of up to 5 buttons
+    // (type 2); a button has a label up to 80 characters and either a URL
+    // (style 5) or a custom_id of 1 to 100 characters.
+    let rows = obj.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+    if rows.len() > 5 {
+        fail("components".into(), "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.".into());
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let buttons = row.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+        if row.get("type") != Some(&json!(1)) || buttons.is_empty() || buttons.len() > 5 {
+            fail(format!("components.{i}"), "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "Invalid action row.".into());
+        }
+        for (j, b) in buttons.iter().enumerate() {
+            let link = b.get("style") == Some(&json!(5));
+            let id = len(b.get("custom_id"));
+            let ok = b.get("type") == Some(&json!(2))
+                && len(b.get("label")) <= 80
+                && if link { b.get("url").is_some() && id == 0 } else { (1..=100).contains(&id) };
+            if !ok {
+                fail(format!("components.{i}.components.{j}"), "BASE_TYPE_INVALID", "Invalid button.".into());
+            }
+        }
     }
     (!errors.is_empty()).then(|| invalid_form_body(Value::Object(errors)))
 }

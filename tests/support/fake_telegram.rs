@@ -46,8 +46,17 @@
 //! - `getMe` (bot `@tminus_test_bot`, id [`FakeTelegram::BOT_ID`]),
 //!   `setMyCommands` (stored, see [`FakeTelegram::my_commands`]),
 //!   `getMyCommands`, `deleteWebhook`, `getChat`, `deleteMessage`,
-//!   `answerCallbackQuery`, `getChatMember` (status per (chat, user) from
+//!   `getChatMember` (status per (chat, user) from
 //!   [`FakeTelegram::set_member`], default `member`).
+//! - Buttons: [`FakeTelegram::callback_update`] makes a `callback_query`
+//!   update for a press on a message the fake sent (or on one it never
+//!   sent, as for a message too old to be in the update). `answerCallbackQuery`
+//!   accepts each issued query id once (else 400 `query is too old and
+//!   response timeout expired or query ID is invalid`), toast text ≤ 200
+//!   characters (`MESSAGE_TOO_LONG`). `editMessageReplyMarkup` needs a
+//!   message the fake sent in that chat (`message to edit not found`) and a
+//!   changed keyboard (`message is not modified`), and stores the new one.
+//!   `callback_data` over 64 bytes is `BUTTON_DATA_INVALID`.
 //!
 //! Faults: [`FakeTelegram::script`] gives a chat a [`Behaviour`] (blocked,
 //! kicked, not found, deactivated, no rights, migrated, 500s, 429s, refused
@@ -203,6 +212,11 @@ struct State {
     members: HashMap<(i64, i64), MemberStatus>,
     chat_kinds: HashMap<i64, String>,
     commands: Option<Value>,
+    /// Messages the fake sent, by (chat, message id), as answered.
+    messages: HashMap<(i64, i64), Value>,
+    /// Callback query ids issued and not yet answered.
+    open_queries: std::collections::HashSet<String>,
+    next_query_id: u64,
     /// Scripted failures of any method (lower case), used up in order.
     method_faults: HashMap<String, VecDeque<(u16, String)>>,
 }
@@ -256,6 +270,9 @@ impl FakeTelegram {
                 chat_kinds: HashMap::new(),
                 commands: None,
                 method_faults: HashMap::new(),
+                messages: HashMap::new(),
+                open_queries: Default::default(),
+                next_query_id: 1,
             }),
             changed: Notify::new(),
         });
@@ -332,6 +349,33 @@ impl FakeTelegram {
         };
         self.shared.changed.notify_waiters();
         id
+    }
+
+    /// A `callback_query` update: `user` pressed the button with `data`
+    /// under message `message_id` in `chat`. The message is the one the
+    /// fake sent, with its current keyboard; an unknown id gets a bare
+    /// message (an old alert). Queue it with `push_update`.
+    pub fn callback_update(&self, chat: i64, user: i64, message_id: i64, data: &str) -> Value {
+        let mut st = self.shared.lock();
+        let id = format!("cbq-{}", st.next_query_id);
+        st.next_query_id += 1;
+        st.open_queries.insert(id.clone());
+        let kind = chat_kind(&st, chat);
+        let message = st.messages.get(&(chat, message_id)).cloned().unwrap_or_else(
+            || json!({"message_id": message_id, "date": 0, "chat": chat_json(chat, &kind), "text": "old"}),
+        );
+        json!({"callback_query": {
+            "id": id,
+            "from": user_json(user),
+            "message": message,
+            "chat_instance": format!("ci{chat}"),
+            "data": data,
+        }})
+    }
+
+    /// The current keyboard of a message the fake sent.
+    pub fn reply_markup(&self, chat: i64, message_id: i64) -> Option<Value> {
+        self.shared.lock().messages.get(&(chat, message_id)).and_then(|m| m.get("reply_markup").cloned())
     }
 
     /// Updates queued and not yet confirmed by an `offset`.
@@ -752,7 +796,9 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, params: &Map<String, Value
             Answer::ok(json!(true))
         }
         "getmycommands" => Answer::ok(shared.lock().commands.clone().unwrap_or(json!([]))),
-        "deletewebhook" | "deletemessage" | "answercallbackquery" => Answer::ok(json!(true)),
+        "deletewebhook" | "deletemessage" => Answer::ok(json!(true)),
+        "answercallbackquery" => answer_callback(shared, params),
+        "editmessagereplymarkup" => edit_reply_markup(shared, params),
         "getchat" => match params.get("chat_id").and_then(as_i64) {
             Some(chat) => Answer::ok(chat_json(chat, &chat_kind(&shared.lock(), chat))),
             None => Answer::err(400, "Bad Request: chat not found"),
@@ -874,9 +920,48 @@ fn send(shared: &Shared, method: &str, params: &Map<String, Value>, at: Instant)
     if let Some(markup) = params.get("reply_markup") {
         msg["reply_markup"] = markup.clone();
     }
+    st.messages.insert((chat, id), msg.clone());
     let mut answer = Answer::ok(msg);
     answer.message_id = Some(id);
     answer
+}
+
+fn answer_callback(shared: &Shared, params: &Map<String, Value>) -> Answer {
+    let id = params.get("callback_query_id").and_then(Value::as_str).unwrap_or_default();
+    if params.get("text").and_then(Value::as_str).is_some_and(|t| t.chars().count() > 200) {
+        return Answer::err(400, "Bad Request: MESSAGE_TOO_LONG");
+    }
+    if !shared.lock().open_queries.remove(id) {
+        return Answer::err(400, "Bad Request: query is too old and response timeout expired or query ID is invalid");
+    }
+    Answer::ok(json!(true))
+}
+
+fn edit_reply_markup(shared: &Shared, params: &Map<String, Value>) -> Answer {
+    let chat = params.get("chat_id").and_then(as_i64);
+    let message = params.get("message_id").and_then(as_i64);
+    let markup = params.get("reply_markup").cloned();
+    if let Some(e) = markup.as_ref().and_then(|m| check_markup(m).err()) {
+        return Answer::err(400, &format!("Bad Request: {e}"));
+    }
+    let mut st = shared.lock();
+    let Some(msg) = chat.zip(message).and_then(|key| st.messages.get_mut(&key)) else {
+        return Answer::err(400, "Bad Request: message to edit not found");
+    };
+    if msg.get("reply_markup") == markup.as_ref() {
+        return Answer::err(
+            400,
+            "Bad Request: message is not modified: specified new message content and reply markup are exactly \
+             the same as a current content and reply markup of the message",
+        );
+    }
+    match markup {
+        Some(m) => msg["reply_markup"] = m,
+        None => {
+            msg.as_object_mut().map(|o| o.remove("reply_markup"));
+        }
+    }
+    Answer::ok(msg.clone())
 }
 
 /// The scripted answer for a send to `chat`, using up counted behaviours.
@@ -964,7 +1049,11 @@ fn check_markup(markup: &Value) -> Result<(), String> {
                 if !ok {
                     return Err("BUTTON_URL_INVALID".into());
                 }
-            } else if button.get("callback_data").is_none() {
+            } else if let Some(data) = button.get("callback_data") {
+                if data.as_str().is_none_or(|d| d.is_empty() || d.len() > 64) {
+                    return Err("BUTTON_DATA_INVALID".into());
+                }
+            } else {
                 return Err(
                     "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard".into()
                 );
