@@ -155,8 +155,9 @@ impl App {
             self.shutdown.cancel();
             return Err(e);
         }
-        let App { store, poller, deliverer, reminders, config, shutdown, .. } = self;
+        let App { store, subs, poller, deliverer, reminders, config, shutdown, .. } = self;
         tasks.spawn(poller.run());
+        tasks.spawn(forget_gone_mutes(subs, shutdown.clone()));
         let stop = shutdown.clone();
         tasks.spawn(async move { deliverer.run(stop).await });
         let stop = shutdown.clone();
@@ -366,4 +367,23 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// How often mutes of items that left the upcoming list are forgotten.
+const MUTE_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Forgets, every [`MUTE_SWEEP`], the mutes whose item left the store, so a
+/// chat's `/muted` list does not fill with launches long gone.
+async fn forget_gone_mutes(subs: Subscriptions, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(MUTE_SWEEP) => {}
+            _ = stop.cancelled() => return,
+        }
+        match subs.forget_gone_mutes() {
+            Ok(0) => {}
+            Ok(n) => info!(forgotten = n, "mutes of items no longer upcoming forgotten"),
+            Err(e) => warn!(error = %e, "forgetting mutes of gone items failed"),
+        }
+    }
 }
