@@ -9,7 +9,7 @@
 //! Grammar (the README): `/start`, `/help`,
 //! `/subscribe [agency|type|program NAME]... [-agency|-type|-program NAME]...`
 //! (no argument: everything), `/unsubscribe N|all`, `/list`, `/next [N]`,
-//! `/timezone Area/City`, `/reminders 24h 1h 10m | off`.
+//! `/timezone Area/City`, `/reminders 24h 1h 10m | off`, `/calendar [reset]`.
 
 mod exec;
 mod parse;
@@ -26,7 +26,7 @@ pub const NEXT_DEFAULT: usize = 5;
 pub const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 8] = [
+pub const COMMANDS: [(&str, &str, &str); 9] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
@@ -35,4 +35,5 @@ pub const COMMANDS: [(&str, &str, &str); 8] = [
     ("next", "The next upcoming items for this chat", "/next 5"),
     ("timezone", "Show times in your timezone", "/timezone Europe/Berlin"),
     ("reminders", "When to be reminded before T-0", "/reminders 24h 1h 10m"),
+    ("calendar", "A private calendar feed of this chat's items", "/calendar"),
 ];

@@ -19,6 +19,8 @@ pub enum ChatCommand {
     Next(usize),
     Timezone(Option<String>),
     Reminders(Option<Vec<Duration>>),
+    /// The chat's private calendar link; `reset: true` revokes the old one.
+    Calendar { reset: bool },
 }
 
 impl ChatCommand {
@@ -29,6 +31,7 @@ impl ChatCommand {
             ChatCommand::Subscribe(_) | ChatCommand::Unsubscribe(_) => true,
             ChatCommand::Timezone(tz) => tz.is_some(),
             ChatCommand::Reminders(r) => r.is_some(),
+            ChatCommand::Calendar { reset } => *reset,
             _ => false,
         }
     }
@@ -86,6 +89,11 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "next" => parse_next(args).map(ChatCommand::Next),
         "timezone" | "tz" => Ok(ChatCommand::Timezone(if args.is_empty() { None } else { Some(args.to_string()) })),
         "reminders" => parse_reminders(args).map(ChatCommand::Reminders),
+        "calendar" | "ical" => match args.to_ascii_lowercase().as_str() {
+            "" => Ok(ChatCommand::Calendar { reset: false }),
+            "reset" => Ok(ChatCommand::Calendar { reset: true }),
+            _ => Err(CommandError::Usage("Usage: /calendar for this chat's feed link, /calendar reset for a new one.".into())),
+        },
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }
 }
@@ -291,6 +299,11 @@ mod tests {
             ]))
         );
         assert_eq!(parse("reminders", "off").unwrap(), ChatCommand::Reminders(Some(vec![])));
+        assert_eq!(parse("calendar", "").unwrap(), ChatCommand::Calendar { reset: false });
+        assert_eq!(parse("calendar", "RESET").unwrap(), ChatCommand::Calendar { reset: true });
+        assert!(parse("calendar", "please").is_err());
+        assert!(ChatCommand::Calendar { reset: true }.changes_settings());
+        assert!(!ChatCommand::Calendar { reset: false }.changes_settings());
         assert!(parse("reminders", "soon").is_err());
         assert!(matches!(parse("launch", ""), Err(CommandError::Unknown(_))));
         assert!(ChatCommand::Subscribe(Filter::default()).changes_settings());

@@ -62,7 +62,7 @@ pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
 ];
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 7] = [
+const EXAMPLES: [(&str, &str); 8] = [
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
@@ -70,6 +70,7 @@ const EXAMPLES: [(&str, &str); 7] = [
     ("next", "/next count:5"),
     ("timezone", "/timezone zone:Europe/Berlin"),
     ("reminders", "/reminders times:24h 1h 10m (or times:off)"),
+    ("calendar", "/calendar (or reset:True for a new link)"),
 ];
 
 /// The commands that change a channel's subscriptions or settings: hidden
@@ -121,6 +122,10 @@ pub fn definitions() -> Vec<CreateCommand> {
         ),
         CreateCommand::new("reminders").description(describe_command("reminders")).add_option(
             string("times", "Before T-0, e.g. 24h 1h 10m, or off; leave out to see the current ones").max_length(100),
+        ),
+        CreateCommand::new("calendar").description(describe_command("calendar")).add_option(
+            CreateCommandOption::new(CommandOptionType::Boolean, "reset", "Make a new link; the old one stops working")
+                .required(false),
         ),
         CreateCommand::new("help").description(describe_command("help")),
     ]
@@ -332,6 +337,7 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
         "next" => &["count"],
         "timezone" => &["zone"],
         "reminders" => &["times"],
+        "calendar" => &["reset"],
         _ => &[],
     };
     if let Some(o) = options.iter().find(|o| !allowed.contains(&o.name.as_str())) {
@@ -352,6 +358,9 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
         "next" => commands::parse("next", &text("count")?.unwrap_or_default()),
         "timezone" => commands::parse("timezone", &text("zone")?.unwrap_or_default()),
         "reminders" => commands::parse("reminders", &text("times")?.unwrap_or_default()),
+        "calendar" => {
+            Ok(ChatCommand::Calendar { reset: options.iter().any(|o| o.name == "reset" && o.value == OptionValue::Bool(true)) })
+        }
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }
 }
@@ -772,7 +781,7 @@ mod tests {
         let defs = definitions_json();
         let defs = defs.as_array().unwrap();
         let names: Vec<&str> = defs.iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["subscribe", "unsubscribe", "list", "next", "timezone", "reminders", "help"]);
+        assert_eq!(names, ["subscribe", "unsubscribe", "list", "next", "timezone", "reminders", "calendar", "help"]);
         for c in defs {
             let name = c["name"].as_str().unwrap();
             let d = c["description"].as_str().unwrap();

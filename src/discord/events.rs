@@ -447,6 +447,17 @@ impl EventSync {
         retry
     }
 
+    /// One full pass as `tminus once` runs it: identify the bot, reconcile
+    /// and sync every guild; failures are logged.
+    pub async fn pass_once(&self) {
+        match self.api.bot_user().await {
+            Ok(me) => {
+                self.pass(&me, &mut HashSet::new()).await;
+            }
+            Err(e) => warn!(error = %e, "Discord scheduled events: cannot identify the bot"),
+        }
+    }
+
     /// The sync task: a pass at start, after every store commit and every
     /// few minutes, until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
