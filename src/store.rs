@@ -752,6 +752,52 @@ mod tests {
         assert_eq!(store.recent_requests(now - chrono::Duration::hours(3)).unwrap().len(), 2, "pruned for good");
     }
 
+    #[tokio::test]
+    async fn batches_keep_calendar_sequences_and_signal_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut changes = store.changes();
+        let mut item = sample_launch();
+        store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
+        assert!(changes.has_changed().unwrap(), "a committed batch wakes the calendar sync");
+        changes.mark_unchanged();
+        assert_eq!(store.sequence(&item.id).unwrap().map(|s| s.sequence), Some(0));
+        item.when = item.when.map(|w| w + chrono::Duration::hours(1));
+        store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
+        assert_eq!(store.sequence(&item.id).unwrap().map(|s| s.sequence), Some(1));
+        assert!(changes.has_changed().unwrap());
+    }
+
+    #[test]
+    fn calendar_mirrors_get_no_outbox_entries() {
+        use crate::rules::{Filter, Origin};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let subs = crate::subscriptions::Subscriptions::load(store.clone()).unwrap();
+        let mut ids = Vec::new();
+        for dest in [Destination::Calendar("c".into()), Destination::DiscordEvents(GuildId(1)), Destination::Console] {
+            let id = SubId(store.next_id().unwrap());
+            subs.put(&Subscription::new(id, dest, Filter::default(), Origin::Chat)).unwrap();
+            ids.push(id);
+        }
+        let entries = store.outbox_entries(AlertId(1), &ids, Utc::now()).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].destination, Destination::Console);
+    }
+
+    #[test]
+    fn calendar_tokens_are_revocable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let chat = Destination::Telegram(crate::types::ChatId(-5));
+        store.set_calendar_token(&chat, "aaa").unwrap();
+        assert_eq!(store.calendar_token_destination("aaa").unwrap(), Some(chat.clone()));
+        store.set_calendar_token(&chat, "bbb").unwrap();
+        assert_eq!(store.calendar_token_destination("aaa").unwrap(), None);
+        assert_eq!(store.calendar_token(&chat).unwrap().as_deref(), Some("bbb"));
+        assert_eq!(store.calendar_token_destination("\0telegram:-5").unwrap(), None);
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -226,7 +226,9 @@ impl EventsApi {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EventsError::Transport(e.without_url().to_string()))?;
-        let limits = Limits { global: Some(Rate::per_second(20)), headroom: 0.05, ..Limits::default() };
+        // Half of Discord's 50 requests/s per bot: alerts share that ceiling
+        // and must never wait behind a calendar sync.
+        let limits = Limits { global: Some(Rate::per_second(25)), headroom: 0.05, ..Limits::default() };
         let base = format!("{}{}", api_url.trim_end_matches('/'), super::sender::API_PATH);
         Ok(EventsApi { http, base, token, limiter: RateLimiter::new(limits) })
     }

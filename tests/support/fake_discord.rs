@@ -40,6 +40,18 @@
 //!   this server's job: tests send them to the bot's endpoint directly.
 //!   To add a route: extend [`Kind`], match it in `parse_route`, answer it
 //!   in `ServerState::answer`.
+//! - Guild scheduled events (bot auth): `GET /users/@me` (the bot user,
+//!   [`BOT_USER_ID`]), `GET`/`POST /guilds/{id}/scheduled-events`,
+//!   `PATCH`/`DELETE /guilds/{id}/scheduled-events/{event}`. Kept per guild
+//!   and validated as Discord does: `name` 1-100 characters, `description`
+//!   at most 1000, `privacy_level` 2, EXTERNAL events (`entity_type` 3)
+//!   need `entity_metadata.location` (1-100) and `scheduled_end_time`, the
+//!   start must not be in the past and the end must follow it, at most 100
+//!   events per guild (30038). Unknown events answer 404 10070. Per guild
+//!   ([`Target::Guild`]): the route limit and scripted faults apply, and
+//!   [`FakeDiscord::deny_manage_events`] / [`FakeDiscord::leave_guild`]
+//!   make it answer 403 50013 / 404 10004. [`FakeDiscord::add_scheduled_event`]
+//!   seeds events (e.g. orphans a crashed bot left).
 //!
 //! Order of checks for a message post, as Discord does it: authorization,
 //! global rate limit (bot requests only), per-route rate limit, scripted
@@ -68,11 +80,16 @@ use serde_json::{Value, json};
 /// The application id `GET /oauth2/applications/@me` answers with.
 pub const APPLICATION_ID: u64 = 1_100_000_000_000_000_042;
 
-/// A channel or a webhook: what faults and queries are keyed by.
+/// The bot user's id (`GET /users/@me`, `creator_id` of its events).
+pub const BOT_USER_ID: u64 = 1_100_000_000_000_000_007;
+
+/// A channel, a webhook or a guild's scheduled events: what faults and
+/// queries are keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     Channel(u64),
     Webhook(u64),
+    Guild(u64),
 }
 
 /// A scripted misbehaviour for one target.
@@ -107,6 +124,11 @@ pub enum Kind {
     InteractionCallback { interaction: u64, token: String },
     EditOriginal { app: u64, token: String },
     CurrentApplication,
+    CurrentUser,
+    ListEvents { guild: u64 },
+    CreateEvent { guild: u64 },
+    PatchEvent { guild: u64, event: u64 },
+    DeleteEvent { guild: u64, event: u64 },
     Unknown,
 }
 
@@ -115,6 +137,10 @@ impl Kind {
         match self {
             Kind::ChannelMessage { channel } => Some(Target::Channel(*channel)),
             Kind::WebhookExecute { webhook, .. } => Some(Target::Webhook(*webhook)),
+            Kind::ListEvents { guild }
+            | Kind::CreateEvent { guild }
+            | Kind::PatchEvent { guild, .. }
+            | Kind::DeleteEvent { guild, .. } => Some(Target::Guild(*guild)),
             _ => None,
         }
     }
@@ -182,6 +208,9 @@ impl FakeDiscordBuilder {
             always: HashMap::new(),
             requests: Vec::new(),
             next_id: 1_300_000_000_000_000_000,
+            events: HashMap::new(),
+            no_manage_events: std::collections::HashSet::new(),
+            not_in: std::collections::HashSet::new(),
         };
         let shared = Arc::new(Mutex::new(state));
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
@@ -285,6 +314,40 @@ impl FakeDiscord {
     pub fn clear_requests(&self) {
         self.lock().requests.clear();
     }
+
+    /// The scheduled events a guild has now, in creation order.
+    pub fn scheduled_events(&self, guild: u64) -> Vec<Value> {
+        self.lock().events.get(&guild).cloned().unwrap_or_default()
+    }
+
+    /// Adds an event as if `creator` had made it; returns its id.
+    pub fn add_scheduled_event(&self, guild: u64, creator: u64, name: &str) -> String {
+        let mut st = self.lock();
+        let id = st.snowflake();
+        let start = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        let event = json!({
+            "id": id, "guild_id": guild.to_string(), "creator_id": creator.to_string(), "name": name,
+            "privacy_level": 2, "status": 1, "entity_type": 3, "entity_metadata": {"location": "Somewhere"},
+            "scheduled_start_time": start, "scheduled_end_time": start,
+        });
+        st.events.entry(guild).or_default().push(event);
+        id
+    }
+
+    /// Without `allowed`, the bot lacks Manage Events in `guild` (403 50013).
+    pub fn deny_manage_events(&self, guild: u64, denied: bool) {
+        let mut st = self.lock();
+        if denied {
+            st.no_manage_events.insert(guild);
+        } else {
+            st.no_manage_events.remove(&guild);
+        }
+    }
+
+    /// The bot is no longer in `guild` (404 10004).
+    pub fn leave_guild(&self, guild: u64) {
+        self.lock().not_in.insert(guild);
+    }
 }
 
 /// A fixed window of one rate-limit bucket.
@@ -320,6 +383,10 @@ struct ServerState {
     always: HashMap<Target, Fault>,
     requests: Vec<RecordedRequest>,
     next_id: u64,
+    /// Scheduled events by guild.
+    events: HashMap<u64, Vec<Value>>,
+    no_manage_events: std::collections::HashSet<u64>,
+    not_in: std::collections::HashSet<u64>,
 }
 
 /// An answer before it becomes an axum response.
@@ -386,6 +453,17 @@ fn parse_route(method: &Method, path: &str) -> Kind {
             _ => Kind::Unknown,
         },
         ("GET", ["oauth2", "applications", "@me"]) => Kind::CurrentApplication,
+        ("GET", ["users", "@me"]) => Kind::CurrentUser,
+        ("GET", ["guilds", g, "scheduled-events"]) => num(g).map_or(Kind::Unknown, |guild| Kind::ListEvents { guild }),
+        ("POST", ["guilds", g, "scheduled-events"]) => num(g).map_or(Kind::Unknown, |guild| Kind::CreateEvent { guild }),
+        ("PATCH", ["guilds", g, "scheduled-events", e]) => match (num(g), num(e)) {
+            (Some(guild), Some(event)) => Kind::PatchEvent { guild, event },
+            _ => Kind::Unknown,
+        },
+        ("DELETE", ["guilds", g, "scheduled-events", e]) => match (num(g), num(e)) {
+            (Some(guild), Some(event)) => Kind::DeleteEvent { guild, event },
+            _ => Kind::Unknown,
+        },
         ("POST", ["interactions", id, token, "callback"]) => num(id)
             .map_or(Kind::Unknown, |interaction| Kind::InteractionCallback { interaction, token: (*token).to_owned() }),
         _ => Kind::Unknown,
@@ -462,6 +540,21 @@ impl ServerState {
                 }
                 Reply::json(200, json!({"id": APPLICATION_ID.to_string(), "name": "tminus-test", "bot_public": true}))
             }
+            Kind::CurrentUser => {
+                if !bot_auth {
+                    return Reply::error(401, 0, "401: Unauthorized");
+                }
+                Reply::json(200, json!({"id": BOT_USER_ID.to_string(), "username": "tminus-test", "bot": true}))
+            }
+            Kind::ListEvents { .. } | Kind::CreateEvent { .. } | Kind::PatchEvent { .. } | Kind::DeleteEvent { .. } => {
+                if !bot_auth {
+                    return Reply::error(401, 0, "401: Unauthorized");
+                }
+                if let Some(r) = self.global_check(now) {
+                    return r;
+                }
+                self.scheduled_event_call(kind, body, now)
+            }
             Kind::EditOriginal { app, .. } => {
                 let id = self.snowflake();
                 let mut m = body.clone();
@@ -520,6 +613,84 @@ impl ServerState {
         reply
     }
 
+    /// A scheduled-events call: route limit, faults, permission and
+    /// membership, then Discord's validation and the change itself.
+    fn scheduled_event_call(&mut self, kind: &Kind, body: &Value, now: Instant) -> Reply {
+        let Some(target @ Target::Guild(guild)) = kind.target() else { return Reply::error(404, 0, "404: Not Found") };
+        let (limit, per) = self.route_limit;
+        let slot = self.windows.entry(target).or_default();
+        if let Err(wait) = Window::admit(slot, limit, per, now) {
+            let mut r = Reply::rate_limited(round3(wait), false);
+            r.headers.extend(rate_headers(target, limit, 0, wait));
+            return r;
+        }
+        let fault =
+            self.once.get_mut(&target).and_then(VecDeque::pop_front).or_else(|| self.always.get(&target).cloned());
+        match fault {
+            Some(Fault::RateLimited { retry_after, global }) => return Reply::rate_limited(retry_after, global),
+            Some(Fault::ServerError) => return Reply::error(500, 0, "500: Internal Server Error"),
+            Some(Fault::MissingPermissions) => return Reply::error(403, 50013, "Missing Permissions"),
+            Some(Fault::MissingAccess) => return Reply::error(403, 50001, "Missing Access"),
+            _ => {}
+        }
+        if self.not_in.contains(&guild) {
+            return Reply::error(404, 10004, "Unknown Guild");
+        }
+        let listing = matches!(kind, Kind::ListEvents { .. });
+        if !listing && self.no_manage_events.contains(&guild) {
+            return Reply::error(403, 50013, "Missing Permissions");
+        }
+        let events = self.events.entry(guild).or_default();
+        let find = |events: &[Value], id: u64| events.iter().position(|e| e["id"] == id.to_string());
+        match kind {
+            Kind::ListEvents { .. } => Reply::json(200, Value::Array(events.clone())),
+            Kind::CreateEvent { .. } => {
+                if let Some(r) = validate_event(body, None) {
+                    return r;
+                }
+                if events.len() >= 100 {
+                    return Reply::error(400, 30038, "Maximum number of guild events reached (100)");
+                }
+                let mut event = body.clone();
+                let id = {
+                    self.next_id += 1;
+                    self.next_id.to_string()
+                };
+                if let Some(obj) = event.as_object_mut() {
+                    obj.insert("id".into(), json!(id));
+                    obj.insert("guild_id".into(), json!(guild.to_string()));
+                    obj.insert("creator_id".into(), json!(BOT_USER_ID.to_string()));
+                    obj.insert("status".into(), json!(1));
+                }
+                let events = self.events.entry(guild).or_default();
+                events.push(event.clone());
+                Reply::json(200, event)
+            }
+            Kind::PatchEvent { event, .. } => {
+                let Some(i) = find(events, *event) else {
+                    return Reply::error(404, 10070, "Unknown Guild Scheduled Event");
+                };
+                if let Some(r) = validate_event(body, Some(&events[i])) {
+                    return r;
+                }
+                if let (Some(stored), Some(patch)) = (events[i].as_object_mut(), body.as_object()) {
+                    for (k, v) in patch {
+                        stored.insert(k.clone(), v.clone());
+                    }
+                }
+                Reply::json(200, events[i].clone())
+            }
+            Kind::DeleteEvent { event, .. } => match find(events, *event) {
+                Some(i) => {
+                    events.remove(i);
+                    Reply::empty(204)
+                }
+                None => Reply::error(404, 10070, "Unknown Guild Scheduled Event"),
+            },
+            _ => Reply::error(404, 0, "404: Not Found"),
+        }
+    }
+
     fn message_object(&mut self, channel: u64, webhook: Option<u64>, body: &Value) -> Value {
         json!({
             "id": self.snowflake(),
@@ -544,6 +715,7 @@ fn rate_headers(target: Target, limit: u32, remaining: u32, reset_after: Duratio
     let bucket = match target {
         Target::Channel(_) => "80c17d2f203122d936070c88c8d10f33",
         Target::Webhook(_) => "d4a8f4c1b2e3a5b6c7d8e9f0a1b2c3d4",
+        Target::Guild(_) => "5e2f6a7b8c9d0e1f2a3b4c5d6e7f8a9b",
     };
     vec![
         ("x-ratelimit-limit", limit.to_string()),
@@ -556,6 +728,56 @@ fn rate_headers(target: Target, limit: u32, remaining: u32, reset_after: Duratio
 
 fn invalid_form_body(errors: Value) -> Reply {
     Reply::json(400, json!({"code": 50035, "errors": errors, "message": "Invalid Form Body"}))
+}
+
+/// Discord's checks of a scheduled event's create body, or of a patch
+/// (`current`: the event it changes, for the fields it leaves out).
+fn validate_event(body: &Value, current: Option<&Value>) -> Option<Reply> {
+    let Some(obj) = body.as_object() else {
+        return Some(Reply::error(400, 50109, "The request body contains invalid JSON."));
+    };
+    let field = |key: &str| obj.get(key).or_else(|| current.and_then(|c| c.get(key))).filter(|v| !v.is_null());
+    let chars = |v: Option<&Value>| v.and_then(Value::as_str).map(|s| s.chars().count());
+    let mut errors = serde_json::Map::new();
+    let mut fail = |path: &str, code: &str, message: &str| {
+        errors.insert(path.into(), json!({"_errors": [{"code": code, "message": message}]}));
+    };
+    match chars(field("name")) {
+        Some(1..=100) => {}
+        Some(_) => fail("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."),
+        None => fail("name", "BASE_TYPE_REQUIRED", "This field is required"),
+    }
+    if chars(field("description")).is_some_and(|n| n > 1000) {
+        fail("description", "BASE_TYPE_MAX_LENGTH", "Must be 1000 or fewer in length.");
+    }
+    if field("privacy_level").and_then(Value::as_i64) != Some(2) {
+        fail("privacy_level", "BASE_TYPE_CHOICES", "Value must be one of {2}.");
+    }
+    let time = |key: &str| field(key).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let start = time("scheduled_start_time");
+    match start {
+        None => fail("scheduled_start_time", "BASE_TYPE_REQUIRED", "This field is required"),
+        Some(s) if obj.contains_key("scheduled_start_time") && s < chrono::Utc::now() => {
+            fail("scheduled_start_time", "GUILD_SCHEDULED_EVENT_SCHEDULE_PAST", "Cannot schedule event in the past.")
+        }
+        _ => {}
+    }
+    if field("entity_type").and_then(Value::as_i64) == Some(3) {
+        match chars(field("entity_metadata").and_then(|m| m.get("location"))) {
+            Some(1..=100) => {}
+            _ => fail("entity_metadata.location", "BASE_TYPE_REQUIRED", "This field is required"),
+        }
+        match (start, time("scheduled_end_time")) {
+            (_, None) => fail("scheduled_end_time", "BASE_TYPE_REQUIRED", "This field is required"),
+            (Some(s), Some(e)) if e <= s => {
+                fail("scheduled_end_time", "GUILD_SCHEDULED_EVENT_END_BEFORE_START", "End must be after start.")
+            }
+            _ => {}
+        }
+    } else {
+        fail("entity_type", "BASE_TYPE_CHOICES", "This bot only makes EXTERNAL (3) events.");
+    }
+    (!errors.is_empty()).then(|| invalid_form_body(Value::Object(errors)))
 }
 
 /// Discord's checks of a message body; `None` when it is acceptable.
