@@ -19,8 +19,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::calendar::Sequenced;
 use crate::detect::{Alert, AlertId};
-use crate::discord::events::GuildEvent;
 use crate::directory::Directory;
+use crate::discord::events::GuildEvent;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription};
 use crate::subscriptions::Write;

@@ -446,7 +446,17 @@ mod tests {
         assert_eq!("calendar:spacex".parse::<Destination>().unwrap(), Destination::Calendar("spacex".into()));
         assert_eq!("discord-events:42".parse::<Destination>().unwrap(), Destination::DiscordEvents(GuildId(42)));
         assert_eq!(Destination::DiscordEvents(GuildId(42)).to_string(), "discord-events:42");
-        for bad in ["telegram:abc", "discord:-5", "slack:1", "discord-webhook:notaurl", "telegram", "calendar:", "calendar:a/b", "calendar:a.ics", "discord-events:x"] {
+        for bad in [
+            "telegram:abc",
+            "discord:-5",
+            "slack:1",
+            "discord-webhook:notaurl",
+            "telegram",
+            "calendar:",
+            "calendar:a/b",
+            "calendar:a.ics",
+            "discord-events:x",
+        ] {
             assert!(bad.parse::<Destination>().is_err(), "{bad:?} should be rejected");
         }
     }

@@ -176,8 +176,9 @@ async fn events_follow_the_items_within_the_window() {
 #[tokio::test]
 async fn at_most_one_hundred_events_nearest_first() {
     let g = Guild::new(4202).await;
-    let items: Vec<Item> =
-        (0..130).map(|i| launch(&format!("l{i:03}"), days(1) + chrono::Duration::hours(i), Precision::Minute)).collect();
+    let items: Vec<Item> = (0..130)
+        .map(|i| launch(&format!("l{i:03}"), days(1) + chrono::Duration::hours(i), Precision::Minute))
+        .collect();
     g.commit(items, vec![]);
     g.pass().await;
     let names = g.names();

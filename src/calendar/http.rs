@@ -73,13 +73,7 @@ fn respond(body: &str, headers: &HeaderMap) -> Response {
     if cached {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    (
-        StatusCode::OK,
-        common,
-        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response()
+    (StatusCode::OK, common, [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body.to_string()).into_response()
 }
 
 fn not_found() -> Response {

@@ -97,8 +97,7 @@ pub fn uid(item: &Item) -> String {
 /// A whole VCALENDAR named `name` with one VEVENT per entry that has a date.
 pub fn calendar(name: &str, entries: &[Entry<'_>]) -> String {
     let mut out = String::new();
-    for line in ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//tminus//spaceflight calendar//EN", "CALSCALE:GREGORIAN"]
-    {
+    for line in ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//tminus//spaceflight calendar//EN", "CALSCALE:GREGORIAN"] {
         push(&mut out, line);
     }
     push(&mut out, &format!("X-WR-CALNAME:{}", escape(name)));

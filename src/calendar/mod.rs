@@ -109,7 +109,8 @@ pub fn entries(store: &Store, subs: &[Subscription], now: DateTime<Utc>) -> Resu
 pub fn feed(store: &Store, dest: &Destination, name: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
     let subs = store.subscriptions_of(dest)?;
     let items = entries(store, &subs, now)?;
-    let list: Vec<ics::Entry<'_>> = items.iter().map(|(item, sequence)| ics::Entry { item, sequence: *sequence }).collect();
+    let list: Vec<ics::Entry<'_>> =
+        items.iter().map(|(item, sequence)| ics::Entry { item, sequence: *sequence }).collect();
     Ok(ics::calendar(name, &list))
 }
 

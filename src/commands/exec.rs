@@ -381,11 +381,8 @@ mod tests {
             let mut directory = Directory::default();
             directory.learn(&item);
             let subs = Subscriptions::load(store.clone()).unwrap();
-            let defaults = Defaults {
-                timezone: chrono_tz::UTC,
-                reminders: vec![Duration::from_secs(3600)],
-                calendar_base: None,
-            };
+            let defaults =
+                Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], calendar_base: None };
             Fixture { _dir: dir, store, subs, directory, defaults }
         }
 

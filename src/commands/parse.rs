@@ -20,7 +20,9 @@ pub enum ChatCommand {
     Timezone(Option<String>),
     Reminders(Option<Vec<Duration>>),
     /// The chat's private calendar link; `reset: true` revokes the old one.
-    Calendar { reset: bool },
+    Calendar {
+        reset: bool,
+    },
 }
 
 impl ChatCommand {
@@ -92,7 +94,9 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "calendar" | "ical" => match args.to_ascii_lowercase().as_str() {
             "" => Ok(ChatCommand::Calendar { reset: false }),
             "reset" => Ok(ChatCommand::Calendar { reset: true }),
-            _ => Err(CommandError::Usage("Usage: /calendar for this chat's feed link, /calendar reset for a new one.".into())),
+            _ => Err(CommandError::Usage(
+                "Usage: /calendar for this chat's feed link, /calendar reset for a new one.".into(),
+            )),
         },
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }

@@ -358,9 +358,9 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
         "next" => commands::parse("next", &text("count")?.unwrap_or_default()),
         "timezone" => commands::parse("timezone", &text("zone")?.unwrap_or_default()),
         "reminders" => commands::parse("reminders", &text("times")?.unwrap_or_default()),
-        "calendar" => {
-            Ok(ChatCommand::Calendar { reset: options.iter().any(|o| o.name == "reset" && o.value == OptionValue::Bool(true)) })
-        }
+        "calendar" => Ok(ChatCommand::Calendar {
+            reset: options.iter().any(|o| o.name == "reset" && o.value == OptionValue::Bool(true)),
+        }),
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }
 }

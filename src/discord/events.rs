@@ -233,7 +233,13 @@ impl EventsApi {
         Ok(EventsApi { http, base, token, limiter: RateLimiter::new(limits) })
     }
 
-    async fn call(&self, guild: u64, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, EventsError> {
+    async fn call(
+        &self,
+        guild: u64,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, EventsError> {
         let key = GuildKey(guild);
         if let Err(wait) = self.limiter.acquire_within(&key, Duration::from_secs(10)).await {
             return Err(EventsError::RateLimited(wait));
@@ -279,7 +285,8 @@ impl EventsApi {
     }
 
     pub async fn list(&self, guild: GuildId) -> Result<Vec<Listed>, EventsError> {
-        let v = self.call(guild.0, reqwest::Method::GET, &format!("/guilds/{}/scheduled-events", guild.0), None).await?;
+        let v =
+            self.call(guild.0, reqwest::Method::GET, &format!("/guilds/{}/scheduled-events", guild.0), None).await?;
         serde_json::from_value(v).map_err(|e| EventsError::Transport(format!("unexpected list answer: {e}")))
     }
 

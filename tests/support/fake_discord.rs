@@ -455,7 +455,9 @@ fn parse_route(method: &Method, path: &str) -> Kind {
         ("GET", ["oauth2", "applications", "@me"]) => Kind::CurrentApplication,
         ("GET", ["users", "@me"]) => Kind::CurrentUser,
         ("GET", ["guilds", g, "scheduled-events"]) => num(g).map_or(Kind::Unknown, |guild| Kind::ListEvents { guild }),
-        ("POST", ["guilds", g, "scheduled-events"]) => num(g).map_or(Kind::Unknown, |guild| Kind::CreateEvent { guild }),
+        ("POST", ["guilds", g, "scheduled-events"]) => {
+            num(g).map_or(Kind::Unknown, |guild| Kind::CreateEvent { guild })
+        }
         ("PATCH", ["guilds", g, "scheduled-events", e]) => match (num(g), num(e)) {
             (Some(guild), Some(event)) => Kind::PatchEvent { guild, event },
             _ => Kind::Unknown,
@@ -641,7 +643,9 @@ impl ServerState {
             return Reply::error(403, 50013, "Missing Permissions");
         }
         let events = self.events.entry(guild).or_default();
-        let find = |events: &[Value], id: u64| events.iter().position(|e| e["id"] == id.to_string());
+        let find = |events: &[Value], id: u64| {
+            events.iter().position(|e| e["id"].as_str().and_then(|s| s.parse::<u64>().ok()) == Some(id))
+        };
         match kind {
             Kind::ListEvents { .. } => Reply::json(200, Value::Array(events.clone())),
             Kind::CreateEvent { .. } => {
@@ -753,7 +757,8 @@ fn validate_event(body: &Value, current: Option<&Value>) -> Option<Reply> {
     if field("privacy_level").and_then(Value::as_i64) != Some(2) {
         fail("privacy_level", "BASE_TYPE_CHOICES", "Value must be one of {2}.");
     }
-    let time = |key: &str| field(key).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let time =
+        |key: &str| field(key).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
     let start = time("scheduled_start_time");
     match start {
         None => fail("scheduled_start_time", "BASE_TYPE_REQUIRED", "This field is required"),
