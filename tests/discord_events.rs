@@ -261,3 +261,40 @@ async fn rate_limits_are_honoured() {
     let gap = calls[limited + 1].at.duration_since(calls[limited].at);
     assert!(gap >= Duration::from_millis(250), "retry_after honoured: next call after {gap:?}");
 }
+
+#[tokio::test]
+async fn a_guild_the_bot_left_is_logged_once() {
+    logs();
+    let g = Guild::new(4206).await;
+    g.commit(vec![launch("a", days(2), Precision::Minute)], vec![]);
+    g.fake.leave_guild(g.guild);
+    let sync = g.sync();
+    let mut reconciled = HashSet::new();
+    sync.pass(BOT, &mut reconciled).await;
+    sync.pass(BOT, &mut reconciled).await;
+    let warned = log_text().lines().filter(|l| l.contains("guild=4206") && l.contains("not in guild")).count();
+    assert_eq!(warned, 1, "{}", log_text());
+}
+
+#[tokio::test]
+async fn the_app_runs_the_sync_for_configured_guilds() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[store]\npath = {:?}\n[discord]\ntoken = \"test-bot-token\"\napi_url = {:?}\nevents_window = \"3d\"\n\
+         [[watch]]\nname = \"guild\"\nto = [\"discord-events:4207\"]\n",
+        dir.path().join("store").display().to_string(),
+        fake.api_url()
+    );
+    let config = tminus::config::Config::from_toml_str(&toml, &|_| None).unwrap();
+    let app = tminus::app::App::new(config).unwrap();
+    app.store
+        .apply(&Batch {
+            items: vec![launch("near", days(2), Precision::Minute), launch("later", days(5), Precision::Minute)],
+            ..Default::default()
+        })
+        .unwrap();
+    app.events.as_ref().expect("a discord-events watch starts the sync").pass_once().await;
+    let names: Vec<Value> = fake.scheduled_events(4207).iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(names, ["Launch near"], "events_window = 3d");
+}
