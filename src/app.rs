@@ -265,13 +265,15 @@ impl App {
 }
 
 /// The scheduled-events sync when a watch mirrors into a guild (config
-/// validation made sure the Discord token is there).
+/// validation made sure the Discord token is there), or when events of a
+/// removed watch are left to delete.
 fn event_sync(
     config: &Config,
     store: &Store,
     watches: &[Watch],
 ) -> Result<Option<Arc<discord::events::EventSync>>, AppError> {
-    let wanted = watches.iter().flat_map(|w| &w.to).any(|d| matches!(d, crate::types::Destination::DiscordEvents(_)));
+    let wanted = watches.iter().flat_map(|w| &w.to).any(|d| matches!(d, crate::types::Destination::DiscordEvents(_)))
+        || !store.event_guilds()?.is_empty();
     if !wanted || !config.discord.is_enabled() {
         return Ok(None);
     }

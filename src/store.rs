@@ -648,6 +648,19 @@ impl Store {
         Ok(out)
     }
 
+    /// The guilds the bot keeps scheduled events in, from the records.
+    pub fn event_guilds(&self) -> Result<Vec<GuildId>> {
+        let mut out: Vec<GuildId> = Vec::new();
+        for k in self.calendar.discord_events.iter().keys() {
+            let k = k?;
+            let id = GuildId(u64::from_be_bytes(k[..8.min(k.len())].try_into().unwrap_or([0; 8])));
+            if out.last() != Some(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Records (or replaces) the event mirroring `record.item` in `guild`.
     pub fn put_guild_event(&self, guild: GuildId, record: &GuildEvent) -> Result<()> {
         self.calendar.discord_events.insert(guild_event_key(guild, &record.item), enc(record))?;

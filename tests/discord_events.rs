@@ -298,3 +298,18 @@ async fn the_app_runs_the_sync_for_configured_guilds() {
     let names: Vec<Value> = fake.scheduled_events(4207).iter().map(|e| e["name"].clone()).collect();
     assert_eq!(names, ["Launch near"], "events_window = 3d");
 }
+
+#[tokio::test]
+async fn events_of_a_removed_watch_are_deleted() {
+    let g = Guild::new(4208).await;
+    g.commit(vec![launch("a", days(2), Precision::Minute)], vec![]);
+    g.pass().await;
+    assert_eq!(g.events().len(), 1);
+    let subs = Subscriptions::load(g.store().clone()).unwrap();
+    for s in subs.all().unwrap() {
+        subs.remove(s.id).unwrap();
+    }
+    g.pass().await;
+    assert!(g.events().is_empty(), "{:?}", g.events());
+    assert!(g.store().event_guilds().unwrap().is_empty());
+}

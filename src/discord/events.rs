@@ -321,7 +321,9 @@ impl EventSync {
         EventSync { store, api, window, warned: Default::default() }
     }
 
-    /// The guilds some subscription mirrors into.
+    /// The guilds some subscription mirrors into, and those that still
+    /// have events of ours although no subscription wants them any more
+    /// (a watch was removed): their pass deletes those events.
     pub fn guilds(&self) -> Result<Vec<GuildId>, StoreError> {
         let mut out: Vec<GuildId> = self
             .store
@@ -332,6 +334,7 @@ impl EventSync {
                 _ => None,
             })
             .collect();
+        out.extend(self.store.event_guilds()?);
         out.sort();
         out.dedup();
         Ok(out)
