@@ -26,7 +26,7 @@ use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{self, Subscriptions};
 use crate::telegram::TelegramSender;
-use crate::{discord, ll2, metrics, server, telegram};
+use crate::{calendar, discord, ll2, metrics, server, telegram};
 
 /// Why the app could not start or stopped with an error. The binary maps it
 /// to an exit code.
@@ -63,6 +63,9 @@ pub struct App {
     pub poller: Poller,
     pub deliverer: Arc<Deliverer>,
     pub reminders: Arc<Reminders>,
+    /// Keeps `discord-events:` guilds in step; `None` without such a
+    /// destination or without a Discord token.
+    pub events: Option<Arc<discord::events::EventSync>>,
     config: Config,
     /// The Telegram sender, shared with the command bot.
     telegram: Option<Arc<TelegramSender>>,
@@ -120,7 +123,8 @@ impl App {
         )?;
         let reminders =
             Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
-        Ok(App { store, subs, poller, deliverer, reminders, config, telegram, shutdown })
+        let events = event_sync(&config, &store, watches)?;
+        Ok(App { store, subs, poller, deliverer, reminders, events, config, telegram, shutdown })
     }
 
     /// `tminus once`: one poll of every feed (without waiting for the
@@ -140,6 +144,9 @@ impl App {
             info!(fired, "once: reminders due");
         }
         let stats = self.deliverer.drain_once().await?;
+        if let Some(events) = &self.events {
+            events.pass_once().await;
+        }
         info!(delivered = stats.delivered, waiting = stats.waiting, dead = stats.dead, "once: done");
         self.store.flush().await?;
         Ok(())
@@ -155,7 +162,10 @@ impl App {
             self.shutdown.cancel();
             return Err(e);
         }
-        let App { store, subs, poller, deliverer, reminders, config, shutdown, .. } = self;
+        let App { store, subs, poller, deliverer, reminders, events, config, shutdown, .. } = self;
+        if let Some(events) = events {
+            tasks.spawn(events.run(shutdown.clone()));
+        }
         tasks.spawn(poller.run());
         tasks.spawn(forget_gone_mutes(subs, shutdown.clone()));
         let stop = shutdown.clone();
@@ -181,7 +191,11 @@ impl App {
     /// the Telegram command bot.
     fn start_front_ends(&self, tasks: &TaskTracker) -> Result<Option<axum::Router>, AppError> {
         let config = &self.config;
-        let defaults = Defaults { timezone: config.alerts.timezone, reminders: config.alerts.reminders.clone() };
+        let defaults = Defaults {
+            timezone: config.alerts.timezone,
+            reminders: config.alerts.reminders.clone(),
+            calendar_base: config.server.listen.and(config.server.public_url.clone()),
+        };
         let mut routes = None;
         // One handler for slash commands, reached over the gateway
         // (`discord.token`) and the HTTP interactions endpoint
@@ -228,9 +242,12 @@ impl App {
         Ok(routes)
     }
 
-    /// `/healthz`, `/metrics` and `extra` routes on `server.listen`, if set.
+    /// `/healthz`, `/metrics`, the calendar feeds and `extra` routes on
+    /// `server.listen`, if set.
     async fn start_server(&self, tasks: &TaskTracker, extra: Option<axum::Router>) -> Result<(), AppError> {
         let Some(addr) = self.config.server.listen else { return Ok(()) };
+        let feeds = calendar::http::router(self.store.clone());
+        let extra = Some(extra.map_or(feeds.clone(), |e| e.merge(feeds)));
         let feed_interval = poller_config(&self.config).max_feed_interval();
         let state = server::ServerState::new(
             self.store.clone(),
@@ -246,6 +263,24 @@ impl App {
         });
         Ok(())
     }
+}
+
+/// The scheduled-events sync when a watch mirrors into a guild (config
+/// validation made sure the Discord token is there), or when events of a
+/// removed watch are left to delete.
+fn event_sync(
+    config: &Config,
+    store: &Store,
+    watches: &[Watch],
+) -> Result<Option<Arc<discord::events::EventSync>>, AppError> {
+    let wanted = watches.iter().flat_map(|w| &w.to).any(|d| matches!(d, crate::types::Destination::DiscordEvents(_)))
+        || !store.event_guilds()?.is_empty();
+    if !wanted || !config.discord.is_enabled() {
+        return Ok(None);
+    }
+    let api = discord::events::EventsApi::new(config.discord.token.clone(), &config.discord.api_url)
+        .map_err(|e| AppError::Startup(e.to_string()))?;
+    Ok(Some(Arc::new(discord::events::EventSync::new(store.clone(), api, config.discord.events_window))))
 }
 
 fn poller_config(config: &Config) -> PollerConfig {

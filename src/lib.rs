@@ -14,6 +14,7 @@
 pub mod app;
 mod backoff;
 pub mod budget;
+pub mod calendar;
 pub mod cli;
 pub mod commands;
 pub mod config;

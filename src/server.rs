@@ -10,6 +10,8 @@
 //!   Before a feed's first successful poll ever, the process's start time
 //!   stands in for it, so a fresh install reports `"starting"` (200) for
 //!   one threshold's worth of time.
+//! - `GET /calendar/{NAME|TOKEN}.ics`: iCalendar feeds, mounted by the app
+//!   from `crate::calendar::http` (through `extra`).
 //! - `GET /metrics`: Prometheus text from [`crate::metrics`], plus gauges
 //!   read from the store (cached for a few seconds, since counting
 //!   subscriptions reads them all).

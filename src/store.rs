@@ -17,12 +17,14 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use crate::calendar::Sequenced;
 use crate::detect::{Alert, AlertId};
 use crate::directory::Directory;
+use crate::discord::events::GuildEvent;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription};
 use crate::subscriptions::Write;
-use crate::types::{AlertKind, Destination, Feed, ItemId, ItemKind, Watermark};
+use crate::types::{AlertKind, Destination, Feed, GuildId, ItemId, ItemKind, Watermark};
 
 /// Bump when the layout of a tree changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -200,6 +202,22 @@ pub struct Store {
     delivered: sled::Tree,
     dead: sled::Tree,
     reminders: sled::Tree,
+    /// Calendar state: per-item SEQUENCE, private feed tokens and the
+    /// Discord scheduled events the bot created (see `crate::calendar`).
+    calendar: CalendarTrees,
+    /// Counts committed batches, so mirrors (calendar sync) wake on changes.
+    applied: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+/// The trees of the calendar mirrors.
+#[derive(Clone)]
+struct CalendarTrees {
+    /// `item key` → [`Sequenced`].
+    sequences: sled::Tree,
+    /// `token` → destination, and `\0destination key` → token.
+    tokens: sled::Tree,
+    /// `guild id \0 item key` → [`GuildEvent`].
+    discord_events: sled::Tree,
 }
 
 fn enc<T: Serialize>(v: &T) -> Vec<u8> {
@@ -247,6 +265,12 @@ impl Store {
             delivered: db.open_tree("delivered")?,
             dead: db.open_tree("dead_letters")?,
             reminders: db.open_tree("reminders_sent")?,
+            calendar: CalendarTrees {
+                sequences: db.open_tree("calendar_sequences")?,
+                tokens: db.open_tree("calendar_tokens")?,
+                discord_events: db.open_tree("discord_events")?,
+            },
+            applied: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
             flush_lock: Default::default(),
             io: Default::default(),
             db,
@@ -340,10 +364,11 @@ impl Store {
         let feed_row = batch.feed.zip(batch.feed_state.as_ref()).map(|(f, s)| (f.as_str(), enc(s)));
         let removed: Vec<String> = batch.removed.iter().map(ItemId::key).collect();
         let directory = batch.directory.as_ref().map(enc);
+        let sequence_rows = self.sequence_rows(&batch.items)?;
 
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
-        (&self.items, &self.alerts, &self.outbox, &self.reminders, &self.feeds, &self.meta)
-            .transaction(|(items, alerts, outbox, reminders, feeds, meta)| {
+        (&self.items, &self.alerts, &self.outbox, &self.reminders, &self.feeds, &self.meta, &self.calendar.sequences)
+            .transaction(|(items, alerts, outbox, reminders, feeds, meta, sequences)| {
                 for (k, v) in &item_rows {
                     items.insert(k.as_bytes(), v.as_slice())?;
                 }
@@ -365,9 +390,14 @@ impl Store {
                 if let Some(v) = &directory {
                     meta.insert("directory", v.as_slice())?;
                 }
+                for (k, v) in &sequence_rows {
+                    sequences.insert(k.as_bytes(), v.as_slice())?;
+                }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
-            .map_err(abort)
+            .map_err(abort)?;
+        self.applied.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
     }
 
     /// The names seen so far (empty before the first sync).
@@ -535,7 +565,8 @@ impl Store {
     pub fn outbox_entries(&self, alert: AlertId, subs: &[SubId], now: DateTime<Utc>) -> Result<Vec<OutboxEntry>> {
         let mut out = Vec::with_capacity(subs.len());
         for id in subs {
-            if let Some(s) = self.subscription(*id)? {
+            // Calendar mirrors are kept by the calendar sync, not sent.
+            if let Some(s) = self.subscription(*id)?.filter(|s| s.destination.takes_messages()) {
                 out.push(OutboxEntry {
                     alert,
                     sub: *id,
@@ -620,6 +651,116 @@ impl Store {
     }
 }
 
+// ---- calendar mirrors ----------------------------------------------------
+
+impl Store {
+    /// Changes whenever a batch was applied (poll pages, reminder passes).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// The sequence rows `apply` writes with a batch's snapshots: one per
+    /// item whose schedule or status changed since its last sequence.
+    fn sequence_rows(&self, items: &[Item]) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut rows = Vec::new();
+        for item in items {
+            let prev = self.sequence(&item.id)?;
+            if let Some(next) = Sequenced::next(prev.as_ref(), item) {
+                rows.push((item.id.key(), enc(&next)));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The calendar sequence of an item, once it was stored.
+    pub fn sequence(&self, id: &ItemId) -> Result<Option<Sequenced>> {
+        let key = id.key();
+        self.calendar.sequences.get(&key)?.map(|v| dec("calendar_sequences", key.as_bytes(), &v)).transpose()
+    }
+
+    /// The private feed token of a chat, if it has one.
+    pub fn calendar_token(&self, chat: &Destination) -> Result<Option<String>> {
+        let k = format!("\0{}", chat.storage_key());
+        self.calendar.tokens.get(&k)?.map(|v| dec("calendar_tokens", k.as_bytes(), &v)).transpose()
+    }
+
+    /// The chat a private feed token belongs to.
+    pub fn calendar_token_destination(&self, token: &str) -> Result<Option<Destination>> {
+        if token.is_empty() || token.starts_with('\0') {
+            return Ok(None);
+        }
+        self.calendar.tokens.get(token)?.map(|v| dec("calendar_tokens", token.as_bytes(), &v)).transpose()
+    }
+
+    /// Gives a chat a new token; its old one (if any) stops working.
+    pub fn set_calendar_token(&self, chat: &Destination, token: &str) -> Result<()> {
+        let by_chat = format!("\0{}", chat.storage_key());
+        let (chat_row, token_row) = (enc(&chat), enc(&token));
+        self.calendar
+            .tokens
+            .transaction(|t| {
+                if let Some(old) = t.get(by_chat.as_bytes())?
+                    && let Ok(old) = serde_json::from_slice::<String>(&old)
+                {
+                    t.remove(old.as_bytes())?;
+                }
+                t.insert(by_chat.as_bytes(), token_row.as_slice())?;
+                t.insert(token.as_bytes(), chat_row.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(abort)
+    }
+
+    /// The scheduled events the bot keeps in a guild, by item.
+    pub fn guild_events(&self, guild: GuildId) -> Result<Vec<(ItemId, GuildEvent)>> {
+        let prefix = guild_prefix(guild);
+        let mut out = Vec::new();
+        for kv in self.calendar.discord_events.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let record: GuildEvent = dec("discord_events", &k, &v)?;
+            out.push((record.item.clone(), record));
+        }
+        Ok(out)
+    }
+
+    /// The guilds the bot keeps scheduled events in, from the records.
+    pub fn event_guilds(&self) -> Result<Vec<GuildId>> {
+        let mut out: Vec<GuildId> = Vec::new();
+        for k in self.calendar.discord_events.iter().keys() {
+            let k = k?;
+            let id = GuildId(u64::from_be_bytes(k[..8.min(k.len())].try_into().unwrap_or([0; 8])));
+            if out.last() != Some(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records (or replaces) the event mirroring `record.item` in `guild`.
+    pub fn put_guild_event(&self, guild: GuildId, record: &GuildEvent) -> Result<()> {
+        self.calendar.discord_events.insert(guild_event_key(guild, &record.item), enc(record))?;
+        Ok(())
+    }
+
+    /// Forgets the event of `item` in `guild` (it was deleted).
+    pub fn remove_guild_event(&self, guild: GuildId, item: &ItemId) -> Result<()> {
+        self.calendar.discord_events.remove(guild_event_key(guild, item))?;
+        Ok(())
+    }
+}
+
+fn guild_prefix(guild: GuildId) -> Vec<u8> {
+    let mut k = guild.0.to_be_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn guild_event_key(guild: GuildId, item: &ItemId) -> Vec<u8> {
+    let mut k = guild_prefix(guild);
+    k.extend_from_slice(item.key().as_bytes());
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -697,6 +838,52 @@ mod tests {
         store.record_request(now).await.unwrap();
         assert_eq!(store.recent_requests(now - chrono::Duration::hours(1)).unwrap().len(), 2);
         assert_eq!(store.recent_requests(now - chrono::Duration::hours(3)).unwrap().len(), 2, "pruned for good");
+    }
+
+    #[tokio::test]
+    async fn batches_keep_calendar_sequences_and_signal_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut changes = store.changes();
+        let mut item = sample_launch();
+        store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
+        assert!(changes.has_changed().unwrap(), "a committed batch wakes the calendar sync");
+        changes.mark_unchanged();
+        assert_eq!(store.sequence(&item.id).unwrap().map(|s| s.sequence), Some(0));
+        item.when = item.when.map(|w| w + chrono::Duration::hours(1));
+        store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
+        assert_eq!(store.sequence(&item.id).unwrap().map(|s| s.sequence), Some(1));
+        assert!(changes.has_changed().unwrap());
+    }
+
+    #[test]
+    fn calendar_mirrors_get_no_outbox_entries() {
+        use crate::rules::{Filter, Origin};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let subs = crate::subscriptions::Subscriptions::load(store.clone()).unwrap();
+        let mut ids = Vec::new();
+        for dest in [Destination::Calendar("c".into()), Destination::DiscordEvents(GuildId(1)), Destination::Console] {
+            let id = SubId(store.next_id().unwrap());
+            subs.put(&Subscription::new(id, dest, Filter::default(), Origin::Chat)).unwrap();
+            ids.push(id);
+        }
+        let entries = store.outbox_entries(AlertId(1), &ids, Utc::now()).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].destination, Destination::Console);
+    }
+
+    #[test]
+    fn calendar_tokens_are_revocable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let chat = Destination::Telegram(crate::types::ChatId(-5));
+        store.set_calendar_token(&chat, "aaa").unwrap();
+        assert_eq!(store.calendar_token_destination("aaa").unwrap(), Some(chat.clone()));
+        store.set_calendar_token(&chat, "bbb").unwrap();
+        assert_eq!(store.calendar_token_destination("aaa").unwrap(), None);
+        assert_eq!(store.calendar_token(&chat).unwrap().as_deref(), Some("bbb"));
+        assert_eq!(store.calendar_token_destination("\0telegram:-5").unwrap(), None);
     }
 
     #[test]

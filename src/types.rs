@@ -212,14 +212,23 @@ impl fmt::Display for Secret {
 
 /// Where alerts of a subscription go. The text form is the one users write
 /// in `config.toml`: `console`, `telegram:CHAT_ID`, `discord:CHANNEL_ID`,
-/// `discord-webhook:URL`.
+/// `discord-webhook:URL`, `calendar:NAME`, `discord-events:GUILD_ID`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Destination {
     Console,
     Telegram(ChatId),
     Discord(ChannelId),
     DiscordWebhook(Secret),
+    /// An iCalendar feed served at `/calendar/NAME.ics`; its name is
+    /// URL-safe (letters, digits, `-`, `_`).
+    Calendar(String),
+    /// A Discord guild whose scheduled events mirror the matching items.
+    DiscordEvents(GuildId),
 }
+
+/// A Discord guild (server) snowflake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GuildId(pub u64);
 
 impl Destination {
     pub fn platform(&self) -> &'static str {
@@ -228,7 +237,16 @@ impl Destination {
             Destination::Telegram(_) => "telegram",
             Destination::Discord(_) => "discord",
             Destination::DiscordWebhook(_) => "discord-webhook",
+            Destination::Calendar(_) => "calendar",
+            Destination::DiscordEvents(_) => "discord-events",
         }
+    }
+
+    /// Whether alerts are sent to it as messages. Calendars and guild
+    /// events are mirrors of the store's items, kept by the calendar sync
+    /// (see `crate::calendar`), so alerts routed to them need no delivery.
+    pub fn takes_messages(&self) -> bool {
+        !matches!(self, Destination::Calendar(_) | Destination::DiscordEvents(_))
     }
 
     /// Stable key for grouping and storage. Contains the webhook URL, so it is
@@ -239,6 +257,8 @@ impl Destination {
             Destination::Telegram(c) => format!("telegram:{}", c.0),
             Destination::Discord(c) => format!("discord:{}", c.0),
             Destination::DiscordWebhook(u) => format!("discord-webhook:{}", u.expose()),
+            Destination::Calendar(name) => format!("calendar:{name}"),
+            Destination::DiscordEvents(g) => format!("discord-events:{}", g.0),
         }
     }
 }
@@ -262,7 +282,7 @@ impl FromStr for Destination {
         }
         let Some((platform, rest)) = s.split_once(':') else {
             return Err(format!(
-                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL)"
+                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)"
             ));
         };
         match platform {
@@ -282,8 +302,24 @@ impl FromStr for Destination {
                 }
                 Ok(Destination::DiscordWebhook(Secret::new(rest)))
             }
+            "calendar" => {
+                let ok = !rest.is_empty()
+                    && rest.len() <= 64
+                    && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if ok {
+                    Ok(Destination::Calendar(rest.to_string()))
+                } else {
+                    Err(format!(
+                        "malformed destination {s:?}: a calendar name is 1-64 letters, digits, '-' or '_' (it becomes /calendar/NAME.ics)"
+                    ))
+                }
+            }
+            "discord-events" => rest
+                .parse::<u64>()
+                .map(|id| Destination::DiscordEvents(GuildId(id)))
+                .map_err(|_| format!("malformed destination {s:?}: discord guild id must be a positive integer")),
             _ => Err(format!(
-                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL)"
+                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)"
             )),
         }
     }
@@ -407,7 +443,20 @@ mod tests {
         let hook: Destination = "discord-webhook:https://discord.com/api/webhooks/1/SECRET".parse().unwrap();
         assert!(!hook.to_string().contains("SECRET"));
         assert!(!format!("{hook:?}").contains("SECRET"));
-        for bad in ["telegram:abc", "discord:-5", "slack:1", "discord-webhook:notaurl", "telegram"] {
+        assert_eq!("calendar:spacex".parse::<Destination>().unwrap(), Destination::Calendar("spacex".into()));
+        assert_eq!("discord-events:42".parse::<Destination>().unwrap(), Destination::DiscordEvents(GuildId(42)));
+        assert_eq!(Destination::DiscordEvents(GuildId(42)).to_string(), "discord-events:42");
+        for bad in [
+            "telegram:abc",
+            "discord:-5",
+            "slack:1",
+            "discord-webhook:notaurl",
+            "telegram",
+            "calendar:",
+            "calendar:a/b",
+            "calendar:a.ics",
+            "discord-events:x",
+        ] {
             assert!(bad.parse::<Destination>().is_err(), "{bad:?} should be rejected");
         }
     }

@@ -158,7 +158,8 @@ impl Bot {
         }
         assert_eq!(store.outbox_len(), 0, "the first sync is silent");
 
-        let defaults = Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)] };
+        let defaults =
+            Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], calendar_base: None };
         let handler = Arc::new(Handler::new(store.clone(), subs.clone(), poller.directory(), defaults));
         let routes = interactions::router(handler, &public_key_hex()).unwrap();
         let state = ServerState::new(
@@ -625,7 +626,7 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     let fake = FakeDiscord::builder().token(TOKEN).start().await;
 
     let r = register(&discord_config(&fake, TOKEN, None)).await.unwrap();
-    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 12));
+    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 13));
     let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0].kind, Kind::GlobalCommands { app: APPLICATION_ID });

@@ -33,6 +33,9 @@ pub struct CommandContext {
 pub struct Defaults {
     pub timezone: Tz,
     pub reminders: Vec<Duration>,
+    /// `[server] public_url` when the server that serves feeds is on
+    /// (`listen` set): the base of `/calendar` links.
+    pub calendar_base: Option<String>,
 }
 
 /// What to answer. `private`: only the sender should see it (Discord
@@ -116,6 +119,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
         ChatCommand::Unmute(target) => chat.unmute(target)?,
+        ChatCommand::Calendar { reset } => chat.calendar(reset)?,
     })
 }
 
@@ -131,6 +135,29 @@ struct Chat<'a> {
 }
 
 impl Chat<'_> {
+    /// The chat's private feed link (made on first use); `reset` replaces
+    /// the token so the old link stops working. The link names a random
+    /// token, never the chat.
+    fn calendar(&self, reset: bool) -> Result<Reply, StoreError> {
+        let Some(base) = &self.svc.defaults.calendar_base else {
+            return Ok(Reply::private(
+                "Calendar feeds are off on this bot. Its operator can turn them on by setting [server] listen \
+                 and [server] public_url in config.toml.",
+            ));
+        };
+        let link = crate::calendar::private_link(self.svc.store, base, &self.ctx.destination, reset)?;
+        let empty = if self.svc.store.subscriptions_of(&self.ctx.destination)?.is_empty() {
+            "\nThis chat has no subscriptions yet, so the feed is empty until you /subscribe."
+        } else {
+            ""
+        };
+        let lead = if reset { "New calendar link (the old one no longer works)" } else { "This chat's calendar" };
+        Ok(Reply::private(format!(
+            "{lead}: {link}\nAdd it by URL in Google Calendar (Other calendars → From URL) or Apple Calendar \
+             (File → New Calendar Subscription). Anyone with the link sees the feed; /calendar reset makes a new one.{empty}"
+        )))
+    }
+
     /// The subscriptions made in this chat, in id order (their `/list`
     /// numbers); config watches to the same destination are not the chat's
     /// to change.
@@ -553,7 +580,8 @@ mod tests {
             let mut directory = Directory::default();
             directory.learn(&item);
             let subs = Subscriptions::load(store.clone()).unwrap();
-            let defaults = Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)] };
+            let defaults =
+                Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], calendar_base: None };
             Fixture { _dir: dir, store, subs, directory, defaults }
         }
 

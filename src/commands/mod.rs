@@ -11,8 +11,8 @@
 //! (no argument: everything), `/unsubscribe N|all`, `/list`,
 //! `/next [N] [NAME | agency|type|program NAME...]`, `/timezone Area/City`,
 //! `/reminders 24h 1h 10m | off`, `/alerts KIND... | all`,
-//! `/horizon DURATION | off`, `/mute NAME`, `/muted`, `/unmute N|all`; the
-//! Mute button under alerts is `mute`.
+//! `/horizon DURATION | off`, `/mute NAME`, `/muted`, `/unmute N|all`,
+//! `/calendar [reset]`; the Mute button under alerts is `mute`.
 
 mod exec;
 pub mod mute;
@@ -33,7 +33,7 @@ pub const NEXT_DEFAULT: usize = 5;
 pub const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 13] = [
+pub const COMMANDS: [(&str, &str, &str); 14] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
@@ -47,4 +47,5 @@ pub const COMMANDS: [(&str, &str, &str); 13] = [
     ("mute", "Silence one launch or event here", "/mute Starlink Group 10-1"),
     ("muted", "List the items muted here", "/muted"),
     ("unmute", "Hear about a muted item again", "/unmute 1"),
+    ("calendar", "A private calendar feed of this chat's items", "/calendar"),
 ];

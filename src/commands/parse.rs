@@ -27,6 +27,10 @@ pub enum ChatCommand {
     Mute(String),
     Muted,
     Unmute(Target),
+    /// The chat's private calendar link; `reset: true` revokes the old one.
+    Calendar {
+        reset: bool,
+    },
 }
 
 /// `/next [N] [agency|type|program NAME]... | [N] NAME`.
@@ -61,6 +65,7 @@ impl ChatCommand {
             ChatCommand::Alerts(a) => a.is_some(),
             ChatCommand::Horizon(h) => h.is_some(),
             ChatCommand::Mute(_) | ChatCommand::Unmute(_) => true,
+            ChatCommand::Calendar { reset } => *reset,
             _ => false,
         }
     }
@@ -130,6 +135,13 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "unmute" => parse_target(args)
             .map_err(|_| CommandError::Usage("Use: /unmute N (the number from /muted) or /unmute all".into()))
             .map(ChatCommand::Unmute),
+        "calendar" | "ical" => match args.to_ascii_lowercase().as_str() {
+            "" => Ok(ChatCommand::Calendar { reset: false }),
+            "reset" => Ok(ChatCommand::Calendar { reset: true }),
+            _ => Err(CommandError::Usage(
+                "Usage: /calendar for this chat's feed link, /calendar reset for a new one.".into(),
+            )),
+        },
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }
 }
@@ -431,6 +443,11 @@ mod tests {
             ]))
         );
         assert_eq!(parse("reminders", "off").unwrap(), ChatCommand::Reminders(Some(vec![])));
+        assert_eq!(parse("calendar", "").unwrap(), ChatCommand::Calendar { reset: false });
+        assert_eq!(parse("calendar", "RESET").unwrap(), ChatCommand::Calendar { reset: true });
+        assert!(parse("calendar", "please").is_err());
+        assert!(ChatCommand::Calendar { reset: true }.changes_settings());
+        assert!(!ChatCommand::Calendar { reset: false }.changes_settings());
         assert!(parse("reminders", "soon").is_err());
         assert!(matches!(parse("launch", ""), Err(CommandError::Unknown(_))));
         assert!(ChatCommand::Subscribe(Filter::default()).changes_settings());

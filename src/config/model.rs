@@ -31,6 +31,7 @@ pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
 pub const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
 pub const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+pub const DEFAULT_EVENTS_WINDOW: Duration = Duration::from_secs(14 * 86_400);
 
 /// The effective configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +102,9 @@ pub struct DiscordConfig {
     pub guild_id: Option<u64>,
     /// 64 lowercase hex characters when set.
     pub public_key: Option<String>,
+    /// `events_window`, default 14d: `discord-events:` destinations mirror
+    /// items this far ahead.
+    pub events_window: Duration,
 }
 
 impl DiscordConfig {
@@ -135,6 +139,9 @@ pub struct ServerConfig {
     /// `health_max_age`, default 1h: `/healthz` answers 503 when a feed's
     /// last successful poll is older (never less than two poll intervals).
     pub health_max_age: Duration,
+    /// `public_url`: how users reach the server (calendar links), an
+    /// http(s) URL without trailing slash.
+    pub public_url: Option<String>,
 }
 
 /// `[delivery]`: how long an alert may keep failing before it is given up.
@@ -196,9 +203,10 @@ impl Config {
                 api_url: DEFAULT_DISCORD_API_URL.to_owned(),
                 guild_id: None,
                 public_key: None,
+                events_window: DEFAULT_EVENTS_WINDOW,
             },
             log: LogConfig { format: LogFormat::Text },
-            server: ServerConfig { listen: None, health_max_age: DEFAULT_HEALTH_MAX_AGE },
+            server: ServerConfig { listen: None, health_max_age: DEFAULT_HEALTH_MAX_AGE, public_url: None },
             delivery: DeliverySettings { max_age: DEFAULT_DELIVERY_MAX_AGE },
             watches: Vec::new(),
         }

@@ -73,6 +73,7 @@ pub(super) struct RawDiscord {
     pub(super) api_url: Option<String>,
     pub(super) guild_id: Option<Value>,
     pub(super) public_key: Option<String>,
+    pub(super) events_window: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -92,6 +93,7 @@ pub(super) struct RawDelivery {
 pub(super) struct RawServer {
     pub(super) listen: Option<String>,
     pub(super) health_max_age: Option<Value>,
+    pub(super) public_url: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

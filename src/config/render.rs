@@ -50,6 +50,7 @@ impl Config {
             Some(key) => kv(&mut out, "public_key", &quote(key)),
             None => out.push_str("# public_key: not set\n"),
         }
+        kv(&mut out, "events_window", &quote(&format_duration(self.discord.events_window)));
 
         out.push_str("\n[log]\n");
         kv(&mut out, "format", &quote(self.log.format.as_str()));
@@ -60,6 +61,10 @@ impl Config {
             None => out.push_str("# listen: not set (no HTTP server)\n"),
         }
         kv(&mut out, "health_max_age", &quote(&format_duration(self.server.health_max_age)));
+        match &self.server.public_url {
+            Some(url) => kv(&mut out, "public_url", &quote(url)),
+            None => out.push_str("# public_url: not set (no /calendar links)\n"),
+        }
 
         out.push_str("\n[delivery]\n");
         kv(&mut out, "max_age", &quote(&format_duration(self.delivery.max_age)));

@@ -413,3 +413,18 @@ fn suggestions_catch_typos_only() {
     assert_eq!(suggest("request_per_hour", &["base_url", "requests_per_hour"]), Some("requests_per_hour"));
     assert_eq!(suggest("colour", &["base_url", "requests_per_hour"]), None);
 }
+
+#[test]
+fn calendar_keys_and_destinations() {
+    let c = parse("[discord]\ntoken = \"t\"\nevents_window = \"7d\"\n[server]\npublic_url = \"https://bot.example.org/\"\n[[watch]]\nname = \"cal\"\nto = [\"calendar:spacex\", \"discord-events:42\"]").unwrap();
+    assert_eq!(c.discord.events_window, Duration::from_secs(7 * 86_400));
+    assert_eq!(c.server.public_url.as_deref(), Some("https://bot.example.org"));
+    assert_eq!(parse("").unwrap().discord.events_window, DEFAULT_EVENTS_WINDOW);
+    assert_err(
+        "[[watch]]\nname = \"guild\"\nto = [\"console\", \"discord-events:42\"]",
+        &["watch[0].to[1]", "\"guild\"", "discord.token"],
+    );
+    assert_err("[[watch]]\nname = \"c\"\nto = [\"calendar:a/b\"]", &["watch[0].to[0]", "calendar"]);
+    assert_err("[discord]\nevents_window = \"0s\"", &["discord.events_window"]);
+    assert_err("[server]\npublic_url = \"ftp://x\"", &["server.public_url"]);
+}

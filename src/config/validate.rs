@@ -48,6 +48,10 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
             raw.server.health_max_age.as_ref(),
             DEFAULT_HEALTH_MAX_AGE,
         )?,
+        public_url: match raw.server.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) => Some(http_url("server.public_url", u)?),
+        },
     };
     let delivery = DeliverySettings {
         max_age: positive_duration("delivery.max_age", raw.delivery.max_age.as_ref(), DEFAULT_DELIVERY_MAX_AGE)?,
@@ -63,6 +67,7 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
                 format!("duplicate watch name {:?} (also used by watch[{j}])", watch.name),
             ));
         }
+        check_platforms(&prefix, &watch, &discord)?;
         watches.push(watch);
     }
 
@@ -167,7 +172,24 @@ fn build_discord(raw: RawDiscord, env: EnvLookup<'_>) -> Result<DiscordConfig, C
         api_url: http_url("discord.api_url", raw.api_url.as_deref().unwrap_or(DEFAULT_DISCORD_API_URL))?,
         guild_id,
         public_key,
+        events_window: positive_duration("discord.events_window", raw.events_window.as_ref(), DEFAULT_EVENTS_WINDOW)?,
     })
+}
+
+/// Destinations that need a platform token the config does not have.
+fn check_platforms(prefix: &str, watch: &Watch, discord: &DiscordConfig) -> Result<(), ConfigError> {
+    for (j, dest) in watch.to.iter().enumerate() {
+        if matches!(dest, Destination::DiscordEvents(_)) && !discord.is_enabled() {
+            return Err(invalid(
+                &format!("{prefix}.to[{j}]"),
+                format!(
+                    "watch {:?} sends to {dest}, which needs the Discord bot: set discord.token (or {ENV_DISCORD_TOKEN})",
+                    watch.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Watch, ConfigError> {
@@ -188,7 +210,7 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
     let to = words::<Destination>(
         &key("to"),
         &to_values,
-        "a destination string (console, telegram:CHAT_ID, discord:CHANNEL_ID or discord-webhook:URL)",
+        "a destination string (console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)",
     )?;
     if to.is_empty() {
         return Err(invalid(&key("to"), "must name at least one destination, got []"));

@@ -258,6 +258,7 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
         "horizon" => &["duration"],
         "mute" => &["name"],
         "unmute" => &["which"],
+        "calendar" => &["reset"],
         _ => &[],
     };
     if let Some(o) = options.iter().find(|o| !allowed.contains(&o.name.as_str())) {
@@ -295,6 +296,9 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
         },
         "timezone" => commands::parse("timezone", &text("zone")?.unwrap_or_default()),
         "reminders" => commands::parse("reminders", &text("times")?.unwrap_or_default()),
+        "calendar" => Ok(ChatCommand::Calendar {
+            reset: options.iter().any(|o| o.name == "reset" && o.value == OptionValue::Bool(true)),
+        }),
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }
 }
@@ -767,6 +771,7 @@ mod tests {
                 "mute",
                 "muted",
                 "unmute",
+                "calendar",
                 "help"
             ]
         );

@@ -14,7 +14,7 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 12] = [
+const EXAMPLES: [(&str, &str); 13] = [
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
@@ -27,6 +27,7 @@ const EXAMPLES: [(&str, &str); 12] = [
     ("mute", "/mute name:Starlink Group 10-1 (or the 🔕 Mute button)"),
     ("muted", "/muted"),
     ("unmute", "/unmute which:1 (or which:all)"),
+    ("calendar", "/calendar (or reset:True for a new link)"),
 ];
 
 /// The `/alerts` options, each one alert kind chosen from a list.
@@ -101,6 +102,10 @@ pub fn definitions() -> Vec<CreateCommand> {
         CreateCommand::new("unmute")
             .description(describe_command("unmute"))
             .add_option(string("which", "The number from /muted, or all").required(true).max_length(10)),
+        CreateCommand::new("calendar").description(describe_command("calendar")).add_option(
+            CreateCommandOption::new(CommandOptionType::Boolean, "reset", "Make a new link; the old one stops working")
+                .required(false),
+        ),
         CreateCommand::new("help").description(describe_command("help")),
     ]
     .into_iter()

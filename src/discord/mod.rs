@@ -14,7 +14,9 @@
 //!   both front-ends answer with);
 //! - [`interactions`]: the HTTP interactions endpoint, and the one decoding
 //!   of serenity's `Interaction` both front-ends use;
-//! - [`gateway`]: registration at start-up and serenity's gateway client.
+//! - [`gateway`]: registration at start-up and serenity's gateway client;
+//! - [`events`]: guild scheduled events mirroring upcoming items
+//!   (`discord-events:GUILD_ID`), planned from the store and kept in step.
 //!
 //! Alerts go out through reqwest rather than serenity's `Http` because the
 //! outbox owns retries: serenity would sleep through a 429 and retry inside
@@ -29,6 +31,7 @@
 
 pub mod commands;
 pub mod definitions;
+pub mod events;
 pub mod gateway;
 pub mod interactions;
 pub mod render;

@@ -40,6 +40,18 @@
 //!   this server's job: tests send them to the bot's endpoint directly.
 //!   To add a route: extend [`Kind`], match it in `parse_route`, answer it
 //!   in `ServerState::answer`.
+//! - Guild scheduled events (bot auth): `GET /users/@me` (the bot user,
+//!   [`BOT_USER_ID`]), `GET`/`POST /guilds/{id}/scheduled-events`,
+//!   `PATCH`/`DELETE /guilds/{id}/scheduled-events/{event}`. Kept per guild
+//!   and validated as Discord does: `name` 1-100 characters, `description`
+//!   at most 1000, `privacy_level` 2, EXTERNAL events (`entity_type` 3)
+//!   need `entity_metadata.location` (1-100) and `scheduled_end_time`, the
+//!   start must not be in the past and the end must follow it, at most 100
+//!   events per guild (30038). Unknown events answer 404 10070. Per guild
+//!   ([`Target::Guild`]): the route limit and scripted faults apply, and
+//!   [`FakeDiscord::deny_manage_events`] / [`FakeDiscord::leave_guild`]
+//!   make it answer 403 50013 / 404 10004. [`FakeDiscord::add_scheduled_event`]
+//!   seeds events (e.g. orphans a crashed bot left).
 //!
 //! Order of checks for a message post, as Discord does it: authorization,
 //! global rate limit (bot requests only), per-route rate limit, scripted
@@ -65,14 +77,21 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+mod scheduled_events;
+
 /// The application id `GET /oauth2/applications/@me` answers with.
 pub const APPLICATION_ID: u64 = 1_100_000_000_000_000_042;
 
-/// A channel or a webhook: what faults and queries are keyed by.
+/// The bot user's id (`GET /users/@me`, `creator_id` of its events).
+pub const BOT_USER_ID: u64 = 1_100_000_000_000_000_007;
+
+/// A channel, a webhook or a guild's scheduled events: what faults and
+/// queries are keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     Channel(u64),
     Webhook(u64),
+    Guild(u64),
 }
 
 /// A scripted misbehaviour for one target.
@@ -107,6 +126,11 @@ pub enum Kind {
     InteractionCallback { interaction: u64, token: String },
     EditOriginal { app: u64, token: String },
     CurrentApplication,
+    CurrentUser,
+    ListEvents { guild: u64 },
+    CreateEvent { guild: u64 },
+    PatchEvent { guild: u64, event: u64 },
+    DeleteEvent { guild: u64, event: u64 },
     Unknown,
 }
 
@@ -115,6 +139,10 @@ impl Kind {
         match self {
             Kind::ChannelMessage { channel } => Some(Target::Channel(*channel)),
             Kind::WebhookExecute { webhook, .. } => Some(Target::Webhook(*webhook)),
+            Kind::ListEvents { guild }
+            | Kind::CreateEvent { guild }
+            | Kind::PatchEvent { guild, .. }
+            | Kind::DeleteEvent { guild, .. } => Some(Target::Guild(*guild)),
             _ => None,
         }
     }
@@ -182,6 +210,9 @@ impl FakeDiscordBuilder {
             always: HashMap::new(),
             requests: Vec::new(),
             next_id: 1_300_000_000_000_000_000,
+            events: HashMap::new(),
+            no_manage_events: std::collections::HashSet::new(),
+            not_in: std::collections::HashSet::new(),
         };
         let shared = Arc::new(Mutex::new(state));
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
@@ -285,6 +316,40 @@ impl FakeDiscord {
     pub fn clear_requests(&self) {
         self.lock().requests.clear();
     }
+
+    /// The scheduled events a guild has now, in creation order.
+    pub fn scheduled_events(&self, guild: u64) -> Vec<Value> {
+        self.lock().events.get(&guild).cloned().unwrap_or_default()
+    }
+
+    /// Adds an event as if `creator` had made it; returns its id.
+    pub fn add_scheduled_event(&self, guild: u64, creator: u64, name: &str) -> String {
+        let mut st = self.lock();
+        let id = st.snowflake();
+        let start = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        let event = json!({
+            "id": id, "guild_id": guild.to_string(), "creator_id": creator.to_string(), "name": name,
+            "privacy_level": 2, "status": 1, "entity_type": 3, "entity_metadata": {"location": "Somewhere"},
+            "scheduled_start_time": start, "scheduled_end_time": start,
+        });
+        st.events.entry(guild).or_default().push(event);
+        id
+    }
+
+    /// Without `allowed`, the bot lacks Manage Events in `guild` (403 50013).
+    pub fn deny_manage_events(&self, guild: u64, denied: bool) {
+        let mut st = self.lock();
+        if denied {
+            st.no_manage_events.insert(guild);
+        } else {
+            st.no_manage_events.remove(&guild);
+        }
+    }
+
+    /// The bot is no longer in `guild` (404 10004).
+    pub fn leave_guild(&self, guild: u64) {
+        self.lock().not_in.insert(guild);
+    }
 }
 
 /// A fixed window of one rate-limit bucket.
@@ -320,6 +385,10 @@ struct ServerState {
     always: HashMap<Target, Fault>,
     requests: Vec<RecordedRequest>,
     next_id: u64,
+    /// Scheduled events by guild.
+    events: HashMap<u64, Vec<Value>>,
+    no_manage_events: std::collections::HashSet<u64>,
+    not_in: std::collections::HashSet<u64>,
 }
 
 /// An answer before it becomes an axum response.
@@ -386,6 +455,19 @@ fn parse_route(method: &Method, path: &str) -> Kind {
             _ => Kind::Unknown,
         },
         ("GET", ["oauth2", "applications", "@me"]) => Kind::CurrentApplication,
+        ("GET", ["users", "@me"]) => Kind::CurrentUser,
+        ("GET", ["guilds", g, "scheduled-events"]) => num(g).map_or(Kind::Unknown, |guild| Kind::ListEvents { guild }),
+        ("POST", ["guilds", g, "scheduled-events"]) => {
+            num(g).map_or(Kind::Unknown, |guild| Kind::CreateEvent { guild })
+        }
+        ("PATCH", ["guilds", g, "scheduled-events", e]) => match (num(g), num(e)) {
+            (Some(guild), Some(event)) => Kind::PatchEvent { guild, event },
+            _ => Kind::Unknown,
+        },
+        ("DELETE", ["guilds", g, "scheduled-events", e]) => match (num(g), num(e)) {
+            (Some(guild), Some(event)) => Kind::DeleteEvent { guild, event },
+            _ => Kind::Unknown,
+        },
         ("POST", ["interactions", id, token, "callback"]) => num(id)
             .map_or(Kind::Unknown, |interaction| Kind::InteractionCallback { interaction, token: (*token).to_owned() }),
         _ => Kind::Unknown,
@@ -461,6 +543,21 @@ impl ServerState {
                     return Reply::error(401, 0, "401: Unauthorized");
                 }
                 Reply::json(200, json!({"id": APPLICATION_ID.to_string(), "name": "tminus-test", "bot_public": true}))
+            }
+            Kind::CurrentUser => {
+                if !bot_auth {
+                    return Reply::error(401, 0, "401: Unauthorized");
+                }
+                Reply::json(200, json!({"id": BOT_USER_ID.to_string(), "username": "tminus-test", "bot": true}))
+            }
+            Kind::ListEvents { .. } | Kind::CreateEvent { .. } | Kind::PatchEvent { .. } | Kind::DeleteEvent { .. } => {
+                if !bot_auth {
+                    return Reply::error(401, 0, "401: Unauthorized");
+                }
+                if let Some(r) = self.global_check(now) {
+                    return r;
+                }
+                self.scheduled_event_call(kind, body, now)
             }
             Kind::EditOriginal { app, .. } => {
                 let id = self.snowflake();
@@ -545,6 +642,7 @@ fn rate_headers(target: Target, limit: u32, remaining: u32, reset_after: Duratio
     let bucket = match target {
         Target::Channel(_) => "80c17d2f203122d936070c88c8d10f33",
         Target::Webhook(_) => "d4a8f4c1b2e3a5b6c7d8e9f0a1b2c3d4",
+        Target::Guild(_) => "5e2f6a7b8c9d0e1f2a3b4c5d6e7f8a9b",
     };
     vec![
         ("x-ratelimit-limit", limit.to_string()),

@@ -1,0 +1,179 @@
+//! Calendar mirrors of what is coming: iCalendar feeds (`calendar:NAME`
+//! destinations and private per-chat feeds from `/calendar`) and the
+//! selection that Discord scheduled events (`discord-events:GUILD_ID`,
+//! see `crate::discord::events`) share with them.
+//!
+//! Everything here is built from the store's snapshots: no LL2 request.
+//! The per-item `SEQUENCE` is kept in the store and rises when the item's
+//! schedule or status changes; it is written in the same transaction as
+//! the snapshot that changed it (`Store::apply` asks [`Sequenced::next`]).
+//!
+//! **Ended items.** An item stays in a feed while its date is less than
+//! [`KEEP_PAST`] (3 days) ago, so a launch that just flew (or failed) is
+//! still there as a past entry with its final status in the description;
+//! then it drops out. An item that left LL2's upcoming list and was removed
+//! from the store drops out at once.
+//!
+//! It must not send anything or decide alerts; the HTTP route is in
+//! [`http`], the text in [`ics`].
+
+pub mod http;
+pub mod ics;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::item::Item;
+use crate::rules::Subscription;
+use crate::store::{Store, StoreError};
+use crate::types::Destination;
+
+/// How long an item stays in a feed after its date.
+pub const KEEP_PAST: Duration = Duration::days(3);
+
+/// What the `SEQUENCE` of an item's event counts: the fields whose change
+/// is a change of the event for calendar clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub when: Option<DateTime<Utc>>,
+    pub precision: Option<i64>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub status: Option<i64>,
+    pub name: String,
+}
+
+impl Schedule {
+    pub fn of(item: &Item) -> Schedule {
+        Schedule {
+            when: item.when,
+            precision: item.precision.map(|p| p.id()),
+            window_end: item.window_end,
+            status: item.status.as_ref().and_then(|s| s.id),
+            name: item.name.clone(),
+        }
+    }
+}
+
+/// The stored sequence of one item and the schedule it counted last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequenced {
+    pub sequence: u32,
+    pub schedule: Schedule,
+}
+
+impl Sequenced {
+    /// The record after seeing `item`: `None` when nothing it counts
+    /// changed (no write), else the record with the sequence raised (0 for
+    /// an item seen for the first time).
+    pub fn next(prev: Option<&Sequenced>, item: &Item) -> Option<Sequenced> {
+        let schedule = Schedule::of(item);
+        match prev {
+            Some(p) if p.schedule == schedule => None,
+            Some(p) => Some(Sequenced { sequence: p.sequence.saturating_add(1), schedule }),
+            None => Some(Sequenced { sequence: 0, schedule }),
+        }
+    }
+}
+
+/// Whether an item belongs in a mirror at `now`: it has a date and that
+/// date is at most [`KEEP_PAST`] ago.
+pub fn is_current(item: &Item, now: DateTime<Utc>) -> bool {
+    item.when.is_some_and(|w| w >= now - KEEP_PAST)
+}
+
+/// Whether one of `subs` (enabled) selects `item`. Kinds are part of the
+/// filter; alert kinds do not apply to a calendar (it shows the item, not
+/// its alerts).
+pub fn selected(subs: &[Subscription], item: &Item) -> bool {
+    subs.iter().any(|s| s.enabled && s.filter.matches(item))
+}
+
+/// The current items `subs` select, soonest first, with their sequences.
+pub fn entries(store: &Store, subs: &[Subscription], now: DateTime<Utc>) -> Result<Vec<(Item, u32)>, StoreError> {
+    let mut out = Vec::new();
+    if subs.iter().all(|s| !s.enabled) {
+        return Ok(out);
+    }
+    for item in store.items()? {
+        if is_current(&item, now) && selected(subs, &item) {
+            let sequence = store.sequence(&item.id)?.map_or(0, |s| s.sequence);
+            out.push((item, sequence));
+        }
+    }
+    out.sort_by(|a, b| a.0.when.cmp(&b.0.when).then_with(|| a.0.id.cmp(&b.0.id)));
+    Ok(out)
+}
+
+/// The `.ics` text of the feed of `dest` (its subscriptions' items, less
+/// the ones that chat muted).
+pub fn feed(store: &Store, dest: &Destination, name: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
+    let subs = store.subscriptions_of(dest)?;
+    let muted: Vec<_> = store.mutes_of(dest)?.into_iter().map(|m| m.item).collect();
+    let mut items = entries(store, &subs, now)?;
+    items.retain(|(item, _)| !muted.contains(&item.id));
+    let list: Vec<ics::Entry<'_>> =
+        items.iter().map(|(item, sequence)| ics::Entry { item, sequence: *sequence }).collect();
+    Ok(ics::calendar(name, &list))
+}
+
+/// A fresh private-feed token: 128 random bits as 32 lowercase hex digits
+/// (URL-safe, unguessable, and says nothing about the chat).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The private feed link of a chat, creating its token on first use, or
+/// a fresh one (the old link stops working) when `reset`.
+pub fn private_link(store: &Store, public_url: &str, chat: &Destination, reset: bool) -> Result<String, StoreError> {
+    let token = match store.calendar_token(chat)? {
+        Some(t) if !reset => t,
+        _ => {
+            let t = new_token();
+            store.set_calendar_token(chat, &t)?;
+            t
+        }
+    };
+    Ok(format!("{}/calendar/{token}.ics", public_url.trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+
+    #[test]
+    fn sequence_rises_only_when_the_schedule_or_status_changes() {
+        let mut item = sample_launch();
+        let first = Sequenced::next(None, &item).unwrap();
+        assert_eq!(first.sequence, 0);
+        item.description = Some("edited text".into());
+        assert_eq!(Sequenced::next(Some(&first), &item), None, "unrelated edits keep the sequence");
+        item.when = item.when.map(|w| w + Duration::hours(2));
+        let moved = Sequenced::next(Some(&first), &item).unwrap();
+        assert_eq!(moved.sequence, 1);
+        assert_eq!(Sequenced::next(Some(&moved), &item), None);
+    }
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn items_stay_three_days_after_their_date() {
+        let mut item = sample_launch();
+        let now: DateTime<Utc> = "2026-10-10T00:00:00Z".parse().unwrap();
+        item.when = Some(now - Duration::days(2));
+        assert!(is_current(&item, now));
+        item.when = Some(now - Duration::days(4));
+        assert!(!is_current(&item, now));
+        item.when = None;
+        assert!(!is_current(&item, now));
+    }
+}
