@@ -45,9 +45,64 @@ pub struct Message {
     pub description: Option<String>,
 }
 
-/// Builds the message for `alert` as seen by a subscriber in `tz` at `now`.
+/// Builds the message for `alert` as seen by a subscriber in `tz` at `now`:
+/// the headline of its most important change, then the lines of every
+/// change (a change without lines of its own, such as a webcast going live
+/// beside a status change, is named in one).
 pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     let item = &alert.item;
+    let precision = item.precision.as_ref();
+    let mut described = alert.changes.iter().map(|c| describe(c, item, tz));
+    let first = described.next().unwrap_or(Described {
+        emoji: "ℹ️",
+        headline: "Update".to_string(),
+        lines: Vec::new(),
+        note: None,
+    });
+    let (emoji, headline, mut changes, mut note) = (first.emoji, first.headline, first.lines, first.note);
+    for more in described {
+        if more.lines.is_empty() {
+            changes.push(format!("{} {}", more.emoji, more.headline));
+        }
+        changes.extend(more.lines);
+        note = note.or(more.note);
+    }
+    let exact = item.when.filter(|_| to_the_hour(precision));
+    let webcast = alert
+        .changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Webcast { url: Some(u), .. } => Some(u.clone()),
+            _ => None,
+        })
+        .or_else(|| item.webcast_url().map(str::to_owned));
+    Message {
+        kind: alert.kind(),
+        emoji,
+        headline,
+        title: item.name.clone(),
+        changes,
+        note,
+        when: item.when.map(|w| format_when(w, precision, tz)),
+        when_exact: exact,
+        tminus: exact.map(|w| format_tminus(w, now)),
+        status: item.status.as_ref().map(|s| s.name.clone()),
+        status_id: item.status.as_ref().and_then(|s| s.id),
+        agencies: agencies_line(item),
+        location: match (&item.pad, &item.location) {
+            (Some(p), Some(l)) => Some(format!("{p}, {l}")),
+            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+            (None, None) => None,
+        },
+        webcast,
+        link: item.url.clone(),
+        image: item.image.clone(),
+        description: item.description.clone(),
+    }
+}
+
+/// What one change says: its emoji, its headline, its lines and a note.
+fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
     let precision = item.precision.as_ref();
     let noun = match item.kind() {
         ItemKind::Launch => "launch",
@@ -56,7 +111,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     let date_label = if item.kind() == ItemKind::Launch { "NET" } else { "Date" };
     let mut changes = Vec::new();
     let mut note = None;
-    let (emoji, headline) = match &alert.change {
+    let (emoji, headline) = match change {
         Change::New => ("🆕", format!("New {}", noun.to_lowercase())),
         Change::Schedule { old_when, new_when, old_precision, new_precision, old_window, new_window } => {
             let (old_fine, new_fine) = (to_the_hour(old_precision.as_ref()), to_the_hour(new_precision.as_ref()));
@@ -124,34 +179,15 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
             ("⏰", format!("T-{} reminder", format_duration(*offset)))
         }
     };
-    let exact = item.when.filter(|_| to_the_hour(precision));
-    let webcast = match &alert.change {
-        Change::Webcast { url: Some(u), .. } => Some(u.clone()),
-        _ => item.webcast_url().map(str::to_owned),
-    };
-    Message {
-        kind: alert.kind(),
-        emoji,
-        headline,
-        title: item.name.clone(),
-        changes,
-        note,
-        when: item.when.map(|w| format_when(w, precision, tz)),
-        when_exact: exact,
-        tminus: exact.map(|w| format_tminus(w, now)),
-        status: item.status.as_ref().map(|s| s.name.clone()),
-        status_id: item.status.as_ref().and_then(|s| s.id),
-        agencies: agencies_line(item),
-        location: match (&item.pad, &item.location) {
-            (Some(p), Some(l)) => Some(format!("{p}, {l}")),
-            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
-            (None, None) => None,
-        },
-        webcast,
-        link: item.url.clone(),
-        image: item.image.clone(),
-        description: item.description.clone(),
-    }
+    Described { emoji, headline, lines: changes, note }
+}
+
+/// One change, described.
+struct Described {
+    emoji: &'static str,
+    headline: String,
+    lines: Vec<String>,
+    note: Option<String>,
 }
 
 /// Whether a date is known to the hour or better (or its precision is not
@@ -308,7 +344,7 @@ mod tests {
         let alert = Alert {
             id: AlertId(1),
             item,
-            change: Change::Reminder { offset: std::time::Duration::from_secs(3600), when },
+            changes: vec![Change::Reminder { offset: std::time::Duration::from_secs(3600), when }],
             detected_at: when,
         };
         let msg = message(&alert, chrono_tz::UTC, when - chrono::Duration::hours(1));
@@ -353,7 +389,7 @@ mod snapshot_tests {
     }
 
     fn alert(item: Item, change: Change, now: DateTime<Utc>) -> Alert {
-        Alert { id: AlertId(1), item, change, detected_at: now }
+        Alert::new(AlertId(1), item, vec![change], now)
     }
 
     /// Every case: (name, alert, now).

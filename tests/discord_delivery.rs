@@ -83,7 +83,7 @@ impl Env {
             let alert = Alert {
                 id: AlertId(self.store.next_id().unwrap()),
                 item: item.clone(),
-                change: Change::New,
+                changes: vec![Change::New],
                 detected_at: Utc::now(),
             };
             let entry = OutboxEntry {
@@ -399,7 +399,7 @@ async fn global_ceiling_holds_across_channels() {
 }
 
 fn message() -> Message {
-    let alert = Alert { id: AlertId(1), item: launch(), change: Change::New, detected_at: Utc::now() };
+    let alert = Alert { id: AlertId(1), item: launch(), changes: vec![Change::New], detected_at: Utc::now() };
     tminus::render::message(&alert, chrono_tz::UTC, Utc::now())
 }
 

@@ -362,7 +362,7 @@ mod tests {
         item.image = Some("https://thespacedevs-prod.nyc3.digitaloceanspaces.com/media/images/falcon_9.jpeg".into());
         item.description = Some("A batch of Starlink satellites for the v2 mini constellation.".into());
         item.videos = vec![Video { url: "https://www.youtube.com/watch?v=abc_123".into(), title: None, live: None }];
-        Alert { id: AlertId(7), item, change, detected_at: now() }
+        Alert::new(AlertId(7), item, vec![change], now())
     }
 
     fn msg(change: Change) -> Message {

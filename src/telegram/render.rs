@@ -393,14 +393,14 @@ mod tests {
         item.when = Some(at("2026-12-05T16:00:00Z"));
         Alert {
             id: AlertId(7),
-            change: Change::Schedule {
+            changes: vec![Change::Schedule {
                 old_when: old,
                 new_when: item.when,
                 old_precision: item.precision,
                 new_precision: item.precision,
                 old_window: (item.window_start, item.window_end),
                 new_window: (item.window_start, item.window_end),
-            },
+            }],
             item,
             detected_at: at("2026-12-01T10:00:00Z"),
         }
@@ -448,7 +448,7 @@ mod tests {
         let alert = Alert {
             id: AlertId(2),
             item,
-            change: Change::Reminder { offset: std::time::Duration::from_secs(3600), when },
+            changes: vec![Change::Reminder { offset: std::time::Duration::from_secs(3600), when }],
             detected_at: when,
         };
         let msg = message(&alert, chrono_tz::UTC, when - chrono::Duration::minutes(59));
