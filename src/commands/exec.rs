@@ -31,6 +31,8 @@ pub struct CommandContext {
 pub struct Defaults {
     pub timezone: Tz,
     pub reminders: Vec<Duration>,
+    /// `[alerts].schedule_horizon`, given to new chat subscriptions.
+    pub schedule_horizon: Option<Duration>,
 }
 
 /// What to answer. `private`: only the sender should see it (Discord
@@ -137,7 +139,8 @@ impl Chat<'_> {
         let id = SubId(self.svc.store.next_id()?);
         let sub = Subscription::new(id, self.ctx.destination.clone(), filter.clone(), Origin::Chat)
             .with_reminders(self.settings.reminders.clone())
-            .with_timezone(self.settings.timezone);
+            .with_timezone(self.settings.timezone)
+            .with_schedule_horizon(self.svc.defaults.schedule_horizon);
         self.svc.subs.put(&sub)?;
         Ok(Reply::private(format!(
             "✅ Subscribed #{}: {}.\nTimes are shown in {}; change with /timezone. See /next for what's coming.",
@@ -354,7 +357,8 @@ mod tests {
             let mut directory = Directory::default();
             directory.learn(&item);
             let subs = Subscriptions::load(store.clone()).unwrap();
-            let defaults = Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)] };
+            let defaults =
+                Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], schedule_horizon: None };
             Fixture { _dir: dir, store, subs, directory, defaults }
         }
 
