@@ -136,6 +136,7 @@ fn item() -> impl Strategy<Value = Item> {
                     image: Some("https://img.example/x.jpg".into()),
                     description,
                     last_updated,
+                    details: Default::default(),
                 }
             },
         )

@@ -357,8 +357,11 @@ mod tests {
             let mut directory = Directory::default();
             directory.learn(&item);
             let subs = Subscriptions::load(store.clone()).unwrap();
-            let defaults =
-                Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], schedule_horizon: None };
+            let defaults = Defaults {
+                timezone: chrono_tz::UTC,
+                reminders: vec![Duration::from_secs(3600)],
+                schedule_horizon: None,
+            };
             Fixture { _dir: dir, store, subs, directory, defaults }
         }
 
