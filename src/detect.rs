@@ -265,6 +265,28 @@ pub(crate) mod tests {
         serde_json::from_str(include_str!("../tests/support/sample_launch.json")).expect("an Item")
     }
 
+    /// The sample launch with the details LL2 gives in detailed mode: rocket,
+    /// orbit, weather, a booster landing and a Flight Club page.
+    pub(crate) fn sample_launch_with_details() -> Item {
+        let mut item = sample_launch();
+        item.details = crate::item::Details {
+            rocket: Some("Falcon 9 Block 5".into()),
+            orbit: Some(Named::new(Some(8), "Low Earth Orbit", Some("LEO".into()))),
+            probability: Some(90),
+            weather: Some("Cumulus Clouds, Flight Through Precipitation".into()),
+            landings: vec![crate::item::Landing {
+                booster: Some("B1082".into()),
+                attempt: true,
+                success: None,
+                location: Some("OCISLY".into()),
+                method: Some("ASDS".into()),
+            }],
+            flightclub_url: Some(format!("https://flightclub.io/result?llId={}", item.id.id)),
+            ..Default::default()
+        };
+        item
+    }
+
     #[test]
     fn unseen_item_is_new() {
         assert_eq!(detect(None, &sample_launch()), vec![Change::New]);

@@ -12,7 +12,8 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
 use crate::detect::{Alert, Change};
-use crate::item::{Item, Precision, status};
+use crate::item::{Item, Landing, Named, Precision, status};
+use crate::links::{self, Link};
 use crate::types::{AlertKind, ItemKind, format_duration};
 
 /// Platform-neutral content of one alert.
@@ -39,10 +40,26 @@ pub struct Message {
     pub status_id: Option<i64>,
     pub agencies: Option<String>,
     pub location: Option<String>,
+    /// Rocket, mission and orbit, weather, landings (events: type and
+    /// launches), most important first: renderers short of room drop
+    /// them from the end.
+    pub details: Vec<Fact>,
     pub webcast: Option<String>,
+    /// The item's main page for people (never the LL2 API): embed URL,
+    /// "Details" button.
     pub link: Option<String>,
+    /// Every page of the item (`links::pages`), main page first.
+    pub pages: Vec<Link>,
     pub image: Option<String>,
     pub description: Option<String>,
+}
+
+/// One labelled line of details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub icon: &'static str,
+    pub label: &'static str,
+    pub value: String,
 }
 
 /// Builds the message for `alert` as seen by a subscriber in `tz` at `now`:
@@ -94,8 +111,10 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
             (Some(x), None) | (None, Some(x)) => Some(x.clone()),
             (None, None) => None,
         },
+        details: details(item),
         webcast,
-        link: item.url.clone(),
+        link: links::main_page(item),
+        pages: links::pages(item),
         image: item.image.clone(),
         description: item.description.clone(),
     }
@@ -205,6 +224,66 @@ fn labelled(label: &str, formatted: String) -> String {
     }
 }
 
+/// The detail lines of an item, most important first.
+pub fn details(item: &Item) -> Vec<Fact> {
+    // LL2 fills unknown values with placeholders not worth a line.
+    let known = |n: &&Named| !matches!(n.name.trim().to_lowercase().as_str(), "unknown" | "n/a" | "tbd" | "");
+    let d = &item.details;
+    let mut out = Vec::new();
+    let mut push = |icon, label, value: String| {
+        if !value.trim().is_empty() {
+            out.push(Fact { icon, label, value });
+        }
+    };
+    match item.kind() {
+        ItemKind::Launch => {
+            push("🚀", "Rocket", d.rocket.clone().unwrap_or_default());
+            let orbit = d.orbit.as_ref().filter(known).map(|o| match o.abbrev.as_deref() {
+                Some(a) if !a.is_empty() && a != o.name => format!("{} ({a})", o.name),
+                _ => o.name.clone(),
+            });
+            let mission = item.item_type.as_ref().filter(known).map(|t| t.name.clone());
+            let mission = [mission, orbit.map(|o| format!("to {o}"))].into_iter().flatten().collect::<Vec<_>>();
+            push("🎯", "Mission", mission.join(", "));
+            let chance = d.probability.map(|p| format!("{p}% go"));
+            let weather = [chance, d.weather.as_deref().map(one_line)].into_iter().flatten().collect::<Vec<_>>();
+            push("🌤", "Weather", weather.join(" · "));
+            push("🛬", "Landing", d.landings.iter().map(landing_text).collect::<Vec<_>>().join("; "));
+        }
+        ItemKind::Event => {
+            push("🏷", "Type", item.item_type.as_ref().map(|t| t.name.clone()).unwrap_or_default());
+            let label = if d.launches.len() > 1 { "Launches" } else { "Launch" };
+            push("🚀", label, d.launches.join("; "));
+        }
+    }
+    out
+}
+
+/// "B1082 on OCISLY (ASDS): landed", "expended".
+fn landing_text(l: &Landing) -> String {
+    // LL2 names a booster not yet assigned "Unknown F9" and the like.
+    let booster = l.booster.clone().filter(|b| !b.starts_with("Unknown")).unwrap_or_else(|| "Booster".into());
+    if !l.attempt {
+        return format!("{booster}: no landing attempt");
+    }
+    let place = match (&l.location, &l.method) {
+        (Some(loc), Some(m)) if loc != m => format!(" on {loc} ({m})"),
+        (Some(x), _) | (None, Some(x)) => format!(" on {x}"),
+        (None, None) => String::new(),
+    };
+    let result = match l.success {
+        Some(true) => "landed ✅",
+        Some(false) => "landing failed ❌",
+        None => "landing planned",
+    };
+    format!("{booster}{place}: {result}")
+}
+
+/// Text on one line: LL2's free text may carry line breaks.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn agencies_line(item: &Item) -> Option<String> {
     if item.agencies.is_empty() {
         return None;
@@ -297,8 +376,13 @@ pub fn console(msg: &Message) -> String {
     field("Status:", &msg.status);
     field("Agency:", &msg.agencies);
     field("Where:", &msg.location);
+    for f in &msg.details {
+        field(&format!("{}:", f.label), &Some(f.value.clone()));
+    }
     field("Webcast:", &msg.webcast);
-    field("Link:", &msg.link);
+    for page in &msg.pages {
+        field("Link:", &Some(format!("{} {}", page.label, page.url)));
+    }
     out
 }
 
