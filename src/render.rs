@@ -239,7 +239,8 @@ pub fn details(item: &Item) -> Vec<Fact> {
         ItemKind::Launch => {
             push("🚀", "Rocket", d.rocket.clone().unwrap_or_default());
             let orbit = d.orbit.as_ref().filter(known).map(|o| match o.abbrev.as_deref() {
-                Some(a) if !a.is_empty() && a != o.name => format!("{} ({a})", o.name),
+                // "Low Earth Orbit (LEO)", but not "Mars Orbit (Mars)".
+                Some(a) if !a.is_empty() && !o.name.contains(a) => format!("{} ({a})", o.name),
                 _ => o.name.clone(),
             });
             let mission = item.item_type.as_ref().filter(known).map(|t| t.name.clone());
