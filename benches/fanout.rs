@@ -70,7 +70,8 @@ fn store_with_fan_out(rt: &Runtime, chats: u64) -> (tempfile::TempDir, Store) {
         .into_iter()
         .next()
         .expect("fixture has launches");
-    let alert = Alert { id: AlertId(store.next_id().expect("id")), item, change: Change::New, detected_at: Utc::now() };
+    let alert =
+        Alert { id: AlertId(store.next_id().expect("id")), item, changes: vec![Change::New], detected_at: Utc::now() };
     let deliveries = store.outbox_entries(alert.id, &subs, Utc::now()).expect("outbox entries");
     store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).expect("batch applied");
     if std::env::var_os("TMINUS_FANOUT_NO_SETUP_FLUSH").is_none() {

@@ -195,6 +195,7 @@ impl App {
             timezone: config.alerts.timezone,
             reminders: config.alerts.reminders.clone(),
             calendar_base: config.server.listen.and(config.server.public_url.clone()),
+            schedule_horizon: config.alerts.schedule_horizon,
         };
         let mut routes = None;
         // One handler for slash commands, reached over the gateway
@@ -323,7 +324,10 @@ fn build_senders(config: &Config) -> Result<(Senders, Option<Arc<TelegramSender>
 /// no chat tokens, everything to the console, so a fresh install is useful.
 fn effective_watches(config: &Config) -> Vec<Watch> {
     if config.watches.is_empty() && config.telegram.token.is_empty() && config.discord.token.is_empty() {
-        vec![subscriptions::default_console_watch(config.alerts.timezone, config.alerts.reminders.clone())]
+        vec![Watch {
+            schedule_horizon: config.alerts.schedule_horizon,
+            ..subscriptions::default_console_watch(config.alerts.timezone, config.alerts.reminders.clone())
+        }]
     } else {
         config.watches.clone()
     }

@@ -56,6 +56,30 @@ impl Change {
         }
     }
 
+    /// Importance, lower first: status > webcast > schedule > new (a
+    /// reminder is always alone).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Change::Status { .. } => 0,
+            Change::Webcast { .. } => 1,
+            Change::Schedule { .. } => 2,
+            Change::New => 3,
+            Change::Reminder { .. } => 4,
+        }
+    }
+
+    /// For a schedule change: how soon the nearer of the old and new dates
+    /// comes after `now`; `None` when both passed or are unknown.
+    pub fn nearest_future_date(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let Change::Schedule { old_when, new_when, .. } = self else { return None };
+        [*old_when, *new_when]
+            .into_iter()
+            .flatten()
+            .filter(|d| *d >= now)
+            .map(|d| (d - now).to_std().unwrap_or_default())
+            .min()
+    }
+
     /// How far the date moved, when both ends are known.
     pub fn shift(&self) -> Option<chrono::Duration> {
         match self {
@@ -65,19 +89,112 @@ impl Change {
     }
 }
 
-/// One alert: a change of one item, with the item as it is now.
+/// One alert: the changes of one item found in one poll (or one reminder),
+/// with the item as it is now. `changes` is never empty and is ordered by
+/// importance, the headline first (see [`Change::rank`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "AlertRecord")]
 pub struct Alert {
     pub id: AlertId,
     pub item: Item,
-    pub change: Change,
+    pub changes: Vec<Change>,
     pub detected_at: DateTime<Utc>,
 }
 
-impl Alert {
-    pub fn kind(&self) -> AlertKind {
-        self.change.kind()
+/// How an alert is read from the store: records written before alerts
+/// grouped changes carry a single `change`.
+#[derive(Deserialize)]
+struct AlertRecord {
+    id: AlertId,
+    item: Item,
+    #[serde(default)]
+    changes: Vec<Change>,
+    #[serde(default)]
+    change: Option<Change>,
+    detected_at: DateTime<Utc>,
+}
+
+impl From<AlertRecord> for Alert {
+    fn from(r: AlertRecord) -> Alert {
+        let changes = r.changes.into_iter().chain(r.change).collect();
+        Alert::new(r.id, r.item, changes, r.detected_at)
     }
+}
+
+impl Alert {
+    /// An alert of `changes`, put in headline order.
+    pub fn new(id: AlertId, item: Item, mut changes: Vec<Change>, detected_at: DateTime<Utc>) -> Alert {
+        changes.sort_by_key(Change::rank);
+        Alert { id, item, changes, detected_at }
+    }
+
+    /// The headline change.
+    pub fn headline(&self) -> Option<&Change> {
+        self.changes.first()
+    }
+
+    /// The kind of the headline (reminder for an empty alert, which only a
+    /// damaged record can be).
+    pub fn kind(&self) -> AlertKind {
+        self.headline().map_or(AlertKind::Reminder, Change::kind)
+    }
+
+    /// The changes someone hears who wants `kinds` with a schedule
+    /// `horizon`: the kinds asked for, schedule changes only within the
+    /// horizon (as of detection), and a correction after lift-off only
+    /// together with the status it belongs to.
+    pub fn visible(&self, kinds: &[AlertKind], horizon: Option<Duration>) -> Vec<Change> {
+        let mut out: Vec<Change> = self
+            .changes
+            .iter()
+            .filter(|c| kinds.contains(&c.kind()))
+            .filter(|c| c.kind() != AlertKind::Schedule || within_horizon(c, horizon, self.detected_at))
+            .cloned()
+            .collect();
+        if after_liftoff(&self.item, self.detected_at) && !out.iter().any(|c| c.kind() == AlertKind::Status) {
+            out.retain(|c| c.kind() != AlertKind::Schedule);
+        }
+        out
+    }
+
+    /// This alert as seen by someone who wants `kinds` with `horizon`;
+    /// `None` when none of its changes is for them.
+    pub fn seen_by(&self, kinds: &[AlertKind], horizon: Option<Duration>) -> Option<Alert> {
+        let changes = self.visible(kinds, horizon);
+        (!changes.is_empty()).then(|| Alert { changes, ..self.clone() })
+    }
+}
+
+/// Whether a schedule change is news for someone with a schedule
+/// `horizon` at `now`: while the old or the new date lies within
+/// `now..=now + horizon`. `None` means no horizon: always. Other changes
+/// are not affected.
+pub fn within_horizon(change: &Change, horizon: Option<Duration>, now: DateTime<Utc>) -> bool {
+    match (change, horizon) {
+        (Change::Schedule { .. }, Some(h)) => change.nearest_future_date(now).is_some_and(|d| d <= h),
+        _ => true,
+    }
+}
+
+/// Whether the item's date has passed at `now` and its status is final
+/// (success, failure, partial failure) or in flight: from then on a
+/// NET/window correction belongs to the result, not to a message of its own.
+pub fn after_liftoff(item: &Item, now: DateTime<Utc>) -> bool {
+    let flown = item
+        .status
+        .as_ref()
+        .and_then(|s| s.id)
+        .is_some_and(|id| crate::item::status::FINAL.contains(&id) || id == crate::item::status::IN_FLIGHT);
+    flown && item.when.is_some_and(|w| w <= now)
+}
+
+/// The changes of one update that may be told at `now`: a correction after
+/// lift-off without a status change is dropped (see [`after_liftoff`]).
+pub fn fold_after_liftoff(mut changes: Vec<Change>, item: &Item, now: DateTime<Utc>) -> Vec<Change> {
+    if after_liftoff(item, now) && !changes.iter().any(|c| c.kind() == AlertKind::Status) {
+        changes.retain(|c| c.kind() != AlertKind::Schedule);
+    }
+    changes
 }
 
 /// Names what changed between the stored snapshot `old` and the fresh `new`.
@@ -146,6 +263,28 @@ pub(crate) mod tests {
     /// 2026-12-05 13:30 UTC to the minute.
     pub(crate) fn sample_launch() -> Item {
         serde_json::from_str(include_str!("../tests/support/sample_launch.json")).expect("an Item")
+    }
+
+    /// The sample launch with the details LL2 gives in detailed mode: rocket,
+    /// orbit, weather, a booster landing and a Flight Club page.
+    pub(crate) fn sample_launch_with_details() -> Item {
+        let mut item = sample_launch();
+        item.details = crate::item::Details {
+            rocket: Some("Falcon 9 Block 5".into()),
+            orbit: Some(Named::new(Some(8), "Low Earth Orbit", Some("LEO".into()))),
+            probability: Some(90),
+            weather: Some("Cumulus Clouds, Flight Through Precipitation".into()),
+            landings: vec![crate::item::Landing {
+                booster: Some("B1082".into()),
+                attempt: true,
+                success: None,
+                location: Some("OCISLY".into()),
+                method: Some("ASDS".into()),
+            }],
+            flightclub_url: Some(format!("https://flightclub.io/result?llId={}", item.id.id)),
+            ..Default::default()
+        };
+        item
     }
 
     #[test]
@@ -231,5 +370,81 @@ pub(crate) mod tests {
         new.when = Some("2026-12-05T13:31:00Z".parse().unwrap());
         let kinds: Vec<_> = detect(Some(&old), &new).iter().map(Change::kind).collect();
         assert_eq!(kinds, [AlertKind::Schedule, AlertKind::Status, AlertKind::Webcast]);
+    }
+
+    fn slip(old: &Item, days: i64) -> Change {
+        let mut new = old.clone();
+        new.when = old.when.map(|w| w + chrono::Duration::days(days));
+        detect(Some(old), &new).remove(0)
+    }
+
+    #[test]
+    fn alert_puts_the_most_important_change_first() {
+        let item = sample_launch();
+        let status = Change::Status { old: None, new: item.status.clone() };
+        let webcast = Change::Webcast { went_live: true, url: None };
+        let alert = Alert::new(AlertId(1), item.clone(), vec![slip(&item, 1), webcast, status], Utc::now());
+        let kinds: Vec<_> = alert.changes.iter().map(Change::kind).collect();
+        assert_eq!(kinds, [AlertKind::Status, AlertKind::Webcast, AlertKind::Schedule]);
+        assert_eq!(alert.kind(), AlertKind::Status);
+    }
+
+    #[test]
+    fn old_single_change_records_still_read() {
+        let alert = Alert::new(AlertId(7), sample_launch(), vec![Change::New], Utc::now());
+        let mut v = serde_json::to_value(&alert).unwrap();
+        let map = v.as_object_mut().unwrap();
+        map.remove("changes");
+        map.insert("change".into(), serde_json::json!({"kind": "new"}));
+        assert_eq!(serde_json::from_value::<Alert>(v).unwrap(), alert);
+        let round = serde_json::to_string(&alert).unwrap();
+        assert_eq!(serde_json::from_str::<Alert>(&round).unwrap(), alert);
+    }
+
+    #[test]
+    fn horizon_counts_the_nearer_future_date() {
+        let item = sample_launch();
+        let t = item.when.unwrap();
+        let now = t - chrono::Duration::days(20);
+        let five = Some(Duration::from_secs(5 * 86_400));
+        let far = slip(&item, 3);
+        assert!(!within_horizon(&far, five, now), "both dates 20+ days out");
+        assert!(within_horizon(&far, None, now), "no horizon: always");
+        assert!(within_horizon(&far, Some(Duration::from_secs(21 * 86_400)), now));
+        // Pulled in from 20 days to 2: the new date is near.
+        let mut near = item.clone();
+        near.when = Some(now + chrono::Duration::days(2));
+        assert!(within_horizon(&detect(Some(&item), &near)[0], five, now));
+        // Both dates passed: outside any horizon.
+        assert!(!within_horizon(&far, five, t + chrono::Duration::days(10)));
+        // Other kinds are never held back.
+        assert!(within_horizon(&Change::New, five, now));
+    }
+
+    #[test]
+    fn a_correction_after_liftoff_rides_with_the_result() {
+        let mut item = sample_launch();
+        let t = item.when.unwrap();
+        item.status = Some(Named::new(Some(crate::item::status::SUCCESS), "Launch Successful", None));
+        let after = t + chrono::Duration::minutes(20);
+        let correction = Change::Schedule {
+            old_when: Some(t),
+            new_when: Some(t + chrono::Duration::seconds(3)),
+            old_precision: None,
+            new_precision: None,
+            old_window: (None, None),
+            new_window: (None, None),
+        };
+        assert!(fold_after_liftoff(vec![correction.clone()], &item, after).is_empty());
+        let status = Change::Status { old: None, new: item.status.clone() };
+        let both = fold_after_liftoff(vec![correction.clone(), status.clone()], &item, after);
+        assert_eq!(both.len(), 2);
+        // Before T-0, or still Go: a schedule change stands on its own.
+        assert_eq!(fold_after_liftoff(vec![correction.clone()], &item, t - chrono::Duration::hours(1)).len(), 1);
+        let alert = Alert::new(AlertId(1), item, both, after);
+        let all = AlertKind::ALL;
+        assert_eq!(alert.visible(&all, None).len(), 2);
+        assert!(alert.seen_by(&[AlertKind::Schedule], None).is_none(), "never alone");
+        assert_eq!(alert.seen_by(&[AlertKind::Status], None).unwrap().changes, [status]);
     }
 }

@@ -235,6 +235,64 @@ pub struct Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub last_updated: DateTime<Utc>,
+    /// What people read first about a launch (and, for events, the
+    /// launches they belong to). Shown in alerts, never compared by
+    /// detection; absent in snapshots written before it existed.
+    #[serde(default, skip_serializing_if = "Details::is_empty")]
+    pub details: Details,
+}
+
+/// Launch and event details beyond what detection compares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Details {
+    /// Rocket configuration, full name ("Falcon 9 Block 5").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rocket: Option<String>,
+    /// Target orbit of the mission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orbit: Option<Named>,
+    /// Launch probability (weather), percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weather: Option<String>,
+    /// Booster landings, one per first-stage core (detailed mode only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landings: Vec<Landing>,
+    /// Flight Club's page of the launch, as LL2 gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flightclub_url: Option<String>,
+    /// Events: the names of the launches they belong to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launches: Vec<String>,
+    /// Events: their own information page (the highest-priority one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_url: Option<String>,
+}
+
+impl Details {
+    pub fn is_empty(&self) -> bool {
+        *self == Details::default()
+    }
+}
+
+/// A booster landing of a launch: planned, or with its result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Landing {
+    /// Booster serial number ("B1082").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booster: Option<String>,
+    /// Whether a landing is attempted at all (false: expended).
+    pub attempt: bool,
+    /// `None` until the result is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+    /// Where, short ("OCISLY", "LZ-1").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// How, short ("ASDS", "RTLS").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 impl Item {

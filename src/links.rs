@@ -5,7 +5,8 @@
 //!
 //! The patterns are the ones those sites use for LL2 items (the same ones
 //! LiveLaunch and other LL2 clients link to): Space Launch Now pages by the
-//! item's `slug`, Go4Liftoff pages by its LL2 id.
+//! item's `slug`, Go4Liftoff pages by its LL2 id. Flight Club's page of a
+//! launch and an event's own information page are taken as LL2 gives them.
 
 use crate::item::Item;
 use crate::types::ItemKind;
@@ -21,7 +22,8 @@ pub struct Link {
 pub const WATCH_LIVE: &str = "Watch live";
 
 /// The item's pages, most useful first: the webcast (when there is one),
-/// Space Launch Now, Go4Liftoff. Items without a slug or id get fewer.
+/// Space Launch Now, Go4Liftoff, then Flight Club (launches) or the
+/// event's own page. Items without a slug or id get fewer.
 pub fn for_item(item: &Item) -> Vec<Link> {
     let mut out = Vec::new();
     if let Some(url) = item.webcast_url().filter(|u| is_web(u)) {
@@ -44,8 +46,20 @@ pub fn pages(item: &Item) -> Vec<Link> {
     if is_slug(&item.id.id) {
         out.push(Link { label: "Go4Liftoff", url: format!("https://go4liftoff.com/{path}/id/{}", item.id.id) });
     }
+    let (label, given) = match item.kind() {
+        ItemKind::Launch => (FLIGHT_CLUB, &item.details.flightclub_url),
+        ItemKind::Event => (EVENT_INFO, &item.details.info_url),
+    };
+    if let Some(url) = given.as_deref().map(str::trim).filter(|u| is_web(u)) {
+        out.push(Link { label, url: url.to_string() });
+    }
     out
 }
+
+/// Label of a launch's Flight Club page.
+pub const FLIGHT_CLUB: &str = "Flight Club";
+/// Label of an event's own information page.
+pub const EVENT_INFO: &str = "Official page";
 
 /// The one page to open for an item (a calendar's `URL`, an embed title).
 pub fn main_page(item: &Item) -> Option<String> {
@@ -110,6 +124,19 @@ mod tests {
         assert!(links.iter().all(|l| !is_ll2_api(&l.url)));
         it.videos[0].url = "https://lldev.thespacedevs.com/2.3.0/launches/abc/".into();
         assert!(for_item(&it).iter().all(|l| l.label != WATCH_LIVE));
+    }
+
+    #[test]
+    fn flight_club_and_event_pages_as_ll2_gives_them() {
+        let mut it = item(ItemKind::Launch, "abc", "a-b");
+        it.details.flightclub_url = Some("https://flightclub.io/result?llId=abc".into());
+        assert_eq!(pages(&it)[2], Link { label: FLIGHT_CLUB, url: "https://flightclub.io/result?llId=abc".into() });
+        let mut ev = item(ItemKind::Event, "12", "");
+        ev.details.info_url = Some("https://www.esa.int/juice".into());
+        assert_eq!(main_page(&ev).as_deref(), Some("https://go4liftoff.com/event/id/12"));
+        assert_eq!(pages(&ev)[1].label, EVENT_INFO);
+        ev.details.info_url = Some("https://ll.thespacedevs.com/2.3.0/events/12/".into());
+        assert_eq!(pages(&ev).len(), 1, "never the API");
     }
 
     #[test]

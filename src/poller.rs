@@ -489,16 +489,15 @@ impl Poller {
                 kept.keep_known(old);
             }
             let item = &kept;
-            let changes = detect::detect(old.as_ref(), item);
-            if !silent {
-                for change in changes {
-                    let alert =
-                        Alert { id: AlertId(self.store.next_id()?), item: item.clone(), change, detected_at: now };
-                    let subs = self.index.read().map(|ix| ix.route(item, alert.kind())).unwrap_or_default();
-                    batch.deliveries.extend(self.store.outbox_entries(alert.id, &subs, now)?);
-                    debug!(item = %item.id, kind = %alert.kind(), "change detected");
-                    batch.alerts.push(alert);
-                }
+            // All changes of one item in one poll are one alert: one
+            // message per destination, the most important change first.
+            let changes = detect::fold_after_liftoff(detect::detect(old.as_ref(), item), item, now);
+            if !silent && !changes.is_empty() {
+                let alert = Alert::new(AlertId(self.store.next_id()?), item.clone(), changes, now);
+                let subs = self.index.read().map(|ix| ix.route_alert(&alert)).unwrap_or_default();
+                batch.deliveries.extend(self.store.outbox_entries(alert.id, &subs, now)?);
+                debug!(item = %item.id, kind = %alert.kind(), changes = alert.changes.len(), "change detected");
+                batch.alerts.push(alert);
             }
             batch.items.push(item.clone());
         }

@@ -116,12 +116,8 @@ impl Reminders {
                     // no alert record, since nobody receives it.
                     continue;
                 }
-                let alert = Alert {
-                    id: AlertId(self.store.next_id()?),
-                    item: item.clone(),
-                    change: Change::Reminder { offset: d.offset, when: d.when },
-                    detected_at: now,
-                };
+                let reminder = Change::Reminder { offset: d.offset, when: d.when };
+                let alert = Alert::new(AlertId(self.store.next_id()?), item.clone(), vec![reminder], now);
                 batch.deliveries.extend(self.store.outbox_entries(alert.id, &subs, now)?);
                 info!(item = %item.id, name = %item.name, offset = %crate::types::format_duration(d.offset), recipients = subs.len(), "reminder due");
                 batch.alerts.push(alert);

@@ -12,7 +12,8 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
 use crate::detect::{Alert, Change};
-use crate::item::{Item, Precision, status};
+use crate::item::{Item, Landing, Named, Precision, status};
+use crate::links::{self, Link};
 use crate::types::{AlertKind, ItemKind, format_duration};
 
 /// Platform-neutral content of one alert.
@@ -39,15 +40,88 @@ pub struct Message {
     pub status_id: Option<i64>,
     pub agencies: Option<String>,
     pub location: Option<String>,
+    /// Rocket, mission and orbit, weather, landings (events: type and
+    /// launches), most important first: renderers short of room drop
+    /// them from the end.
+    pub details: Vec<Fact>,
     pub webcast: Option<String>,
+    /// The item's main page for people (never the LL2 API): embed URL,
+    /// "Details" button.
     pub link: Option<String>,
+    /// Every page of the item (`links::pages`), main page first.
+    pub pages: Vec<Link>,
     pub image: Option<String>,
     pub description: Option<String>,
 }
 
-/// Builds the message for `alert` as seen by a subscriber in `tz` at `now`.
+/// One labelled line of details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub icon: &'static str,
+    pub label: &'static str,
+    pub value: String,
+}
+
+/// Builds the message for `alert` as seen by a subscriber in `tz` at `now`:
+/// the headline of its most important change, then the lines of every
+/// change (a change without lines of its own, such as a webcast going live
+/// beside a status change, is named in one).
 pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     let item = &alert.item;
+    let precision = item.precision.as_ref();
+    let mut described = alert.changes.iter().map(|c| describe(c, item, tz));
+    let first = described.next().unwrap_or(Described {
+        emoji: "ℹ️",
+        headline: "Update".to_string(),
+        lines: Vec::new(),
+        note: None,
+    });
+    let (emoji, headline, mut changes, mut note) = (first.emoji, first.headline, first.lines, first.note);
+    for more in described {
+        if more.lines.is_empty() {
+            changes.push(format!("{} {}", more.emoji, more.headline));
+        }
+        changes.extend(more.lines);
+        note = note.or(more.note);
+    }
+    let exact = item.when.filter(|_| to_the_hour(precision));
+    let webcast = alert
+        .changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Webcast { url: Some(u), .. } => Some(u.clone()),
+            _ => None,
+        })
+        .or_else(|| item.webcast_url().map(str::to_owned));
+    Message {
+        kind: alert.kind(),
+        emoji,
+        headline,
+        title: item.name.clone(),
+        changes,
+        note,
+        when: item.when.map(|w| format_when(w, precision, tz)),
+        when_exact: exact,
+        tminus: exact.map(|w| format_tminus(w, now)),
+        status: item.status.as_ref().map(|s| s.name.clone()),
+        status_id: item.status.as_ref().and_then(|s| s.id),
+        agencies: agencies_line(item),
+        location: match (&item.pad, &item.location) {
+            (Some(p), Some(l)) => Some(format!("{p}, {l}")),
+            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+            (None, None) => None,
+        },
+        details: details(item),
+        webcast,
+        link: links::main_page(item),
+        pages: links::pages(item),
+        image: item.image.clone(),
+        description: item.description.clone(),
+    }
+}
+
+/// What one change says: its emoji, its headline, its lines and a note.
+fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
     let precision = item.precision.as_ref();
     let noun = match item.kind() {
         ItemKind::Launch => "launch",
@@ -56,7 +130,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     let date_label = if item.kind() == ItemKind::Launch { "NET" } else { "Date" };
     let mut changes = Vec::new();
     let mut note = None;
-    let (emoji, headline) = match &alert.change {
+    let (emoji, headline) = match change {
         Change::New => ("🆕", format!("New {}", noun.to_lowercase())),
         Change::Schedule { old_when, new_when, old_precision, new_precision, old_window, new_window } => {
             let (old_fine, new_fine) = (to_the_hour(old_precision.as_ref()), to_the_hour(new_precision.as_ref()));
@@ -124,34 +198,15 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
             ("⏰", format!("T-{} reminder", format_duration(*offset)))
         }
     };
-    let exact = item.when.filter(|_| to_the_hour(precision));
-    let webcast = match &alert.change {
-        Change::Webcast { url: Some(u), .. } => Some(u.clone()),
-        _ => item.webcast_url().map(str::to_owned),
-    };
-    Message {
-        kind: alert.kind(),
-        emoji,
-        headline,
-        title: item.name.clone(),
-        changes,
-        note,
-        when: item.when.map(|w| format_when(w, precision, tz)),
-        when_exact: exact,
-        tminus: exact.map(|w| format_tminus(w, now)),
-        status: item.status.as_ref().map(|s| s.name.clone()),
-        status_id: item.status.as_ref().and_then(|s| s.id),
-        agencies: agencies_line(item),
-        location: match (&item.pad, &item.location) {
-            (Some(p), Some(l)) => Some(format!("{p}, {l}")),
-            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
-            (None, None) => None,
-        },
-        webcast,
-        link: item.url.clone(),
-        image: item.image.clone(),
-        description: item.description.clone(),
-    }
+    Described { emoji, headline, lines: changes, note }
+}
+
+/// One change, described.
+struct Described {
+    emoji: &'static str,
+    headline: String,
+    lines: Vec<String>,
+    note: Option<String>,
 }
 
 /// Whether a date is known to the hour or better (or its precision is not
@@ -167,6 +222,67 @@ fn labelled(label: &str, formatted: String) -> String {
         Some(rest) if label == "NET" => rest.to_string(),
         _ => formatted,
     }
+}
+
+/// The detail lines of an item, most important first.
+pub fn details(item: &Item) -> Vec<Fact> {
+    // LL2 fills unknown values with placeholders not worth a line.
+    let known = |n: &&Named| !matches!(n.name.trim().to_lowercase().as_str(), "unknown" | "n/a" | "tbd" | "");
+    let d = &item.details;
+    let mut out = Vec::new();
+    let mut push = |icon, label, value: String| {
+        if !value.trim().is_empty() {
+            out.push(Fact { icon, label, value });
+        }
+    };
+    match item.kind() {
+        ItemKind::Launch => {
+            push("🚀", "Rocket", d.rocket.clone().unwrap_or_default());
+            let orbit = d.orbit.as_ref().filter(known).map(|o| match o.abbrev.as_deref() {
+                // "Low Earth Orbit (LEO)", but not "Mars Orbit (Mars)".
+                Some(a) if !a.is_empty() && !o.name.contains(a) => format!("{} ({a})", o.name),
+                _ => o.name.clone(),
+            });
+            let mission = item.item_type.as_ref().filter(known).map(|t| t.name.clone());
+            let mission = [mission, orbit.map(|o| format!("to {o}"))].into_iter().flatten().collect::<Vec<_>>();
+            push("🎯", "Mission", mission.join(", "));
+            let chance = d.probability.map(|p| format!("{p}% go"));
+            let weather = [chance, d.weather.as_deref().map(one_line)].into_iter().flatten().collect::<Vec<_>>();
+            push("🌤", "Weather", weather.join(" · "));
+            push("🛬", "Landing", d.landings.iter().map(landing_text).collect::<Vec<_>>().join("; "));
+        }
+        ItemKind::Event => {
+            push("🏷", "Type", item.item_type.as_ref().map(|t| t.name.clone()).unwrap_or_default());
+            let label = if d.launches.len() > 1 { "Launches" } else { "Launch" };
+            push("🚀", label, d.launches.join("; "));
+        }
+    }
+    out
+}
+
+/// "B1082 on OCISLY (ASDS): landed", "expended".
+fn landing_text(l: &Landing) -> String {
+    // LL2 names a booster not yet assigned "Unknown F9" and the like.
+    let booster = l.booster.clone().filter(|b| !b.starts_with("Unknown")).unwrap_or_else(|| "Booster".into());
+    if !l.attempt {
+        return format!("{booster}: no landing attempt");
+    }
+    let place = match (&l.location, &l.method) {
+        (Some(loc), Some(m)) if loc != m => format!(" on {loc} ({m})"),
+        (Some(x), _) | (None, Some(x)) => format!(" on {x}"),
+        (None, None) => String::new(),
+    };
+    let result = match l.success {
+        Some(true) => "landed ✅",
+        Some(false) => "landing failed ❌",
+        None => "landing planned",
+    };
+    format!("{booster}{place}: {result}")
+}
+
+/// Text on one line: LL2's free text may carry line breaks.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn agencies_line(item: &Item) -> Option<String> {
@@ -261,8 +377,13 @@ pub fn console(msg: &Message) -> String {
     field("Status:", &msg.status);
     field("Agency:", &msg.agencies);
     field("Where:", &msg.location);
+    for f in &msg.details {
+        field(&format!("{}:", f.label), &Some(f.value.clone()));
+    }
     field("Webcast:", &msg.webcast);
-    field("Link:", &msg.link);
+    for page in &msg.pages {
+        field("Link:", &Some(format!("{} {}", page.label, page.url)));
+    }
     out
 }
 
@@ -308,7 +429,7 @@ mod tests {
         let alert = Alert {
             id: AlertId(1),
             item,
-            change: Change::Reminder { offset: std::time::Duration::from_secs(3600), when },
+            changes: vec![Change::Reminder { offset: std::time::Duration::from_secs(3600), when }],
             detected_at: when,
         };
         let msg = message(&alert, chrono_tz::UTC, when - chrono::Duration::hours(1));
@@ -353,7 +474,7 @@ mod snapshot_tests {
     }
 
     fn alert(item: Item, change: Change, now: DateTime<Utc>) -> Alert {
-        Alert { id: AlertId(1), item, change, detected_at: now }
+        Alert::new(AlertId(1), item, vec![change], now)
     }
 
     /// Every case: (name, alert, now).

@@ -776,7 +776,7 @@ mod tests {
             let alert = Alert {
                 id: AlertId(store.next_id().unwrap()),
                 item: item.clone(),
-                change: Change::New,
+                changes: vec![Change::New],
                 detected_at: Utc::now(),
             };
             let state = FeedState {

@@ -203,7 +203,8 @@ impl Subscriptions {
                 let mut desired = Subscription::new(id, dest.clone(), watch_filter(w), origin)
                     .with_alerts(w.alerts.clone())
                     .with_reminders(w.reminders.clone())
-                    .with_timezone(w.timezone);
+                    .with_timezone(w.timezone)
+                    .with_schedule_horizon(w.schedule_horizon);
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless
@@ -267,6 +268,7 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         alerts: AlertKind::ALL.to_vec(),
         timezone,
         reminders,
+        schedule_horizon: None,
     }
 }
 

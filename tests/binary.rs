@@ -128,7 +128,7 @@ async fn sigkill_at_any_moment_neither_loses_nor_duplicates_alerts() {
     let mut changes: Vec<(String, String)> = Vec::new();
     for d in store.delivered().unwrap() {
         let alert = store.alert(d.alert).unwrap().unwrap();
-        if let tminus::detect::Change::Status { new, .. } = alert.change {
+        if let Some(tminus::detect::Change::Status { new, .. }) = alert.changes.into_iter().next() {
             changes.push((alert.item.id.id, new.map(|n| n.name).unwrap_or_default()));
         }
     }

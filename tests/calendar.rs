@@ -198,8 +198,12 @@ async fn calendar_command_links_a_private_revocable_feed() {
     s.commit(vec![launch("chat-1", in_days(2), Precision::Minute)]);
     let chat = Destination::Telegram(ChatId(-1001234567890));
     let directory = Directory::default();
-    let with_base =
-        |base: Option<String>| Defaults { timezone: chrono_tz::UTC, reminders: vec![], calendar_base: base };
+    let with_base = |base: Option<String>| Defaults {
+        timezone: chrono_tz::UTC,
+        reminders: vec![],
+        calendar_base: base,
+        schedule_horizon: None,
+    };
     let defaults = with_base(Some(format!("{}/", s.base)));
     let svc = Services { subs: &s.subs, store: &s.store, directory: &directory, defaults: &defaults };
     let ctx = CommandContext { destination: chat.clone(), can_manage: true, now: Utc::now() };

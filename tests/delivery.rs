@@ -34,8 +34,12 @@ async fn wide_fan_out_completes_without_stalling() {
     }
     let mut batch = Batch::default();
     for a in 0..2u64 {
-        let alert =
-            Alert { id: AlertId(1_000_000 + a), item: upcoming_launch(), change: Change::New, detected_at: Utc::now() };
+        let alert = Alert {
+            id: AlertId(1_000_000 + a),
+            item: upcoming_launch(),
+            changes: vec![Change::New],
+            detected_at: Utc::now(),
+        };
         let ids: Vec<SubId> = (0..n).map(SubId).collect();
         batch.deliveries.extend(store.outbox_entries(alert.id, &ids, Utc::now()).unwrap());
         batch.alerts.push(alert);
@@ -90,10 +94,10 @@ impl Telegram {
         let alert = Alert {
             id: AlertId(self.store.next_id().unwrap()),
             item: item.clone(),
-            change: Change::New,
+            changes: vec![Change::New],
             detected_at: now,
         };
-        let routed = self.subs.index().read().unwrap().route(item, alert.kind());
+        let routed = self.subs.index().read().unwrap().route_alert(&alert);
         let deliveries = self.store.outbox_entries(alert.id, &routed, now).unwrap();
         self.store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).unwrap();
     }

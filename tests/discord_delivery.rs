@@ -83,7 +83,7 @@ impl Env {
             let alert = Alert {
                 id: AlertId(self.store.next_id().unwrap()),
                 item: item.clone(),
-                change: Change::New,
+                changes: vec![Change::New],
                 detected_at: Utc::now(),
             };
             let entry = OutboxEntry {
@@ -138,7 +138,7 @@ async fn embed_is_posted_to_the_channel_with_its_fields() {
     assert_eq!(posts[0].authorization.as_deref(), Some(format!("Bot {TOKEN}").as_str()));
     let e = embed(&posts[0].body);
     assert_eq!(e["title"], item.name);
-    assert_eq!(e["url"], item.url.clone().unwrap());
+    assert_eq!(e["url"], tminus::links::main_page(&item).unwrap(), "the page for people, not the LL2 API");
     assert_eq!(e["color"], 0x5865F2, "new alerts are blurple");
     assert_eq!(e["thumbnail"]["url"], "https://example.com/images/falcon9.jpeg");
     assert_eq!(e["footer"]["text"], "new alert · tminus");
@@ -399,7 +399,7 @@ async fn global_ceiling_holds_across_channels() {
 }
 
 fn message() -> Message {
-    let alert = Alert { id: AlertId(1), item: launch(), change: Change::New, detected_at: Utc::now() };
+    let alert = Alert { id: AlertId(1), item: launch(), changes: vec![Change::New], detected_at: Utc::now() };
     tminus::render::message(&alert, chrono_tz::UTC, Utc::now())
 }
 

@@ -158,8 +158,12 @@ impl Bot {
         }
         assert_eq!(store.outbox_len(), 0, "the first sync is silent");
 
-        let defaults =
-            Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], calendar_base: None };
+        let defaults = Defaults {
+            timezone: chrono_tz::UTC,
+            reminders: vec![Duration::from_secs(3600)],
+            calendar_base: None,
+            schedule_horizon: None,
+        };
         let handler = Arc::new(Handler::new(store.clone(), subs.clone(), poller.directory(), defaults));
         let routes = interactions::router(handler, &public_key_hex()).unwrap();
         let state = ServerState::new(

@@ -60,8 +60,12 @@ impl Harness {
         let deliverer = Arc::new(Deliverer::new(app.subs.clone(), senders, DeliveryConfig::default()));
         let stop = CancellationToken::new();
         let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
-        let defaults =
-            Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], calendar_base: None };
+        let defaults = Defaults {
+            timezone: chrono_tz::UTC,
+            reminders: vec![Duration::from_secs(3600)],
+            calendar_base: None,
+            schedule_horizon: None,
+        };
         let services = BotServices {
             subs: app.subs.clone(),
             store: app.store.clone(),

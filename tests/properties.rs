@@ -136,6 +136,7 @@ fn item() -> impl Strategy<Value = Item> {
                     image: Some("https://img.example/x.jpg".into()),
                     description,
                     last_updated,
+                    details: Default::default(),
                 }
             },
         )
@@ -525,7 +526,7 @@ proptest! {
             item.description = Some(unit.repeat(n));
             item.name = unit.repeat(n / 4);
         }
-        let alert = Alert { id: AlertId(1), item, change, detected_at: now };
+        let alert = Alert { id: AlertId(1), item, changes: vec![change], detected_at: now };
         let mut msg = render::message(&alert, tz, now);
         msg.changes.extend(extra_changes);
 

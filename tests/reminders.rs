@@ -140,7 +140,9 @@ impl Bot {
             .into_iter()
             .map(|(_, entry)| {
                 let alert = self.store.alert(entry.alert).unwrap().expect("outbox entry has its alert");
-                let Change::Reminder { offset, when } = alert.change else { panic!("not a reminder: {alert:?}") };
+                let [Change::Reminder { offset, when }] = alert.changes[..] else {
+                    panic!("not a reminder: {alert:?}")
+                };
                 Fired { sub: entry.sub, item: alert.item.name, offset, when, at: alert.detected_at, alert: alert.id }
             })
             .collect()

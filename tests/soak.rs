@@ -321,7 +321,7 @@ async fn soak_run_under_faults_loses_nothing_and_stays_flat() {
     let delivered = store.delivered().unwrap();
     for d in &delivered {
         let alert = store.alert(d.alert).unwrap().expect("delivered alert has its record");
-        let identity = match &alert.change {
+        let identity = match &alert.changes[0] {
             Change::New => format!("{} new", alert.item.id),
             Change::Status { new, .. } => format!("{} status {:?}", alert.item.id, new.as_ref().map(|n| &n.name)),
             Change::Schedule { new_when, .. } => format!("{} schedule {new_when:?}", alert.item.id),

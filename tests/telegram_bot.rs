@@ -156,8 +156,12 @@ impl Harness {
 }
 
 fn services(subs: Subscriptions, store: Store, directory: Arc<RwLock<Directory>>) -> BotServices {
-    let defaults =
-        Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], calendar_base: None };
+    let defaults = Defaults {
+        timezone: chrono_tz::UTC,
+        reminders: vec![Duration::from_secs(3600)],
+        calendar_base: None,
+        schedule_horizon: None,
+    };
     BotServices { subs, store, directory, defaults }
 }
 

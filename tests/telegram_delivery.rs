@@ -134,7 +134,7 @@ impl Env {
                 not_before: None,
             })
             .collect();
-        let alert = Alert { id, item, change: Change::New, detected_at: now };
+        let alert = Alert { id, item, changes: vec![Change::New], detected_at: now };
         self.store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).unwrap();
         id
     }
@@ -455,7 +455,7 @@ async fn a_wrong_token_never_disables_subscriptions() {
 }
 
 fn alert() -> Alert {
-    Alert { id: AlertId(1), item: item("Starship"), change: Change::New, detected_at: Utc::now() }
+    Alert { id: AlertId(1), item: item("Starship"), changes: vec![Change::New], detected_at: Utc::now() }
 }
 
 // ---------------------------------------------------------------------------

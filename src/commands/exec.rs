@@ -36,6 +36,8 @@ pub struct Defaults {
     /// `[server] public_url` when the server that serves feeds is on
     /// (`listen` set): the base of `/calendar` links.
     pub calendar_base: Option<String>,
+    /// `[alerts].schedule_horizon`, given to new chat subscriptions.
+    pub schedule_horizon: Option<Duration>,
 }
 
 /// What to answer. `private`: only the sender should see it (Discord
@@ -81,7 +83,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         timezone: svc.defaults.timezone,
         reminders: svc.defaults.reminders.clone(),
         alerts: AlertKind::ALL.to_vec(),
-        schedule_horizon: None,
+        schedule_horizon: svc.defaults.schedule_horizon,
     });
     let chat = Chat { ctx, svc, settings };
     Ok(match cmd {
@@ -580,8 +582,12 @@ mod tests {
             let mut directory = Directory::default();
             directory.learn(&item);
             let subs = Subscriptions::load(store.clone()).unwrap();
-            let defaults =
-                Defaults { timezone: chrono_tz::UTC, reminders: vec![Duration::from_secs(3600)], calendar_base: None };
+            let defaults = Defaults {
+                timezone: chrono_tz::UTC,
+                reminders: vec![Duration::from_secs(3600)],
+                schedule_horizon: None,
+                calendar_base: None,
+            };
             Fixture { _dir: dir, store, subs, directory, defaults }
         }
 

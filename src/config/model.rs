@@ -27,6 +27,8 @@ pub const DEFAULT_STORE_PATH: &str = "data";
 pub const DEFAULT_REMINDERS: [Duration; 3] =
     [Duration::from_secs(24 * 3600), Duration::from_secs(3600), Duration::from_secs(10 * 60)];
 pub const DEFAULT_REMINDER_GRACE: Duration = Duration::from_secs(15 * 60);
+/// A week: the README says why.
+pub const DEFAULT_SCHEDULE_HORIZON: Duration = Duration::from_secs(7 * 86_400);
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
 pub const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -77,6 +79,9 @@ pub struct AlertsConfig {
     /// `reminder_grace`, default 15m: a reminder whose moment passed longer
     /// ago than this (bot was down) is skipped.
     pub reminder_grace: Duration,
+    /// `schedule_horizon`, default 7d: schedule changes alert only while
+    /// the old or the new date is this close. `None` ("off"): always.
+    pub schedule_horizon: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +179,8 @@ pub struct Watch {
     pub timezone: Tz,
     /// Distinct, non-zero, longest first. Empty means no reminders.
     pub reminders: Vec<Duration>,
+    /// Default: `[alerts].schedule_horizon`; `None` ("off"): always.
+    pub schedule_horizon: Option<Duration>,
 }
 
 impl Config {
@@ -196,6 +203,7 @@ impl Config {
                 reminders: DEFAULT_REMINDERS.to_vec(),
                 timezone: Tz::UTC,
                 reminder_grace: DEFAULT_REMINDER_GRACE,
+                schedule_horizon: Some(DEFAULT_SCHEDULE_HORIZON),
             },
             telegram: TelegramConfig { token: Secret::default(), api_url: DEFAULT_TELEGRAM_API_URL.to_owned() },
             discord: DiscordConfig {

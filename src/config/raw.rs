@@ -57,6 +57,7 @@ pub(super) struct RawAlerts {
     pub(super) reminders: Option<Value>,
     pub(super) timezone: Option<String>,
     pub(super) reminder_grace: Option<Value>,
+    pub(super) schedule_horizon: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -111,6 +112,7 @@ pub(super) struct RawWatch {
     pub(super) alerts: Option<Vec<Value>>,
     pub(super) timezone: Option<String>,
     pub(super) reminders: Option<Value>,
+    pub(super) schedule_horizon: Option<Value>,
 }
 
 /// The keys allowed in the table at `path`, as `deny_unknown_fields` checks

@@ -34,6 +34,7 @@ impl Config {
         kv(&mut out, "reminders", &render_reminders(&self.alerts.reminders));
         kv(&mut out, "timezone", &quote(self.alerts.timezone.name()));
         kv(&mut out, "reminder_grace", &quote(&format_duration(self.alerts.reminder_grace)));
+        kv(&mut out, "schedule_horizon", &render_horizon(self.alerts.schedule_horizon));
 
         out.push_str("\n[telegram]\n");
         kv(&mut out, "token", &quote(&self.telegram.token.to_string()));
@@ -99,6 +100,11 @@ fn render_watch(out: &mut String, w: &Watch) {
     kv(out, "alerts", &list(w.alerts.iter().map(|a| a.as_str())));
     kv(out, "timezone", &quote(w.timezone.name()));
     kv(out, "reminders", &render_reminders(&w.reminders));
+    kv(out, "schedule_horizon", &render_horizon(w.schedule_horizon));
+}
+
+fn render_horizon(h: Option<Duration>) -> String {
+    quote(&h.map_or_else(|| "off".to_string(), format_duration))
 }
 
 fn kv(out: &mut String, key: &str, value: &str) {

@@ -211,6 +211,20 @@ fn reminder_forms() {
 }
 
 #[test]
+fn schedule_horizon_defaults_to_a_week_and_watches_inherit_it() {
+    let week = Some(Duration::from_secs(7 * 86_400));
+    assert_eq!(parse("").unwrap().alerts.schedule_horizon, week);
+    let c = parse(&format!("[alerts]\nschedule_horizon = \"off\"\n{WATCH}")).unwrap();
+    assert_eq!((c.alerts.schedule_horizon, c.watches[0].schedule_horizon), (None, None));
+    let c = parse(&format!("{WATCH}schedule_horizon = \"5d\"\n")).unwrap();
+    assert_eq!(c.watches[0].schedule_horizon, Some(Duration::from_secs(5 * 86_400)));
+    assert_eq!(parse(WATCH).unwrap().watches[0].schedule_horizon, week);
+    assert_err("[alerts]\nschedule_horizon = \"3 parsecs\"", &["alerts.schedule_horizon"]);
+    assert_err("[alerts]\nschedule_horizon = 7", &["alerts.schedule_horizon", "\"off\""]);
+    assert_err(&format!("{WATCH}schedule_horizon = \"0s\"\n"), &["schedule_horizon"]);
+}
+
+#[test]
 fn unknown_keys_are_named() {
     assert_err(
         "[ll2]\nrequest_per_hour = 5",

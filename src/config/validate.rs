@@ -133,6 +133,10 @@ fn build_alerts(raw: RawAlerts) -> Result<AlertsConfig, ConfigError> {
             Some(s) => timezone("alerts.timezone", s)?,
         },
         reminder_grace: positive_duration("alerts.reminder_grace", raw.reminder_grace.as_ref(), d.reminder_grace)?,
+        schedule_horizon: match &raw.schedule_horizon {
+            None => d.schedule_horizon,
+            Some(v) => horizon("alerts.schedule_horizon", v)?,
+        },
     })
 }
 
@@ -260,6 +264,10 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
             None => alerts.reminders.clone(),
             Some(v) => reminders(&key("reminders"), v)?,
         },
+        schedule_horizon: match &raw.schedule_horizon {
+            None => alerts.schedule_horizon,
+            Some(v) => horizon(&key("schedule_horizon"), v)?,
+        },
     })
 }
 
@@ -360,6 +368,15 @@ fn reminder(key: &str, text: &str) -> Result<Duration, ConfigError> {
         return Err(invalid(key, format!("must be longer than 0s, got {text:?}")));
     }
     Ok(d)
+}
+
+/// A schedule horizon: a duration such as `"7d"`, or `"off"` (`None`).
+fn horizon(key: &str, value: &Value) -> Result<Option<Duration>, ConfigError> {
+    match value {
+        Value::String(s) if s.trim().eq_ignore_ascii_case("off") => Ok(None),
+        Value::String(s) => reminder(key, s.trim()).map(Some),
+        other => Err(invalid(key, format!("expected a duration like \"7d\" or \"off\", got {}", show(other)))),
+    }
 }
 
 fn positive_duration(key: &str, value: Option<&Value>, default: Duration) -> Result<Duration, ConfigError> {

@@ -240,7 +240,16 @@ impl Deliverer {
                 self.store.discard(key)?;
                 continue;
             }
-            let msg = render::message(alert, sub.timezone, Utc::now());
+            // Only the changes this subscription asked for (its kinds, its
+            // schedule horizon), the most important of them as headline.
+            let Some(seen) = sub.sees(alert) else {
+                debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
+                self.store.dead_letter(key, &entry, "subscription no longer wants these changes")?;
+                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
+                stats.dead += 1;
+                continue;
+            };
+            let msg = render::message(&seen, sub.timezone, Utc::now());
             let mute = chat_sub.then_some(&alert.item.id);
             let outcome = sender.send_alert(&entry.destination, &msg, mute).await;
             let delivered = outcome.is_ok();

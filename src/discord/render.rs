@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use serenity::builder::{CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage, ExecuteWebhook};
 
 use crate::item::status;
+use crate::links;
 use crate::render::Message;
 use crate::types::AlertKind;
 
@@ -191,7 +192,7 @@ struct EmbedParts {
 impl EmbedParts {
     fn of(msg: &Message) -> EmbedParts {
         let title = Some(msg.title.trim()).filter(|t| !t.is_empty()).map(|t| truncate(t, limits::TITLE).into_owned());
-        let url = msg.link.as_deref().and_then(valid_url).map(str::to_owned);
+        let url = msg.link.as_deref().filter(|u| links::is_web(u)).and_then(valid_url).map(str::to_owned);
         let footer = truncate(&format!("{} alert · tminus", msg.kind), limits::FOOTER).into_owned();
         let fields = fields(msg);
 
@@ -239,31 +240,75 @@ fn description(msg: &Message, budget: usize) -> String {
     out
 }
 
-/// When, Status, Agency, Location, Webcast: each only when known, each
-/// value non-empty and within the field limits.
+/// When, Status, Agency, Location, the details, Webcast, Links: each only
+/// when known, each value non-empty and within the field limits. Detail
+/// fields are dropped from the least important up when the fields would
+/// leave the description less than `MIN_HEADLINE_ROOM` of the total.
 fn fields(msg: &Message) -> Vec<(String, String, bool)> {
-    let mut out = Vec::with_capacity(5);
-    let mut push = |name: &str, value: String, inline: bool| {
-        let value = value.trim();
-        if !value.is_empty() && out.len() < limits::FIELDS {
-            out.push((
-                truncate(name, limits::FIELD_NAME).into_owned(),
-                truncate(value, limits::FIELD_VALUE).into_owned(),
-                inline,
-            ));
-        }
-    };
+    let mut out = Vec::with_capacity(8 + msg.details.len());
     if let Some(when) = when_value(msg) {
-        push("When", when, false);
+        push_field(&mut out, "When", when, false);
     }
     let text = |v: &Option<String>| v.as_deref().map(escape_markdown).unwrap_or_default();
-    push("Status", text(&msg.status), true);
+    push_field(&mut out, "Status", text(&msg.status), true);
     let agency_label = if msg.agencies.as_deref().is_some_and(|a| a.contains(", ")) { "Agencies" } else { "Agency" };
-    push(agency_label, text(&msg.agencies), true);
-    push("Location", text(&msg.location), false);
+    push_field(&mut out, agency_label, text(&msg.agencies), true);
+    push_field(&mut out, "Location", text(&msg.location), false);
+    let fixed = out.len();
+    for f in &msg.details {
+        push_field(
+            &mut out,
+            f.label,
+            truncate(&escape_markdown(&f.value), DETAIL_VALUE).into_owned(),
+            chars(&f.value) <= 40,
+        );
+    }
+    let details_end = out.len();
     // A cut URL is a broken link: drop it rather than trim it.
-    if let Some(url) = msg.webcast.as_deref().and_then(valid_url).filter(|u| chars(u) <= limits::FIELD_VALUE) {
-        push("Webcast", url.to_owned(), false);
+    let webcast = msg.webcast.as_deref().filter(|u| links::is_web(u)).and_then(valid_url);
+    if let Some(url) = webcast.filter(|u| chars(u) <= limits::FIELD_VALUE) {
+        push_field(&mut out, "Webcast", url.to_owned(), false);
+    }
+    push_field(&mut out, "Links", pages_value(msg), false);
+    let size = |f: &[(String, String, bool)]| f.iter().map(|(n, v, _)| chars(n) + chars(v)).sum::<usize>();
+    let room = limits::TOTAL - limits::TITLE - limits::FOOTER.min(200) - MIN_HEADLINE_ROOM;
+    let mut end = details_end;
+    while end > fixed && size(&out) > room {
+        end -= 1;
+        out.remove(end);
+    }
+    out
+}
+
+/// Appends a field when its value is not blank and the embed has room for
+/// one more, both within their limits.
+fn push_field(out: &mut Vec<(String, String, bool)>, name: &str, value: String, inline: bool) {
+    let value = value.trim();
+    if !value.is_empty() && out.len() < limits::FIELDS {
+        out.push((
+            truncate(name, limits::FIELD_NAME).into_owned(),
+            truncate(value, limits::FIELD_VALUE).into_owned(),
+            inline,
+        ));
+    }
+}
+
+/// Longest detail field value: details are one-liners, not essays.
+const DETAIL_VALUE: usize = 300;
+/// What the headline and changes keep of the 6000 total at least.
+const MIN_HEADLINE_ROOM: usize = 400;
+
+/// The item's pages as Markdown links, as many whole ones as fit a field.
+fn pages_value(msg: &Message) -> String {
+    let mut out = String::new();
+    for p in msg.pages.iter().filter(|p| links::is_web(&p.url)) {
+        let Some(url) = valid_url(&p.url) else { continue };
+        let link = format!("[{}]({})", p.label, url);
+        let sep = if out.is_empty() { "" } else { " · " };
+        if chars(&out) + sep.len() + chars(&link) <= limits::FIELD_VALUE {
+            out.push_str(sep);
+            out.push_str(&link);
+        }
     }
     out
 }
@@ -348,7 +393,7 @@ pub fn check_limits(body: &serde_json::Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::tests::sample_launch;
+    use crate::detect::tests::sample_launch_with_details;
     use crate::detect::{Alert, AlertId, Change};
     use crate::item::{Named, Precision, Video};
     use chrono::{DateTime, Utc};
@@ -358,11 +403,11 @@ mod tests {
     }
 
     fn alert(change: Change) -> Alert {
-        let mut item = sample_launch();
+        let mut item = sample_launch_with_details();
         item.image = Some("https://thespacedevs-prod.nyc3.digitaloceanspaces.com/media/images/falcon_9.jpeg".into());
         item.description = Some("A batch of Starlink satellites for the v2 mini constellation.".into());
         item.videos = vec![Video { url: "https://www.youtube.com/watch?v=abc_123".into(), title: None, live: None }];
-        Alert { id: AlertId(7), item, change, detected_at: now() }
+        Alert::new(AlertId(7), item, vec![change], now())
     }
 
     fn msg(change: Change) -> Message {
@@ -485,8 +530,14 @@ mod tests {
             status_id: Some(1),
             agencies: Some(long("a, ")),
             location: Some(long("l")),
+            details: ["Rocket", "Mission", "Weather", "Landing"]
+                .map(|label| crate::render::Fact { icon: "•", label, value: long(label) })
+                .to_vec(),
             webcast: Some(format!("https://example.com/{}", long("v"))),
             link: Some(format!("https://example.com/{}", long("x"))),
+            pages: (0..30)
+                .map(|i| crate::links::Link { label: "Page", url: format!("https://example.com/{i}/{}", long("p")) })
+                .collect(),
             image: Some("not a url".into()),
             description: Some(long("d")),
         };
@@ -533,6 +584,8 @@ mod tests {
             status_id: None,
             agencies: None,
             location: None,
+            details: vec![],
+            pages: vec![],
             webcast: Some("javascript:alert(1)".into()),
             link: Some("https://ll.thespacedevs.com/2.3.0/events/1/".into()),
             image: None,
@@ -585,12 +638,14 @@ mod tests {
             fn any_message_renders_within_limits(
                 headline in text(), title in text(), changes in prop::collection::vec(text(), 0..6),
                 note in opt(), when in opt(), status in opt(), agencies in opt(), location in opt(),
-                description in opt(), exact in any::<bool>(),
+                description in opt(), exact in any::<bool>(), detail in opt(),
             ) {
                 let m = Message {
                     kind: AlertKind::Status, emoji: "🚦", headline, title, changes, note, when,
                     when_exact: exact.then(now), tminus: None, status, status_id: None, agencies, location,
+                    details: detail.into_iter().map(|value| crate::render::Fact { icon: "🚀", label: "Rocket", value }).collect(),
                     webcast: Some("https://example.com/live".into()), link: None, image: None, description,
+                    pages: vec![crate::links::Link { label: "Space Launch Now", url: "https://spacelaunchnow.me/launch/x/".into() }],
                 };
                 prop_assert!(check_limits(&body(&m)).is_ok(), "{:?}", check_limits(&body(&m)));
                 prop_assert!(check_limits(&serde_json::to_value(webhook_message(&m)).unwrap()).is_ok());

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::item::{Item, Named, Precision, Video};
+use crate::item::{Details, Item, Landing, Named, Precision, Video};
 use crate::types::{Feed, ItemId, ItemKind};
 
 /// A list answer, converted. `next` is the raw text LL2 sent; checking that
@@ -157,6 +157,73 @@ pub struct Launch {
     pub pad: Option<Pad>,
     #[serde(default, deserialize_with = "image")]
     pub image: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub rocket: Option<Rocket>,
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub probability: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub weather_concerns: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub flightclub_url: Option<String>,
+}
+
+/// `rocket`: its configuration in every mode, its stages in detailed mode.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rocket {
+    #[serde(default, deserialize_with = "lenient")]
+    pub configuration: Option<RocketConfiguration>,
+    #[serde(default, deserialize_with = "lenient_vec")]
+    pub launcher_stage: Vec<LauncherStage>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RocketConfiguration {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub full_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LauncherStage {
+    #[serde(default, deserialize_with = "lenient")]
+    pub launcher: Option<Launcher>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub landing: Option<LandingModel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Launcher {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub serial_number: Option<String>,
+}
+
+/// `launcher_stage[].landing`: `attempt`, `success` (null until known),
+/// `location` and `type` as `{name, abbrev}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LandingModel {
+    #[serde(default, deserialize_with = "lenient")]
+    pub attempt: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub success: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub location: Option<NamedModel>,
+    #[serde(default, rename = "type", deserialize_with = "lenient")]
+    pub landing_type: Option<NamedModel>,
+}
+
+/// An event's `launches[]` entry (list mode): only its name is kept.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LaunchRef {
+    pub name: String,
+}
+
+/// An `info_urls[]` entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InfoUrl {
+    pub url: String,
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub priority: Option<i64>,
 }
 
 /// An LL2 event in any mode. Unknown fields are ignored.
@@ -195,6 +262,10 @@ pub struct Event {
     pub image: Option<String>,
     #[serde(default, deserialize_with = "image")]
     pub feature_image: Option<String>,
+    #[serde(default, deserialize_with = "lenient_vec")]
+    pub launches: Vec<LaunchRef>,
+    #[serde(default, deserialize_with = "lenient_vec")]
+    pub info_urls: Vec<InfoUrl>,
 }
 
 /// Agency, program, status or event type: `{id, name, abbrev?}`.
@@ -232,6 +303,8 @@ pub struct Mission {
     pub mission_type: Option<NamedModel>,
     #[serde(default, deserialize_with = "lenient_vec")]
     pub agencies: Vec<NamedModel>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub orbit: Option<NamedModel>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,15 +334,34 @@ impl<'de> Deserialize<'de> for Ll2Id {
 
 impl Launch {
     pub fn into_item(self) -> Item {
-        let (description, item_type, mission_agencies) = match self.mission {
+        let (description, item_type, mission_agencies, orbit) = match self.mission {
             Some(m) => (
                 m.description,
                 // Mission types have no id in LL2; drop one if it ever appears
                 // so that subscriptions match mission types by name only.
                 m.mission_type.and_then(NamedModel::into_named).map(|t| Named { id: None, ..t }),
                 m.agencies,
+                m.orbit.and_then(NamedModel::into_named),
             ),
-            None => (None, None, Vec::new()),
+            None => (None, None, Vec::new(), None),
+        };
+        let (rocket, landings) = match self.rocket {
+            Some(r) => (
+                r.configuration.and_then(|c| c.full_name.or(c.name)),
+                r.launcher_stage.into_iter().filter_map(LauncherStage::into_landing).collect(),
+            ),
+            None => (None, Vec::new()),
+        };
+        let details = Details {
+            rocket,
+            orbit,
+            // LL2 writes -1 (or nothing) for "not known".
+            probability: self.probability.and_then(|p| u8::try_from(p).ok()).filter(|p| *p <= 100),
+            weather: self.weather_concerns,
+            landings,
+            flightclub_url: self.flightclub_url,
+            launches: Vec::new(),
+            info_url: None,
         };
         let mut agencies = Vec::new();
         let providers = self.launch_service_provider.into_iter().chain(mission_agencies);
@@ -300,7 +392,22 @@ impl Launch {
             image: self.image,
             description,
             last_updated: self.last_updated,
+            details,
         }
+    }
+}
+
+impl LauncherStage {
+    fn into_landing(self) -> Option<Landing> {
+        let landing = self.landing?;
+        let short = |n: Option<NamedModel>| n.and_then(NamedModel::into_named).map(|n| n.short().to_string());
+        Some(Landing {
+            booster: self.launcher.and_then(|l| l.serial_number),
+            attempt: landing.attempt?,
+            success: landing.success,
+            location: short(landing.location),
+            method: short(landing.landing_type),
+        })
     }
 }
 
@@ -329,6 +436,11 @@ impl Event {
             image: self.image.or(self.feature_image),
             description: self.description,
             last_updated: self.last_updated,
+            details: Details {
+                launches: self.launches.into_iter().map(|l| l.name).filter(|n| !n.trim().is_empty()).collect(),
+                info_url: self.info_urls.into_iter().min_by_key(|u| u.priority.unwrap_or(i64::MAX)).map(|u| u.url),
+                ..Details::default()
+            },
         }
     }
 }
@@ -600,6 +712,58 @@ mod tests {
         assert_eq!(leo.agencies.len(), 2);
         assert_eq!(leo.agencies[1], Named::new(Some(1058), "Amazon Leo", Some("Amazon".into())));
         assert_eq!(leo.programs, vec![Named::new(Some(27), "Amazon Leo", None)]);
+    }
+
+    #[test]
+    fn details_rocket_orbit_landings_and_flight_club() {
+        let p = page(Feed::Launches, LAUNCHES_230);
+        let mmx = &find(&p, "69ebbcd2-b257-4070-9ef9-21e7d1f8a883").details;
+        assert_eq!(mmx.rocket.as_deref(), Some("H3-24"));
+        assert_eq!(mmx.orbit.as_ref().map(|o| o.name.as_str()), Some("Mars Orbit"));
+        assert!(mmx.landings.is_empty() && mmx.flightclub_url.is_none() && mmx.probability.is_none());
+        let roman = &find(&p, "521f3a1c-f977-4306-9b7f-495858719adf").details;
+        assert_eq!(
+            roman.flightclub_url.as_deref(),
+            Some("https://flightclub.io/result?llId=521f3a1c-f977-4306-9b7f-495858719adf")
+        );
+        assert_eq!(roman.landings.iter().map(|l| l.attempt).collect::<Vec<_>>(), [true, true, false]);
+
+        let p = page(Feed::Launches, LAUNCHES_220_DETAILED);
+        let starlink = &find(&p, "95653d52-bb77-4860-a815-dd7141778d17").details;
+        assert_eq!(starlink.rocket.as_deref(), Some("Falcon 9 Block 5"));
+        assert_eq!(starlink.orbit.as_ref().map(Named::short), Some("LEO"));
+        assert_eq!(
+            starlink.landings,
+            [Landing {
+                booster: Some("B1082".into()),
+                attempt: true,
+                success: None,
+                location: Some("OCISLY".into()),
+                method: Some("ASDS".into()),
+            }]
+        );
+        // Normal mode: configuration and orbit, no stages.
+        let p = page(Feed::Launches, LAUNCHES_230_ARRAY);
+        assert!(p.items.iter().all(|i| i.details.rocket.is_some() && i.details.landings.is_empty()));
+
+        let event = parse_item(Feed::Events, EVENT_1280).unwrap();
+        assert_eq!(event.details.launches, ["Ariane 5 ECA+ | JUICE (JUpiter ICy moons Explorer)"]);
+        assert_eq!(
+            event.details.info_url.as_deref(),
+            Some("https://www.esa.int/ESA_Multimedia/Images/2022/12/Juice_mission_milestones")
+        );
+    }
+
+    #[test]
+    fn odd_details_read_as_absent() {
+        let body = serde_json::json!({"results": [{
+            "id": "x-1", "name": "Odd", "last_updated": "2025-01-01T00:00:00Z",
+            "probability": -1, "weather_concerns": "", "flightclub_url": 5,
+            "rocket": {"configuration": "Falcon", "launcher_stage": [{"landing": {"success": true}}, 3]},
+            "mission": {"orbit": "LEO"}
+        }]});
+        let item = &page(Feed::Launches, body.to_string().as_bytes()).items[0];
+        assert!(item.details.is_empty(), "{:?}", item.details);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::slots::*;
 use super::subscription::{Dims, Filter, SubId, Subscription, normalize};
+use crate::detect::{Alert, after_liftoff};
 use crate::item::Item;
 use crate::types::{AlertKind, ItemId};
 
@@ -57,7 +58,14 @@ pub struct Index {
     /// Item → the subscriptions that must not hear about it (a chat muted
     /// it). Few entries: looked up once per routed item.
     muted: HashMap<ItemId, Vec<SubId>>,
+    /// Per slot: its schedule horizon in seconds, `NO_HORIZON` for none;
+    /// and the slots of each horizon, shortest first.
+    horizon: Vec<u32>,
+    horizons: BTreeMap<u32, SlotList>,
 }
+
+/// `Index::horizon` of a subscription without a schedule horizon.
+const NO_HORIZON: u32 = u32::MAX;
 
 fn alert_bit(k: AlertKind) -> u8 {
     1 << (k as u8)
@@ -150,6 +158,10 @@ impl Index {
         for r in self.reminder_sets[set].iter() {
             *self.offsets.entry(*r).or_default() += 1;
         }
+        let horizon = self.horizon[slot as usize];
+        if horizon != NO_HORIZON {
+            self.horizons.entry(horizon).or_default().insert(slot, all);
+        }
     }
 
     /// Undoes `post` and empties the slot's `meta`.
@@ -190,13 +202,21 @@ impl Index {
                 }
             }
         }
+        let horizon = self.horizon[slot as usize];
+        if let Some(list) = self.horizons.get_mut(&horizon) {
+            list.remove(slot);
+            if list.is_empty() {
+                self.horizons.remove(&horizon);
+            }
+        }
         self.meta[slot as usize] = 0;
     }
 
     /// Fills slot `slot` and lists it.
-    fn fill(&mut self, slot: u32, c: Compiled, alerts: u8, reminders: u32) {
+    fn fill(&mut self, slot: u32, c: Compiled, alerts: u8, reminders: u32, horizon: u32) {
         self.meta[slot as usize] = alerts | if c.has_exclusions() { EXCLUDES } else { 0 };
         self.reminder_of[slot as usize] = reminders;
+        self.horizon[slot as usize] = horizon;
         self.post(slot, &c);
         self.slots[slot as usize] = Some(c);
     }
@@ -207,6 +227,7 @@ impl Index {
         self.slots.push(None);
         self.meta.push(0);
         self.reminder_of.push(0);
+        self.horizon.push(NO_HORIZON);
         self.by_id.insert(id, slot);
         slot
     }
@@ -221,6 +242,7 @@ impl Index {
         let compiled = self.compile(&sub.filter);
         let alerts = sub.alerts.iter().fold(0u8, |acc, k| acc | alert_bit(*k));
         let reminders = self.intern_reminders(&sub.reminders);
+        let horizon = sub.schedule_horizon.map_or(NO_HORIZON, |h| h.as_secs().min(u64::from(NO_HORIZON - 1)) as u32);
         let slot = match self.by_id.get(&sub.id) {
             Some(slot) => *slot,
             None => {
@@ -234,7 +256,7 @@ impl Index {
             Some(old) => self.unpost(slot, &old),
             None => self.live += 1,
         }
-        self.fill(slot, compiled, alerts, reminders);
+        self.fill(slot, compiled, alerts, reminders, horizon);
     }
 
     /// Keeps alerts and reminders about `item` from subscription `id`.
@@ -285,11 +307,12 @@ impl Index {
         let slots = std::mem::take(&mut self.slots);
         let meta = std::mem::take(&mut self.meta);
         let reminder_of = std::mem::take(&mut self.reminder_of);
-        let mut live: Vec<(SubId, Compiled, u8, u32)> = ids
+        let horizon = std::mem::take(&mut self.horizon);
+        let mut live: Vec<(SubId, Compiled, u8, u32, u32)> = ids
             .into_iter()
             .zip(slots)
-            .zip(meta.into_iter().zip(reminder_of))
-            .filter_map(|((id, c), (m, r))| c.map(|c| (id, c, m & !EXCLUDES, r)))
+            .zip(meta.into_iter().zip(reminder_of).zip(horizon))
+            .filter_map(|((id, c), ((m, r), h))| c.map(|c| (id, c, m & !EXCLUDES, r, h)))
             .collect();
         live.sort_by_key(|(id, ..)| *id);
         self.by_id = HashMap::with_capacity(live.len());
@@ -299,10 +322,11 @@ impl Index {
         self.wants = Default::default();
         self.reminder_slots.iter_mut().for_each(|l| *l = SlotList::default());
         self.offsets.clear();
+        self.horizons.clear();
         self.unordered = false;
-        for (id, c, alerts, reminders) in live {
+        for (id, c, alerts, reminders, horizon) in live {
             let slot = self.new_slot(id);
-            self.fill(slot, c, alerts, reminders);
+            self.fill(slot, c, alerts, reminders, horizon);
         }
     }
 
@@ -315,7 +339,7 @@ impl Index {
     pub fn route_reminder(&self, item: &Item, offset: Duration) -> Vec<SubId> {
         let secs = offset.as_secs().min(u32::MAX as u64) as u32;
         let wants = |set: usize| self.reminder_sets[set].contains(&secs);
-        let mut hits = self.hits(item, AlertKind::Reminder);
+        let mut hits = self.hits(item, alert_bit(AlertKind::Reminder));
         match &mut hits {
             Hits::Sorted(slots) => slots.retain(|s| wants(self.reminder_of[*s as usize] as usize)),
             Hits::Bitmap(bits) => {
@@ -334,7 +358,43 @@ impl Index {
     /// The subscriptions that want an alert of `kind` about `item`, in
     /// subscription id order.
     pub fn route(&self, item: &Item, kind: AlertKind) -> Vec<SubId> {
-        self.unmuted(item, self.ids_of(&self.hits(item, kind)))
+        self.unmuted(item, self.ids_of(&self.hits(item, alert_bit(kind))))
+    }
+
+    /// The subscriptions that hear at least one change of `alert` (see
+    /// `Alert::visible`: the kinds they want, schedule changes within their
+    /// horizon, a correction after lift-off only with its status), in
+    /// subscription id order.
+    pub fn route_alert(&self, alert: &Alert) -> Vec<SubId> {
+        let schedule = alert_bit(AlertKind::Schedule);
+        let mut mask = alert.changes.iter().fold(0u8, |acc, c| acc | alert_bit(c.kind()));
+        if after_liftoff(&alert.item, alert.detected_at) {
+            // The correction rides with the status: it brings no one in.
+            mask &= !schedule;
+        }
+        let mut hits = self.hits(&alert.item, mask);
+        if mask & schedule != 0 && !self.horizons.is_empty() {
+            // Slots whose horizon the schedule change misses stay only if
+            // they want another change of the alert.
+            let other = mask & !schedule;
+            let near = alert.changes.iter().filter_map(|c| c.nearest_future_date(alert.detected_at)).min();
+            let too_short = |h: u32| near.is_none_or(|d| Duration::from_secs(u64::from(h)) < d);
+            let keep = |slot: u32| {
+                let h = self.horizon[slot as usize];
+                h == NO_HORIZON || !too_short(h) || self.meta[slot as usize] & other != 0
+            };
+            match &mut hits {
+                Hits::Sorted(slots) => slots.retain(|s| keep(*s)),
+                Hits::Bitmap(bits) => {
+                    for (_, list) in self.horizons.iter().take_while(|(h, _)| too_short(**h)) {
+                        for slot in list.slots.iter().filter(|s| !keep(**s)) {
+                            clear_bit(bits, *slot);
+                        }
+                    }
+                }
+            }
+        }
+        self.unmuted(&alert.item, self.ids_of(&hits))
     }
 
     fn ids_of(&self, hits: &Hits) -> Vec<SubId> {
@@ -345,8 +405,9 @@ impl Index {
         out
     }
 
-    /// The slots that want an alert of `kind` about `item`.
-    fn hits(&self, item: &Item, kind: AlertKind) -> Hits {
+    /// The slots that want an alert of any kind in `kinds` (a mask of
+    /// `alert_bit`s) about `item`.
+    fn hits(&self, item: &Item, kinds: u8) -> Hits {
         let dims = Dims::of(item);
         let lookup = |v: &[String]| -> Vec<u32> {
             let mut syms: Vec<u32> = v.iter().filter_map(|t| self.symbols.get(t).copied()).collect();
@@ -364,8 +425,7 @@ impl Index {
         for (d, syms) in item_syms.iter().enumerate() {
             postings.extend(syms.iter().filter_map(|s| self.postings[d].get(s)));
         }
-        let bit = alert_bit(kind);
-        let wanted = |slot: u32| self.meta[slot as usize] & bit != 0;
+        let wanted = |slot: u32| self.meta[slot as usize] & kinds != 0;
         let full_check = |slot: u32| self.slots[slot as usize].as_ref().is_some_and(|c| c.matches(&item_syms));
         let candidates: usize = postings.iter().map(|p| p.plain.slots.len() + p.checked.len()).sum();
 
@@ -375,7 +435,7 @@ impl Index {
             for p in &postings {
                 for slot in &p.plain.slots {
                     let meta = self.meta[*slot as usize];
-                    if meta & bit != 0 && (meta & EXCLUDES == 0 || full_check(*slot)) {
+                    if meta & kinds != 0 && (meta & EXCLUDES == 0 || full_check(*slot)) {
                         hits.push(*slot);
                     }
                 }
@@ -387,14 +447,17 @@ impl Index {
         }
 
         // Many: the union of the plain lists, of those the ones that want
-        // `kind`, plus the checked candidates that pass, minus the excluded.
+        // `kinds`, plus the checked candidates that pass, minus the excluded.
         let mut acc = vec![0u64; self.slots.len().div_ceil(64)];
         for p in &postings {
             p.plain.or_into(&mut acc);
         }
-        let wants = &self.wants[kind as usize];
+        let wants = |i: usize| {
+            let words = self.wants.iter().enumerate().filter(|(k, _)| kinds & (1 << k) != 0);
+            words.fold(0u64, |w, (_, bits)| w | bits.get(i).copied().unwrap_or(0))
+        };
         for (i, a) in acc.iter_mut().enumerate() {
-            *a &= wants.get(i).copied().unwrap_or(0);
+            *a &= wants(i);
         }
         for p in &postings {
             for (slot, c) in &p.checked {
@@ -416,6 +479,7 @@ impl Index {
 mod tests {
     use super::*;
     use crate::detect::tests::sample_launch;
+    use crate::detect::{AlertId, Change};
     use crate::item::Named;
     use crate::rules::subscription::tests::{starlink, sub};
     use crate::types::ItemKind;
@@ -460,6 +524,43 @@ mod tests {
         let mut other = starlink();
         other.id = crate::types::ItemId::new(ItemKind::Event, "9");
         other
+    }
+
+    #[test]
+    fn alerts_route_by_any_wanted_kind_and_the_schedule_horizon() {
+        let item = starlink();
+        let t = item.when.unwrap();
+        let now = t - chrono::Duration::days(20);
+        let mut moved = item.clone();
+        moved.when = Some(t + chrono::Duration::days(1));
+        let schedule = crate::detect::detect(Some(&item), &moved).remove(0);
+        let status = Change::Status { old: None, new: item.status.clone() };
+        let five_days = Some(Duration::from_secs(5 * 86_400));
+        let subs = [
+            sub(1, Filter::default()).with_alerts(vec![AlertKind::Schedule]),
+            sub(2, Filter::default()).with_alerts(vec![AlertKind::Schedule]).with_schedule_horizon(five_days),
+            sub(3, Filter::default()).with_schedule_horizon(five_days),
+            sub(4, Filter::default()).with_alerts(vec![AlertKind::Webcast]),
+        ];
+        // Many copies, so that routing takes the bitmap path as well.
+        let many: Vec<Subscription> = (0..2000u64)
+            .map(|i| {
+                let base = &subs[(i % 4) as usize];
+                Subscription { id: SubId(i + 1), ..base.clone() }
+            })
+            .collect();
+        for set in [&subs[..], &many[..]] {
+            let index = Index::from_subscriptions(set);
+            for changes in [vec![schedule.clone()], vec![schedule.clone(), status.clone()], vec![status.clone()]] {
+                let alert = Alert::new(AlertId(1), moved.clone(), changes, now);
+                let want: Vec<SubId> = set.iter().filter(|s| s.routes(&alert)).map(|s| s.id).collect();
+                assert_eq!(index.route_alert(&alert), want, "{:?}", alert.changes);
+            }
+        }
+        let alert = Alert::new(AlertId(1), moved.clone(), vec![schedule.clone()], now);
+        assert_eq!(Index::from_subscriptions(&subs).route_alert(&alert), [SubId(1)]);
+        let alert = Alert::new(AlertId(1), moved, vec![schedule, status], now);
+        assert_eq!(Index::from_subscriptions(&subs).route_alert(&alert), [SubId(1), SubId(3)]);
     }
 
     #[test]
@@ -579,7 +680,7 @@ mod tests {
                 }
             }
         };
-        let path = |index: &Index, item: &Item| match index.hits(item, AlertKind::Status) {
+        let path = |index: &Index, item: &Item| match index.hits(item, alert_bit(AlertKind::Status)) {
             Hits::Sorted(_) => "sorted",
             Hits::Bitmap(_) => "bitmap",
         };

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::detect::Alert;
 use crate::item::{Item, Named};
 use crate::types::{AlertKind, Destination, ItemKind};
 
@@ -107,6 +108,25 @@ impl Subscription {
     /// index uses it to confirm candidates, tests use it as the reference.
     pub fn matches(&self, item: &Item, kind: AlertKind) -> bool {
         self.wants(kind) && self.filter.matches(item)
+    }
+}
+
+impl Subscription {
+    /// What this subscription hears of `alert`: the changes of the kinds
+    /// it wants within its schedule horizon (`Alert::seen_by`); `None` when
+    /// none, or when it is disabled. The filter is the router's business:
+    /// an alert routed here stays routed when the filter changes later.
+    pub fn sees(&self, alert: &Alert) -> Option<Alert> {
+        if !self.enabled {
+            return None;
+        }
+        alert.seen_by(&self.alerts, self.schedule_horizon)
+    }
+
+    /// Full check against one alert: the reference `Index::route_alert`
+    /// must agree with.
+    pub fn routes(&self, alert: &Alert) -> bool {
+        self.filter.matches(&alert.item) && self.sees(alert).is_some()
     }
 }
 

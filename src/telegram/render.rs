@@ -13,6 +13,7 @@
 //!
 //! Pure functions; no I/O. Sending is `telegram::sender`'s job.
 
+use crate::links;
 use crate::render::Message;
 
 /// Telegram's limit for message text, in UTF-16 code units.
@@ -71,13 +72,14 @@ pub fn http_url(url: &str) -> Option<String> {
 }
 
 /// Inline keyboard buttons as (label, url): "Watch live" for the webcast,
-/// "Details" for the LL2 page. Only valid http(s) URLs.
+/// "Details" for the item's main page. Only valid http(s) URLs, never the
+/// LL2 API.
 pub fn buttons(msg: &Message) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Some(u) = msg.webcast.as_deref().and_then(http_url) {
-        out.push(("Watch live".to_string(), u));
+    if let Some(u) = msg.webcast.as_deref().filter(|u| links::is_web(u)).and_then(http_url) {
+        out.push((links::WATCH_LIVE.to_string(), u));
     }
-    if let Some(u) = msg.link.as_deref().and_then(http_url) {
+    if let Some(u) = msg.link.as_deref().filter(|u| links::is_web(u)).and_then(http_url) {
         out.push(("Details".to_string(), u));
     }
     out
@@ -86,14 +88,17 @@ pub fn buttons(msg: &Message) -> Vec<(String, String)> {
 /// The message as Telegram HTML, within [`TEXT_LIMIT`].
 pub fn html(msg: &Message) -> String {
     for caps in [Caps::FULL, Caps::TIGHT] {
-        let (body, _) = body(msg, caps);
-        if let Some(text) = with_description(&body, msg, TEXT_LIMIT, usize::MAX) {
-            return text;
+        // The least important detail lines go first.
+        for details in (0..=msg.details.len()).rev() {
+            let (body, _) = body(msg, caps, details);
+            if let Some(text) = with_description(&body, msg, TEXT_LIMIT, usize::MAX) {
+                return text;
+            }
         }
     }
     // Only absurd inputs get here (every field at its tight cap): keep the
     // whole lines that fit. Lines are balanced on their own.
-    let (body, _) = body(msg, Caps::TIGHT);
+    let (body, _) = body(msg, Caps::TIGHT, 0);
     cut_lines(&body.assemble(None), TEXT_LIMIT)
 }
 
@@ -101,11 +106,14 @@ pub fn html(msg: &Message) -> String {
 /// it would have to lose more than its description (then the alert goes as
 /// a text message with a link preview of the image instead).
 pub fn caption(msg: &Message) -> Option<String> {
-    let (body, truncated) = body(msg, Caps::FULL);
-    if truncated {
-        return None;
-    }
-    with_description(&body, msg, CAPTION_LIMIT, CAPTION_DESCRIPTION)
+    // The least important detail lines go first.
+    (0..=msg.details.len()).rev().find_map(|details| {
+        let (body, truncated) = body(msg, Caps::FULL, details);
+        if truncated {
+            return None;
+        }
+        with_description(&body, msg, CAPTION_LIMIT, CAPTION_DESCRIPTION)
+    })
 }
 
 /// Per-field ceilings, in UTF-16 code units of escaped text.
@@ -126,8 +134,9 @@ impl Caps {
 }
 
 /// Everything except the description, as blocks of lines: header, changes,
-/// facts, links. Returns whether any field had to be shortened.
-fn body(msg: &Message, caps: Caps) -> (Body, bool) {
+/// facts (with the first `details` detail lines), links. Returns whether
+/// any field had to be shortened.
+fn body(msg: &Message, caps: Caps, details: usize) -> (Body, bool) {
     let mut cut = false;
     let mut field = |s: &str, cap: usize| {
         let (t, c) = fit(&one_line(s), cap);
@@ -169,13 +178,22 @@ fn body(msg: &Message, caps: Caps) -> (Body, bool) {
             facts.push(format!("{icon} <b>{label}:</b> {}", field(v, caps.field)));
         }
     }
+    for f in msg.details.iter().take(details) {
+        facts.push(format!("{} <b>{}:</b> {}", f.icon, escape(f.label), field(&f.value, caps.field)));
+    }
 
     let mut links = Vec::new();
-    if let Some(u) = msg.webcast.as_deref().and_then(http_url) {
-        links.push(format!("📺 <a href=\"{}\">Watch the webcast</a>", escape(&u)));
+    if let Some(u) = msg.webcast.as_deref().filter(|u| links::is_web(u)).and_then(http_url) {
+        links.push(format!("📺 <a href=\"{}\">{}</a>", escape(&u), links::WATCH_LIVE));
     }
-    if let Some(u) = msg.link.as_deref().and_then(http_url) {
-        links.push(format!("🔗 <a href=\"{}\">Details on Launch Library 2</a>", escape(&u)));
+    let pages: Vec<String> = msg
+        .pages
+        .iter()
+        .filter(|p| links::is_web(&p.url))
+        .filter_map(|p| http_url(&p.url).map(|u| format!("<a href=\"{}\">{}</a>", escape(&u), escape(p.label))))
+        .collect();
+    if !pages.is_empty() {
+        links.push(format!("🔗 {}", pages.join(" · ")));
     }
 
     (Body { header, changes, facts, links }, cut || dropped_changes)
@@ -308,6 +326,7 @@ mod tests {
     use crate::detect::tests::sample_launch;
     use crate::detect::{Alert, AlertId, Change};
     use crate::item::{Named, Precision, Video};
+    use crate::links::Link;
     use crate::render::message;
     use crate::types::AlertKind;
 
@@ -385,7 +404,7 @@ mod tests {
     }
 
     fn schedule_alert() -> Alert {
-        let mut item = sample_launch();
+        let mut item = crate::detect::tests::sample_launch_with_details();
         item.videos = vec![Video { url: "https://www.youtube.com/watch?v=abc&t=1".into(), title: None, live: None }];
         item.image = Some("https://example.org/f9.jpg".into());
         item.description = Some("Batch of 23 Starlink satellites.\n\n\n\nSecond paragraph.".into());
@@ -393,14 +412,14 @@ mod tests {
         item.when = Some(at("2026-12-05T16:00:00Z"));
         Alert {
             id: AlertId(7),
-            change: Change::Schedule {
+            changes: vec![Change::Schedule {
                 old_when: old,
                 new_when: item.when,
                 old_precision: item.precision,
                 new_precision: item.precision,
                 old_window: (item.window_start, item.window_end),
                 new_window: (item.window_start, item.window_end),
-            },
+            }],
             item,
             detected_at: at("2026-12-01T10:00:00Z"),
         }
@@ -425,8 +444,10 @@ mod tests {
             status_id: None,
             agencies: None,
             location: None,
+            details: vec![],
             webcast: None,
             link: None,
+            pages: vec![],
             image: None,
             description: None,
         }
@@ -448,7 +469,7 @@ mod tests {
         let alert = Alert {
             id: AlertId(2),
             item,
-            change: Change::Reminder { offset: std::time::Duration::from_secs(3600), when },
+            changes: vec![Change::Reminder { offset: std::time::Duration::from_secs(3600), when }],
             detected_at: when,
         };
         let msg = message(&alert, chrono_tz::UTC, when - chrono::Duration::minutes(59));
@@ -460,7 +481,7 @@ mod tests {
         let mut msg = sample_message();
         msg.title = "<b>&\"Rocket\"".into();
         msg.agencies = Some("A&B <Space>".into());
-        msg.link = Some("https://ll.example/launch/?a=1&b=\"2\"".into());
+        msg.pages = vec![Link { label: "Space Launch Now", url: "https://ll.example/launch/?a=1&b=\"2\"".into() }];
         let out = html(&msg);
         assert!(out.contains("<b>&lt;b&gt;&amp;&quot;Rocket&quot;</b>"), "{out}");
         assert!(out.contains("A&amp;B &lt;Space&gt;"), "{out}");
@@ -479,7 +500,7 @@ mod tests {
         assert!(utf16_len(&out) > TEXT_LIMIT - 100, "room left unused: {}", utf16_len(&out));
         parse_telegram_html(&out).unwrap();
         assert!(out.contains("…"), "trimmed text is marked");
-        assert!(out.contains("Details on Launch Library 2"), "links survive trimming");
+        assert!(out.contains(">Space Launch Now</a> · <a"), "links survive trimming");
         let cap = caption(&msg).unwrap();
         assert!(utf16_len(&cap) <= CAPTION_LIMIT);
         parse_telegram_html(&cap).unwrap();
@@ -535,12 +556,15 @@ mod tests {
             buttons(&msg),
             vec![
                 ("Watch live".to_string(), "https://www.youtube.com/watch?v=abc&t=1".to_string()),
-                ("Details".to_string(), "https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".to_string()),
+                ("Details".to_string(), "https://spacelaunchnow.me/launch/falcon-9-starlink-10-1/".to_string()),
             ]
         );
         msg.webcast = Some("javascript:alert(1)".into());
         msg.link = Some("not a url".into());
+        msg.pages = vec![Link { label: "Go4Liftoff", url: "not a url".into() }];
         assert!(buttons(&msg).is_empty());
+        msg.link = Some("https://ll.thespacedevs.com/2.3.0/launches/f059c8f4/".into());
+        assert!(buttons(&msg).is_empty(), "never the LL2 API");
         let out = html(&msg);
         assert!(!out.contains("<a "), "no link for unsafe URLs: {out}");
     }
