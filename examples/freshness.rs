@@ -612,7 +612,9 @@ fn expected_changes(timeline: &Timeline) -> Vec<Expected> {
                 (Feed::Launches, Some(net)) if (net - e.at).abs() <= chrono::Duration::hours(1) => Class::FinalHour,
                 (Feed::Launches, _) => Class::OtherLaunches,
             };
-            for change in detect::detect(old, &item) {
+            // The same rule as the poller: a correction after lift-off
+            // rides with the status, or is not news at all.
+            for change in detect::fold_after_liftoff(detect::detect(old, &item), &item, e.at) {
                 out.push(Expected { key: key.clone(), kind: change.kind(), at: e.at, class });
             }
         }
@@ -737,7 +739,10 @@ pub async fn simulate(timeline: &Timeline, opts: SimOptions) -> Result<Report, B
     let mut committed: HashMap<(String, AlertKind), Vec<DateTime<Utc>>> = HashMap::new();
     for (_, entry) in store.pending(usize::MAX)? {
         if let Some(alert) = store.alert(entry.alert)? {
-            committed.entry((alert.item.id.key(), alert.kind())).or_default().push(entry.enqueued_at);
+            // One alert carries every change of one update.
+            for change in &alert.changes {
+                committed.entry((alert.item.id.key(), change.kind())).or_default().push(entry.enqueued_at);
+            }
         }
     }
     committed.values_mut().for_each(|v| v.sort());

@@ -235,7 +235,7 @@ impl Poller {
             match self.poll_target(&target).await {
                 Ok(report) => {
                     let left = self.requests_left();
-                    info!(target = ?target, sweep = report.sweep, requests = report.requests, items = report.items, alerts = report.alerts, deliveries = report.deliveries, requests_left = left, "poll cycle done");
+                    info!(feed = %target, sweep = report.sweep, requests = report.requests, items = report.items, alerts = report.alerts, deliveries = report.deliveries, requests_left = left, "poll cycle done");
                     failures.remove(&target);
                     held.remove(&target);
                     last.insert(target, self.clock.now());
@@ -245,7 +245,7 @@ impl Poller {
                     let failures = failures.entry(target.clone()).or_default();
                     *failures += 1;
                     let wait = RETRY.delay(*failures).min(class_interval);
-                    warn!(target = ?target, error = %e, retry_in_s = wait.as_secs(), "poll failed; will retry");
+                    warn!(feed = %target, error = %e, retry_in_s = wait.as_secs(), "poll failed; will retry");
                     let until = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
                     held.insert(target, until);
                 }

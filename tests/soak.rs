@@ -93,7 +93,7 @@ async fn soak_run_under_faults_loses_nothing_and_stays_flat() {
         &config,
         format!(
             "[ll2]\nbase_url = \"{}\"\nrequests_per_hour = 100000\ntimeout = \"5s\"\nresweep_interval = \"2m\"\n\n\
-             [store]\npath = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
+             [alerts]\nschedule_horizon = \"off\"\n\n[store]\npath = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
             fake.base_url(),
             dir.path().join("data").display()
         ),

@@ -92,6 +92,17 @@ pub enum Target {
     Launch(String),
 }
 
+impl std::fmt::Display for Target {
+    /// As logs name it: `launches`, `events`, or `launch/ID` for a
+    /// targeted query.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Feed(feed) => write!(f, "{feed}"),
+            Target::Launch(id) => write!(f, "launch/{id}"),
+        }
+    }
+}
+
 /// When each target was last fetched (the moment its request finished).
 pub type LastFetch = HashMap<Target, DateTime<Utc>>;
 
