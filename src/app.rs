@@ -293,43 +293,41 @@ fn effective_watches(config: &Config) -> Vec<Watch> {
     }
 }
 
-/// `tminus check-config`: the effective configuration as TOML, then the
-/// watch filter values that match nothing the bot has seen, as comments.
-pub fn check_config(config: &Config) -> String {
-    config.render_effective() + &unresolved_report(config)
+/// `tminus check-config`: the effective configuration as TOML (for
+/// stdout), and the notes for stderr: watch filter names that match nothing
+/// LL2 listed so far, as warnings. Stdout stays a valid config file.
+pub fn check_config(config: &Config) -> (String, Vec<String>) {
+    (config.render_effective(), unresolved_warnings(config))
 }
 
-/// The unresolved filter names as TOML comments. Reads an existing store
+/// The unresolved filter names, one warning each. Reads an existing store
 /// only; never creates one, and says so when the running bot holds it.
-fn unresolved_report(config: &Config) -> String {
+fn unresolved_warnings(config: &Config) -> Vec<String> {
     let path = &config.store.path;
+    let synced_later = "note: filter names are checked against LL2 data once the bot has synced";
     if !path.exists() {
-        return "\n# Filter names are checked against LL2 data once the bot has synced (no store yet).\n".into();
+        return vec![format!("{synced_later} (no store yet)")];
     }
     let directory = match Store::open(path).and_then(|s| s.directory()) {
         Ok(d) => d,
-        Err(e) => return format!("\n# Could not read the store to check filter names ({e}); is the bot running?\n"),
+        Err(e) => return vec![format!("note: could not read the store to check filter names ({e})")],
     };
     if directory.is_empty() {
-        return "\n# Filter names are checked against LL2 data once the bot has synced (store is empty).\n".into();
+        return vec![format!("{synced_later} (the store is empty)")];
     }
-    let mut out = String::new();
+    let mut out = Vec::new();
     for (i, w) in config.watches.iter().enumerate() {
         for (dim, value) in directory.unresolved(&subscriptions::watch_filter(w)) {
             let hint = directory.suggest(dim, &value, 3);
             let hint = if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(", ")) };
-            out.push_str(&format!(
-                "#   watch[{i}] ({}): {} {value:?} matches nothing seen so far{hint}\n",
+            out.push(format!(
+                "warning: watch[{i}] ({}): {} {value:?} matches nothing LL2 listed so far{hint}",
                 w.name,
                 dim.as_str()
             ));
         }
     }
-    if out.is_empty() {
-        format!("\n# All watch filter names resolve ({} names known).\n", directory.len())
-    } else {
-        format!("\n# Unresolved filter names:\n{out}")
-    }
+    out
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.

@@ -37,6 +37,8 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub config: PathBuf,
+    /// Whether `--config` was given: then the file must exist.
+    pub config_given: bool,
     pub command: Command,
 }
 
@@ -62,9 +64,10 @@ pub enum UsageError {
     color = clap::ColorChoice::Never
 )]
 struct Cli {
-    /// Config file; a missing file means all defaults
-    #[arg(short, long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
-    config: PathBuf,
+    /// Config file [default: config.toml]; a missing default file means all
+    /// defaults, a missing file given here is an error
+    #[arg(short, long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -74,7 +77,11 @@ impl Args {
     pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, UsageError> {
         let argv = std::iter::once("tminus".to_owned()).chain(args);
         let cli = Cli::try_parse_from(argv).map_err(usage_error)?;
-        Ok(Args { config: cli.config, command: cli.command.unwrap_or(Command::Run) })
+        Ok(Args {
+            config_given: cli.config.is_some(),
+            config: cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH)),
+            command: cli.command.unwrap_or(Command::Run),
+        })
     }
 }
 
@@ -176,7 +183,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        assert_eq!(ok(&[]), Args { config: PathBuf::from("config.toml"), command: Command::Run });
+        assert_eq!(ok(&[]), Args { config: PathBuf::from("config.toml"), config_given: false, command: Command::Run });
     }
 
     #[test]
@@ -184,13 +191,16 @@ mod tests {
         assert_eq!(ok(&["once"]).command, Command::Once);
         assert_eq!(ok(&["run"]).command, Command::Run);
         let a = ok(&["--config", "/etc/tminus.toml", "check-config"]);
-        assert_eq!(a, Args { config: PathBuf::from("/etc/tminus.toml"), command: Command::CheckConfig });
+        assert_eq!(
+            a,
+            Args { config: PathBuf::from("/etc/tminus.toml"), config_given: true, command: Command::CheckConfig }
+        );
         assert_eq!(ok(&["--config=a b.toml"]).config, PathBuf::from("a b.toml"));
         assert_eq!(ok(&["-c", "x.toml", "once"]).config, PathBuf::from("x.toml"));
         // Options may follow the command.
         assert_eq!(
             ok(&["check-config", "-c", "y.toml"]),
-            Args { config: PathBuf::from("y.toml"), command: Command::CheckConfig }
+            Args { config: PathBuf::from("y.toml"), config_given: true, command: Command::CheckConfig }
         );
         for c in [Command::Run, Command::Once, Command::CheckConfig] {
             assert_eq!(ok(&[c.as_str()]).command, c);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use tminus::app::{self, App, AppError};
 use tminus::cli::{Args, Command, UsageError};
-use tminus::config::Config;
+use tminus::config::{Config, IfMissing};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,9 +31,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), AppError> {
-    let config = Config::load(&args.config)?;
+    let if_missing = if args.config_given { IfMissing::Error } else { IfMissing::Defaults };
+    let config = Config::load(&args.config, if_missing)?;
     if args.command == Command::CheckConfig {
-        print!("{}", app::check_config(&config));
+        let (effective, warnings) = app::check_config(&config);
+        print!("{effective}");
+        for w in warnings {
+            eprintln!("tminus: {w}");
+        }
         return Ok(());
     }
     app::init_logging(config.log.format);

@@ -65,8 +65,34 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
         }
         watches.push(watch);
     }
+    check_tokens(&watches, &telegram, &discord)?;
 
     Ok(Config { ll2, store, alerts, telegram, discord, log, server, delivery, watches })
+}
+
+/// A destination whose platform has no token would never be delivered (its
+/// alerts would dead-letter hours later), so it is refused up front, naming
+/// the watch, the destination and where the token goes.
+fn check_tokens(watches: &[Watch], telegram: &TelegramConfig, discord: &DiscordConfig) -> Result<(), ConfigError> {
+    for (i, w) in watches.iter().enumerate() {
+        for (j, to) in w.to.iter().enumerate() {
+            let (key, env_name, platform) = match to.platform() {
+                "telegram" if telegram.token.is_empty() => ("telegram.token", ENV_TELEGRAM_TOKEN, "Telegram"),
+                "discord" | "discord-events" if discord.token.is_empty() => {
+                    ("discord.token", ENV_DISCORD_TOKEN, "Discord")
+                }
+                _ => continue,
+            };
+            return Err(invalid(
+                &format!("watch[{i}].to[{j}]"),
+                format!(
+                    "watch {:?} sends to {to}, but no {platform} token is set (missing key {key}, or env {env_name})",
+                    w.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> {
