@@ -92,8 +92,11 @@ impl App {
         telegram: Option<Arc<TelegramSender>>,
         watches: &[Watch],
     ) -> Result<App, AppError> {
-        let store = Store::open(&config.store.path)
-            .map_err(|source| AppError::Store { path: config.store.path.display().to_string(), source })?;
+        let store = Store::open(&config.store.path).map_err(|source| match source {
+            // Already names the path and the other process.
+            e @ StoreError::InUse { .. } => AppError::StoreOp(e),
+            source => AppError::Store { path: config.store.path.display().to_string(), source },
+        })?;
         let subs = Subscriptions::load(store.clone())?;
         let rec = subs.reconcile(watches)?;
         info!(

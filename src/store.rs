@@ -24,6 +24,9 @@ use crate::rules::{SubId, Subscription};
 use crate::subscriptions::Write;
 use crate::types::{Destination, Feed, ItemId, ItemKind, Watermark};
 
+mod owner;
+pub use owner::PID_FILE;
+
 /// Bump when the layout of a tree changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -37,6 +40,8 @@ pub enum StoreError {
         "store at {path} has schema version {found}, this tminus understands up to {SCHEMA_VERSION}; use a newer tminus or another [store] path"
     )]
     Schema { path: String, found: u64 },
+    #[error("the store at {path} is in use by another tminus ({})", match pid { Some(p) => format!("pid {p}"), None => "pid unknown".to_owned() })]
+    InUse { path: String, pid: Option<u32> },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -148,6 +153,8 @@ pub struct Batch {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// This process's claim on the directory, released with the last clone.
+    _owner: std::sync::Arc<owner::Owner>,
     flush_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Transactions hold it shared, a flush exclusively: sled 0.34 can
     /// deadlock when a flush overlaps multi-tree transactions running on
@@ -199,6 +206,7 @@ fn abort(e: TransactionError<StoreError>) -> StoreError {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
+        let owner = std::sync::Arc::new(owner::claim(path)?);
         let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open()?;
         let store = Store {
             meta: db.open_tree("meta")?,
@@ -215,6 +223,7 @@ impl Store {
             reminders: db.open_tree("reminders_sent")?,
             flush_lock: Default::default(),
             io: Default::default(),
+            _owner: owner,
             db,
         };
         match store.meta.get("schema_version")? {
