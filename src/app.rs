@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::commands::Defaults;
 use crate::config::{Config, ConfigError, LogFormat, Watch};
 use crate::deliver::{Deliverer, DeliveryConfig, Senders, console::ConsoleSender};
-use crate::poller::{BudgetWait, Poller, PollerConfig};
+use crate::poller::{BudgetWait, PollError, Poller, PollerConfig};
 use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{self, Subscriptions};
@@ -40,17 +40,26 @@ pub enum AppError {
     StoreOp(#[from] StoreError),
     #[error("{0}")]
     Startup(String),
+    /// `once`: LL2 could not be polled for any feed.
+    #[error("no feed could be polled from LL2: {0}")]
+    NoFeedPolled(String),
 }
 
 impl AppError {
-    /// 2 for what the user must fix in config or arguments, 1 otherwise.
+    /// 2 for what the user must fix in config or arguments, 3 when `once`
+    /// could poll no feed, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             AppError::Config(_) => 2,
+            AppError::NoFeedPolled(_) => 3,
             _ => 1,
         }
     }
 }
+
+/// How far ahead `once` waits for a paused delivery (a 429's retry-after,
+/// a retry) before exiting; later ones stay in the outbox for the next run.
+pub const ONCE_PATIENCE: Duration = Duration::from_secs(60);
 
 /// How long in-flight work may take once a shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -127,24 +136,45 @@ impl App {
     }
 
     /// `tminus once`: one poll of every feed (without waiting for the
-    /// budget), due reminders, one delivery pass.
+    /// budget), due reminders, then delivery, waiting out pauses that end
+    /// within [`ONCE_PATIENCE`]. Fails with [`AppError::NoFeedPolled`] (exit
+    /// 3) after delivering, when every feed failed, so cron notices an
+    /// outage; feeds skipped for the request budget are not failures.
     pub async fn once(mut self) -> Result<(), AppError> {
         self.poller.sync_throttle().await;
+        let mut polled = 0;
+        let mut failures = Vec::new();
         for feed in self.config.ll2.feeds.clone() {
             match self.poller.poll_feed(feed, BudgetWait::Skip).await {
                 Ok(r) => {
+                    polled += 1;
                     info!(feed = %feed, requests = r.requests, items = r.items, alerts = r.alerts, deliveries = r.deliveries, "poll done")
                 }
-                Err(e) => warn!(feed = %feed, error = %e, "poll failed"),
+                Err(PollError::NoBudget(until)) => {
+                    warn!(feed = %feed, until = %until, "request budget exhausted; feed not polled this run")
+                }
+                Err(e) => {
+                    warn!(feed = %feed, error = %e, "poll failed");
+                    failures.push(format!("{feed}: {e}"));
+                }
             }
         }
         let fired = self.reminders.pass(chrono::Utc::now()).await?;
         if fired > 0 {
             info!(fired, "once: reminders due");
         }
-        let stats = self.deliverer.drain_once().await?;
+        let stats = self.deliverer.drain_within(ONCE_PATIENCE).await?;
+        if stats.waiting > 0 {
+            warn!(
+                waiting = stats.waiting,
+                "once: deliveries paused beyond a minute or without a sender stay in the outbox for the next run"
+            );
+        }
         info!(delivered = stats.delivered, waiting = stats.waiting, dead = stats.dead, "once: done");
         self.store.flush().await?;
+        if polled == 0 && !failures.is_empty() {
+            return Err(AppError::NoFeedPolled(failures.join("; ")));
+        }
         Ok(())
     }
 

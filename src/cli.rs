@@ -18,7 +18,8 @@ pub const DEFAULT_CONFIG_PATH: &str = "config.toml";
 pub enum Command {
     /// Poll LL2 and deliver alerts until stopped (the default)
     Run,
-    /// Run one poll cycle of every feed, deliver what is due, then exit
+    /// Poll every feed once, deliver what is due (waiting out rate-limit
+    /// pauses of up to a minute), then exit; for cron
     Once,
     /// Validate the config and print the effective settings (secrets masked)
     CheckConfig,
@@ -141,10 +142,10 @@ Environment (overrides the config file when set and non-empty):
   {dc:<23}Discord bot token ([discord] token)
 
 Exit status:
-  0  success
-  1  runtime error (store, network setup)
+  0  success (`once`: at least one LL2 feed was polled)
+  1  runtime error (the store is in use by another tminus, network setup)
   2  bad config or bad usage
-  3  `once`: no LL2 feed could be polled",
+  3  `once`: no LL2 feed could be polled (LL2 unreachable or failing)",
         ll2 = ENV_LL2_API_KEY,
         tg = ENV_TELEGRAM_TOKEN,
         dc = ENV_DISCORD_TOKEN,

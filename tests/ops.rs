@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::fake_ll2::FakeLl2;
+use serde_json::json;
+use support::fake_discord::{FakeDiscord, Fault as DiscordFault, Target};
+use support::fake_ll2::{FakeLl2, Fault};
+use tminus::types::Feed;
 
 /// A config for `fake` with its store in `dir`, plus `extra` TOML.
 fn write_config(dir: &Path, fake: &FakeLl2, extra: &str) -> PathBuf {
@@ -91,4 +94,52 @@ async fn a_second_instance_on_the_same_store_names_the_first_and_exits_1() {
     // Once the first is gone, the store is free again.
     let again = output(tminus(&config, "once")).await;
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_exits_3_naming_ll2_and_the_error_when_no_feed_could_be_polled() {
+    let fake = FakeLl2::start().await;
+    fake.push_faults(std::iter::repeat_n(Fault::Status(503), 200));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fake, "");
+    let out = output(tminus(&config, "once")).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("tminus: no feed could be polled from LL2"), "{last}");
+    assert!(last.contains("HTTP 503"), "{last}");
+    // Once LL2 answers again, the same cron line succeeds.
+    fake.clear_faults();
+    let out = output(tminus(&config, "once")).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_waits_out_a_short_discord_429_before_exiting() {
+    const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
+    const HOOK: u64 = 4242;
+    let fake = FakeLl2::start().await;
+    let discord = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let watch = format!(
+        "\n[alerts]\nreminders = \"off\"\n\n[[watch]]\nname = \"hook\"\nto = [\"discord-webhook:{}\"]\nalerts = [\"status\"]\n",
+        discord.webhook_url(HOOK, "hooktoken")
+    );
+    let config = write_config(dir.path(), &fake, &watch);
+    let first = output(tminus(&config, "once")).await;
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+
+    fake.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    discord.fail_once(Target::Webhook(HOOK), DiscordFault::RateLimited { retry_after: 1.5, global: false });
+    let started = Instant::now();
+    let second = output(tminus(&config, "once")).await;
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{err}");
+    assert_eq!(discord.rate_limited(), 1, "the first attempt was throttled");
+    let sent = discord.messages(Target::Webhook(HOOK));
+    assert_eq!(sent.len(), 1, "delivered after the pause, before exiting: {err}");
+    assert!(sent[0].to_string().contains("On Hold"), "{}", sent[0]);
+    assert!(took >= Duration::from_millis(1500), "waited for the pause ({took:?})");
+    assert!(took < Duration::from_secs(15), "{took:?}");
 }

@@ -183,6 +183,43 @@ impl Deliverer {
         Ok(stats)
     }
 
+    /// Drains, then keeps draining while a waiting entry (a rate-limit
+    /// pause, a retry) comes due within `patience` of the start; the
+    /// `waiting` count is what is left after the last pass. `tminus once`
+    /// uses it so a short 429 does not leave an alert until the next run.
+    pub async fn drain_within(self: &Arc<Self>, patience: Duration) -> Result<DrainStats, StoreError> {
+        let deadline = Utc::now() + chrono::Duration::from_std(patience).unwrap_or_default();
+        let mut total = DrainStats::default();
+        loop {
+            let pass = self.drain_once().await?;
+            total.add(DrainStats { waiting: 0, ..pass });
+            total.waiting = pass.waiting;
+            match self.next_due()? {
+                Some(at) if at <= deadline => {
+                    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                    debug!(wait_s = wait.as_secs_f64(), "waiting for a pause to end before the next delivery pass");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// The earliest moment a destination this run can send to is due again:
+    /// the pause of the first entry of each destination's queue (the ones
+    /// behind it wait for it).
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut heads = std::collections::HashSet::new();
+        let mut due: Option<DateTime<Utc>> = None;
+        for (_, e) in self.store.pending(self.config.batch)? {
+            if self.senders.get(&e.destination).is_some() && heads.insert(e.destination.clone()) {
+                let at = e.not_before.unwrap_or_else(Utc::now);
+                due = Some(due.map_or(at, |d| d.min(at)));
+            }
+        }
+        Ok(due)
+    }
+
     async fn drain_destination(
         &self,
         sender: Arc<dyn Sender>,
