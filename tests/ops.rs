@@ -143,3 +143,56 @@ async fn once_waits_out_a_short_discord_429_before_exiting() {
     assert!(took >= Duration::from_millis(1500), "waited for the pause ({took:?})");
     assert!(took < Duration::from_secs(15), "{took:?}");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET path` on the running binary, retried until it answers and
+/// `done(status, body)` holds (10 s at most).
+async fn get_until(url: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = (0, String::new());
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(url).await {
+            last = (r.status().as_u16(), r.text().await.unwrap_or_default());
+            if done(last.0, &last.1) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never got there; last answer {} {}", last.0, last.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_503_with_the_error_while_ll2_fails_and_200_once_it_answers() {
+    let fake = FakeLl2::start().await;
+    fake.push_faults(std::iter::repeat_n(Fault::Status(502), 50));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), &fake, &format!("\n[server]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let url = format!("http://127.0.0.1:{port}/healthz");
+
+    let (child, log) = spawn_run(&config, "poll failed; will retry").await;
+    let (code, body) = get_until(&url, |_, b| b.matches("last_error\":{").count() == 2).await;
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(code, 503, "{health}");
+    assert_eq!(health["status"], "failing", "{health}");
+    let error = health["feeds"]["launches"]["last_error"].clone();
+    assert!(error["message"].as_str().unwrap().contains("HTTP 502"), "{health}");
+    assert!(error["at"].as_str().unwrap().ends_with('Z'), "{health}");
+    assert!(health["requests_left"].as_u64().is_some(), "{health}");
+    stop(child);
+    let _ = log.join();
+
+    // LL2 answers again: the next start polls successfully and is healthy.
+    fake.clear_faults();
+    let (child, log) = spawn_run(&config, "tminus running").await;
+    let (_, body) = get_until(&url, |code, _| code == 200).await;
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert!(health["feeds"]["launches"]["last_success"].as_str().is_some(), "{health}");
+    stop(child);
+    let _ = log.join();
+}
