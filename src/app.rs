@@ -387,12 +387,15 @@ pub async fn shutdown_signal() {
 }
 
 /// Logs go to stderr (stdout carries console alerts). `RUST_LOG` overrides
-/// the default level.
+/// the default level. Colour only on a terminal and without `NO_COLOR`
+/// (<https://no-color.org>): files, pipes and journald get plain text.
 pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn,serenity=warn,teloxide=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

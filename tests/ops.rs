@@ -196,3 +196,20 @@ async fn healthz_is_503_with_the_error_while_ll2_fails_and_200_once_it_answers()
     stop(child);
     let _ = log.join();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_written_to_a_file_carry_no_colour_codes() {
+    let fake = FakeLl2::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["text", "json"] {
+        let config = write_config(dir.path(), &fake, &format!("\n[log]\nformat = \"{format}\"\n"));
+        let log_path = dir.path().join(format!("{format}.log"));
+        let mut cmd = tminus(&config, "once");
+        cmd.env("RUST_LOG", "debug").stdout(Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
+        let status = tokio::task::spawn_blocking(move || cmd.status().unwrap()).await.unwrap();
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        assert!(status.success(), "{log}");
+        assert!(log.contains("poll done"), "{log}");
+        assert!(!log.contains("\x1b["), "{format} log has ANSI codes:\n{log}");
+    }
+}
