@@ -260,7 +260,7 @@ impl App {
         Ok(routes)
     }
 
-    /// `/healthz`, `/metrics` and `extra` routes on `server.listen`, if set.
+    /// `/`, `/healthz`, `/metrics` and `extra` routes on `server.listen`, if set.
     async fn start_server(&self, tasks: &TaskTracker, extra: Option<axum::Router>) -> Result<(), AppError> {
         let Some(addr) = self.config.server.listen else { return Ok(()) };
         let feed_interval = poller_config(&self.config).feed_interval();
@@ -269,7 +269,8 @@ impl App {
             metrics::global().clone(),
             self.config.ll2.feeds.clone(),
             server::health_threshold(self.config.server.health_max_age, feed_interval),
-        );
+        )
+        .with_reminders(self.config.alerts.reminders.clone());
         let (_, task) = server::start(addr, state, extra, self.shutdown.clone())
             .await
             .map_err(|e| AppError::Startup(format!("cannot listen on {addr} (server.listen): {e}")))?;

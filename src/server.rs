@@ -9,6 +9,7 @@
 //!   with the error when LL2 fails. The last successful poll is the one the
 //!   poller recorded in the feed's state in the store, so a restart
 //!   remembers it; the last error lives in this process's metrics registry.
+//! - `GET /`: the status page ([`crate::status_page`]), read-only HTML.
 //! - `GET /metrics`: Prometheus text from [`crate::metrics`], plus gauges
 //!   read from the store (cached for a few seconds, since counting
 //!   subscriptions reads them all).
@@ -48,7 +49,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::metrics::{self, Metrics, PollFailure, StoreGauges};
-use crate::store::{Store, StoreError};
+use crate::status_page::{self, FeedView, StatusView, UpcomingView};
+use crate::store::{ReminderKey, Store, StoreError};
 use crate::types::Feed;
 
 /// How long store-derived gauges of `/metrics` are reused.
@@ -71,6 +73,8 @@ pub struct ServerState {
     max_age: Duration,
     started: DateTime<Utc>,
     gauges: Arc<tokio::sync::Mutex<Option<CachedGauges>>>,
+    /// The reminder offsets whose state the status page shows per item.
+    reminders: Vec<Duration>,
 }
 
 /// Store gauges and when they were read (`None`: the store failed).
@@ -82,7 +86,13 @@ impl ServerState {
     /// registry's creation time.
     pub fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
         let started = metrics.started();
-        ServerState { store, metrics, feeds, max_age, started, gauges: Arc::default() }
+        ServerState { store, metrics, feeds, max_age, started, gauges: Arc::default(), reminders: Vec::new() }
+    }
+
+    /// The reminder offsets (`[alerts] reminders`) the status page reports.
+    pub fn with_reminders(mut self, reminders: Vec<Duration>) -> ServerState {
+        self.reminders = reminders;
+        self
     }
 
     /// Overrides the start time the grace period counts from (tests).
@@ -94,7 +104,11 @@ impl ServerState {
 
 /// `/healthz` and `/metrics`, ready to serve or to merge more routes into.
 pub fn router(state: ServerState) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(state)
+    Router::new()
+        .route("/", get(status_page))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
 }
 
 /// Binds `addr` (so a taken port fails start-up with a clear error), then
@@ -112,7 +126,7 @@ pub async fn start(
     if let Some(extra) = extra {
         app = app.merge(extra);
     }
-    info!(addr = %local, "HTTP server listening (/healthz, /metrics)");
+    info!(addr = %local, "HTTP server listening (/, /healthz, /metrics)");
     let task = tokio::spawn(async move {
         if let Err(e) = serve(listener, app, shutdown).await {
             warn!(error = %e, "HTTP server stopped with an error");
@@ -247,6 +261,65 @@ async fn healthz(State(st): State<ServerState>) -> Response {
     let process = ProcessHealth::read(&st.metrics, &st.feeds);
     let (code, body) = health(&st.feeds, st.max_age, st.started, store_result, &process, Utc::now());
     (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+async fn status_page(State(st): State<ServerState>) -> Response {
+    let view = tokio::task::spawn_blocking(move || status_view(&st, Utc::now())).await;
+    match view {
+        Ok(Ok(view)) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+            status_page::render(&view),
+        )
+            .into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot be read: {e}")).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// What the status page shows, read from the store and the metrics.
+pub fn status_view(st: &ServerState, now: DateTime<Utc>) -> Result<StatusView, StoreError> {
+    let gauges = store_gauges(&st.store, &st.feeds)?;
+    let feeds = st
+        .feeds
+        .iter()
+        .map(|f| FeedView {
+            name: f.as_str(),
+            last_success: gauges.last_success.get(f.as_str()).copied(),
+            last_error: st.metrics.last_poll_error(f.as_str()),
+        })
+        .collect();
+    let mut subscriptions = std::collections::BTreeMap::new();
+    for ((platform, enabled), n) in &gauges.subscriptions {
+        let counts: &mut (u64, u64) = subscriptions.entry(*platform).or_default();
+        if *enabled { counts.0 += n } else { counts.1 += n }
+    }
+    let mut items: Vec<_> = st.store.items()?.into_iter().filter(|i| i.when.is_some_and(|w| w >= now)).collect();
+    items.sort_by_key(|i| i.when);
+    let mut upcoming = Vec::new();
+    for item in items.into_iter().take(status_page::UPCOMING) {
+        let mut reminders = Vec::new();
+        for offset in &st.reminders {
+            let key = ReminderKey { item: item.id.clone(), offset_secs: offset.as_secs() };
+            reminders.push((*offset, st.store.reminder_sent(&key)?.is_some()));
+        }
+        upcoming.push(UpcomingView {
+            kind: item.kind().as_str(),
+            status: item.status.as_ref().map(|s| s.name.clone()),
+            when: item.when.unwrap_or(now),
+            name: item.name,
+            reminders,
+        });
+    }
+    Ok(StatusView {
+        now,
+        uptime: (now - st.started).to_std().unwrap_or_default(),
+        feeds,
+        budget_left: st.metrics.budget_left(),
+        outbox_depth: gauges.outbox_depth,
+        dead_letters: gauges.dead_letters,
+        subscriptions,
+        upcoming,
+    })
 }
 
 async fn metrics(State(st): State<ServerState>) -> Response {

@@ -213,3 +213,30 @@ async fn logs_written_to_a_file_carry_no_colour_codes() {
         assert!(!log.contains("\x1b["), "{format} log has ANSI codes:\n{log}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_lists_upcoming_items_escaped_without_secrets() {
+    const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
+    let fake = FakeLl2::start().await;
+    fake.set_field(Feed::Launches, MMX, "/name", json!("<b>Bold</b> MMX & co"));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let hook = "http://127.0.0.1:9/api/webhooks/77/HOOKSECRET";
+    let extra = format!(
+        "\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[watch]]\nname = \"w\"\nto = [\"console\", \"discord-webhook:{hook}\"]\n"
+    );
+    let config = write_config(dir.path(), &fake, &extra);
+    let (child, log) = spawn_run(&config, "poll cycle done").await;
+    let (code, page) = get_until(&format!("http://127.0.0.1:{port}/"), |_, b| b.contains("Bold")).await;
+    stop(child);
+    let _ = log.join();
+    assert_eq!(code, 200);
+    assert!(page.contains("&lt;b&gt;Bold&lt;/b&gt; MMX &amp; co"), "{page}");
+    assert!(!page.contains("<b>Bold"), "LL2 text must be escaped:\n{page}");
+    assert!(page.contains(env!("CARGO_PKG_VERSION")) && page.contains("Requests left this hour"), "{page}");
+    assert!(page.contains("discord-webhook") && page.contains("console"), "subscriptions per platform: {page}");
+    assert!(page.matches("<tr>").count() >= 5, "upcoming rows: {page}");
+    assert!(page.contains("in "), "countdowns: {page}");
+    assert!(!page.contains("HOOKSECRET") && !page.contains("/api/webhooks"), "{page}");
+    assert!(!page.contains("<script"), "{page}");
+}
