@@ -11,6 +11,7 @@
 //! install the global logger (`main` does, through [`init_logging`]).
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{self, Subscriptions};
 use crate::telegram::TelegramSender;
+use crate::transfer::{self, TransferError};
 use crate::{discord, ll2, metrics, server, telegram};
 
 /// Why the app could not start or stopped with an error. The binary maps it
@@ -40,6 +42,8 @@ pub enum AppError {
     StoreOp(#[from] StoreError),
     #[error("{0}")]
     Startup(String),
+    #[error("{path}: {source}")]
+    Transfer { path: String, source: TransferError },
     /// `once`: LL2 could not be polled for any feed.
     #[error("no feed could be polled from LL2: {0}")]
     NoFeedPolled(String),
@@ -52,6 +56,10 @@ impl AppError {
         match self {
             AppError::Config(_) => 2,
             AppError::NoFeedPolled(_) => 3,
+            // A file that is not an export of this version: bad usage.
+            AppError::Transfer {
+                source: TransferError::Malformed(_) | TransferError::UnknownVersion { .. }, ..
+            } => 2,
             _ => 1,
         }
     }
@@ -101,11 +109,7 @@ impl App {
         telegram: Option<Arc<TelegramSender>>,
         watches: &[Watch],
     ) -> Result<App, AppError> {
-        let store = Store::open(&config.store.path).map_err(|source| match source {
-            // Already names the path and the other process.
-            e @ StoreError::InUse { .. } => AppError::StoreOp(e),
-            source => AppError::Store { path: config.store.path.display().to_string(), source },
-        })?;
+        let store = open_store(&config.store.path)?;
         let subs = Subscriptions::load(store.clone())?;
         let rec = subs.reconcile(watches)?;
         info!(
@@ -362,6 +366,50 @@ fn unresolved_warnings(config: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+fn open_store(path: &Path) -> Result<Store, AppError> {
+    Store::open(path).map_err(|source| match source {
+        // Already names the path and the other process.
+        e @ StoreError::InUse { .. } => AppError::StoreOp(e),
+        source => AppError::Store { path: path.display().to_string(), source },
+    })
+}
+
+/// `tminus export [FILE]`: the chat-made state as JSON, to `file` or stdout.
+pub fn export_state(config: &Config, file: Option<&Path>) -> Result<(), AppError> {
+    let path = &config.store.path;
+    if !path.exists() {
+        return Err(AppError::Startup(format!("no store at {} ([store] path): nothing to export", path.display())));
+    }
+    let store = open_store(path)?;
+    let name = file.map_or("stdout".to_owned(), |f| f.display().to_string());
+    let export = transfer::export(&store).map_err(|source| AppError::Transfer { path: name.clone(), source })?;
+    let text = transfer::to_json(&export);
+    let written = match file {
+        Some(f) => std::fs::write(f, text),
+        None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()),
+    };
+    written.map_err(|e| AppError::Startup(format!("cannot write {name}: {e}")))?;
+    eprintln!(
+        "tminus: exported {} subscriptions and {} chat settings to {name}",
+        export.subscriptions.len(),
+        export.chat_settings.len()
+    );
+    Ok(())
+}
+
+/// `tminus import FILE`: loads an export into the configured store (created
+/// if missing); importing the same file again changes nothing.
+pub async fn import_state(config: &Config, file: &Path) -> Result<transfer::Imported, AppError> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| AppError::Startup(format!("cannot read {name}: {e}")))?;
+    let export = transfer::parse(&text).map_err(|source| AppError::Transfer { path: name.clone(), source })?;
+    let store = open_store(&config.store.path)?;
+    let subs = Subscriptions::load(store.clone())?;
+    let done = transfer::import(&subs, &export).map_err(|source| AppError::Transfer { path: name, source })?;
+    store.flush().await?;
+    Ok(done)
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.

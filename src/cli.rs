@@ -1,4 +1,4 @@
-//! Command-line arguments: `tminus [--config PATH] [run|once|check-config]`,
+//! Command-line arguments: `tminus [--config PATH] [run|once|check-config|export [FILE]|import FILE]`,
 //! declared with clap's derive. Pure parsing of the words after argv[0]; it
 //! does not read the config, print or exit. The binary prints
 //! `UsageError::Help` to stdout (exit 0) and `UsageError::Bad` to stderr
@@ -14,7 +14,7 @@ use crate::config::{ENV_DISCORD_TOKEN, ENV_LL2_API_KEY, ENV_TELEGRAM_TOKEN};
 /// Config file used when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config.toml";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Poll LL2 and deliver alerts until stopped (the default)
     Run,
@@ -23,14 +23,27 @@ pub enum Command {
     Once,
     /// Validate the config and print the effective settings (secrets masked)
     CheckConfig,
+    /// Write chat-made subscriptions and chat settings as JSON (stop the bot first)
+    Export {
+        /// Where to write; standard output when left out
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Load a file written by `export` into the configured store (idempotent)
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 impl Command {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Command::Run => "run",
             Command::Once => "once",
             Command::CheckConfig => "check-config",
+            Command::Export { .. } => "export",
+            Command::Import { .. } => "import",
         }
     }
 }
@@ -100,7 +113,7 @@ fn usage_error(err: clap::Error) -> UsageError {
         }
         ErrorKind::InvalidSubcommand => {
             format!(
-                "unknown command {:?} (expected run, once or check-config)",
+                "unknown command {:?} (expected run, once, check-config, export or import)",
                 context(ContextKind::InvalidSubcommand)
             )
         }
@@ -203,9 +216,12 @@ mod tests {
             ok(&["check-config", "-c", "y.toml"]),
             Args { config: PathBuf::from("y.toml"), config_given: true, command: Command::CheckConfig }
         );
-        for c in [Command::Run, Command::Once, Command::CheckConfig] {
+        for c in [Command::Run, Command::Once, Command::CheckConfig, Command::Export { file: None }] {
             assert_eq!(ok(&[c.as_str()]).command, c);
         }
+        assert_eq!(ok(&["export", "backup.json"]).command, Command::Export { file: Some("backup.json".into()) });
+        assert_eq!(ok(&["import", "b.json", "-c", "x.toml"]).command, Command::Import { file: "b.json".into() });
+        assert!(bad_message(&["import"]).contains("FILE"));
     }
 
     #[test]

@@ -35,5 +35,6 @@ pub mod status_page;
 pub mod store;
 pub mod subscriptions;
 pub mod telegram;
+pub mod transfer;
 pub mod types;
 pub mod tz;

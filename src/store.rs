@@ -24,6 +24,7 @@ use crate::rules::{SubId, Subscription};
 use crate::subscriptions::Write;
 use crate::types::{Destination, Feed, ItemId, ItemKind, Watermark};
 
+mod listing;
 mod owner;
 pub use owner::PID_FILE;
 

@@ -240,3 +240,90 @@ async fn the_status_page_lists_upcoming_items_escaped_without_secrets() {
     assert!(!page.contains("HOOKSECRET") && !page.contains("/api/webhooks"), "{page}");
     assert!(!page.contains("<script"), "{page}");
 }
+
+/// A store with chat-made subscriptions and settings, and one config watch
+/// (which the export must leave out).
+async fn chat_state(path: &Path) {
+    use tminus::rules::{Filter, Origin, SubId, Subscription};
+    use tminus::store::{ChatSettings, Store};
+    use tminus::types::{ChannelId, ChatId, Destination};
+    let store = Store::open(path).unwrap();
+    let subs = tminus::subscriptions::Subscriptions::load(store.clone()).unwrap();
+    let tg = Destination::Telegram(ChatId(-1001234567890));
+    let spacex =
+        Filter { agencies: vec!["SpaceX".into()], exclude_programs: vec!["Starlink".into()], ..Default::default() };
+    let chat = [
+        Subscription::new(SubId(store.next_id().unwrap()), tg.clone(), spacex, Origin::Chat)
+            .with_reminders(vec![Duration::from_secs(3600)]),
+        Subscription::new(
+            SubId(store.next_id().unwrap()),
+            Destination::Discord(ChannelId(42)),
+            Filter::default(),
+            Origin::Chat,
+        ),
+    ];
+    for s in &chat {
+        subs.put(s).unwrap();
+    }
+    let watch = Origin::Config { watch: "console-all".into() };
+    subs.put(&Subscription::new(SubId(store.next_id().unwrap()), Destination::Console, Filter::default(), watch))
+        .unwrap();
+    let settings = ChatSettings { timezone: chrono_tz::Europe::Berlin, reminders: vec![Duration::from_secs(600)] };
+    store.put_chat_settings(&tg, &settings).unwrap();
+    store.flush().await.unwrap();
+}
+
+/// A config whose store is `dir/name`.
+fn store_config(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("[store]\npath = \"{}\"\n", dir.join(name).display())).unwrap();
+    path
+}
+
+fn run_cmd(config: &Path, args: &[&str]) -> std::process::Output {
+    let mut c = tminus(config, args[0]);
+    c.args(&args[1..]);
+    c.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_then_import_into_a_fresh_store_then_export_is_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    chat_state(&dir.path().join("old")).await;
+    let (old, new) = (store_config(dir.path(), "old"), store_config(dir.path(), "new"));
+    let first = dir.path().join("first.json");
+    let out = run_cmd(&old, &["export", first.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exported = std::fs::read_to_string(&first).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["subscriptions"].as_array().unwrap().len(), 2, "chat-made only, no config watch: {exported}");
+    assert!(!exported.contains("console-all") && !exported.contains("\"id\""), "{exported}");
+    assert!(exported.contains("Europe/Berlin") && exported.contains("Starlink"), "{exported}");
+
+    for round in 0..2 {
+        let out = run_cmd(&new, &["import", first.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let expected = if round == 0 {
+            "2 subscriptions added, 0 already there"
+        } else {
+            "0 subscriptions added, 2 already there"
+        };
+        assert!(err.contains(expected), "round {round}: {err}");
+    }
+    // Export to stdout this time.
+    let out = run_cmd(&new, &["export"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), exported, "export after import equals the original");
+    let store = tminus::store::Store::open(&dir.path().join("new")).unwrap();
+    assert_eq!(store.subscriptions().unwrap().len(), 2, "importing twice added nothing");
+    drop(store);
+
+    let future = dir.path().join("future.json");
+    std::fs::write(&future, exported.replacen("\"version\": 1", "\"version\": 9", 1)).unwrap();
+    let out = run_cmd(&new, &["import", future.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("version 9") && err.contains("reads version 1 only"), "{err}");
+}
