@@ -128,6 +128,13 @@ fn usage_error(err: clap::Error) -> UsageError {
         ErrorKind::InvalidValue if context(ContextKind::InvalidValue).is_empty() => {
             format!("missing value for {} (expected a file path)", context(ContextKind::InvalidArg))
         }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = match err.get(ContextKind::InvalidArg) {
+                Some(ContextValue::Strings(v)) => v.join(", "),
+                _ => String::new(),
+            };
+            format!("missing argument {missing}")
+        }
         ErrorKind::ArgumentConflict if context(ContextKind::InvalidArg) == context(ContextKind::PriorArg) => {
             format!("{} given more than once", context(ContextKind::InvalidArg))
         }
