@@ -1,7 +1,7 @@
 //! The assembled bot: [`App`] is built once from a [`Config`] (store,
 //! reconciled subscriptions, LL2 client, senders, deliverer, poller,
 //! reminders) and then either runs one pass ([`App::once`]) or the daemon
-//! ([`App::run`]): poller, deliverer, reminders, the HTTP server and the
+//! ([`App::run`]): poller, deliverer, reminders, retention, the HTTP server and the
 //! chat front-ends as tasks of one `TaskTracker`, stopped together through
 //! one `CancellationToken`. The binary and the integration tests build the
 //! same `App`; tests swap in their own senders ([`App::with_senders`]).
@@ -198,6 +198,7 @@ impl App {
         tasks.spawn(async move { deliverer.run(stop).await });
         let stop = shutdown.clone();
         tasks.spawn(async move { reminders.run(stop).await });
+        tasks.spawn(prune_forever(store.clone(), config.store.retention, shutdown.clone()));
         tasks.close();
 
         info!(store = %config.store.path.display(), "tminus running; Ctrl-C or SIGTERM stops it");
@@ -282,6 +283,41 @@ impl App {
             let _ = task.await;
         });
         Ok(())
+    }
+}
+
+/// How often the retention pass runs, and how many records per tree one
+/// of its batches removes (small, so the store is never held for long).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: usize = 500;
+
+/// Prunes records older than `retention` ([`Store::prune`]) at start and
+/// every [`PRUNE_EVERY`], batch by batch, until shutdown.
+async fn prune_forever(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    loop {
+        let cutoff = chrono::Utc::now() - retention;
+        let mut total = 0;
+        while !shutdown.is_cancelled() {
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.prune(cutoff, PRUNE_BATCH)).await {
+                Ok(Ok(p)) if p.total() > 0 => total += p.total(),
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => {
+                    warn!(error = %e, "retention pass failed; trying again later");
+                    break;
+                }
+                Err(_) => break,
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if total > 0 {
+            info!(pruned = total, cutoff = %cutoff, "retention: old records pruned");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
     }
 }
 

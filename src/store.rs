@@ -26,7 +26,9 @@ use crate::types::{Destination, Feed, ItemId, ItemKind, Watermark};
 
 mod listing;
 mod owner;
+mod retention;
 pub use owner::PID_FILE;
+pub use retention::Pruned;
 
 /// Bump when the layout of a tree changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;

@@ -442,3 +442,12 @@ fn suggestions_catch_typos_only() {
     assert_eq!(suggest("request_per_hour", &["base_url", "requests_per_hour"]), Some("requests_per_hour"));
     assert_eq!(suggest("colour", &["base_url", "requests_per_hour"]), None);
 }
+
+#[test]
+fn store_retention_has_a_default_and_a_floor() {
+    assert_eq!(parse("").unwrap().store.retention, DEFAULT_RETENTION);
+    assert_eq!(parse("[store]\nretention = \"90d\"").unwrap().store.retention, Duration::from_secs(90 * 86_400));
+    let line = err("[store]\nretention = \"1d\"");
+    assert!(line.contains("store.retention") && line.contains("at least 7d"), "{line}");
+    assert!(err("[store]\nretention = 30").contains("store.retention"));
+}

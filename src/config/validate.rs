@@ -133,12 +133,27 @@ fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> 
     })
 }
 
+/// Shorter would prune records that delivery (`[delivery] max_age`, 6 h)
+/// and reminders (up to days ahead) still rely on.
+const MIN_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
 fn build_store(raw: RawStore) -> Result<StoreConfig, ConfigError> {
     let path = raw.path.unwrap_or_else(|| DEFAULT_STORE_PATH.to_owned());
     if path.trim().is_empty() {
         return Err(invalid("store.path", "must not be empty, got \"\""));
     }
-    Ok(StoreConfig { path: PathBuf::from(path) })
+    let retention = positive_duration("store.retention", raw.retention.as_ref(), DEFAULT_RETENTION)?;
+    if retention < MIN_RETENTION {
+        return Err(invalid(
+            "store.retention",
+            format!(
+                "must be at least {} (pending deliveries and reminders need their records), got {:?}",
+                format_duration(MIN_RETENTION),
+                format_duration(retention)
+            ),
+        ));
+    }
+    Ok(StoreConfig { path: PathBuf::from(path), retention })
 }
 
 fn build_alerts(raw: RawAlerts) -> Result<AlertsConfig, ConfigError> {
