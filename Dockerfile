@@ -54,7 +54,8 @@ VOLUME ["/data"]
 # not polled successfully for [server] health_max_age, or the store failing).
 # Without TMINUS_HEALTHCHECK_PORT the check passes trivially: there is no
 # endpoint to ask. The slim image has no curl; bash's /dev/tcp makes the
-# request. /healthz reports "starting" (200) until the first polls finish.
+# request. /healthz answers 503 ("starting") until the first polls succeed;
+# the start period covers that.
 #   EXPOSE 9090    # only to scrape /metrics from outside the container
 ENV TMINUS_HEALTHCHECK_PORT=""
 HEALTHCHECK --interval=1m --timeout=10s --start-period=2m --retries=3 \

@@ -1,7 +1,7 @@
 //! The assembled bot: [`App`] is built once from a [`Config`] (store,
 //! reconciled subscriptions, LL2 client, senders, deliverer, poller,
 //! reminders) and then either runs one pass ([`App::once`]) or the daemon
-//! ([`App::run`]): poller, deliverer, reminders, the HTTP server and the
+//! ([`App::run`]): poller, deliverer, reminders, retention, the HTTP server and the
 //! chat front-ends as tasks of one `TaskTracker`, stopped together through
 //! one `CancellationToken`. The binary and the integration tests build the
 //! same `App`; tests swap in their own senders ([`App::with_senders`]).
@@ -11,6 +11,7 @@
 //! install the global logger (`main` does, through [`init_logging`]).
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,11 +22,12 @@ use tracing::{info, warn};
 use crate::commands::Defaults;
 use crate::config::{Config, ConfigError, LogFormat, Watch};
 use crate::deliver::{Deliverer, DeliveryConfig, Senders, console::ConsoleSender};
-use crate::poller::{BudgetWait, Poller, PollerConfig};
+use crate::poller::{BudgetWait, PollError, Poller, PollerConfig};
 use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{self, Subscriptions};
 use crate::telegram::TelegramSender;
+use crate::transfer::{self, TransferError};
 use crate::{calendar, discord, ll2, metrics, server, telegram};
 
 /// Why the app could not start or stopped with an error. The binary maps it
@@ -40,17 +42,32 @@ pub enum AppError {
     StoreOp(#[from] StoreError),
     #[error("{0}")]
     Startup(String),
+    #[error("{path}: {source}")]
+    Transfer { path: String, source: TransferError },
+    /// `once`: LL2 could not be polled for any feed.
+    #[error("no feed could be polled from LL2: {0}")]
+    NoFeedPolled(String),
 }
 
 impl AppError {
-    /// 2 for what the user must fix in config or arguments, 1 otherwise.
+    /// 2 for what the user must fix in config or arguments, 3 when `once`
+    /// could poll no feed, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             AppError::Config(_) => 2,
+            AppError::NoFeedPolled(_) => 3,
+            // A file that is not an export of this version: bad usage.
+            AppError::Transfer {
+                source: TransferError::Malformed(_) | TransferError::UnknownVersion { .. }, ..
+            } => 2,
             _ => 1,
         }
     }
 }
+
+/// How far ahead `once` waits for a paused delivery (a 429's retry-after,
+/// a retry) before exiting; later ones stay in the outbox for the next run.
+pub const ONCE_PATIENCE: Duration = Duration::from_secs(60);
 
 /// How long in-flight work may take once a shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -95,8 +112,7 @@ impl App {
         telegram: Option<Arc<TelegramSender>>,
         watches: &[Watch],
     ) -> Result<App, AppError> {
-        let store = Store::open(&config.store.path)
-            .map_err(|source| AppError::Store { path: config.store.path.display().to_string(), source })?;
+        let store = open_store(&config.store.path)?;
         let subs = Subscriptions::load(store.clone())?;
         let rec = subs.reconcile(watches)?;
         info!(
@@ -128,27 +144,48 @@ impl App {
     }
 
     /// `tminus once`: one poll of every feed (without waiting for the
-    /// budget), due reminders, one delivery pass.
+    /// budget), due reminders, then delivery, waiting out pauses that end
+    /// within [`ONCE_PATIENCE`]. Fails with [`AppError::NoFeedPolled`] (exit
+    /// 3) after delivering, when every feed failed, so cron notices an
+    /// outage; feeds skipped for the request budget are not failures.
     pub async fn once(mut self) -> Result<(), AppError> {
         self.poller.sync_throttle().await;
+        let mut polled = 0;
+        let mut failures = Vec::new();
         for feed in self.config.ll2.feeds.clone() {
             match self.poller.poll_feed(feed, BudgetWait::Skip).await {
                 Ok(r) => {
+                    polled += 1;
                     info!(feed = %feed, requests = r.requests, items = r.items, alerts = r.alerts, deliveries = r.deliveries, "poll done")
                 }
-                Err(e) => warn!(feed = %feed, error = %e, "poll failed"),
+                Err(PollError::NoBudget(until)) => {
+                    warn!(feed = %feed, until = %until, "request budget exhausted; feed not polled this run")
+                }
+                Err(e) => {
+                    warn!(feed = %feed, error = %e, "poll failed");
+                    failures.push(format!("{feed}: {e}"));
+                }
             }
         }
         let fired = self.reminders.pass(chrono::Utc::now()).await?;
         if fired > 0 {
             info!(fired, "once: reminders due");
         }
-        let stats = self.deliverer.drain_once().await?;
+        let stats = self.deliverer.drain_within(ONCE_PATIENCE).await?;
+        if stats.waiting > 0 {
+            warn!(
+                waiting = stats.waiting,
+                "once: deliveries paused beyond a minute or without a sender stay in the outbox for the next run"
+            );
+        }
         if let Some(events) = &self.events {
             events.pass_once().await;
         }
         info!(delivered = stats.delivered, waiting = stats.waiting, dead = stats.dead, "once: done");
         self.store.flush().await?;
+        if polled == 0 && !failures.is_empty() {
+            return Err(AppError::NoFeedPolled(failures.join("; ")));
+        }
         Ok(())
     }
 
@@ -172,6 +209,7 @@ impl App {
         tasks.spawn(async move { deliverer.run(stop).await });
         let stop = shutdown.clone();
         tasks.spawn(async move { reminders.run(stop).await });
+        tasks.spawn(prune_forever(store.clone(), config.store.retention, shutdown.clone()));
         tasks.close();
 
         info!(store = %config.store.path.display(), "tminus running; Ctrl-C or SIGTERM stops it");
@@ -243,7 +281,7 @@ impl App {
         Ok(routes)
     }
 
-    /// `/healthz`, `/metrics`, the calendar feeds and `extra` routes on
+    /// `/`, `/healthz`, `/metrics`, the calendar feeds and `extra` routes on
     /// `server.listen`, if set.
     async fn start_server(&self, tasks: &TaskTracker, extra: Option<axum::Router>) -> Result<(), AppError> {
         let Some(addr) = self.config.server.listen else { return Ok(()) };
@@ -255,7 +293,8 @@ impl App {
             metrics::global().clone(),
             self.config.ll2.feeds.clone(),
             server::health_threshold(self.config.server.health_max_age, feed_interval),
-        );
+        )
+        .with_reminders(self.config.alerts.reminders.clone());
         let (_, task) = server::start(addr, state, extra, self.shutdown.clone())
             .await
             .map_err(|e| AppError::Startup(format!("cannot listen on {addr} (server.listen): {e}")))?;
@@ -282,6 +321,41 @@ fn event_sync(
     let api = discord::events::EventsApi::new(config.discord.token.clone(), &config.discord.api_url)
         .map_err(|e| AppError::Startup(e.to_string()))?;
     Ok(Some(Arc::new(discord::events::EventSync::new(store.clone(), api, config.discord.events_window))))
+}
+
+/// How often the retention pass runs, and how many records per tree one
+/// of its batches removes (small, so the store is never held for long).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: usize = 500;
+
+/// Prunes records older than `retention` ([`Store::prune`]) at start and
+/// every [`PRUNE_EVERY`], batch by batch, until shutdown.
+async fn prune_forever(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    loop {
+        let cutoff = chrono::Utc::now() - retention;
+        let mut total = 0;
+        while !shutdown.is_cancelled() {
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.prune(cutoff, PRUNE_BATCH)).await {
+                Ok(Ok(p)) if p.total() > 0 => total += p.total(),
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => {
+                    warn!(error = %e, "retention pass failed; trying again later");
+                    break;
+                }
+                Err(_) => break,
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if total > 0 {
+            info!(pruned = total, cutoff = %cutoff, "retention: old records pruned");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 fn poller_config(config: &Config) -> PollerConfig {
@@ -333,43 +407,85 @@ fn effective_watches(config: &Config) -> Vec<Watch> {
     }
 }
 
-/// `tminus check-config`: the effective configuration as TOML, then the
-/// watch filter values that match nothing the bot has seen, as comments.
-pub fn check_config(config: &Config) -> String {
-    config.render_effective() + &unresolved_report(config)
+/// `tminus check-config`: the effective configuration as TOML (for
+/// stdout), and the notes for stderr: watch filter names that match nothing
+/// LL2 listed so far, as warnings. Stdout stays a valid config file.
+pub fn check_config(config: &Config) -> (String, Vec<String>) {
+    (config.render_effective(), unresolved_warnings(config))
 }
 
-/// The unresolved filter names as TOML comments. Reads an existing store
+/// The unresolved filter names, one warning each. Reads an existing store
 /// only; never creates one, and says so when the running bot holds it.
-fn unresolved_report(config: &Config) -> String {
+fn unresolved_warnings(config: &Config) -> Vec<String> {
     let path = &config.store.path;
+    let synced_later = "note: filter names are checked against LL2 data once the bot has synced";
     if !path.exists() {
-        return "\n# Filter names are checked against LL2 data once the bot has synced (no store yet).\n".into();
+        return vec![format!("{synced_later} (no store yet)")];
     }
     let directory = match Store::open(path).and_then(|s| s.directory()) {
         Ok(d) => d,
-        Err(e) => return format!("\n# Could not read the store to check filter names ({e}); is the bot running?\n"),
+        Err(e) => return vec![format!("note: could not read the store to check filter names ({e})")],
     };
     if directory.is_empty() {
-        return "\n# Filter names are checked against LL2 data once the bot has synced (store is empty).\n".into();
+        return vec![format!("{synced_later} (the store is empty)")];
     }
-    let mut out = String::new();
+    let mut out = Vec::new();
     for (i, w) in config.watches.iter().enumerate() {
         for (dim, value) in directory.unresolved(&subscriptions::watch_filter(w)) {
             let hint = directory.suggest(dim, &value, 3);
             let hint = if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(", ")) };
-            out.push_str(&format!(
-                "#   watch[{i}] ({}): {} {value:?} matches nothing seen so far{hint}\n",
+            out.push(format!(
+                "warning: watch[{i}] ({}): {} {value:?} matches nothing LL2 listed so far{hint}",
                 w.name,
                 dim.as_str()
             ));
         }
     }
-    if out.is_empty() {
-        format!("\n# All watch filter names resolve ({} names known).\n", directory.len())
-    } else {
-        format!("\n# Unresolved filter names:\n{out}")
+    out
+}
+
+fn open_store(path: &Path) -> Result<Store, AppError> {
+    Store::open(path).map_err(|source| match source {
+        // Already names the path and the other process.
+        e @ StoreError::InUse { .. } => AppError::StoreOp(e),
+        source => AppError::Store { path: path.display().to_string(), source },
+    })
+}
+
+/// `tminus export [FILE]`: the chat-made state as JSON, to `file` or stdout.
+pub fn export_state(config: &Config, file: Option<&Path>) -> Result<(), AppError> {
+    let path = &config.store.path;
+    if !path.exists() {
+        return Err(AppError::Startup(format!("no store at {} ([store] path): nothing to export", path.display())));
     }
+    let store = open_store(path)?;
+    let name = file.map_or("stdout".to_owned(), |f| f.display().to_string());
+    let export = transfer::export(&store).map_err(|source| AppError::Transfer { path: name.clone(), source })?;
+    let text = transfer::to_json(&export);
+    let written = match file {
+        Some(f) => std::fs::write(f, text),
+        None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()),
+    };
+    written.map_err(|e| AppError::Startup(format!("cannot write {name}: {e}")))?;
+    eprintln!(
+        "tminus: exported {} subscriptions and {} chat settings to {name}",
+        export.subscriptions.len(),
+        export.chat_settings.len()
+    );
+    Ok(())
+}
+
+/// `tminus import FILE`: loads an export into the configured store (created
+/// if missing); importing the same file again changes nothing.
+pub async fn import_state(config: &Config, file: &Path) -> Result<transfer::Imported, AppError> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| AppError::Startup(format!("cannot read {name}: {e}")))?;
+    let export = transfer::parse(&text).map_err(|source| AppError::Transfer { path: name.clone(), source })?;
+    let store = open_store(&config.store.path)?;
+    let subs = Subscriptions::load(store.clone())?;
+    let done = transfer::import(&subs, &export).map_err(|source| AppError::Transfer { path: name, source })?;
+    store.flush().await?;
+    Ok(done)
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.
@@ -396,12 +512,15 @@ pub async fn shutdown_signal() {
 }
 
 /// Logs go to stderr (stdout carries console alerts). `RUST_LOG` overrides
-/// the default level.
+/// the default level. Colour only on a terminal and without `NO_COLOR`
+/// (<https://no-color.org>): files, pipes and journald get plain text.
 pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn,serenity=warn,teloxide=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

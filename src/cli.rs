@@ -1,4 +1,4 @@
-//! Command-line arguments: `tminus [--config PATH] [run|once|check-config]`,
+//! Command-line arguments: `tminus [--config PATH] [run|once|check-config|export [FILE]|import FILE]`,
 //! declared with clap's derive. Pure parsing of the words after argv[0]; it
 //! does not read the config, print or exit. The binary prints
 //! `UsageError::Help` to stdout (exit 0) and `UsageError::Bad` to stderr
@@ -14,22 +14,36 @@ use crate::config::{ENV_DISCORD_TOKEN, ENV_LL2_API_KEY, ENV_TELEGRAM_TOKEN};
 /// Config file used when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config.toml";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Poll LL2 and deliver alerts until stopped (the default)
     Run,
-    /// Run one poll cycle of every feed, deliver what is due, then exit
+    /// Poll every feed once, deliver what is due (waiting out rate-limit
+    /// pauses of up to a minute), then exit; for cron
     Once,
     /// Validate the config and print the effective settings (secrets masked)
     CheckConfig,
+    /// Write chat-made subscriptions and chat settings as JSON (stop the bot first)
+    Export {
+        /// Where to write; standard output when left out
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Load a file written by `export` into the configured store (idempotent)
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 impl Command {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Command::Run => "run",
             Command::Once => "once",
             Command::CheckConfig => "check-config",
+            Command::Export { .. } => "export",
+            Command::Import { .. } => "import",
         }
     }
 }
@@ -37,6 +51,8 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub config: PathBuf,
+    /// Whether `--config` was given: then the file must exist.
+    pub config_given: bool,
     pub command: Command,
 }
 
@@ -62,9 +78,10 @@ pub enum UsageError {
     color = clap::ColorChoice::Never
 )]
 struct Cli {
-    /// Config file; a missing file means all defaults
-    #[arg(short, long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
-    config: PathBuf,
+    /// Config file [default: config.toml]; a missing default file means all
+    /// defaults, a missing file given here is an error
+    #[arg(short, long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -74,7 +91,11 @@ impl Args {
     pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, UsageError> {
         let argv = std::iter::once("tminus".to_owned()).chain(args);
         let cli = Cli::try_parse_from(argv).map_err(usage_error)?;
-        Ok(Args { config: cli.config, command: cli.command.unwrap_or(Command::Run) })
+        Ok(Args {
+            config_given: cli.config.is_some(),
+            config: cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH)),
+            command: cli.command.unwrap_or(Command::Run),
+        })
     }
 }
 
@@ -92,7 +113,7 @@ fn usage_error(err: clap::Error) -> UsageError {
         }
         ErrorKind::InvalidSubcommand => {
             format!(
-                "unknown command {:?} (expected run, once or check-config)",
+                "unknown command {:?} (expected run, once, check-config, export or import)",
                 context(ContextKind::InvalidSubcommand)
             )
         }
@@ -106,6 +127,13 @@ fn usage_error(err: clap::Error) -> UsageError {
         // back to defaults because a missing file is allowed.
         ErrorKind::InvalidValue if context(ContextKind::InvalidValue).is_empty() => {
             format!("missing value for {} (expected a file path)", context(ContextKind::InvalidArg))
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = match err.get(ContextKind::InvalidArg) {
+                Some(ContextValue::Strings(v)) => v.join(", "),
+                _ => String::new(),
+            };
+            format!("missing argument {missing}")
         }
         ErrorKind::ArgumentConflict if context(ContextKind::InvalidArg) == context(ContextKind::PriorArg) => {
             format!("{} given more than once", context(ContextKind::InvalidArg))
@@ -134,10 +162,10 @@ Environment (overrides the config file when set and non-empty):
   {dc:<23}Discord bot token ([discord] token)
 
 Exit status:
-  0  success
-  1  runtime error (store, network setup)
+  0  success (`once`: at least one LL2 feed was polled)
+  1  runtime error (the store is in use by another tminus, network setup)
   2  bad config or bad usage
-  3  `once`: no LL2 feed could be polled",
+  3  `once`: no LL2 feed could be polled (LL2 unreachable or failing)",
         ll2 = ENV_LL2_API_KEY,
         tg = ENV_TELEGRAM_TOKEN,
         dc = ENV_DISCORD_TOKEN,
@@ -176,7 +204,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        assert_eq!(ok(&[]), Args { config: PathBuf::from("config.toml"), command: Command::Run });
+        assert_eq!(ok(&[]), Args { config: PathBuf::from("config.toml"), config_given: false, command: Command::Run });
     }
 
     #[test]
@@ -184,17 +212,23 @@ mod tests {
         assert_eq!(ok(&["once"]).command, Command::Once);
         assert_eq!(ok(&["run"]).command, Command::Run);
         let a = ok(&["--config", "/etc/tminus.toml", "check-config"]);
-        assert_eq!(a, Args { config: PathBuf::from("/etc/tminus.toml"), command: Command::CheckConfig });
+        assert_eq!(
+            a,
+            Args { config: PathBuf::from("/etc/tminus.toml"), config_given: true, command: Command::CheckConfig }
+        );
         assert_eq!(ok(&["--config=a b.toml"]).config, PathBuf::from("a b.toml"));
         assert_eq!(ok(&["-c", "x.toml", "once"]).config, PathBuf::from("x.toml"));
         // Options may follow the command.
         assert_eq!(
             ok(&["check-config", "-c", "y.toml"]),
-            Args { config: PathBuf::from("y.toml"), command: Command::CheckConfig }
+            Args { config: PathBuf::from("y.toml"), config_given: true, command: Command::CheckConfig }
         );
-        for c in [Command::Run, Command::Once, Command::CheckConfig] {
+        for c in [Command::Run, Command::Once, Command::CheckConfig, Command::Export { file: None }] {
             assert_eq!(ok(&[c.as_str()]).command, c);
         }
+        assert_eq!(ok(&["export", "backup.json"]).command, Command::Export { file: Some("backup.json".into()) });
+        assert_eq!(ok(&["import", "b.json", "-c", "x.toml"]).command, Command::Import { file: "b.json".into() });
+        assert!(bad_message(&["import"]).contains("FILE"));
     }
 
     #[test]

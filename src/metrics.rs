@@ -184,6 +184,14 @@ pub struct Metrics {
     deliveries: Family<Delivery, Counter>,
     poll_interval: Family<Class, FloatGauge>,
     hot_launches: Gauge,
+    poll_errors: std::sync::Mutex<BTreeMap<&'static str, PollFailure>>,
+}
+
+/// A failed poll of a feed: the error, worded for operators, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollFailure {
+    pub message: String,
+    pub at: DateTime<Utc>,
 }
 
 impl Default for Metrics {
@@ -204,6 +212,7 @@ impl Default for Metrics {
             deliveries: Family::default(),
             poll_interval: Family::default(),
             hot_launches: Gauge::default(),
+            poll_errors: Default::default(),
         };
         // Names get the `tminus_` prefix (and counters `_total`) when encoded.
         let mut r = Registry::with_prefix("tminus");
@@ -260,9 +269,28 @@ impl Metrics {
         self.budget_used.set(i64::from(per_hour.saturating_sub(remaining)));
     }
 
-    /// A poll of `feed` finished, successfully or not.
-    pub fn poll_finished(&self, feed: &'static str, ok: bool) {
-        self.polls.get_or_create(&FeedResult { feed, result: if ok { "ok" } else { "error" } }).inc();
+    /// A poll of `feed` finished: successfully (`error` is `None`) or not.
+    /// The last error of each feed is kept for `/healthz` and the status
+    /// page (in memory: the next poll after a restart tells anew).
+    pub fn poll_finished(&self, feed: &'static str, error: Option<String>) {
+        let result = if error.is_some() { "error" } else { "ok" };
+        self.polls.get_or_create(&FeedResult { feed, result }).inc();
+        if let Some(message) = error {
+            let failure = PollFailure { message, at: Utc::now() };
+            self.poll_errors.lock().unwrap_or_else(|e| e.into_inner()).insert(feed, failure);
+        }
+    }
+
+    /// The last failed poll of `feed` in this process, if any.
+    pub fn last_poll_error(&self, feed: &str) -> Option<PollFailure> {
+        self.poll_errors.lock().unwrap_or_else(|e| e.into_inner()).get(feed).cloned()
+    }
+
+    /// LL2 requests left in the sliding hour and the hourly ceiling, as of
+    /// the last request; `None` before the first one.
+    pub fn budget_left(&self) -> Option<(u32, u32)> {
+        let per_hour = u32::try_from(self.budget_per_hour.get()).ok().filter(|n| *n > 0)?;
+        Some((u32::try_from(self.budget_remaining.get()).unwrap_or(0), per_hour))
     }
 
     /// Alerts committed to the store (changes and reminders), by kind.
@@ -360,7 +388,7 @@ mod tests {
         m.ll2_request(request("launches", "throttled", None, 20));
         m.rate_limited("ll2");
         m.budget(15, 13);
-        m.poll_finished("events", true);
+        m.poll_finished("events", None);
         m.alerts_detected(["new", "new", "status"]);
         m.delivery("console", DeliveryOutcome::Delivered);
         m.delivery("console", DeliveryOutcome::Delivered);

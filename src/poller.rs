@@ -311,7 +311,7 @@ impl Poller {
         let result =
             if sweep_due { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await };
         if !matches!(result, Err(PollError::Shutdown)) {
-            crate::metrics::global().poll_finished(feed.as_str(), result.is_ok());
+            crate::metrics::global().poll_finished(feed.as_str(), result.as_ref().err().map(ToString::to_string));
         }
         result
     }

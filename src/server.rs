@@ -1,15 +1,15 @@
 //! The optional HTTP server (`[server] listen`), started by `tminus run`:
 //!
-//! - `GET /healthz`: JSON with the last successful poll of each configured
-//!   feed and its age, the outbox depth and whether the store answers.
-//!   `200` while healthy or still starting, `503` when a feed has not been
-//!   polled successfully for longer than the threshold (`[server]
-//!   health_max_age`, never less than two poll intervals), or when the store
-//!   cannot be read. The last successful poll is the one the poller
-//!   recorded in the feed's state in the store, so a restart remembers it.
-//!   Before a feed's first successful poll ever, the process's start time
-//!   stands in for it, so a fresh install reports `"starting"` (200) for
-//!   one threshold's worth of time.
+//! - `GET /healthz`: JSON with each configured feed's last successful poll
+//!   and its age, its last error (message and time), the LL2 requests left
+//!   this hour, the outbox depth and whether the store answers. `200` only
+//!   when every feed was polled successfully within the threshold (`[server]
+//!   health_max_age`, never less than two poll intervals); `503` otherwise,
+//!   at once: a fresh install answers 503 until its first poll succeeds,
+//!   with the error when LL2 fails. The last successful poll is the one the
+//!   poller recorded in the feed's state in the store, so a restart
+//!   remembers it; the last error lives in this process's metrics registry.
+//! - `GET /`: the status page ([`crate::status_page`]), read-only HTML.
 //! - `GET /calendar/{NAME|TOKEN}.ics`: iCalendar feeds, mounted by the app
 //!   from `crate::calendar::http` (through `extra`).
 //! - `GET /metrics`: Prometheus text from [`crate::metrics`], plus gauges
@@ -50,8 +50,9 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::metrics::{self, Metrics, StoreGauges};
-use crate::store::{Store, StoreError};
+use crate::metrics::{self, Metrics, PollFailure, StoreGauges};
+use crate::status_page::{self, FeedView, StatusView, UpcomingView};
+use crate::store::{ReminderKey, Store, StoreError};
 use crate::types::Feed;
 
 /// How long store-derived gauges of `/metrics` are reused.
@@ -74,6 +75,8 @@ pub struct ServerState {
     max_age: Duration,
     started: DateTime<Utc>,
     gauges: Arc<tokio::sync::Mutex<Option<CachedGauges>>>,
+    /// The reminder offsets whose state the status page shows per item.
+    reminders: Vec<Duration>,
 }
 
 /// Store gauges and when they were read (`None`: the store failed).
@@ -85,7 +88,13 @@ impl ServerState {
     /// registry's creation time.
     pub fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
         let started = metrics.started();
-        ServerState { store, metrics, feeds, max_age, started, gauges: Arc::default() }
+        ServerState { store, metrics, feeds, max_age, started, gauges: Arc::default(), reminders: Vec::new() }
+    }
+
+    /// The reminder offsets (`[alerts] reminders`) the status page reports.
+    pub fn with_reminders(mut self, reminders: Vec<Duration>) -> ServerState {
+        self.reminders = reminders;
+        self
     }
 
     /// Overrides the start time the grace period counts from (tests).
@@ -97,7 +106,11 @@ impl ServerState {
 
 /// `/healthz` and `/metrics`, ready to serve or to merge more routes into.
 pub fn router(state: ServerState) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(state)
+    Router::new()
+        .route("/", get(status_page))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
 }
 
 /// Binds `addr` (so a taken port fails start-up with a clear error), then
@@ -115,7 +128,7 @@ pub async fn start(
     if let Some(extra) = extra {
         app = app.merge(extra);
     }
-    info!(addr = %local, "HTTP server listening (/healthz, /metrics)");
+    info!(addr = %local, "HTTP server listening (/, /healthz, /metrics)");
     let task = tokio::spawn(async move {
         if let Err(e) = serve(listener, app, shutdown).await {
             warn!(error = %e, "HTTP server stopped with an error");
@@ -146,31 +159,65 @@ pub fn store_health(store: &Store, feeds: &[Feed]) -> Result<StoreHealth, StoreE
     Ok(StoreHealth { outbox_depth: store.outbox_len() as u64, last_success })
 }
 
-/// The health verdict at `now`, as (HTTP status, JSON body).
+/// What the process itself knows for `/healthz` (not in the store): each
+/// feed's last failed poll and the request budget left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessHealth {
+    pub last_errors: Vec<(Feed, PollFailure)>,
+    /// (requests left in the sliding hour, hourly ceiling).
+    pub budget_left: Option<(u32, u32)>,
+}
+
+impl ProcessHealth {
+    /// Reads `metrics` for `feeds`.
+    pub fn read(metrics: &Metrics, feeds: &[Feed]) -> ProcessHealth {
+        ProcessHealth {
+            last_errors: feeds.iter().filter_map(|f| Some((*f, metrics.last_poll_error(f.as_str())?))).collect(),
+            budget_left: metrics.budget_left(),
+        }
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The health verdict at `now`, as (HTTP status, JSON body): `200` only
+/// when every feed succeeded within `max_age` (a success remembered in the
+/// store counts, so a restart is healthy at once). Otherwise `503` with a
+/// status saying why: `failing` (a feed's last poll failed and it has no
+/// fresh success), `starting` (no success yet, no error either), `stale`,
+/// or `store_error`. `started` is kept for the uptime.
 pub fn health(
     feeds: &[Feed],
     max_age: Duration,
     started: DateTime<Utc>,
     store: Result<StoreHealth, StoreError>,
+    process: &ProcessHealth,
     now: DateTime<Utc>,
 ) -> (StatusCode, Value) {
     let max_age_s = max_age.as_secs();
-    let mut stale = false;
-    let mut starting = false;
+    let (mut stale, mut failing, mut starting) = (false, false, false);
     let mut feeds_json = Map::new();
     for feed in feeds {
         let last = store.as_ref().ok().and_then(|s| s.last_success.iter().find(|(f, _)| f == feed)?.1);
-        let reference = last.unwrap_or(started);
-        let age = (now - reference).num_seconds().max(0) as u64;
-        let feed_stale = age > max_age_s;
-        stale |= feed_stale;
-        starting |= last.is_none();
+        let error = process.last_errors.iter().find(|(f, _)| f == feed).map(|(_, e)| e);
+        let age = last.map(|t| (now - t).num_seconds().max(0) as u64);
+        let fresh = age.is_some_and(|a| a <= max_age_s);
+        if !fresh {
+            match (last, error) {
+                (_, Some(e)) if last.is_none_or(|t| e.at >= t) => failing = true,
+                (None, _) => starting = true,
+                _ => stale = true,
+            }
+        }
         feeds_json.insert(
             feed.as_str().to_string(),
             json!({
-                "last_success": last.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
-                "age_s": last.map(|_| age),
-                "stale": feed_stale,
+                "last_success": last.map(rfc3339),
+                "age_s": age,
+                "stale": !fresh,
+                "last_error": error.map(|e| json!({"message": e.message, "at": rfc3339(e.at)})),
             }),
         );
     }
@@ -178,14 +225,12 @@ pub fn health(
         Ok(s) => (true, Some(s.outbox_depth), None),
         Err(e) => (false, None, Some(e.to_string())),
     };
-    let status = if !store_ok {
-        "store_error"
-    } else if stale {
-        "stale"
-    } else if starting {
-        "starting"
-    } else {
-        "ok"
+    let status = match () {
+        _ if !store_ok => "store_error",
+        _ if failing => "failing",
+        _ if stale => "stale",
+        _ if starting => "starting",
+        _ => "ok",
     };
     let mut body = json!({
         "status": status,
@@ -194,11 +239,13 @@ pub fn health(
         "store_ok": store_ok,
         "max_age_s": max_age_s,
         "uptime_s": (now - started).num_seconds().max(0),
+        "requests_left": process.budget_left.map(|(left, _)| left),
+        "requests_per_hour": process.budget_left.map(|(_, per_hour)| per_hour),
     });
     if let Some(e) = store_error {
         body["store_error"] = json!(e);
     }
-    let code = if matches!(status, "ok" | "starting") { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, body)
 }
 
@@ -213,8 +260,68 @@ async fn healthz(State(st): State<ServerState>) -> Response {
             Err(StoreError::Corrupt { tree: "-", key: String::new(), message: format!("store probe failed: {e}") })
         }
     };
-    let (code, body) = health(&st.feeds, st.max_age, st.started, store_result, Utc::now());
+    let process = ProcessHealth::read(&st.metrics, &st.feeds);
+    let (code, body) = health(&st.feeds, st.max_age, st.started, store_result, &process, Utc::now());
     (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+async fn status_page(State(st): State<ServerState>) -> Response {
+    let view = tokio::task::spawn_blocking(move || status_view(&st, Utc::now())).await;
+    match view {
+        Ok(Ok(view)) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+            status_page::render(&view),
+        )
+            .into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot be read: {e}")).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// What the status page shows, read from the store and the metrics.
+pub fn status_view(st: &ServerState, now: DateTime<Utc>) -> Result<StatusView, StoreError> {
+    let gauges = store_gauges(&st.store, &st.feeds)?;
+    let feeds = st
+        .feeds
+        .iter()
+        .map(|f| FeedView {
+            name: f.as_str(),
+            last_success: gauges.last_success.get(f.as_str()).copied(),
+            last_error: st.metrics.last_poll_error(f.as_str()),
+        })
+        .collect();
+    let mut subscriptions = std::collections::BTreeMap::new();
+    for ((platform, enabled), n) in &gauges.subscriptions {
+        let counts: &mut (u64, u64) = subscriptions.entry(*platform).or_default();
+        if *enabled { counts.0 += n } else { counts.1 += n }
+    }
+    let mut items: Vec<_> = st.store.items()?.into_iter().filter(|i| i.when.is_some_and(|w| w >= now)).collect();
+    items.sort_by_key(|i| i.when);
+    let mut upcoming = Vec::new();
+    for item in items.into_iter().take(status_page::UPCOMING) {
+        let mut reminders = Vec::new();
+        for offset in &st.reminders {
+            let key = ReminderKey { item: item.id.clone(), offset_secs: offset.as_secs() };
+            reminders.push((*offset, st.store.reminder_sent(&key)?.is_some()));
+        }
+        upcoming.push(UpcomingView {
+            kind: item.kind().as_str(),
+            status: item.status.as_ref().map(|s| s.name.clone()),
+            when: item.when.unwrap_or(now),
+            name: item.name,
+            reminders,
+        });
+    }
+    Ok(StatusView {
+        now,
+        uptime: (now - st.started).to_std().unwrap_or_default(),
+        feeds,
+        budget_left: st.metrics.budget_left(),
+        outbox_depth: gauges.outbox_depth,
+        dead_letters: gauges.dead_letters,
+        subscriptions,
+        upcoming,
+    })
 }
 
 async fn metrics(State(st): State<ServerState>) -> Response {
@@ -278,23 +385,35 @@ mod tests {
             })
         };
         let ago = |s: i64| now - chrono::Duration::seconds(s);
-        let (code, body) = health(&feeds, max, ago(10), polled(None, None, 0), now);
-        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("starting")));
-        let (code, body) = health(&feeds, max, ago(61), polled(None, None, 0), now);
-        assert_eq!((code, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("stale")));
-        let (code, body) = health(&feeds, max, ago(61), polled(Some(ago(1)), Some(ago(2)), 3), now);
-        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        let quiet = ProcessHealth::default();
+        let check = |store, process: &ProcessHealth| health(&feeds, max, ago(10), store, process, now);
+        // No success yet: unhealthy at once, not after a grace period.
+        let (code, body) = check(polled(None, None, 0), &quiet);
+        assert_eq!((code, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("starting")));
+        // LL2 fails: unhealthy, with the error.
+        let failing = ProcessHealth {
+            last_errors: vec![(Feed::Launches, PollFailure { message: "LL2 answered HTTP 503".into(), at: ago(1) })],
+            budget_left: Some((12, 15)),
+        };
+        let (code, body) = check(polled(Some(ago(5)), None, 0), &failing);
+        assert_eq!((code, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("failing")));
+        assert_eq!(body["feeds"]["launches"]["last_error"]["message"], "LL2 answered HTTP 503");
+        assert_eq!(body["feeds"]["events"]["stale"], false);
+        assert_eq!((body["requests_left"].as_u64(), body["requests_per_hour"].as_u64()), (Some(12), Some(15)));
+        // Recovered: the error stays visible, the verdict is healthy.
+        let (code, body) = check(polled(Some(ago(1)), Some(ago(0)), 3), &failing);
+        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")), "{body}");
         assert_eq!(body["outbox_depth"], 3);
-        assert_eq!(body["feeds"]["launches"]["age_s"], 2);
+        assert!(body["feeds"]["launches"]["last_error"]["at"].as_str().unwrap().ends_with('Z'));
         // A restart remembers the last success: a fresh process whose feeds
         // were polled recently is healthy, one whose feeds are old is stale.
-        let (code, body) = health(&feeds, max, now, polled(Some(ago(30)), Some(ago(30)), 0), now);
+        let (code, body) = health(&feeds, max, now, polled(Some(ago(30)), Some(ago(30)), 0), &quiet, now);
         assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")));
-        let (code, body) = health(&feeds, max, now, polled(Some(ago(30)), Some(ago(3600)), 0), now);
+        let (code, body) = health(&feeds, max, now, polled(Some(ago(30)), Some(ago(3600)), 0), &quiet, now);
         assert_eq!((code, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("stale")));
         assert_eq!(body["feeds"]["events"]["stale"], false);
         let err = Err(StoreError::Corrupt { tree: "feeds", key: "events".into(), message: "x".into() });
-        let (code, body) = health(&feeds, max, now, err, now);
+        let (code, body) = check(err, &quiet);
         assert_eq!((code, body["store_ok"].as_bool()), (StatusCode::SERVICE_UNAVAILABLE, Some(false)));
     }
 }

@@ -26,6 +26,12 @@ use crate::rules::{SubId, Subscription};
 use crate::subscriptions::Write;
 use crate::types::{AlertKind, Destination, Feed, GuildId, ItemId, ItemKind, Watermark};
 
+mod listing;
+mod owner;
+mod retention;
+pub use owner::PID_FILE;
+pub use retention::Pruned;
+
 /// Bump when the layout of a tree changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -39,6 +45,8 @@ pub enum StoreError {
         "store at {path} has schema version {found}, this tminus understands up to {SCHEMA_VERSION}; use a newer tminus or another [store] path"
     )]
     Schema { path: String, found: u64 },
+    #[error("the store at {path} is in use by another tminus ({})", match pid { Some(p) => format!("pid {p}"), None => "pid unknown".to_owned() })]
+    InUse { path: String, pid: Option<u32> },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -181,6 +189,8 @@ pub struct Batch {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// This process's claim on the directory, released with the last clone.
+    _owner: std::sync::Arc<owner::Owner>,
     flush_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Transactions hold it shared, a flush exclusively: sled 0.34 can
     /// deadlock when a flush overlaps multi-tree transactions running on
@@ -250,6 +260,7 @@ fn abort(e: TransactionError<StoreError>) -> StoreError {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
+        let owner = std::sync::Arc::new(owner::claim(path)?);
         let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open()?;
         let store = Store {
             meta: db.open_tree("meta")?,
@@ -273,6 +284,7 @@ impl Store {
             applied: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
             flush_lock: Default::default(),
             io: Default::default(),
+            _owner: owner,
             db,
         };
         match store.meta.get("schema_version")? {
@@ -682,6 +694,21 @@ impl Store {
     pub fn calendar_token(&self, chat: &Destination) -> Result<Option<String>> {
         let k = format!("\0{}", chat.storage_key());
         self.calendar.tokens.get(&k)?.map(|v| dec("calendar_tokens", k.as_bytes(), &v)).transpose()
+    }
+
+    /// Every chat's private feed token, in key order (for `tminus export`).
+    pub fn calendar_tokens(&self) -> Result<Vec<(Destination, String)>> {
+        let mut out = Vec::new();
+        for kv in self.calendar.tokens.iter() {
+            let (k, v) = kv?;
+            if k.first() == Some(&0) {
+                continue;
+            }
+            let token = String::from_utf8_lossy(&k).into_owned();
+            out.push((dec::<Destination>("calendar_tokens", &k, &v)?, token));
+        }
+        out.sort_by_key(|(d, _)| d.storage_key());
+        Ok(out)
     }
 
     /// The chat a private feed token belongs to.

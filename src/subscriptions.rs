@@ -102,12 +102,23 @@ impl Subscriptions {
         if self.store.is_muted(dest, &item.id)? {
             return Ok(false);
         }
-        let mute = Mute { destination: dest.clone(), item: item.id.clone(), name: item.name.clone(), at: now };
-        self.store.put_mute(&mute, &Write(()))?;
-        let ids = self.muting_subscriptions(dest)?;
-        let mut index = self.index_write();
-        ids.iter().for_each(|id| index.mute(&item.id, *id));
+        self.restore_mute(&Mute {
+            destination: dest.clone(),
+            item: item.id.clone(),
+            name: item.name.clone(),
+            at: now,
+        })?;
         Ok(true)
+    }
+
+    /// Puts a mute record back as it was (an import), store and routing
+    /// together; the item need not be known yet.
+    pub fn restore_mute(&self, mute: &Mute) -> Result<(), StoreError> {
+        self.store.put_mute(mute, &Write(()))?;
+        let ids = self.muting_subscriptions(&mute.destination)?;
+        let mut index = self.index_write();
+        ids.iter().for_each(|id| index.mute(&mute.item, *id));
+        Ok(())
     }
 
     /// Undoes `mute`. Returns false when the item was not muted.

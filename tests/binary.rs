@@ -157,12 +157,15 @@ async fn check_config_lists_filter_names_that_match_nothing() {
     std::fs::write(&config, text).unwrap();
 
     let before = tminus(&config, "check-config").output().unwrap();
-    assert!(String::from_utf8_lossy(&before.stdout).contains("once the bot has synced"));
+    assert!(String::from_utf8_lossy(&before.stderr).contains("once the bot has synced"));
     assert!(once(&config).await.status.success());
     let after = tminus(&config, "check-config").output().unwrap();
     assert!(after.status.success());
-    let out = String::from_utf8_lossy(&after.stdout);
-    assert!(out.contains("agency \"Mitsubishi Heavy Industrie\" matches nothing"), "{out}");
+    // Warnings go to stderr; stdout stays the effective config alone.
+    let stdout = String::from_utf8_lossy(&after.stdout);
+    assert!(!stdout.contains("matches nothing") && stdout.contains("[[watch]]"), "{stdout}");
+    let out = String::from_utf8_lossy(&after.stderr);
+    assert!(out.contains("warning: watch[0] (japan): agency \"Mitsubishi Heavy Industrie\" matches nothing"), "{out}");
     assert!(out.contains("did you mean Mitsubishi Heavy Industries"), "{out}");
     assert!(!out.contains("\"MHI\" matches nothing"), "{out}");
 }

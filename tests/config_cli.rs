@@ -65,10 +65,20 @@ fn assert_bad_config(text: &str, expected: &[&str]) {
 const WATCH: &str = "[[watch]]\nname = \"w\"\nto = [\"console\"]\n";
 
 #[test]
-fn missing_config_file_means_defaults() {
+fn missing_explicit_config_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");
-    let out = tminus(&["--config", missing.to_str().unwrap(), "check-config"], &[], dir.path());
+    for cmd in ["check-config", "once", "run"] {
+        let out = tminus(&["--config", missing.to_str().unwrap(), cmd], &[], dir.path());
+        assert_rejected(&out, &["nope.toml"]);
+    }
+    assert!(!dir.path().join("data").exists(), "no store was created");
+}
+
+#[test]
+fn missing_default_config_file_means_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tminus(&["check-config"], &[], dir.path());
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     for line in [
         "base_url = \"https://ll.thespacedevs.com/2.3.0\"",
@@ -94,7 +104,7 @@ fn shipped_config_toml_is_the_default_config() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
     let with_file = tminus(&["--config", shipped.to_str().unwrap(), "check-config"], &[], dir.path());
-    let without = tminus(&["--config=absent.toml", "check-config"], &[], dir.path());
+    let without = tminus(&["check-config"], &[], dir.path());
     assert_eq!(with_file.code, Some(0), "stderr: {}", with_file.stderr);
     assert_eq!(with_file.stdout, without.stdout);
 }
@@ -202,6 +212,16 @@ fn toml_syntax_error() {
 #[test]
 fn duplicate_watch_names() {
     assert_bad_config(&format!("{WATCH}{WATCH}"), &["watch[1].name", "\"w\""]);
+}
+
+#[test]
+fn destination_without_token_names_watch_and_key() {
+    let text = "[[watch]]\nname = \"news\"\nto = [\"console\", \"telegram:-1001\"]\n";
+    assert_bad_config(text, &["watch[0].to[1]", "\"news\"", "telegram.token", "TMINUS_TELEGRAM_TOKEN"]);
+    let out = check_config(text, &[("TMINUS_TELEGRAM_TOKEN", "1:T")]);
+    assert_eq!(out.code, Some(0), "a token from the environment counts: {}", out.stderr);
+    let text = "[[watch]]\nname = \"ops\"\nto = [\"discord:5\"]\n";
+    assert_bad_config(text, &["watch[0].to[0]", "\"ops\"", "discord.token", "TMINUS_DISCORD_TOKEN"]);
 }
 
 #[test]

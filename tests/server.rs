@@ -1,5 +1,5 @@
-//! The HTTP server: `/healthz` verdicts (starting, ok, stale, store
-//! trouble), `/metrics` in Prometheus text, extra routes mounted on the same
+//! The HTTP server: `/healthz` verdicts (starting, failing, ok, stale,
+//! store trouble), `/metrics` in Prometheus text, extra routes mounted on the same
 //! listener, graceful shutdown; and the real binary serving both endpoints
 //! while it polls the fake LL2.
 
@@ -68,19 +68,21 @@ async fn health(addr: SocketAddr) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn health_is_starting_then_ok_and_stale_when_polls_stop() {
+async fn health_is_503_until_every_feed_succeeded_then_ok_and_stale_when_polls_stop() {
     let metrics = Arc::new(Metrics::default());
     let srv = start(metrics.clone(), chrono::Duration::seconds(5), Duration::from_secs(60)).await;
     let (code, body) = health(srv.addr).await;
-    assert_eq!(code, 200, "{body}");
+    assert_eq!(code, 503, "no feed succeeded yet: {body}");
     assert_eq!(body["status"], "starting");
     assert_eq!(body["store_ok"], true);
     assert_eq!(body["outbox_depth"], 0);
     assert_eq!(body["feeds"]["events"]["last_success"], Value::Null);
 
     polled(&srv.store, Feed::Events);
+    metrics.poll_finished("launches", Some("LL2 answered HTTP 502 at http://ll2/launches/".into()));
     let (code, body) = health(srv.addr).await;
-    assert_eq!((code, body["status"].as_str()), (200, Some("starting")), "launches not polled yet: {body}");
+    assert_eq!((code, body["status"].as_str()), (503, Some("failing")), "launches fails: {body}");
+    assert_eq!(body["feeds"]["launches"]["last_error"]["message"], "LL2 answered HTTP 502 at http://ll2/launches/");
     polled(&srv.store, Feed::Launches);
     let (code, body) = health(srv.addr).await;
     assert_eq!((code, body["status"].as_str()), (200, Some("ok")), "{body}");
@@ -88,13 +90,13 @@ async fn health_is_starting_then_ok_and_stale_when_polls_stop() {
     assert!(body["feeds"]["events"]["last_success"].as_str().unwrap().ends_with('Z'), "{body}");
     srv.stop.cancel();
 
-    // A process up for longer than the threshold that never polled one
-    // feed successfully is unhealthy, and says which feed.
+    // A feed that never succeeded keeps the server unhealthy, and the body
+    // says which feed.
     let srv = start(Arc::new(Metrics::default()), chrono::Duration::seconds(120), Duration::from_secs(60)).await;
     polled(&srv.store, Feed::Launches);
     let (code, body) = health(srv.addr).await;
     assert_eq!(code, 503, "{body}");
-    assert_eq!(body["status"], "stale");
+    assert_eq!(body["status"], "starting");
     assert_eq!(body["feeds"]["events"]["stale"], true);
     assert_eq!(body["feeds"]["launches"]["stale"], false);
     assert_eq!(body["max_age_s"], 60);
@@ -117,7 +119,7 @@ async fn health_is_starting_then_ok_and_stale_when_polls_stop() {
 #[tokio::test]
 async fn metrics_are_prometheus_text() {
     let metrics = Arc::new(Metrics::default());
-    metrics.poll_finished("events", true);
+    metrics.poll_finished("events", None);
     metrics.delivery("telegram", DeliveryOutcome::Retried);
     metrics.rate_limited("telegram");
     metrics.budget(15, 12);
@@ -155,7 +157,7 @@ async fn extra_routes_share_the_listener_and_shutdown_is_graceful() {
     let resp = reqwest::Client::new().post(format!("http://{}/discord/interactions", srv.addr)).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.text().await.unwrap(), "pong");
-    assert_eq!(health(srv.addr).await.0, 200, "built-in routes still there");
+    assert_eq!(health(srv.addr).await.0, 503, "built-in routes still there (unhealthy: nothing polled)");
 
     srv.stop.cancel();
     tokio::time::timeout(Duration::from_secs(5), srv.task).await.expect("server stops on shutdown").unwrap();
@@ -198,7 +200,7 @@ async fn the_binary_serves_health_and_metrics_while_running() {
         std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
 
-    // Starting, then ok once both feeds synced.
+    // Starting (503), then ok (200) once both feeds synced.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
     let body = loop {
@@ -206,8 +208,8 @@ async fn the_binary_serves_health_and_metrics_while_running() {
         if let Ok(resp) = reqwest::get(format!("http://{addr}/healthz")).await {
             let code = resp.status().as_u16();
             let body: Value = resp.json().await.unwrap();
-            assert_eq!(code, 200, "{body}");
             let status = body["status"].as_str().unwrap().to_string();
+            assert_eq!(code, if status == "ok" { 200 } else { 503 }, "{body}");
             if seen.last() != Some(&status) {
                 seen.push(status.clone());
             }

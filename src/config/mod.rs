@@ -27,18 +27,25 @@ pub use model::*;
 /// process environment (tests run in parallel).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// What a missing config file means: the default path may be absent (all
+/// defaults), a path the user named must exist (the README, "Usage").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    Defaults,
+    Error,
+}
+
 impl Config {
-    /// Loads `path` (all defaults if it does not exist) and the environment.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Config::load_with_env(path, &process_env)
+    /// Loads `path` and the environment; a missing file as `if_missing` says.
+    pub fn load(path: &Path, if_missing: IfMissing) -> Result<Config, ConfigError> {
+        Config::load_with_env(path, if_missing, &process_env)
     }
 
     /// Like [`Config::load`], reading environment variables through `env`.
-    pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    pub fn load_with_env(path: &Path, if_missing: IfMissing, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            // The contract: a missing file means all defaults.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && if_missing == IfMissing::Defaults => String::new(),
             Err(e) => {
                 return Err(ConfigError::Io { path: path.to_path_buf(), message: e.to_string() });
             }

@@ -32,6 +32,9 @@ pub const DEFAULT_SCHEDULE_HORIZON: Duration = Duration::from_secs(7 * 86_400);
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
 pub const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
+/// `[store] retention`: 30 days keeps a month of history for edits and
+/// debugging while the store stays a few megabytes.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 pub const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
 pub const DEFAULT_EVENTS_WINDOW: Duration = Duration::from_secs(14 * 86_400);
 
@@ -68,6 +71,9 @@ pub struct Ll2Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
     pub path: PathBuf,
+    /// Delivered records, old alerts, dead letters, reminder marks and
+    /// snapshots of past items are pruned after this long.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -197,7 +203,7 @@ impl Config {
                 timeout: DEFAULT_TIMEOUT,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             },
-            store: StoreConfig { path: PathBuf::from(DEFAULT_STORE_PATH) },
+            store: StoreConfig { path: PathBuf::from(DEFAULT_STORE_PATH), retention: DEFAULT_RETENTION },
             alerts: AlertsConfig {
                 on_first_sync: false,
                 reminders: DEFAULT_REMINDERS.to_vec(),

@@ -48,6 +48,7 @@ pub(super) struct RawLl2 {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) path: Option<String>,
+    pub(super) retention: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]

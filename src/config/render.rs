@@ -28,6 +28,7 @@ impl Config {
 
         out.push_str("\n[store]\n");
         kv(&mut out, "path", &quote(&self.store.path.to_string_lossy()));
+        kv(&mut out, "retention", &quote(&format_duration(self.store.retention)));
 
         out.push_str("\n[alerts]\n");
         kv(&mut out, "on_first_sync", &self.alerts.on_first_sync.to_string());

@@ -67,11 +67,16 @@ fn empty_text_is_the_default_config() {
 }
 
 #[test]
-fn missing_file_is_defaults_and_directory_is_io_error() {
+fn missing_file_is_defaults_or_error_and_directory_is_io_error() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Config::load_with_env(&dir.path().join("nope.toml"), &no_env).unwrap();
+    let missing = dir.path().join("nope.toml");
+    let c = Config::load_with_env(&missing, IfMissing::Defaults, &no_env).unwrap();
     assert_eq!(c, Config::default_config());
-    match Config::load_with_env(dir.path(), &no_env) {
+    match Config::load_with_env(&missing, IfMissing::Error, &no_env) {
+        Err(ConfigError::Io { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected Io error, got {other:?}"),
+    }
+    match Config::load_with_env(dir.path(), IfMissing::Defaults, &no_env) {
         Err(ConfigError::Io { path, .. }) => assert_eq!(path, dir.path()),
         other => panic!("expected Io error, got {other:?}"),
     }
@@ -82,13 +87,13 @@ fn load_reads_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     std::fs::write(&path, "[ll2]\nrequests_per_hour = 200\n").unwrap();
-    assert_eq!(Config::load_with_env(&path, &no_env).unwrap().ll2.requests_per_hour, 200);
+    assert_eq!(Config::load_with_env(&path, IfMissing::Defaults, &no_env).unwrap().ll2.requests_per_hour, 200);
 }
 
 #[test]
 fn repo_config_toml_loads_to_the_defaults() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-    assert_eq!(Config::load_with_env(&path, &no_env).unwrap(), Config::default_config());
+    assert_eq!(Config::load_with_env(&path, IfMissing::Defaults, &no_env).unwrap(), Config::default_config());
 }
 
 #[test]
@@ -140,8 +145,10 @@ reminder_grace = "5m"
 
 [telegram]
 api_url = "http://127.0.0.1:9000/"
+token = "1:T"
 
 [discord]
+token = "D"
 guild_id = "112233445566778899"
 public_key = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
 
@@ -415,11 +422,33 @@ to = ["console", "telegram:-5"]
 agencies = [121, "SpaceX"]
 reminders = ["1h"]
 "#;
-    let c = parse(text).unwrap();
+    // The token is masked in the rendering, so it comes from the
+    // environment both times.
+    let env = |name: &str| (name == ENV_TELEGRAM_TOKEN).then(|| "1:T".to_owned());
+    let c = Config::from_toml_str(text, &env).unwrap();
     let rendered = c.render_effective();
-    assert_eq!(parse(&rendered).unwrap(), c, "rendered:\n{rendered}");
+    assert_eq!(Config::from_toml_str(&rendered, &env).unwrap(), c, "rendered:\n{rendered}");
     let d = Config::default_config();
     assert_eq!(parse(&d.render_effective()).unwrap(), d);
+}
+
+#[test]
+fn destination_without_its_platform_token_is_an_error() {
+    let line = err("[[watch]]\nname = \"news\"\nto = [\"console\", \"telegram:-100\"]");
+    for part in ["watch[0].to[1]", "\"news\"", "telegram.token", ENV_TELEGRAM_TOKEN] {
+        assert!(line.contains(part), "{part:?} in {line}");
+    }
+    let line = err(
+        "[telegram]\ntoken = \"1:T\"\n[[watch]]\nname = \"a\"\nto = [\"telegram:1\"]\n[[watch]]\nname = \"b\"\nto = [\"discord:5\"]",
+    );
+    for part in ["watch[1].to[0]", "\"b\"", "discord.token", ENV_DISCORD_TOKEN] {
+        assert!(line.contains(part), "{part:?} in {line}");
+    }
+    // A token from the environment counts; webhooks and the console need none.
+    let env = |name: &str| (name == ENV_DISCORD_TOKEN).then(|| "D".to_owned());
+    let text =
+        "[[watch]]\nname = \"b\"\nto = [\"discord:5\", \"console\", \"discord-webhook:https://h/api/webhooks/1/X\"]";
+    assert!(Config::from_toml_str(text, &env).is_ok());
 }
 
 #[test]
@@ -441,4 +470,13 @@ fn calendar_keys_and_destinations() {
     assert_err("[[watch]]\nname = \"c\"\nto = [\"calendar:a/b\"]", &["watch[0].to[0]", "calendar"]);
     assert_err("[discord]\nevents_window = \"0s\"", &["discord.events_window"]);
     assert_err("[server]\npublic_url = \"ftp://x\"", &["server.public_url"]);
+}
+
+#[test]
+fn store_retention_has_a_default_and_a_floor() {
+    assert_eq!(parse("").unwrap().store.retention, DEFAULT_RETENTION);
+    assert_eq!(parse("[store]\nretention = \"90d\"").unwrap().store.retention, Duration::from_secs(90 * 86_400));
+    let line = err("[store]\nretention = \"1d\"");
+    assert!(line.contains("store.retention") && line.contains("at least 7d"), "{line}");
+    assert!(err("[store]\nretention = 30").contains("store.retention"));
 }

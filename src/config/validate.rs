@@ -70,8 +70,34 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
         check_platforms(&prefix, &watch, &discord)?;
         watches.push(watch);
     }
+    check_tokens(&watches, &telegram, &discord)?;
 
     Ok(Config { ll2, store, alerts, telegram, discord, log, server, delivery, watches })
+}
+
+/// A destination whose platform has no token would never be delivered (its
+/// alerts would dead-letter hours later), so it is refused up front, naming
+/// the watch, the destination and where the token goes.
+fn check_tokens(watches: &[Watch], telegram: &TelegramConfig, discord: &DiscordConfig) -> Result<(), ConfigError> {
+    for (i, w) in watches.iter().enumerate() {
+        for (j, to) in w.to.iter().enumerate() {
+            let (key, env_name, platform) = match to.platform() {
+                "telegram" if telegram.token.is_empty() => ("telegram.token", ENV_TELEGRAM_TOKEN, "Telegram"),
+                "discord" | "discord-events" if discord.token.is_empty() => {
+                    ("discord.token", ENV_DISCORD_TOKEN, "Discord")
+                }
+                _ => continue,
+            };
+            return Err(invalid(
+                &format!("watch[{i}].to[{j}]"),
+                format!(
+                    "watch {:?} sends to {to}, but no {platform} token is set (missing key {key}, or env {env_name})",
+                    w.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> {
@@ -112,12 +138,27 @@ fn build_ll2(raw: RawLl2, env: EnvLookup<'_>) -> Result<Ll2Config, ConfigError> 
     })
 }
 
+/// Shorter would prune records that delivery (`[delivery] max_age`, 6 h)
+/// and reminders (up to days ahead) still rely on.
+const MIN_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
 fn build_store(raw: RawStore) -> Result<StoreConfig, ConfigError> {
     let path = raw.path.unwrap_or_else(|| DEFAULT_STORE_PATH.to_owned());
     if path.trim().is_empty() {
         return Err(invalid("store.path", "must not be empty, got \"\""));
     }
-    Ok(StoreConfig { path: PathBuf::from(path) })
+    let retention = positive_duration("store.retention", raw.retention.as_ref(), DEFAULT_RETENTION)?;
+    if retention < MIN_RETENTION {
+        return Err(invalid(
+            "store.retention",
+            format!(
+                "must be at least {} (pending deliveries and reminders need their records), got {:?}",
+                format_duration(MIN_RETENTION),
+                format_duration(retention)
+            ),
+        ));
+    }
+    Ok(StoreConfig { path: PathBuf::from(path), retention })
 }
 
 fn build_alerts(raw: RawAlerts) -> Result<AlertsConfig, ConfigError> {

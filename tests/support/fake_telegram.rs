@@ -201,6 +201,9 @@ impl Call {
 
 struct State {
     limits: FakeLimits,
+    /// Held between recording a call and answering it: the round trip of
+    /// a real API, during which a kill leaves a send unconfirmed.
+    latency: Duration,
     scripts: HashMap<i64, Vec<Behaviour>>,
     calls: Vec<Call>,
     global_log: VecDeque<Instant>,
@@ -258,6 +261,7 @@ impl FakeTelegram {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 limits: FakeLimits::default(),
+                latency: Duration::ZERO,
                 scripts: HashMap::new(),
                 calls: Vec::new(),
                 global_log: VecDeque::new(),
@@ -290,6 +294,11 @@ impl FakeTelegram {
 
     pub fn token(&self) -> Secret {
         Secret::new(Self::TOKEN)
+    }
+
+    /// Every answer waits `latency` after the call was recorded.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
     }
 
     pub fn set_limits(&self, limits: FakeLimits) {
@@ -747,7 +756,12 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: Header
         Some(_) => Answer::err(401, "Unauthorized"),
         None => Answer::err(404, "Not Found"),
     };
-    respond(&shared, at, &method, Value::Object(params), multipart, answer)
+    let response = respond(&shared, at, &method, Value::Object(params), multipart, answer);
+    let latency = shared.lock().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    response
 }
 
 fn respond(shared: &Shared, at: Instant, method: &str, params: Value, multipart: bool, answer: Answer) -> Response {

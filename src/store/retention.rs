@@ -1,0 +1,192 @@
+//! Retention: removes what is only history once it is older than the
+//! configured age (`[store] retention`) — delivered records, dead letters,
+//! reminder marks, alerts no pending outbox entry refers to, and snapshots
+//! of items whose date is that far in the past (long gone from LL2's
+//! upcoming lists). Each call removes at most `batch` records per tree so
+//! the background task never holds the store for long.
+//!
+//! It must not touch the outbox, subscriptions, chat settings, feed state
+//! or the request log, and never an alert a pending delivery needs. The
+//! clock is the caller's (`cutoff`), so tests control it.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use super::{DeadLetter, Delivered, OutboxEntry, ReminderSent, Result, Store, dec};
+use crate::detect::Alert;
+use crate::item::Item;
+
+/// How many records one [`Store::prune`] call removed, by tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub delivered: usize,
+    pub dead_letters: usize,
+    pub reminders: usize,
+    pub alerts: usize,
+    pub items: usize,
+}
+
+impl Pruned {
+    pub fn total(&self) -> usize {
+        self.delivered + self.dead_letters + self.reminders + self.alerts + self.items
+    }
+}
+
+/// Removes up to `batch` records of `tree` for which `old` holds.
+fn prune_tree<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    batch: usize,
+    old: impl Fn(&T) -> bool,
+) -> Result<usize> {
+    let mut doomed = Vec::new();
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        if old(&dec::<T>(name, &k, &v)?) {
+            doomed.push(k);
+            if doomed.len() >= batch {
+                break;
+            }
+        }
+    }
+    for k in &doomed {
+        tree.remove(k)?;
+    }
+    Ok(doomed.len())
+}
+
+impl Store {
+    /// One batch of pruning: records older than `cutoff`, at most `batch`
+    /// per tree. Call again while it returns a non-zero total.
+    pub fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
+        let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
+        let pending: HashSet<_> = self
+            .outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok(dec::<OutboxEntry>("outbox", &k, &v)?.alert)
+            })
+            .collect::<Result<_>>()?;
+        Ok(Pruned {
+            delivered: prune_tree(&self.delivered, "delivered", batch, |d: &Delivered| d.at < cutoff)?,
+            dead_letters: prune_tree(&self.dead, "dead_letters", batch, |d: &DeadLetter| d.at < cutoff)?,
+            reminders: prune_tree(&self.reminders, "reminders_sent", batch, |r: &ReminderSent| r.sent_at < cutoff)?,
+            alerts: prune_tree(&self.alerts, "alerts", batch, |a: &Alert| {
+                a.detected_at < cutoff && !pending.contains(&a.id)
+            })?,
+            items: prune_tree(&self.items, "items", batch, |i: &Item| i.when.is_some_and(|w| w < cutoff))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+    use crate::detect::{AlertId, Change};
+    use crate::rules::SubId;
+    use crate::store::{Batch, OutboxKey, ReminderKey};
+    use crate::types::Destination;
+
+    fn at(days: i64) -> DateTime<Utc> {
+        "2030-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::days(days)
+    }
+
+    /// An alert detected on day `day` with its outbox entry (key = id).
+    fn alert(store: &Store, day: i64, item_when: i64) -> (OutboxKey, OutboxEntry) {
+        let mut item = sample_launch();
+        item.id.id = format!("item-{day}-{item_when}");
+        item.when = Some(at(item_when));
+        let id = AlertId(store.next_id().unwrap());
+        let entry = OutboxEntry {
+            alert: id,
+            sub: SubId(1),
+            destination: Destination::Console,
+            enqueued_at: at(day),
+            attempts: 0,
+            not_before: None,
+        };
+        let a = Alert::new(id, item.clone(), vec![Change::New], at(day));
+        let reminder =
+            (ReminderKey { item: item.id.clone(), offset_secs: 600 }, ReminderSent { when: at(day), sent_at: at(day) });
+        store
+            .apply(&Batch {
+                items: vec![item],
+                alerts: vec![a],
+                deliveries: vec![entry.clone()],
+                reminders_sent: vec![reminder],
+                ..Default::default()
+            })
+            .unwrap();
+        let key = store.pending(usize::MAX).unwrap().into_iter().find(|(_, e)| e.alert == id).unwrap().0;
+        (key, entry)
+    }
+
+    #[test]
+    fn prunes_by_age_in_batches_and_keeps_what_pending_deliveries_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Day 0: delivered; day 1: dead-lettered; day 2: still pending
+        // (a long retry); day 40: delivered, recent.
+        let (k, e) = alert(&store, 0, 0);
+        store
+            .complete(
+                k,
+                &Delivered {
+                    alert: e.alert,
+                    sub: e.sub,
+                    destination: e.destination.clone(),
+                    message_id: None,
+                    at: at(0),
+                },
+            )
+            .unwrap();
+        let (k, e) = alert(&store, 1, 1);
+        store.dead_letter(k, &e, "gone").unwrap();
+        // dead_letter stamps the wall clock; age it to day 1.
+        let dead = store.dead.iter().next().unwrap().unwrap();
+        let mut record: DeadLetter = dec("dead_letters", &dead.0, &dead.1).unwrap();
+        record.at = at(1);
+        store.dead.insert(dead.0, super::super::enc(&record)).unwrap();
+        let (_, pending) = alert(&store, 2, 2);
+        let (k, e) = alert(&store, 40, 45);
+        store
+            .complete(
+                k,
+                &Delivered {
+                    alert: e.alert,
+                    sub: e.sub,
+                    destination: e.destination.clone(),
+                    message_id: None,
+                    at: at(40),
+                },
+            )
+            .unwrap();
+
+        // Day 20 with 30 days of retention: nothing is old enough.
+        assert_eq!(store.prune(at(20) - chrono::Duration::days(30), 100).unwrap(), Pruned::default());
+        // Day 45: days 0..2 go, one record per tree per batch.
+        let cutoff = at(45) - chrono::Duration::days(30);
+        let first = store.prune(cutoff, 1).unwrap();
+        assert_eq!(first, Pruned { delivered: 1, dead_letters: 1, reminders: 1, alerts: 1, items: 1 });
+        let mut total = first;
+        loop {
+            let p = store.prune(cutoff, 1).unwrap();
+            if p.total() == 0 {
+                break;
+            }
+            total.reminders += p.reminders;
+            total.alerts += p.alerts;
+            total.items += p.items;
+        }
+        assert_eq!((total.reminders, total.alerts, total.items), (3, 2, 3), "{total:?}");
+        assert!(store.alert(pending.alert).unwrap().is_some(), "a pending delivery keeps its alert");
+        assert_eq!(store.outbox_len(), 1, "the outbox is never pruned");
+        assert_eq!(store.delivered().unwrap().len(), 1, "the recent delivery stays");
+        assert!(store.dead_letters().unwrap().is_empty());
+        assert_eq!(store.item_count(), 1, "the item of day 45 stays");
+    }
+}
