@@ -10,6 +10,8 @@
 //!
 //! [`app::App`] wires the stages, once, for the binary and the tests;
 //! everything below it is a library that tests drive piece by piece.
+//! `docs/ARCHITECTURE.md` is the map: the rooms, the rules that keep the
+//! store durable, and where a new platform, alert kind or command goes.
 
 pub mod app;
 mod backoff;
