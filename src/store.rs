@@ -666,7 +666,13 @@ impl Store {
     /// turned into entries first, oldest first, while fewer than `limit`
     /// entries wait.
     pub fn pending(&self, limit: usize) -> Result<Vec<(OutboxKey, OutboxEntry)>> {
-        while self.outbox.iter().take(limit).count() < limit && self.expand_oldest_fan_out()? {}
+        let mut waiting = self.outbox.iter().take(limit).count();
+        while waiting < limit {
+            match self.expand_oldest_fan_out()? {
+                Some(added) => waiting += added,
+                None => break,
+            }
+        }
         self.outbox
             .iter()
             .take(limit)
@@ -684,9 +690,9 @@ impl Store {
     }
 
     /// Replaces the oldest fan-out record by its outbox entries, in one
-    /// transaction. False when there is none.
-    fn expand_oldest_fan_out(&self) -> Result<bool> {
-        let Some((key, value)) = self.fan_outs.first()? else { return Ok(false) };
+    /// transaction, and says how many it added; `None` when there is none.
+    fn expand_oldest_fan_out(&self) -> Result<Option<usize>> {
+        let Some((key, value)) = self.fan_outs.first()? else { return Ok(None) };
         let fan_out = FanOutRecord::decode(&key, &value)?;
         let mut rows = Vec::with_capacity(fan_out.targets.len());
         for entry in fan_out.entries() {
@@ -697,15 +703,15 @@ impl Store {
             .transaction(|(fan_outs, outbox)| {
                 // Another caller expanded it meanwhile: nothing to add.
                 if fan_outs.remove(&key)?.is_none() {
-                    return Ok(());
+                    return Ok(0);
                 }
                 for (k, v) in &rows {
                     outbox.insert(k, v.as_slice())?;
                 }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
+                Ok::<_, ConflictableTransactionError<StoreError>>(rows.len())
             })
-            .map_err(abort)?;
-        Ok(true)
+            .map(Some)
+            .map_err(abort)
     }
 
     /// The platform confirmed: the entry leaves the outbox and enters the

@@ -84,6 +84,10 @@ pub struct TelegramConfig {
     pub token: Secret,
     /// Without trailing slash.
     pub api_url: String,
+    /// Send with `allow_paid_broadcast` and pace to Telegram's paid limit
+    /// (1000 messages/s) instead of the free 30/s. Every message above the
+    /// free limit costs Telegram Stars from the bot's balance.
+    pub paid_broadcast: bool,
 }
 
 impl TelegramConfig {
@@ -190,7 +194,11 @@ impl Config {
                 timezone: Tz::UTC,
                 reminder_grace: DEFAULT_REMINDER_GRACE,
             },
-            telegram: TelegramConfig { token: Secret::default(), api_url: DEFAULT_TELEGRAM_API_URL.to_owned() },
+            telegram: TelegramConfig {
+                token: Secret::default(),
+                api_url: DEFAULT_TELEGRAM_API_URL.to_owned(),
+                paid_broadcast: false,
+            },
             discord: DiscordConfig {
                 token: Secret::default(),
                 api_url: DEFAULT_DISCORD_API_URL.to_owned(),
