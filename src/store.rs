@@ -23,7 +23,6 @@
 //! expand in the order they were written, so the outbox stays FIFO.
 //! `outbox_len` counts the entries still folded in records too.
 
-use std::borrow::Cow;
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -36,8 +35,11 @@ use crate::detect::{Alert, AlertId};
 use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription, Target};
+
+mod fan_out;
 use crate::subscriptions::Write;
-use crate::types::{ChannelId, ChatId, Destination, Feed, ItemId, ItemKind, Secret, Watermark};
+use crate::types::{Destination, Feed, ItemId, ItemKind, Watermark};
+use fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 
 /// Bump when the layout of a tree changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -88,163 +90,6 @@ pub struct FanOut {
     pub alert: AlertId,
     pub targets: Vec<Target>,
     pub enqueued_at: DateTime<Utc>,
-}
-
-/// Deliveries not yet turned into outbox entries: what the entries share
-/// once (JSON), then per entry the subscription and destination in a
-/// fixed binary layout (`encode_targets`), ~17 bytes instead of ~60 as
-/// JSON, which is what keeps a million of them under the memory budget.
-#[derive(Debug, Serialize, Deserialize)]
-struct Shared {
-    alert: AlertId,
-    enqueued_at: DateTime<Utc>,
-    #[serde(default)]
-    attempts: u32,
-    #[serde(default)]
-    not_before: Option<DateTime<Utc>>,
-}
-
-struct FanOutRecord<'a> {
-    shared: Shared,
-    targets: Cow<'a, [Target]>,
-}
-
-const CONSOLE: u8 = 0;
-const TELEGRAM: u8 = 1;
-const DISCORD: u8 = 2;
-const WEBHOOK: u8 = 3;
-
-impl FanOutRecord<'_> {
-    /// Records of at most `FAN_OUT_CHUNK` targets for a fan-out.
-    fn of(f: &FanOut) -> impl Iterator<Item = FanOutRecord<'_>> {
-        f.targets.chunks(FAN_OUT_CHUNK).map(|chunk| FanOutRecord {
-            shared: Shared { alert: f.alert, enqueued_at: f.enqueued_at, attempts: 0, not_before: None },
-            targets: Cow::Borrowed(chunk),
-        })
-    }
-
-    /// Folds single entries into records: consecutive entries that share
-    /// alert, time and attempt state, at most `FAN_OUT_CHUNK` each.
-    fn fold(entries: &[OutboxEntry]) -> Vec<FanOutRecord<'static>> {
-        let mut out: Vec<FanOutRecord<'static>> = Vec::new();
-        for e in entries {
-            let target = Target { sub: e.sub, destination: e.destination.clone() };
-            match out.last_mut() {
-                Some(r)
-                    if r.shared.alert == e.alert
-                        && r.shared.enqueued_at == e.enqueued_at
-                        && r.shared.attempts == e.attempts
-                        && r.shared.not_before == e.not_before
-                        && r.targets.len() < FAN_OUT_CHUNK =>
-                {
-                    r.targets.to_mut().push(target);
-                }
-                _ => out.push(FanOutRecord {
-                    shared: Shared {
-                        alert: e.alert,
-                        enqueued_at: e.enqueued_at,
-                        attempts: e.attempts,
-                        not_before: e.not_before,
-                    },
-                    targets: Cow::Owned(vec![target]),
-                }),
-            }
-        }
-        out
-    }
-
-    /// `[u32 length of the shared JSON][shared JSON][targets]`, each target
-    /// `[u64 sub][u8 platform][i64 chat | u64 channel | u16 length + URL]`.
-    fn encode(&self) -> Vec<u8> {
-        let shared = enc(&self.shared);
-        let mut out = Vec::with_capacity(4 + shared.len() + self.targets.len() * 17);
-        out.extend_from_slice(&(shared.len() as u32).to_be_bytes());
-        out.extend_from_slice(&shared);
-        for t in self.targets.iter() {
-            out.extend_from_slice(&t.sub.0.to_be_bytes());
-            match &t.destination {
-                Destination::Console => out.push(CONSOLE),
-                Destination::Telegram(c) => {
-                    out.push(TELEGRAM);
-                    out.extend_from_slice(&c.0.to_be_bytes());
-                }
-                Destination::Discord(c) => {
-                    out.push(DISCORD);
-                    out.extend_from_slice(&c.0.to_be_bytes());
-                }
-                Destination::DiscordWebhook(url) => {
-                    out.push(WEBHOOK);
-                    let url = url.expose().as_bytes();
-                    // Webhook URLs are ~120 bytes; u16 is plenty.
-                    out.extend_from_slice(&(url.len().min(u16::MAX as usize) as u16).to_be_bytes());
-                    out.extend_from_slice(&url[..url.len().min(u16::MAX as usize)]);
-                }
-            }
-        }
-        out
-    }
-
-    fn decode(key: &[u8], bytes: &[u8]) -> Result<FanOutRecord<'static>> {
-        let corrupt = || StoreError::Corrupt {
-            tree: "outbox_fan_outs",
-            key: format!("{key:?}"),
-            message: "fan-out record ends early or names an unknown platform".into(),
-        };
-        let mut rest = bytes;
-        let mut take = |n: usize| -> Option<&[u8]> {
-            let (head, tail) = rest.split_at_checked(n)?;
-            rest = tail;
-            Some(head)
-        };
-        let u64_of = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or_default());
-        let len = u32::from_be_bytes(take(4).ok_or_else(corrupt)?.try_into().unwrap_or_default()) as usize;
-        let shared: Shared = dec("outbox_fan_outs", key, take(len).ok_or_else(corrupt)?)?;
-        let mut targets = Vec::with_capacity(fan_out_len(key));
-        while let Some(sub) = take(8) {
-            let sub = SubId(u64_of(sub));
-            let destination = match take(1).ok_or_else(corrupt)?[0] {
-                CONSOLE => Destination::Console,
-                TELEGRAM => Destination::Telegram(ChatId(u64_of(take(8).ok_or_else(corrupt)?) as i64)),
-                DISCORD => Destination::Discord(ChannelId(u64_of(take(8).ok_or_else(corrupt)?))),
-                WEBHOOK => {
-                    let n = u16::from_be_bytes(take(2).ok_or_else(corrupt)?.try_into().unwrap_or_default());
-                    let url = take(n as usize).ok_or_else(corrupt)?;
-                    Destination::DiscordWebhook(Secret::new(String::from_utf8_lossy(url)))
-                }
-                _ => return Err(corrupt()),
-            };
-            targets.push(Target { sub, destination });
-        }
-        if !rest.is_empty() {
-            return Err(corrupt());
-        }
-        Ok(FanOutRecord { shared, targets: Cow::Owned(targets) })
-    }
-
-    fn entries(self) -> impl Iterator<Item = OutboxEntry> {
-        let Shared { alert, enqueued_at, attempts, not_before } = self.shared;
-        self.targets.into_owned().into_iter().map(move |t| OutboxEntry {
-            alert,
-            sub: t.sub,
-            destination: t.destination,
-            enqueued_at,
-            attempts,
-            not_before,
-        })
-    }
-}
-
-/// A fan-out record's key: its id (write order), then how many entries it
-/// holds, so `outbox_len` counts them from the keys alone.
-fn fan_out_key(id: u64, len: usize) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..8].copy_from_slice(&id.to_be_bytes());
-    k[8..].copy_from_slice(&(len as u32).to_be_bytes());
-    k
-}
-
-fn fan_out_len(key: &[u8]) -> usize {
-    key.get(8..12).and_then(|b| b.try_into().ok()).map_or(0, |b| u32::from_be_bytes(b) as usize)
 }
 
 /// One pending delivery of one alert to one subscription's destination.
@@ -767,6 +612,7 @@ mod tests {
     use super::*;
     use crate::detect::Change;
     use crate::detect::tests::sample_launch;
+    use crate::types::{ChannelId, ChatId, Secret};
 
     #[tokio::test]
     async fn batch_commits_together_and_survives_reopen() {
@@ -888,19 +734,6 @@ mod tests {
         );
         assert_eq!(all.last().unwrap().1, single);
         assert_eq!(store.fan_outs.len(), 0);
-    }
-
-    #[test]
-    fn a_corrupt_fan_out_record_is_reported() {
-        let key = fan_out_key(1, 1);
-        let shared = FanOutRecord {
-            shared: Shared { alert: AlertId(1), enqueued_at: Utc::now(), attempts: 0, not_before: None },
-            targets: Cow::Owned(vec![Target { sub: SubId(1), destination: Destination::Telegram(ChatId(5)) }]),
-        };
-        let mut bytes = shared.encode();
-        assert_eq!(FanOutRecord::decode(&key, &bytes).unwrap().targets.len(), 1);
-        bytes.pop();
-        assert!(matches!(FanOutRecord::decode(&key, &bytes), Err(StoreError::Corrupt { .. })));
     }
 
     #[test]
