@@ -26,9 +26,9 @@ use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tminus::types::{ChatId, Destination};
 
-/// Telegram's numbers times this on both sides: free 15/s, paid 500/s.
-const FACTOR: f64 = 0.5;
-const CHATS: i64 = 600;
+/// Telegram's numbers times this on both sides: free 6/s, paid 200/s.
+const FACTOR: f64 = 0.2;
+const CHATS: i64 = 400;
 
 /// Most accepted sends in any one-second window.
 fn busiest(times: &[Instant]) -> usize {
@@ -50,7 +50,12 @@ async fn paid_broadcast_sends_the_parameter_and_outpaces_the_free_limit_without_
     let config = TelegramConfig { token: fake.token(), api_url: fake.api_url(), paid_broadcast: true };
     let limits = TelegramLimits::for_config(&config);
     assert!(limits.paid_broadcast);
-    let sender = Arc::new(TelegramSender::new(&config.token, &config.api_url, limits.scaled(FACTOR)).unwrap());
+    // More headroom than the default 5%: on a loaded test machine a stall
+    // of a few tens of ms in the HTTP path can bunch paced sends into one of
+    // the fake's strict one-second windows; this test is about the parameter
+    // and the pace, not about that jitter.
+    let limits = TelegramLimits { headroom: 0.2, ..limits.scaled(FACTOR) };
+    let sender = Arc::new(TelegramSender::new(&config.token, &config.api_url, limits).unwrap());
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).unwrap();
