@@ -70,10 +70,10 @@ fn store_with_fan_out(rt: &Runtime, chats: u64) -> (tempfile::TempDir, Store) {
         .into_iter()
         .next()
         .expect("fixture has launches");
-    let alert =
-        Alert { id: AlertId(store.next_id().expect("id")), item, changes: vec![Change::New], detected_at: Utc::now() };
-    let deliveries = store.outbox_entries(alert.id, &subs, Utc::now()).expect("outbox entries");
-    store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).expect("batch applied");
+    let alert = Alert::new(AlertId(store.next_id().expect("id")), item, vec![Change::New], Utc::now());
+    let targets = api.index().read().expect("index").targets(&subs);
+    let fan_outs = vec![tminus::store::FanOut { alert: alert.id, targets, enqueued_at: Utc::now() }];
+    store.apply(&Batch { alerts: vec![alert], fan_outs, ..Batch::default() }).expect("batch applied");
     if std::env::var_os("TMINUS_FANOUT_NO_SETUP_FLUSH").is_none() {
         rt.block_on(store.flush()).expect("flush");
     }

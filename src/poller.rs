@@ -32,7 +32,7 @@ use crate::item::Item;
 use crate::ll2::{Client, Ll2Error, Page};
 use crate::metrics::Ll2Request;
 use crate::rules::Index;
-use crate::store::{Batch, FeedState, Store, StoreError};
+use crate::store::{Batch, FanOut, FeedState, Store, StoreError};
 use crate::types::{Feed, ItemKind, Watermark};
 
 pub use clock::Clock;
@@ -494,8 +494,8 @@ impl Poller {
             let changes = detect::fold_after_liftoff(detect::detect(old.as_ref(), item), item, now);
             if !silent && !changes.is_empty() {
                 let alert = Alert::new(AlertId(self.store.next_id()?), item.clone(), changes, now);
-                let subs = self.index.read().map(|ix| ix.route_alert(&alert)).unwrap_or_default();
-                batch.deliveries.extend(self.store.outbox_entries(alert.id, &subs, now)?);
+                let targets = self.index.read().map(|ix| ix.targets(&ix.route_alert(&alert))).unwrap_or_default();
+                batch.fan_outs.push(FanOut { alert: alert.id, targets, enqueued_at: now });
                 debug!(item = %item.id, kind = %alert.kind(), changes = alert.changes.len(), "change detected");
                 batch.alerts.push(alert);
             }
@@ -503,11 +503,11 @@ impl Poller {
         }
         report.items += items.len();
         report.alerts += batch.alerts.len();
-        report.deliveries += batch.deliveries.len();
+        report.deliveries += batch.delivery_count();
         self.store.apply(&batch)?;
         crate::metrics::global().alerts_detected(batch.alerts.iter().map(|a| a.kind().as_str()));
         self.store.flush().await?;
-        if !batch.deliveries.is_empty() {
+        if batch.delivery_count() > 0 {
             self.wake_delivery.notify_one();
         }
         Ok(())

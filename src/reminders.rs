@@ -21,7 +21,7 @@ use crate::detect::{Alert, AlertId, Change};
 use crate::item::Item;
 use crate::item::status;
 use crate::rules::Index;
-use crate::store::{Batch, ReminderKey, ReminderSent, Store, StoreError};
+use crate::store::{Batch, FanOut, ReminderKey, ReminderSent, Store, StoreError};
 
 /// A reminder that is due now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,16 +110,18 @@ impl Reminders {
                     ReminderKey { item: item.id.clone(), offset_secs: d.offset.as_secs() },
                     ReminderSent { when: d.when, sent_at: now },
                 ));
-                let subs = self.index.read().map(|ix| ix.route_reminder(&item, d.offset)).unwrap_or_default();
-                if subs.is_empty() {
+                let targets =
+                    self.index.read().map(|ix| ix.targets(&ix.route_reminder(&item, d.offset))).unwrap_or_default();
+                if targets.is_empty() {
                     // Marked as sent all the same, so it is not re-evaluated;
                     // no alert record, since nobody receives it.
                     continue;
                 }
                 let reminder = Change::Reminder { offset: d.offset, when: d.when };
                 let alert = Alert::new(AlertId(self.store.next_id()?), item.clone(), vec![reminder], now);
-                batch.deliveries.extend(self.store.outbox_entries(alert.id, &subs, now)?);
-                info!(item = %item.id, name = %item.name, offset = %crate::types::format_duration(d.offset), recipients = subs.len(), "reminder due");
+                let recipients = targets.len();
+                batch.fan_outs.push(FanOut { alert: alert.id, targets, enqueued_at: now });
+                info!(item = %item.id, name = %item.name, offset = %crate::types::format_duration(d.offset), recipients, "reminder due");
                 batch.alerts.push(alert);
             }
         }

@@ -8,6 +8,20 @@
 //! commit at once (`apply`), so a kill at any moment neither loses an alert
 //! nor creates it twice. It must not decide anything (no detection, no
 //! routing): callers compute, the store persists.
+//!
+//! The outbox holds one entry per (alert, subscription) and delivery works
+//! on those entries one by one. A fan-out is not written entry by entry,
+//! though: writing a million JSON entries in one sled transaction took
+//! ~1 s and ~500 MB per 100,000 (sled keeps the whole write set and its
+//! page cache in memory), far over the budget of one alert (3 s, 300 MB for
+//! a million). So `apply` writes each alert's entries as fan-out records
+//! of up to `FAN_OUT_CHUNK` (subscription, destination) pairs, in the same
+//! transaction as the alert, and `pending` turns the oldest record into its
+//! outbox entries, in one transaction (the record leaves as its entries
+//! arrive), only when the outbox runs short. A kill at any moment leaves
+//! either the record or its entries, never both or neither, and records
+//! expand in the order they were written, so the outbox stays FIFO.
+//! `outbox_len` counts the entries still folded in records too.
 
 use std::path::Path;
 
@@ -22,9 +36,12 @@ use crate::detect::{Alert, AlertId};
 use crate::directory::Directory;
 use crate::discord::events::GuildEvent;
 use crate::item::Item;
-use crate::rules::{SubId, Subscription};
+use crate::rules::{SubId, Subscription, Target};
+
+mod fan_out;
 use crate::subscriptions::Write;
 use crate::types::{AlertKind, Destination, Feed, GuildId, ItemId, ItemKind, Watermark};
+use fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 
 mod listing;
 mod owner;
@@ -32,8 +49,11 @@ mod retention;
 pub use owner::PID_FILE;
 pub use retention::Pruned;
 
-/// Bump when the layout of a tree changes incompatibly.
-pub const SCHEMA_VERSION: u64 = 1;
+/// Bump when the layout of a tree changes incompatibly. 2: deliveries may
+/// wait in fan-out records (`outbox_fan_outs`), which version 1 would never
+/// deliver. A store of an older version is upgraded on open (every version
+/// reads the records of the ones before it); a newer one is refused.
+pub const SCHEMA_VERSION: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,6 +90,20 @@ pub struct FeedState {
 /// Position of an entry in the outbox; global FIFO order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OutboxKey(pub u64);
+
+/// How many deliveries one fan-out record folds: large enough that a
+/// million take a thousand rows, small enough that turning one into outbox
+/// entries is a short transaction.
+pub const FAN_OUT_CHUNK: usize = 1024;
+
+/// One alert's deliveries to its routed targets, as `apply` takes them:
+/// one outbox entry per target, without building each entry first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FanOut {
+    pub alert: AlertId,
+    pub targets: Vec<Target>,
+    pub enqueued_at: DateTime<Utc>,
+}
 
 /// One pending delivery of one alert to one subscription's destination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +212,9 @@ pub struct Batch {
     pub items: Vec<Item>,
     pub removed: Vec<ItemId>,
     pub alerts: Vec<Alert>,
+    /// Deliveries of alerts to their routed targets (the usual way).
+    pub fan_outs: Vec<FanOut>,
+    /// Single deliveries, each as given.
     pub deliveries: Vec<OutboxEntry>,
     pub reminders_sent: Vec<(ReminderKey, ReminderSent)>,
     /// New feed state, if it changes.
@@ -209,6 +246,8 @@ pub struct Store {
     mutes: sled::Tree,
     alerts: sled::Tree,
     outbox: sled::Tree,
+    /// Fan-out records not yet turned into outbox entries; see the module doc.
+    fan_outs: sled::Tree,
     delivered: sled::Tree,
     dead: sled::Tree,
     reminders: sled::Tree,
@@ -258,6 +297,13 @@ fn abort(e: TransactionError<StoreError>) -> StoreError {
     }
 }
 
+impl Batch {
+    /// How many outbox entries this batch adds.
+    pub fn delivery_count(&self) -> usize {
+        self.deliveries.len() + self.fan_outs.iter().map(|f| f.targets.len()).sum::<usize>()
+    }
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let owner = std::sync::Arc::new(owner::claim(path)?);
@@ -273,6 +319,7 @@ impl Store {
             mutes: db.open_tree("mutes")?,
             alerts: db.open_tree("alerts")?,
             outbox: db.open_tree("outbox")?,
+            fan_outs: db.open_tree("outbox_fan_outs")?,
             delivered: db.open_tree("delivered")?,
             dead: db.open_tree("dead_letters")?,
             reminders: db.open_tree("reminders_sent")?,
@@ -292,6 +339,9 @@ impl Store {
                 let found: u64 = dec("meta", b"schema_version", &v)?;
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::Schema { path: path.display().to_string(), found });
+                }
+                if found < SCHEMA_VERSION {
+                    store.meta.insert("schema_version", enc(&SCHEMA_VERSION))?;
                 }
             }
             None => {
@@ -367,9 +417,10 @@ impl Store {
         }
         let item_rows: Vec<(String, Vec<u8>)> = batch.items.iter().map(|i| (i.id.key(), enc(i))).collect();
         let alert_rows: Vec<([u8; 8], Vec<u8>)> = batch.alerts.iter().map(|a| (a.id.0.to_be_bytes(), enc(a))).collect();
-        let mut outbox_rows = Vec::with_capacity(batch.deliveries.len());
-        for d in &batch.deliveries {
-            outbox_rows.push((self.next_id()?.to_be_bytes(), enc(d)));
+        let mut fan_out_rows = Vec::new();
+        let folded = FanOutRecord::fold(&batch.deliveries);
+        for r in batch.fan_outs.iter().flat_map(FanOutRecord::of).chain(folded) {
+            fan_out_rows.push((fan_out_key(self.next_id()?, r.targets.len()), r.encode()));
         }
         let reminder_rows: Vec<(String, Vec<u8>)> =
             batch.reminders_sent.iter().map(|(k, v)| (k.key(), enc(v))).collect();
@@ -379,8 +430,8 @@ impl Store {
         let sequence_rows = self.sequence_rows(&batch.items)?;
 
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
-        (&self.items, &self.alerts, &self.outbox, &self.reminders, &self.feeds, &self.meta, &self.calendar.sequences)
-            .transaction(|(items, alerts, outbox, reminders, feeds, meta, sequences)| {
+        (&self.items, &self.alerts, &self.fan_outs, &self.reminders, &self.feeds, &self.meta, &self.calendar.sequences)
+            .transaction(|(items, alerts, fan_outs, reminders, feeds, meta, sequences)| {
                 for (k, v) in &item_rows {
                     items.insert(k.as_bytes(), v.as_slice())?;
                 }
@@ -390,8 +441,8 @@ impl Store {
                 for (k, v) in &alert_rows {
                     alerts.insert(k, v.as_slice())?;
                 }
-                for (k, v) in &outbox_rows {
-                    outbox.insert(k, v.as_slice())?;
+                for (k, v) in &fan_out_rows {
+                    fan_outs.insert(k, v.as_slice())?;
                 }
                 for (k, v) in &reminder_rows {
                     reminders.insert(k.as_bytes(), v.as_slice())?;
@@ -573,27 +624,17 @@ impl Store {
         self.alerts.get(k)?.map(|v| dec("alerts", &k, &v)).transpose()
     }
 
-    /// The outbox entries that deliver `alert` to each routed subscription.
-    pub fn outbox_entries(&self, alert: AlertId, subs: &[SubId], now: DateTime<Utc>) -> Result<Vec<OutboxEntry>> {
-        let mut out = Vec::with_capacity(subs.len());
-        for id in subs {
-            // Calendar mirrors are kept by the calendar sync, not sent.
-            if let Some(s) = self.subscription(*id)?.filter(|s| s.destination.takes_messages()) {
-                out.push(OutboxEntry {
-                    alert,
-                    sub: *id,
-                    destination: s.destination,
-                    enqueued_at: now,
-                    attempts: 0,
-                    not_before: None,
-                });
+    /// Up to `limit` pending entries in FIFO order. Fan-out records are
+    /// turned into entries first, oldest first, while fewer than `limit`
+    /// entries wait.
+    pub fn pending(&self, limit: usize) -> Result<Vec<(OutboxKey, OutboxEntry)>> {
+        let mut waiting = self.outbox.iter().take(limit).count();
+        while waiting < limit {
+            match self.expand_oldest_fan_out()? {
+                Some(added) => waiting += added,
+                None => break,
             }
         }
-        Ok(out)
-    }
-
-    /// Up to `limit` pending entries in FIFO order.
-    pub fn pending(&self, limit: usize) -> Result<Vec<(OutboxKey, OutboxEntry)>> {
         self.outbox
             .iter()
             .take(limit)
@@ -605,8 +646,34 @@ impl Store {
             .collect()
     }
 
+    /// Pending deliveries: outbox entries plus those still in fan-out records.
     pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
+        self.outbox.len() + self.fan_outs.iter().keys().filter_map(|k| k.ok()).map(|k| fan_out_len(&k)).sum::<usize>()
+    }
+
+    /// Replaces the oldest fan-out record by its outbox entries, in one
+    /// transaction, and says how many it added; `None` when there is none.
+    fn expand_oldest_fan_out(&self) -> Result<Option<usize>> {
+        let Some((key, value)) = self.fan_outs.first()? else { return Ok(None) };
+        let fan_out = FanOutRecord::decode(&key, &value)?;
+        let mut rows = Vec::with_capacity(fan_out.targets.len());
+        for entry in fan_out.entries() {
+            rows.push((self.next_id()?.to_be_bytes(), enc(&entry)));
+        }
+        let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
+        (&self.fan_outs, &self.outbox)
+            .transaction(|(fan_outs, outbox)| {
+                // Another caller expanded it meanwhile: nothing to add.
+                if fan_outs.remove(&key)?.is_none() {
+                    return Ok(0);
+                }
+                for (k, v) in &rows {
+                    outbox.insert(k, v.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(rows.len())
+            })
+            .map(Some)
+            .map_err(abort)
     }
 
     /// The platform confirmed: the entry leaves the outbox and enters the
@@ -793,6 +860,7 @@ mod tests {
     use super::*;
     use crate::detect::Change;
     use crate::detect::tests::sample_launch;
+    use crate::types::{ChannelId, ChatId, Secret};
 
     #[tokio::test]
     async fn batch_commits_together_and_survives_reopen() {
@@ -895,9 +963,12 @@ mod tests {
             subs.put(&Subscription::new(id, dest, Filter::default(), Origin::Chat)).unwrap();
             ids.push(id);
         }
-        let entries = store.outbox_entries(AlertId(1), &ids, Utc::now()).unwrap();
+        let targets = subs.index().read().unwrap().targets(&ids);
+        let fan_outs = vec![FanOut { alert: AlertId(1), targets, enqueued_at: Utc::now() }];
+        store.apply(&Batch { fan_outs, ..Default::default() }).unwrap();
+        let entries = store.pending(10).unwrap();
         assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].destination, Destination::Console);
+        assert_eq!(entries[0].1.destination, Destination::Console);
     }
 
     #[test]
@@ -911,6 +982,55 @@ mod tests {
         assert_eq!(store.calendar_token_destination("aaa").unwrap(), None);
         assert_eq!(store.calendar_token(&chat).unwrap().as_deref(), Some("bbb"));
         assert_eq!(store.calendar_token_destination("\0telegram:-5").unwrap(), None);
+    }
+
+    #[test]
+    fn fan_outs_become_one_outbox_entry_per_target_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let dest = |i: u64| match i % 4 {
+            0 => Destination::Console,
+            1 => Destination::Telegram(ChatId(-(i as i64))),
+            2 => Destination::Discord(ChannelId(i << 40)),
+            _ => Destination::DiscordWebhook(Secret::new(format!("https://discord.com/api/webhooks/{i}/t"))),
+        };
+        let n = FAN_OUT_CHUNK as u64 * 2 + 3;
+        let targets: Vec<Target> = (0..n).map(|i| Target { sub: SubId(i), destination: dest(i) }).collect();
+        let single = OutboxEntry {
+            alert: AlertId(2),
+            sub: SubId(9),
+            destination: Destination::Console,
+            enqueued_at: now,
+            attempts: 2,
+            not_before: Some(now),
+        };
+        let batch = Batch {
+            fan_outs: vec![FanOut { alert: AlertId(1), targets: targets.clone(), enqueued_at: now }],
+            deliveries: vec![single.clone()],
+            ..Default::default()
+        };
+        assert_eq!(batch.delivery_count(), n as usize + 1);
+        store.apply(&batch).unwrap();
+        assert_eq!(store.fan_outs.len(), 4, "three records for the fan-out, one for the single entry");
+        assert_eq!(store.outbox_len(), n as usize + 1);
+
+        let first = store.pending(10).unwrap();
+        assert_eq!(store.outbox.len(), FAN_OUT_CHUNK, "only the oldest record was expanded");
+        assert_eq!(store.outbox_len(), n as usize + 1, "expanding neither adds nor loses");
+        assert_eq!(first.len(), 10);
+        let all = store.pending(usize::MAX).unwrap();
+        let got: Vec<Target> = all
+            .iter()
+            .take(n as usize)
+            .map(|(_, e)| Target { sub: e.sub, destination: e.destination.clone() })
+            .collect();
+        assert_eq!(got, targets, "FIFO, every target once");
+        assert!(
+            all[..n as usize].iter().all(|(_, e)| e.alert == AlertId(1) && e.enqueued_at == now && e.attempts == 0)
+        );
+        assert_eq!(all.last().unwrap().1, single);
+        assert_eq!(store.fan_outs.len(), 0);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tminus::deliver::{Deliverer, DeliveryConfig, DrainStats, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
 use tminus::item::Item;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
-use tminus::store::{Batch, Store};
+use tminus::store::{Batch, FanOut, Store};
 use tminus::subscriptions::{Subscriptions, default_console_watch};
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tminus::types::{ChatId, Destination};
@@ -41,7 +41,8 @@ async fn wide_fan_out_completes_without_stalling() {
             detected_at: Utc::now(),
         };
         let ids: Vec<SubId> = (0..n).map(SubId).collect();
-        batch.deliveries.extend(store.outbox_entries(alert.id, &ids, Utc::now()).unwrap());
+        let targets = subs.index().read().unwrap().targets(&ids);
+        batch.fan_outs.push(FanOut { alert: alert.id, targets, enqueued_at: Utc::now() });
         batch.alerts.push(alert);
     }
     store.apply(&batch).unwrap();
@@ -97,9 +98,9 @@ impl Telegram {
             changes: vec![Change::New],
             detected_at: now,
         };
-        let routed = self.subs.index().read().unwrap().route_alert(&alert);
-        let deliveries = self.store.outbox_entries(alert.id, &routed, now).unwrap();
-        self.store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).unwrap();
+        let targets = self.subs.index().read().map(|ix| ix.targets(&ix.route_alert(&alert))).unwrap();
+        let fan_outs = vec![FanOut { alert: alert.id, targets, enqueued_at: now }];
+        self.store.apply(&Batch { alerts: vec![alert], fan_outs, ..Batch::default() }).unwrap();
     }
 
     /// Destinations of the entries waiting in the outbox.

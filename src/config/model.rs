@@ -96,6 +96,10 @@ pub struct TelegramConfig {
     pub token: Secret,
     /// Without trailing slash.
     pub api_url: String,
+    /// Send with `allow_paid_broadcast` and pace to Telegram's paid limit
+    /// (1000 messages/s) instead of the free 30/s. Every message above the
+    /// free limit costs Telegram Stars from the bot's balance.
+    pub paid_broadcast: bool,
 }
 
 impl TelegramConfig {
@@ -211,7 +215,11 @@ impl Config {
                 reminder_grace: DEFAULT_REMINDER_GRACE,
                 schedule_horizon: Some(DEFAULT_SCHEDULE_HORIZON),
             },
-            telegram: TelegramConfig { token: Secret::default(), api_url: DEFAULT_TELEGRAM_API_URL.to_owned() },
+            telegram: TelegramConfig {
+                token: Secret::default(),
+                api_url: DEFAULT_TELEGRAM_API_URL.to_owned(),
+                paid_broadcast: false,
+            },
             discord: DiscordConfig {
                 token: Secret::default(),
                 api_url: DEFAULT_DISCORD_API_URL.to_owned(),

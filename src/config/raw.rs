@@ -66,6 +66,7 @@ pub(super) struct RawAlerts {
 pub(super) struct RawTelegram {
     pub(super) token: Option<String>,
     pub(super) api_url: Option<String>,
+    pub(super) paid_broadcast: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]

@@ -40,6 +40,7 @@ impl Config {
         out.push_str("\n[telegram]\n");
         kv(&mut out, "token", &quote(&self.telegram.token.to_string()));
         kv(&mut out, "api_url", &quote(&self.telegram.api_url));
+        kv(&mut out, "paid_broadcast", &self.telegram.paid_broadcast.to_string());
 
         out.push_str("\n[discord]\n");
         kv(&mut out, "token", &quote(&self.discord.token.to_string()));

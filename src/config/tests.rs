@@ -57,6 +57,7 @@ fn empty_text_is_the_default_config() {
     assert_eq!(c.alerts.reminder_grace, Duration::from_secs(900));
     assert!(!c.telegram.is_enabled());
     assert_eq!(c.telegram.api_url, "https://api.telegram.org");
+    assert!(!c.telegram.paid_broadcast, "paid broadcast is off by default");
     assert!(!c.discord.is_enabled());
     assert_eq!(c.discord.api_url, "https://discord.com");
     assert_eq!(c.discord.guild_id, None);
@@ -146,6 +147,7 @@ reminder_grace = "5m"
 [telegram]
 api_url = "http://127.0.0.1:9000/"
 token = "1:T"
+paid_broadcast = true
 
 [discord]
 token = "D"
@@ -184,6 +186,7 @@ reminders = "off"
     assert_eq!(c.alerts.reminders, [172_800, 3600, 600].map(Duration::from_secs).to_vec());
     assert_eq!(c.alerts.timezone, chrono_tz::Europe::Berlin);
     assert_eq!(c.telegram.api_url, "http://127.0.0.1:9000");
+    assert!(c.telegram.paid_broadcast);
     assert_eq!(c.discord.guild_id, Some(112_233_445_566_778_899));
     assert_eq!(c.discord.public_key.as_deref(), Some(&"abcdef0123456789".repeat(4)[..]));
     assert_eq!(c.log.format, LogFormat::Json);

@@ -24,6 +24,7 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
     let telegram = TelegramConfig {
         token: secret("telegram.token", ENV_TELEGRAM_TOKEN, raw.telegram.token, env)?,
         api_url: http_url("telegram.api_url", raw.telegram.api_url.as_deref().unwrap_or(DEFAULT_TELEGRAM_API_URL))?,
+        paid_broadcast: raw.telegram.paid_broadcast.unwrap_or(false),
     };
     let discord = build_discord(raw.discord, env)?;
     let log = LogConfig {

@@ -1,7 +1,9 @@
 //! The routing index: which subscriptions want an alert about an item, in
 //! time proportional to the candidates. It keeps compiled copies of the
 //! subscriptions it was given, and which subscriptions muted which item;
-//! the subscription API keeps both in step with the store.
+//! the subscription API keeps both in step with the store. Routing also
+//! says where each routed subscription delivers (`targets`), so a fan-out
+//! to a million chats never reads a subscription back from the store.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -10,7 +12,7 @@ use super::slots::*;
 use super::subscription::{Dims, Filter, SubId, Subscription, normalize};
 use crate::detect::{Alert, after_liftoff};
 use crate::item::Item;
-use crate::types::{AlertKind, ItemId};
+use crate::types::{AlertKind, Destination, ItemId};
 
 /// Inverted index over subscriptions: (dimension, token) → subscriptions
 /// anchored there, plus the subscriptions without include dimensions, plus
@@ -33,6 +35,9 @@ pub struct Index {
     /// Per slot: the subscription id, its compiled filter while live, its
     /// alert kinds and `EXCLUDES` (0 when empty), its reminder set.
     ids: SlotIds,
+    /// Per slot: where the subscription delivers (what an outbox entry
+    /// needs besides the id).
+    destinations: Vec<Destination>,
     slots: Vec<Option<Compiled>>,
     meta: Vec<u8>,
     reminder_of: Vec<u32>,
@@ -66,6 +71,14 @@ pub struct Index {
 
 /// `Index::horizon` of a subscription without a schedule horizon.
 const NO_HORIZON: u32 = u32::MAX;
+
+/// One routed subscription and where it delivers: all an outbox entry
+/// needs to know about the subscription.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    pub sub: SubId,
+    pub destination: Destination,
+}
 
 fn alert_bit(k: AlertKind) -> u8 {
     1 << (k as u8)
@@ -224,6 +237,7 @@ impl Index {
     fn new_slot(&mut self, id: SubId) -> u32 {
         let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 subscription slots");
         self.ids.push(id);
+        self.destinations.push(Destination::Console);
         self.slots.push(None);
         self.meta.push(0);
         self.reminder_of.push(0);
@@ -256,6 +270,7 @@ impl Index {
             Some(old) => self.unpost(slot, &old),
             None => self.live += 1,
         }
+        self.destinations[slot as usize] = sub.destination.clone();
         self.fill(slot, compiled, alerts, reminders, horizon);
     }
 
@@ -308,11 +323,13 @@ impl Index {
         let meta = std::mem::take(&mut self.meta);
         let reminder_of = std::mem::take(&mut self.reminder_of);
         let horizon = std::mem::take(&mut self.horizon);
-        let mut live: Vec<(SubId, Compiled, u8, u32, u32)> = ids
+        let destinations = std::mem::take(&mut self.destinations);
+        let mut live: Vec<(SubId, Compiled, u8, u32, u32, Destination)> = ids
             .into_iter()
             .zip(slots)
             .zip(meta.into_iter().zip(reminder_of).zip(horizon))
-            .filter_map(|((id, c), ((m, r), h))| c.map(|c| (id, c, m & !EXCLUDES, r, h)))
+            .zip(destinations)
+            .filter_map(|(((id, c), ((m, r), h)), d)| c.map(|c| (id, c, m & !EXCLUDES, r, h, d)))
             .collect();
         live.sort_by_key(|(id, ..)| *id);
         self.by_id = HashMap::with_capacity(live.len());
@@ -324,8 +341,9 @@ impl Index {
         self.offsets.clear();
         self.horizons.clear();
         self.unordered = false;
-        for (id, c, alerts, reminders, horizon) in live {
+        for (id, c, alerts, reminders, horizon, destination) in live {
             let slot = self.new_slot(id);
+            self.destinations[slot as usize] = destination;
             self.fill(slot, c, alerts, reminders, horizon);
         }
     }
@@ -395,6 +413,21 @@ impl Index {
             }
         }
         self.unmuted(&alert.item, self.ids_of(&hits))
+    }
+
+    /// Where each of `subs` (routed by `route` or `route_reminder`)
+    /// delivers, in the same order; ids the index does not hold (removed
+    /// since) are left out, as they would no longer be routed.
+    pub fn targets(&self, subs: &[SubId]) -> Vec<Target> {
+        subs.iter()
+            .filter_map(|id| {
+                let slot = *self.by_id.get(id)? as usize;
+                self.slots[slot].as_ref()?;
+                Some(Target { sub: *id, destination: self.destinations[slot].clone() })
+            })
+            // Calendar mirrors are kept by the calendar sync, not sent.
+            .filter(|t| t.destination.takes_messages())
+            .collect()
     }
 
     fn ids_of(&self, hits: &Hits) -> Vec<SubId> {
@@ -561,6 +594,43 @@ mod tests {
         assert_eq!(Index::from_subscriptions(&subs).route_alert(&alert), [SubId(1)]);
         let alert = Alert::new(AlertId(1), moved, vec![schedule, status], now);
         assert_eq!(Index::from_subscriptions(&subs).route_alert(&alert), [SubId(1), SubId(3)]);
+    }
+
+    #[test]
+    fn targets_carry_each_destination_without_the_store() {
+        use crate::types::ChatId;
+        let item = starlink();
+        let chat = |c: i64| Destination::Telegram(ChatId(c));
+        let mut a = sub(1, Filter::default());
+        a.destination = chat(10);
+        let mut b = sub(2, Filter::default());
+        b.destination = chat(20);
+        let mut index = Index::from_subscriptions([&a, &b]);
+        let target = |id: u64, d: Destination| Target { sub: SubId(id), destination: d };
+        let routed = index.route(&item, AlertKind::Status);
+        assert_eq!(index.targets(&routed), [target(1, chat(10)), target(2, chat(20))]);
+        // A migrated chat: the replaced subscription delivers to the new one.
+        b.destination = chat(21);
+        index.insert(&b);
+        index.remove(SubId(1));
+        assert_eq!(index.targets(&routed), [target(2, chat(21))], "a removed id has no target");
+        // Compaction keeps each slot's destination with its subscription.
+        for id in 3..2100 {
+            let mut s = sub(id, Filter::default());
+            s.destination = chat(id as i64 * 10);
+            index.insert(&s);
+        }
+        for id in 3..2000 {
+            index.remove(SubId(id));
+        }
+        let routed = index.route(&item, AlertKind::Status);
+        let targets = index.targets(&routed);
+        assert_eq!(targets.len(), 101);
+        assert!(
+            targets
+                .iter()
+                .all(|t| t.destination == if t.sub == SubId(2) { chat(21) } else { chat(t.sub.0 as i64 * 10) })
+        );
     }
 
     #[test]

@@ -14,5 +14,5 @@ mod index;
 mod slots;
 mod subscription;
 
-pub use index::Index;
+pub use index::{Index, Target};
 pub use subscription::{Filter, Origin, SubId, Subscription, normalize};

@@ -62,7 +62,7 @@ impl Store {
     /// per tree. Call again while it returns a non-zero total.
     pub fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
-        let pending: HashSet<_> = self
+        let mut pending: HashSet<_> = self
             .outbox
             .iter()
             .map(|kv| {
@@ -70,6 +70,11 @@ impl Store {
                 Ok(dec::<OutboxEntry>("outbox", &k, &v)?.alert)
             })
             .collect::<Result<_>>()?;
+        // Deliveries not yet unfolded into outbox entries need their alert too.
+        for kv in self.fan_outs.iter() {
+            let (k, v) = kv?;
+            pending.insert(super::fan_out::FanOutRecord::decode(&k, &v)?.alert());
+        }
         Ok(Pruned {
             delivered: prune_tree(&self.delivered, "delivered", batch, |d: &Delivered| d.at < cutoff)?,
             dead_letters: prune_tree(&self.dead, "dead_letters", batch, |d: &DeadLetter| d.at < cutoff)?,

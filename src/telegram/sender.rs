@@ -5,7 +5,9 @@
 //! to a chat's own subscriptions (the command bot handles the press).
 //!
 //! Before every request it waits for the shared rate limiter (Telegram:
-//! 30 messages/s overall, 1/s per chat, 20/min per group or channel). A
+//! 30 messages/s overall, 1/s per chat, 20/min per group or channel; with
+//! `[telegram] paid_broadcast`, sends carry `allow_paid_broadcast` and the
+//! overall limit is Telegram's paid 1000/s). A
 //! 429 pauses that chat for `retry_after`; 429s from several chats at once
 //! mean the bot-wide flood limit, and pause everything.
 //!
@@ -55,7 +57,13 @@ pub struct TelegramLimits {
     pub per_group: Rate,
     /// Fraction of spacing added under each ceiling, against jitter.
     pub headroom: f64,
+    /// Sends carry `allow_paid_broadcast`, which is what lets `global`
+    /// exceed the free 30/s (see `paid`).
+    pub paid_broadcast: bool,
 }
+
+/// Telegram's ceiling for all chats together with `allow_paid_broadcast`.
+pub const PAID_BROADCAST_PER_SEC: u32 = 1000;
 
 impl Default for TelegramLimits {
     fn default() -> TelegramLimits {
@@ -64,11 +72,29 @@ impl Default for TelegramLimits {
             per_chat: Rate::per_second(1),
             per_group: Rate::per_minute(20),
             headroom: 0.05,
+            paid_broadcast: false,
         }
     }
 }
 
 impl TelegramLimits {
+    /// Paid broadcasting: every send carries `allow_paid_broadcast` and
+    /// all chats together may get `PAID_BROADCAST_PER_SEC` messages a
+    /// second. Telegram charges Stars for the messages above the free 30/s;
+    /// the per-chat and per-group ceilings stay.
+    pub fn paid() -> TelegramLimits {
+        TelegramLimits {
+            global: Rate::per_second(PAID_BROADCAST_PER_SEC),
+            paid_broadcast: true,
+            ..TelegramLimits::default()
+        }
+    }
+
+    /// The limits `[telegram]` asks for.
+    pub fn for_config(config: &TelegramConfig) -> TelegramLimits {
+        if config.paid_broadcast { TelegramLimits::paid() } else { TelegramLimits::default() }
+    }
+
     /// Every rate `factor` times faster, e.g. for a benchmark against a fake
     /// server enforcing 1000 messages/s.
     pub fn scaled(self, factor: f64) -> TelegramLimits {
@@ -77,6 +103,7 @@ impl TelegramLimits {
             per_chat: self.per_chat.scaled(factor),
             per_group: self.per_group.scaled(factor),
             headroom: self.headroom,
+            paid_broadcast: self.paid_broadcast,
         }
     }
 
@@ -118,6 +145,8 @@ pub struct TelegramSender {
     bot: Bot,
     token: Secret,
     limiter: Arc<RateLimiter<ChatId>>,
+    /// Sends carry `allow_paid_broadcast`.
+    paid_broadcast: bool,
     /// Recent 429s, to tell a bot-wide flood from a per-chat one.
     floods: Mutex<VecDeque<(Instant, ChatId)>>,
 }
@@ -151,13 +180,15 @@ impl TelegramSender {
             bot,
             token: token.clone(),
             limiter: Arc::new(RateLimiter::new(limits.limits())),
+            paid_broadcast: limits.paid_broadcast,
             floods: Mutex::new(VecDeque::new()),
         })
     }
 
-    /// A sender from `[telegram]` with the real platform limits.
+    /// A sender from `[telegram]` with the real platform limits (the paid
+    /// ones with `paid_broadcast`).
     pub fn from_config(config: &TelegramConfig) -> Result<TelegramSender, TelegramError> {
-        TelegramSender::new(&config.token, &config.api_url, TelegramLimits::default())
+        TelegramSender::new(&config.token, &config.api_url, TelegramLimits::for_config(config))
     }
 
     /// The limiter this sender paces itself with; other code sending as the
@@ -211,7 +242,8 @@ impl TelegramSender {
             .bot
             .send_message(TgChatId(chat.0), text.as_str())
             .parse_mode(ParseMode::Html)
-            .link_preview_options(preview);
+            .link_preview_options(preview)
+            .allow_paid_broadcast(self.paid_broadcast);
         if let Some(k) = keyboard {
             req = req.reply_markup(k);
         }
@@ -234,8 +266,12 @@ impl TelegramSender {
             return Err(RequestError::Api(ApiError::WrongFileIdOrUrl));
         };
         self.limiter.acquire(&chat).await;
-        let mut req =
-            self.bot.send_photo(TgChatId(chat.0), InputFile::url(url)).caption(caption).parse_mode(ParseMode::Html);
+        let mut req = self
+            .bot
+            .send_photo(TgChatId(chat.0), InputFile::url(url))
+            .caption(caption)
+            .parse_mode(ParseMode::Html)
+            .allow_paid_broadcast(self.paid_broadcast);
         if let Some(k) = keyboard {
             req = req.reply_markup(k);
         }

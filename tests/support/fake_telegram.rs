@@ -64,8 +64,10 @@
 //! [`FakeTelegram::fail_method`] fails the next calls of any method (e.g.
 //! `getUpdates` answering 500). Rate limits
 //! ([`FakeLimits`], off by default) are sliding windows over *accepted*
-//! sends: global per second, per chat per second, per group (negative id)
-//! per minute; over the limit → 429 `Too Many Requests: retry after N` with
+//! sends: global per second (with `paid_broadcast_per_sec` set, sends
+//! carrying `allow_paid_broadcast=true` get that limit instead of the free
+//! one), per chat per second, per group (negative id) per minute; over the
+//! limit → 429 `Too Many Requests: retry after N` with
 //! `parameters.retry_after`. Scripted answers do not count toward limits.
 //!
 //! Every call is recorded ([`Call`]) with its arrival time, parameters and
@@ -87,15 +89,31 @@ use tokio::sync::Notify;
 /// Limits the fake enforces. `None` = unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FakeLimits {
+    /// The free limit for all chats together.
     pub global_per_sec: Option<u32>,
     pub per_chat_per_sec: Option<u32>,
     pub per_group_per_min: Option<u32>,
+    /// Paid broadcasting: a send with `allow_paid_broadcast=true` counts
+    /// against this limit instead of `global_per_sec`; one without it is
+    /// still refused above the free limit. `None` = no paid broadcasting.
+    pub paid_broadcast_per_sec: Option<u32>,
 }
 
 impl FakeLimits {
     /// Telegram's documented numbers: 30/s, 1/s per chat, 20/min per group.
     pub fn telegram() -> FakeLimits {
-        FakeLimits { global_per_sec: Some(30), per_chat_per_sec: Some(1), per_group_per_min: Some(20) }
+        FakeLimits {
+            global_per_sec: Some(30),
+            per_chat_per_sec: Some(1),
+            per_group_per_min: Some(20),
+            paid_broadcast_per_sec: None,
+        }
+    }
+
+    /// Telegram's numbers with paid broadcasting: 1000/s for sends that
+    /// allow it, the free 30/s for the others.
+    pub fn telegram_paid() -> FakeLimits {
+        FakeLimits { paid_broadcast_per_sec: Some(1000), ..FakeLimits::telegram() }
     }
 
     /// Every limit `factor` times higher.
@@ -105,6 +123,7 @@ impl FakeLimits {
             global_per_sec: s(self.global_per_sec),
             per_chat_per_sec: s(self.per_chat_per_sec),
             per_group_per_min: s(self.per_group_per_min),
+            paid_broadcast_per_sec: s(self.paid_broadcast_per_sec),
         }
     }
 }
@@ -854,7 +873,8 @@ fn send(shared: &Shared, method: &str, params: &Map<String, Value>, at: Instant)
     if let Some(answer) = scripted(&mut st, chat, photo_call) {
         return answer;
     }
-    if let Some(wait) = over_limit(&mut st, chat, at) {
+    let paid = params.get("allow_paid_broadcast").is_some_and(|v| v == &json!(true) || v == &json!("true"));
+    if let Some(wait) = over_limit(&mut st, chat, paid, at) {
         return Answer::err(429, &format!("Too Many Requests: retry after {wait}"))
             .with_parameters(json!({"retry_after": wait}));
     }
@@ -1013,7 +1033,7 @@ fn scripted(st: &mut State, chat: i64, photo_call: bool) -> Option<Answer> {
 }
 
 /// Seconds to wait when a send now would exceed a limit.
-fn over_limit(st: &mut State, chat: i64, now: Instant) -> Option<u64> {
+fn over_limit(st: &mut State, chat: i64, paid: bool, now: Instant) -> Option<u64> {
     let limits = st.limits;
     let mut wait: Option<Duration> = None;
     let mut check = |log: &mut VecDeque<Instant>, limit: Option<u32>, window: Duration| {
@@ -1027,7 +1047,11 @@ fn over_limit(st: &mut State, chat: i64, now: Instant) -> Option<u64> {
             wait = Some(wait.map_or(w, |x| x.max(w)));
         }
     };
-    check(&mut st.global_log, limits.global_per_sec, Duration::from_secs(1));
+    let global = match limits.paid_broadcast_per_sec {
+        Some(paid_limit) if paid => Some(paid_limit),
+        _ => limits.global_per_sec,
+    };
+    check(&mut st.global_log, global, Duration::from_secs(1));
     check(st.chat_logs.entry(chat).or_default(), limits.per_chat_per_sec, Duration::from_secs(1));
     if chat < 0 {
         check(st.group_logs.entry(chat).or_default(), limits.per_group_per_min, Duration::from_secs(60));
