@@ -105,7 +105,7 @@ pub enum Ll2Error {
     NotJson {
         /// The URL asked.
         url: String,
-        /// The start of the body, sanitized, at most 80 characters.
+        /// The start of the body, sanitized and cut to about 80 characters.
         snippet: String,
     },
     /// JSON, but not a page or object LL2 would send.
