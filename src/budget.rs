@@ -9,8 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 
 const WINDOW: Duration = Duration::hours(1);
 
+/// The requests LL2 still allows this hour, and when the next may go.
 #[derive(Debug, Clone)]
-pub struct Budget {
+pub(crate) struct Budget {
     per_hour: u32,
     /// Request times inside the window, oldest first.
     sent: VecDeque<DateTime<Utc>>,
@@ -20,7 +21,7 @@ pub struct Budget {
 
 impl Budget {
     /// `past`: request times already sent (from the store), any order.
-    pub fn new(per_hour: u32, past: impl IntoIterator<Item = DateTime<Utc>>) -> Budget {
+    pub(crate) fn new(per_hour: u32, past: impl IntoIterator<Item = DateTime<Utc>>) -> Budget {
         let mut sent: Vec<_> = past.into_iter().collect();
         sent.sort();
         Budget { per_hour: per_hour.max(1), sent: sent.into(), blocked_until: None }
@@ -33,17 +34,18 @@ impl Budget {
     }
 
     /// Requests sent in the last hour.
-    pub fn used(&mut self, now: DateTime<Utc>) -> u32 {
+    pub(crate) fn used(&mut self, now: DateTime<Utc>) -> u32 {
         self.prune(now);
         self.sent.len() as u32
     }
 
-    pub fn remaining(&mut self, now: DateTime<Utc>) -> u32 {
+    /// Requests still allowed in the last hour's window.
+    pub(crate) fn remaining(&mut self, now: DateTime<Utc>) -> u32 {
         self.per_hour.saturating_sub(self.used(now))
     }
 
     /// The earliest instant at which one more request stays within budget.
-    pub fn next_slot(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn next_slot(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
         self.prune(now);
         let mut at = now;
         if self.sent.len() as u32 >= self.per_hour {
@@ -57,12 +59,13 @@ impl Budget {
         at
     }
 
-    pub fn record(&mut self, at: DateTime<Utc>) {
+    /// Counts a request sent at `at`.
+    pub(crate) fn record(&mut self, at: DateTime<Utc>) {
         self.sent.push_back(at);
     }
 
     /// LL2 answered 429: nothing more until `until`.
-    pub fn block_until(&mut self, until: DateTime<Utc>) {
+    pub(crate) fn block_until(&mut self, until: DateTime<Utc>) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
     }
 
@@ -70,7 +73,7 @@ impl Budget {
     /// of (another client on this IP, a wiped store), we count it too, so
     /// we stay inside both limits. The extra uses are dated so that they
     /// leave our window when LL2 says its next slot frees up.
-    pub fn observe_server(&mut self, limit: u32, current_use: u32, next_use: Duration, now: DateTime<Utc>) {
+    pub(crate) fn observe_server(&mut self, limit: u32, current_use: u32, next_use: Duration, now: DateTime<Utc>) {
         if current_use >= limit {
             self.block_until(now + next_use);
         }

@@ -26,26 +26,47 @@ pub enum Change {
     New,
     /// Date/NET, its precision or the window moved.
     Schedule {
+        /// The date before (`net` / `date`), UTC; `None` if there was none.
         old_when: Option<DateTime<Utc>>,
+        /// The date now, UTC.
         new_when: Option<DateTime<Utc>>,
+        /// How precisely the old date was known.
         old_precision: Option<Precision>,
+        /// How precisely the new date is known.
         new_precision: Option<Precision>,
+        /// Launch window (start, end) before, UTC.
         old_window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+        /// Launch window (start, end) now, UTC.
         new_window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     },
     /// Launch status changed (Go, Hold, Success, Failure…).
-    Status { old: Option<Named>, new: Option<Named> },
+    Status {
+        /// The status before; `None` if LL2 gave none.
+        old: Option<Named>,
+        /// The status now.
+        new: Option<Named>,
+    },
     /// The webcast went live or a video link was added.
-    Webcast { went_live: bool, url: Option<String> },
+    Webcast {
+        /// True when the item or one of its videos turned live; false when
+        /// only a link was added.
+        went_live: bool,
+        /// The link to show: the video that went live or was added, else
+        /// the item's best one.
+        url: Option<String>,
+    },
     /// A T-minus reminder before the item's date.
     Reminder {
+        /// How long before `when` the reminder fires (stored in seconds).
         #[serde(with = "secs")]
         offset: Duration,
+        /// The item's date the reminder counts down to, UTC.
         when: DateTime<Utc>,
     },
 }
 
 impl Change {
+    /// The alert kind a subscription must want to hear of this change.
     pub fn kind(&self) -> AlertKind {
         match self {
             Change::New => AlertKind::New,
@@ -95,9 +116,13 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "AlertRecord")]
 pub struct Alert {
+    /// Its key in the store (outbox entries refer to it).
     pub id: AlertId,
+    /// The item as it is now, after the changes.
     pub item: Item,
+    /// What changed, most important first; never empty.
     pub changes: Vec<Change>,
+    /// When the poll (or reminder pass) found it, UTC.
     pub detected_at: DateTime<Utc>,
 }
 
@@ -244,11 +269,11 @@ mod secs {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_secs())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)
     }
 }

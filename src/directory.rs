@@ -15,12 +15,16 @@ use crate::rules::{Filter, normalize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dimension {
+    /// Agencies: launch providers, mission and event agencies.
     Agency,
+    /// LL2 programs (Artemis, Starlink…).
     Program,
+    /// Event types and launch mission types.
     Type,
 }
 
 impl Dimension {
+    /// The word users type for it ("agency", "program", "type").
     pub fn as_str(self) -> &'static str {
         match self {
             Dimension::Agency => "agency",
@@ -30,6 +34,7 @@ impl Dimension {
     }
 }
 
+/// Every agency, program and type seen so far, by dimension.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directory {
     /// Per dimension: canonical key (id, or lower-case name when LL2 has no
@@ -71,10 +76,12 @@ impl Directory {
         changed
     }
 
+    /// Names known, all dimensions together.
     pub fn len(&self) -> usize {
         self.entries.values().map(BTreeMap::len).sum()
     }
 
+    /// Whether no name is known yet (nothing polled).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -12,13 +12,17 @@ use crate::types::{ItemId, ItemKind};
 /// Mission types have no id in LL2, so `id` is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Named {
+    /// LL2's numeric id; `None` for mission types (LL2 gives them none).
     pub id: Option<i64>,
+    /// LL2's full name ("Space Exploration Technologies Corp.", "Go for Launch").
     pub name: String,
+    /// LL2's short form ("SpaceX", "Go"), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abbrev: Option<String>,
 }
 
 impl Named {
+    /// Builds a name as LL2 would give it.
     pub fn new(id: Option<i64>, name: impl Into<String>, abbrev: Option<String>) -> Self {
         Named { id, name: name.into(), abbrev }
     }
@@ -32,14 +36,23 @@ impl Named {
 /// LL2 launch status ids (`/config/launch_statuses/`), the one place they
 /// are named.
 pub mod status {
+    /// "Go for Launch": date and time confirmed.
     pub const GO: i64 = 1;
+    /// "To Be Determined": the date is not firm.
     pub const TBD: i64 = 2;
+    /// "Launch Successful".
     pub const SUCCESS: i64 = 3;
+    /// "Launch Failure".
     pub const FAILURE: i64 = 4;
+    /// "On Hold": the count is stopped.
     pub const HOLD: i64 = 5;
+    /// "Launch in Flight": lifted off, result not yet known.
     pub const IN_FLIGHT: i64 = 6;
+    /// "Launch was a Partial Failure".
     pub const PARTIAL_FAILURE: i64 = 7;
+    /// "To Be Confirmed": a date announced but not yet confirmed.
     pub const TBC: i64 = 8;
+    /// "Payload Deployed".
     pub const PAYLOAD_DEPLOYED: i64 = 9;
 
     /// Statuses that end a launch: nothing more to remind of.
@@ -49,9 +62,12 @@ pub mod status {
 /// A video link. `live` is known only from LL2 2.3.0 detailed responses.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Video {
+    /// Where to watch (YouTube, X, an agency's site…).
     pub url: String,
+    /// The title LL2 gives the stream, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Whether the stream is live now; `None` when LL2 did not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<bool>,
 }
@@ -64,21 +80,29 @@ pub struct Video {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "PrecisionRecord", into = "PrecisionRecord")]
 pub enum Precision {
+    /// Exact to the second (id 0).
     Second,
+    /// Exact to the minute (id 1).
     Minute,
+    /// Exact to the hour (id 2).
     Hour,
     /// Local morning of the day.
     Morning,
     /// Local afternoon of the day.
     Afternoon,
+    /// Some time that day, UTC (id 5).
     Day,
+    /// Some time that week (id 6).
     Week,
+    /// Some time that month (id 7).
     Month,
     /// Quarter 1–4 of the year.
     Quarter(u8),
     /// Half 1–2 of the year.
     Half(u8),
+    /// Some time that year (id 14).
     Year,
+    /// Some time in that fiscal year (id 15).
     FiscalYear,
     /// An LL2 id without a meaning here: the date is shown as exact, but
     /// not trusted as an instant (no T-minus, no reminder).
@@ -193,8 +217,11 @@ impl From<Precision> for PrecisionRecord {
 /// item compared with its own snapshot is equal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
+    /// Kind and LL2 id together: unique across feeds.
     pub id: ItemId,
+    /// LL2's `name` ("Falcon 9 Block 5 | Starlink Group 6-32").
     pub name: String,
+    /// LL2's `slug`, used to build human page links; empty when LL2 gave none.
     #[serde(default)]
     pub slug: String,
     /// LL2 API URL of the item (its "page" in LL2).
@@ -209,31 +236,42 @@ pub struct Item {
     /// `net` of a launch, `date` of an event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<DateTime<Utc>>,
+    /// How precisely `when` is known; `None` when LL2 did not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<Precision>,
+    /// Launches: opening of the launch window, UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_start: Option<DateTime<Utc>>,
+    /// Launches: close of the launch window, UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_end: Option<DateTime<Utc>>,
+    /// LL2's `webcast_live`: a stream is live now (false when LL2 did not say).
     #[serde(default)]
     pub webcast_live: bool,
+    /// Video links, in LL2's order, without duplicate URLs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub videos: Vec<Video>,
     /// Launch service provider first, then mission agencies; for events their
     /// `agencies`. No duplicates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agencies: Vec<Named>,
+    /// LL2 programs the item belongs to (Artemis, Starlink…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<Named>,
     /// Human place: launch site / location name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// Launches: the pad's name ("Space Launch Complex 40").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pad: Option<String>,
+    /// URL of the item's picture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The event's description, or the launch's mission description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// LL2's `last_updated`: when LL2 last changed the object; the poller's
+    /// watermark and the order of snapshots.
     pub last_updated: DateTime<Utc>,
     /// What people read first about a launch (and, for events, the
     /// launches they belong to). Shown in alerts, never compared by
@@ -254,6 +292,7 @@ pub struct Details {
     /// Launch probability (weather), percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<u8>,
+    /// LL2's `weather_concerns`, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weather: Option<String>,
     /// Booster landings, one per first-stage core (detailed mode only).
@@ -271,6 +310,7 @@ pub struct Details {
 }
 
 impl Details {
+    /// Whether nothing is known: such details are left out of snapshots.
     pub fn is_empty(&self) -> bool {
         *self == Details::default()
     }
@@ -296,6 +336,7 @@ pub struct Landing {
 }
 
 impl Item {
+    /// Event or launch.
     pub fn kind(&self) -> ItemKind {
         self.id.kind
     }

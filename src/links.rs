@@ -14,7 +14,9 @@ use crate::types::ItemKind;
 /// One labelled link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
+    /// What the link is, as shown ("Watch live", "Space Launch Now").
     pub label: &'static str,
+    /// An absolute http(s) URL.
     pub url: String,
 }
 

@@ -19,7 +19,9 @@ use crate::types::{AlertKind, ItemKind, format_duration};
 /// Platform-neutral content of one alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The alert's kind: decides colour and, with `status_id`, the icon.
     pub kind: AlertKind,
+    /// The icon of the headline's change ("🚀", "✋"…).
     pub emoji: &'static str,
     /// What happened, e.g. "Status changed" or "T-1h reminder".
     pub headline: String,
@@ -34,31 +36,43 @@ pub struct Message {
     /// Exact instant, when the precision is an hour or finer (Discord
     /// timestamps use it).
     pub when_exact: Option<DateTime<Utc>>,
+    /// Countdown from `now` to `when_exact` ("T-2h 30m", "T+5m"); `None`
+    /// when the date is coarser than an hour.
     pub tminus: Option<String>,
+    /// LL2's status name ("Go for Launch"); events have none.
     pub status: Option<String>,
     /// LL2 status id, for colours and icons.
     pub status_id: Option<i64>,
+    /// The item's agencies, full names, comma-separated; `None` when LL2
+    /// names none.
     pub agencies: Option<String>,
+    /// "Pad, place", or whichever of the two LL2 gave.
     pub location: Option<String>,
     /// Rocket, mission and orbit, weather, landings (events: type and
     /// launches), most important first: renderers short of room drop
     /// them from the end.
     pub details: Vec<Fact>,
+    /// The video link: the one that just went live, else the item's best.
     pub webcast: Option<String>,
     /// The item's main page for people (never the LL2 API): embed URL,
     /// "Details" button.
     pub link: Option<String>,
     /// Every page of the item (`links::pages`), main page first.
     pub pages: Vec<Link>,
+    /// URL of the item's picture.
     pub image: Option<String>,
+    /// The item's description as LL2 writes it (renderers cut it to fit).
     pub description: Option<String>,
 }
 
 /// One labelled line of details.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fact {
+    /// Emoji in front of the line ("🚀").
     pub icon: &'static str,
+    /// What the line is about ("Rocket", "Weather").
     pub label: &'static str,
+    /// The text itself ("Falcon 9 Block 5").
     pub value: String,
 }
 

@@ -7,12 +7,12 @@ use chrono_tz::Tz;
 /// A name that is no IANA timezone, with up to five known names that look
 /// close (same city), sorted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownTimezone {
-    pub close: Vec<&'static str>,
+pub(crate) struct UnknownTimezone {
+    pub(crate) close: Vec<&'static str>,
 }
 
 /// The timezone `name` names, e.g. `Europe/Berlin` or `europe/berlin`.
-pub fn parse_timezone(name: &str) -> Result<Tz, UnknownTimezone> {
+pub(crate) fn parse_timezone(name: &str) -> Result<Tz, UnknownTimezone> {
     let wanted = name.trim();
     if let Ok(tz) = wanted.parse::<Tz>() {
         return Ok(tz);

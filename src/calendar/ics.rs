@@ -17,7 +17,9 @@ use crate::links;
 /// One VEVENT to write: the item and its stored sequence number.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
+    /// The item the event shows.
     pub item: &'a Item,
+    /// Its `SEQUENCE`, from the store.
     pub sequence: u32,
 }
 
@@ -28,7 +30,12 @@ pub enum Start {
     Instant(DateTime<Utc>),
     /// An all-day event on that (UTC) day; `net` is true when the date is
     /// coarser than a day, so the summary says "NET" and the precision.
-    AllDay { day: NaiveDate, net: bool },
+    AllDay {
+        /// The day, in UTC's calendar.
+        day: NaiveDate,
+        /// The date is only known to the week or coarser.
+        net: bool,
+    },
 }
 
 /// Default length of a timed event without a window.

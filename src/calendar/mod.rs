@@ -36,14 +36,20 @@ pub const KEEP_PAST: Duration = Duration::days(3);
 /// is a change of the event for calendar clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
+    /// The item's date, UTC.
     pub when: Option<DateTime<Utc>>,
+    /// LL2's precision id of the date (it decides all-day vs timed).
     pub precision: Option<i64>,
+    /// The launch window's end (the event's end), UTC.
     pub window_end: Option<DateTime<Utc>>,
+    /// LL2's status id (the description shows it).
     pub status: Option<i64>,
+    /// The item's name (the event's summary).
     pub name: String,
 }
 
 impl Schedule {
+    /// What `item` shows a calendar now.
     pub fn of(item: &Item) -> Schedule {
         Schedule {
             when: item.when,
@@ -58,7 +64,9 @@ impl Schedule {
 /// The stored sequence of one item and the schedule it counted last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sequenced {
+    /// The VEVENT's `SEQUENCE`: 0 when first seen, +1 on each change.
     pub sequence: u32,
+    /// What the item showed when `sequence` was last raised.
     pub schedule: Schedule,
 }
 

@@ -8,6 +8,7 @@ use super::{BoxFuture, SendError, Sender, Sent};
 use crate::render::{self, Message};
 use crate::types::Destination;
 
+/// The `console` destination: prints each alert to stdout as plain text.
 #[derive(Debug, Default)]
 pub struct ConsoleSender;
 

@@ -46,9 +46,10 @@ use crate::types::{Destination, GuildId, ItemId, Secret};
 
 /// Discord allows this many scheduled (and active) events per guild.
 pub const MAX_ACTIVE: usize = 100;
-pub const MAX_NAME: usize = 100;
-pub const MAX_DESCRIPTION: usize = 1000;
-pub const MAX_LOCATION: usize = 100;
+/// Discord's limits on an event's text, in characters.
+const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_LOCATION: usize = 100;
 /// `[discord] events_window` default.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(14 * 86_400);
 /// How often the sync runs without a store change (the window moves, and
@@ -59,10 +60,16 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// whether it needs a PATCH.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventSpec {
+    /// The item's name, cut to 100 characters.
     pub name: String,
+    /// The same text as the calendar entry's, cut to 1000 characters.
     pub description: String,
+    /// Pad and place, or "Webcast" when LL2 names none; cut to 100 characters.
     pub location: String,
+    /// The item's date (`when`), UTC.
     pub start: DateTime<Utc>,
+    /// The launch window's end when after `start`, else `start` plus the
+    /// calendar's default length.
     pub end: DateTime<Utc>,
 }
 
@@ -101,14 +108,17 @@ impl EventSpec {
 /// One event the bot keeps in a guild, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuildEvent {
+    /// The item the event mirrors.
     pub item: ItemId,
+    /// Discord's id of the scheduled event (a snowflake, as text).
     pub event_id: String,
+    /// What the event said when it was last created or patched.
     pub spec: EventSpec,
 }
 
 /// What [`plan`] asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     Create { item: ItemId, spec: EventSpec },
     Patch { item: ItemId, event_id: String, spec: EventSpec },
     Delete { item: ItemId, event_id: String },
@@ -133,7 +143,7 @@ fn ended(item: &Item) -> bool {
 /// `now` and have not ended. Items already mirrored (`kept`) stay while in
 /// flight (start passed, no final status yet). Nearest first, at most
 /// [`MAX_ACTIVE`].
-pub fn desired(
+pub(crate) fn desired(
     items: &[Item],
     kept: &HashSet<ItemId>,
     now: DateTime<Utc>,
@@ -155,7 +165,7 @@ pub fn desired(
 /// slots under Discord's cap), then patches and creates, nearest first. A
 /// start that already passed is never sent (Discord refuses it): such an
 /// event is left as it is.
-pub fn plan(desired: &[(ItemId, EventSpec)], stored: &[GuildEvent], now: DateTime<Utc>) -> Vec<Op> {
+pub(crate) fn plan(desired: &[(ItemId, EventSpec)], stored: &[GuildEvent], now: DateTime<Utc>) -> Vec<Op> {
     let wanted: HashMap<&ItemId, &EventSpec> = desired.iter().map(|(id, s)| (id, s)).collect();
     let mut ops: Vec<Op> = stored
         .iter()
@@ -179,20 +189,33 @@ pub fn plan(desired: &[(ItemId, EventSpec)], stored: &[GuildEvent], now: DateTim
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
+    /// Discord answered 429, or the local limiter would wait too long: try
+    /// again after this long.
     #[error("rate limited, retry after {0:?}")]
     RateLimited(Duration),
+    /// HTTP 403 in this guild: the bot lacks Manage Events.
     #[error(
         "the bot lacks the Manage Events permission in guild {0} (give its role Manage Events, or remove the discord-events destination)"
     )]
     Forbidden(u64),
+    /// HTTP 404 on a guild route: the bot is not in this guild.
     #[error("the bot is not in guild {0} (invite it, or fix the discord-events destination)")]
     UnknownGuild(u64),
+    /// Discord error 10070: the event is gone (a human deleted it).
     #[error("unknown scheduled event")]
     UnknownEvent,
+    /// Any other refusal.
     #[error("Discord answered {status}: {text}")]
-    Status { status: u16, text: String },
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of Discord's answer (500 characters), the token redacted.
+        text: String,
+    },
+    /// No answer, or one without the fields the call needs.
     #[error("request failed: {0}")]
     Transport(String),
+    /// Reading or writing the event records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -203,10 +226,10 @@ impl LimitKey for GuildKey {}
 
 /// An event as Discord lists it (the fields the sync reads).
 #[derive(Debug, Clone, Deserialize)]
-pub struct Listed {
-    pub id: String,
+pub(crate) struct Listed {
+    id: String,
     #[serde(default)]
-    pub creator_id: Option<String>,
+    creator_id: Option<String>,
 }
 
 /// The scheduled-events REST calls, as the bot.
@@ -284,24 +307,24 @@ impl EventsApi {
         me.get("id").and_then(Value::as_str).map(str::to_owned).ok_or(EventsError::Transport("no user id".into()))
     }
 
-    pub async fn list(&self, guild: GuildId) -> Result<Vec<Listed>, EventsError> {
+    pub(crate) async fn list(&self, guild: GuildId) -> Result<Vec<Listed>, EventsError> {
         let v =
             self.call(guild.0, reqwest::Method::GET, &format!("/guilds/{}/scheduled-events", guild.0), None).await?;
         serde_json::from_value(v).map_err(|e| EventsError::Transport(format!("unexpected list answer: {e}")))
     }
 
-    pub async fn create(&self, guild: GuildId, spec: &EventSpec) -> Result<String, EventsError> {
+    pub(crate) async fn create(&self, guild: GuildId, spec: &EventSpec) -> Result<String, EventsError> {
         let path = format!("/guilds/{}/scheduled-events", guild.0);
         let v = self.call(guild.0, reqwest::Method::POST, &path, Some(spec.body())).await?;
         v.get("id").and_then(Value::as_str).map(str::to_owned).ok_or(EventsError::Transport("no event id".into()))
     }
 
-    pub async fn patch(&self, guild: GuildId, event_id: &str, spec: &EventSpec) -> Result<(), EventsError> {
+    pub(crate) async fn patch(&self, guild: GuildId, event_id: &str, spec: &EventSpec) -> Result<(), EventsError> {
         let path = format!("/guilds/{}/scheduled-events/{event_id}", guild.0);
         self.call(guild.0, reqwest::Method::PATCH, &path, Some(spec.body())).await.map(drop)
     }
 
-    pub async fn delete(&self, guild: GuildId, event_id: &str) -> Result<(), EventsError> {
+    pub(crate) async fn delete(&self, guild: GuildId, event_id: &str) -> Result<(), EventsError> {
         let path = format!("/guilds/{}/scheduled-events/{event_id}", guild.0);
         self.call(guild.0, reqwest::Method::DELETE, &path, None).await.map(drop)
     }
@@ -317,6 +340,8 @@ pub struct EventSync {
 }
 
 impl EventSync {
+    /// A sync of the guilds the store's subscriptions name, mirroring items
+    /// that start within `window` (`[discord] events_window`).
     pub fn new(store: Store, api: EventsApi, window: Duration) -> EventSync {
         EventSync { store, api, window, warned: Default::default() }
     }

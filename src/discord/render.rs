@@ -26,37 +26,37 @@ use crate::types::AlertKind;
 
 /// Discord's documented limits, in characters (Unicode scalar values,
 /// which is how Discord counts them).
-pub mod limits {
-    pub const TITLE: usize = 256;
-    pub const DESCRIPTION: usize = 4096;
-    pub const FIELDS: usize = 25;
-    pub const FIELD_NAME: usize = 256;
-    pub const FIELD_VALUE: usize = 1024;
-    pub const FOOTER: usize = 2048;
-    pub const AUTHOR_NAME: usize = 256;
+pub(crate) mod limits {
+    pub(crate) const TITLE: usize = 256;
+    pub(crate) const DESCRIPTION: usize = 4096;
+    pub(crate) const FIELDS: usize = 25;
+    pub(crate) const FIELD_NAME: usize = 256;
+    pub(crate) const FIELD_VALUE: usize = 1024;
+    pub(crate) const FOOTER: usize = 2048;
+    pub(crate) const AUTHOR_NAME: usize = 256;
     /// Sum of title, description, field names and values, footer text and
     /// author name of all embeds in one message.
-    pub const TOTAL: usize = 6000;
-    pub const CONTENT: usize = 2000;
-    pub const EMBEDS: usize = 10;
+    pub(crate) const TOTAL: usize = 6000;
+    pub(crate) const CONTENT: usize = 2000;
+    pub(crate) const EMBEDS: usize = 10;
     /// Discord's URL fields are capped at 2048 characters.
-    pub const URL: usize = 2048;
+    pub(crate) const URL: usize = 2048;
 }
 
 /// Embed colours. Results and holds use the colour everyone reads at a
 /// glance; otherwise the alert kind decides.
-pub mod colours {
-    pub const SUCCESS: u32 = 0x2ECC71;
-    pub const FAILURE: u32 = 0xE74C3C;
-    pub const PARTIAL: u32 = 0xE67E22;
-    pub const HOLD: u32 = 0xF1C40F;
-    pub const IN_FLIGHT: u32 = 0x3498DB;
-    pub const GO: u32 = 0x57F287;
-    pub const NEW: u32 = 0x5865F2;
-    pub const SCHEDULE: u32 = 0x9B59B6;
-    pub const STATUS: u32 = 0x95A5A6;
-    pub const WEBCAST: u32 = 0xEB459E;
-    pub const REMINDER: u32 = 0x1ABC9C;
+pub(crate) mod colours {
+    pub(crate) const SUCCESS: u32 = 0x2ECC71;
+    pub(crate) const FAILURE: u32 = 0xE74C3C;
+    pub(crate) const PARTIAL: u32 = 0xE67E22;
+    pub(crate) const HOLD: u32 = 0xF1C40F;
+    pub(crate) const IN_FLIGHT: u32 = 0x3498DB;
+    pub(crate) const GO: u32 = 0x57F287;
+    pub(crate) const NEW: u32 = 0x5865F2;
+    pub(crate) const SCHEDULE: u32 = 0x9B59B6;
+    pub(crate) const STATUS: u32 = 0x95A5A6;
+    pub(crate) const WEBCAST: u32 = 0xEB459E;
+    pub(crate) const REMINDER: u32 = 0x1ABC9C;
 }
 
 const ELLIPSIS: char = '…';

@@ -39,8 +39,13 @@ const MAX_REDIRECTS: usize = 5;
 /// One page of an LL2 list answer, converted.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
+    /// LL2's `count`: objects matching the query across all pages; `None`
+    /// when the answer was a bare `results` array.
     pub count: Option<u64>,
+    /// The following page, already checked to be on LL2's origin; `None` on
+    /// the last page.
     pub next: Option<url::Url>,
+    /// The objects of `results` that were read, in LL2's order.
     pub items: Vec<Item>,
     /// Objects in `results` that could not be read as an item (logged).
     pub skipped: usize,
@@ -51,34 +56,89 @@ pub struct Page {
 /// `/api-throttle/` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleInfo {
+    /// `your_request_limit`: requests allowed per `frequency` window.
     pub limit: u32,
+    /// `limit_frequency_secs`: the length of LL2's rate-limit window.
     pub frequency: Duration,
+    /// `current_use`: requests already counted in the current window.
     pub current_use: u32,
+    /// `next_use_secs`: time until LL2 accepts the next counted request.
     pub next_use: Duration,
 }
 
+/// Why a request to LL2 gave no usable answer. Every `url` is the one asked
+/// (the API key travels in a header, never in it).
 #[derive(Debug, thiserror::Error)]
 pub enum Ll2Error {
+    /// HTTP 429: LL2's rate limit is spent.
     #[error("throttled by LL2 at {url}; retry in {}s", retry_after.as_secs())]
-    Throttled { url: String, retry_after: Duration },
+    Throttled {
+        /// The URL asked.
+        url: String,
+        /// From `Retry-After` or the body's `detail`; 60 s when neither says.
+        retry_after: Duration,
+    },
+    /// Any other non-success HTTP status.
     #[error("LL2 answered HTTP {status} at {url}")]
-    Status { url: String, status: u16 },
+    Status {
+        /// The URL asked.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// No complete answer within the configured timeout.
     #[error("LL2 request timed out at {url}")]
-    Timeout { url: String },
+    Timeout {
+        /// The URL asked.
+        url: String,
+    },
+    /// A transport failure: connection, TLS, redirect, or a body cut off.
     #[error("network error talking to LL2 at {url}: {message}")]
-    Network { url: String, message: String },
+    Network {
+        /// The URL asked.
+        url: String,
+        /// The error chain, sanitized and shortened.
+        message: String,
+    },
+    /// The body is not JSON (an HTML error page, a truncated body…).
     #[error("LL2 answer at {url} is not JSON: {snippet:?}")]
-    NotJson { url: String, snippet: String },
+    NotJson {
+        /// The URL asked.
+        url: String,
+        /// The start of the body, sanitized and cut to about 80 characters.
+        snippet: String,
+    },
+    /// JSON, but not a page or object LL2 would send.
     #[error("LL2 answer at {url} has an unexpected shape: {message}")]
-    Shape { url: String, message: String },
+    Shape {
+        /// The URL asked.
+        url: String,
+        /// What was expected and what came instead.
+        message: String,
+    },
+    /// The body is larger than `ll2.max_body_bytes` (after decompression);
+    /// reading stopped there.
     #[error("LL2 answer at {url} exceeds the body limit of {limit} bytes")]
-    TooLarge { url: String, limit: u64 },
+    TooLarge {
+        /// The URL asked.
+        url: String,
+        /// The configured limit, in bytes.
+        limit: u64,
+    },
+    /// A `next` link or redirect that leaves LL2's origin (it would carry
+    /// the API key elsewhere).
     #[error("refusing to follow `next` to a foreign host: {url}")]
-    ForeignNext { url: String },
+    ForeignNext {
+        /// The foreign URL that was refused.
+        url: String,
+    },
     /// The `[ll2]` settings cannot make a client (bad `base_url`, an API key
     /// that cannot be a header value). Never contains the key.
     #[error("invalid LL2 client settings: {message}")]
-    Config { message: String },
+    Config {
+        /// What is wrong with the settings.
+        message: String,
+    },
 }
 
 impl Ll2Error {
@@ -120,6 +180,8 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
+    /// Builds the client from `[ll2]`: checks `base_url`, puts the API key
+    /// (if any) in a default header, and sets timeouts and redirect policy.
     pub fn new(cfg: &Ll2Config) -> Result<Client, Ll2Error> {
         let config = |message: String| Ll2Error::Config { message };
         let base_text = cfg.base_url.trim().trim_end_matches('/');

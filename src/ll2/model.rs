@@ -27,8 +27,13 @@ use crate::types::{Feed, ItemId, ItemKind};
 /// it points back at LL2 is the client's job.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParsedPage {
+    /// LL2's `count`: how many objects match the query across all pages;
+    /// `None` for a bare `results` array.
     pub count: Option<u64>,
+    /// LL2's `next`: the URL of the following page, trimmed; `None` on the
+    /// last page.
     pub next: Option<String>,
+    /// The objects of `results` that were read, in LL2's order.
     pub items: Vec<Item>,
     /// Objects of `results` that could not be read as an item (each logged).
     pub skipped: usize,
@@ -121,203 +126,203 @@ pub fn item_from_value(feed: Feed, value: Value) -> Result<Item, serde_json::Err
 
 /// An LL2 launch in any mode. Unknown fields are ignored.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Launch {
-    pub id: Ll2Id,
-    pub name: String,
-    pub last_updated: DateTime<Utc>,
+struct Launch {
+    id: Ll2Id,
+    name: String,
+    last_updated: DateTime<Utc>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub slug: Option<String>,
+    slug: Option<String>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub url: Option<String>,
+    url: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
-    pub status: Option<NamedModel>,
+    status: Option<NamedModel>,
     #[serde(default, deserialize_with = "lenient")]
-    pub net: Option<DateTime<Utc>>,
+    net: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient")]
-    pub net_precision: Option<PrecisionModel>,
+    net_precision: Option<PrecisionModel>,
     #[serde(default, deserialize_with = "lenient")]
-    pub window_start: Option<DateTime<Utc>>,
+    window_start: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient")]
-    pub window_end: Option<DateTime<Utc>>,
+    window_end: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient")]
-    pub webcast_live: Option<bool>,
+    webcast_live: Option<bool>,
     /// 2.3.0 (and 2.2.0 normal) spelling.
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub vid_urls: Vec<VideoModel>,
+    vid_urls: Vec<VideoModel>,
     /// 2.2.0 detailed spelling.
     #[serde(default, rename = "vidURLs", deserialize_with = "lenient_vec")]
-    pub vid_urls_camel: Vec<VideoModel>,
+    vid_urls_camel: Vec<VideoModel>,
     #[serde(default, deserialize_with = "lenient")]
-    pub launch_service_provider: Option<NamedModel>,
+    launch_service_provider: Option<NamedModel>,
     #[serde(default, deserialize_with = "lenient")]
-    pub mission: Option<Mission>,
+    mission: Option<Mission>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub program: Vec<NamedModel>,
+    program: Vec<NamedModel>,
     #[serde(default, deserialize_with = "lenient")]
-    pub pad: Option<Pad>,
+    pad: Option<Pad>,
     #[serde(default, deserialize_with = "image")]
-    pub image: Option<String>,
+    image: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
-    pub rocket: Option<Rocket>,
+    rocket: Option<Rocket>,
     #[serde(default, deserialize_with = "lenient_int")]
-    pub probability: Option<i64>,
+    probability: Option<i64>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub weather_concerns: Option<String>,
+    weather_concerns: Option<String>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub flightclub_url: Option<String>,
+    flightclub_url: Option<String>,
 }
 
 /// `rocket`: its configuration in every mode, its stages in detailed mode.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Rocket {
+struct Rocket {
     #[serde(default, deserialize_with = "lenient")]
-    pub configuration: Option<RocketConfiguration>,
+    configuration: Option<RocketConfiguration>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub launcher_stage: Vec<LauncherStage>,
+    launcher_stage: Vec<LauncherStage>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct RocketConfiguration {
+struct RocketConfiguration {
     #[serde(default, deserialize_with = "lenient_text")]
-    pub full_name: Option<String>,
+    full_name: Option<String>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub name: Option<String>,
+    name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct LauncherStage {
+struct LauncherStage {
     #[serde(default, deserialize_with = "lenient")]
-    pub launcher: Option<Launcher>,
+    launcher: Option<Launcher>,
     #[serde(default, deserialize_with = "lenient")]
-    pub landing: Option<LandingModel>,
+    landing: Option<LandingModel>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Launcher {
+struct Launcher {
     #[serde(default, deserialize_with = "lenient_text")]
-    pub serial_number: Option<String>,
+    serial_number: Option<String>,
 }
 
 /// `launcher_stage[].landing`: `attempt`, `success` (null until known),
 /// `location` and `type` as `{name, abbrev}`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct LandingModel {
+struct LandingModel {
     #[serde(default, deserialize_with = "lenient")]
-    pub attempt: Option<bool>,
+    attempt: Option<bool>,
     #[serde(default, deserialize_with = "lenient")]
-    pub success: Option<bool>,
+    success: Option<bool>,
     #[serde(default, deserialize_with = "lenient")]
-    pub location: Option<NamedModel>,
+    location: Option<NamedModel>,
     #[serde(default, rename = "type", deserialize_with = "lenient")]
-    pub landing_type: Option<NamedModel>,
+    landing_type: Option<NamedModel>,
 }
 
 /// An event's `launches[]` entry (list mode): only its name is kept.
 #[derive(Debug, Clone, Deserialize)]
-pub struct LaunchRef {
-    pub name: String,
+struct LaunchRef {
+    name: String,
 }
 
 /// An `info_urls[]` entry.
 #[derive(Debug, Clone, Deserialize)]
-pub struct InfoUrl {
-    pub url: String,
+struct InfoUrl {
+    url: String,
     #[serde(default, deserialize_with = "lenient_int")]
-    pub priority: Option<i64>,
+    priority: Option<i64>,
 }
 
 /// An LL2 event in any mode. Unknown fields are ignored.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Event {
-    pub id: Ll2Id,
-    pub name: String,
-    pub last_updated: DateTime<Utc>,
+struct Event {
+    id: Ll2Id,
+    name: String,
+    last_updated: DateTime<Utc>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub slug: Option<String>,
+    slug: Option<String>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub url: Option<String>,
+    url: Option<String>,
     #[serde(default, rename = "type", deserialize_with = "lenient")]
-    pub event_type: Option<NamedModel>,
+    event_type: Option<NamedModel>,
     #[serde(default, deserialize_with = "lenient")]
-    pub date: Option<DateTime<Utc>>,
+    date: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient")]
-    pub date_precision: Option<PrecisionModel>,
+    date_precision: Option<PrecisionModel>,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub description: Option<String>,
+    description: Option<String>,
     #[serde(default, deserialize_with = "place")]
-    pub location: Option<String>,
+    location: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
-    pub webcast_live: Option<bool>,
+    webcast_live: Option<bool>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub vid_urls: Vec<VideoModel>,
+    vid_urls: Vec<VideoModel>,
     /// 2.2.0 normal: a single video link.
     #[serde(default, deserialize_with = "lenient_text")]
-    pub video_url: Option<String>,
+    video_url: Option<String>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub agencies: Vec<NamedModel>,
+    agencies: Vec<NamedModel>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub program: Vec<NamedModel>,
+    program: Vec<NamedModel>,
     /// 2.3.0: an image object; 2.2.0 has `feature_image` instead.
     #[serde(default, deserialize_with = "image")]
-    pub image: Option<String>,
+    image: Option<String>,
     #[serde(default, deserialize_with = "image")]
-    pub feature_image: Option<String>,
+    feature_image: Option<String>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub launches: Vec<LaunchRef>,
+    launches: Vec<LaunchRef>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub info_urls: Vec<InfoUrl>,
+    info_urls: Vec<InfoUrl>,
 }
 
 /// Agency, program, status or event type: `{id, name, abbrev?}`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct NamedModel {
+struct NamedModel {
     #[serde(default, deserialize_with = "lenient_int")]
-    pub id: Option<i64>,
-    pub name: String,
+    id: Option<i64>,
+    name: String,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub abbrev: Option<String>,
+    abbrev: Option<String>,
 }
 
 /// `net_precision` / `date_precision`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PrecisionModel {
-    pub id: i64,
+struct PrecisionModel {
+    id: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct VideoModel {
-    pub url: String,
+struct VideoModel {
+    url: String,
     #[serde(default, deserialize_with = "lenient_text")]
-    pub title: Option<String>,
+    title: Option<String>,
     /// 2.3.0 only.
     #[serde(default, deserialize_with = "lenient")]
-    pub live: Option<bool>,
+    live: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Mission {
+struct Mission {
     #[serde(default, deserialize_with = "lenient_text")]
-    pub description: Option<String>,
+    description: Option<String>,
     /// A plain string (no id) in every known version.
     #[serde(default, rename = "type", deserialize_with = "mission_type")]
-    pub mission_type: Option<NamedModel>,
+    mission_type: Option<NamedModel>,
     #[serde(default, deserialize_with = "lenient_vec")]
-    pub agencies: Vec<NamedModel>,
+    agencies: Vec<NamedModel>,
     #[serde(default, deserialize_with = "lenient")]
-    pub orbit: Option<NamedModel>,
+    orbit: Option<NamedModel>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Pad {
+struct Pad {
     #[serde(default, deserialize_with = "lenient_text")]
-    pub name: Option<String>,
+    name: Option<String>,
     #[serde(default, deserialize_with = "place")]
-    pub location: Option<String>,
+    location: Option<String>,
 }
 
 /// LL2 ids: UUID strings for launches, integers for events. Kept as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ll2Id(pub String);
+struct Ll2Id(String);
 
 impl<'de> Deserialize<'de> for Ll2Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -333,7 +338,7 @@ impl<'de> Deserialize<'de> for Ll2Id {
 }
 
 impl Launch {
-    pub fn into_item(self) -> Item {
+    fn into_item(self) -> Item {
         let (description, item_type, mission_agencies, orbit) = match self.mission {
             Some(m) => (
                 m.description,
@@ -412,7 +417,7 @@ impl LauncherStage {
 }
 
 impl Event {
-    pub fn into_item(self) -> Item {
+    fn into_item(self) -> Item {
         let mut videos = Vec::new();
         let single = self.video_url.map(|url| VideoModel { url, title: None, live: None });
         push_videos(&mut videos, self.vid_urls.into_iter().chain(single));

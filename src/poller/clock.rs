@@ -28,6 +28,7 @@ impl Clock {
         Clock(Arc::new(move || start + chrono::Duration::from_std(base.elapsed()).unwrap_or_default()))
     }
 
+    /// The current time, as this clock sees it.
     pub fn now(&self) -> DateTime<Utc> {
         (self.0)()
     }

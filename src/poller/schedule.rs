@@ -26,10 +26,10 @@ use crate::item::{Item, status};
 use crate::types::Feed;
 
 /// No class of request goes more often than this.
-pub const FLOOR: Duration = Duration::from_secs(30);
+pub(crate) const FLOOR: Duration = Duration::from_secs(30);
 /// A feed is never left unpolled longer than this while launches are hot
 /// (unless the budget is too small to poll it even that often).
-pub const STALENESS_CEILING: Duration = Duration::from_secs(30 * 60);
+pub(crate) const STALENESS_CEILING: Duration = Duration::from_secs(30 * 60);
 /// LL2's anonymous budget, at which a feed gets exactly the staleness
 /// ceiling while launches are hot; a larger budget polls feeds faster in
 /// proportion.
@@ -52,24 +52,27 @@ const MAX_HOT_UNCERTAINTY_SECS: i64 = 3600;
 /// in the freshness simulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
+    /// Poll more often when a launch is near, in flight or on hold, and
+    /// spend the budget on the launches that matter now.
     #[default]
     FollowTheNews,
+    /// Every feed at `uniform_interval`, whatever happens.
     Uniform,
 }
 
 /// What the schedule needs to know about one launch (from its snapshot).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LaunchInfo {
-    pub id: String,
-    pub net: Option<DateTime<Utc>>,
+pub(crate) struct LaunchInfo {
+    pub(crate) id: String,
+    pub(crate) net: Option<DateTime<Utc>>,
     /// The NET is known to the hour or better.
-    pub precise: bool,
-    pub status: Option<i64>,
-    pub webcast_live: bool,
+    pub(crate) precise: bool,
+    pub(crate) status: Option<i64>,
+    pub(crate) webcast_live: bool,
 }
 
 impl LaunchInfo {
-    pub fn of(item: &Item) -> LaunchInfo {
+    pub(crate) fn of(item: &Item) -> LaunchInfo {
         LaunchInfo {
             id: item.id.id.clone(),
             net: item.when,
@@ -87,7 +90,7 @@ impl LaunchInfo {
 /// What one request fetches: a feed's incremental query (or its sweep when
 /// due), or the targeted query of one launch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Target {
+pub(crate) enum Target {
     Feed(Feed),
     Launch(String),
 }
@@ -104,7 +107,7 @@ impl std::fmt::Display for Target {
 }
 
 /// When each target was last fetched (the moment its request finished).
-pub type LastFetch = HashMap<Target, DateTime<Utc>>;
+pub(crate) type LastFetch = HashMap<Target, DateTime<Utc>>;
 
 /// How often each class of request goes, right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,13 +126,13 @@ pub struct Plan {
 
 /// The idle interval between two polls of one feed: `IDLE_SHARE` of the
 /// budget spread over the feeds, never under the floor.
-pub fn uniform_interval(requests_per_hour: u32, feeds: usize) -> Duration {
+pub(crate) fn uniform_interval(requests_per_hour: u32, feeds: usize) -> Duration {
     let per_feed_per_hour = (requests_per_hour as f64 * IDLE_SHARE) / feeds.max(1) as f64;
     Duration::from_secs_f64((3600.0 / per_feed_per_hour.max(0.01)).max(FLOOR.as_secs_f64()))
 }
 
 /// Whether `launch` deserves targeted queries at `now`.
-pub fn is_hot(launch: &LaunchInfo, now: DateTime<Utc>) -> bool {
+pub(crate) fn is_hot(launch: &LaunchInfo, now: DateTime<Utc>) -> bool {
     let Some(net) = launch.net else { return false };
     if launch.status.is_some_and(|s| status::FINAL.contains(&s)) {
         return false;
@@ -141,7 +144,7 @@ pub fn is_hot(launch: &LaunchInfo, now: DateTime<Utc>) -> bool {
 }
 
 /// The plan at `now` for a budget of `requests_per_hour` over `feeds`.
-pub fn plan(
+pub(crate) fn plan(
     strategy: Strategy,
     requests_per_hour: u32,
     feeds: &[Feed],
@@ -194,13 +197,13 @@ fn next_boundary(launches: &[LaunchInfo], now: DateTime<Utc>) -> Option<DateTime
 type Order = (DateTime<Utc>, u8, Option<DateTime<Utc>>);
 
 /// Targets held back until an instant (retry backoff after a failure).
-pub type Held = HashMap<Target, DateTime<Utc>>;
+pub(crate) type Held = HashMap<Target, DateTime<Utc>>;
 
 /// The next request under `plan` and when it is due (possibly already
 /// past). A target never fetched is due at once; a held one not before its
 /// hold ends. On a tie a feed goes first (it is the one held at its
 /// staleness ceiling), then the hot launch fetched longest ago.
-pub fn next(
+pub(crate) fn next(
     plan: &Plan,
     feeds: &[Feed],
     last: &LastFetch,

@@ -22,26 +22,42 @@ pub struct SubId(pub u64);
 #[serde(tag = "by", rename_all = "lowercase")]
 pub enum Origin {
     /// A `[[watch]]` of config.toml, by its name.
-    Config { watch: String },
+    Config {
+        /// The watch's `name`, unique in the config.
+        watch: String,
+    },
     /// A chat command in the destination's chat or channel.
     Chat,
 }
 
 /// What a subscription selects. Values are kept as the user wrote them.
+///
+/// An empty include list selects everything in its dimension; a value
+/// matches an LL2 id, name or abbreviation, trimmed and case-insensitive.
+/// An item passes when every non-empty include list has a match and no
+/// exclude list does.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Filter {
+    /// Launches, events, or both (empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<ItemKind>,
+    /// Event types or launch mission types; "launch" and "event" select a
+    /// whole kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
+    /// Agencies (launch provider, mission agencies, event agencies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agencies: Vec<String>,
+    /// LL2 programs (Artemis, Starlink…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<String>,
+    /// Types that reject an item even when the rest selects it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_types: Vec<String>,
+    /// Agencies that reject an item even when the rest selects it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_agencies: Vec<String>,
+    /// Programs that reject an item even when the rest selects it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_programs: Vec<String>,
 }
@@ -49,19 +65,28 @@ pub struct Filter {
 /// A subscription: where alerts go, which ones, and how to present them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
+    /// Its key in the store.
     pub id: SubId,
+    /// The chat, channel or console its alerts go to.
     pub destination: Destination,
+    /// Which items it selects.
     pub filter: Filter,
+    /// The alert kinds it wants; reminders also need `reminders`.
     pub alerts: Vec<AlertKind>,
     /// T-minus reminder offsets, largest first. Empty: no reminders.
     #[serde(with = "crate::types::duration_secs")]
     pub reminders: Vec<Duration>,
+    /// The zone dates are shown in.
     pub timezone: Tz,
     /// Schedule changes alert only while the old or the new date is this
     /// close; `None`: always (records written before the setting existed).
     #[serde(default, with = "crate::types::opt_duration_secs", skip_serializing_if = "Option::is_none")]
     pub schedule_horizon: Option<Duration>,
+    /// False while the destination refuses delivery (bot blocked or
+    /// removed, channel gone): kept, so it resumes when the bot is let back
+    /// in, but routes nothing meanwhile.
     pub enabled: bool,
+    /// Config watch or chat command: decides who may change or remove it.
     pub origin: Origin,
 }
 
@@ -82,6 +107,7 @@ impl Subscription {
         }
     }
 
+    /// The alert kinds to send, in place of all of them.
     pub fn with_alerts(self, alerts: Vec<AlertKind>) -> Subscription {
         Subscription { alerts, ..self }
     }
@@ -91,6 +117,7 @@ impl Subscription {
         Subscription { reminders, ..self }
     }
 
+    /// The zone dates are shown in, in place of UTC.
     pub fn with_timezone(self, timezone: Tz) -> Subscription {
         Subscription { timezone, ..self }
     }
@@ -100,6 +127,7 @@ impl Subscription {
         Subscription { schedule_horizon, ..self }
     }
 
+    /// Whether it is enabled and takes alerts of `kind`, whatever the item.
     pub fn wants(&self, kind: AlertKind) -> bool {
         self.enabled && self.alerts.contains(&kind)
     }
@@ -131,6 +159,7 @@ impl Subscription {
 }
 
 impl Filter {
+    /// Whether `item` passes the filter (see [`Filter`]).
     pub fn matches(&self, item: &Item) -> bool {
         let dims = Dims::of(item);
         let any = |wanted: &[String], have: &[String]| wanted.iter().any(|w| have.iter().any(|h| *h == normalize(w)));
@@ -166,6 +195,7 @@ impl Filter {
         }
     }
 
+    /// Whether the filter selects every item (no list set).
     pub fn is_everything(&self) -> bool {
         *self == Filter::default()
     }
