@@ -15,12 +15,12 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!item.id.id.trim().is_empty());
                 // Detection and rendering must cope with whatever parsed.
                 assert!(tminus::detect::detect(Some(item), item).is_empty());
-                let alert = tminus::detect::Alert {
-                    id: tminus::detect::AlertId(1),
-                    item: item.clone(),
-                    change: tminus::detect::Change::New,
-                    detected_at: item.last_updated,
-                };
+                let alert = tminus::detect::Alert::new(
+                    tminus::detect::AlertId(1),
+                    item.clone(),
+                    vec![tminus::detect::Change::New],
+                    item.last_updated,
+                );
                 let msg = tminus::render::message(&alert, chrono_tz::UTC, item.last_updated);
                 let html = tminus::telegram::render::html(&msg);
                 assert!(tminus::telegram::render::utf16_len(&html) <= tminus::telegram::render::TEXT_LIMIT);
