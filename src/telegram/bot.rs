@@ -58,8 +58,8 @@ use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
-use crate::telegram::sender::{callback_button, classify};
-use crate::types::{ChatId, Destination};
+use crate::telegram::sender::{ChatKey, callback_button, classify};
+use crate::types::{ChatId, Destination, ThreadId};
 
 /// Long-polling timeout (`getUpdates?timeout=`); below the HTTP client's
 /// 17 s request timeout.
@@ -100,7 +100,7 @@ pub struct BotServices {
 pub struct CommandBot {
     bot: Bot,
     services: BotServices,
-    limiter: Option<Arc<RateLimiter<ChatId>>>,
+    limiter: Option<Arc<RateLimiter<ChatKey>>>,
 }
 
 impl CommandBot {
@@ -110,7 +110,7 @@ impl CommandBot {
     }
 
     /// Paces replies with `limiter` (the alert sender's).
-    pub fn with_limiter(mut self, limiter: Arc<RateLimiter<ChatId>>) -> CommandBot {
+    pub fn with_limiter(mut self, limiter: Arc<RateLimiter<ChatKey>>) -> CommandBot {
         self.limiter = Some(limiter);
         self
     }
@@ -285,7 +285,7 @@ impl Place {
 
 struct Handlers {
     services: BotServices,
-    limiter: Option<Arc<RateLimiter<ChatId>>>,
+    limiter: Option<Arc<RateLimiter<ChatKey>>>,
     admins: AdminCache,
 }
 
@@ -326,7 +326,7 @@ impl Handlers {
             },
         };
         debug!(chat, command = %name, can_manage, "Telegram command");
-        let context = CommandContext { destination: Destination::Telegram(ChatId(chat)), can_manage, now: Utc::now() };
+        let context = CommandContext { destination: destination_of(msg), can_manage, now: Utc::now() };
         let result = {
             let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
             let services = Services {
@@ -389,8 +389,11 @@ impl Handlers {
                 }
             }
         };
-        let context =
-            CommandContext { destination: Destination::Telegram(ChatId(chat.id.0)), can_manage, now: Utc::now() };
+        let destination = match message.regular_message() {
+            Some(m) => destination_of(m),
+            None => Destination::Telegram(ChatId(chat.id.0)),
+        };
+        let context = CommandContext { destination, can_manage, now: Utc::now() };
         let result = {
             let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
             let services = Services {
@@ -414,7 +417,7 @@ impl Handlers {
         if let Some(button) = pressed.button {
             let markup = swap_button(message.regular_message().and_then(Message::reply_markup), data, &button);
             if let Some(limiter) = &self.limiter {
-                limiter.acquire(&ChatId(chat.id.0)).await;
+                limiter.acquire(&ChatKey::Id(ChatId(chat.id.0))).await;
             }
             if let Err(e) = bot.edit_message_reply_markup(chat.id, message.id()).reply_markup(markup).await {
                 debug!(chat = chat.id.0, reason = %reason(&e, bot.token()), "could not swap the alert's button");
@@ -435,13 +438,17 @@ impl Handlers {
     async fn reply(&self, bot: &Bot, msg: &Message, text: &str) {
         let chat = msg.chat.id;
         let reply_to = (Place::of(msg) == Place::Group).then_some(msg.id);
+        let thread = topic_of(msg);
         for (i, part) in split_message(text, MAX_MESSAGE_LEN).into_iter().enumerate() {
             let mut retried = false;
             loop {
                 if let Some(limiter) = &self.limiter {
-                    limiter.acquire(&ChatId(chat.0)).await;
+                    limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
                 }
                 let mut request = bot.send_message(chat, part.as_str());
+                if let Some(t) = thread {
+                    request = request.message_thread_id(t);
+                }
                 if let (0, Some(id)) = (i, reply_to) {
                     request = request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
                 }
@@ -450,7 +457,7 @@ impl Handlers {
                     Err(RequestError::RetryAfter(wait)) if !retried && wait.duration() <= REPLY_RETRY_MAX => {
                         retried = true;
                         if let Some(limiter) = &self.limiter {
-                            limiter.pause_key(&ChatId(chat.0), Instant::now() + wait.duration());
+                            limiter.pause_key(&ChatKey::Id(ChatId(chat.0)), Instant::now() + wait.duration());
                         }
                         tokio::time::sleep(wait.duration()).await;
                     }
@@ -463,13 +470,13 @@ impl Handlers {
         }
     }
 
-    /// The bot's own membership changed.
+    /// The bot's own membership changed: the chat and its forum topics.
     fn membership(&self, update: &ChatMemberUpdated) {
         let chat = update.chat.id.0;
         let new = &update.new_chat_member.kind;
         let present = new.is_present();
         let status = status_name(new);
-        match self.services.subs.set_enabled(&Destination::Telegram(ChatId(chat)), present) {
+        match self.services.subs.set_enabled_in_chat(ChatId(chat), present) {
             Ok(0) => debug!(chat, status, "bot membership changed; no subscription to update"),
             Ok(n) if present => {
                 info!(chat, status, enabled = n, "bot is back in the chat; its subscriptions are active again")
@@ -485,6 +492,19 @@ impl Handlers {
             }
         }
     }
+}
+
+/// The forum topic a message was posted in; `None` in chats without
+/// topics and in a forum's General topic (Telegram sets a thread id on
+/// plain reply chains too, so only topic messages count).
+fn topic_of(msg: &Message) -> Option<teloxide::types::ThreadId> {
+    msg.thread_id.filter(|_| msg.is_topic_message)
+}
+
+/// Whose settings a message speaks for: its chat, or the forum topic it
+/// was posted in, so `/subscribe` in a topic binds alerts to that topic.
+fn destination_of(msg: &Message) -> Destination {
+    Destination::telegram(ChatId(msg.chat.id.0), topic_of(msg).map(|t| ThreadId(t.0.0)))
 }
 
 /// The alert's keyboard with the button whose data is `pressed` replaced
