@@ -223,7 +223,8 @@ impl Subscriptions {
                 let mut desired = Subscription::new(id, dest.clone(), watch_filter(w), origin)
                     .with_alerts(w.alerts.clone())
                     .with_reminders(w.reminders.clone())
-                    .with_timezone(w.timezone);
+                    .with_timezone(w.timezone)
+                    .with_mentions(if is_discord(dest) { w.mentions.clone() } else { Vec::new() });
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless
@@ -258,6 +259,11 @@ impl Subscriptions {
     }
 }
 
+/// Destinations whose messages can ping Discord roles and users.
+fn is_discord(dest: &Destination) -> bool {
+    matches!(dest, Destination::Discord(_) | Destination::DiscordWebhook(_))
+}
+
 /// The filter a `[[watch]]` describes.
 pub fn watch_filter(w: &Watch) -> Filter {
     Filter {
@@ -287,6 +293,7 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         alerts: AlertKind::ALL.to_vec(),
         timezone,
         reminders,
+        mentions: vec![],
     }
 }
 

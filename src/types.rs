@@ -210,6 +210,44 @@ impl ChannelName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ChannelId(pub u64);
 
+/// Someone a Discord alert pings: a role (`<@&ID>`) or a user (`<@ID>`).
+/// Only these, named in the config or by a chat admin, are ever allowed to
+/// ping; nothing in LL2's text can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Mention {
+    Role(u64),
+    User(u64),
+}
+
+impl fmt::Display for Mention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mention::Role(id) => write!(f, "<@&{id}>"),
+            Mention::User(id) => write!(f, "<@{id}>"),
+        }
+    }
+}
+
+impl FromStr for Mention {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("bad mention {s:?} (expected \"<@&ROLE_ID>\" or \"<@USER_ID>\")");
+        let inner = s.trim().strip_prefix("<@").and_then(|r| r.strip_suffix('>')).ok_or_else(bad)?;
+        let (role, id) = match inner.strip_prefix('&') {
+            Some(id) => (true, id),
+            None => (false, inner.strip_prefix('!').unwrap_or(inner)),
+        };
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        match id.parse::<u64>() {
+            Ok(0) | Err(_) => Err(bad()),
+            Ok(id) if role => Ok(Mention::Role(id)),
+            Ok(id) => Ok(Mention::User(id)),
+        }
+    }
+}
+
 /// A value that must never reach a log line or an error message: tokens, the
 /// LL2 API key, Discord webhook URLs. `Debug` and `Display` print a mask.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -505,6 +543,17 @@ mod tests {
             "telegram:@bad-name",
         ] {
             assert!(bad.parse::<Destination>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn mentions_parse_and_print() {
+        assert_eq!("<@&42>".parse::<Mention>().unwrap(), Mention::Role(42));
+        assert_eq!("<@7>".parse::<Mention>().unwrap(), Mention::User(7));
+        assert_eq!("<@!7>".parse::<Mention>().unwrap(), Mention::User(7));
+        assert_eq!(Mention::Role(42).to_string(), "<@&42>");
+        for bad in ["@everyone", "<@&>", "<@&x1>", "<#5>", "<@0>", "<@&-1>", "42", "<@&99999999999999999999999>"] {
+            assert!(bad.parse::<Mention>().is_err(), "{bad:?} should be rejected");
         }
     }
 

@@ -57,6 +57,7 @@ fn watch(name: &str, to: &[&str]) -> Watch {
         alerts: AlertKind::ALL.to_vec(),
         timezone: chrono_tz::Europe::Berlin,
         reminders: vec![24 * H, H],
+        mentions: vec![],
     }
 }
 

@@ -16,7 +16,7 @@ use crate::render::{format_tminus, format_when};
 use crate::rules::{Filter, Origin, SubId, Subscription};
 use crate::store::{ChatSettings, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{AlertKind, Destination, format_duration};
+use crate::types::{AlertKind, Destination, Mention, format_duration};
 
 /// The chat a command came from and what its sender may do.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
              Try /subscribe for everything, or /subscribe agency SpaceX for one agency. /help lists all commands.",
         ),
         ChatCommand::Help => Reply::public(help_text()),
-        ChatCommand::Subscribe(filter) => chat.subscribe(filter)?,
+        ChatCommand::Subscribe(filter, mentions) => chat.subscribe(filter, mentions)?,
         ChatCommand::Unsubscribe(target) => chat.unsubscribe(target)?,
         ChatCommand::List => chat.list()?,
         ChatCommand::Next(query) => chat.next(&query)?,
@@ -136,7 +136,7 @@ impl Chat<'_> {
         Ok(all.into_iter().filter(|s| s.origin == Origin::Chat).collect())
     }
 
-    fn subscribe(&self, filter: Filter) -> Result<Reply, StoreError> {
+    fn subscribe(&self, filter: Filter, mentions: Vec<Mention>) -> Result<Reply, StoreError> {
         let existing = self.subscriptions()?;
         if existing.len() >= MAX_SUBSCRIPTIONS_PER_CHAT {
             return Ok(Reply::private(format!(
@@ -155,7 +155,8 @@ impl Chat<'_> {
             .with_alerts(self.settings.alerts.clone())
             .with_schedule_horizon(self.settings.schedule_horizon)
             .with_reminders(self.settings.reminders.clone())
-            .with_timezone(self.settings.timezone);
+            .with_timezone(self.settings.timezone)
+            .with_mentions(mentions);
         self.svc.subs.put(&sub)?;
         Ok(Reply::private(format!(
             "✅ Subscribed #{}: {}.\nTimes are shown in {}; change with /timezone. See /next for what's coming.",

@@ -6,14 +6,15 @@ use std::time::Duration;
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
 use crate::directory::Dimension;
 use crate::rules::Filter;
-use crate::types::{AlertKind, ItemKind, parse_duration};
+use crate::types::{AlertKind, ItemKind, Mention, parse_duration};
 
 /// One parsed chat command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatCommand {
     Start,
     Help,
-    Subscribe(Filter),
+    /// A filter, and the Discord roles and users its alerts ping.
+    Subscribe(Filter, Vec<Mention>),
     Unsubscribe(Target),
     List,
     Next(NextQuery),
@@ -55,7 +56,7 @@ impl ChatCommand {
     /// only administrators may use them.
     pub fn changes_settings(&self) -> bool {
         match self {
-            ChatCommand::Subscribe(_) | ChatCommand::Unsubscribe(_) => true,
+            ChatCommand::Subscribe(..) | ChatCommand::Unsubscribe(_) => true,
             ChatCommand::Timezone(tz) => tz.is_some(),
             ChatCommand::Reminders(r) => r.is_some(),
             ChatCommand::Alerts(a) => a.is_some(),
@@ -112,7 +113,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
     match name {
         "start" => Ok(ChatCommand::Start),
         "help" => Ok(ChatCommand::Help),
-        "subscribe" | "sub" => parse_filter(args).map(ChatCommand::Subscribe),
+        "subscribe" | "sub" => parse_filter(args).map(|f| ChatCommand::Subscribe(f, Vec::new())),
         "unsubscribe" | "unsub" => parse_target(args).map(ChatCommand::Unsubscribe),
         "list" => Ok(ChatCommand::List),
         "next" => parse_next(args).map(ChatCommand::Next),
@@ -374,7 +375,7 @@ mod tests {
 
     #[test]
     fn subscribe_grammar() {
-        assert_eq!(parse("subscribe", "").unwrap(), ChatCommand::Subscribe(Filter::default()));
+        assert_eq!(parse("subscribe", "").unwrap(), ChatCommand::Subscribe(Filter::default(), vec![]));
         let f = parse_filter("agency SpaceX -program Starlink").unwrap();
         assert_eq!(f.agencies, ["SpaceX"]);
         assert_eq!(f.exclude_programs, ["Starlink"]);
@@ -433,7 +434,7 @@ mod tests {
         assert_eq!(parse("reminders", "off").unwrap(), ChatCommand::Reminders(Some(vec![])));
         assert!(parse("reminders", "soon").is_err());
         assert!(matches!(parse("launch", ""), Err(CommandError::Unknown(_))));
-        assert!(ChatCommand::Subscribe(Filter::default()).changes_settings());
+        assert!(ChatCommand::Subscribe(Filter::default(), vec![]).changes_settings());
         assert!(!ChatCommand::Next(NextQuery::count(5)).changes_settings());
         assert!(!ChatCommand::Timezone(None).changes_settings());
     }

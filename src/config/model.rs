@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use crate::types::{AlertKind, Destination, Feed, ItemKind, Secret};
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret};
 
 /// Environment variable that overrides `[ll2] api_key` when set and non-empty.
 pub const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
@@ -167,6 +167,9 @@ pub struct Watch {
     pub timezone: Tz,
     /// Distinct, non-zero, longest first. Empty means no reminders.
     pub reminders: Vec<Duration>,
+    /// Discord roles and users its `discord:` and `discord-webhook:`
+    /// alerts ping. No duplicates.
+    pub mentions: Vec<Mention>,
 }
 
 impl Config {

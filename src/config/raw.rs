@@ -109,6 +109,7 @@ pub(super) struct RawWatch {
     pub(super) alerts: Option<Vec<Value>>,
     pub(super) timezone: Option<String>,
     pub(super) reminders: Option<Value>,
+    pub(super) mentions: Option<Vec<Value>>,
 }
 
 /// The keys allowed in the table at `path`, as `deny_unknown_fields` checks

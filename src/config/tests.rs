@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::diagnostics::suggest;
 use super::*;
-use crate::types::{AlertKind, Feed, ItemKind};
+use crate::types::{AlertKind, Feed, ItemKind, Mention};
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -412,4 +412,15 @@ reminders = ["1h"]
 fn suggestions_catch_typos_only() {
     assert_eq!(suggest("request_per_hour", &["base_url", "requests_per_hour"]), Some("requests_per_hour"));
     assert_eq!(suggest("colour", &["base_url", "requests_per_hour"]), None);
+}
+
+#[test]
+fn watch_mentions_are_validated_and_name_their_watch() {
+    let ok = parse(&format!("{WATCH}mentions = [\"<@&123>\", \"<@456>\", \"<@&123>\"]")).unwrap();
+    assert_eq!(ok.watches[0].mentions, [Mention::Role(123), Mention::User(456)]);
+    assert_err(
+        &format!("{WATCH}mentions = [\"<@&123>\", \"@everyone\"]"),
+        &["watch[0].mentions[1]", "watch \"w\"", "\"@everyone\"", "<@&ROLE_ID>"],
+    );
+    assert_err(&format!("{WATCH}mentions = [42]"), &["watch[0].mentions[0]", "watch \"w\"", "got 42"]);
 }

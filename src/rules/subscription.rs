@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::item::{Item, Named};
-use crate::types::{AlertKind, Destination, ItemKind};
+use crate::types::{AlertKind, Destination, ItemKind, Mention};
 
 /// Stable id of a subscription in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -60,6 +60,9 @@ pub struct Subscription {
     /// close; `None`: always (records written before the setting existed).
     #[serde(default, with = "crate::types::opt_duration_secs", skip_serializing_if = "Option::is_none")]
     pub schedule_horizon: Option<Duration>,
+    /// Discord roles and users its alerts ping; empty elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Mention>,
     pub enabled: bool,
     pub origin: Origin,
 }
@@ -76,6 +79,7 @@ impl Subscription {
             reminders: Vec::new(),
             timezone: chrono_tz::UTC,
             schedule_horizon: None,
+            mentions: Vec::new(),
             enabled: true,
             origin,
         }
@@ -97,6 +101,11 @@ impl Subscription {
     /// `None`: schedule changes alert whatever the date.
     pub fn with_schedule_horizon(self, schedule_horizon: Option<Duration>) -> Subscription {
         Subscription { schedule_horizon, ..self }
+    }
+
+    /// Who its Discord alerts ping.
+    pub fn with_mentions(self, mentions: Vec<Mention>) -> Subscription {
+        Subscription { mentions, ..self }
     }
 
     pub fn wants(&self, kind: AlertKind) -> bool {

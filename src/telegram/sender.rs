@@ -31,7 +31,7 @@ use super::render::{buttons, caption, html, http_url};
 use crate::commands::mute::Button;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
-use crate::deliver::{BoxFuture, SendError, Sender, Sent};
+use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
 use crate::types::{ChannelName, ChatId, Destination, ItemId, Secret, ThreadId};
@@ -354,20 +354,20 @@ impl TelegramSender {
 
 impl Sender for TelegramSender {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
-        self.send_alert(dest, msg, None)
+        self.send_alert(dest, msg, AlertExtras::default())
     }
 
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,
         msg: &'a Message,
-        mute: Option<&'a ItemId>,
+        extras: AlertExtras<'a>,
     ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
             let Some(to) = Target::of(dest) else {
                 return Err(SendError::Rejected { reason: format!("not a Telegram destination: {dest}") });
             };
-            self.deliver(&to, msg, mute).await
+            self.deliver(&to, msg, extras.mute).await
         })
     }
 }
