@@ -18,6 +18,9 @@ use crate::store::{ChatSettings, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination, Mention, format_duration};
 
+/// Which items a `/next` lists.
+type Wanted<'a> = Box<dyn Fn(&Item) -> bool + 'a>;
+
 /// The chat a command came from and what its sender may do.
 #[derive(Debug, Clone)]
 pub struct CommandContext {
@@ -327,7 +330,7 @@ impl Chat<'_> {
     fn next(&self, query: &NextQuery) -> Result<Reply, StoreError> {
         let dir = self.svc.directory;
         let subs = self.subscriptions()?;
-        let (wanted, empty): (Box<dyn Fn(&Item) -> bool>, &str) = if let Some(name) = &query.name {
+        let (wanted, empty): (Wanted, &str) = if let Some(name) = &query.name {
             let by: Vec<Filter> = [
                 Filter { agencies: vec![name.clone()], ..Filter::default() },
                 Filter { programs: vec![name.clone()], ..Filter::default() },

@@ -99,7 +99,7 @@ pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Pre
         Button::Unmute(id) => {
             svc.subs.unmute(dest, &id)?;
             let name = svc.store.item(&id)?.map(|i| i.name).unwrap_or_default();
-            let button = (!name.is_empty()).then(|| Button::Mute(id));
+            let button = (!name.is_empty()).then_some(Button::Mute(id));
             Pressed { toast: format!("🔔 Unmuted {}", short(&name)).trim_end().to_string(), button }
         }
     })
