@@ -15,6 +15,7 @@
 //! Mute button under alerts is `mute`.
 
 mod exec;
+pub mod flood;
 pub mod mute;
 mod parse;
 

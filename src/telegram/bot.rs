@@ -7,6 +7,13 @@
 //!   groups). Commands addressed to another bot (`/next@otherbot`) are
 //!   ignored; so are unknown commands in groups and channels unless they
 //!   name this bot.
+//! - Flooding: each command is judged at arrival by a
+//!   [`FloodGuard`] (per chat, and per sender in groups): a short burst is
+//!   answered, then one "slow down", then nothing until the burst passes.
+//!   Ignored commands are not run and never reach the rate limiter. Replies
+//!   are sent from their own tasks, so the chat's next update is judged
+//!   when it arrives, not after the previous reply went through the
+//!   limiter; commands still run one after another per chat.
 //! - Who may manage a chat: anyone in a private chat; in groups and
 //!   supergroups the chat's administrators (`getChatMember`, cached for
 //!   [`ADMIN_CACHE_TTL`]; an anonymous admin posting as the group counts);
@@ -48,9 +55,11 @@ use teloxide::types::{
 use teloxide::update_listeners::Polling;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;
+use crate::commands::flood::{FloodGuard, FloodLimits, SLOW_DOWN, Verdict};
 use crate::commands::mute::{self, Button};
 use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
 use crate::deliver::SendError;
@@ -101,12 +110,13 @@ pub struct CommandBot {
     bot: Bot,
     services: BotServices,
     limiter: Option<Arc<RateLimiter<ChatKey>>>,
+    flood: FloodLimits,
 }
 
 impl CommandBot {
     /// `bot` must already point at the configured `api_url`.
     pub fn new(bot: Bot, services: BotServices) -> CommandBot {
-        CommandBot { bot, services, limiter: None }
+        CommandBot { bot, services, limiter: None, flood: FloodLimits::default() }
     }
 
     /// Paces replies with `limiter` (the alert sender's).
@@ -115,11 +125,18 @@ impl CommandBot {
         self
     }
 
+    /// How many commands a chat may send at once (default:
+    /// [`FloodLimits::default`]).
+    pub fn with_flood_limits(mut self, flood: FloodLimits) -> CommandBot {
+        self.flood = flood;
+        self
+    }
+
     /// Runs until `stop` is cancelled. Network and API errors are logged
     /// and retried with backoff; this never returns an error and never
     /// panics on input.
     pub async fn run(self, stop: CancellationToken) {
-        let CommandBot { bot, services, limiter } = self;
+        let CommandBot { bot, services, limiter, flood } = self;
         let token = bot.token().to_string();
         tokio::select! {
             () = start_up(&bot) => {}
@@ -129,7 +146,20 @@ impl CommandBot {
             }
         }
 
-        let ctx = Arc::new(Handlers { services, limiter, admins: AdminCache::new(ADMIN_CACHE_TTL, ADMIN_CACHE_MAX) });
+        let ctx = Arc::new(Handlers {
+            services,
+            limiter,
+            admins: AdminCache::new(ADMIN_CACHE_TTL, ADMIN_CACHE_MAX),
+            flood: Mutex::new(FloodGuard::new(flood)),
+            replies: TaskTracker::new(),
+        });
+        let ctx_at_stop = ctx.clone();
+        let stop_replies = || async move {
+            ctx_at_stop.replies.close();
+            if tokio::time::timeout(STOP_BUDGET, ctx_at_stop.replies.wait()).await.is_err() {
+                warn!("command replies still sending after {}s; leaving them", STOP_BUDGET.as_secs());
+            }
+        };
         let mut failures = 0u32;
         loop {
             let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
@@ -153,6 +183,7 @@ impl CommandBot {
                 result = &mut dispatch => match result {
                     Ok(()) => {
                         info!("Telegram polling ended");
+                        stop_replies().await;
                         return;
                     }
                     // The dispatcher's own getMe failed: the network is
@@ -173,6 +204,7 @@ impl CommandBot {
                     if shutdown.shutdown().is_ok() && tokio::time::timeout(STOP_BUDGET, dispatch).await.is_err() {
                         warn!("Telegram polling did not stop within {}s; leaving it", STOP_BUDGET.as_secs());
                     }
+                    stop_replies().await;
                     info!("Telegram bot stopped");
                     return;
                 }
@@ -287,6 +319,16 @@ struct Handlers {
     services: BotServices,
     limiter: Option<Arc<RateLimiter<ChatKey>>>,
     admins: AdminCache,
+    flood: Mutex<FloodGuard<Sender>>,
+    /// Replies being sent, waited for at stop.
+    replies: TaskTracker,
+}
+
+/// Who a command counts against for flooding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Sender {
+    Chat(i64),
+    Member(i64, u64),
 }
 
 impl Handlers {
@@ -295,21 +337,25 @@ impl Handlers {
         let chat = msg.chat.id.0;
         let place = Place::of(msg);
         let Some((name, args)) = commands::split_command(text, me.user.username.as_deref()) else {
-            if place == Place::Private && !text.trim_start().starts_with('/') {
-                self.reply(bot, msg, ONLY_COMMANDS).await;
+            if place == Place::Private && !text.trim_start().starts_with('/') && self.admit(bot, msg) {
+                self.reply(bot, msg, ONLY_COMMANDS);
             }
             return;
         };
-        let cmd = match commands::parse(&name, args) {
+        let parsed = commands::parse(&name, args);
+        // In a group `/foo` may be meant for another bot: answer only
+        // when it names this one.
+        if matches!(parsed, Err(CommandError::Unknown(_))) && place != Place::Private && !names_a_bot(text) {
+            debug!(chat, command = %name, "unknown command not addressed to this bot; ignored");
+            return;
+        }
+        if !self.admit(bot, msg) {
+            return;
+        }
+        let cmd = match parsed {
             Ok(cmd) => cmd,
-            // In a group `/foo` may be meant for another bot: answer only
-            // when it names this one.
-            Err(CommandError::Unknown(_)) if place != Place::Private && !names_a_bot(text) => {
-                debug!(chat, command = %name, "unknown command not addressed to this bot; ignored");
-                return;
-            }
             Err(e) => {
-                self.reply(bot, msg, &e.to_string()).await;
+                self.reply(bot, msg, &e.to_string());
                 return;
             }
         };
@@ -320,7 +366,7 @@ impl Handlers {
                 Ok(admin) => admin,
                 Err(reason) => {
                     warn!(chat, %reason, "could not check the sender's admin status (getChatMember)");
-                    self.reply(bot, msg, SORRY).await;
+                    self.reply(bot, msg, SORRY);
                     return;
                 }
             },
@@ -344,7 +390,32 @@ impl Handlers {
                 SORRY.to_string()
             }
         };
-        self.reply(bot, msg, &text).await;
+        self.reply(bot, msg, &text);
+    }
+
+    /// Whether `msg` is to be handled: yes within a burst; past it, the
+    /// first gets a "slow down" and the rest nothing, until it passes.
+    fn admit(&self, bot: &Bot, msg: &Message) -> bool {
+        let chat = msg.chat.id.0;
+        let mut keys = vec![Sender::Chat(chat)];
+        if Place::of(msg) == Place::Group
+            && let Some(user) = msg.from.as_ref()
+        {
+            keys.push(Sender::Member(chat, user.id.0));
+        }
+        let verdict = self.flood.lock().unwrap_or_else(|e| e.into_inner()).check(&keys, Instant::now());
+        match verdict {
+            Verdict::Answer => true,
+            Verdict::SlowDown => {
+                info!(chat, "command flood; asking to slow down and ignoring commands until it passes");
+                self.reply(bot, msg, SLOW_DOWN);
+                false
+            }
+            Verdict::Ignore => {
+                debug!(chat, "command flood; command ignored");
+                false
+            }
+        }
     }
 
     /// Whether the sender of `msg` administers its group (cached).
@@ -433,41 +504,15 @@ impl Handlers {
         }
     }
 
-    /// Sends `text` as plain text to the chat of `msg`, in parts when it is
-    /// longer than one message; in groups as a reply to `msg`.
-    async fn reply(&self, bot: &Bot, msg: &Message, text: &str) {
-        let chat = msg.chat.id;
-        let reply_to = (Place::of(msg) == Place::Group).then_some(msg.id);
-        let thread = topic_of(msg);
-        for (i, part) in split_message(text, MAX_MESSAGE_LEN).into_iter().enumerate() {
-            let mut retried = false;
-            loop {
-                if let Some(limiter) = &self.limiter {
-                    limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
-                }
-                let mut request = bot.send_message(chat, part.as_str());
-                if let Some(t) = thread {
-                    request = request.message_thread_id(t);
-                }
-                if let (0, Some(id)) = (i, reply_to) {
-                    request = request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
-                }
-                match request.await {
-                    Ok(_) => break,
-                    Err(RequestError::RetryAfter(wait)) if !retried && wait.duration() <= REPLY_RETRY_MAX => {
-                        retried = true;
-                        if let Some(limiter) = &self.limiter {
-                            limiter.pause_key(&ChatKey::Id(ChatId(chat.0)), Instant::now() + wait.duration());
-                        }
-                        tokio::time::sleep(wait.duration()).await;
-                    }
-                    Err(e) => {
-                        warn!(chat = chat.0, reason = %reason(&e, bot.token()), "could not send a command reply");
-                        return;
-                    }
-                }
-            }
-        }
+    /// Sends `text` as the reply to `msg` from a task of its own, so the
+    /// chat's next command need not wait for the rate limiter.
+    fn reply(&self, bot: &Bot, msg: &Message, text: &str) {
+        let to = ReplyTo {
+            chat: msg.chat.id,
+            reply_to: (Place::of(msg) == Place::Group).then_some(msg.id),
+            thread: topic_of(msg),
+        };
+        self.replies.spawn(send_reply(bot.clone(), self.limiter.clone(), to, text.to_string()));
     }
 
     /// The bot's own membership changed: the chat and its forum topics.
@@ -489,6 +534,49 @@ impl Handlers {
             ),
             Err(e) => {
                 error!(chat, status, error = %e, "could not update the chat's subscriptions after a membership change")
+            }
+        }
+    }
+}
+
+/// Where a command reply goes: the chat, as a reply to the command in
+/// groups, in the topic it came from.
+struct ReplyTo {
+    chat: teloxide::types::ChatId,
+    reply_to: Option<teloxide::types::MessageId>,
+    thread: Option<teloxide::types::ThreadId>,
+}
+
+/// Sends `text` as plain text, in parts when it is longer than one
+/// message, paced by `limiter`; a short 429 is waited out once.
+async fn send_reply(bot: Bot, limiter: Option<Arc<RateLimiter<ChatKey>>>, to: ReplyTo, text: String) {
+    let ReplyTo { chat, reply_to, thread } = to;
+    for (i, part) in split_message(&text, MAX_MESSAGE_LEN).into_iter().enumerate() {
+        let mut retried = false;
+        loop {
+            if let Some(limiter) = &limiter {
+                limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
+            }
+            let mut request = bot.send_message(chat, part.as_str());
+            if let Some(t) = thread {
+                request = request.message_thread_id(t);
+            }
+            if let (0, Some(id)) = (i, reply_to) {
+                request = request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+            }
+            match request.await {
+                Ok(_) => break,
+                Err(RequestError::RetryAfter(wait)) if !retried && wait.duration() <= REPLY_RETRY_MAX => {
+                    retried = true;
+                    if let Some(limiter) = &limiter {
+                        limiter.pause_key(&ChatKey::Id(ChatId(chat.0)), Instant::now() + wait.duration());
+                    }
+                    tokio::time::sleep(wait.duration()).await;
+                }
+                Err(e) => {
+                    warn!(chat = chat.0, reason = %reason(&e, bot.token()), "could not send a command reply");
+                    return;
+                }
             }
         }
     }
