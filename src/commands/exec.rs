@@ -77,12 +77,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
     if cmd.changes_settings() && !ctx.can_manage {
         return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
     }
-    let settings = svc.store.chat_settings(&ctx.destination)?.unwrap_or_else(|| ChatSettings {
-        timezone: svc.defaults.timezone,
-        reminders: svc.defaults.reminders.clone(),
-        alerts: AlertKind::ALL.to_vec(),
-        schedule_horizon: None,
-    });
+    let settings = chat_settings(&ctx.destination, svc)?;
     let chat = Chat { ctx, svc, settings };
     Ok(match cmd {
         ChatCommand::Start => Reply::public(
@@ -118,8 +113,20 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Horizon(Some(h)) => chat.set_horizon(h)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
+        // The front-end shows the keyboard (`settings::keyboard`) with it.
+        ChatCommand::Settings => Reply::public(super::settings::SETTINGS_TEXT),
         ChatCommand::Unmute(target) => chat.unmute(target)?,
     })
+}
+
+/// A chat's settings, or the defaults when it set none yet.
+pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<ChatSettings, StoreError> {
+    Ok(svc.store.chat_settings(dest)?.unwrap_or_else(|| ChatSettings {
+        timezone: svc.defaults.timezone,
+        reminders: svc.defaults.reminders.clone(),
+        alerts: AlertKind::ALL.to_vec(),
+        schedule_horizon: None,
+    }))
 }
 
 /// One chat while a command runs: its settings (or the defaults) and the

@@ -18,6 +18,7 @@ mod exec;
 pub mod flood;
 pub mod mute;
 mod parse;
+pub mod settings;
 
 pub use exec::{CommandContext, Defaults, Reply, Services, describe, execute, help_text, resolve_timezone};
 pub use parse::{
@@ -34,7 +35,7 @@ pub const NEXT_DEFAULT: usize = 5;
 pub const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 13] = [
+pub const COMMANDS: [(&str, &str, &str); 14] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
@@ -48,4 +49,5 @@ pub const COMMANDS: [(&str, &str, &str); 13] = [
     ("mute", "Silence one launch or event here", "/mute Starlink Group 10-1"),
     ("muted", "List the items muted here", "/muted"),
     ("unmute", "Hear about a muted item again", "/unmute 1"),
+    ("settings", "This chat's settings as buttons", "/settings"),
 ];

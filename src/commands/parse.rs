@@ -27,6 +27,8 @@ pub enum ChatCommand {
     /// Mute the upcoming item with this name.
     Mute(String),
     Muted,
+    /// The chat's settings as buttons.
+    Settings,
     Unmute(Target),
 }
 
@@ -128,6 +130,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
             name => Ok(ChatCommand::Mute(name.to_string())),
         },
         "muted" => Ok(ChatCommand::Muted),
+        "settings" => Ok(ChatCommand::Settings),
         "unmute" => parse_target(args)
             .map_err(|_| CommandError::Usage("Use: /unmute N (the number from /muted) or /unmute all".into()))
             .map(ChatCommand::Unmute),

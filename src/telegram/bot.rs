@@ -49,8 +49,8 @@ use teloxide::dptree;
 use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, SendMessageSetters};
 use teloxide::requests::Requester;
 use teloxide::types::{
-    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButtonKind, InlineKeyboardMarkup, Me,
-    Message, ReplyParameters, Update, UserId,
+    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardButtonKind,
+    InlineKeyboardMarkup, Me, Message, ReplyParameters, Update, UserId,
 };
 use teloxide::update_listeners::Polling;
 use tokio::time::Instant;
@@ -61,7 +61,7 @@ use tracing::{debug, error, info, warn};
 use crate::backoff::Backoff;
 use crate::commands::flood::{FloodGuard, FloodLimits, SLOW_DOWN, Verdict};
 use crate::commands::mute::{self, Button};
-use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
+use crate::commands::{self, ChatCommand, CommandContext, CommandError, Defaults, Services, settings};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
@@ -324,6 +324,12 @@ struct Handlers {
     replies: TaskTracker,
 }
 
+/// What a pressed button was, once handled (before anything is sent).
+enum Press {
+    Mute(Result<mute::Pressed, crate::store::StoreError>),
+    Settings(Result<settings::SettingsPressed, crate::store::StoreError>),
+}
+
 /// Who a command counts against for flooding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Sender {
@@ -373,6 +379,7 @@ impl Handlers {
         };
         debug!(chat, command = %name, can_manage, "Telegram command");
         let context = CommandContext { destination: destination_of(msg), can_manage, now: Utc::now() };
+        let wants_keyboard = cmd == ChatCommand::Settings;
         let result = {
             let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
             let services = Services {
@@ -381,16 +388,18 @@ impl Handlers {
                 directory: &directory,
                 defaults: &self.services.defaults,
             };
-            commands::execute(cmd, &context, &services)
+            commands::execute(cmd, &context, &services).and_then(|reply| {
+                let keys = if wants_keyboard { Some(settings::keyboard(&context, &services)?) } else { None };
+                Ok((reply, keys))
+            })
         };
-        let text = match result {
-            Ok(reply) => reply.text,
+        match result {
+            Ok((reply, keys)) => self.reply_with(bot, msg, &reply.text, keys.as_ref().map(inline_keyboard)),
             Err(e) => {
                 error!(chat, command = %name, error = %e, "store error while running a Telegram command");
-                SORRY.to_string()
+                self.reply(bot, msg, SORRY);
             }
-        };
-        self.reply(bot, msg, &text);
+        }
     }
 
     /// Whether `msg` is to be handled: yes within a burst; past it, the
@@ -439,8 +448,9 @@ impl Handlers {
         Ok(admin)
     }
 
-    /// A button under an alert was pressed. Always answered, so the
-    /// presser's client stops its spinner, whatever the data says.
+    /// A button was pressed: under an alert (Mute/Unmute) or under
+    /// `/settings`. Always answered, so the presser's client stops its
+    /// spinner, whatever the data says.
     async fn press(&self, bot: &Bot, query: &CallbackQuery) {
         let data = query.data.as_deref().unwrap_or_default();
         let Some(message) = query.message.as_ref() else {
@@ -473,7 +483,15 @@ impl Handlers {
                 directory: &directory,
                 defaults: &self.services.defaults,
             };
-            mute::press(data, &context, &services)
+            if settings::is_settings_data(data) {
+                Press::Settings(settings::press(data, &context, &services))
+            } else {
+                Press::Mute(mute::press(data, &context, &services))
+            }
+        };
+        let result = match result {
+            Press::Mute(mute) => mute,
+            Press::Settings(settings) => return self.settings_pressed(bot, query, settings).await,
         };
         let pressed = match result {
             Ok(p) => p,
@@ -496,6 +514,36 @@ impl Handlers {
         }
     }
 
+    /// Answers a settings press and shows the keyboard as it is now, in
+    /// place.
+    async fn settings_pressed(
+        &self,
+        bot: &Bot,
+        query: &CallbackQuery,
+        pressed: Result<settings::SettingsPressed, crate::store::StoreError>,
+    ) {
+        let Some(message) = query.message.as_ref() else { return };
+        let chat = message.chat().id;
+        let pressed = match pressed {
+            Ok(p) => p,
+            Err(e) => {
+                error!(chat = chat.0, error = %e, "store error while handling a settings button");
+                self.answer(bot, query, SORRY).await;
+                return;
+            }
+        };
+        debug!(chat = chat.0, toast = %pressed.toast, "Telegram settings button pressed");
+        self.answer(bot, query, &pressed.toast).await;
+        if let Some(limiter) = &self.limiter {
+            limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
+        }
+        let markup = inline_keyboard(&pressed.keyboard);
+        if let Err(e) = bot.edit_message_reply_markup(chat, message.id()).reply_markup(markup).await {
+            // "message is not modified" when the press changed nothing.
+            debug!(chat = chat.0, reason = %reason(&e, bot.token()), "could not refresh the settings keyboard");
+        }
+    }
+
     /// `answerCallbackQuery` with a toast; failures are only logged (the
     /// press may be older than Telegram keeps them answerable).
     async fn answer(&self, bot: &Bot, query: &CallbackQuery, toast: &str) {
@@ -507,10 +555,16 @@ impl Handlers {
     /// Sends `text` as the reply to `msg` from a task of its own, so the
     /// chat's next command need not wait for the rate limiter.
     fn reply(&self, bot: &Bot, msg: &Message, text: &str) {
+        self.reply_with(bot, msg, text, None);
+    }
+
+    /// [`Handlers::reply`] with an inline keyboard under the (last) part.
+    fn reply_with(&self, bot: &Bot, msg: &Message, text: &str, keyboard: Option<InlineKeyboardMarkup>) {
         let to = ReplyTo {
             chat: msg.chat.id,
             reply_to: (Place::of(msg) == Place::Group).then_some(msg.id),
             thread: topic_of(msg),
+            keyboard,
         };
         self.replies.spawn(send_reply(bot.clone(), self.limiter.clone(), to, text.to_string()));
     }
@@ -545,13 +599,16 @@ struct ReplyTo {
     chat: teloxide::types::ChatId,
     reply_to: Option<teloxide::types::MessageId>,
     thread: Option<teloxide::types::ThreadId>,
+    keyboard: Option<InlineKeyboardMarkup>,
 }
 
 /// Sends `text` as plain text, in parts when it is longer than one
 /// message, paced by `limiter`; a short 429 is waited out once.
 async fn send_reply(bot: Bot, limiter: Option<Arc<RateLimiter<ChatKey>>>, to: ReplyTo, text: String) {
-    let ReplyTo { chat, reply_to, thread } = to;
-    for (i, part) in split_message(&text, MAX_MESSAGE_LEN).into_iter().enumerate() {
+    let ReplyTo { chat, reply_to, thread, keyboard } = to;
+    let parts = split_message(&text, MAX_MESSAGE_LEN);
+    let last = parts.len().saturating_sub(1);
+    for (i, part) in parts.into_iter().enumerate() {
         let mut retried = false;
         loop {
             if let Some(limiter) = &limiter {
@@ -563,6 +620,9 @@ async fn send_reply(bot: Bot, limiter: Option<Arc<RateLimiter<ChatKey>>>, to: Re
             }
             if let (0, Some(id)) = (i, reply_to) {
                 request = request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+            }
+            if let (true, Some(k)) = (i == last, &keyboard) {
+                request = request.reply_markup(k.clone());
             }
             match request.await {
                 Ok(_) => break,
@@ -593,6 +653,14 @@ fn topic_of(msg: &Message) -> Option<teloxide::types::ThreadId> {
 /// was posted in, so `/subscribe` in a topic binds alerts to that topic.
 fn destination_of(msg: &Message) -> Destination {
     Destination::telegram(ChatId(msg.chat.id.0), topic_of(msg).map(|t| ThreadId(t.0.0)))
+}
+
+/// A settings keyboard as Telegram inline buttons.
+fn inline_keyboard(keys: &settings::Keyboard) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(
+        keys.iter()
+            .map(|row| row.iter().map(|k| InlineKeyboardButton::callback(&k.label, &k.data)).collect::<Vec<_>>()),
+    )
 }
 
 /// The alert's keyboard with the button whose data is `pressed` replaced
