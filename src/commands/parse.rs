@@ -238,7 +238,8 @@ pub fn parse_next(args: &str) -> Result<NextQuery, CommandError> {
     };
     let a = args.trim();
     let (count, rest) = match a.split_once(char::is_whitespace).unwrap_or((a, "")) {
-        (first, rest) if first.starts_with(|c: char| c.is_ascii_digit() || c == '-') => match first.parse::<usize>() {
+        // A count in other digits (`٣`) is a count nobody can use, not a name.
+        (first, rest) if first.starts_with(|c: char| c.is_numeric() || c == '-') => match first.parse::<usize>() {
             Ok(n) if n >= 1 => (n.min(NEXT_MAX), rest.trim()),
             _ => return Err(usage()),
         },
