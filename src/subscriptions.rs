@@ -17,7 +17,7 @@ use crate::config::Watch;
 use crate::item::Item;
 use crate::rules::{Filter, Index, Origin, SubId, Subscription};
 use crate::store::{Mute, Store, StoreError};
-use crate::types::{AlertKind, Destination, ItemId};
+use crate::types::{AlertKind, ChatId, Destination, ItemId};
 
 /// Proof that a subscription write comes through this API. The store's
 /// subscription writes require one and only this module can make one: a
@@ -179,6 +179,26 @@ impl Subscriptions {
         Ok(changed)
     }
 
+    /// [`Subscriptions::set_enabled`] for a Telegram chat and every forum
+    /// topic of it (the bot left or rejoined the group).
+    pub fn set_enabled_in_chat(&self, chat: ChatId, enabled: bool) -> Result<usize, StoreError> {
+        let mut dests: Vec<Destination> = self
+            .store
+            .subscriptions()?
+            .into_iter()
+            .map(|s| s.destination)
+            .filter(|d| d.telegram_chat() == Some(chat))
+            .collect();
+        dests.push(Destination::Telegram(chat));
+        dests.sort();
+        dests.dedup();
+        let mut changed = 0;
+        for d in &dests {
+            changed += self.set_enabled(d, enabled)?;
+        }
+        Ok(changed)
+    }
+
     /// Moves every subscription of `from` to `to` (a Telegram group became
     /// a supergroup with a new chat id). Returns how many moved.
     pub fn migrate(&self, from: &Destination, to: &Destination) -> Result<usize, StoreError> {
@@ -215,7 +235,8 @@ impl Subscriptions {
                     .with_alerts(w.alerts.clone())
                     .with_reminders(w.reminders.clone())
                     .with_timezone(w.timezone)
-                    .with_schedule_horizon(w.schedule_horizon);
+                    .with_schedule_horizon(w.schedule_horizon)
+                    .with_mentions(if is_discord(dest) { w.mentions.clone() } else { Vec::new() });
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless
@@ -250,6 +271,11 @@ impl Subscriptions {
     }
 }
 
+/// Destinations whose messages can ping Discord roles and users.
+fn is_discord(dest: &Destination) -> bool {
+    matches!(dest, Destination::Discord(_) | Destination::DiscordWebhook(_))
+}
+
 /// The filter a `[[watch]]` describes.
 pub fn watch_filter(w: &Watch) -> Filter {
     Filter {
@@ -280,6 +306,7 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         timezone,
         reminders,
         schedule_horizon: None,
+        mentions: vec![],
     }
 }
 
@@ -288,7 +315,6 @@ mod tests {
     use super::*;
     use crate::detect::tests::sample_launch;
     use crate::store::Batch;
-    use crate::types::ChatId;
 
     fn chat(n: i64) -> Destination {
         Destination::Telegram(ChatId(n))

@@ -176,9 +176,77 @@ impl FromStr for AlertKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ChatId(pub i64);
 
+/// A forum topic of a Telegram supergroup (`message_thread_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ThreadId(pub i32);
+
+/// A public Telegram channel's username, without the `@`, lowercased
+/// (Telegram usernames are case-insensitive, so one channel has one key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChannelName(String);
+
+impl ChannelName {
+    /// Telegram's username rules: 5 to 32 of `a-z`, `0-9` and `_`,
+    /// starting with a letter.
+    pub fn parse(s: &str) -> Result<ChannelName, String> {
+        let name = s.strip_prefix('@').unwrap_or(s);
+        let ok = (5..=32).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            Ok(ChannelName(name.to_ascii_lowercase()))
+        } else {
+            Err(format!("{s:?} is not a channel username (5 to 32 letters, digits or _, starting with a letter)"))
+        }
+    }
+
+    /// The form the Bot API takes as `chat_id`: `@name`.
+    pub fn handle(&self) -> String {
+        format!("@{}", self.0)
+    }
+}
+
 /// A Discord channel snowflake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ChannelId(pub u64);
+
+/// Someone a Discord alert pings: a role (`<@&ID>`) or a user (`<@ID>`).
+/// Only these, named in the config or by a chat admin, are ever allowed to
+/// ping; nothing in LL2's text can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Mention {
+    Role(u64),
+    User(u64),
+}
+
+impl fmt::Display for Mention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mention::Role(id) => write!(f, "<@&{id}>"),
+            Mention::User(id) => write!(f, "<@{id}>"),
+        }
+    }
+}
+
+impl FromStr for Mention {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("bad mention {s:?} (expected \"<@&ROLE_ID>\" or \"<@USER_ID>\")");
+        let inner = s.trim().strip_prefix("<@").and_then(|r| r.strip_suffix('>')).ok_or_else(bad)?;
+        let (role, id) = match inner.strip_prefix('&') {
+            Some(id) => (true, id),
+            None => (false, inner.strip_prefix('!').unwrap_or(inner)),
+        };
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        match id.parse::<u64>() {
+            Ok(0) | Err(_) => Err(bad()),
+            Ok(id) if role => Ok(Mention::Role(id)),
+            Ok(id) => Ok(Mention::User(id)),
+        }
+    }
+}
 
 /// A value that must never reach a log line or an error message: tokens, the
 /// LL2 API key, Discord webhook URLs. `Debug` and `Display` print a mask.
@@ -211,12 +279,20 @@ impl fmt::Display for Secret {
 }
 
 /// Where alerts of a subscription go. The text form is the one users write
-/// in `config.toml`: `console`, `telegram:CHAT_ID`, `discord:CHANNEL_ID`,
+/// in `config.toml`: `console`, `telegram:CHAT_ID`, `telegram:CHAT_ID/THREAD_ID`
+/// (a forum topic), `telegram:@channel`, `discord:CHANNEL_ID`,
 /// `discord-webhook:URL`, `calendar:NAME`, `discord-events:GUILD_ID`.
+///
+/// Topics and channels are variants of their own rather than fields of
+/// `Telegram`, so stored records of plain chats read and key as before, and
+/// a topic is a destination of its own: what disables or migrates a topic
+/// leaves the rest of its group alone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Destination {
     Console,
     Telegram(ChatId),
+    TelegramTopic(ChatId, ThreadId),
+    TelegramChannel(ChannelName),
     Discord(ChannelId),
     DiscordWebhook(Secret),
     /// An iCalendar feed served at `/calendar/NAME.ics`; its name is
@@ -231,10 +307,27 @@ pub enum Destination {
 pub struct GuildId(pub u64);
 
 impl Destination {
+    /// The Telegram chat a destination posts into, when it is known by id
+    /// (a chat or one of its topics).
+    pub fn telegram_chat(&self) -> Option<ChatId> {
+        match self {
+            Destination::Telegram(c) | Destination::TelegramTopic(c, _) => Some(*c),
+            _ => None,
+        }
+    }
+
+    /// A Telegram chat, or the topic `thread` of it.
+    pub fn telegram(chat: ChatId, thread: Option<ThreadId>) -> Destination {
+        match thread {
+            Some(t) => Destination::TelegramTopic(chat, t),
+            None => Destination::Telegram(chat),
+        }
+    }
+
     pub fn platform(&self) -> &'static str {
         match self {
             Destination::Console => "console",
-            Destination::Telegram(_) => "telegram",
+            Destination::Telegram(_) | Destination::TelegramTopic(..) | Destination::TelegramChannel(_) => "telegram",
             Destination::Discord(_) => "discord",
             Destination::DiscordWebhook(_) => "discord-webhook",
             Destination::Calendar(_) => "calendar",
@@ -255,6 +348,8 @@ impl Destination {
         match self {
             Destination::Console => "console".into(),
             Destination::Telegram(c) => format!("telegram:{}", c.0),
+            Destination::TelegramTopic(c, t) => format!("telegram:{}/{}", c.0, t.0),
+            Destination::TelegramChannel(name) => format!("telegram:{}", name.handle()),
             Destination::Discord(c) => format!("discord:{}", c.0),
             Destination::DiscordWebhook(u) => format!("discord-webhook:{}", u.expose()),
             Destination::Calendar(name) => format!("calendar:{name}"),
@@ -286,10 +381,7 @@ impl FromStr for Destination {
             ));
         };
         match platform {
-            "telegram" => rest
-                .parse::<i64>()
-                .map(|id| Destination::Telegram(ChatId(id)))
-                .map_err(|_| format!("malformed destination {s:?}: telegram chat id must be an integer")),
+            "telegram" => parse_telegram(rest).map_err(|why| format!("malformed destination {s:?}: {why}")),
             "discord" => rest
                 .parse::<u64>()
                 .map(|id| Destination::Discord(ChannelId(id)))
@@ -322,6 +414,27 @@ impl FromStr for Destination {
                 "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)"
             )),
         }
+    }
+}
+
+/// `CHAT_ID`, `CHAT_ID/THREAD_ID` or `@channel`.
+fn parse_telegram(rest: &str) -> Result<Destination, String> {
+    if rest.starts_with('@') {
+        return ChannelName::parse(rest).map(Destination::TelegramChannel);
+    }
+    let (chat, thread) = match rest.split_once('/') {
+        Some((chat, thread)) => (chat, Some(thread)),
+        None => (rest, None),
+    };
+    let chat = ChatId(chat.parse::<i64>().map_err(|_| "telegram chat id must be an integer".to_string())?);
+    match thread {
+        None => Ok(Destination::Telegram(chat)),
+        // Topics exist only in supergroups, whose ids are negative.
+        Some(_) if chat.0 >= 0 => Err("forum topics exist only in groups (negative chat ids)".into()),
+        Some(t) => match t.parse::<i32>() {
+            Ok(t) if t > 0 => Ok(Destination::TelegramTopic(chat, ThreadId(t))),
+            _ => Err("telegram topic id must be a positive integer".into()),
+        },
     }
 }
 
@@ -446,6 +559,15 @@ mod tests {
         assert_eq!("calendar:spacex".parse::<Destination>().unwrap(), Destination::Calendar("spacex".into()));
         assert_eq!("discord-events:42".parse::<Destination>().unwrap(), Destination::DiscordEvents(GuildId(42)));
         assert_eq!(Destination::DiscordEvents(GuildId(42)).to_string(), "discord-events:42");
+        assert_eq!(
+            "telegram:-1001234567890/77".parse::<Destination>().unwrap(),
+            Destination::TelegramTopic(ChatId(-1001234567890), ThreadId(77))
+        );
+        let channel: Destination = "telegram:@SpaceNews".parse().unwrap();
+        assert_eq!(channel.to_string(), "telegram:@spacenews");
+        assert_eq!("telegram:-100/77".parse::<Destination>().unwrap().storage_key(), "telegram:-100/77");
+        // Plain chats keep the key their stored records were written under.
+        assert_eq!(Destination::Telegram(ChatId(-100)).storage_key(), "telegram:-100");
         for bad in [
             "telegram:abc",
             "discord:-5",
@@ -456,8 +578,35 @@ mod tests {
             "calendar:a/b",
             "calendar:a.ics",
             "discord-events:x",
+            "telegram:42/7",
+            "telegram:-100/0",
+            "telegram:-100/x",
+            "telegram:@ab",
+            "telegram:@9news",
+            "telegram:@bad-name",
         ] {
             assert!(bad.parse::<Destination>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn mentions_parse_and_print() {
+        assert_eq!("<@&42>".parse::<Mention>().unwrap(), Mention::Role(42));
+        assert_eq!("<@7>".parse::<Mention>().unwrap(), Mention::User(7));
+        assert_eq!("<@!7>".parse::<Mention>().unwrap(), Mention::User(7));
+        assert_eq!(Mention::Role(42).to_string(), "<@&42>");
+        for bad in ["@everyone", "<@&>", "<@&x1>", "<#5>", "<@0>", "<@&-1>", "42", "<@&99999999999999999999999>"] {
+            assert!(bad.parse::<Mention>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn old_telegram_records_still_read() {
+        let old: Destination = serde_json::from_str(r#"{"Telegram":-100}"#).unwrap();
+        assert_eq!(old, Destination::Telegram(ChatId(-100)));
+        for d in ["telegram:-100/77", "telegram:@spacenews"] {
+            let d: Destination = d.parse().unwrap();
+            assert_eq!(serde_json::from_str::<Destination>(&serde_json::to_string(&d).unwrap()).unwrap(), d);
         }
     }
 

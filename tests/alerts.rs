@@ -222,8 +222,8 @@ fn no_message_of_any_fixture_item_links_the_ll2_api() {
             assert_no_ll2_api(&what, &tminus::telegram::render::html(&msg));
             assert_no_ll2_api(&what, &tminus::telegram::render::caption(&msg).unwrap_or_default());
             assert_no_ll2_api(&what, &format!("{:?}", tminus::telegram::render::buttons(&msg)));
-            let channel = serde_json::to_value(tminus::discord::render::channel_message(&msg)).unwrap();
-            let webhook = serde_json::to_value(tminus::discord::render::webhook_message(&msg)).unwrap();
+            let channel = serde_json::to_value(tminus::discord::render::channel_message(&msg, &[])).unwrap();
+            let webhook = serde_json::to_value(tminus::discord::render::webhook_message(&msg, &[])).unwrap();
             assert_no_ll2_api(&what, &channel.to_string());
             assert_no_ll2_api(&what, &webhook.to_string());
             assert_no_ll2_api(&what, &tminus::render::console(&msg));

@@ -207,7 +207,7 @@ async fn calendar_command_links_a_private_revocable_feed() {
     let defaults = with_base(Some(format!("{}/", s.base)));
     let svc = Services { subs: &s.subs, store: &s.store, directory: &directory, defaults: &defaults };
     let ctx = CommandContext { destination: chat.clone(), can_manage: true, now: Utc::now() };
-    execute(ChatCommand::Subscribe(Filter::default()), &ctx, &svc).unwrap();
+    execute(ChatCommand::Subscribe(Filter::default(), vec![]), &ctx, &svc).unwrap();
 
     let reply = execute(ChatCommand::Calendar { reset: false }, &ctx, &svc).unwrap();
     assert!(reply.private);

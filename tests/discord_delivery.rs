@@ -491,3 +491,45 @@ async fn secrets_never_appear_in_errors_or_logs() {
     }
     eprintln!("{}", texts.join("\n"));
 }
+
+#[tokio::test]
+async fn watch_mentions_ping_exactly_their_roles_and_users_in_channels_and_webhooks() {
+    let env = Env::start().await;
+    let mut watch = tminus::subscriptions::default_console_watch(chrono_tz::UTC, vec![]);
+    watch.name = "launch-alerts".into();
+    watch.to = vec![Destination::Discord(ChannelId(CHANNEL)), env.webhook(), Destination::Console];
+    watch.mentions = vec!["<@&1234>".parse().unwrap(), "<@5678>".parse().unwrap()];
+    env.subs.reconcile(&[watch]).unwrap();
+    let subs = env.subs.all().unwrap();
+    let console = subs.iter().find(|s| s.destination == Destination::Console).unwrap();
+    assert!(console.mentions.is_empty(), "only Discord destinations ping");
+    // LL2 text that tries to ping: it stays inert.
+    let item = Item { name: "Falcon 9 @everyone <@&999>".into(), ..launch() };
+    for sub in subs.iter().filter(|s| s.destination != Destination::Console) {
+        env.enqueue(sub, &item, 1);
+    }
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!(stats.delivered, 2, "{stats:?}");
+    for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK_ID)] {
+        let posts = env.fake.requests_to(target);
+        assert_eq!(posts.len(), 1);
+        let body = &posts[0].body;
+        assert_eq!(body["content"], "<@&1234> <@5678>");
+        assert_eq!(
+            body["allowed_mentions"],
+            serde_json::json!({"parse": [], "roles": ["1234"], "users": ["5678"]}),
+            "exactly the watch's mentions"
+        );
+    }
+}
+
+#[tokio::test]
+async fn alerts_without_mentions_have_no_content_and_ping_no_one() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    env.enqueue(&sub, &launch(), 1);
+    env.deliverer.drain_once().await.unwrap();
+    let body = &env.fake.requests_to(Target::Channel(CHANNEL))[0].body;
+    assert!(body.get("content").is_none_or(Value::is_null), "{body}");
+    assert_eq!(body["allowed_mentions"], serde_json::json!({"parse": [], "roles": [], "users": []}));
+}

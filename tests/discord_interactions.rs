@@ -641,7 +641,10 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     let subscribe = by_name("subscribe");
     let names: Vec<&str> =
         subscribe["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind"]);
+    assert_eq!(
+        names,
+        ["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind", "mention"]
+    );
     for name in ["subscribe", "unsubscribe", "timezone", "reminders"] {
         assert_eq!(by_name(name)["default_member_permissions"], "16", "{name} needs Manage Channels");
     }
@@ -792,4 +795,38 @@ async fn the_binary_registers_commands_answers_interactions_and_posts_to_the_cha
     assert!(status.success(), "{status}\n{text}");
     assert!(!text.contains(TOKEN) && !text.contains("SECRET"), "the token leaked into the log:\n{text}");
     assert!(text.contains("gateway is not connected"), "no gateway towards discord.com in tests:\n{text}");
+}
+
+/// `/subscribe agency:SpaceX mention:@role` as Discord posts it: the
+/// mentionable option's value is a snowflake, `resolved.roles` says it is a role.
+fn subscribe_mentioning(role: u64) -> Value {
+    let mut c = command(
+        "subscribe",
+        json!([{"name": "agency", "type": 3, "value": "SpaceX"}, {"name": "mention", "type": 9, "value": role.to_string()}]),
+    );
+    c["data"]["resolved"] = json!({"roles": {role.to_string(): {
+        "id": role.to_string(), "name": "launch-alerts", "color": 0, "hoist": false, "position": 1,
+        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null}, "icon": null,
+        "permissions": "0", "managed": false, "mentionable": true, "flags": 0
+    }}});
+    c
+}
+
+#[tokio::test]
+async fn subscribe_with_a_role_mention_pings_exactly_that_role() {
+    let mut bot = Bot::start().await;
+    // The guild's @everyone role (its id is the guild's) is refused.
+    let (text, private) = bot.run(subscribe_mentioning(GUILD)).await;
+    assert!(private && text.contains("takes a role or a member"), "{text}");
+    assert!(bot.subscriptions(CHANNEL).is_empty());
+
+    let (text, _) = bot.run(subscribe_mentioning(4321)).await;
+    assert!(text.contains("Subscribed #1"), "{text}");
+    assert_eq!(bot.subscriptions(CHANNEL)[0].mentions, ["<@&4321>".parse().unwrap()]);
+    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    bot.poll_launches().await;
+    let posts = bot.discord.messages(Target::Channel(CHANNEL));
+    assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
+    assert_eq!(posts[0]["content"], "<@&4321>");
+    assert_eq!(posts[0]["allowed_mentions"], json!({"parse": [], "roles": ["4321"], "users": []}));
 }

@@ -72,7 +72,7 @@ impl Harness {
             directory: app.poller.directory(),
             defaults,
         };
-        tokio::spawn(CommandBot::new(bot, services).run(stop.clone()));
+        tokio::spawn(CommandBot::new(bot, services).with_flood_limits(support::UNHURRIED).run(stop.clone()));
         let started = tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("getMe")).count() >= 2).await;
         assert!(started, "bot started");
         Harness { tg, ll2, app, deliverer, stop }

@@ -546,7 +546,7 @@ proptest! {
             prop_assert!(!label.is_empty() && url.starts_with("http"));
         }
 
-        let payload = serde_json::to_value(tminus::discord::render::webhook_message(&msg)).unwrap();
+        let payload = serde_json::to_value(tminus::discord::render::webhook_message(&msg, &[])).unwrap();
         prop_assert!(tminus::discord::render::check_limits(&payload).is_ok(), "{:?}", tminus::discord::render::check_limits(&payload));
         prop_assert!(!render::console(&msg).is_empty());
     }

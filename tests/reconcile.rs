@@ -58,6 +58,7 @@ fn watch(name: &str, to: &[&str]) -> Watch {
         timezone: chrono_tz::Europe::Berlin,
         reminders: vec![24 * H, H],
         schedule_horizon: None,
+        mentions: vec![],
     }
 }
 

@@ -86,7 +86,7 @@ impl Harness {
         let stop = CancellationToken::new();
         let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
         let services = services(app.subs.clone(), app.store.clone(), app.poller.directory());
-        let task = tokio::spawn(CommandBot::new(bot, services).run(stop.clone()));
+        let task = tokio::spawn(CommandBot::new(bot, services).with_flood_limits(support::UNHURRIED).run(stop.clone()));
         let h = Harness { tg, ll2, app, stop, task: Some(task) };
         // The fake records a call when it answers, so a long poll in flight
         // is not seen yet: the dispatcher's own getMe (after start-up's) is.
@@ -526,7 +526,11 @@ async fn unreachable_api_is_retried_and_stop_still_works() {
     let subs = Subscriptions::load(store.clone()).unwrap();
     let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(format!("http://127.0.0.1:{port}").parse().unwrap());
     let stop = CancellationToken::new();
-    let task = tokio::spawn(CommandBot::new(bot, services(subs, store, Default::default())).run(stop.clone()));
+    let task = tokio::spawn(
+        CommandBot::new(bot, services(subs, store, Default::default()))
+            .with_flood_limits(support::UNHURRIED)
+            .run(stop.clone()),
+    );
     let deadline = Instant::now() + WAIT;
     while !log_text().contains(&format!("127.0.0.1:{port}")) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -338,7 +338,7 @@ async fn retry_after_is_honoured() {
 
     let first = env.drain().await;
     assert_eq!(first.retried, 1, "{first:?}");
-    assert!(env.sender.limiter().paused_until(&ChatId(42)).is_some(), "the chat is paused in the limiter");
+    assert!(env.sender.limiter().paused_until(&ChatId(42).into()).is_some(), "the chat is paused in the limiter");
     // Not before the wait: the entry waits in the outbox.
     assert_eq!(env.drain().await.delivered, 0);
     let total = env.drain_all(Duration::from_secs(5)).await;

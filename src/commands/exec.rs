@@ -16,7 +16,10 @@ use crate::render::{format_tminus, format_when};
 use crate::rules::{Filter, Origin, SubId, Subscription};
 use crate::store::{ChatSettings, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{AlertKind, Destination, format_duration};
+use crate::types::{AlertKind, Destination, Mention, format_duration};
+
+/// Which items a `/next` lists.
+type Wanted<'a> = Box<dyn Fn(&Item) -> bool + 'a>;
 
 /// The chat a command came from and what its sender may do.
 #[derive(Debug, Clone)]
@@ -79,12 +82,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
     if cmd.changes_settings() && !ctx.can_manage {
         return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
     }
-    let settings = svc.store.chat_settings(&ctx.destination)?.unwrap_or_else(|| ChatSettings {
-        timezone: svc.defaults.timezone,
-        reminders: svc.defaults.reminders.clone(),
-        alerts: AlertKind::ALL.to_vec(),
-        schedule_horizon: svc.defaults.schedule_horizon,
-    });
+    let settings = chat_settings(&ctx.destination, svc)?;
     let chat = Chat { ctx, svc, settings };
     Ok(match cmd {
         ChatCommand::Start => Reply::public(
@@ -93,7 +91,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
              Try /subscribe for everything, or /subscribe agency SpaceX for one agency. /help lists all commands.",
         ),
         ChatCommand::Help => Reply::public(help_text()),
-        ChatCommand::Subscribe(filter) => chat.subscribe(filter)?,
+        ChatCommand::Subscribe(filter, mentions) => chat.subscribe(filter, mentions)?,
         ChatCommand::Unsubscribe(target) => chat.unsubscribe(target)?,
         ChatCommand::List => chat.list()?,
         ChatCommand::Next(query) => chat.next(&query)?,
@@ -120,13 +118,22 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Horizon(Some(h)) => chat.set_horizon(h)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
+        // The front-end shows the keyboard (`settings::keyboard`) with it.
+        ChatCommand::Settings => Reply::public(super::settings::SETTINGS_TEXT),
         ChatCommand::Unmute(target) => chat.unmute(target)?,
         ChatCommand::Calendar { reset } => chat.calendar(reset)?,
     })
 }
 
-/// Which stored items a `/next` lists.
-type Wanted = Box<dyn Fn(&Item) -> bool>;
+/// A chat's settings, or the defaults when it set none yet.
+pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<ChatSettings, StoreError> {
+    Ok(svc.store.chat_settings(dest)?.unwrap_or_else(|| ChatSettings {
+        timezone: svc.defaults.timezone,
+        reminders: svc.defaults.reminders.clone(),
+        alerts: AlertKind::ALL.to_vec(),
+        schedule_horizon: svc.defaults.schedule_horizon,
+    }))
+}
 
 /// One chat while a command runs: its settings (or the defaults) and the
 /// services to change them.
@@ -168,7 +175,7 @@ impl Chat<'_> {
         Ok(all.into_iter().filter(|s| s.origin == Origin::Chat).collect())
     }
 
-    fn subscribe(&self, filter: Filter) -> Result<Reply, StoreError> {
+    fn subscribe(&self, filter: Filter, mentions: Vec<Mention>) -> Result<Reply, StoreError> {
         let existing = self.subscriptions()?;
         if existing.len() >= MAX_SUBSCRIPTIONS_PER_CHAT {
             return Ok(Reply::private(format!(
@@ -187,7 +194,8 @@ impl Chat<'_> {
             .with_alerts(self.settings.alerts.clone())
             .with_schedule_horizon(self.settings.schedule_horizon)
             .with_reminders(self.settings.reminders.clone())
-            .with_timezone(self.settings.timezone);
+            .with_timezone(self.settings.timezone)
+            .with_mentions(mentions);
         self.svc.subs.put(&sub)?;
         Ok(Reply::private(format!(
             "✅ Subscribed #{}: {}.\nTimes are shown in {}; change with /timezone. See /next for what's coming.",
@@ -367,7 +375,7 @@ impl Chat<'_> {
 
     /// Which items `/next` lists and what to say when none is upcoming;
     /// `Err`: a name the directory does not know, with suggestions.
-    fn next_selection(&self, query: &NextQuery) -> Result<Result<(Wanted, &'static str), String>, StoreError> {
+    fn next_selection(&self, query: &NextQuery) -> Result<Result<(Wanted<'_>, &'static str), String>, StoreError> {
         let dir = self.svc.directory;
         if let Some(name) = &query.name {
             let by: Vec<Filter> = vec![

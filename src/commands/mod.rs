@@ -15,8 +15,10 @@
 //! `/calendar [reset]`; the Mute button under alerts is `mute`.
 
 mod exec;
+pub mod flood;
 pub mod mute;
 mod parse;
+pub mod settings;
 
 pub use exec::{CommandContext, Defaults, Reply, Services, describe, execute, help_text, resolve_timezone};
 pub use parse::{
@@ -33,7 +35,7 @@ pub const NEXT_DEFAULT: usize = 5;
 pub const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 14] = [
+pub const COMMANDS: [(&str, &str, &str); 15] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
@@ -48,4 +50,5 @@ pub const COMMANDS: [(&str, &str, &str); 14] = [
     ("muted", "List the items muted here", "/muted"),
     ("unmute", "Hear about a muted item again", "/unmute 1"),
     ("calendar", "A private calendar feed of this chat's items", "/calendar"),
+    ("settings", "This chat's settings as buttons", "/settings"),
 ];

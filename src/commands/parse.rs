@@ -6,14 +6,15 @@ use std::time::Duration;
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
 use crate::directory::Dimension;
 use crate::rules::Filter;
-use crate::types::{AlertKind, ItemKind, parse_duration};
+use crate::types::{AlertKind, ItemKind, Mention, parse_duration};
 
 /// One parsed chat command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatCommand {
     Start,
     Help,
-    Subscribe(Filter),
+    /// A filter, and the Discord roles and users its alerts ping.
+    Subscribe(Filter, Vec<Mention>),
     Unsubscribe(Target),
     List,
     Next(NextQuery),
@@ -26,6 +27,8 @@ pub enum ChatCommand {
     /// Mute the upcoming item with this name.
     Mute(String),
     Muted,
+    /// The chat's settings as buttons.
+    Settings,
     Unmute(Target),
     /// The chat's private calendar link; `reset: true` revokes the old one.
     Calendar {
@@ -59,7 +62,7 @@ impl ChatCommand {
     /// only administrators may use them.
     pub fn changes_settings(&self) -> bool {
         match self {
-            ChatCommand::Subscribe(_) | ChatCommand::Unsubscribe(_) => true,
+            ChatCommand::Subscribe(..) | ChatCommand::Unsubscribe(_) => true,
             ChatCommand::Timezone(tz) => tz.is_some(),
             ChatCommand::Reminders(r) => r.is_some(),
             ChatCommand::Alerts(a) => a.is_some(),
@@ -117,7 +120,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
     match name {
         "start" => Ok(ChatCommand::Start),
         "help" => Ok(ChatCommand::Help),
-        "subscribe" | "sub" => parse_filter(args).map(ChatCommand::Subscribe),
+        "subscribe" | "sub" => parse_filter(args).map(|f| ChatCommand::Subscribe(f, Vec::new())),
         "unsubscribe" | "unsub" => parse_target(args).map(ChatCommand::Unsubscribe),
         "list" => Ok(ChatCommand::List),
         "next" => parse_next(args).map(ChatCommand::Next),
@@ -132,6 +135,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
             name => Ok(ChatCommand::Mute(name.to_string())),
         },
         "muted" => Ok(ChatCommand::Muted),
+        "settings" => Ok(ChatCommand::Settings),
         "unmute" => parse_target(args)
             .map_err(|_| CommandError::Usage("Use: /unmute N (the number from /muted) or /unmute all".into()))
             .map(ChatCommand::Unmute),
@@ -246,6 +250,7 @@ pub fn parse_next(args: &str) -> Result<NextQuery, CommandError> {
     };
     let a = args.trim();
     let (count, rest) = match a.split_once(char::is_whitespace).unwrap_or((a, "")) {
+        // A count in other digits (`٣`) is a count nobody can use, not a name.
         (first, rest) if first.starts_with(|c: char| c.is_numeric() || c == '-') => match first.parse::<usize>() {
             Ok(n) if n >= 1 => (n.min(NEXT_MAX), rest.trim()),
             _ => return Err(usage()),
@@ -386,7 +391,7 @@ mod tests {
 
     #[test]
     fn subscribe_grammar() {
-        assert_eq!(parse("subscribe", "").unwrap(), ChatCommand::Subscribe(Filter::default()));
+        assert_eq!(parse("subscribe", "").unwrap(), ChatCommand::Subscribe(Filter::default(), vec![]));
         let f = parse_filter("agency SpaceX -program Starlink").unwrap();
         assert_eq!(f.agencies, ["SpaceX"]);
         assert_eq!(f.exclude_programs, ["Starlink"]);
@@ -450,7 +455,7 @@ mod tests {
         assert!(!ChatCommand::Calendar { reset: false }.changes_settings());
         assert!(parse("reminders", "soon").is_err());
         assert!(matches!(parse("launch", ""), Err(CommandError::Unknown(_))));
-        assert!(ChatCommand::Subscribe(Filter::default()).changes_settings());
+        assert!(ChatCommand::Subscribe(Filter::default(), vec![]).changes_settings());
         assert!(!ChatCommand::Next(NextQuery::count(5)).changes_settings());
         assert!(!ChatCommand::Timezone(None).changes_settings());
     }

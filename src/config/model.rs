@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use crate::types::{AlertKind, Destination, Feed, ItemKind, Secret};
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret};
 
 /// Environment variable that overrides `[ll2] api_key` when set and non-empty.
 pub const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
@@ -191,6 +191,9 @@ pub struct Watch {
     pub reminders: Vec<Duration>,
     /// Default: `[alerts].schedule_horizon`; `None` ("off"): always.
     pub schedule_horizon: Option<Duration>,
+    /// Discord roles and users its `discord:` and `discord-webhook:`
+    /// alerts ping. No duplicates.
+    pub mentions: Vec<Mention>,
 }
 
 impl Config {

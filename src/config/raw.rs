@@ -115,6 +115,7 @@ pub(super) struct RawWatch {
     pub(super) timezone: Option<String>,
     pub(super) reminders: Option<Value>,
     pub(super) schedule_horizon: Option<Value>,
+    pub(super) mentions: Option<Vec<Value>>,
 }
 
 /// The keys allowed in the table at `path`, as `deny_unknown_fields` checks

@@ -102,6 +102,10 @@ fn render_watch(out: &mut String, w: &Watch) {
     kv(out, "alerts", &list(w.alerts.iter().map(|a| a.as_str())));
     kv(out, "timezone", &quote(w.timezone.name()));
     kv(out, "reminders", &render_reminders(&w.reminders));
+    if !w.mentions.is_empty() {
+        let mentions: Vec<String> = w.mentions.iter().map(ToString::to_string).collect();
+        kv(out, "mentions", &list(mentions.iter().map(String::as_str)));
+    }
     kv(out, "schedule_horizon", &render_horizon(w.schedule_horizon));
 }
 

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::diagnostics::suggest;
 use super::*;
-use crate::types::{AlertKind, Feed, ItemKind};
+use crate::types::{AlertKind, Feed, ItemKind, Mention};
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -482,4 +482,15 @@ fn store_retention_has_a_default_and_a_floor() {
     let line = err("[store]\nretention = \"1d\"");
     assert!(line.contains("store.retention") && line.contains("at least 7d"), "{line}");
     assert!(err("[store]\nretention = 30").contains("store.retention"));
+}
+
+#[test]
+fn watch_mentions_are_validated_and_name_their_watch() {
+    let ok = parse(&format!("{WATCH}mentions = [\"<@&123>\", \"<@456>\", \"<@&123>\"]")).unwrap();
+    assert_eq!(ok.watches[0].mentions, [Mention::Role(123), Mention::User(456)]);
+    assert_err(
+        &format!("{WATCH}mentions = [\"<@&123>\", \"@everyone\"]"),
+        &["watch[0].mentions[1]", "watch \"w\"", "\"@everyone\"", "<@&ROLE_ID>"],
+    );
+    assert_err(&format!("{WATCH}mentions = [42]"), &["watch[0].mentions[0]", "watch \"w\"", "got 42"]);
 }

@@ -15,7 +15,7 @@ use toml::Value;
 use super::diagnostics::{invalid, show};
 use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawStore, RawWatch};
 use super::*;
-use crate::types::{AlertKind, Destination, Feed, ItemKind, Secret, format_duration, parse_duration};
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, format_duration, parse_duration};
 
 pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     let ll2 = build_ll2(raw.ll2, env)?;
@@ -288,7 +288,6 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
     };
 
     Ok(Watch {
-        name,
         to,
         kinds,
         types: filter_values(&key("types"), raw.types.as_deref())?,
@@ -310,12 +309,31 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
             None => alerts.schedule_horizon,
             Some(v) => horizon(&key("schedule_horizon"), v)?,
         },
+        mentions: mentions(&key("mentions"), &name, raw.mentions.as_deref().unwrap_or_default())?,
+        name,
     })
 }
 
 /// A list of words such as `["events", "launches"]`, each parsed with its
 /// type's `FromStr` (whose error names the bad word), duplicates dropped,
 /// every problem keyed `key[i]`. `expected` describes a valid element.
+/// `mentions = ["<@&ROLE_ID>", "<@USER_ID>"]`; a bad one names its watch,
+/// since a role id alone does not say which watch pings it.
+fn mentions(key: &str, watch: &str, values: &[Value]) -> Result<Vec<Mention>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let parsed = match v {
+            Value::String(s) => s.trim().parse::<Mention>(),
+            other => Err(format!("expected \"<@&ROLE_ID>\" or \"<@USER_ID>\", got {}", show(other))),
+        };
+        let m = parsed.map_err(|e| invalid(&format!("{key}[{i}]"), format!("watch {watch:?}: {e}")))?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
 fn words<T>(key: &str, values: &[Value], expected: &str) -> Result<Vec<T>, ConfigError>
 where
     T: FromStr<Err = String> + PartialEq,

@@ -26,7 +26,7 @@ use crate::render::{self, Message};
 use crate::rules::Origin;
 use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{ChatId, Destination, ItemId};
+use crate::types::{ChatId, Destination, ItemId, Mention};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -58,18 +58,26 @@ pub enum SendError {
 pub trait Sender: Send + Sync {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>>;
 
-    /// Sends an alert about `mute`, an item the chat may mute from the
-    /// message itself (a Mute button). Platforms without such buttons send
-    /// it as is.
+    /// Sends an alert with what its subscription adds (see
+    /// [`AlertExtras`]). Platforms that support none of it send it as is.
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,
         msg: &'a Message,
-        mute: Option<&'a ItemId>,
+        extras: AlertExtras<'a>,
     ) -> BoxFuture<'a, Result<Sent, SendError>> {
-        let _ = mute;
+        let _ = extras;
         self.send(dest, msg)
     }
+}
+
+/// What a subscription adds to an alert beyond its rendered text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlertExtras<'a> {
+    /// The item the chat may mute from the message itself (a Mute button).
+    pub mute: Option<&'a ItemId>,
+    /// Discord roles and users the alert pings, and no one else.
+    pub mentions: &'a [Mention],
 }
 
 /// The senders available in this run, by platform. A platform without a
@@ -320,11 +328,11 @@ impl Deliverer {
                 continue;
             };
             let msg = render::message(&seen, sub.timezone, Utc::now());
-            let mute = chat_sub.then_some(&alert.item.id);
+            let extras = AlertExtras { mute: chat_sub.then_some(&alert.item.id), mentions: &sub.mentions };
             // Held until the outcome is durable: the window bounds what a
             // kill can leave sent but unrecorded.
             let _slot = self.window(entry.destination.platform()).acquire_owned().await;
-            let outcome = sender.send_alert(&entry.destination, &msg, mute).await;
+            let outcome = sender.send_alert(&entry.destination, &msg, extras).await;
             let delivered = outcome.is_ok();
             let retried_before = stats.retried;
             self.settle(key, entry, outcome, now, &mut stats)?;

@@ -41,7 +41,7 @@ use crate::directory::{Dimension, Directory};
 use crate::rules::{Filter, Origin};
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
-use crate::types::{ChannelId, Destination, ItemKind};
+use crate::types::{ChannelId, Destination, ItemKind, Mention};
 
 /// Discord's limits on replies and autocomplete choices.
 pub const MAX_CONTENT: usize = 2000;
@@ -72,7 +72,10 @@ pub enum OptionValue {
     Integer(i64),
     Number(f64),
     Bool(bool),
-    /// Users, channels, attachments…: nothing this bot asks for.
+    /// A role or a member picked for a mentionable option (never the
+    /// guild's `@everyone` role).
+    Mention(Mention),
+    /// Channels, attachments…: nothing this bot asks for.
     Other,
 }
 
@@ -83,7 +86,14 @@ impl OptionValue {
             OptionValue::String(s) => Some(s.clone()),
             OptionValue::Integer(i) => Some(i.to_string()),
             OptionValue::Number(n) => Some(n.to_string()),
-            OptionValue::Bool(_) | OptionValue::Other => None,
+            OptionValue::Bool(_) | OptionValue::Mention(_) | OptionValue::Other => None,
+        }
+    }
+
+    fn mention(&self) -> Option<Mention> {
+        match self {
+            OptionValue::Mention(m) => Some(*m),
+            _ => None,
         }
     }
 }
@@ -249,7 +259,9 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
         }
     };
     let allowed: &[&str] = match name {
-        "subscribe" => &["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind"],
+        "subscribe" => {
+            &["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind", "mention"]
+        }
         "unsubscribe" => &["which"],
         "next" => &["count", "name"],
         "timezone" => &["zone"],
@@ -271,7 +283,14 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
         "start" => Ok(ChatCommand::Start),
         "help" => Ok(ChatCommand::Help),
         "list" => Ok(ChatCommand::List),
-        "subscribe" => subscribe_filter(options).map(ChatCommand::Subscribe),
+        "subscribe" => {
+            let mentions: Vec<Mention> = options.iter().filter_map(|o| o.value.mention()).collect();
+            let filters: Vec<CommandOption> = options.iter().filter(|o| o.name != "mention").cloned().collect();
+            if options.iter().any(|o| o.name == "mention") && mentions.is_empty() {
+                return Err(CommandError::Usage("The mention option takes a role or a member.".into()));
+            }
+            subscribe_filter(&filters).map(|f| ChatCommand::Subscribe(f, mentions))
+        }
         "unsubscribe" => match text("which")? {
             Some(which) if !which.is_empty() => commands::parse("unsubscribe", &which),
             _ => Err(CommandError::Usage("Which subscription? Give its number from /list, or all.".into())),
@@ -658,7 +677,16 @@ mod tests {
 
     #[test]
     fn subscribe_options_build_a_filter() {
-        assert_eq!(to_command("subscribe", &[]).unwrap(), ChatCommand::Subscribe(Filter::default()));
+        assert_eq!(to_command("subscribe", &[]).unwrap(), ChatCommand::Subscribe(Filter::default(), vec![]));
+        let role = CommandOption::new("mention", OptionValue::Mention(Mention::Role(42)));
+        assert_eq!(
+            to_command("subscribe", &[s("agency", "SpaceX"), role]).unwrap(),
+            ChatCommand::Subscribe(
+                Filter { agencies: vec!["SpaceX".into()], ..Filter::default() },
+                vec![Mention::Role(42)]
+            )
+        );
+        assert!(to_command("subscribe", &[CommandOption::new("mention", OptionValue::Other)]).is_err());
         let cmd = to_command(
             "subscribe",
             &[
@@ -669,7 +697,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let ChatCommand::Subscribe(f) = cmd else { panic!("{cmd:?}") };
+        let ChatCommand::Subscribe(f, _) = cmd else { panic!("{cmd:?}") };
         assert_eq!(f.agencies, ["SpaceX"]);
         assert_eq!(f.exclude_programs, ["Starlink"]);
         assert_eq!(f.types, ["Communications"]);
@@ -788,7 +816,8 @@ mod tests {
             }
         }
         let sub = &defs[0]["options"];
-        assert_eq!(sub.as_array().unwrap().len(), 7);
+        assert_eq!(sub.as_array().unwrap().len(), 8);
+        assert_eq!(sub[7]["type"], 9, "mention: a role or a member");
         assert!(sub.as_array().unwrap().iter().take(6).all(|o| o["autocomplete"] == true && o["type"] == 3));
         assert_eq!(defs[3]["options"][0]["max_value"], 20);
         assert_eq!(defs[6]["options"][0]["choices"].as_array().unwrap().len(), 6, "five kinds and all");

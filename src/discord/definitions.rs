@@ -61,6 +61,10 @@ pub fn definitions() -> Vec<CreateCommand> {
             .add_string_choice("launches", "launch")
             .add_string_choice("events", "event"),
     );
+    subscribe = subscribe.add_option(
+        CreateCommandOption::new(CommandOptionType::Mentionable, "mention", "A role or member its alerts ping")
+            .required(false),
+    );
     vec![
         subscribe,
         CreateCommand::new("unsubscribe").description(describe_command("unsubscribe")).add_option(

@@ -41,6 +41,7 @@ use serenity::model::permissions::Permissions;
 use tracing::{debug, error, warn};
 
 use super::commands::{CommandOption, Handler, Invocation, InvocationKind, OptionValue};
+use crate::types::Mention;
 
 /// Where the endpoint is mounted.
 pub const PATH: &str = "/discord/interactions";
@@ -210,7 +211,7 @@ pub fn invocation(interaction: &Interaction) -> Invocation {
         other => return Invocation::of_kind(InvocationKind::Unsupported(u8::from(other.kind()))),
     };
     let mut options = Vec::new();
-    flatten(&c.data.options, &mut options);
+    flatten(c, &c.data.options, &mut options);
     Invocation {
         kind,
         name: c.data.name.clone(),
@@ -222,21 +223,37 @@ pub fn invocation(interaction: &Interaction) -> Invocation {
     }
 }
 
-fn flatten(options: &[CommandDataOption], out: &mut Vec<CommandOption>) {
+fn flatten(c: &CommandInteraction, options: &[CommandDataOption], out: &mut Vec<CommandOption>) {
     for o in options {
         let (value, focused) = match &o.value {
             CommandDataOptionValue::String(s) => (OptionValue::String(s.clone()), false),
             CommandDataOptionValue::Integer(i) => (OptionValue::Integer(*i), false),
             CommandDataOptionValue::Number(n) => (OptionValue::Number(*n), false),
             CommandDataOptionValue::Boolean(b) => (OptionValue::Bool(*b), false),
+            CommandDataOptionValue::Role(r) => (mention(c, Mention::Role(r.get())), false),
+            CommandDataOptionValue::User(u) => (mention(c, Mention::User(u.get())), false),
+            CommandDataOptionValue::Mentionable(id) => {
+                let role = c.data.resolved.roles.keys().any(|r| r.get() == id.get());
+                let m = if role { Mention::Role(id.get()) } else { Mention::User(id.get()) };
+                (mention(c, m), false)
+            }
             CommandDataOptionValue::Autocomplete { value, .. } => (OptionValue::String(value.clone()), true),
             CommandDataOptionValue::SubCommand(sub) | CommandDataOptionValue::SubCommandGroup(sub) => {
-                flatten(sub, out);
+                flatten(c, sub, out);
                 continue;
             }
             _ => (OptionValue::Other, false),
         };
         out.push(CommandOption { name: o.name.clone(), value, focused });
+    }
+}
+
+/// A picked role or member; the guild's `@everyone` role (whose id is the
+/// guild's) is no mention this bot ever sends.
+fn mention(c: &CommandInteraction, m: Mention) -> OptionValue {
+    match (m, c.guild_id) {
+        (Mention::Role(id), Some(guild)) if id == guild.get() => OptionValue::Other,
+        _ => OptionValue::Mention(m),
     }
 }
 

@@ -18,11 +18,12 @@
 use std::borrow::Cow;
 
 use serenity::builder::{CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage, ExecuteWebhook};
+use serenity::model::id::{RoleId, UserId};
 
 use crate::item::status;
 use crate::links;
 use crate::render::Message;
-use crate::types::AlertKind;
+use crate::types::{AlertKind, Mention};
 
 /// Discord's documented limits, in characters (Unicode scalar values,
 /// which is how Discord counts them).
@@ -106,19 +107,35 @@ pub fn embed(msg: &Message) -> CreateEmbed {
     e.footer(CreateEmbedFooter::new(parts.footer))
 }
 
-/// No mentions at all: LL2 text must never ping `@everyone` or a role.
-fn no_mentions() -> CreateAllowedMentions {
-    CreateAllowedMentions::new()
+/// Exactly `mentions` may ping, never `@everyone` or anything LL2 text
+/// contains (an empty `parse` list turns Discord's own parsing off).
+fn allowed(mentions: &[Mention]) -> CreateAllowedMentions {
+    let roles = mentions.iter().filter_map(|m| match m {
+        Mention::Role(id) => Some(RoleId::new(*id)),
+        Mention::User(_) => None,
+    });
+    let users = mentions.iter().filter_map(|m| match m {
+        Mention::User(id) => Some(UserId::new(*id)),
+        Mention::Role(_) => None,
+    });
+    CreateAllowedMentions::new().roles(roles).users(users)
 }
 
-/// Body of `POST /channels/{id}/messages` for `msg`.
-pub fn channel_message(msg: &Message) -> CreateMessage {
-    CreateMessage::new().embed(embed(msg)).allowed_mentions(no_mentions())
+/// The message content: the mentions, space-separated; empty without.
+fn mention_content(mentions: &[Mention]) -> String {
+    mentions.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
 }
 
-/// Body of `POST /webhooks/{id}/{token}` for `msg`.
-pub fn webhook_message(msg: &Message) -> ExecuteWebhook {
-    ExecuteWebhook::new().embed(embed(msg)).allowed_mentions(no_mentions())
+/// Body of `POST /channels/{id}/messages` for `msg`, pinging `mentions`.
+pub fn channel_message(msg: &Message, mentions: &[Mention]) -> CreateMessage {
+    let m = CreateMessage::new().embed(embed(msg)).allowed_mentions(allowed(mentions));
+    if mentions.is_empty() { m } else { m.content(mention_content(mentions)) }
+}
+
+/// Body of `POST /webhooks/{id}/{token}` for `msg`, pinging `mentions`.
+pub fn webhook_message(msg: &Message, mentions: &[Mention]) -> ExecuteWebhook {
+    let m = ExecuteWebhook::new().embed(embed(msg)).allowed_mentions(allowed(mentions));
+    if mentions.is_empty() { m } else { m.content(mention_content(mentions)) }
 }
 
 /// `text` cut to at most `max` characters on a character boundary, ending
@@ -419,7 +436,7 @@ mod tests {
     }
 
     fn body(m: &Message) -> serde_json::Value {
-        serde_json::to_value(channel_message(m)).unwrap()
+        serde_json::to_value(channel_message(m, &[])).unwrap()
     }
 
     #[test]
@@ -547,7 +564,7 @@ mod tests {
         assert_eq!(chars(e["title"].as_str().unwrap()), limits::TITLE);
         assert!(e.get("url").is_none(), "an over-long URL is dropped, not cut");
         assert!(e.get("thumbnail").is_none(), "an invalid image URL is dropped");
-        let webhook = serde_json::to_value(webhook_message(&m)).unwrap();
+        let webhook = serde_json::to_value(webhook_message(&m, &[])).unwrap();
         check_limits(&webhook).unwrap();
     }
 
@@ -648,7 +665,7 @@ mod tests {
                     pages: vec![crate::links::Link { label: "Space Launch Now", url: "https://spacelaunchnow.me/launch/x/".into() }],
                 };
                 prop_assert!(check_limits(&body(&m)).is_ok(), "{:?}", check_limits(&body(&m)));
-                prop_assert!(check_limits(&serde_json::to_value(webhook_message(&m)).unwrap()).is_ok());
+                prop_assert!(check_limits(&serde_json::to_value(webhook_message(&m, &[])).unwrap()).is_ok());
             }
         }
     }

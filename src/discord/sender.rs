@@ -37,11 +37,11 @@ use url::Url;
 use super::render;
 use crate::commands::mute::Button;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
-use crate::deliver::{BoxFuture, SendError, Sender, Sent};
+use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
 use crate::discord::commands::button_row;
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
-use crate::types::{Destination, ItemId, Secret};
+use crate::types::{Destination, Secret};
 
 /// Discord REST API version the bot talks to.
 pub const API_PATH: &str = "/api/v10";
@@ -182,16 +182,16 @@ impl WebhookSender {
 
 impl Sender for DiscordSender {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
-        self.send_alert(dest, msg, None)
+        self.send_alert(dest, msg, AlertExtras::default())
     }
 
     /// Bot messages carry a Mute button component (webhooks cannot carry
-    /// interactive components, so `WebhookSender` keeps the default).
+    /// interactive components) and the subscription's mentions.
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,
         msg: &'a Message,
-        mute: Option<&'a ItemId>,
+        extras: AlertExtras<'a>,
     ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
             let Destination::Discord(channel) = dest else {
@@ -201,8 +201,8 @@ impl Sender for DiscordSender {
             };
             let url = Url::parse(&format!("{}/channels/{}/messages", self.base, channel.0))
                 .map_err(|_| SendError::Rejected { reason: "cannot build the channel URL".into() })?;
-            let mut message = render::channel_message(msg);
-            if let Some(item) = mute {
+            let mut message = render::channel_message(msg, extras.mentions);
+            if let Some(item) = extras.mute {
                 message = message.components(vec![button_row(&Button::Mute(item.clone()))]);
             }
             let payload = serde_json::to_value(message)
@@ -223,6 +223,16 @@ impl Sender for DiscordSender {
 
 impl Sender for WebhookSender {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+        self.send_alert(dest, msg, AlertExtras::default())
+    }
+
+    /// Webhooks ping the subscription's mentions too.
+    fn send_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        msg: &'a Message,
+        extras: AlertExtras<'a>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
             let Destination::DiscordWebhook(secret) = dest else {
                 return Err(SendError::Rejected {
@@ -230,7 +240,7 @@ impl Sender for WebhookSender {
                 });
             };
             let hook = Webhook::parse(secret)?;
-            let payload = serde_json::to_value(render::webhook_message(msg))
+            let payload = serde_json::to_value(render::webhook_message(msg, extras.mentions))
                 .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
             let mut secrets = vec![secret.expose()];
             if let Some(t) = hook.token.as_deref() {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::Alert;
 use crate::item::{Item, Named};
-use crate::types::{AlertKind, Destination, ItemKind};
+use crate::types::{AlertKind, Destination, ItemKind, Mention};
 
 /// Stable id of a subscription in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,6 +82,9 @@ pub struct Subscription {
     /// close; `None`: always (records written before the setting existed).
     #[serde(default, with = "crate::types::opt_duration_secs", skip_serializing_if = "Option::is_none")]
     pub schedule_horizon: Option<Duration>,
+    /// Discord roles and users its alerts ping; empty elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Mention>,
     /// False while the destination refuses delivery (bot blocked or
     /// removed, channel gone): kept, so it resumes when the bot is let back
     /// in, but routes nothing meanwhile.
@@ -102,6 +105,7 @@ impl Subscription {
             reminders: Vec::new(),
             timezone: chrono_tz::UTC,
             schedule_horizon: None,
+            mentions: Vec::new(),
             enabled: true,
             origin,
         }
@@ -125,6 +129,11 @@ impl Subscription {
     /// `None`: schedule changes alert whatever the date.
     pub fn with_schedule_horizon(self, schedule_horizon: Option<Duration>) -> Subscription {
         Subscription { schedule_horizon, ..self }
+    }
+
+    /// Who its Discord alerts ping.
+    pub fn with_mentions(self, mentions: Vec<Mention>) -> Subscription {
+        Subscription { mentions, ..self }
     }
 
     /// Whether it is enabled and takes alerts of `kind`, whatever the item.

@@ -7,6 +7,13 @@
 //!   groups). Commands addressed to another bot (`/next@otherbot`) are
 //!   ignored; so are unknown commands in groups and channels unless they
 //!   name this bot.
+//! - Flooding: each command is judged at arrival by a
+//!   [`FloodGuard`] (per chat, and per sender in groups): a short burst is
+//!   answered, then one "slow down", then nothing until the burst passes.
+//!   Ignored commands are not run and never reach the rate limiter. Replies
+//!   are sent from their own tasks, so the chat's next update is judged
+//!   when it arrives, not after the previous reply went through the
+//!   limiter; commands still run one after another per chat.
 //! - Who may manage a chat: anyone in a private chat; in groups and
 //!   supergroups the chat's administrators (`getChatMember`, cached for
 //!   [`ADMIN_CACHE_TTL`]; an anonymous admin posting as the group counts);
@@ -42,24 +49,26 @@ use teloxide::dptree;
 use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, SendMessageSetters};
 use teloxide::requests::Requester;
 use teloxide::types::{
-    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButtonKind, InlineKeyboardMarkup, Me,
-    Message, ReplyParameters, Update, UserId,
+    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardButtonKind,
+    InlineKeyboardMarkup, Me, Message, ReplyParameters, Update, UserId,
 };
 use teloxide::update_listeners::Polling;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;
+use crate::commands::flood::{FloodGuard, FloodLimits, SLOW_DOWN, Verdict};
 use crate::commands::mute::{self, Button};
-use crate::commands::{self, CommandContext, CommandError, Defaults, Services};
+use crate::commands::{self, ChatCommand, CommandContext, CommandError, Defaults, Services, settings};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
-use crate::telegram::sender::{callback_button, classify};
-use crate::types::{ChatId, Destination};
+use crate::telegram::sender::{ChatKey, callback_button, classify};
+use crate::types::{ChatId, Destination, ThreadId};
 
 /// Long-polling timeout (`getUpdates?timeout=`); below the HTTP client's
 /// 17 s request timeout.
@@ -100,18 +109,26 @@ pub struct BotServices {
 pub struct CommandBot {
     bot: Bot,
     services: BotServices,
-    limiter: Option<Arc<RateLimiter<ChatId>>>,
+    limiter: Option<Arc<RateLimiter<ChatKey>>>,
+    flood: FloodLimits,
 }
 
 impl CommandBot {
     /// `bot` must already point at the configured `api_url`.
     pub fn new(bot: Bot, services: BotServices) -> CommandBot {
-        CommandBot { bot, services, limiter: None }
+        CommandBot { bot, services, limiter: None, flood: FloodLimits::default() }
     }
 
     /// Paces replies with `limiter` (the alert sender's).
-    pub fn with_limiter(mut self, limiter: Arc<RateLimiter<ChatId>>) -> CommandBot {
+    pub fn with_limiter(mut self, limiter: Arc<RateLimiter<ChatKey>>) -> CommandBot {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// How many commands a chat may send at once (default:
+    /// [`FloodLimits::default`]).
+    pub fn with_flood_limits(mut self, flood: FloodLimits) -> CommandBot {
+        self.flood = flood;
         self
     }
 
@@ -119,7 +136,7 @@ impl CommandBot {
     /// and retried with backoff; this never returns an error and never
     /// panics on input.
     pub async fn run(self, stop: CancellationToken) {
-        let CommandBot { bot, services, limiter } = self;
+        let CommandBot { bot, services, limiter, flood } = self;
         let token = bot.token().to_string();
         tokio::select! {
             () = start_up(&bot) => {}
@@ -129,7 +146,20 @@ impl CommandBot {
             }
         }
 
-        let ctx = Arc::new(Handlers { services, limiter, admins: AdminCache::new(ADMIN_CACHE_TTL, ADMIN_CACHE_MAX) });
+        let ctx = Arc::new(Handlers {
+            services,
+            limiter,
+            admins: AdminCache::new(ADMIN_CACHE_TTL, ADMIN_CACHE_MAX),
+            flood: Mutex::new(FloodGuard::new(flood)),
+            replies: TaskTracker::new(),
+        });
+        let ctx_at_stop = ctx.clone();
+        let stop_replies = || async move {
+            ctx_at_stop.replies.close();
+            if tokio::time::timeout(STOP_BUDGET, ctx_at_stop.replies.wait()).await.is_err() {
+                warn!("command replies still sending after {}s; leaving them", STOP_BUDGET.as_secs());
+            }
+        };
         let mut failures = 0u32;
         loop {
             let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
@@ -153,6 +183,7 @@ impl CommandBot {
                 result = &mut dispatch => match result {
                     Ok(()) => {
                         info!("Telegram polling ended");
+                        stop_replies().await;
                         return;
                     }
                     // The dispatcher's own getMe failed: the network is
@@ -173,6 +204,7 @@ impl CommandBot {
                     if shutdown.shutdown().is_ok() && tokio::time::timeout(STOP_BUDGET, dispatch).await.is_err() {
                         warn!("Telegram polling did not stop within {}s; leaving it", STOP_BUDGET.as_secs());
                     }
+                    stop_replies().await;
                     info!("Telegram bot stopped");
                     return;
                 }
@@ -285,8 +317,24 @@ impl Place {
 
 struct Handlers {
     services: BotServices,
-    limiter: Option<Arc<RateLimiter<ChatId>>>,
+    limiter: Option<Arc<RateLimiter<ChatKey>>>,
     admins: AdminCache,
+    flood: Mutex<FloodGuard<Sender>>,
+    /// Replies being sent, waited for at stop.
+    replies: TaskTracker,
+}
+
+/// What a pressed button was, once handled (before anything is sent).
+enum Press {
+    Mute(Result<mute::Pressed, crate::store::StoreError>),
+    Settings(Result<settings::SettingsPressed, crate::store::StoreError>),
+}
+
+/// Who a command counts against for flooding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Sender {
+    Chat(i64),
+    Member(i64, u64),
 }
 
 impl Handlers {
@@ -295,21 +343,25 @@ impl Handlers {
         let chat = msg.chat.id.0;
         let place = Place::of(msg);
         let Some((name, args)) = commands::split_command(text, me.user.username.as_deref()) else {
-            if place == Place::Private && !text.trim_start().starts_with('/') {
-                self.reply(bot, msg, ONLY_COMMANDS).await;
+            if place == Place::Private && !text.trim_start().starts_with('/') && self.admit(bot, msg) {
+                self.reply(bot, msg, ONLY_COMMANDS);
             }
             return;
         };
-        let cmd = match commands::parse(&name, args) {
+        let parsed = commands::parse(&name, args);
+        // In a group `/foo` may be meant for another bot: answer only
+        // when it names this one.
+        if matches!(parsed, Err(CommandError::Unknown(_))) && place != Place::Private && !names_a_bot(text) {
+            debug!(chat, command = %name, "unknown command not addressed to this bot; ignored");
+            return;
+        }
+        if !self.admit(bot, msg) {
+            return;
+        }
+        let cmd = match parsed {
             Ok(cmd) => cmd,
-            // In a group `/foo` may be meant for another bot: answer only
-            // when it names this one.
-            Err(CommandError::Unknown(_)) if place != Place::Private && !names_a_bot(text) => {
-                debug!(chat, command = %name, "unknown command not addressed to this bot; ignored");
-                return;
-            }
             Err(e) => {
-                self.reply(bot, msg, &e.to_string()).await;
+                self.reply(bot, msg, &e.to_string());
                 return;
             }
         };
@@ -320,13 +372,14 @@ impl Handlers {
                 Ok(admin) => admin,
                 Err(reason) => {
                     warn!(chat, %reason, "could not check the sender's admin status (getChatMember)");
-                    self.reply(bot, msg, SORRY).await;
+                    self.reply(bot, msg, SORRY);
                     return;
                 }
             },
         };
         debug!(chat, command = %name, can_manage, "Telegram command");
-        let context = CommandContext { destination: Destination::Telegram(ChatId(chat)), can_manage, now: Utc::now() };
+        let context = CommandContext { destination: destination_of(msg), can_manage, now: Utc::now() };
+        let wants_keyboard = cmd == ChatCommand::Settings;
         let result = {
             let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
             let services = Services {
@@ -335,16 +388,43 @@ impl Handlers {
                 directory: &directory,
                 defaults: &self.services.defaults,
             };
-            commands::execute(cmd, &context, &services)
+            commands::execute(cmd, &context, &services).and_then(|reply| {
+                let keys = if wants_keyboard { Some(settings::keyboard(&context, &services)?) } else { None };
+                Ok((reply, keys))
+            })
         };
-        let text = match result {
-            Ok(reply) => reply.text,
+        match result {
+            Ok((reply, keys)) => self.reply_with(bot, msg, &reply.text, keys.as_ref().map(inline_keyboard)),
             Err(e) => {
                 error!(chat, command = %name, error = %e, "store error while running a Telegram command");
-                SORRY.to_string()
+                self.reply(bot, msg, SORRY);
             }
-        };
-        self.reply(bot, msg, &text).await;
+        }
+    }
+
+    /// Whether `msg` is to be handled: yes within a burst; past it, the
+    /// first gets a "slow down" and the rest nothing, until it passes.
+    fn admit(&self, bot: &Bot, msg: &Message) -> bool {
+        let chat = msg.chat.id.0;
+        let mut keys = vec![Sender::Chat(chat)];
+        if Place::of(msg) == Place::Group
+            && let Some(user) = msg.from.as_ref()
+        {
+            keys.push(Sender::Member(chat, user.id.0));
+        }
+        let verdict = self.flood.lock().unwrap_or_else(|e| e.into_inner()).check(&keys, Instant::now());
+        match verdict {
+            Verdict::Answer => true,
+            Verdict::SlowDown => {
+                info!(chat, "command flood; asking to slow down and ignoring commands until it passes");
+                self.reply(bot, msg, SLOW_DOWN);
+                false
+            }
+            Verdict::Ignore => {
+                debug!(chat, "command flood; command ignored");
+                false
+            }
+        }
     }
 
     /// Whether the sender of `msg` administers its group (cached).
@@ -368,8 +448,9 @@ impl Handlers {
         Ok(admin)
     }
 
-    /// A button under an alert was pressed. Always answered, so the
-    /// presser's client stops its spinner, whatever the data says.
+    /// A button was pressed: under an alert (Mute/Unmute) or under
+    /// `/settings`. Always answered, so the presser's client stops its
+    /// spinner, whatever the data says.
     async fn press(&self, bot: &Bot, query: &CallbackQuery) {
         let data = query.data.as_deref().unwrap_or_default();
         let Some(message) = query.message.as_ref() else {
@@ -389,8 +470,11 @@ impl Handlers {
                 }
             }
         };
-        let context =
-            CommandContext { destination: Destination::Telegram(ChatId(chat.id.0)), can_manage, now: Utc::now() };
+        let destination = match message.regular_message() {
+            Some(m) => destination_of(m),
+            None => Destination::Telegram(ChatId(chat.id.0)),
+        };
+        let context = CommandContext { destination, can_manage, now: Utc::now() };
         let result = {
             let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
             let services = Services {
@@ -399,7 +483,15 @@ impl Handlers {
                 directory: &directory,
                 defaults: &self.services.defaults,
             };
-            mute::press(data, &context, &services)
+            if settings::is_settings_data(data) {
+                Press::Settings(settings::press(data, &context, &services))
+            } else {
+                Press::Mute(mute::press(data, &context, &services))
+            }
+        };
+        let result = match result {
+            Press::Mute(mute) => mute,
+            Press::Settings(settings) => return self.settings_pressed(bot, query, settings).await,
         };
         let pressed = match result {
             Ok(p) => p,
@@ -414,11 +506,41 @@ impl Handlers {
         if let Some(button) = pressed.button {
             let markup = swap_button(message.regular_message().and_then(Message::reply_markup), data, &button);
             if let Some(limiter) = &self.limiter {
-                limiter.acquire(&ChatId(chat.id.0)).await;
+                limiter.acquire(&ChatKey::Id(ChatId(chat.id.0))).await;
             }
             if let Err(e) = bot.edit_message_reply_markup(chat.id, message.id()).reply_markup(markup).await {
                 debug!(chat = chat.id.0, reason = %reason(&e, bot.token()), "could not swap the alert's button");
             }
+        }
+    }
+
+    /// Answers a settings press and shows the keyboard as it is now, in
+    /// place.
+    async fn settings_pressed(
+        &self,
+        bot: &Bot,
+        query: &CallbackQuery,
+        pressed: Result<settings::SettingsPressed, crate::store::StoreError>,
+    ) {
+        let Some(message) = query.message.as_ref() else { return };
+        let chat = message.chat().id;
+        let pressed = match pressed {
+            Ok(p) => p,
+            Err(e) => {
+                error!(chat = chat.0, error = %e, "store error while handling a settings button");
+                self.answer(bot, query, SORRY).await;
+                return;
+            }
+        };
+        debug!(chat = chat.0, toast = %pressed.toast, "Telegram settings button pressed");
+        self.answer(bot, query, &pressed.toast).await;
+        if let Some(limiter) = &self.limiter {
+            limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
+        }
+        let markup = inline_keyboard(&pressed.keyboard);
+        if let Err(e) = bot.edit_message_reply_markup(chat, message.id()).reply_markup(markup).await {
+            // "message is not modified" when the press changed nothing.
+            debug!(chat = chat.0, reason = %reason(&e, bot.token()), "could not refresh the settings keyboard");
         }
     }
 
@@ -430,46 +552,30 @@ impl Handlers {
         }
     }
 
-    /// Sends `text` as plain text to the chat of `msg`, in parts when it is
-    /// longer than one message; in groups as a reply to `msg`.
-    async fn reply(&self, bot: &Bot, msg: &Message, text: &str) {
-        let chat = msg.chat.id;
-        let reply_to = (Place::of(msg) == Place::Group).then_some(msg.id);
-        for (i, part) in split_message(text, MAX_MESSAGE_LEN).into_iter().enumerate() {
-            let mut retried = false;
-            loop {
-                if let Some(limiter) = &self.limiter {
-                    limiter.acquire(&ChatId(chat.0)).await;
-                }
-                let mut request = bot.send_message(chat, part.as_str());
-                if let (0, Some(id)) = (i, reply_to) {
-                    request = request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
-                }
-                match request.await {
-                    Ok(_) => break,
-                    Err(RequestError::RetryAfter(wait)) if !retried && wait.duration() <= REPLY_RETRY_MAX => {
-                        retried = true;
-                        if let Some(limiter) = &self.limiter {
-                            limiter.pause_key(&ChatId(chat.0), Instant::now() + wait.duration());
-                        }
-                        tokio::time::sleep(wait.duration()).await;
-                    }
-                    Err(e) => {
-                        warn!(chat = chat.0, reason = %reason(&e, bot.token()), "could not send a command reply");
-                        return;
-                    }
-                }
-            }
-        }
+    /// Sends `text` as the reply to `msg` from a task of its own, so the
+    /// chat's next command need not wait for the rate limiter.
+    fn reply(&self, bot: &Bot, msg: &Message, text: &str) {
+        self.reply_with(bot, msg, text, None);
     }
 
-    /// The bot's own membership changed.
+    /// [`Handlers::reply`] with an inline keyboard under the (last) part.
+    fn reply_with(&self, bot: &Bot, msg: &Message, text: &str, keyboard: Option<InlineKeyboardMarkup>) {
+        let to = ReplyTo {
+            chat: msg.chat.id,
+            reply_to: (Place::of(msg) == Place::Group).then_some(msg.id),
+            thread: topic_of(msg),
+            keyboard,
+        };
+        self.replies.spawn(send_reply(bot.clone(), self.limiter.clone(), to, text.to_string()));
+    }
+
+    /// The bot's own membership changed: the chat and its forum topics.
     fn membership(&self, update: &ChatMemberUpdated) {
         let chat = update.chat.id.0;
         let new = &update.new_chat_member.kind;
         let present = new.is_present();
         let status = status_name(new);
-        match self.services.subs.set_enabled(&Destination::Telegram(ChatId(chat)), present) {
+        match self.services.subs.set_enabled_in_chat(ChatId(chat), present) {
             Ok(0) => debug!(chat, status, "bot membership changed; no subscription to update"),
             Ok(n) if present => {
                 info!(chat, status, enabled = n, "bot is back in the chat; its subscriptions are active again")
@@ -485,6 +591,76 @@ impl Handlers {
             }
         }
     }
+}
+
+/// Where a command reply goes: the chat, as a reply to the command in
+/// groups, in the topic it came from.
+struct ReplyTo {
+    chat: teloxide::types::ChatId,
+    reply_to: Option<teloxide::types::MessageId>,
+    thread: Option<teloxide::types::ThreadId>,
+    keyboard: Option<InlineKeyboardMarkup>,
+}
+
+/// Sends `text` as plain text, in parts when it is longer than one
+/// message, paced by `limiter`; a short 429 is waited out once.
+async fn send_reply(bot: Bot, limiter: Option<Arc<RateLimiter<ChatKey>>>, to: ReplyTo, text: String) {
+    let ReplyTo { chat, reply_to, thread, keyboard } = to;
+    let parts = split_message(&text, MAX_MESSAGE_LEN);
+    let last = parts.len().saturating_sub(1);
+    for (i, part) in parts.into_iter().enumerate() {
+        let mut retried = false;
+        loop {
+            if let Some(limiter) = &limiter {
+                limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
+            }
+            let mut request = bot.send_message(chat, part.as_str());
+            if let Some(t) = thread {
+                request = request.message_thread_id(t);
+            }
+            if let (0, Some(id)) = (i, reply_to) {
+                request = request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+            }
+            if let (true, Some(k)) = (i == last, &keyboard) {
+                request = request.reply_markup(k.clone());
+            }
+            match request.await {
+                Ok(_) => break,
+                Err(RequestError::RetryAfter(wait)) if !retried && wait.duration() <= REPLY_RETRY_MAX => {
+                    retried = true;
+                    if let Some(limiter) = &limiter {
+                        limiter.pause_key(&ChatKey::Id(ChatId(chat.0)), Instant::now() + wait.duration());
+                    }
+                    tokio::time::sleep(wait.duration()).await;
+                }
+                Err(e) => {
+                    warn!(chat = chat.0, reason = %reason(&e, bot.token()), "could not send a command reply");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The forum topic a message was posted in; `None` in chats without
+/// topics and in a forum's General topic (Telegram sets a thread id on
+/// plain reply chains too, so only topic messages count).
+fn topic_of(msg: &Message) -> Option<teloxide::types::ThreadId> {
+    msg.thread_id.filter(|_| msg.is_topic_message)
+}
+
+/// Whose settings a message speaks for: its chat, or the forum topic it
+/// was posted in, so `/subscribe` in a topic binds alerts to that topic.
+fn destination_of(msg: &Message) -> Destination {
+    Destination::telegram(ChatId(msg.chat.id.0), topic_of(msg).map(|t| ThreadId(t.0.0)))
+}
+
+/// A settings keyboard as Telegram inline buttons.
+fn inline_keyboard(keys: &settings::Keyboard) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(
+        keys.iter()
+            .map(|row| row.iter().map(|k| InlineKeyboardButton::callback(&k.label, &k.data)).collect::<Vec<_>>()),
+    )
 }
 
 /// The alert's keyboard with the button whose data is `pressed` replaced

@@ -22,7 +22,8 @@ use std::time::Duration;
 use teloxide::payloads::{SendMessageSetters, SendPhotoSetters};
 use teloxide::requests::Requester;
 use teloxide::types::{
-    ChatId as TgChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, ParseMode,
+    ChatId as TgChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, MessageId,
+    ParseMode, Recipient, ThreadId as TgThreadId,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::time::Instant;
@@ -32,16 +33,70 @@ use super::render::{buttons, caption, html, http_url};
 use crate::commands::mute::Button;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
-use crate::deliver::{BoxFuture, SendError, Sender, Sent};
+use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
-use crate::types::{ChatId, Destination, ItemId, Secret};
+use crate::types::{ChannelName, ChatId, Destination, ItemId, Secret, ThreadId};
 
-/// Telegram chats are rate-limited per chat; negative ids are groups,
-/// supergroups and channels, which also have the per-group limit.
-impl LimitKey for ChatId {
+/// What Telegram paces on its own: a chat by id (its forum topics
+/// included), or a public channel addressed by its username, whose numeric
+/// id tminus need not know.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChatKey {
+    Id(ChatId),
+    Channel(ChannelName),
+}
+
+impl From<ChatId> for ChatKey {
+    fn from(chat: ChatId) -> ChatKey {
+        ChatKey::Id(chat)
+    }
+}
+
+impl fmt::Display for ChatKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatKey::Id(c) => write!(f, "{}", c.0),
+            ChatKey::Channel(name) => f.write_str(&name.handle()),
+        }
+    }
+}
+
+/// Negative ids are groups, supergroups and channels, which also have the
+/// per-group limit; so do channels by username.
+impl LimitKey for ChatKey {
     fn is_group(&self) -> bool {
-        self.0 < 0
+        match self {
+            ChatKey::Id(c) => c.0 < 0,
+            ChatKey::Channel(_) => true,
+        }
+    }
+}
+
+/// Where one alert goes: the chat (by id or `@username`) and, for a forum
+/// topic, its thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    key: ChatKey,
+    thread: Option<TgThreadId>,
+}
+
+impl Target {
+    fn of(dest: &Destination) -> Option<Target> {
+        let thread = |t: ThreadId| Some(TgThreadId(MessageId(t.0)));
+        match dest {
+            Destination::Telegram(c) => Some(Target { key: ChatKey::Id(*c), thread: None }),
+            Destination::TelegramTopic(c, t) => Some(Target { key: ChatKey::Id(*c), thread: thread(*t) }),
+            Destination::TelegramChannel(name) => Some(Target { key: ChatKey::Channel(name.clone()), thread: None }),
+            _ => None,
+        }
+    }
+
+    fn recipient(&self) -> Recipient {
+        match &self.key {
+            ChatKey::Id(c) => Recipient::Id(TgChatId(c.0)),
+            ChatKey::Channel(name) => Recipient::ChannelUsername(name.handle()),
+        }
     }
 }
 
@@ -144,11 +199,11 @@ const BAD_TOKEN_RETRY: Duration = Duration::from_secs(300);
 pub struct TelegramSender {
     bot: Bot,
     token: Secret,
-    limiter: Arc<RateLimiter<ChatId>>,
+    limiter: Arc<RateLimiter<ChatKey>>,
     /// Sends carry `allow_paid_broadcast`.
     paid_broadcast: bool,
     /// Recent 429s, to tell a bot-wide flood from a per-chat one.
-    floods: Mutex<VecDeque<(Instant, ChatId)>>,
+    floods: Mutex<VecDeque<(Instant, ChatKey)>>,
 }
 
 /// Hand-written: teloxide's `Bot` prints its token in `Debug`.
@@ -193,7 +248,7 @@ impl TelegramSender {
 
     /// The limiter this sender paces itself with; other code sending as the
     /// same bot (command replies) should share it.
-    pub fn limiter(&self) -> Arc<RateLimiter<ChatId>> {
+    pub fn limiter(&self) -> Arc<RateLimiter<ChatKey>> {
         self.limiter.clone()
     }
 
@@ -203,25 +258,26 @@ impl TelegramSender {
         &self.bot
     }
 
-    async fn deliver(&self, chat: ChatId, msg: &Message, mute: Option<&ItemId>) -> Result<Sent, SendError> {
+    async fn deliver(&self, to: &Target, msg: &Message, mute: Option<&ItemId>) -> Result<Sent, SendError> {
+        let chat = &to.key;
         let keyboard = keyboard(msg, mute);
         let image = msg.image.as_deref().and_then(http_url);
         if let Some(img) = &image
             && let Some(cap) = caption(msg)
         {
-            match self.send_photo(chat, img, &cap, keyboard.clone()).await {
+            match self.send_photo(to, img, &cap, keyboard.clone()).await {
                 Ok(sent) => return Ok(sent),
                 // Telegram could not fetch or use the image: the alert still
                 // goes out, as text with a link preview.
                 Err(e) if is_image_problem(&e) => {
                     let reason = redact(&e.to_string(), &[self.token.expose()]);
-                    debug!(chat = chat.0, %reason, "image refused; sending the alert as text");
+                    debug!(%chat, %reason, "image refused; sending the alert as text");
                 }
                 Err(e) => return Err(self.failure(chat, "sendPhoto", &cap, e)),
             }
         }
         let text = html(msg);
-        self.limiter.acquire(&chat).await;
+        self.limiter.acquire(chat).await;
         let preview = match &image {
             Some(img) => LinkPreviewOptions {
                 is_disabled: false,
@@ -240,10 +296,13 @@ impl TelegramSender {
         };
         let mut req = self
             .bot
-            .send_message(TgChatId(chat.0), text.as_str())
+            .send_message(to.recipient(), text.as_str())
             .parse_mode(ParseMode::Html)
             .link_preview_options(preview)
             .allow_paid_broadcast(self.paid_broadcast);
+        if let Some(thread) = to.thread {
+            req = req.message_thread_id(thread);
+        }
         if let Some(k) = keyboard {
             req = req.reply_markup(k);
         }
@@ -255,7 +314,7 @@ impl TelegramSender {
 
     async fn send_photo(
         &self,
-        chat: ChatId,
+        to: &Target,
         image: &str,
         caption: &str,
         keyboard: Option<InlineKeyboardMarkup>,
@@ -265,13 +324,16 @@ impl TelegramSender {
             // problem so the alert goes out as text.
             return Err(RequestError::Api(ApiError::WrongFileIdOrUrl));
         };
-        self.limiter.acquire(&chat).await;
+        self.limiter.acquire(&to.key).await;
         let mut req = self
             .bot
-            .send_photo(TgChatId(chat.0), InputFile::url(url))
+            .send_photo(to.recipient(), InputFile::url(url))
             .caption(caption)
             .parse_mode(ParseMode::Html)
             .allow_paid_broadcast(self.paid_broadcast);
+        if let Some(thread) = to.thread {
+            req = req.message_thread_id(thread);
+        }
         if let Some(k) = keyboard {
             req = req.reply_markup(k);
         }
@@ -281,14 +343,14 @@ impl TelegramSender {
 
     /// Classifies `err`, applies what it means for pacing, and logs what
     /// only this layer can log (the rejected payload).
-    fn failure(&self, chat: ChatId, method: &str, payload: &str, err: RequestError) -> SendError {
+    fn failure(&self, chat: &ChatKey, method: &str, payload: &str, err: RequestError) -> SendError {
         let out = classify(&err, self.token.expose());
         match (&err, &out) {
             (RequestError::RetryAfter(_), SendError::Transient { retry_after: Some(wait), .. }) => {
-                self.flooded(chat, *wait)
+                self.flooded(chat.clone(), *wait)
             }
             (_, SendError::Rejected { reason }) => {
-                warn!(chat = chat.0, method, %reason, payload, "Telegram rejected the message; payload logged for the bug report");
+                warn!(%chat, method, %reason, payload, "Telegram rejected the message; payload logged for the bug report");
             }
             _ => {}
         }
@@ -297,7 +359,7 @@ impl TelegramSender {
 
     /// A 429 for `chat`: pause that chat; if several chats got one just
     /// now, it is the bot-wide limit: pause everything.
-    fn flooded(&self, chat: ChatId, wait: Duration) {
+    fn flooded(&self, chat: ChatKey, wait: Duration) {
         let now = Instant::now();
         let until = now + wait;
         self.limiter.pause_key(&chat, until);
@@ -306,7 +368,7 @@ impl TelegramSender {
             recent.pop_front();
         }
         recent.push_back((now, chat));
-        let mut chats: Vec<ChatId> = recent.iter().map(|(_, c)| *c).collect();
+        let mut chats: Vec<&ChatKey> = recent.iter().map(|(_, c)| c).collect();
         chats.sort_unstable();
         chats.dedup();
         let per_second = self
@@ -328,20 +390,20 @@ impl TelegramSender {
 
 impl Sender for TelegramSender {
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
-        self.send_alert(dest, msg, None)
+        self.send_alert(dest, msg, AlertExtras::default())
     }
 
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,
         msg: &'a Message,
-        mute: Option<&'a ItemId>,
+        extras: AlertExtras<'a>,
     ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
-            let Destination::Telegram(chat) = dest else {
+            let Some(to) = Target::of(dest) else {
                 return Err(SendError::Rejected { reason: format!("not a Telegram destination: {dest}") });
             };
-            self.deliver(*chat, msg, mute).await
+            self.deliver(&to, msg, extras.mute).await
         })
     }
 }
@@ -480,6 +542,11 @@ fn classify_api(e: &ApiError, reason: &str) -> SendError {
                 "user is deactivated",
                 "peer_id_invalid",
                 "chat was deleted",
+                // A forum topic deleted or closed, or a topic id on a group
+                // without topics: only that topic's subscriptions stop.
+                "message thread not found",
+                "topic_closed",
+                "topic_deleted",
             ];
             if d.starts_with("forbidden") || GONE.iter().any(|g| d.contains(g)) {
                 permanent()
@@ -572,12 +639,12 @@ mod tests {
         let s = TelegramSender::new(&Secret::new(TOKEN), "http://127.0.0.1:1", TelegramLimits::default()).unwrap();
         let limiter = s.limiter();
         for chat in 1..=4 {
-            s.flooded(ChatId(chat), Duration::from_secs(3));
-            assert!(limiter.paused_until(&ChatId(chat)).is_some());
+            s.flooded(ChatId(chat).into(), Duration::from_secs(3));
+            assert!(limiter.paused_until(&ChatId(chat).into()).is_some());
         }
-        assert!(limiter.paused_until(&ChatId(99)).is_none(), "a few 429s pause only their chats");
-        s.flooded(ChatId(5), Duration::from_secs(3));
-        assert!(limiter.paused_until(&ChatId(99)).is_some(), "many chats at once: the bot-wide limit");
+        assert!(limiter.paused_until(&ChatId(99).into()).is_none(), "a few 429s pause only their chats");
+        s.flooded(ChatId(5).into(), Duration::from_secs(3));
+        assert!(limiter.paused_until(&ChatId(99).into()).is_some(), "many chats at once: the bot-wide limit");
 
         // At 1000/s it takes a hundred chats to call it a flood.
         let fast = TelegramSender::new(
@@ -587,9 +654,9 @@ mod tests {
         )
         .unwrap();
         for chat in 1..=20 {
-            fast.flooded(ChatId(chat), Duration::from_secs(1));
+            fast.flooded(ChatId(chat).into(), Duration::from_secs(1));
         }
-        assert!(fast.limiter().paused_until(&ChatId(99)).is_none());
+        assert!(fast.limiter().paused_until(&ChatId(99).into()).is_none());
     }
 
     #[test]
@@ -615,6 +682,7 @@ mod tests {
         let s = TelegramSender::new(&t, "http://127.0.0.1:8081", TelegramLimits::default()).unwrap();
         assert!(!format!("{s:?}").contains("secret"));
         assert_eq!(TelegramLimits::default().scaled(1000.0 / 30.0).global, Rate::per_second(1000));
-        assert!(ChatId(-5).is_group() && !ChatId(5).is_group());
+        assert!(ChatKey::from(ChatId(-5)).is_group() && !ChatKey::from(ChatId(5)).is_group());
+        assert!(ChatKey::Channel(ChannelName::parse("@spacenews").unwrap()).is_group());
     }
 }

@@ -58,6 +58,15 @@
 //!   changed keyboard (`message is not modified`), and stores the new one.
 //!   `callback_data` over 64 bytes is `BUTTON_DATA_INVALID`.
 //!
+//! Forum topics and channels: `message_thread_id` is recorded
+//! ([`Call::thread_id`]) and echoed in the sent message (`is_topic_message`);
+//! [`FakeTelegram::close_topic`] makes sends into a topic answer 400
+//! `TOPIC_CLOSED`, [`FakeTelegram::delete_topic`] `message thread not found`.
+//! [`FakeTelegram::add_channel`] names a channel: `chat_id=@name` then reaches
+//! it ([`Call::chat_id`] is its numeric id, [`Call::chat_username`] the name
+//! as sent); an unknown `@name` is `chat not found`.
+//! [`topic_message_update`] builds a message posted inside a topic.
+//!
 //! Faults: [`FakeTelegram::script`] gives a chat a [`Behaviour`] (blocked,
 //! kicked, not found, deactivated, no rights, migrated, 500s, 429s, refused
 //! image, any 400);
@@ -176,6 +185,10 @@ pub struct Call {
     /// As requested, e.g. `SendMessage`; compare with [`Call::is`].
     pub method: String,
     pub chat_id: Option<i64>,
+    /// `chat_id` when it was an `@username`, as sent.
+    pub chat_username: Option<String>,
+    /// `message_thread_id`, for a forum topic.
+    pub thread_id: Option<i64>,
     /// `text` parameter as sent (HTML source).
     pub text: Option<String>,
     /// `caption` parameter as sent.
@@ -233,6 +246,10 @@ struct State {
     next_update_id: i64,
     members: HashMap<(i64, i64), MemberStatus>,
     chat_kinds: HashMap<i64, String>,
+    /// Channel usernames (lowercase, with `@`) → chat id.
+    usernames: HashMap<String, i64>,
+    /// Topics that answer an error, by (chat, thread): the description.
+    topic_faults: HashMap<(i64, i64), &'static str>,
     commands: Option<Value>,
     /// Messages the fake sent, by (chat, message id), as answered.
     messages: HashMap<(i64, i64), Value>,
@@ -291,6 +308,8 @@ impl FakeTelegram {
                 next_update_id: 1,
                 members: HashMap::new(),
                 chat_kinds: HashMap::new(),
+                usernames: HashMap::new(),
+                topic_faults: HashMap::new(),
                 commands: None,
                 method_faults: HashMap::new(),
                 messages: HashMap::new(),
@@ -349,6 +368,23 @@ impl FakeTelegram {
     /// negative ids groups.
     pub fn set_chat_kind(&self, chat: i64, kind: &str) {
         self.shared.lock().chat_kinds.insert(chat, kind.to_string());
+    }
+
+    /// A public channel `chat` named `@username`.
+    pub fn add_channel(&self, chat: i64, username: &str) {
+        let mut st = self.shared.lock();
+        st.chat_kinds.insert(chat, "channel".into());
+        st.usernames.insert(format!("@{}", username.trim_start_matches('@').to_ascii_lowercase()), chat);
+    }
+
+    /// Sends into topic `thread` of `chat` answer 400 `TOPIC_CLOSED`.
+    pub fn close_topic(&self, chat: i64, thread: i64) {
+        self.shared.lock().topic_faults.insert((chat, thread), "Bad Request: TOPIC_CLOSED");
+    }
+
+    /// Sends into topic `thread` of `chat` answer 400 `message thread not found`.
+    pub fn delete_topic(&self, chat: i64, thread: i64) {
+        self.shared.lock().topic_faults.insert((chat, thread), "Bad Request: message thread not found");
     }
 
     /// What `getChatMember(chat, user)` answers.
@@ -500,6 +536,16 @@ pub fn message_update(chat: i64, user: i64, text: &str) -> Value {
         msg["entities"] = json!([e]);
     }
     json!({"message": msg})
+}
+
+/// A `message` update with `text` from `user` posted in forum topic
+/// `thread` of supergroup `chat`.
+pub fn topic_message_update(chat: i64, user: i64, thread: i64, text: &str) -> Value {
+    let mut update = message_update(chat, user, text);
+    update["message"]["chat"]["is_forum"] = json!(true);
+    update["message"]["message_thread_id"] = json!(thread);
+    update["message"]["is_topic_message"] = json!(true);
+    update
 }
 
 /// A `channel_post` update with `text` in channel `chat`.
@@ -788,7 +834,9 @@ fn respond(shared: &Shared, at: Instant, method: &str, params: Value, multipart:
     let call = Call {
         at,
         method: method.to_string(),
-        chat_id: params.get("chat_id").and_then(as_i64),
+        chat_id: params.get("chat_id").and_then(as_i64).or_else(|| answer.body["result"]["chat"]["id"].as_i64()),
+        chat_username: get_str("chat_id").filter(|c| c.starts_with('@')),
+        thread_id: params.get("message_thread_id").and_then(as_i64),
         text: get_str("text"),
         caption: get_str("caption"),
         photo: get_str("photo"),
@@ -865,10 +913,16 @@ fn send(shared: &Shared, method: &str, params: &Map<String, Value>, at: Instant)
     let Some(chat_value) = params.get("chat_id") else {
         return Answer::err(400, "Bad Request: chat_id is empty");
     };
-    let Some(chat) = as_i64(chat_value) else {
+    let mut st = shared.lock();
+    let by_name = chat_value.as_str().filter(|c| c.starts_with('@'));
+    let named = by_name.and_then(|c| st.usernames.get(&c.to_ascii_lowercase()).copied());
+    let Some(chat) = as_i64(chat_value).or(named) else {
         return Answer::err(400, "Bad Request: chat not found");
     };
-    let mut st = shared.lock();
+    let thread = params.get("message_thread_id").and_then(as_i64);
+    if let Some(description) = thread.and_then(|t| st.topic_faults.get(&(chat, t)).copied()) {
+        return Answer::err(400, description);
+    }
 
     if let Some(answer) = scripted(&mut st, chat, photo_call) {
         return answer;
@@ -941,6 +995,10 @@ fn send(shared: &Shared, method: &str, params: &Map<String, Value>, at: Instant)
     }
     if let Some(t) = text {
         msg["text"] = json!(t);
+    }
+    if let Some(t) = thread {
+        msg["message_thread_id"] = json!(t);
+        msg["is_topic_message"] = json!(true);
     }
     if photo_call {
         msg["photo"] = json!([

@@ -12,3 +12,8 @@ pub mod fake_discord;
 pub mod fake_ll2;
 pub mod fake_telegram;
 pub mod logs;
+
+/// Flood limits for tests that send commands as fast as the bot answers
+/// them, as no person does; the flood tests use the real defaults.
+pub const UNHURRIED: tminus::commands::flood::FloodLimits =
+    tminus::commands::flood::FloodLimits { burst: 1000, refill: std::time::Duration::from_millis(1), max_keys: 1000 };
