@@ -10,6 +10,9 @@
 //! `TMINUS_FANOUT_CHATS` (default 10000), `TMINUS_FANOUT_RATE` (messages/s,
 //! default 1000), `TMINUS_FANOUT_RUNS` (default 1), `TMINUS_FANOUT_DEBUG`
 //! (sends per second and the largest gaps, as the fake saw them),
+//! `TMINUS_FANOUT_LATENCY_MS` (the fake answers every call that long after
+//! it arrived, default 0: with the send window W per platform, throughput
+//! at a real round trip is what the window allows),
 //! `TMINUS_FANOUT_NO_SETUP_FLUSH` (skip the flush the poller does after
 //! committing the alert: the deliverer's first flush then writes the whole
 //! 10,000-entry commit and the fan-out stalls behind it).
@@ -97,9 +100,11 @@ struct FanOut {
 }
 
 /// One alert to `chats` chats. `factor` scales Telegram's limits on both
-/// sides; `None` = no limits anywhere (capacity of the pipeline).
-fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> FanOut {
+/// sides; `None` = no limits anywhere (capacity of the pipeline). Every
+/// answer of the fake comes `latency` after the call.
+fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>, latency: Duration) -> FanOut {
     let fake = fake_rt.block_on(FakeTelegram::start());
+    fake.set_latency(latency);
     let limits = match factor {
         Some(f) => {
             fake.set_limits(FakeLimits::telegram().scaled(f));
@@ -244,6 +249,7 @@ fn main() {
     let rate = env_num("TMINUS_FANOUT_RATE", 1000) as f64;
     let runs = env_num("TMINUS_FANOUT_RUNS", 1);
     let factor = rate / TELEGRAM_GLOBAL;
+    let latency = Duration::from_millis(env_num("TMINUS_FANOUT_LATENCY_MS", 0));
 
     let fake_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -253,13 +259,14 @@ fn main() {
         .expect("fake runtime");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!(
-        "fanout: {chats} Telegram chats, one alert; {} CPUs; fake on its own runtime thread",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "fanout: {chats} Telegram chats, one alert; {} CPUs; fake on its own runtime thread; round trip {} ms",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        latency.as_millis()
     );
 
     flush_cost(&rt);
 
-    let cap = fan_out(&rt, &fake_rt, chats, None);
+    let cap = fan_out(&rt, &fake_rt, chats, None, latency);
     println!(
         "capacity, no limits anywhere: {} sends in {:.2} s = {:.0} sends/s",
         cap.delivered,
@@ -269,7 +276,7 @@ fn main() {
 
     let ideal = chats as f64 / rate;
     for run in 1..=runs {
-        let r = fan_out(&rt, &fake_rt, chats, Some(factor));
+        let r = fan_out(&rt, &fake_rt, chats, Some(factor), latency);
         let efficiency = ideal / r.elapsed.as_secs_f64();
         println!(
             "fan-out #{run}: {} chats at {rate:.0}/s (Telegram limits × {factor:.2}): ideal {ideal:.2} s, took {:.2} s \
