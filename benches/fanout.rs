@@ -10,7 +10,11 @@
 //! `TMINUS_FANOUT_CHATS` (default 10000), `TMINUS_FANOUT_RATE` (messages/s,
 //! default 1000), `TMINUS_FANOUT_RUNS` (default 1), `TMINUS_FANOUT_DEBUG`
 //! (sends per second and the largest gaps, as the fake saw them),
-//! `TMINUS_FANOUT_NO_SETUP_FLUSH` (skip the flush the poller does after
+//! `TMINUS_FANOUT_LATENCY_MS` (the fake answers every call that long after
+//! it arrived, default 0: with the send window W per platform, throughput
+//! at a real round trip is what the window allows),
+//! `TMINUS_FANOUT_WINDOW` (the deliverer's window W, default
+//! `DEFAULT_WINDOW`), `TMINUS_FANOUT_NO_SETUP_FLUSH` (skip the flush the poller does after
 //! committing the alert: the deliverer's first flush then writes the whole
 //! 10,000-entry commit and the fan-out stalls behind it).
 //!
@@ -35,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fake_telegram::{FakeLimits, FakeTelegram};
-use tminus::deliver::{Deliverer, DeliveryConfig, DrainStats, Sender, Senders};
+use tminus::deliver::{DEFAULT_WINDOW, Deliverer, DeliveryConfig, DrainStats, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, Delivered, OutboxEntry, Store};
@@ -97,9 +101,12 @@ struct FanOut {
 }
 
 /// One alert to `chats` chats. `factor` scales Telegram's limits on both
-/// sides; `None` = no limits anywhere (capacity of the pipeline).
-fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> FanOut {
+/// sides; `None` = no limits anywhere (capacity of the pipeline). Every
+/// answer of the fake comes `latency` after the call.
+fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>, latency: Duration) -> FanOut {
+    let window = env_num("TMINUS_FANOUT_WINDOW", DEFAULT_WINDOW as u64) as usize;
     let fake = fake_rt.block_on(FakeTelegram::start());
+    fake.set_latency(latency);
     let limits = match factor {
         Some(f) => {
             fake.set_limits(FakeLimits::telegram().scaled(f));
@@ -112,7 +119,7 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>) -> 
     let sender = Arc::new(TelegramSender::new(&fake.token(), &fake.api_url(), limits).expect("sender"));
     let senders = Senders::default().with("telegram", sender as Arc<dyn Sender>);
     let subs = Subscriptions::load(store.clone()).expect("subscriptions load");
-    let deliverer = Arc::new(Deliverer::new(subs, senders, DeliveryConfig::default()));
+    let deliverer = Arc::new(Deliverer::new(subs, senders, DeliveryConfig { window, ..DeliveryConfig::default() }));
 
     let (elapsed, stats, passes) = rt.block_on(async {
         let start = Instant::now();
@@ -244,6 +251,7 @@ fn main() {
     let rate = env_num("TMINUS_FANOUT_RATE", 1000) as f64;
     let runs = env_num("TMINUS_FANOUT_RUNS", 1);
     let factor = rate / TELEGRAM_GLOBAL;
+    let latency = Duration::from_millis(env_num("TMINUS_FANOUT_LATENCY_MS", 0));
 
     let fake_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -253,13 +261,15 @@ fn main() {
         .expect("fake runtime");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!(
-        "fanout: {chats} Telegram chats, one alert; {} CPUs; fake on its own runtime thread",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "fanout: {chats} Telegram chats, one alert; {} CPUs; fake on its own runtime thread; round trip {} ms; window {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        latency.as_millis(),
+        env_num("TMINUS_FANOUT_WINDOW", DEFAULT_WINDOW as u64)
     );
 
     flush_cost(&rt);
 
-    let cap = fan_out(&rt, &fake_rt, chats, None);
+    let cap = fan_out(&rt, &fake_rt, chats, None, latency);
     println!(
         "capacity, no limits anywhere: {} sends in {:.2} s = {:.0} sends/s",
         cap.delivered,
@@ -269,12 +279,15 @@ fn main() {
 
     let ideal = chats as f64 / rate;
     for run in 1..=runs {
-        let r = fan_out(&rt, &fake_rt, chats, Some(factor));
+        let r = fan_out(&rt, &fake_rt, chats, Some(factor), latency);
         let efficiency = ideal / r.elapsed.as_secs_f64();
+        // Sends per second between the first and the last accepted send:
+        // the pace alone, without the round trips at the ends.
+        let steady = (r.delivered - 1) as f64 / r.span.as_secs_f64();
         println!(
             "fan-out #{run}: {} chats at {rate:.0}/s (Telegram limits × {factor:.2}): ideal {ideal:.2} s, took {:.2} s \
              (first→last send {:.2} s; drain passes ended at {}); efficiency {efficiency:.3}; {} × 429, {} retried; \
-             busiest second {} sends",
+             busiest second {} sends; steady rate {:.2}/s = {:.3} of the limit",
             r.chats,
             r.elapsed.as_secs_f64(),
             r.span.as_secs_f64(),
@@ -282,6 +295,8 @@ fn main() {
             r.throttled,
             r.retried,
             r.busiest,
+            steady,
+            steady / rate,
         );
     }
 }
