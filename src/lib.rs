@@ -34,7 +34,7 @@ pub mod reminders;
 pub mod render;
 pub mod rules;
 pub mod server;
-pub mod status_page;
+mod status_page;
 pub mod store;
 pub mod subscriptions;
 pub mod telegram;
