@@ -38,6 +38,6 @@ mod status_page;
 pub mod store;
 pub mod subscriptions;
 pub mod telegram;
-pub mod transfer;
+mod transfer;
 pub mod types;
 pub mod tz;
