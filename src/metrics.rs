@@ -68,6 +68,7 @@ pub enum DeliveryOutcome {
 }
 
 impl DeliveryOutcome {
+    /// The `outcome` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryOutcome::Delivered => "delivered",
@@ -150,7 +151,9 @@ struct SubscriptionState {
 /// Values read from the store when `/metrics` is scraped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreGauges {
+    /// Outbox entries waiting.
     pub outbox_depth: u64,
+    /// Dead letters kept.
     pub dead_letters: u64,
     /// Item snapshots kept.
     pub items: u64,
@@ -190,7 +193,9 @@ pub struct Metrics {
 /// A failed poll of a feed: the error, worded for operators, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollFailure {
+    /// The error, worded for operators.
     pub message: String,
+    /// When the poll failed.
     pub at: DateTime<Utc>,
 }
 

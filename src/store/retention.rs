@@ -21,14 +21,20 @@ use crate::item::Item;
 /// How many records one [`Store::prune`] call removed, by tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
+    /// Delivery records.
     pub delivered: usize,
+    /// Dead letters.
     pub dead_letters: usize,
+    /// Sent-reminder records.
     pub reminders: usize,
+    /// Alerts (none still waiting in a fan-out).
     pub alerts: usize,
+    /// Item snapshots.
     pub items: usize,
 }
 
 impl Pruned {
+    /// Records removed from all trees together.
     pub fn total(&self) -> usize {
         self.delivered + self.dead_letters + self.reminders + self.alerts + self.items
     }
