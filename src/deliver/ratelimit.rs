@@ -56,7 +56,9 @@ use tokio::time::Instant;
 /// At most `count` grants per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
+    /// Grants allowed per window; at least 1 (see [`Rate::new`]).
     pub count: u32,
+    /// The window.
     pub per: Duration,
 }
 
@@ -67,10 +69,12 @@ impl Rate {
         Rate { count: if count == 0 { 1 } else { count }, per }
     }
 
+    /// `count` per second.
     pub const fn per_second(count: u32) -> Rate {
         Rate::new(count, Duration::from_secs(1))
     }
 
+    /// `count` per minute.
     pub const fn per_minute(count: u32) -> Rate {
         Rate::new(count, Duration::from_secs(60))
     }
@@ -92,6 +96,7 @@ impl Rate {
 /// A key the limiter tracks separately: a Telegram chat, a Discord route
 /// (a channel or a webhook). `is_group` selects the additional `Limits::per_group` rate.
 pub trait LimitKey: Hash + Eq + Clone + Send + Sync {
+    /// Whether `Limits::per_group` applies to this key too; no by default.
     fn is_group(&self) -> bool {
         false
     }
@@ -176,6 +181,7 @@ pub struct RateLimiter<K> {
 }
 
 impl<K: LimitKey> RateLimiter<K> {
+    /// A limiter with nothing granted or paused yet.
     pub fn new(limits: Limits) -> RateLimiter<K> {
         let h = limits.headroom;
         let intervals = Intervals {
@@ -200,6 +206,7 @@ impl<K: LimitKey> RateLimiter<K> {
         }
     }
 
+    /// The limits it enforces.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
