@@ -55,20 +55,43 @@ pub use retention::Pruned;
 /// reads the records of the ones before it); a newer one is refused.
 pub const SCHEMA_VERSION: u64 = 2;
 
+/// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// sled failed (I/O, a damaged database).
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
+    /// A record does not decode.
     #[error("store record {key:?} in tree {tree} is corrupt: {message}")]
-    Corrupt { tree: &'static str, key: String, message: String },
+    Corrupt {
+        /// The sled tree.
+        tree: &'static str,
+        /// The record's key, printable.
+        key: String,
+        /// The decoder's complaint.
+        message: String,
+    },
+    /// The store was written by a newer tminus.
     #[error(
         "store at {path} has schema version {found}, this tminus understands up to {SCHEMA_VERSION}; use a newer tminus or another [store] path"
     )]
-    Schema { path: String, found: u64 },
+    Schema {
+        /// The store path.
+        path: String,
+        /// The store's schema version.
+        found: u64,
+    },
+    /// Another process holds the store.
     #[error("the store at {path} is in use by another tminus ({})", match pid { Some(p) => format!("pid {p}"), None => "pid unknown".to_owned() })]
-    InUse { path: String, pid: Option<u32> },
+    InUse {
+        /// The store path.
+        path: String,
+        /// The holder's process id, when it could be read.
+        pid: Option<u32>,
+    },
 }
 
+/// A store operation's result.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Per-feed progress.
@@ -100,20 +123,29 @@ pub const FAN_OUT_CHUNK: usize = 1024;
 /// one outbox entry per target, without building each entry first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FanOut {
+    /// The alert to deliver.
     pub alert: AlertId,
+    /// Every subscription it routes to, with its destination.
     pub targets: Vec<Target>,
+    /// Stamped on each entry (delivery gives up `max_age` after it).
     pub enqueued_at: DateTime<Utc>,
 }
 
 /// One pending delivery of one alert to one subscription's destination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEntry {
+    /// The alert to send.
     pub alert: AlertId,
+    /// The subscription that routed it.
     pub sub: SubId,
+    /// Where to send it.
     pub destination: Destination,
+    /// When it was enqueued (delivery gives up `max_age` after it).
     pub enqueued_at: DateTime<Utc>,
+    /// Failed sends so far (drives the retry backoff).
     #[serde(default)]
     pub attempts: u32,
+    /// No send before this (a retry's backoff, a 429); `None`: at once.
     #[serde(default)]
     pub not_before: Option<DateTime<Utc>>,
 }
@@ -121,26 +153,35 @@ pub struct OutboxEntry {
 /// A confirmed delivery: kept so front-ends can edit or delete messages later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivered {
+    /// The alert sent.
     pub alert: AlertId,
+    /// The subscription that routed it.
     pub sub: SubId,
+    /// Where it went.
     pub destination: Destination,
     /// Platform message id, when the platform returns one.
     pub message_id: Option<String>,
+    /// When the platform confirmed it.
     pub at: DateTime<Utc>,
 }
 
 /// A delivery given up on, with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
+    /// The entry as it was in the outbox.
     pub entry: OutboxEntry,
+    /// Why it was given up on.
     pub reason: String,
+    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// Which reminder: one item, one offset before its date.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ReminderKey {
+    /// The item.
     pub item: ItemId,
+    /// The reminder offset before its date, in seconds.
     pub offset_secs: u64,
 }
 
@@ -154,7 +195,9 @@ impl ReminderKey {
 /// moves the reminder's moment past `sent_at` lets it fire again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReminderSent {
+    /// The item's date the reminder was for.
     pub when: DateTime<Utc>,
+    /// When it was sent.
     pub sent_at: DateTime<Utc>,
 }
 
@@ -163,7 +206,9 @@ pub struct ReminderSent {
 /// makes later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatSettings {
+    /// The zone times are shown in (`/timezone`).
     pub timezone: chrono_tz::Tz,
+    /// Reminder offsets before each item (`/reminders`).
     #[serde(with = "crate::types::duration_secs")]
     pub reminders: Vec<std::time::Duration>,
     /// The alert kinds the chat hears (records written before `/alerts`
@@ -185,9 +230,13 @@ fn all_alert_kinds() -> Vec<AlertKind> {
 /// left the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mute {
+    /// The chat that muted it.
     pub destination: Destination,
+    /// The muted item.
     pub item: ItemId,
+    /// The item's name when it was muted.
     pub name: String,
+    /// When it was muted.
     pub at: DateTime<Utc>,
 }
 
@@ -208,14 +257,19 @@ fn dest_index_key(dest: &Destination, id: SubId) -> Vec<u8> {
 /// Everything one processed page changes, applied atomically.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The feed whose state `feed_state` replaces; set together with it.
     pub feed: Option<Feed>,
+    /// Item snapshots to write.
     pub items: Vec<Item>,
+    /// Items to delete (gone from LL2's upcoming list).
     pub removed: Vec<ItemId>,
+    /// New alerts.
     pub alerts: Vec<Alert>,
     /// Deliveries of alerts to their routed targets (the usual way).
     pub fan_outs: Vec<FanOut>,
     /// Single deliveries, each as given.
     pub deliveries: Vec<OutboxEntry>,
+    /// Reminders this batch sends, to record.
     pub reminders_sent: Vec<(ReminderKey, ReminderSent)>,
     /// New feed state, if it changes.
     pub feed_state: Option<FeedState>,
@@ -223,6 +277,8 @@ pub struct Batch {
     pub directory: Option<Directory>,
 }
 
+/// The durable state: a sled database with one tree per record kind. Cheap
+/// to clone; one process holds a store at a time.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
