@@ -361,6 +361,8 @@ impl Batch {
 }
 
 impl Store {
+    /// Opens (or creates) the store at `path`, claiming it for this process
+    /// and checking its schema version.
     pub fn open(path: &Path) -> Result<Store> {
         let owner = std::sync::Arc::new(owner::claim(path)?);
         let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open()?;
@@ -432,6 +434,7 @@ impl Store {
 
     // ---- items and feeds -------------------------------------------------
 
+    /// The stored snapshot of an item, if any.
     pub fn item(&self, id: &ItemId) -> Result<Option<Item>> {
         let key = id.key();
         self.items.get(&key)?.map(|v| dec("items", key.as_bytes(), &v)).transpose()
@@ -453,10 +456,12 @@ impl Store {
             .collect()
     }
 
+    /// How many item snapshots are stored.
     pub fn item_count(&self) -> usize {
         self.items.len()
     }
 
+    /// A feed's progress; the default before its first poll.
     pub fn feed_state(&self, feed: Feed) -> Result<FeedState> {
         Ok(self
             .feeds
@@ -524,6 +529,7 @@ impl Store {
         Ok(self.meta.get("directory")?.map(|v| dec("meta", b"directory", &v)).transpose()?.unwrap_or_default())
     }
 
+    /// When a reminder was last sent, if ever.
     pub fn reminder_sent(&self, key: &ReminderKey) -> Result<Option<ReminderSent>> {
         let k = key.key();
         self.reminders.get(&k)?.map(|v| dec("reminders_sent", k.as_bytes(), &v)).transpose()
@@ -559,6 +565,7 @@ impl Store {
 
     // ---- subscriptions ---------------------------------------------------
 
+    /// Every subscription, in id order.
     pub fn subscriptions(&self) -> Result<Vec<Subscription>> {
         records(&self.subs, "subscriptions").collect()
     }
@@ -571,6 +578,7 @@ impl Store {
         Ok(())
     }
 
+    /// One subscription by id.
     pub fn subscription(&self, id: SubId) -> Result<Option<Subscription>> {
         let k = id.0.to_be_bytes();
         self.subs.get(k)?.map(|v| dec("subscriptions", &k, &v)).transpose()
@@ -628,11 +636,13 @@ impl Store {
         Ok(out)
     }
 
+    /// A chat's settings; `None` if it never set any.
     pub fn chat_settings(&self, dest: &Destination) -> Result<Option<ChatSettings>> {
         let k = dest.storage_key();
         self.chat_settings.get(&k)?.map(|v| dec("chat_settings", k.as_bytes(), &v)).transpose()
     }
 
+    /// Replaces a chat's settings.
     pub fn put_chat_settings(&self, dest: &Destination, settings: &ChatSettings) -> Result<()> {
         self.chat_settings.insert(dest.storage_key(), enc(settings))?;
         Ok(())
@@ -651,6 +661,7 @@ impl Store {
         Ok(self.mutes.remove(mute_key(dest, item))?.is_some())
     }
 
+    /// Whether the chat at `dest` muted `item`.
     pub fn is_muted(&self, dest: &Destination, item: &ItemId) -> Result<bool> {
         Ok(self.mutes.contains_key(mute_key(dest, item))?)
     }
@@ -675,6 +686,7 @@ impl Store {
 
     // ---- outbox ----------------------------------------------------------
 
+    /// An alert record by id.
     pub fn alert(&self, id: AlertId) -> Result<Option<Alert>> {
         let k = id.0.to_be_bytes();
         self.alerts.get(k)?.map(|v| dec("alerts", &k, &v)).transpose()
@@ -773,14 +785,17 @@ impl Store {
             .map_err(abort)
     }
 
+    /// Every delivery record.
     pub fn delivered(&self) -> Result<Vec<Delivered>> {
         records(&self.delivered, "delivered").collect()
     }
 
+    /// Every dead letter.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         records(&self.dead, "dead_letters").collect()
     }
 
+    /// How many dead letters are kept.
     pub fn dead_letter_count(&self) -> usize {
         self.dead.len()
     }
