@@ -257,7 +257,7 @@ impl Metrics {
     // ---- recording -------------------------------------------------------
 
     /// One LL2 page request and how it ended.
-    pub fn ll2_request(&self, r: Ll2Request) {
+    pub(crate) fn ll2_request(&self, r: Ll2Request) {
         self.ll2_requests.get_or_create(&FeedStatus { feed: r.feed, status: r.status }).inc();
         let feed = FeedLabel { feed: r.feed };
         if let Some(bytes) = r.bytes {
@@ -287,19 +287,19 @@ impl Metrics {
     }
 
     /// The last failed poll of `feed` in this process, if any.
-    pub fn last_poll_error(&self, feed: &str) -> Option<PollFailure> {
+    pub(crate) fn last_poll_error(&self, feed: &str) -> Option<PollFailure> {
         self.poll_errors.lock().unwrap_or_else(|e| e.into_inner()).get(feed).cloned()
     }
 
     /// LL2 requests left in the sliding hour and the hourly ceiling, as of
     /// the last request; `None` before the first one.
-    pub fn budget_left(&self) -> Option<(u32, u32)> {
+    pub(crate) fn budget_left(&self) -> Option<(u32, u32)> {
         let per_hour = u32::try_from(self.budget_per_hour.get()).ok().filter(|n| *n > 0)?;
         Some((u32::try_from(self.budget_remaining.get()).unwrap_or(0), per_hour))
     }
 
     /// Alerts committed to the store (changes and reminders), by kind.
-    pub fn alerts_detected(&self, kinds: impl IntoIterator<Item = &'static str>) {
+    pub(crate) fn alerts_detected(&self, kinds: impl IntoIterator<Item = &'static str>) {
         for kind in kinds {
             self.alerts.get_or_create(&Kind { kind }).inc();
         }
@@ -312,7 +312,7 @@ impl Metrics {
 
     /// The poller's current plan: the interval of each feed, that of the hot
     /// launches (`None`: nothing is hot), and how many launches are hot.
-    pub fn poll_plan(&self, feed_interval: Duration, hot_interval: Option<Duration>, hot: usize) {
+    pub(crate) fn poll_plan(&self, feed_interval: Duration, hot_interval: Option<Duration>, hot: usize) {
         self.poll_interval.get_or_create(&Class { class: "feed" }).set(feed_interval.as_secs_f64());
         self.poll_interval.get_or_create(&Class { class: "hot" }).set(hot_interval.map_or(0.0, |d| d.as_secs_f64()));
         self.hot_launches.set(hot as i64);

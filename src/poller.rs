@@ -56,14 +56,14 @@ impl PollerConfig {
     /// Time between incremental polls of one feed while nothing is hot:
     /// the budget spread over the feeds, keeping a fifth in reserve for
     /// re-sweeps, extra pages and retries.
-    pub fn feed_interval(&self) -> Duration {
+    pub(crate) fn feed_interval(&self) -> Duration {
         schedule::uniform_interval(self.requests_per_hour, self.feeds.len())
     }
 
     /// The longest a feed may wait between two polls under any plan: the
     /// idle interval, or the staleness ceiling while launches are hot.
     /// Health checks should allow for it.
-    pub fn max_feed_interval(&self) -> Duration {
+    pub(crate) fn max_feed_interval(&self) -> Duration {
         self.feed_interval().max(schedule::STALENESS_CEILING)
     }
 }
@@ -212,7 +212,7 @@ impl Poller {
 
     /// Asks `/api-throttle/` (free) how LL2 counts us, so a restart or a
     /// shared IP does not push us over LL2's own limit.
-    pub async fn sync_throttle(&mut self) {
+    pub(crate) async fn sync_throttle(&mut self) {
         match self.client.throttle().await {
             Ok(t) => {
                 let next = chrono::Duration::from_std(t.next_use).unwrap_or_default();

@@ -36,7 +36,7 @@ pub struct Due {
 
 /// Whether the item's date is precise enough for a reminder `offset`
 /// before it: the date's uncertainty must be smaller than the offset.
-pub fn precise_enough(item: &Item, offset: Duration) -> bool {
+pub(crate) fn precise_enough(item: &Item, offset: Duration) -> bool {
     match item.precision.as_ref().map(|p| p.uncertainty_secs()) {
         None => true,
         Some(None) => false,

@@ -447,7 +447,7 @@ impl Store {
 
     /// The ids of the stored items of one kind, read from the keys alone
     /// (no snapshot is decoded).
-    pub fn item_ids(&self, kind: ItemKind) -> Result<Vec<ItemId>> {
+    pub(crate) fn item_ids(&self, kind: ItemKind) -> Result<Vec<ItemId>> {
         let prefix = format!("{kind}/");
         self.items
             .scan_prefix(prefix.as_bytes())
@@ -530,7 +530,7 @@ impl Store {
     }
 
     /// When a reminder was last sent, if ever.
-    pub fn reminder_sent(&self, key: &ReminderKey) -> Result<Option<ReminderSent>> {
+    pub(crate) fn reminder_sent(&self, key: &ReminderKey) -> Result<Option<ReminderSent>> {
         let k = key.key();
         self.reminders.get(&k)?.map(|v| dec("reminders_sent", k.as_bytes(), &v)).transpose()
     }
@@ -539,7 +539,7 @@ impl Store {
 
     /// Records an LL2 request before it is sent, durably, so the hourly
     /// budget holds across restarts and crashes.
-    pub async fn record_request(&self, at: DateTime<Utc>) -> Result<()> {
+    pub(crate) async fn record_request(&self, at: DateTime<Utc>) -> Result<()> {
         let mut key = at.timestamp_millis().to_be_bytes().to_vec();
         key.extend_from_slice(&self.next_id()?.to_be_bytes());
         self.requests.insert(key, &[])?;
@@ -547,7 +547,7 @@ impl Store {
     }
 
     /// Times of LL2 requests at or after `since`; older entries are pruned.
-    pub fn recent_requests(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+    pub(crate) fn recent_requests(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
         let cut = since.timestamp_millis().to_be_bytes();
         for old in self.requests.range(..cut.as_slice()).keys() {
             self.requests.remove(old?)?;
@@ -571,7 +571,7 @@ impl Store {
     }
 
     /// Visits every subscription in id order without holding them all.
-    pub fn for_each_subscription(&self, mut f: impl FnMut(Subscription)) -> Result<()> {
+    pub(crate) fn for_each_subscription(&self, mut f: impl FnMut(Subscription)) -> Result<()> {
         for sub in records(&self.subs, "subscriptions") {
             f(sub?);
         }
@@ -662,7 +662,7 @@ impl Store {
     }
 
     /// Whether the chat at `dest` muted `item`.
-    pub fn is_muted(&self, dest: &Destination, item: &ItemId) -> Result<bool> {
+    pub(crate) fn is_muted(&self, dest: &Destination, item: &ItemId) -> Result<bool> {
         Ok(self.mutes.contains_key(mute_key(dest, item))?)
     }
 
@@ -760,19 +760,19 @@ impl Store {
     }
 
     /// Drops an entry nobody wants any more (its chat muted the item).
-    pub fn discard(&self, key: OutboxKey) -> Result<()> {
+    pub(crate) fn discard(&self, key: OutboxKey) -> Result<()> {
         self.outbox.remove(key.0.to_be_bytes())?;
         Ok(())
     }
 
     /// Rewrites an entry in place (attempt count, next try).
-    pub fn reschedule(&self, key: OutboxKey, entry: &OutboxEntry) -> Result<()> {
+    pub(crate) fn reschedule(&self, key: OutboxKey, entry: &OutboxEntry) -> Result<()> {
         self.outbox.insert(key.0.to_be_bytes(), enc(entry))?;
         Ok(())
     }
 
     /// Gives up on an entry: it moves to the dead-letter tree with a reason.
-    pub fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str) -> Result<()> {
+    pub(crate) fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str) -> Result<()> {
         let k = key.0.to_be_bytes();
         let v = enc(&DeadLetter { entry: entry.clone(), reason: reason.to_string(), at: Utc::now() });
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
@@ -829,7 +829,7 @@ impl Store {
     }
 
     /// The private feed token of a chat, if it has one.
-    pub fn calendar_token(&self, chat: &Destination) -> Result<Option<String>> {
+    pub(crate) fn calendar_token(&self, chat: &Destination) -> Result<Option<String>> {
         let k = format!("\0{}", chat.storage_key());
         self.calendar.tokens.get(&k)?.map(|v| dec("calendar_tokens", k.as_bytes(), &v)).transpose()
     }
@@ -850,7 +850,7 @@ impl Store {
     }
 
     /// The chat a private feed token belongs to.
-    pub fn calendar_token_destination(&self, token: &str) -> Result<Option<Destination>> {
+    pub(crate) fn calendar_token_destination(&self, token: &str) -> Result<Option<Destination>> {
         if token.is_empty() || token.starts_with('\0') {
             return Ok(None);
         }
@@ -902,13 +902,13 @@ impl Store {
     }
 
     /// Records (or replaces) the event mirroring `record.item` in `guild`.
-    pub fn put_guild_event(&self, guild: GuildId, record: &GuildEvent) -> Result<()> {
+    pub(crate) fn put_guild_event(&self, guild: GuildId, record: &GuildEvent) -> Result<()> {
         self.calendar.discord_events.insert(guild_event_key(guild, &record.item), enc(record))?;
         Ok(())
     }
 
     /// Forgets the event of `item` in `guild` (it was deleted).
-    pub fn remove_guild_event(&self, guild: GuildId, item: &ItemId) -> Result<()> {
+    pub(crate) fn remove_guild_event(&self, guild: GuildId, item: &ItemId) -> Result<()> {
         self.calendar.discord_events.remove(guild_event_key(guild, item))?;
         Ok(())
     }

@@ -261,7 +261,7 @@ impl Deliverer {
     /// pause, a retry) comes due within `patience` of the start; the
     /// `waiting` count is what is left after the last pass. `tminus once`
     /// uses it so a short 429 does not leave an alert until the next run.
-    pub async fn drain_within(self: &Arc<Self>, patience: Duration) -> Result<DrainStats, StoreError> {
+    pub(crate) async fn drain_within(self: &Arc<Self>, patience: Duration) -> Result<DrainStats, StoreError> {
         let deadline = Utc::now() + chrono::Duration::from_std(patience).unwrap_or_default();
         let mut total = DrainStats::default();
         loop {

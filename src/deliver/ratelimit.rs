@@ -70,12 +70,12 @@ impl Rate {
     }
 
     /// `count` per second.
-    pub const fn per_second(count: u32) -> Rate {
+    pub(crate) const fn per_second(count: u32) -> Rate {
         Rate::new(count, Duration::from_secs(1))
     }
 
     /// `count` per minute.
-    pub const fn per_minute(count: u32) -> Rate {
+    pub(crate) const fn per_minute(count: u32) -> Rate {
         Rate::new(count, Duration::from_secs(60))
     }
 
@@ -229,7 +229,7 @@ impl<K: LimitKey> RateLimiter<K> {
     /// longer than `max_wait` is not waited out: `Err` carries how long it
     /// still lasts, for the caller to hand back (e.g. as a retry delay to
     /// the outbox) instead of holding a worker.
-    pub async fn acquire_within(&self, key: &K, max_wait: Duration) -> Result<bool, Duration> {
+    pub(crate) async fn acquire_within(&self, key: &K, max_wait: Duration) -> Result<bool, Duration> {
         let mut waited = false;
         'reserve: loop {
             // Sit out a pause before reserving: a slot reserved inside it
@@ -321,7 +321,7 @@ impl<K: LimitKey> RateLimiter<K> {
 
     /// No request for `key` before `until` (e.g. a 429's retry_after).
     /// Never shortens an existing pause.
-    pub fn pause_key(&self, key: &K, until: Instant) {
+    pub(crate) fn pause_key(&self, key: &K, until: Instant) {
         let now = Instant::now();
         let mut st = self.lock();
         let ks = st.keys.entry(key.clone()).or_insert_with(|| KeyState::fresh(now));
@@ -330,7 +330,7 @@ impl<K: LimitKey> RateLimiter<K> {
 
     /// No request at all before `until` (a platform-wide flood answer).
     /// Never shortens an existing pause.
-    pub fn pause_all(&self, until: Instant) {
+    pub(crate) fn pause_all(&self, until: Instant) {
         let mut st = self.lock();
         st.global_paused_until = st.global_paused_until.max(until);
     }

@@ -66,7 +66,7 @@ fn prune_tree<T: DeserializeOwned>(
 impl Store {
     /// One batch of pruning: records older than `cutoff`, at most `batch`
     /// per tree. Call again while it returns a non-zero total.
-    pub fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
+    pub(crate) fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         let mut pending: HashSet<_> = self
             .outbox
