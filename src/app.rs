@@ -349,7 +349,7 @@ fn event_sync(
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_BATCH: usize = 500;
 
-/// Prunes records older than `retention` ([`Store::prune`]) at start and
+/// Prunes records older than `retention` (`Store::prune`) at start and
 /// every [`PRUNE_EVERY`], batch by batch, until shutdown.
 async fn prune_forever(store: Store, retention: Duration, shutdown: CancellationToken) {
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);

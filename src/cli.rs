@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{ENV_DISCORD_TOKEN, ENV_LL2_API_KEY, ENV_TELEGRAM_TOKEN};
 
 /// Config file used when `--config` is not given.
-pub const DEFAULT_CONFIG_PATH: &str = "config.toml";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "config.toml";
 
 /// What the binary is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -53,7 +53,7 @@ impl Command {
 /// Parsed arguments, defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
-    /// The config file (`--config`, else [`DEFAULT_CONFIG_PATH`]).
+    /// The config file (`--config`, else `config.toml`).
     pub config: PathBuf,
     /// Whether `--config` was given: then the file must exist.
     pub config_given: bool,

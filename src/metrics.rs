@@ -86,7 +86,7 @@ impl EncodeLabelValue for DeliveryOutcome {
     }
 }
 
-/// How one LL2 request ended, for [`Metrics::ll2_request`].
+/// How one LL2 request ended, for `Metrics::ll2_request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ll2Request {
     /// The feed's name (`events`, `launches`).

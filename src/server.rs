@@ -16,7 +16,7 @@
 //!   read from the store (cached for a few seconds, since counting
 //!   subscriptions reads them all).
 //!
-//! **Mounting more routes (Discord interactions).** [`router`] builds the
+//! **Mounting more routes (Discord interactions).** `router` builds the
 //! routes above as a plain `axum::Router` (state already applied), and
 //! [`start`] takes an `extra: Option<axum::Router>` that is merged into it
 //! before serving, so `POST /discord/interactions` lives on the same
@@ -84,7 +84,7 @@ type CachedGauges = (Instant, Option<StoreGauges>);
 
 impl ServerState {
     /// `feeds`: the configured feeds (each must stay fresh); `max_age`: the
-    /// staleness threshold (see [`health_threshold`]). The start time is the
+    /// staleness threshold (see `health_threshold`). The start time is the
     /// registry's creation time.
     pub fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
         let started = metrics.started();
@@ -114,7 +114,7 @@ pub(crate) fn router(state: ServerState) -> Router {
 }
 
 /// Binds `addr` (so a taken port fails start-up with a clear error), then
-/// serves [`router`] plus `extra` in a task until `shutdown` is cancelled.
+/// serves `router` plus `extra` in a task until `shutdown` is cancelled.
 /// Returns the bound address (port 0 picks a free one) and the task.
 pub async fn start(
     addr: SocketAddr,

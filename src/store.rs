@@ -53,7 +53,7 @@ pub use retention::Pruned;
 /// wait in fan-out records (`outbox_fan_outs`), which version 1 would never
 /// deliver. A store of an older version is upgraded on open (every version
 /// reads the records of the ones before it); a newer one is refused.
-pub const SCHEMA_VERSION: u64 = 2;
+pub(crate) const SCHEMA_VERSION: u64 = 2;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +117,7 @@ pub struct OutboxKey(pub u64);
 /// How many deliveries one fan-out record folds: large enough that a
 /// million take a thousand rows, small enough that turning one into outbox
 /// entries is a short transaction.
-pub const FAN_OUT_CHUNK: usize = 1024;
+pub(crate) const FAN_OUT_CHUNK: usize = 1024;
 
 /// One alert's deliveries to its routed targets, as `apply` takes them:
 /// one outbox entry per target, without building each entry first.

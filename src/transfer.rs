@@ -44,7 +44,7 @@ pub enum TransferError {
     /// Not JSON, not an export, or a section this build does not know.
     #[error("not a tminus export: {0}")]
     Malformed(String),
-    /// A `version` other than [`VERSION`].
+    /// A `version` other than the one this build reads.
     #[error(
         "this is a tminus export of version {found}; this tminus reads version {VERSION} only (use the tminus that wrote it, or a newer one)"
     )]

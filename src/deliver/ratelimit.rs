@@ -16,7 +16,7 @@
 //! translate what their platform says (Telegram's fixed ceilings and
 //! `retry_after`; Discord's bucket headers, 429s and global ceiling) into
 //! the same few terms here: rates, per-key pauses and global pauses.
-//! [`RateLimiter::acquire_within`] lets a sender hand a long pause back
+//! `RateLimiter::acquire_within` lets a sender hand a long pause back
 //! instead of waiting it out.
 //!
 //! The limiter paces rather than bursts: every rate is enforced as a

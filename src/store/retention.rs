@@ -18,7 +18,7 @@ use super::{DeadLetter, Delivered, OutboxEntry, ReminderSent, Result, Store, dec
 use crate::detect::Alert;
 use crate::item::Item;
 
-/// How many records one [`Store::prune`] call removed, by tree.
+/// How many records one `Store::prune` call removed, by tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
     /// Delivery records.
