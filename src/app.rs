@@ -34,16 +34,32 @@ use crate::{calendar, discord, ll2, metrics, server, telegram};
 /// to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The config file is missing, unreadable or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The store could not be opened.
     #[error("cannot open the store at {path}: {source}")]
-    Store { path: String, source: StoreError },
+    Store {
+        /// The configured store path (`[store] path`).
+        path: String,
+        /// Why it could not be opened.
+        source: StoreError,
+    },
+    /// A read or write on the open store failed.
     #[error(transparent)]
     StoreOp(#[from] StoreError),
+    /// Start-up or a file step failed (a bad token, a taken port, no store to
+    /// export, an unreadable file); the text says what.
     #[error("{0}")]
     Startup(String),
+    /// `export` or `import` failed.
     #[error("{path}: {source}")]
-    Transfer { path: String, source: TransferError },
+    Transfer {
+        /// The file read or written (`stdout` for an export without a file).
+        path: String,
+        /// What went wrong with it.
+        source: TransferError,
+    },
     /// `once`: LL2 could not be polled for any feed.
     #[error("no feed could be polled from LL2: {0}")]
     NoFeedPolled(String),
@@ -75,10 +91,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The bot, assembled. The parts are public so tests can drive them step
 /// by step (one poll, one delivery pass) instead of running the daemon.
 pub struct App {
+    /// The open store every part shares.
     pub store: Store,
+    /// The one API that changes subscriptions (commands, reconcile, import).
     pub subs: Subscriptions,
+    /// Polls LL2 and turns changes into outbox entries.
     pub poller: Poller,
+    /// Drains the outbox to the senders.
     pub deliverer: Arc<Deliverer>,
+    /// Enqueues the reminders that come due.
     pub reminders: Arc<Reminders>,
     /// Keeps `discord-events:` guilds in step; `None` without such a
     /// destination or without a Discord token.
@@ -328,7 +349,7 @@ fn event_sync(
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_BATCH: usize = 500;
 
-/// Prunes records older than `retention` ([`Store::prune`]) at start and
+/// Prunes records older than `retention` (`Store::prune`) at start and
 /// every [`PRUNE_EVERY`], batch by batch, until shutdown.
 async fn prune_forever(store: Store, retention: Duration, shutdown: CancellationToken) {
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);

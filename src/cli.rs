@@ -12,8 +12,9 @@ use clap::{Parser, Subcommand};
 use crate::config::{ENV_DISCORD_TOKEN, ENV_LL2_API_KEY, ENV_TELEGRAM_TOKEN};
 
 /// Config file used when `--config` is not given.
-pub const DEFAULT_CONFIG_PATH: &str = "config.toml";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "config.toml";
 
+/// What the binary is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Poll LL2 and deliver alerts until stopped (the default)
@@ -37,6 +38,7 @@ pub enum Command {
 }
 
 impl Command {
+    /// The subcommand's name as typed (`check-config`).
     pub fn as_str(&self) -> &'static str {
         match self {
             Command::Run => "run",
@@ -48,11 +50,14 @@ impl Command {
     }
 }
 
+/// Parsed arguments, defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
+    /// The config file (`--config`, else `config.toml`).
     pub config: PathBuf,
     /// Whether `--config` was given: then the file must exist.
     pub config_given: bool,
+    /// The subcommand; `run` when none was given.
     pub command: Command,
 }
 
@@ -60,8 +65,10 @@ pub struct Args {
 /// (`Help`), or a mistake (`Bad`, one line ending in a hint to `--help`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsageError {
+    /// One line saying what is wrong, ending in a hint to `--help`.
     #[error("{0}")]
     Bad(String),
+    /// The help or version text, to print as is.
     #[error("{0}")]
     Help(String),
 }

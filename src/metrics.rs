@@ -68,6 +68,7 @@ pub enum DeliveryOutcome {
 }
 
 impl DeliveryOutcome {
+    /// The `outcome` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryOutcome::Delivered => "delivered",
@@ -85,7 +86,7 @@ impl EncodeLabelValue for DeliveryOutcome {
     }
 }
 
-/// How one LL2 request ended, for [`Metrics::ll2_request`].
+/// How one LL2 request ended, for `Metrics::ll2_request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ll2Request {
     /// The feed's name (`events`, `launches`).
@@ -150,7 +151,9 @@ struct SubscriptionState {
 /// Values read from the store when `/metrics` is scraped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreGauges {
+    /// Outbox entries waiting.
     pub outbox_depth: u64,
+    /// Dead letters kept.
     pub dead_letters: u64,
     /// Item snapshots kept.
     pub items: u64,
@@ -190,7 +193,9 @@ pub struct Metrics {
 /// A failed poll of a feed: the error, worded for operators, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollFailure {
+    /// The error, worded for operators.
     pub message: String,
+    /// When the poll failed.
     pub at: DateTime<Utc>,
 }
 
@@ -252,7 +257,7 @@ impl Metrics {
     // ---- recording -------------------------------------------------------
 
     /// One LL2 page request and how it ended.
-    pub fn ll2_request(&self, r: Ll2Request) {
+    pub(crate) fn ll2_request(&self, r: Ll2Request) {
         self.ll2_requests.get_or_create(&FeedStatus { feed: r.feed, status: r.status }).inc();
         let feed = FeedLabel { feed: r.feed };
         if let Some(bytes) = r.bytes {
@@ -282,19 +287,19 @@ impl Metrics {
     }
 
     /// The last failed poll of `feed` in this process, if any.
-    pub fn last_poll_error(&self, feed: &str) -> Option<PollFailure> {
+    pub(crate) fn last_poll_error(&self, feed: &str) -> Option<PollFailure> {
         self.poll_errors.lock().unwrap_or_else(|e| e.into_inner()).get(feed).cloned()
     }
 
     /// LL2 requests left in the sliding hour and the hourly ceiling, as of
     /// the last request; `None` before the first one.
-    pub fn budget_left(&self) -> Option<(u32, u32)> {
+    pub(crate) fn budget_left(&self) -> Option<(u32, u32)> {
         let per_hour = u32::try_from(self.budget_per_hour.get()).ok().filter(|n| *n > 0)?;
         Some((u32::try_from(self.budget_remaining.get()).unwrap_or(0), per_hour))
     }
 
     /// Alerts committed to the store (changes and reminders), by kind.
-    pub fn alerts_detected(&self, kinds: impl IntoIterator<Item = &'static str>) {
+    pub(crate) fn alerts_detected(&self, kinds: impl IntoIterator<Item = &'static str>) {
         for kind in kinds {
             self.alerts.get_or_create(&Kind { kind }).inc();
         }
@@ -307,7 +312,7 @@ impl Metrics {
 
     /// The poller's current plan: the interval of each feed, that of the hot
     /// launches (`None`: nothing is hot), and how many launches are hot.
-    pub fn poll_plan(&self, feed_interval: Duration, hot_interval: Option<Duration>, hot: usize) {
+    pub(crate) fn poll_plan(&self, feed_interval: Duration, hot_interval: Option<Duration>, hot: usize) {
         self.poll_interval.get_or_create(&Class { class: "feed" }).set(feed_interval.as_secs_f64());
         self.poll_interval.get_or_create(&Class { class: "hot" }).set(hot_interval.map_or(0.0, |d| d.as_secs_f64()));
         self.hot_launches.set(hot as i64);

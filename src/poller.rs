@@ -41,9 +41,14 @@ use schedule::{Held, LastFetch, LaunchInfo, Plan, Strategy, Target};
 /// Poller settings, from `[ll2]` and `[alerts]`.
 #[derive(Debug, Clone)]
 pub struct PollerConfig {
+    /// The LL2 feeds to keep fresh.
     pub feeds: Vec<Feed>,
+    /// LL2 request budget per sliding hour (shared by all feeds).
     pub requests_per_hour: u32,
+    /// How often a feed is re-read in full instead of incrementally.
     pub resweep_interval: Duration,
+    /// Whether a feed's first sync (an empty store) alerts; otherwise it
+    /// only records what it saw.
     pub on_first_sync: bool,
 }
 
@@ -51,26 +56,31 @@ impl PollerConfig {
     /// Time between incremental polls of one feed while nothing is hot:
     /// the budget spread over the feeds, keeping a fifth in reserve for
     /// re-sweeps, extra pages and retries.
-    pub fn feed_interval(&self) -> Duration {
+    pub(crate) fn feed_interval(&self) -> Duration {
         schedule::uniform_interval(self.requests_per_hour, self.feeds.len())
     }
 
     /// The longest a feed may wait between two polls under any plan: the
     /// idle interval, or the staleness ceiling while launches are hot.
     /// Health checks should allow for it.
-    pub fn max_feed_interval(&self) -> Duration {
+    pub(crate) fn max_feed_interval(&self) -> Duration {
         self.feed_interval().max(schedule::STALENESS_CEILING)
     }
 }
 
+/// Why a poll did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
+    /// The LL2 request or its answer failed.
     #[error(transparent)]
     Ll2(#[from] Ll2Error),
+    /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// [`BudgetWait::Skip`] and no request left; the next one frees at the time given.
     #[error("request budget exhausted until {0}")]
     NoBudget(DateTime<Utc>),
+    /// Shutdown was asked for while waiting.
     #[error("shutting down")]
     Shutdown,
 }
@@ -78,12 +88,17 @@ pub enum PollError {
 /// What one poll of one feed did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedReport {
+    /// LL2 requests made.
     pub requests: u32,
+    /// Response bytes read.
     pub bytes: usize,
+    /// Items in the answers.
     pub items: usize,
     /// Alerts created (silent first-sync changes are not counted).
     pub alerts: usize,
+    /// Outbox entries those alerts added.
     pub deliveries: usize,
+    /// Whether this poll re-read the whole upcoming list.
     pub sweep: bool,
 }
 
@@ -91,10 +106,14 @@ pub struct FeedReport {
 /// now (`tminus once`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetWait {
+    /// Sleep until a request is free (or shutdown).
     Wait,
+    /// Fail with [`PollError::NoBudget`].
     Skip,
 }
 
+/// Polls LL2 within the request budget, detects changes against the store
+/// and enqueues the alerts they cause.
 pub struct Poller {
     client: Client,
     store: Store,
@@ -113,6 +132,9 @@ pub struct Poller {
 }
 
 impl Poller {
+    /// A poller on the system clock; its request budget is rebuilt from the
+    /// request log in `store`. `wake_delivery` is notified when alerts are
+    /// enqueued; `shutdown` ends waits and the run loop.
     pub fn new(
         client: Client,
         store: Store,
@@ -183,13 +205,14 @@ impl Poller {
         Ok(())
     }
 
+    /// LL2 requests left in the sliding hour, now.
     pub fn requests_left(&mut self) -> u32 {
         self.budget.remaining(self.clock.now())
     }
 
     /// Asks `/api-throttle/` (free) how LL2 counts us, so a restart or a
     /// shared IP does not push us over LL2's own limit.
-    pub async fn sync_throttle(&mut self) {
+    pub(crate) async fn sync_throttle(&mut self) {
         match self.client.throttle().await {
             Ok(t) => {
                 let next = chrono::Duration::from_std(t.next_use).unwrap_or_default();

@@ -26,14 +26,17 @@ use crate::store::{Batch, FanOut, ReminderKey, ReminderSent, Store, StoreError};
 /// A reminder that is due now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
+    /// The configured reminder offset (how long before the item).
     pub offset: Duration,
+    /// The item's date.
     pub when: DateTime<Utc>,
+    /// The moment the reminder is for: `when - offset`.
     pub fire_at: DateTime<Utc>,
 }
 
 /// Whether the item's date is precise enough for a reminder `offset`
 /// before it: the date's uncertainty must be smaller than the offset.
-pub fn precise_enough(item: &Item, offset: Duration) -> bool {
+pub(crate) fn precise_enough(item: &Item, offset: Duration) -> bool {
     match item.precision.as_ref().map(|p| p.uncertainty_secs()) {
         None => true,
         Some(None) => false,
@@ -79,6 +82,8 @@ pub fn due(
         .collect()
 }
 
+/// Turns due reminders into alerts and outbox entries, once per item,
+/// offset and date.
 pub struct Reminders {
     store: Store,
     index: Arc<RwLock<Index>>,
@@ -87,6 +92,8 @@ pub struct Reminders {
 }
 
 impl Reminders {
+    /// `grace`: how late a reminder may still fire (after a restart);
+    /// `wake_delivery` is notified when reminders are enqueued.
     pub fn new(store: Store, index: Arc<RwLock<Index>>, grace: Duration, wake_delivery: Arc<Notify>) -> Reminders {
         Reminders { store, index, grace, wake_delivery }
     }

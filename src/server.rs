@@ -16,7 +16,7 @@
 //!   read from the store (cached for a few seconds, since counting
 //!   subscriptions reads them all).
 //!
-//! **Mounting more routes (Discord interactions).** [`router`] builds the
+//! **Mounting more routes (Discord interactions).** `router` builds the
 //! routes above as a plain `axum::Router` (state already applied), and
 //! [`start`] takes an `extra: Option<axum::Router>` that is merged into it
 //! before serving, so `POST /discord/interactions` lives on the same
@@ -62,7 +62,7 @@ const GAUGE_CACHE: Duration = Duration::from_secs(10);
 /// `health_max_age`, but never less than two poll intervals of one feed,
 /// so a small request budget cannot make a healthy bot report unhealthy
 /// between two polls.
-pub fn health_threshold(configured: Duration, feed_interval: Duration) -> Duration {
+pub(crate) fn health_threshold(configured: Duration, feed_interval: Duration) -> Duration {
     configured.max(feed_interval.saturating_mul(2))
 }
 
@@ -84,7 +84,7 @@ type CachedGauges = (Instant, Option<StoreGauges>);
 
 impl ServerState {
     /// `feeds`: the configured feeds (each must stay fresh); `max_age`: the
-    /// staleness threshold (see [`health_threshold`]). The start time is the
+    /// staleness threshold (see `health_threshold`). The start time is the
     /// registry's creation time.
     pub fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
         let started = metrics.started();
@@ -105,7 +105,7 @@ impl ServerState {
 }
 
 /// `/healthz` and `/metrics`, ready to serve or to merge more routes into.
-pub fn router(state: ServerState) -> Router {
+pub(crate) fn router(state: ServerState) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
@@ -114,7 +114,7 @@ pub fn router(state: ServerState) -> Router {
 }
 
 /// Binds `addr` (so a taken port fails start-up with a clear error), then
-/// serves [`router`] plus `extra` in a task until `shutdown` is cancelled.
+/// serves `router` plus `extra` in a task until `shutdown` is cancelled.
 /// Returns the bound address (port 0 picks a free one) and the task.
 pub async fn start(
     addr: SocketAddr,
@@ -139,21 +139,25 @@ pub async fn start(
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets
 /// in-flight requests finish.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
 
 /// What `/healthz` reads from the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreHealth {
-    pub outbox_depth: u64,
+pub(crate) struct StoreHealth {
+    pub(crate) outbox_depth: u64,
     /// Each configured feed's last successful poll, from its stored state.
-    pub last_success: Vec<(Feed, Option<DateTime<Utc>>)>,
+    pub(crate) last_success: Vec<(Feed, Option<DateTime<Utc>>)>,
 }
 
 /// Reads what `/healthz` needs; a cheap read of each feed's state that also
 /// proves the store answers.
-pub fn store_health(store: &Store, feeds: &[Feed]) -> Result<StoreHealth, StoreError> {
+pub(crate) fn store_health(store: &Store, feeds: &[Feed]) -> Result<StoreHealth, StoreError> {
     let last_success =
         feeds.iter().map(|f| Ok((*f, store.feed_state(*f)?.last_success))).collect::<Result<_, StoreError>>()?;
     Ok(StoreHealth { outbox_depth: store.outbox_len() as u64, last_success })
@@ -162,15 +166,15 @@ pub fn store_health(store: &Store, feeds: &[Feed]) -> Result<StoreHealth, StoreE
 /// What the process itself knows for `/healthz` (not in the store): each
 /// feed's last failed poll and the request budget left.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProcessHealth {
-    pub last_errors: Vec<(Feed, PollFailure)>,
+pub(crate) struct ProcessHealth {
+    pub(crate) last_errors: Vec<(Feed, PollFailure)>,
     /// (requests left in the sliding hour, hourly ceiling).
-    pub budget_left: Option<(u32, u32)>,
+    pub(crate) budget_left: Option<(u32, u32)>,
 }
 
 impl ProcessHealth {
     /// Reads `metrics` for `feeds`.
-    pub fn read(metrics: &Metrics, feeds: &[Feed]) -> ProcessHealth {
+    pub(crate) fn read(metrics: &Metrics, feeds: &[Feed]) -> ProcessHealth {
         ProcessHealth {
             last_errors: feeds.iter().filter_map(|f| Some((*f, metrics.last_poll_error(f.as_str())?))).collect(),
             budget_left: metrics.budget_left(),
@@ -188,7 +192,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// status saying why: `failing` (a feed's last poll failed and it has no
 /// fresh success), `starting` (no success yet, no error either), `stale`,
 /// or `store_error`. `started` is kept for the uptime.
-pub fn health(
+pub(crate) fn health(
     feeds: &[Feed],
     max_age: Duration,
     started: DateTime<Utc>,
@@ -279,7 +283,7 @@ async fn status_page(State(st): State<ServerState>) -> Response {
 }
 
 /// What the status page shows, read from the store and the metrics.
-pub fn status_view(st: &ServerState, now: DateTime<Utc>) -> Result<StatusView, StoreError> {
+pub(crate) fn status_view(st: &ServerState, now: DateTime<Utc>) -> Result<StatusView, StoreError> {
     let gauges = store_gauges(&st.store, &st.feeds)?;
     let feeds = st
         .feeds
@@ -344,7 +348,7 @@ async fn metrics(State(st): State<ServerState>) -> Response {
 
 /// Reads the gauges that live in the store, with the last successful poll
 /// of each of `feeds`.
-pub fn store_gauges(store: &Store, feeds: &[Feed]) -> Result<StoreGauges, StoreError> {
+pub(crate) fn store_gauges(store: &Store, feeds: &[Feed]) -> Result<StoreGauges, StoreError> {
     let mut g = StoreGauges {
         outbox_depth: store.outbox_len() as u64,
         dead_letters: store.dead_letter_count() as u64,

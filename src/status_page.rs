@@ -21,44 +21,44 @@ use crate::metrics::PollFailure;
 use crate::types::format_duration;
 
 /// How many upcoming items the page lists.
-pub const UPCOMING: usize = 10;
+pub(crate) const UPCOMING: usize = 10;
 
 /// Everything the page shows, already read from the store and the metrics.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StatusView {
-    pub now: DateTime<Utc>,
-    pub uptime: Duration,
-    pub feeds: Vec<FeedView>,
+pub(crate) struct StatusView {
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) uptime: Duration,
+    pub(crate) feeds: Vec<FeedView>,
     /// (requests left in the sliding hour, hourly ceiling); `None` before
     /// the first request of this process.
-    pub budget_left: Option<(u32, u32)>,
-    pub outbox_depth: u64,
-    pub dead_letters: u64,
+    pub(crate) budget_left: Option<(u32, u32)>,
+    pub(crate) outbox_depth: u64,
+    pub(crate) dead_letters: u64,
     /// Platform → (enabled, disabled) subscriptions.
-    pub subscriptions: BTreeMap<&'static str, (u64, u64)>,
-    pub upcoming: Vec<UpcomingView>,
+    pub(crate) subscriptions: BTreeMap<&'static str, (u64, u64)>,
+    pub(crate) upcoming: Vec<UpcomingView>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeedView {
-    pub name: &'static str,
-    pub last_success: Option<DateTime<Utc>>,
-    pub last_error: Option<PollFailure>,
+pub(crate) struct FeedView {
+    pub(crate) name: &'static str,
+    pub(crate) last_success: Option<DateTime<Utc>>,
+    pub(crate) last_error: Option<PollFailure>,
 }
 
 /// One upcoming item: its LL2 name and status as text (escaped on output).
 #[derive(Debug, Clone, PartialEq)]
-pub struct UpcomingView {
-    pub kind: &'static str,
-    pub name: String,
-    pub status: Option<String>,
-    pub when: DateTime<Utc>,
+pub(crate) struct UpcomingView {
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) status: Option<String>,
+    pub(crate) when: DateTime<Utc>,
     /// Each configured reminder offset and whether it was sent.
-    pub reminders: Vec<(Duration, bool)>,
+    pub(crate) reminders: Vec<(Duration, bool)>,
 }
 
 /// `in 2d 3h`, `in 45m`, `3h ago`: the two largest units, whole minutes.
-pub fn countdown(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+fn countdown(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let secs = (to - from).num_seconds();
     if secs.unsigned_abs() < 60 {
         return "now".into();
@@ -91,7 +91,7 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.2em .4e
 .bad{color:#b00}.ok{color:#070}small{color:#555}";
 
 /// The whole page.
-pub fn render(v: &StatusView) -> String {
+pub(crate) fn render(v: &StatusView) -> String {
     let page: Markup = html! {
         (DOCTYPE)
         html lang="en" {

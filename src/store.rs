@@ -53,22 +53,45 @@ pub use retention::Pruned;
 /// wait in fan-out records (`outbox_fan_outs`), which version 1 would never
 /// deliver. A store of an older version is upgraded on open (every version
 /// reads the records of the ones before it); a newer one is refused.
-pub const SCHEMA_VERSION: u64 = 2;
+pub(crate) const SCHEMA_VERSION: u64 = 2;
 
+/// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// sled failed (I/O, a damaged database).
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
+    /// A record does not decode.
     #[error("store record {key:?} in tree {tree} is corrupt: {message}")]
-    Corrupt { tree: &'static str, key: String, message: String },
+    Corrupt {
+        /// The sled tree.
+        tree: &'static str,
+        /// The record's key, printable.
+        key: String,
+        /// The decoder's complaint.
+        message: String,
+    },
+    /// The store was written by a newer tminus.
     #[error(
         "store at {path} has schema version {found}, this tminus understands up to {SCHEMA_VERSION}; use a newer tminus or another [store] path"
     )]
-    Schema { path: String, found: u64 },
+    Schema {
+        /// The store path.
+        path: String,
+        /// The store's schema version.
+        found: u64,
+    },
+    /// Another process holds the store.
     #[error("the store at {path} is in use by another tminus ({})", match pid { Some(p) => format!("pid {p}"), None => "pid unknown".to_owned() })]
-    InUse { path: String, pid: Option<u32> },
+    InUse {
+        /// The store path.
+        path: String,
+        /// The holder's process id, when it could be read.
+        pid: Option<u32>,
+    },
 }
 
+/// A store operation's result.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Per-feed progress.
@@ -94,26 +117,35 @@ pub struct OutboxKey(pub u64);
 /// How many deliveries one fan-out record folds: large enough that a
 /// million take a thousand rows, small enough that turning one into outbox
 /// entries is a short transaction.
-pub const FAN_OUT_CHUNK: usize = 1024;
+pub(crate) const FAN_OUT_CHUNK: usize = 1024;
 
 /// One alert's deliveries to its routed targets, as `apply` takes them:
 /// one outbox entry per target, without building each entry first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FanOut {
+    /// The alert to deliver.
     pub alert: AlertId,
+    /// Every subscription it routes to, with its destination.
     pub targets: Vec<Target>,
+    /// Stamped on each entry (delivery gives up `max_age` after it).
     pub enqueued_at: DateTime<Utc>,
 }
 
 /// One pending delivery of one alert to one subscription's destination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEntry {
+    /// The alert to send.
     pub alert: AlertId,
+    /// The subscription that routed it.
     pub sub: SubId,
+    /// Where to send it.
     pub destination: Destination,
+    /// When it was enqueued (delivery gives up `max_age` after it).
     pub enqueued_at: DateTime<Utc>,
+    /// Failed sends so far (drives the retry backoff).
     #[serde(default)]
     pub attempts: u32,
+    /// No send before this (a retry's backoff, a 429); `None`: at once.
     #[serde(default)]
     pub not_before: Option<DateTime<Utc>>,
 }
@@ -121,26 +153,35 @@ pub struct OutboxEntry {
 /// A confirmed delivery: kept so front-ends can edit or delete messages later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivered {
+    /// The alert sent.
     pub alert: AlertId,
+    /// The subscription that routed it.
     pub sub: SubId,
+    /// Where it went.
     pub destination: Destination,
     /// Platform message id, when the platform returns one.
     pub message_id: Option<String>,
+    /// When the platform confirmed it.
     pub at: DateTime<Utc>,
 }
 
 /// A delivery given up on, with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
+    /// The entry as it was in the outbox.
     pub entry: OutboxEntry,
+    /// Why it was given up on.
     pub reason: String,
+    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// Which reminder: one item, one offset before its date.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ReminderKey {
+    /// The item.
     pub item: ItemId,
+    /// The reminder offset before its date, in seconds.
     pub offset_secs: u64,
 }
 
@@ -154,7 +195,9 @@ impl ReminderKey {
 /// moves the reminder's moment past `sent_at` lets it fire again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReminderSent {
+    /// The item's date the reminder was for.
     pub when: DateTime<Utc>,
+    /// When it was sent.
     pub sent_at: DateTime<Utc>,
 }
 
@@ -163,7 +206,9 @@ pub struct ReminderSent {
 /// makes later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatSettings {
+    /// The zone times are shown in (`/timezone`).
     pub timezone: chrono_tz::Tz,
+    /// Reminder offsets before each item (`/reminders`).
     #[serde(with = "crate::types::duration_secs")]
     pub reminders: Vec<std::time::Duration>,
     /// The alert kinds the chat hears (records written before `/alerts`
@@ -185,9 +230,13 @@ fn all_alert_kinds() -> Vec<AlertKind> {
 /// left the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mute {
+    /// The chat that muted it.
     pub destination: Destination,
+    /// The muted item.
     pub item: ItemId,
+    /// The item's name when it was muted.
     pub name: String,
+    /// When it was muted.
     pub at: DateTime<Utc>,
 }
 
@@ -208,14 +257,19 @@ fn dest_index_key(dest: &Destination, id: SubId) -> Vec<u8> {
 /// Everything one processed page changes, applied atomically.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The feed whose state `feed_state` replaces; set together with it.
     pub feed: Option<Feed>,
+    /// Item snapshots to write.
     pub items: Vec<Item>,
+    /// Items to delete (gone from LL2's upcoming list).
     pub removed: Vec<ItemId>,
+    /// New alerts.
     pub alerts: Vec<Alert>,
     /// Deliveries of alerts to their routed targets (the usual way).
     pub fan_outs: Vec<FanOut>,
     /// Single deliveries, each as given.
     pub deliveries: Vec<OutboxEntry>,
+    /// Reminders this batch sends, to record.
     pub reminders_sent: Vec<(ReminderKey, ReminderSent)>,
     /// New feed state, if it changes.
     pub feed_state: Option<FeedState>,
@@ -223,6 +277,8 @@ pub struct Batch {
     pub directory: Option<Directory>,
 }
 
+/// The durable state: a sled database with one tree per record kind. Cheap
+/// to clone; one process holds a store at a time.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -305,6 +361,8 @@ impl Batch {
 }
 
 impl Store {
+    /// Opens (or creates) the store at `path`, claiming it for this process
+    /// and checking its schema version.
     pub fn open(path: &Path) -> Result<Store> {
         let owner = std::sync::Arc::new(owner::claim(path)?);
         let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open()?;
@@ -376,6 +434,7 @@ impl Store {
 
     // ---- items and feeds -------------------------------------------------
 
+    /// The stored snapshot of an item, if any.
     pub fn item(&self, id: &ItemId) -> Result<Option<Item>> {
         let key = id.key();
         self.items.get(&key)?.map(|v| dec("items", key.as_bytes(), &v)).transpose()
@@ -388,7 +447,7 @@ impl Store {
 
     /// The ids of the stored items of one kind, read from the keys alone
     /// (no snapshot is decoded).
-    pub fn item_ids(&self, kind: ItemKind) -> Result<Vec<ItemId>> {
+    pub(crate) fn item_ids(&self, kind: ItemKind) -> Result<Vec<ItemId>> {
         let prefix = format!("{kind}/");
         self.items
             .scan_prefix(prefix.as_bytes())
@@ -397,10 +456,12 @@ impl Store {
             .collect()
     }
 
+    /// How many item snapshots are stored.
     pub fn item_count(&self) -> usize {
         self.items.len()
     }
 
+    /// A feed's progress; the default before its first poll.
     pub fn feed_state(&self, feed: Feed) -> Result<FeedState> {
         Ok(self
             .feeds
@@ -468,7 +529,8 @@ impl Store {
         Ok(self.meta.get("directory")?.map(|v| dec("meta", b"directory", &v)).transpose()?.unwrap_or_default())
     }
 
-    pub fn reminder_sent(&self, key: &ReminderKey) -> Result<Option<ReminderSent>> {
+    /// When a reminder was last sent, if ever.
+    pub(crate) fn reminder_sent(&self, key: &ReminderKey) -> Result<Option<ReminderSent>> {
         let k = key.key();
         self.reminders.get(&k)?.map(|v| dec("reminders_sent", k.as_bytes(), &v)).transpose()
     }
@@ -477,7 +539,7 @@ impl Store {
 
     /// Records an LL2 request before it is sent, durably, so the hourly
     /// budget holds across restarts and crashes.
-    pub async fn record_request(&self, at: DateTime<Utc>) -> Result<()> {
+    pub(crate) async fn record_request(&self, at: DateTime<Utc>) -> Result<()> {
         let mut key = at.timestamp_millis().to_be_bytes().to_vec();
         key.extend_from_slice(&self.next_id()?.to_be_bytes());
         self.requests.insert(key, &[])?;
@@ -485,7 +547,7 @@ impl Store {
     }
 
     /// Times of LL2 requests at or after `since`; older entries are pruned.
-    pub fn recent_requests(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+    pub(crate) fn recent_requests(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
         let cut = since.timestamp_millis().to_be_bytes();
         for old in self.requests.range(..cut.as_slice()).keys() {
             self.requests.remove(old?)?;
@@ -503,18 +565,20 @@ impl Store {
 
     // ---- subscriptions ---------------------------------------------------
 
+    /// Every subscription, in id order.
     pub fn subscriptions(&self) -> Result<Vec<Subscription>> {
         records(&self.subs, "subscriptions").collect()
     }
 
     /// Visits every subscription in id order without holding them all.
-    pub fn for_each_subscription(&self, mut f: impl FnMut(Subscription)) -> Result<()> {
+    pub(crate) fn for_each_subscription(&self, mut f: impl FnMut(Subscription)) -> Result<()> {
         for sub in records(&self.subs, "subscriptions") {
             f(sub?);
         }
         Ok(())
     }
 
+    /// One subscription by id.
     pub fn subscription(&self, id: SubId) -> Result<Option<Subscription>> {
         let k = id.0.to_be_bytes();
         self.subs.get(k)?.map(|v| dec("subscriptions", &k, &v)).transpose()
@@ -572,11 +636,13 @@ impl Store {
         Ok(out)
     }
 
+    /// A chat's settings; `None` if it never set any.
     pub fn chat_settings(&self, dest: &Destination) -> Result<Option<ChatSettings>> {
         let k = dest.storage_key();
         self.chat_settings.get(&k)?.map(|v| dec("chat_settings", k.as_bytes(), &v)).transpose()
     }
 
+    /// Replaces a chat's settings.
     pub fn put_chat_settings(&self, dest: &Destination, settings: &ChatSettings) -> Result<()> {
         self.chat_settings.insert(dest.storage_key(), enc(settings))?;
         Ok(())
@@ -595,7 +661,8 @@ impl Store {
         Ok(self.mutes.remove(mute_key(dest, item))?.is_some())
     }
 
-    pub fn is_muted(&self, dest: &Destination, item: &ItemId) -> Result<bool> {
+    /// Whether the chat at `dest` muted `item`.
+    pub(crate) fn is_muted(&self, dest: &Destination, item: &ItemId) -> Result<bool> {
         Ok(self.mutes.contains_key(mute_key(dest, item))?)
     }
 
@@ -619,6 +686,7 @@ impl Store {
 
     // ---- outbox ----------------------------------------------------------
 
+    /// An alert record by id.
     pub fn alert(&self, id: AlertId) -> Result<Option<Alert>> {
         let k = id.0.to_be_bytes();
         self.alerts.get(k)?.map(|v| dec("alerts", &k, &v)).transpose()
@@ -692,19 +760,19 @@ impl Store {
     }
 
     /// Drops an entry nobody wants any more (its chat muted the item).
-    pub fn discard(&self, key: OutboxKey) -> Result<()> {
+    pub(crate) fn discard(&self, key: OutboxKey) -> Result<()> {
         self.outbox.remove(key.0.to_be_bytes())?;
         Ok(())
     }
 
     /// Rewrites an entry in place (attempt count, next try).
-    pub fn reschedule(&self, key: OutboxKey, entry: &OutboxEntry) -> Result<()> {
+    pub(crate) fn reschedule(&self, key: OutboxKey, entry: &OutboxEntry) -> Result<()> {
         self.outbox.insert(key.0.to_be_bytes(), enc(entry))?;
         Ok(())
     }
 
     /// Gives up on an entry: it moves to the dead-letter tree with a reason.
-    pub fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str) -> Result<()> {
+    pub(crate) fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str) -> Result<()> {
         let k = key.0.to_be_bytes();
         let v = enc(&DeadLetter { entry: entry.clone(), reason: reason.to_string(), at: Utc::now() });
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
@@ -717,14 +785,17 @@ impl Store {
             .map_err(abort)
     }
 
+    /// Every delivery record.
     pub fn delivered(&self) -> Result<Vec<Delivered>> {
         records(&self.delivered, "delivered").collect()
     }
 
+    /// Every dead letter.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         records(&self.dead, "dead_letters").collect()
     }
 
+    /// How many dead letters are kept.
     pub fn dead_letter_count(&self) -> usize {
         self.dead.len()
     }
@@ -758,7 +829,7 @@ impl Store {
     }
 
     /// The private feed token of a chat, if it has one.
-    pub fn calendar_token(&self, chat: &Destination) -> Result<Option<String>> {
+    pub(crate) fn calendar_token(&self, chat: &Destination) -> Result<Option<String>> {
         let k = format!("\0{}", chat.storage_key());
         self.calendar.tokens.get(&k)?.map(|v| dec("calendar_tokens", k.as_bytes(), &v)).transpose()
     }
@@ -779,7 +850,7 @@ impl Store {
     }
 
     /// The chat a private feed token belongs to.
-    pub fn calendar_token_destination(&self, token: &str) -> Result<Option<Destination>> {
+    pub(crate) fn calendar_token_destination(&self, token: &str) -> Result<Option<Destination>> {
         if token.is_empty() || token.starts_with('\0') {
             return Ok(None);
         }
@@ -831,13 +902,13 @@ impl Store {
     }
 
     /// Records (or replaces) the event mirroring `record.item` in `guild`.
-    pub fn put_guild_event(&self, guild: GuildId, record: &GuildEvent) -> Result<()> {
+    pub(crate) fn put_guild_event(&self, guild: GuildId, record: &GuildEvent) -> Result<()> {
         self.calendar.discord_events.insert(guild_event_key(guild, &record.item), enc(record))?;
         Ok(())
     }
 
     /// Forgets the event of `item` in `guild` (it was deleted).
-    pub fn remove_guild_event(&self, guild: GuildId, item: &ItemId) -> Result<()> {
+    pub(crate) fn remove_guild_event(&self, guild: GuildId, item: &ItemId) -> Result<()> {
         self.calendar.discord_events.remove(guild_event_key(guild, item))?;
         Ok(())
     }

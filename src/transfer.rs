@@ -35,17 +35,24 @@ use crate::subscriptions::Subscriptions;
 use crate::types::Destination;
 
 /// The one format version this build writes and reads.
-pub const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 1;
 const FORMAT: &str = "tminus-export";
 
+/// Why an export could not be written or a file could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
+    /// Not JSON, not an export, or a section this build does not know.
     #[error("not a tminus export: {0}")]
     Malformed(String),
+    /// A `version` other than the one this build reads.
     #[error(
         "this is a tminus export of version {found}; this tminus reads version {VERSION} only (use the tminus that wrote it, or a newer one)"
     )]
-    UnknownVersion { found: Value },
+    UnknownVersion {
+        /// The `version` value the file carries.
+        found: Value,
+    },
+    /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,45 +60,50 @@ pub enum TransferError {
 /// The file, as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Export {
-    pub format: String,
-    pub version: u64,
+pub(crate) struct Export {
+    pub(crate) format: String,
+    pub(crate) version: u64,
     /// Chat-made subscriptions in store form, without `id` and `origin`,
     /// sorted so that equal state gives an equal file.
     #[serde(default)]
-    pub subscriptions: Vec<Value>,
+    pub(crate) subscriptions: Vec<Value>,
     #[serde(default)]
-    pub chat_settings: Vec<ChatSettingsEntry>,
+    pub(crate) chat_settings: Vec<ChatSettingsEntry>,
     /// Items chats muted (`/mute`, the Mute button).
     #[serde(default)]
-    pub mutes: Vec<Mute>,
+    pub(crate) mutes: Vec<Mute>,
     /// Private calendar feed tokens, so `/calendar` links keep working.
     #[serde(default)]
-    pub calendar_tokens: Vec<TokenEntry>,
+    pub(crate) calendar_tokens: Vec<TokenEntry>,
 }
 
 /// One chat's private calendar token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TokenEntry {
-    pub destination: String,
-    pub token: String,
+pub(crate) struct TokenEntry {
+    pub(crate) destination: String,
+    pub(crate) token: String,
 }
 
 /// One chat's settings and the destination (`telegram:ID`, `discord:ID`)
 /// they belong to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatSettingsEntry {
-    pub destination: String,
-    pub settings: ChatSettings,
+pub(crate) struct ChatSettingsEntry {
+    pub(crate) destination: String,
+    pub(crate) settings: ChatSettings,
 }
 
 /// What an import changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Imported {
+    /// Subscriptions the store did not have yet.
     pub subscriptions_added: usize,
+    /// Subscriptions skipped because an equal one (ignoring its id) exists.
     pub subscriptions_present: usize,
+    /// Chats whose settings were written (replacing any there).
     pub chat_settings: usize,
+    /// Mutes restored (ones already there are not counted).
     pub mutes: usize,
+    /// Calendar tokens written (an equal token already there is not counted).
     pub calendar_tokens: usize,
 }
 
@@ -106,7 +118,7 @@ fn portable(sub: &Subscription) -> Value {
 }
 
 /// The chat-made state of `store`.
-pub fn export(store: &Store) -> Result<Export, TransferError> {
+pub(crate) fn export(store: &Store) -> Result<Export, TransferError> {
     let mut subscriptions: Vec<Value> =
         store.subscriptions()?.iter().filter(|s| s.origin == Origin::Chat).map(portable).collect();
     subscriptions.sort_by_key(|v| v.to_string());
@@ -126,13 +138,13 @@ pub fn export(store: &Store) -> Result<Export, TransferError> {
 }
 
 /// The export as pretty JSON with a trailing newline.
-pub fn to_json(export: &Export) -> String {
+pub(crate) fn to_json(export: &Export) -> String {
     serde_json::to_string_pretty(export).expect("exports serialize") + "\n"
 }
 
 /// Reads an export, checking the format marker and version first so an
 /// unknown version gets its own message.
-pub fn parse(text: &str) -> Result<Export, TransferError> {
+pub(crate) fn parse(text: &str) -> Result<Export, TransferError> {
     let raw: Value = serde_json::from_str(text).map_err(|e| TransferError::Malformed(e.to_string()))?;
     if raw.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(TransferError::Malformed(format!("missing \"format\": \"{FORMAT}\"")));
@@ -147,7 +159,7 @@ pub fn parse(text: &str) -> Result<Export, TransferError> {
 
 /// Loads `export` into the store behind `subs`. Everything is checked
 /// before anything is written, so a bad entry changes nothing.
-pub fn import(subs: &Subscriptions, export: &Export) -> Result<Imported, TransferError> {
+pub(crate) fn import(subs: &Subscriptions, export: &Export) -> Result<Imported, TransferError> {
     let store = subs.store();
     let mut present: HashSet<String> =
         store.subscriptions()?.iter().filter(|s| s.origin == Origin::Chat).map(|s| portable(s).to_string()).collect();

@@ -28,11 +28,14 @@ use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{ChatId, Destination, ItemId, Mention};
 
+/// The boxed future a [`Sender`] returns (object-safe async).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a platform confirmed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sent {
+    /// The platform's id of the message; `None` when it gives none (the
+    /// console).
     pub message_id: Option<String>,
 }
 
@@ -41,21 +44,36 @@ pub struct Sent {
 pub enum SendError {
     /// Network trouble, timeouts, 5xx, throttling: try again later.
     #[error("transient: {reason}")]
-    Transient { reason: String, retry_after: Option<Duration> },
+    Transient {
+        /// What failed.
+        reason: String,
+        /// How long the platform asked us to wait (a 429), if it said.
+        retry_after: Option<Duration>,
+    },
     /// The destination is gone or refuses us (blocked, kicked, deleted):
     /// disable the subscription.
     #[error("permanent: {reason}")]
-    Permanent { reason: String },
+    Permanent {
+        /// The platform's answer.
+        reason: String,
+    },
     /// A Telegram group became a supergroup: move and resend.
     #[error("chat migrated to {}", to.0)]
-    Migrated { to: ChatId },
+    Migrated {
+        /// The supergroup's id.
+        to: ChatId,
+    },
     /// The platform rejected the message itself: a rendering bug.
     #[error("rejected message: {reason}")]
-    Rejected { reason: String },
+    Rejected {
+        /// The platform's answer.
+        reason: String,
+    },
 }
 
 /// One platform's way of sending a rendered message.
 pub trait Sender: Send + Sync {
+    /// Sends `msg` to `dest` once; retries are the deliverer's job.
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>>;
 
     /// Sends an alert with what its subscription adds (see
@@ -88,6 +106,7 @@ pub struct Senders {
 }
 
 impl Senders {
+    /// Adds (or replaces) the sender for `platform` ([`Destination::platform`]).
     pub fn with(mut self, platform: &'static str, sender: Arc<dyn Sender>) -> Self {
         self.by_platform.insert(platform, sender);
         self
@@ -133,9 +152,14 @@ impl Default for DeliveryConfig {
 /// Counts of one drain pass, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DrainStats {
+    /// Entries the platform accepted.
     pub delivered: usize,
+    /// Entries that failed and will be tried again later.
     pub retried: usize,
+    /// Entries moved to dead letters.
     pub dead: usize,
+    /// Entries left untried in the outbox: no sender serves their platform,
+    /// or an earlier entry to the same destination is waiting for a retry.
     pub waiting: usize,
 }
 
@@ -148,6 +172,8 @@ impl DrainStats {
     }
 }
 
+/// Drains the outbox: sends each due entry through its platform's
+/// [`Sender`], records the outcome and acts on what the platform said.
 pub struct Deliverer {
     store: Store,
     /// Disables and migrates subscriptions when a platform says so, so
@@ -243,7 +269,7 @@ impl Deliverer {
     /// pause, a retry) comes due within `patience` of the start; the
     /// `waiting` count is what is left after the last pass. `tminus once`
     /// uses it so a short 429 does not leave an alert until the next run.
-    pub async fn drain_within(self: &Arc<Self>, patience: Duration) -> Result<DrainStats, StoreError> {
+    pub(crate) async fn drain_within(self: &Arc<Self>, patience: Duration) -> Result<DrainStats, StoreError> {
         let deadline = Utc::now() + chrono::Duration::from_std(patience).unwrap_or_default();
         let mut total = DrainStats::default();
         loop {

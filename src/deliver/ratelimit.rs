@@ -16,7 +16,7 @@
 //! translate what their platform says (Telegram's fixed ceilings and
 //! `retry_after`; Discord's bucket headers, 429s and global ceiling) into
 //! the same few terms here: rates, per-key pauses and global pauses.
-//! [`RateLimiter::acquire_within`] lets a sender hand a long pause back
+//! `RateLimiter::acquire_within` lets a sender hand a long pause back
 //! instead of waiting it out.
 //!
 //! The limiter paces rather than bursts: every rate is enforced as a
@@ -56,7 +56,9 @@ use tokio::time::Instant;
 /// At most `count` grants per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
+    /// Grants allowed per window; at least 1 (see [`Rate::new`]).
     pub count: u32,
+    /// The window.
     pub per: Duration,
 }
 
@@ -67,11 +69,13 @@ impl Rate {
         Rate { count: if count == 0 { 1 } else { count }, per }
     }
 
-    pub const fn per_second(count: u32) -> Rate {
+    /// `count` per second.
+    pub(crate) const fn per_second(count: u32) -> Rate {
         Rate::new(count, Duration::from_secs(1))
     }
 
-    pub const fn per_minute(count: u32) -> Rate {
+    /// `count` per minute.
+    pub(crate) const fn per_minute(count: u32) -> Rate {
         Rate::new(count, Duration::from_secs(60))
     }
 
@@ -92,6 +96,7 @@ impl Rate {
 /// A key the limiter tracks separately: a Telegram chat, a Discord route
 /// (a channel or a webhook). `is_group` selects the additional `Limits::per_group` rate.
 pub trait LimitKey: Hash + Eq + Clone + Send + Sync {
+    /// Whether `Limits::per_group` applies to this key too; no by default.
     fn is_group(&self) -> bool {
         false
     }
@@ -176,6 +181,7 @@ pub struct RateLimiter<K> {
 }
 
 impl<K: LimitKey> RateLimiter<K> {
+    /// A limiter with nothing granted or paused yet.
     pub fn new(limits: Limits) -> RateLimiter<K> {
         let h = limits.headroom;
         let intervals = Intervals {
@@ -200,6 +206,7 @@ impl<K: LimitKey> RateLimiter<K> {
         }
     }
 
+    /// The limits it enforces.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -222,7 +229,7 @@ impl<K: LimitKey> RateLimiter<K> {
     /// longer than `max_wait` is not waited out: `Err` carries how long it
     /// still lasts, for the caller to hand back (e.g. as a retry delay to
     /// the outbox) instead of holding a worker.
-    pub async fn acquire_within(&self, key: &K, max_wait: Duration) -> Result<bool, Duration> {
+    pub(crate) async fn acquire_within(&self, key: &K, max_wait: Duration) -> Result<bool, Duration> {
         let mut waited = false;
         'reserve: loop {
             // Sit out a pause before reserving: a slot reserved inside it
@@ -314,7 +321,7 @@ impl<K: LimitKey> RateLimiter<K> {
 
     /// No request for `key` before `until` (e.g. a 429's retry_after).
     /// Never shortens an existing pause.
-    pub fn pause_key(&self, key: &K, until: Instant) {
+    pub(crate) fn pause_key(&self, key: &K, until: Instant) {
         let now = Instant::now();
         let mut st = self.lock();
         let ks = st.keys.entry(key.clone()).or_insert_with(|| KeyState::fresh(now));
@@ -323,7 +330,7 @@ impl<K: LimitKey> RateLimiter<K> {
 
     /// No request at all before `until` (a platform-wide flood answer).
     /// Never shortens an existing pause.
-    pub fn pause_all(&self, until: Instant) {
+    pub(crate) fn pause_all(&self, until: Instant) {
         let mut st = self.lock();
         st.global_paused_until = st.global_paused_until.max(until);
     }

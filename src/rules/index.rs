@@ -76,7 +76,9 @@ const NO_HORIZON: u32 = u32::MAX;
 /// needs to know about the subscription.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Target {
+    /// The subscription.
     pub sub: SubId,
+    /// Where it delivers.
     pub destination: Destination,
 }
 
@@ -85,10 +87,12 @@ fn alert_bit(k: AlertKind) -> u8 {
 }
 
 impl Index {
+    /// An empty index.
     pub fn new() -> Index {
         Index::default()
     }
 
+    /// An index of `subs` (a later duplicate id replaces an earlier one).
     pub fn from_subscriptions<'a>(subs: impl IntoIterator<Item = &'a Subscription>) -> Index {
         // In id order, so the slots are too (stable: a later duplicate id
         // still replaces an earlier one).
@@ -101,10 +105,12 @@ impl Index {
         index
     }
 
+    /// How many subscriptions are indexed (enabled ones only).
     pub fn len(&self) -> usize {
         self.live
     }
 
+    /// Whether no subscription is indexed.
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }

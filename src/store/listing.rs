@@ -7,7 +7,7 @@ use crate::types::Destination;
 impl Store {
     /// Every stored chat's settings, by destination, in key order. A key
     /// that no longer parses as a destination is reported as corrupt.
-    pub fn all_chat_settings(&self) -> Result<Vec<(Destination, ChatSettings)>> {
+    pub(crate) fn all_chat_settings(&self) -> Result<Vec<(Destination, ChatSettings)>> {
         let mut out = Vec::new();
         for kv in self.chat_settings.iter() {
             let (k, v) = kv?;

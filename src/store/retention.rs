@@ -18,17 +18,23 @@ use super::{DeadLetter, Delivered, OutboxEntry, ReminderSent, Result, Store, dec
 use crate::detect::Alert;
 use crate::item::Item;
 
-/// How many records one [`Store::prune`] call removed, by tree.
+/// How many records one `Store::prune` call removed, by tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
+    /// Delivery records.
     pub delivered: usize,
+    /// Dead letters.
     pub dead_letters: usize,
+    /// Sent-reminder records.
     pub reminders: usize,
+    /// Alerts (none still waiting in a fan-out).
     pub alerts: usize,
+    /// Item snapshots.
     pub items: usize,
 }
 
 impl Pruned {
+    /// Records removed from all trees together.
     pub fn total(&self) -> usize {
         self.delivered + self.dead_letters + self.reminders + self.alerts + self.items
     }
@@ -60,7 +66,7 @@ fn prune_tree<T: DeserializeOwned>(
 impl Store {
     /// One batch of pruning: records older than `cutoff`, at most `batch`
     /// per tree. Call again while it returns a non-zero total.
-    pub fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
+    pub(crate) fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         let mut pending: HashSet<_> = self
             .outbox
