@@ -31,12 +31,15 @@ pub struct Pruned {
     pub alerts: usize,
     /// Item snapshots.
     pub items: usize,
+    /// Calendar sequence rows of items that are gone and dated before the
+    /// cutoff (one per item ever seen otherwise).
+    pub sequences: usize,
 }
 
 impl Pruned {
     /// Records removed from all trees together.
     pub fn total(&self) -> usize {
-        self.delivered + self.dead_letters + self.reminders + self.alerts + self.items
+        self.delivered + self.dead_letters + self.reminders + self.alerts + self.items + self.sequences
     }
 }
 
@@ -66,7 +69,7 @@ fn prune_tree<T: DeserializeOwned>(
 impl Store {
     /// One batch of pruning: records older than `cutoff`, at most `batch`
     /// per tree. Call again while it returns a non-zero total.
-    pub(crate) fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
+    pub fn prune(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<Pruned> {
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         let mut pending: HashSet<_> = self
             .outbox
@@ -89,7 +92,29 @@ impl Store {
                 a.detected_at < cutoff && !pending.contains(&a.id)
             })?,
             items: prune_tree(&self.items, "items", batch, |i: &Item| i.when.is_some_and(|w| w < cutoff))?,
+            sequences: self.prune_sequences(cutoff, batch)?,
         })
+    }
+
+    /// Sequence rows of items no longer in the store whose last known date
+    /// is before `cutoff`: a gone item that comes back within the retention
+    /// keeps counting up, so calendars take its updates.
+    fn prune_sequences(&self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize> {
+        let mut doomed = Vec::new();
+        for kv in self.calendar.sequences.iter() {
+            let (k, v) = kv?;
+            let seq: crate::calendar::Sequenced = dec("calendar_sequences", &k, &v)?;
+            if !self.items.contains_key(&k)? && seq.schedule.when.is_none_or(|w| w < cutoff) {
+                doomed.push(k);
+                if doomed.len() >= batch {
+                    break;
+                }
+            }
+        }
+        for k in &doomed {
+            self.calendar.sequences.remove(k)?;
+        }
+        Ok(doomed.len())
     }
 }
 
@@ -182,7 +207,7 @@ mod tests {
         // Day 45: days 0..2 go, one record per tree per batch.
         let cutoff = at(45) - chrono::Duration::days(30);
         let first = store.prune(cutoff, 1).unwrap();
-        assert_eq!(first, Pruned { delivered: 1, dead_letters: 1, reminders: 1, alerts: 1, items: 1 });
+        assert_eq!(first, Pruned { delivered: 1, dead_letters: 1, reminders: 1, alerts: 1, items: 1, sequences: 1 });
         let mut total = first;
         loop {
             let p = store.prune(cutoff, 1).unwrap();
@@ -199,5 +224,23 @@ mod tests {
         assert_eq!(store.delivered().unwrap().len(), 1, "the recent delivery stays");
         assert!(store.dead_letters().unwrap().is_empty());
         assert_eq!(store.item_count(), 1, "the item of day 45 stays");
+    }
+
+    #[test]
+    fn sequences_of_gone_items_go_after_their_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let item = sample_launch();
+        store.apply(&Batch { items: vec![item.clone()], ..Batch::default() }).unwrap();
+        assert!(store.sequence(&item.id).unwrap().is_some());
+        let after = item.when.unwrap() + chrono::Duration::days(1);
+        // Still listed: kept whatever the date.
+        store.apply(&Batch { removed: vec![], ..Batch::default() }).unwrap();
+        assert_eq!(store.prune_sequences(after, 10).unwrap(), 0);
+        store.apply(&Batch { removed: vec![item.id.clone()], ..Batch::default() }).unwrap();
+        let before = item.when.unwrap() - chrono::Duration::days(1);
+        assert_eq!(store.prune_sequences(before, 10).unwrap(), 0, "gone, but its date is recent");
+        assert_eq!(store.prune_sequences(after, 10).unwrap(), 1);
+        assert!(store.sequence(&item.id).unwrap().is_none());
     }
 }

@@ -1,0 +1,130 @@
+//! The store's part for the calendar mirrors: the change signal the sync
+//! steps wait on, the SEQUENCE of each item (written by `apply` with the
+//! snapshots), private feed tokens and the Discord scheduled events the bot
+//! made. Kept beside the core store so `store.rs` stays about the outbox and
+//! its transactions; it must not decide what a calendar shows.
+
+use super::*;
+
+impl Store {
+    /// Changes whenever a batch was applied (poll pages, reminder passes).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// The sequence rows `apply` writes with a batch's snapshots: one per
+    /// item whose schedule or status changed since its last sequence.
+    pub(super) fn sequence_rows(&self, items: &[Item]) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut rows = Vec::new();
+        for item in items {
+            let prev = self.sequence(&item.id)?;
+            if let Some(next) = Sequenced::next(prev.as_ref(), item) {
+                rows.push((item.id.key(), enc(&next)));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The calendar sequence of an item, once it was stored.
+    pub fn sequence(&self, id: &ItemId) -> Result<Option<Sequenced>> {
+        let key = id.key();
+        self.calendar.sequences.get(&key)?.map(|v| dec("calendar_sequences", key.as_bytes(), &v)).transpose()
+    }
+
+    /// The private feed token of a chat, if it has one.
+    pub(crate) fn calendar_token(&self, chat: &Destination) -> Result<Option<String>> {
+        let k = format!("\0{}", chat.storage_key());
+        self.calendar.tokens.get(&k)?.map(|v| dec("calendar_tokens", k.as_bytes(), &v)).transpose()
+    }
+
+    /// Every chat's private feed token, in key order (for `tminus export`).
+    pub fn calendar_tokens(&self) -> Result<Vec<(Destination, String)>> {
+        let mut out = Vec::new();
+        for kv in self.calendar.tokens.iter() {
+            let (k, v) = kv?;
+            if k.first() == Some(&0) {
+                continue;
+            }
+            let token = String::from_utf8_lossy(&k).into_owned();
+            out.push((dec::<Destination>("calendar_tokens", &k, &v)?, token));
+        }
+        out.sort_by_key(|(d, _)| d.storage_key());
+        Ok(out)
+    }
+
+    /// The chat a private feed token belongs to.
+    pub(crate) fn calendar_token_destination(&self, token: &str) -> Result<Option<Destination>> {
+        if token.is_empty() || token.starts_with('\0') {
+            return Ok(None);
+        }
+        self.calendar.tokens.get(token)?.map(|v| dec("calendar_tokens", token.as_bytes(), &v)).transpose()
+    }
+
+    /// Gives a chat a new token; its old one (if any) stops working.
+    pub fn set_calendar_token(&self, chat: &Destination, token: &str) -> Result<()> {
+        let by_chat = format!("\0{}", chat.storage_key());
+        let (chat_row, token_row) = (enc(&chat), enc(&token));
+        self.calendar
+            .tokens
+            .transaction(|t| {
+                if let Some(old) = t.get(by_chat.as_bytes())?
+                    && let Ok(old) = serde_json::from_slice::<String>(&old)
+                {
+                    t.remove(old.as_bytes())?;
+                }
+                t.insert(by_chat.as_bytes(), token_row.as_slice())?;
+                t.insert(token.as_bytes(), chat_row.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(abort)
+    }
+
+    /// The scheduled events the bot keeps in a guild, by item.
+    pub fn guild_events(&self, guild: GuildId) -> Result<Vec<(ItemId, GuildEvent)>> {
+        let prefix = guild_prefix(guild);
+        let mut out = Vec::new();
+        for kv in self.calendar.discord_events.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let record: GuildEvent = dec("discord_events", &k, &v)?;
+            out.push((record.item.clone(), record));
+        }
+        Ok(out)
+    }
+
+    /// The guilds the bot keeps scheduled events in, from the records.
+    pub fn event_guilds(&self) -> Result<Vec<GuildId>> {
+        let mut out: Vec<GuildId> = Vec::new();
+        for k in self.calendar.discord_events.iter().keys() {
+            let k = k?;
+            let id = GuildId(u64::from_be_bytes(k[..8.min(k.len())].try_into().unwrap_or([0; 8])));
+            if out.last() != Some(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records (or replaces) the event mirroring `record.item` in `guild`.
+    pub(crate) fn put_guild_event(&self, guild: GuildId, record: &GuildEvent) -> Result<()> {
+        self.calendar.discord_events.insert(guild_event_key(guild, &record.item), enc(record))?;
+        Ok(())
+    }
+
+    /// Forgets the event of `item` in `guild` (it was deleted).
+    pub(crate) fn remove_guild_event(&self, guild: GuildId, item: &ItemId) -> Result<()> {
+        self.calendar.discord_events.remove(guild_event_key(guild, item))?;
+        Ok(())
+    }
+}
+
+fn guild_prefix(guild: GuildId) -> Vec<u8> {
+    let mut k = guild.0.to_be_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn guild_event_key(guild: GuildId, item: &ItemId) -> Vec<u8> {
+    let mut k = guild_prefix(guild);
+    k.extend_from_slice(item.key().as_bytes());
+    k
+}
