@@ -32,6 +32,7 @@ pub enum Command {
     },
     /// Load a file written by `export` into the configured store (idempotent)
     Import {
+        /// The file written by `export`
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
