@@ -44,9 +44,12 @@ use crate::subscriptions::Subscriptions;
 use crate::types::{ChannelId, Destination, ItemKind, Mention};
 
 /// Discord's limits on replies and autocomplete choices.
-pub const MAX_CONTENT: usize = 2000;
-pub const MAX_CHOICES: usize = 25;
-pub const MAX_CHOICE_LEN: usize = 100;
+/// Longest reply, in characters.
+const MAX_CONTENT: usize = 2000;
+/// Most autocomplete choices in one answer.
+const MAX_CHOICES: usize = 25;
+/// Longest name or value of one choice, in characters.
+const MAX_CHOICE_LEN: usize = 100;
 /// Longest accepted value of one name option (Discord enforces it too).
 pub const MAX_OPTION_LEN: u16 = 100;
 /// Per registration request: connect, send and read the answer.
@@ -68,9 +71,13 @@ pub use super::definitions::{MANAGING_COMMANDS, definitions, definitions_json, h
 /// One option value of an interaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OptionValue {
+    /// A string option.
     String(String),
+    /// An integer option.
     Integer(i64),
+    /// A number (float) option.
     Number(f64),
+    /// A boolean option.
     Bool(bool),
     /// A role or a member picked for a mentionable option (never the
     /// guild's `@everyone` role).
@@ -98,15 +105,19 @@ impl OptionValue {
     }
 }
 
+/// One named option of an invocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandOption {
+    /// The option's name as registered.
     pub name: String,
+    /// What the user gave.
     pub value: OptionValue,
     /// The option being typed (autocomplete interactions).
     pub focused: bool,
 }
 
 impl CommandOption {
+    /// An option that is not being typed.
     pub fn new(name: &str, value: OptionValue) -> CommandOption {
         CommandOption { name: name.to_owned(), value, focused: false }
     }
@@ -131,16 +142,20 @@ pub enum InvocationKind {
 /// What the front-end needs from one interaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
+    /// Ping, command, autocomplete or button.
     pub kind: InvocationKind,
     /// The command name (`data.name`); empty for a ping.
     pub name: String,
     /// Top-level options (sub-command options flattened).
     pub options: Vec<CommandOption>,
+    /// Channel it was used in; `None` if Discord sent none.
     pub channel_id: Option<u64>,
+    /// Guild it was used in; `None` in a DM.
     pub guild_id: Option<u64>,
     /// The member's permissions in the channel (`member.permissions`);
     /// `None` outside a guild.
     pub permissions: Option<Permissions>,
+    /// Who used it (member or DM user); `None` if Discord sent neither.
     pub user_id: Option<u64>,
 }
 
@@ -172,19 +187,25 @@ impl Invocation {
 /// A choice offered while an option is typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
+    /// What the user sees, at most `MAX_CHOICE_LEN` characters.
     pub name: String,
+    /// What the option is set to when picked.
     pub value: String,
 }
 
 /// The answer to an interaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
+    /// The answer to a ping (type 1).
     Pong,
     /// A message; `ephemeral`: only the user who used the command sees it.
     Message {
+        /// The reply text, clipped to `MAX_CONTENT`.
         content: String,
+        /// Shown only to the user who used the command.
         ephemeral: bool,
     },
+    /// Autocomplete choices, at most `MAX_CHOICES`.
     Choices(Vec<Choice>),
     /// A pressed button's message, with the button swapped (type 7).
     Buttons(Button),
@@ -195,6 +216,7 @@ impl Response {
         Response::Message { content: clip(&reply.text, MAX_CONTENT), ephemeral: reply.private }
     }
 
+    /// A message only the user sees, clipped to Discord's limit.
     pub fn ephemeral(text: impl Into<String>) -> Response {
         Response::Message { content: clip(&text.into(), MAX_CONTENT), ephemeral: true }
     }
@@ -575,14 +597,26 @@ impl Handler {
 /// Why registration failed. Never contains the token.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
+    /// The request did not get an answer (network, TLS, timeout).
     #[error("Discord request failed: {0}")]
     Http(String),
+    /// Discord answered with an error status.
     #[error("Discord answered {status} to {what}: {body}")]
-    Status { what: &'static str, status: u16, body: String },
+    Status {
+        /// Which request: fetching the application or putting the commands.
+        what: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// Discord's error body.
+        body: String,
+    },
     /// serenity's error keeps the status but not Discord's `retry_after`;
     /// the caller's retry backoff spaces the next attempt.
     #[error("Discord rate-limited {what}")]
-    RateLimited { what: &'static str },
+    RateLimited {
+        /// Which request was limited.
+        what: &'static str,
+    },
 }
 
 impl RegisterError {
@@ -614,8 +648,11 @@ impl RegisterError {
 /// Where the commands went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
+    /// The bot's application id.
     pub application_id: u64,
+    /// The guild they were registered in; `None`: globally.
     pub guild_id: Option<u64>,
+    /// How many commands were registered.
     pub commands: usize,
 }
 
