@@ -30,8 +30,9 @@ pub use parse::{
 pub const MAX_ARGS_LEN: usize = 200;
 /// Most subscriptions one chat may have.
 pub const MAX_SUBSCRIPTIONS_PER_CHAT: usize = 20;
-/// `/next` default and ceiling.
+/// How many items `/next` shows without a count.
 pub const NEXT_DEFAULT: usize = 5;
+/// Most items one `/next` shows.
 pub const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
