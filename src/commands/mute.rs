@@ -17,9 +17,9 @@ pub const MAX_DATA_LEN: usize = 64;
 const MAX_ID_LEN: usize = 40;
 
 /// Text of the button that mutes an item.
-pub const MUTE_LABEL: &str = "🔕 Mute";
+const MUTE_LABEL: &str = "🔕 Mute";
 /// Text of the button that lifts a mute.
-pub const UNMUTE_LABEL: &str = "🔔 Unmute";
+const UNMUTE_LABEL: &str = "🔔 Unmute";
 
 /// What a button does when pressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
