@@ -26,7 +26,7 @@ pub(crate) struct Write(());
 
 /// Name of the implicit watch used when nothing is configured: everything
 /// to the console.
-pub const DEFAULT_WATCH: &str = "(default: everything to the console)";
+pub(crate) const DEFAULT_WATCH: &str = "(default: everything to the console)";
 
 /// The subscription API: every subscription write goes through it so the
 /// routing index stays in step with the store. Clones share one index.

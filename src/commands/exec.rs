@@ -79,7 +79,7 @@ pub struct Services<'a> {
 }
 
 /// The `/help` reply: every command with an example.
-pub fn help_text() -> String {
+fn help_text() -> String {
     let mut out = String::from("tminus tells this chat about launches, dockings, spacewalks and landings.\n\n");
     for (name, what, example) in COMMANDS {
         out.push_str(&format!("/{name} — {what}\n   e.g. {example}\n"));
