@@ -26,8 +26,10 @@ pub(crate) struct Write(());
 
 /// Name of the implicit watch used when nothing is configured: everything
 /// to the console.
-pub const DEFAULT_WATCH: &str = "(default: everything to the console)";
+pub(crate) const DEFAULT_WATCH: &str = "(default: everything to the console)";
 
+/// The subscription API: every subscription write goes through it so the
+/// routing index stays in step with the store. Clones share one index.
 #[derive(Clone)]
 pub struct Subscriptions {
     store: Store,
@@ -37,9 +39,13 @@ pub struct Subscriptions {
 /// What reconciliation changed, for the start-up log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciled {
+    /// Watch subscriptions that were new.
     pub added: usize,
+    /// Watch subscriptions rewritten because the config changed them.
     pub changed: usize,
+    /// Watch subscriptions dropped from the config.
     pub removed: usize,
+    /// Watch subscriptions kept as they were.
     pub unchanged: usize,
 }
 
@@ -158,6 +164,7 @@ impl Subscriptions {
         Ok(gone)
     }
 
+    /// Deletes one subscription; a missing id is not an error.
     pub fn remove(&self, id: SubId) -> Result<(), StoreError> {
         self.store.remove_subscription(id, &Write(()))?;
         self.index_write().remove(id);
@@ -214,6 +221,7 @@ impl Subscriptions {
         Ok(moved.len())
     }
 
+    /// Every stored subscription, chat-made and from watches.
     pub fn all(&self) -> Result<Vec<Subscription>, StoreError> {
         self.store.subscriptions()
     }

@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Feed {
+    /// LL2 `/events/`: dockings, EVAs, landings and the like.
     Events,
+    /// LL2 `/launches/`.
     Launches,
 }
 
 impl Feed {
+    /// Every feed, in polling order.
     pub const ALL: [Feed; 2] = [Feed::Events, Feed::Launches];
 
+    /// The name used in the config and the store.
     pub fn as_str(self) -> &'static str {
         match self {
             Feed::Events => "events",
@@ -27,6 +31,7 @@ impl Feed {
         }
     }
 
+    /// The kind of item this feed yields.
     pub fn kind(self) -> ItemKind {
         match self {
             Feed::Events => ItemKind::Event,
@@ -56,11 +61,14 @@ impl FromStr for Feed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemKind {
+    /// An LL2 event.
     Event,
+    /// An LL2 launch.
     Launch,
 }
 
 impl ItemKind {
+    /// The name used in the config, commands and store keys.
     pub fn as_str(self) -> &'static str {
         match self {
             ItemKind::Event => "event",
@@ -68,6 +76,7 @@ impl ItemKind {
         }
     }
 
+    /// The feed that yields items of this kind.
     pub fn feed(self) -> Feed {
         match self {
             ItemKind::Event => Feed::Events,
@@ -97,11 +106,14 @@ impl FromStr for ItemKind {
 /// LL2; both are kept as text so one type covers both.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ItemId {
+    /// Event or launch.
     pub kind: ItemKind,
+    /// LL2's id as text: an integer for events, a UUID for launches.
     pub id: String,
 }
 
 impl ItemId {
+    /// An id of the given kind.
     pub fn new(kind: ItemKind, id: impl Into<String>) -> Self {
         ItemId { kind, id: id.into() }
     }
@@ -134,17 +146,24 @@ impl Watermark {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
+    /// The item was seen for the first time.
     New,
+    /// Its date (NET), the date's precision or its window moved.
     Schedule,
+    /// Its status changed.
     Status,
+    /// A webcast went live or was added.
     Webcast,
+    /// A configured time before T-0 was reached (see `[alerts] reminders`).
     Reminder,
 }
 
 impl AlertKind {
+    /// Every kind, in the order commands and the config list them.
     pub const ALL: [AlertKind; 5] =
         [AlertKind::New, AlertKind::Schedule, AlertKind::Status, AlertKind::Webcast, AlertKind::Reminder];
 
+    /// The name used in the config, commands and the store.
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::New => "new",
@@ -215,7 +234,9 @@ pub struct ChannelId(pub u64);
 /// ping; nothing in LL2's text can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Mention {
+    /// A Discord role, by id.
     Role(u64),
+    /// A Discord user, by id.
     User(u64),
 }
 
@@ -255,12 +276,15 @@ impl FromStr for Mention {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value; empty means not set.
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
     }
+    /// The raw value, for the one place that must send it.
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// Whether no value is set.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -289,11 +313,17 @@ impl fmt::Display for Secret {
 /// leaves the rest of its group alone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Destination {
+    /// Standard output of the bot process.
     Console,
+    /// A Telegram chat, by id.
     Telegram(ChatId),
+    /// One forum topic of a Telegram group.
     TelegramTopic(ChatId, ThreadId),
+    /// A public Telegram channel, by its @name.
     TelegramChannel(ChannelName),
+    /// A Discord channel, sent to by the bot.
     Discord(ChannelId),
+    /// A Discord webhook URL; secret because it grants posting.
     DiscordWebhook(Secret),
     /// An iCalendar feed served at `/calendar/NAME.ics`; its name is
     /// URL-safe (letters, digits, `-`, `_`).
@@ -324,6 +354,7 @@ impl Destination {
         }
     }
 
+    /// Which sender handles it (`telegram`, `discord-webhook`, ...); also the metrics label.
     pub fn platform(&self) -> &'static str {
         match self {
             Destination::Console => "console",
@@ -494,34 +525,34 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 /// Serde for lists of durations as whole seconds (the store's form).
-pub mod duration_secs {
+pub(crate) mod duration_secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter().map(Duration::as_secs))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
         Ok(Vec::<u64>::deserialize(d)?.into_iter().map(Duration::from_secs).collect())
     }
 }
 
 /// Serde for an optional `Duration` as whole seconds.
-pub mod opt_duration_secs {
+pub(crate) mod opt_duration_secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Some(d) => s.serialize_some(&d.as_secs()),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         Ok(Option::<u64>::deserialize(d)?.map(Duration::from_secs))
     }
 }

@@ -24,17 +24,21 @@ type Wanted<'a> = Box<dyn Fn(&Item) -> bool + 'a>;
 /// The chat a command came from and what its sender may do.
 #[derive(Debug, Clone)]
 pub struct CommandContext {
+    /// The chat (or topic, or channel) the command was sent in.
     pub destination: Destination,
     /// Allowed to change subscriptions and settings (private chat, group
     /// admin, Manage Channels on Discord).
     pub can_manage: bool,
+    /// When the command arrived.
     pub now: DateTime<Utc>,
 }
 
 /// Defaults for chats that set nothing yet: `[alerts]` of the config.
 #[derive(Debug, Clone)]
 pub struct Defaults {
+    /// `[alerts].timezone`.
     pub timezone: Tz,
+    /// `[alerts].reminders`, longest first; empty: none.
     pub reminders: Vec<Duration>,
     /// `[server] public_url` when the server that serves feeds is on
     /// (`listen` set): the base of `/calendar` links.
@@ -47,7 +51,9 @@ pub struct Defaults {
 /// ephemeral replies).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// Plain text, no platform markup.
     pub text: String,
+    /// Only the sender should see it.
     pub private: bool,
 }
 
@@ -62,13 +68,18 @@ impl Reply {
 
 /// What a command needs to run.
 pub struct Services<'a> {
+    /// The subscription API that changes are made through.
     pub subs: &'a Subscriptions,
+    /// Items, subscriptions and chat settings to read.
     pub store: &'a Store,
+    /// Known agencies, programs and types, for names in filters.
     pub directory: &'a Directory,
+    /// What chats without settings get.
     pub defaults: &'a Defaults,
 }
 
-pub fn help_text() -> String {
+/// The `/help` reply: every command with an example.
+fn help_text() -> String {
     let mut out = String::from("tminus tells this chat about launches, dockings, spacewalks and landings.\n\n");
     for (name, what, example) in COMMANDS {
         out.push_str(&format!("/{name} — {what}\n   e.g. {example}\n"));

@@ -21,6 +21,7 @@ pub const SLOW_DOWN: &str = "That's a lot of commands at once. I'll answer again
 /// What to do with one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Within the limit: run it and reply.
     Answer,
     /// Over the limit for the first time in this burst: say so, once.
     SlowDown,
@@ -31,7 +32,9 @@ pub enum Verdict {
 /// The numbers: `burst` commands at once, then one more every `refill`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FloodLimits {
+    /// Commands accepted at once from a full bucket.
     pub burst: u32,
+    /// Time to earn back one command.
     pub refill: Duration,
     /// Most keys remembered; full buckets are forgotten first.
     pub max_keys: usize,
@@ -60,6 +63,7 @@ pub struct FloodGuard<K> {
 }
 
 impl<K: Hash + Eq + Clone> FloodGuard<K> {
+    /// A guard with every bucket full.
     pub fn new(limits: FloodLimits) -> FloodGuard<K> {
         FloodGuard { limits, buckets: HashMap::new() }
     }

@@ -20,7 +20,7 @@ pub mod mute;
 mod parse;
 pub mod settings;
 
-pub use exec::{CommandContext, Defaults, Reply, Services, describe, execute, help_text, resolve_timezone};
+pub use exec::{CommandContext, Defaults, Reply, Services, describe, execute, resolve_timezone};
 pub use parse::{
     ChatCommand, CommandError, NextQuery, Target, dimension, parse, parse_alerts, parse_filter, parse_horizon,
     parse_next, parse_reminders, split_command,
@@ -30,9 +30,10 @@ pub use parse::{
 pub const MAX_ARGS_LEN: usize = 200;
 /// Most subscriptions one chat may have.
 pub const MAX_SUBSCRIPTIONS_PER_CHAT: usize = 20;
-/// `/next` default and ceiling.
-pub const NEXT_DEFAULT: usize = 5;
-pub const NEXT_MAX: usize = 20;
+/// How many items `/next` shows without a count.
+pub(crate) const NEXT_DEFAULT: usize = 5;
+/// Most items one `/next` shows.
+pub(crate) const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
 pub const COMMANDS: [(&str, &str, &str); 15] = [

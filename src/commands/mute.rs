@@ -16,13 +16,17 @@ pub const MAX_DATA_LEN: usize = 64;
 /// UUIDs, event ids short integers.
 const MAX_ID_LEN: usize = 40;
 
-pub const MUTE_LABEL: &str = "🔕 Mute";
-pub const UNMUTE_LABEL: &str = "🔔 Unmute";
+/// Text of the button that mutes an item.
+const MUTE_LABEL: &str = "🔕 Mute";
+/// Text of the button that lifts a mute.
+const UNMUTE_LABEL: &str = "🔔 Unmute";
 
 /// What a button does when pressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Button {
+    /// Mute this item in the chat.
     Mute(ItemId),
+    /// Lift this item's mute in the chat.
     Unmute(ItemId),
 }
 
@@ -35,6 +39,7 @@ impl Button {
         }
     }
 
+    /// The text shown on the button.
     pub fn label(&self) -> &'static str {
         match self {
             Button::Mute(_) => MUTE_LABEL,
@@ -69,7 +74,9 @@ impl Button {
 /// place of the pressed one (`None`: leave the message alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pressed {
+    /// Short text the platform shows the presser.
     pub toast: String,
+    /// The button to show instead; `None`: leave the message alone.
     pub button: Option<Button>,
 }
 

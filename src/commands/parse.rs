@@ -11,14 +11,21 @@ use crate::types::{AlertKind, ItemKind, Mention, parse_duration};
 /// One parsed chat command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatCommand {
+    /// `/start`: the welcome text.
     Start,
+    /// `/help`: the command list.
     Help,
     /// A filter, and the Discord roles and users its alerts ping.
     Subscribe(Filter, Vec<Mention>),
+    /// Remove one subscription (numbered as `/list` shows) or all.
     Unsubscribe(Target),
+    /// Show the chat's subscriptions.
     List,
+    /// Show the next items.
     Next(NextQuery),
+    /// `None`: show the chat's timezone; `Some`: set it (unvalidated name).
     Timezone(Option<String>),
+    /// `None`: show; `Some(empty)`: off; otherwise the reminder offsets.
     Reminders(Option<Vec<Duration>>),
     /// `None`: show the kinds this chat hears.
     Alerts(Option<Vec<AlertKind>>),
@@ -26,12 +33,15 @@ pub enum ChatCommand {
     Horizon(Option<Option<Duration>>),
     /// Mute the upcoming item with this name.
     Mute(String),
+    /// List the chat's mutes.
     Muted,
     /// The chat's settings as buttons.
     Settings,
+    /// Remove one mute (numbered as `/muted` shows) or all.
     Unmute(Target),
     /// The chat's private calendar link; `reset: true` revokes the old one.
     Calendar {
+        /// Revoke the old link and make a new one.
         reset: bool,
     },
 }
@@ -39,6 +49,7 @@ pub enum ChatCommand {
 /// `/next [N] [agency|type|program NAME]... | [N] NAME`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NextQuery {
+    /// How many items to show.
     pub count: usize,
     /// Explicit dimensions (`agency SpaceX`).
     pub filter: Filter,
@@ -47,6 +58,7 @@ pub struct NextQuery {
 }
 
 impl NextQuery {
+    /// `count` items, no filter.
     pub fn count(count: usize) -> NextQuery {
         NextQuery { count, ..Default::default() }
     }
@@ -74,17 +86,22 @@ impl ChatCommand {
     }
 }
 
+/// Which entry of a numbered list a command removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
+    /// The entry with this 1-based number.
     Number(usize),
+    /// Every entry.
     All,
 }
 
 /// Why a command could not be parsed; `Display` is the reply to send.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
+    /// No such command; holds the name as typed.
     #[error("Unknown command /{0}. Send /help for the list.")]
     Unknown(String),
+    /// Bad arguments; holds the reply explaining the usage.
     #[error("{0}")]
     Usage(String),
 }
@@ -298,7 +315,7 @@ pub fn parse_alerts(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> 
 }
 
 /// The alert kinds in words, for replies.
-pub fn alert_kind_names() -> String {
+pub(crate) fn alert_kind_names() -> String {
     AlertKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
 }
 

@@ -43,7 +43,9 @@ const MAX_REMOVE: usize = 5;
 /// One button: what it says and what it sends back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
+    /// The text on the button.
     pub label: String,
+    /// Callback data / custom id sent back when pressed.
     pub data: String,
 }
 
@@ -170,7 +172,9 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
 /// What to answer a press with: a toast, and the keyboard to show now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingsPressed {
+    /// Short text the platform shows the presser.
     pub toast: String,
+    /// The settings buttons to show now.
     pub keyboard: Keyboard,
 }
 

@@ -20,10 +20,22 @@ use super::raw;
 /// the key and the offending value, never a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file could not be read.
     #[error("cannot read config file {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why reading failed.
+        message: String,
+    },
+    /// A value is missing, malformed or out of range.
     #[error("invalid config: {key}: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// The key, as a dotted path (`watch[0].to[1]`).
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// Keys whose values are secrets: their values never appear in errors.

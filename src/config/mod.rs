@@ -31,7 +31,9 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// defaults), a path the user named must exist (the README, "Usage").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IfMissing {
+    /// Use the built-in defaults.
     Defaults,
+    /// Fail with `ConfigError::Io`.
     Error,
 }
 

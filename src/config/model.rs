@@ -11,52 +11,76 @@ use chrono_tz::Tz;
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret};
 
 /// Environment variable that overrides `[ll2] api_key` when set and non-empty.
-pub const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
+pub(crate) const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
 /// Environment variable that overrides `[telegram] token` when set and non-empty.
-pub const ENV_TELEGRAM_TOKEN: &str = "TMINUS_TELEGRAM_TOKEN";
+pub(crate) const ENV_TELEGRAM_TOKEN: &str = "TMINUS_TELEGRAM_TOKEN";
 /// Environment variable that overrides `[discord] token` when set and non-empty.
-pub const ENV_DISCORD_TOKEN: &str = "TMINUS_DISCORD_TOKEN";
+pub(crate) const ENV_DISCORD_TOKEN: &str = "TMINUS_DISCORD_TOKEN";
 
-pub const DEFAULT_LL2_BASE_URL: &str = "https://ll.thespacedevs.com/2.3.0";
+/// `[ll2] base_url` when unset: the public LL2 2.3.0 API.
+pub(crate) const DEFAULT_LL2_BASE_URL: &str = "https://ll.thespacedevs.com/2.3.0";
 /// Anonymous LL2 access allows about 15 requests an hour.
-pub const DEFAULT_REQUESTS_PER_HOUR: u32 = 15;
-pub const DEFAULT_RESWEEP_INTERVAL: Duration = Duration::from_secs(6 * 3600);
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 20_000_000;
-pub const DEFAULT_STORE_PATH: &str = "data";
-pub const DEFAULT_REMINDERS: [Duration; 3] =
+pub(crate) const DEFAULT_REQUESTS_PER_HOUR: u32 = 15;
+/// `[ll2] resweep_interval` when unset.
+pub(crate) const DEFAULT_RESWEEP_INTERVAL: Duration = Duration::from_secs(6 * 3600);
+/// `[ll2] timeout` when unset, per HTTP request.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// `[ll2] max_body_bytes` when unset.
+pub(crate) const DEFAULT_MAX_BODY_BYTES: u64 = 20_000_000;
+/// `[store] path` when unset, relative to the working directory.
+pub(crate) const DEFAULT_STORE_PATH: &str = "data";
+/// `[alerts] reminders` when unset: 24h, 1h and 10m before T-0.
+pub(crate) const DEFAULT_REMINDERS: [Duration; 3] =
     [Duration::from_secs(24 * 3600), Duration::from_secs(3600), Duration::from_secs(10 * 60)];
-pub const DEFAULT_REMINDER_GRACE: Duration = Duration::from_secs(15 * 60);
+/// `[alerts] reminder_grace` when unset.
+pub(crate) const DEFAULT_REMINDER_GRACE: Duration = Duration::from_secs(15 * 60);
 /// A week: the README says why.
-pub const DEFAULT_SCHEDULE_HORIZON: Duration = Duration::from_secs(7 * 86_400);
-pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
-pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
-pub const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_SCHEDULE_HORIZON: Duration = Duration::from_secs(7 * 86_400);
+/// `[telegram] api_url` when unset.
+pub(crate) const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
+/// `[discord] api_url` when unset.
+pub(crate) const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
+/// `[server] health_max_age` when unset.
+pub(crate) const DEFAULT_HEALTH_MAX_AGE: Duration = Duration::from_secs(3600);
 /// `[store] retention`: 30 days keeps a month of history for edits and
 /// debugging while the store stays a few megabytes.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
-pub const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
-pub const DEFAULT_EVENTS_WINDOW: Duration = Duration::from_secs(14 * 86_400);
+pub(crate) const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// `[delivery] max_age` when unset.
+pub(crate) const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+/// `[discord] events_window` when unset.
+pub(crate) const DEFAULT_EVENTS_WINDOW: Duration = Duration::from_secs(14 * 86_400);
 
 /// The effective configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// `[ll2]`: where and how often to poll Launch Library 2.
     pub ll2: Ll2Config,
+    /// `[store]`: the sled database.
     pub store: StoreConfig,
+    /// `[alerts]`: defaults for what alerts and reminders are sent.
     pub alerts: AlertsConfig,
+    /// `[telegram]`: the Telegram bot.
     pub telegram: TelegramConfig,
+    /// `[discord]`: the Discord bot and REST API.
     pub discord: DiscordConfig,
+    /// `[log]`: log output.
     pub log: LogConfig,
+    /// `[server]`: the HTTP server (health, metrics, calendars).
     pub server: ServerConfig,
+    /// `[delivery]`: retry limits.
     pub delivery: DeliverySettings,
+    /// The `[[watch]]` tables, in file order.
     pub watches: Vec<Watch>,
 }
 
+/// `[ll2]`: the Launch Library 2 API and how the poller uses it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ll2Config {
     /// Without trailing slash, e.g. `https://ll.thespacedevs.com/2.3.0`.
     pub base_url: String,
+    /// Empty = anonymous access.
     pub api_key: Secret,
+    /// Request budget shared by all feeds.
     pub requests_per_hour: u32,
     /// Never empty, no duplicates, in the order the user wrote them.
     pub feeds: Vec<Feed>,
@@ -68,19 +92,24 @@ pub struct Ll2Config {
     pub max_body_bytes: u64,
 }
 
+/// `[store]`: where the sled database lives and how long it keeps history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
+    /// Directory of the sled database.
     pub path: PathBuf,
     /// Delivered records, old alerts, dead letters, reminder marks and
     /// snapshots of past items are pruned after this long.
     pub retention: Duration,
 }
 
+/// `[alerts]`: defaults for subscriptions that do not set their own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertsConfig {
+    /// Alert on what a feed's first sync finds; otherwise that sync only fills the store.
     pub on_first_sync: bool,
     /// Distinct, non-zero, longest first. Empty means no reminders.
     pub reminders: Vec<Duration>,
+    /// Zone that rendered dates and times are shown in.
     pub timezone: Tz,
     /// `reminder_grace`, default 15m: a reminder whose moment passed longer
     /// ago than this (bot was down) is skipped.
@@ -90,6 +119,7 @@ pub struct AlertsConfig {
     pub schedule_horizon: Option<Duration>,
 }
 
+/// `[telegram]`: the Telegram bot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TelegramConfig {
     /// Empty = Telegram off.
@@ -103,17 +133,20 @@ pub struct TelegramConfig {
 }
 
 impl TelegramConfig {
+    /// Whether a token is set, i.e. the Telegram bot runs.
     pub fn is_enabled(&self) -> bool {
         !self.token.is_empty()
     }
 }
 
+/// `[discord]`: the Discord bot, its REST API and scheduled events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiscordConfig {
     /// Empty = Discord bot off (webhook destinations still work).
     pub token: Secret,
     /// Without trailing slash; REST requests go to `{api_url}/api/v10/...`.
     pub api_url: String,
+    /// Guild to register the slash commands in; `None`: registered globally.
     pub guild_id: Option<u64>,
     /// 64 lowercase hex characters when set.
     pub public_key: Option<String>,
@@ -123,18 +156,23 @@ pub struct DiscordConfig {
 }
 
 impl DiscordConfig {
+    /// Whether a token is set, i.e. the Discord bot runs.
     pub fn is_enabled(&self) -> bool {
         !self.token.is_empty()
     }
 }
 
+/// `[log] format`: how log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
 impl LogFormat {
+    /// The spelling used in the config file.
     pub fn as_str(self) -> &'static str {
         match self {
             LogFormat::Text => "text",
@@ -143,13 +181,17 @@ impl LogFormat {
     }
 }
 
+/// `[log]`: log output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
+    /// Text or JSON lines.
     pub format: LogFormat,
 }
 
+/// `[server]`: the HTTP server for health, metrics and calendars.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
+    /// Address to listen on; `None`: no server.
     pub listen: Option<SocketAddr>,
     /// `health_max_age`, default 1h: `/healthz` answers 503 when a feed's
     /// last successful poll is older (never less than two poll intervals).
@@ -179,13 +221,19 @@ pub struct Watch {
     /// Filter values: LL2 ids (as text) or names, trimmed, never empty
     /// strings, duplicates (ignoring case) removed.
     pub types: Vec<String>,
+    /// Agencies to match, same form as `types`.
     pub agencies: Vec<String>,
+    /// Programs to match, same form as `types`.
     pub programs: Vec<String>,
+    /// Types that exclude an item even if it matches, same form as `types`.
     pub exclude_types: Vec<String>,
+    /// Agencies that exclude an item, same form as `types`.
     pub exclude_agencies: Vec<String>,
+    /// Programs that exclude an item, same form as `types`.
     pub exclude_programs: Vec<String>,
     /// Never empty, no duplicates.
     pub alerts: Vec<AlertKind>,
+    /// Zone its alerts show dates and times in; default `[alerts].timezone`.
     pub timezone: Tz,
     /// Distinct, non-zero, longest first. Empty means no reminders.
     pub reminders: Vec<Duration>,

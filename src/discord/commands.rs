@@ -44,9 +44,12 @@ use crate::subscriptions::Subscriptions;
 use crate::types::{ChannelId, Destination, ItemKind, Mention};
 
 /// Discord's limits on replies and autocomplete choices.
-pub const MAX_CONTENT: usize = 2000;
-pub const MAX_CHOICES: usize = 25;
-pub const MAX_CHOICE_LEN: usize = 100;
+/// Longest reply, in characters.
+const MAX_CONTENT: usize = 2000;
+/// Most autocomplete choices in one answer.
+const MAX_CHOICES: usize = 25;
+/// Longest name or value of one choice, in characters.
+const MAX_CHOICE_LEN: usize = 100;
 /// Longest accepted value of one name option (Discord enforces it too).
 pub const MAX_OPTION_LEN: u16 = 100;
 /// Per registration request: connect, send and read the answer.
@@ -63,14 +66,18 @@ pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
 ];
 
 use super::definitions::ALERT_OPTIONS;
-pub use super::definitions::{MANAGING_COMMANDS, definitions, definitions_json, help_text};
+pub(crate) use super::definitions::{definitions, help_text};
 
 /// One option value of an interaction.
 #[derive(Debug, Clone, PartialEq)]
-pub enum OptionValue {
+pub(crate) enum OptionValue {
+    /// A string option.
     String(String),
+    /// An integer option.
     Integer(i64),
+    /// A number (float) option.
     Number(f64),
+    /// A boolean option.
     Bool(bool),
     /// A role or a member picked for a mentionable option (never the
     /// guild's `@everyone` role).
@@ -98,23 +105,28 @@ impl OptionValue {
     }
 }
 
+/// One named option of an invocation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CommandOption {
-    pub name: String,
-    pub value: OptionValue,
+pub(crate) struct CommandOption {
+    /// The option's name as registered.
+    pub(crate) name: String,
+    /// What the user gave.
+    pub(crate) value: OptionValue,
     /// The option being typed (autocomplete interactions).
-    pub focused: bool,
+    pub(crate) focused: bool,
 }
 
 impl CommandOption {
-    pub fn new(name: &str, value: OptionValue) -> CommandOption {
+    /// An option that is not being typed.
+    #[cfg(test)]
+    pub(crate) fn new(name: &str, value: OptionValue) -> CommandOption {
         CommandOption { name: name.to_owned(), value, focused: false }
     }
 }
 
 /// Discord's interaction types this front-end tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvocationKind {
+pub(crate) enum InvocationKind {
     /// Type 1: Discord checking the endpoint.
     Ping,
     /// Type 2: a slash command was used.
@@ -130,23 +142,27 @@ pub enum InvocationKind {
 
 /// What the front-end needs from one interaction.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Invocation {
-    pub kind: InvocationKind,
+pub(crate) struct Invocation {
+    /// Ping, command, autocomplete or button.
+    pub(crate) kind: InvocationKind,
     /// The command name (`data.name`); empty for a ping.
-    pub name: String,
+    pub(crate) name: String,
     /// Top-level options (sub-command options flattened).
-    pub options: Vec<CommandOption>,
-    pub channel_id: Option<u64>,
-    pub guild_id: Option<u64>,
+    pub(crate) options: Vec<CommandOption>,
+    /// Channel it was used in; `None` if Discord sent none.
+    pub(crate) channel_id: Option<u64>,
+    /// Guild it was used in; `None` in a DM.
+    pub(crate) guild_id: Option<u64>,
     /// The member's permissions in the channel (`member.permissions`);
     /// `None` outside a guild.
-    pub permissions: Option<Permissions>,
-    pub user_id: Option<u64>,
+    pub(crate) permissions: Option<Permissions>,
+    /// Who used it (member or DM user); `None` if Discord sent neither.
+    pub(crate) user_id: Option<u64>,
 }
 
 impl Invocation {
     /// An interaction of `kind` that carries nothing the handler reads.
-    pub fn of_kind(kind: InvocationKind) -> Invocation {
+    pub(crate) fn of_kind(kind: InvocationKind) -> Invocation {
         Invocation {
             kind,
             name: String::new(),
@@ -160,7 +176,7 @@ impl Invocation {
 
     /// Manage Channels or Administrator in a guild; in a DM with the bot
     /// (no guild) the user manages their own DM channel.
-    pub fn can_manage(&self) -> bool {
+    pub(crate) fn can_manage(&self) -> bool {
         match (self.permissions, self.guild_id) {
             (Some(p), _) => p.intersects(Permissions::MANAGE_CHANNELS | Permissions::ADMINISTRATOR),
             (None, None) => true,
@@ -171,20 +187,26 @@ impl Invocation {
 
 /// A choice offered while an option is typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub name: String,
-    pub value: String,
+pub(crate) struct Choice {
+    /// What the user sees, at most `MAX_CHOICE_LEN` characters.
+    pub(crate) name: String,
+    /// What the option is set to when picked.
+    pub(crate) value: String,
 }
 
 /// The answer to an interaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Response {
+pub(crate) enum Response {
+    /// The answer to a ping (type 1).
     Pong,
     /// A message; `ephemeral`: only the user who used the command sees it.
     Message {
+        /// The reply text, clipped to `MAX_CONTENT`.
         content: String,
+        /// Shown only to the user who used the command.
         ephemeral: bool,
     },
+    /// Autocomplete choices, at most `MAX_CHOICES`.
     Choices(Vec<Choice>),
     /// A pressed button's message, with the button swapped (type 7).
     Buttons(Button),
@@ -195,7 +217,8 @@ impl Response {
         Response::Message { content: clip(&reply.text, MAX_CONTENT), ephemeral: reply.private }
     }
 
-    pub fn ephemeral(text: impl Into<String>) -> Response {
+    /// A message only the user sees, clipped to Discord's limit.
+    pub(crate) fn ephemeral(text: impl Into<String>) -> Response {
         Response::Message { content: clip(&text.into(), MAX_CONTENT), ephemeral: true }
     }
 }
@@ -228,7 +251,7 @@ impl From<Response> for CreateInteractionResponse {
 }
 
 /// The action row with `button` (Mute or Unmute) under a bot alert.
-pub fn button_row(button: &Button) -> CreateActionRow {
+pub(crate) fn button_row(button: &Button) -> CreateActionRow {
     CreateActionRow::Buttons(vec![CreateButton::new(button.data()).label(button.label()).style(ButtonStyle::Secondary)])
 }
 
@@ -247,7 +270,7 @@ fn clip(text: &str, max: usize) -> String {
 
 /// Interaction options → a chat command (pure). `name` is the command's
 /// name; unknown commands and options are usage errors.
-pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, CommandError> {
+pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, CommandError> {
     let text = |opt: &str| -> Result<Option<String>, CommandError> {
         match options.iter().find(|o| o.name == opt) {
             None => Ok(None),
@@ -323,7 +346,7 @@ pub fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, 
 }
 
 /// The filter `/subscribe` options describe; no option means everything.
-pub fn subscribe_filter(options: &[CommandOption]) -> Result<Filter, CommandError> {
+pub(crate) fn subscribe_filter(options: &[CommandOption]) -> Result<Filter, CommandError> {
     let total: usize = options.iter().filter_map(|o| o.value.text()).map(|t| t.chars().count()).sum();
     if total > MAX_ARGS_LEN {
         return Err(CommandError::Usage(format!(
@@ -370,7 +393,7 @@ pub fn subscribe_filter(options: &[CommandOption]) -> Result<Filter, CommandErro
 /// start with the text first, then those containing it; close spellings
 /// when nothing contains it. Up to 25, each value at most 100 characters (an LL2 id when a
 /// name is longer).
-pub fn name_choices(directory: &Directory, dim: Dimension, typed: &str) -> Vec<Choice> {
+pub(crate) fn name_choices(directory: &Directory, dim: Dimension, typed: &str) -> Vec<Choice> {
     let q = typed.trim().to_lowercase();
     let mut ranked: Vec<(u8, String, String)> = Vec::new();
     for n in directory.names(dim) {
@@ -420,7 +443,7 @@ pub fn name_choices(directory: &Directory, dim: Dimension, typed: &str) -> Vec<C
 
 /// IANA timezone names containing the typed text (prefix matches of the
 /// city first).
-pub fn timezone_choices(typed: &str) -> Vec<Choice> {
+pub(crate) fn timezone_choices(typed: &str) -> Vec<Choice> {
     let q = typed.trim().to_lowercase().replace(' ', "_");
     let mut ranked: Vec<(u8, &str)> = chrono_tz::TZ_VARIANTS
         .iter()
@@ -461,7 +484,7 @@ impl Handler {
 
     /// Answers one interaction. Blocking (store access): call it from
     /// `spawn_blocking` in async code.
-    pub fn handle(&self, inv: &Invocation, now: DateTime<Utc>) -> Response {
+    pub(crate) fn handle(&self, inv: &Invocation, now: DateTime<Utc>) -> Response {
         match inv.kind {
             InvocationKind::Ping => Response::Pong,
             InvocationKind::Command => self.command(inv, now),
@@ -575,14 +598,26 @@ impl Handler {
 /// Why registration failed. Never contains the token.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
+    /// The request did not get an answer (network, TLS, timeout).
     #[error("Discord request failed: {0}")]
     Http(String),
+    /// Discord answered with an error status.
     #[error("Discord answered {status} to {what}: {body}")]
-    Status { what: &'static str, status: u16, body: String },
+    Status {
+        /// Which request: fetching the application or putting the commands.
+        what: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// Discord's error body.
+        body: String,
+    },
     /// serenity's error keeps the status but not Discord's `retry_after`;
     /// the caller's retry backoff spaces the next attempt.
     #[error("Discord rate-limited {what}")]
-    RateLimited { what: &'static str },
+    RateLimited {
+        /// Which request was limited.
+        what: &'static str,
+    },
 }
 
 impl RegisterError {
@@ -614,8 +649,11 @@ impl RegisterError {
 /// Where the commands went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
+    /// The bot's application id.
     pub application_id: u64,
+    /// The guild they were registered in; `None`: globally.
     pub guild_id: Option<u64>,
+    /// How many commands were registered.
     pub commands: usize,
 }
 
@@ -667,6 +705,7 @@ pub async fn register(cfg: &DiscordConfig) -> Result<Registered, RegisterError> 
 mod tests {
     use super::*;
     use crate::commands::NextQuery;
+    use crate::discord::definitions::{MANAGING_COMMANDS, definitions_json};
     use crate::item::Named;
     use crate::rules::Filter;
     use crate::types::AlertKind;

@@ -3,7 +3,6 @@
 //! builders: registering them is `commands::register`'s job, answering
 //! them `commands::Handler`'s.
 
-use serde_json::{Value, json};
 use serenity::builder::{CreateCommand, CreateCommandOption};
 use serenity::model::application::CommandOptionType;
 use serenity::model::permissions::Permissions;
@@ -36,11 +35,11 @@ pub(super) const ALERT_OPTIONS: [&str; 5] = ["first", "second", "third", "fourth
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),
 /// and re-checked on every use.
-pub const MANAGING_COMMANDS: [&str; 8] =
+pub(crate) const MANAGING_COMMANDS: [&str; 8] =
     ["subscribe", "unsubscribe", "timezone", "reminders", "alerts", "horizon", "mute", "unmute"];
 
 /// The slash commands as registered with Discord.
-pub fn definitions() -> Vec<CreateCommand> {
+pub(crate) fn definitions() -> Vec<CreateCommand> {
     let manage = |c: CreateCommand| c.default_member_permissions(Permissions::MANAGE_CHANNELS);
     let string = |name: &str, description: &str| {
         CreateCommandOption::new(CommandOptionType::String, name, description).required(false)
@@ -147,12 +146,13 @@ fn command_name(c: &CreateCommand) -> String {
 }
 
 /// The registration body: the JSON array Discord's bulk overwrite takes.
-pub fn definitions_json() -> Value {
-    serde_json::to_value(definitions()).unwrap_or_else(|_| json!([]))
+#[cfg(test)]
+pub(crate) fn definitions_json() -> serde_json::Value {
+    serde_json::to_value(definitions()).unwrap_or_else(|_| serde_json::json!([]))
 }
 
 /// The help text for Discord, with option syntax in the examples.
-pub fn help_text() -> String {
+pub(crate) fn help_text() -> String {
     let mut out = String::from("tminus tells this channel about launches, dockings, spacewalks and landings.\n\n");
     for (name, example) in EXAMPLES {
         out.push_str(&format!("/{name} — {}\n   e.g. {example}\n", describe_command(name)));

@@ -36,13 +36,13 @@ const RETRY: Backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(
 const REGISTER_ATTEMPTS: u32 = 6;
 
 /// Whether the gateway can serve this config (see the module docs).
-pub fn gateway_reachable(cfg: &DiscordConfig) -> bool {
+fn gateway_reachable(cfg: &DiscordConfig) -> bool {
     cfg.api_url.trim_end_matches('/') == DEFAULT_DISCORD_API_URL
 }
 
 /// Registers the commands and, where possible, runs the gateway
 /// connection, until `stop` is cancelled.
-pub async fn run(cfg: DiscordConfig, handler: Arc<Handler>, stop: CancellationToken) {
+pub(crate) async fn run(cfg: DiscordConfig, handler: Arc<Handler>, stop: CancellationToken) {
     let registration = tokio::spawn(register_with_retry(cfg.clone(), stop.clone()));
     if gateway_reachable(&cfg) {
         run_gateway(&cfg, handler, &stop).await;

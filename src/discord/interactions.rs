@@ -44,11 +44,11 @@ use super::commands::{CommandOption, Handler, Invocation, InvocationKind, Option
 use crate::types::Mention;
 
 /// Where the endpoint is mounted.
-pub const PATH: &str = "/discord/interactions";
+pub(crate) const PATH: &str = "/discord/interactions";
 /// Largest accepted body; real interactions are a few kilobytes.
-pub const MAX_BODY: usize = 256 * 1024;
+pub(crate) const MAX_BODY: usize = 256 * 1024;
 /// How far a request's timestamp may be from the local clock.
-pub const MAX_SKEW: Duration = Duration::from_secs(300);
+pub(crate) const MAX_SKEW: Duration = Duration::from_secs(300);
 
 /// `discord.public_key` is not a valid Ed25519 key.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,7 @@ struct EndpointState {
 }
 
 /// The verifier for a 64-hex-digit public key.
-pub fn verifier(public_key: &str) -> Result<Verifier, InvalidPublicKey> {
+pub(crate) fn verifier(public_key: &str) -> Result<Verifier, InvalidPublicKey> {
     let hex = public_key.trim();
     if hex.len() != 64 || !hex.is_ascii() {
         return Err(InvalidPublicKey);
@@ -125,7 +125,7 @@ fn unauthorized() -> HttpResponse {
 /// bot never reads (a PING, components, modals) only `type` matters, so a
 /// body serenity does not accept is still answered by its type; a command
 /// or autocomplete serenity cannot decode is an error.
-pub fn parse(body: &[u8]) -> Result<Invocation, serde_json::Error> {
+pub(crate) fn parse(body: &[u8]) -> Result<Invocation, serde_json::Error> {
     let err = match serde_json::from_slice::<Interaction>(body) {
         Ok(interaction) => return Ok(invocation(&interaction)),
         Err(e) => e,
@@ -192,7 +192,7 @@ fn component(body: &[u8]) -> Result<Invocation, serde_json::Error> {
 
 /// serenity's interaction → the handler's invocation: the command's name,
 /// its options (sub-command options flattened), where and by whom.
-pub fn invocation(interaction: &Interaction) -> Invocation {
+pub(crate) fn invocation(interaction: &Interaction) -> Invocation {
     let (kind, c): (InvocationKind, &CommandInteraction) = match interaction {
         Interaction::Ping(_) => return Invocation::of_kind(InvocationKind::Ping),
         Interaction::Command(c) => (InvocationKind::Command, c),
@@ -260,7 +260,7 @@ fn mention(c: &CommandInteraction, m: Mention) -> OptionValue {
 /// The answer's body: serenity's serialization of the response, except
 /// that a response without data (a PONG) is exactly `{"type":1}` as
 /// Discord documents it, not serenity's `{"type":1,"data":null}`.
-pub fn answer_body(response: CreateInteractionResponse) -> Vec<u8> {
+pub(crate) fn answer_body(response: CreateInteractionResponse) -> Vec<u8> {
     let mut value = serde_json::to_value(response).unwrap_or_default();
     if let Some(obj) = value.as_object_mut()
         && obj.get("data").is_some_and(Value::is_null)

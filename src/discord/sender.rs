@@ -84,6 +84,7 @@ pub struct SenderConfig {
     /// `None` for no ceiling of our own (429s are still honoured). Discord
     /// allows a bot 50 per second.
     pub global_limit: Option<u32>,
+    /// The window `global_limit` counts in.
     pub global_window: Duration,
     /// The longest one send waits in place for an empty bucket or a global
     /// pause. A longer wait is handed back as `Transient { retry_after }` so
@@ -120,10 +121,13 @@ pub struct SenderStats {
 /// Why a sender could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SetupError {
+    /// The bot sender needs a token.
     #[error("discord.token is empty")]
     NoToken,
+    /// The API base URL is not http(s).
     #[error("discord.api_url {0:?} is not an http(s) URL")]
     BadApiUrl(String),
+    /// reqwest could not build the client.
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
 }
@@ -161,20 +165,24 @@ impl DiscordSender {
     }
 
     /// A sender for `[discord]` of the config, with Discord's limits.
+    /// A bot sender for `[discord]` with the default pacing.
     pub fn from_config(cfg: &crate::config::DiscordConfig) -> Result<DiscordSender, SetupError> {
         DiscordSender::new(cfg.token.clone(), &cfg.api_url, SenderConfig::default())
     }
 
+    /// Counters since the sender was built.
     pub fn stats(&self) -> SenderStats {
         self.core.stats.snapshot()
     }
 }
 
 impl WebhookSender {
+    /// A webhook sender; webhooks need no token (the URL is the secret).
     pub fn new(config: SenderConfig) -> Result<WebhookSender, SetupError> {
         Ok(WebhookSender { core: Core::new(config)? })
     }
 
+    /// Counters since the sender was built.
     pub fn stats(&self) -> SenderStats {
         self.core.stats.snapshot()
     }

@@ -97,9 +97,13 @@ pub const ONLY_COMMANDS: &str = "I understand commands only. Send /help for the 
 /// uses (the subscription API, the store, the directory the poller fills).
 #[derive(Clone)]
 pub struct BotServices {
+    /// The subscription API that changes are made through.
     pub subs: Subscriptions,
+    /// Items, subscriptions and chat settings to read.
     pub store: Store,
+    /// Known agencies, programs and types, filled by the poller.
     pub directory: Arc<RwLock<Directory>>,
+    /// What chats without settings get.
     pub defaults: Defaults,
 }
 

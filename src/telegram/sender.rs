@@ -43,7 +43,9 @@ use crate::types::{ChannelName, ChatId, Destination, ItemId, Secret, ThreadId};
 /// id tminus need not know.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ChatKey {
+    /// A chat by numeric id.
     Id(ChatId),
+    /// A public channel by @username.
     Channel(ChannelName),
 }
 
@@ -162,7 +164,7 @@ impl TelegramLimits {
         }
     }
 
-    pub fn limits(&self) -> Limits {
+    fn limits(&self) -> Limits {
         Limits {
             global: Some(self.global),
             per_key: Some(self.per_chat),
@@ -176,10 +178,18 @@ impl TelegramLimits {
 /// Why a sender could not be built. Never contains the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TelegramError {
+    /// The sender needs a token.
     #[error("telegram.token is empty")]
     NoToken,
+    /// The API base URL cannot be used.
     #[error("telegram.api_url {url:?} is not a usable URL: {reason}")]
-    ApiUrl { url: String, reason: String },
+    ApiUrl {
+        /// The configured URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// reqwest could not build the client.
     #[error("telegram: cannot build the HTTP client: {0}")]
     Client(String),
 }
