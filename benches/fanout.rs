@@ -27,8 +27,10 @@
 //! limit anywhere (what the deliverer, sender, store and fake manage when
 //! nothing holds them back). The fake runs on its own runtime thread so it
 //! competes with the code under test only for CPU, not for a worker.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 #[allow(dead_code)]
+#[allow(unreachable_pub, missing_docs)]
 #[path = "../tests/support/fake_telegram.rs"]
 mod fake_telegram;
 

@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench pipeline` (add `-- --quick` for a faster run).
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use std::hint::black_box;
 use std::time::Duration;
 

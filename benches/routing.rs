@@ -8,6 +8,8 @@
 //! checks every routed set against `Subscription::matches` (always done in
 //! the small smoke run of `cargo test --benches`).
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

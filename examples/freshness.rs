@@ -46,6 +46,7 @@
 //! ```
 //!
 //! where B is `requests_per_hour` times the simulated hours.
+#![allow(unreachable_pub, missing_docs)] // an example binary, also compiled into tests/freshness.rs
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

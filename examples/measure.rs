@@ -8,6 +8,7 @@
 //! cargo build --release && cargo run --release --example measure [IDLE_SECS]
 //! ```
 
+#[allow(unreachable_pub, missing_docs)]
 #[path = "../tests/support/fake_ll2.rs"]
 #[allow(dead_code)]
 mod fake_ll2;

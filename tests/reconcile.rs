@@ -5,6 +5,7 @@
 //! index is checked with real fixture items after every step.
 
 /// Only the shared data, not the fakes: this test needs no server.
+#[allow(unreachable_pub)]
 #[path = "support/data.rs"]
 #[allow(dead_code)]
 mod data;

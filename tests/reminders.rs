@@ -10,6 +10,7 @@
 //! kinds, offsets, filters and the enabled flag per subscription.
 
 /// Only the shared data, not the fakes: this test needs no server.
+#[allow(unreachable_pub)]
 #[path = "support/data.rs"]
 #[allow(dead_code)]
 mod data;

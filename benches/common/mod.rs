@@ -24,7 +24,7 @@
 //! `event`): it shows what routing costs when an item matches few
 //! subscriptions.
 
-#![allow(dead_code)] // each including target uses a different part
+#![allow(dead_code, unreachable_pub, missing_docs)] // each including target uses a different part; helpers, not a public API
 
 use std::time::Duration;
 

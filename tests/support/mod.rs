@@ -1,10 +1,12 @@
 //! Shared helpers for integration tests. Each `tests/*.rs` file is its own
-//! crate and uses only part of this module, hence the blanket allow.
+//! crate and uses only part of this module, hence the blanket allow; the
+//! crate's `unreachable_pub`/`missing_docs` lints are for the library's
+//! public surface, not for test helpers `pub` across a test crate.
 //!
 //! - `fake_ll2`: an in-process fake Launch Library 2 server (see its docs).
 //! - `app`: the tminus pipeline assembled in-process against the fakes.
 //! - `data`: shared test data (the sample launch).
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
 
 pub mod app;
 pub mod data;
