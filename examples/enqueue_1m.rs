@@ -22,22 +22,8 @@ use tminus::types::{AlertKind, Feed};
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-/// VmRSS and VmHWM of this process, in MiB.
-fn rss() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 fn report(step: &str, secs: f64) {
-    let (now, peak) = rss();
+    let (now, peak) = common::rss();
     println!("  {step:<36} {secs:>7.3} s   VmRSS {now:>7.1} MiB   VmHWM {peak:>7.1} MiB");
 }
 
@@ -81,6 +67,6 @@ fn main() {
     report("flushed", t.elapsed().as_secs_f64());
     let total = start.elapsed().as_secs_f64();
     assert_eq!(store.outbox_len(), entries, "one outbox entry per routed subscription");
-    let (_, peak) = rss();
+    let (_, peak) = common::rss();
     println!("enqueue_1m: {entries} outbox entries durable in {total:.2} s, peak RSS {peak:.0} MiB");
 }

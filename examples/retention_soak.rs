@@ -74,20 +74,6 @@ fn parse_args(args: &[String]) -> Soak {
     soak
 }
 
-/// VmRSS and VmHWM of this process, in MiB.
-fn rss() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// Sum of the sizes of the files under `dir`, in MiB.
 fn disk_mib(dir: &Path) -> f64 {
     fn walk(dir: &Path) -> u64 {
@@ -233,7 +219,7 @@ fn run(soak: Soak) {
         let pruned = prune_all(&store, now - retention);
         rt.block_on(store.flush()).expect("flush");
         if (day + 1) % soak.every == 0 || day + 1 == soak.days {
-            let (vm_rss, vm_hwm) = rss();
+            let (vm_rss, vm_hwm) = common::rss();
             println!(
                 "{:>4} {:>9.2} {:>9} {:>6} {:>6} {:>7} {:>8.0} {:>9.1} {:>9.1}",
                 day + 1,

@@ -24,22 +24,8 @@ mod common;
 
 use common::Mix;
 
-/// VmRSS and VmHWM of this process, in MiB.
-fn rss() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 fn report(step: &str, base: f64) {
-    let (now, peak) = rss();
+    let (now, peak) = common::rss();
     println!("  {step:<44} VmRSS {now:>7.1} MiB (+{:>6.1})   VmHWM {peak:>7.1} MiB", now - base);
 }
 
@@ -66,7 +52,7 @@ fn route_all(index: &Index) -> usize {
 fn stream(n: usize) {
     // Parse the fixtures before the baseline so their memory is not counted.
     let items = common::fixture_items().len();
-    let (base, _) = rss();
+    let (base, _) = common::rss();
     println!("stream: {n} subscriptions inserted one by one, only the Index kept");
     println!("  {:<44} VmRSS {base:>7.1} MiB", "baseline");
     let t = Instant::now();
@@ -84,17 +70,17 @@ fn stream(n: usize) {
 
 fn load(n: usize) {
     let items = common::fixture_items().len();
-    let (base, _) = rss();
+    let (base, _) = common::rss();
     println!("load: Vec<Subscription> of {n} first, then the Index (Subscriptions::load)");
     println!("  {:<44} VmRSS {base:>7.1} MiB", "baseline");
     let subs: Vec<Subscription> = common::subscriptions(Mix::Mixed, n).collect();
     report("Vec<Subscription> built", base);
-    let (with_vec, _) = rss();
+    let (with_vec, _) = common::rss();
     let t = Instant::now();
     let index = Index::from_subscriptions(&subs);
     let built = t.elapsed();
     report(&format!("Index built, vector kept ({:.2} s)", built.as_secs_f64()), base);
-    let (both, _) = rss();
+    let (both, _) = common::rss();
     println!("  {:<44} {:>7.1} MiB", "= Index alone (difference)", both - with_vec);
     drop(subs);
     report("vector dropped", base);
