@@ -13,9 +13,6 @@ use serde_json::Value;
 use support::app::{App, AppOptions};
 use support::fake_ll2::FakeLl2;
 use support::fake_telegram::{Call, FakeTelegram, MemberStatus, message_update};
-use teloxide::Bot;
-use tminus::commands::Defaults;
-use tminus::telegram::bot::{BotServices, CommandBot};
 use tminus::types::{AlertKind, ChatId, Destination};
 use tokio_util::sync::CancellationToken;
 
@@ -41,22 +38,8 @@ impl Harness {
         let tg = FakeTelegram::start().await;
         tg.set_chat_kind(GROUP, "group");
         tg.set_member(GROUP, ADMIN, MemberStatus::Administrator);
-        let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
-        let defaults = Defaults {
-            timezone: chrono_tz::UTC,
-            reminders: vec![Duration::from_secs(3600)],
-            calendar_base: None,
-            schedule_horizon: None,
-        };
-        let services = BotServices {
-            subs: app.subs.clone(),
-            store: app.store.clone(),
-            directory: app.poller.directory(),
-            defaults,
-        };
         let stop = CancellationToken::new();
-        tokio::spawn(CommandBot::new(bot, services).with_flood_limits(support::UNHURRIED).run(stop.clone()));
-        assert!(tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("getMe")).count() >= 2).await);
+        app.start_command_bot(&tg, &stop).await;
         Harness { tg, app, _ll2: ll2, stop }
     }
 

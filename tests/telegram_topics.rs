@@ -14,12 +14,9 @@ use serde_json::json;
 use support::app::{App, AppOptions};
 use support::fake_ll2::FakeLl2;
 use support::fake_telegram::{Call, FakeTelegram, MemberStatus, message_update, topic_message_update};
-use teloxide::Bot;
-use tminus::commands::Defaults;
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
 use tminus::poller::BudgetWait;
 use tminus::subscriptions::default_console_watch;
-use tminus::telegram::bot::{BotServices, CommandBot};
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tminus::types::{ChatId, Destination, Feed, ThreadId};
 use tokio_util::sync::CancellationToken;
@@ -56,22 +53,7 @@ impl Harness {
         let senders = Senders::default().with("telegram", Arc::new(sender) as Arc<dyn Sender>);
         let deliverer = Arc::new(Deliverer::new(app.subs.clone(), senders, DeliveryConfig::default()));
         let stop = CancellationToken::new();
-        let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
-        let defaults = Defaults {
-            timezone: chrono_tz::UTC,
-            reminders: vec![Duration::from_secs(3600)],
-            calendar_base: None,
-            schedule_horizon: None,
-        };
-        let services = BotServices {
-            subs: app.subs.clone(),
-            store: app.store.clone(),
-            directory: app.poller.directory(),
-            defaults,
-        };
-        tokio::spawn(CommandBot::new(bot, services).with_flood_limits(support::UNHURRIED).run(stop.clone()));
-        let started = tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("getMe")).count() >= 2).await;
-        assert!(started, "bot started");
+        app.start_command_bot(&tg, &stop).await;
         Harness { tg, ll2, app, deliverer, stop }
     }
 
