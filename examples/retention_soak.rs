@@ -1,6 +1,7 @@
 //! Retention soak (issue 15, item 7): simulated days of traffic through the
-//! real store, with the retention pass (`Store::prune`, batches of 500 as
-//! the app's background task does) run once per simulated day, to show
+//! real store, with the retention pass (`Store::prune` in batches of 500,
+//! then `release_freed_memory`, as the app's background task does) run
+//! once per simulated day, to show
 //! that store size on disk and RSS stop growing once the days outnumber
 //! the retention. Run with `cargo run --release --example retention_soak`.
 //!
@@ -15,14 +16,15 @@
 //! retention owns, VmRSS and VmHWM of this process.
 //!
 //! With no arguments it runs two scenarios, each in its own child process
-//! so VmHWM is clean: `--retention 7 --days 30` (the plateau within the
-//! run) and `--retention 30 --days 60` (the default retention). Options:
-//! `--days N`, `--retention DAYS`, `--alerts N`, `--fanout N`, `--new N`,
-//! `--every N` (print every N days).
+//! so VmHWM is clean: `--retention 7 --days 120` and `--retention 30
+//! --days 150` (the default retention). Options: `--days N`, `--retention
+//! DAYS`, `--alerts N`, `--fanout N`, `--new N`, `--every N` (print every N
+//! days). The last line sums up the days after warm-up (twice the
+//! retention): the range of disk size and VmRSS and their least-squares
+//! trend per 30 days, which is ~0 when they are flat.
 //!
-//! The clock is simulated and starts at the real now. `Store::dead_letter`
-//! stamps the wall clock, so every dead letter is dated day 0: they all go
-//! on day retention + 1, then each day's on the next day.
+//! The clock is simulated and starts at the real now; every record is
+//! stamped with the simulated day it was written.
 
 use std::path::Path;
 use std::process::Command;
@@ -32,7 +34,7 @@ use chrono::{DateTime, Duration, Utc};
 use tminus::detect::{Alert, AlertId, Change};
 use tminus::item::Item;
 use tminus::rules::SubId;
-use tminus::store::{Batch, Delivered, OutboxEntry, Pruned, ReminderKey, ReminderSent, Store};
+use tminus::store::{Batch, Delivered, OutboxEntry, Pruned, ReminderKey, ReminderSent, Store, release_freed_memory};
 use tminus::types::{ChatId, Destination};
 
 #[path = "../benches/common/mod.rs"]
@@ -93,6 +95,22 @@ fn disk_mib(dir: &Path) -> f64 {
     walk(dir) as f64 / (1024.0 * 1024.0)
 }
 
+/// "min-max" of the values.
+fn range(points: &[(f64, f64)]) -> String {
+    let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.1}-{max:.1}")
+}
+
+/// Least-squares slope of y over x.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+    let cov: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if var == 0.0 { 0.0 } else { cov / var }
+}
+
 /// The items of simulated day `day`: copies of the real fixture items with
 /// their own ids, dated `LEAD_DAYS` later.
 fn new_items(templates: &[Item], soak: &Soak, day: i64, start: DateTime<Utc>) -> Vec<Item> {
@@ -138,7 +156,7 @@ fn deliver_all(store: &Store, now: DateTime<Utc>) -> usize {
     let pending = store.pending(usize::MAX).expect("pending");
     for (key, entry) in &pending {
         if key.0 % 50 == 0 {
-            store.dead_letter(*key, entry, "chat not found").expect("dead letter");
+            store.dead_letter(*key, entry, "chat not found", now).expect("dead letter");
         } else {
             let record = Delivered {
                 alert: entry.alert,
@@ -167,6 +185,7 @@ fn prune_all(store: &Store, cutoff: DateTime<Utc>) -> Pruned {
         total.reminders += p.reminders;
         total.alerts += p.alerts;
         total.items += p.items;
+        total.sequences += p.sequences;
     }
 }
 
@@ -207,6 +226,8 @@ fn run(soak: Soak) {
     let mut items: Vec<Item> = (-LEAD_DAYS..0).flat_map(|d| new_items(&templates, &soak, d, start)).collect();
     store.apply(&Batch { items: items.clone(), ..Batch::default() }).expect("first sync");
     let t0 = Instant::now();
+    // (day, disk MiB, VmRSS MiB) after warm-up, for the summary.
+    let mut settled: Vec<(f64, f64, f64)> = Vec::new();
     for day in 0..soak.days {
         let t = Instant::now();
         let now = start + Duration::days(day);
@@ -217,13 +238,20 @@ fn run(soak: Soak) {
         commit_day(&store, &items, fresh, &soak, now);
         deliver_all(&store, now);
         let pruned = prune_all(&store, now - retention);
+        if pruned.total() > 0 {
+            release_freed_memory();
+        }
         rt.block_on(store.flush()).expect("flush");
+        let (vm_rss, vm_hwm) = common::rss();
+        let disk = disk_mib(&path);
+        if day + 1 > 2 * soak.retention {
+            settled.push(((day + 1) as f64, disk, vm_rss));
+        }
         if (day + 1) % soak.every == 0 || day + 1 == soak.days {
-            let (vm_rss, vm_hwm) = common::rss();
             println!(
                 "{:>4} {:>9.2} {:>9} {:>6} {:>6} {:>7} {:>8.0} {:>9.1} {:>9.1}",
                 day + 1,
-                disk_mib(&path),
+                disk,
                 store.delivered().expect("delivered").len(),
                 store.dead_letter_count(),
                 store.item_count(),
@@ -235,6 +263,18 @@ fn run(soak: Soak) {
         }
     }
     println!("{} simulated days in {:.1} s", soak.days, t0.elapsed().as_secs_f64());
+    if settled.len() >= 2 {
+        let (first, last) = (settled[0].0, settled[settled.len() - 1].0);
+        let disk: Vec<(f64, f64)> = settled.iter().map(|&(d, m, _)| (d, m)).collect();
+        let rss: Vec<(f64, f64)> = settled.iter().map(|&(d, _, r)| (d, r)).collect();
+        println!(
+            "after warm-up (days {first}-{last}): disk {} MiB, trend {:+.2} MiB/30 d; VmRSS {} MiB, trend {:+.2} MiB/30 d",
+            range(&disk),
+            30.0 * slope(&disk),
+            range(&rss),
+            30.0 * slope(&rss)
+        );
+    }
     drop(store);
     let counts: Vec<String> = tree_counts(&path).into_iter().map(|(t, n)| format!("{t} {n}")).collect();
     println!("records per tree at the end: {}", counts.join(", "));
@@ -246,7 +286,7 @@ fn main() {
         return run(parse_args(&args));
     }
     let exe = std::env::current_exe().expect("own path");
-    for scenario in [["--retention", "7", "--days", "30"], ["--retention", "30", "--days", "60"]] {
+    for scenario in [["--retention", "7", "--days", "120"], ["--retention", "30", "--days", "150"]] {
         let status = Command::new(&exe).args(scenario).status().expect("child process");
         assert!(status.success(), "{scenario:?} failed");
         println!();

@@ -371,6 +371,7 @@ async fn prune_forever(store: Store, retention: Duration, shutdown: Cancellation
         }
         if total > 0 {
             info!(pruned = total, cutoff = %cutoff, "retention: old records pruned");
+            crate::store::release_freed_memory();
         }
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}

@@ -48,7 +48,7 @@ mod listing;
 mod owner;
 mod retention;
 pub use owner::PID_FILE;
-pub use retention::Pruned;
+pub use retention::{Pruned, release_freed_memory};
 
 /// Bump when the layout of a tree changes incompatibly. 2: deliveries may
 /// wait in fan-out records (`outbox_fan_outs`), which version 1 would never
@@ -772,10 +772,11 @@ impl Store {
         Ok(())
     }
 
-    /// Gives up on an entry: it moves to the dead-letter tree with a reason.
-    pub fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str) -> Result<()> {
+    /// Gives up on an entry: it moves to the dead-letter tree with a reason,
+    /// dated `at` (the caller's clock, which retention ages it by).
+    pub fn dead_letter(&self, key: OutboxKey, entry: &OutboxEntry, reason: &str, at: DateTime<Utc>) -> Result<()> {
         let k = key.0.to_be_bytes();
-        let v = enc(&DeadLetter { entry: entry.clone(), reason: reason.to_string(), at: Utc::now() });
+        let v = enc(&DeadLetter { entry: entry.clone(), reason: reason.to_string(), at });
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
         (&self.outbox, &self.dead)
             .transaction(|(outbox, dead)| {

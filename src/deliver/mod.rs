@@ -321,7 +321,7 @@ impl Deliverer {
             }
             let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
                 warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
-                self.store.dead_letter(key, &entry, "alert record missing")?;
+                self.store.dead_letter(key, &entry, "alert record missing", now)?;
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                 stats.dead += 1;
                 continue;
@@ -330,7 +330,7 @@ impl Deliverer {
                 Some(s) if s.enabled => s,
                 _ => {
                     debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
-                    self.store.dead_letter(key, &entry, "subscription removed or disabled")?;
+                    self.store.dead_letter(key, &entry, "subscription removed or disabled", now)?;
                     metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                     stats.dead += 1;
                     continue;
@@ -348,7 +348,7 @@ impl Deliverer {
             // schedule horizon), the most important of them as headline.
             let Some(seen) = sub.sees(alert) else {
                 debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
-                self.store.dead_letter(key, &entry, "subscription no longer wants these changes")?;
+                self.store.dead_letter(key, &entry, "subscription no longer wants these changes", now)?;
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                 stats.dead += 1;
                 continue;
@@ -405,7 +405,7 @@ impl Deliverer {
                 let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
                 if age > self.config.max_age {
                     warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
-                    self.store.dead_letter(key, &entry, &reason)?;
+                    self.store.dead_letter(key, &entry, &reason, now)?;
                     metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                     stats.dead += 1;
                 } else {
@@ -421,7 +421,7 @@ impl Deliverer {
             Err(SendError::Permanent { reason }) => {
                 warn!(dest = %entry.destination, sub = entry.sub.0, %reason, "destination refuses delivery; disabling its subscriptions");
                 self.subs.set_enabled(&entry.destination, false)?;
-                self.store.dead_letter(key, &entry, &reason)?;
+                self.store.dead_letter(key, &entry, &reason, now)?;
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Permanent);
                 stats.dead += 1;
             }
@@ -436,7 +436,7 @@ impl Deliverer {
             }
             Err(SendError::Rejected { reason }) => {
                 warn!(dest = %entry.destination, alert = entry.alert.0, %reason, "platform rejected the message (a rendering bug); moved to dead letters");
-                self.store.dead_letter(key, &entry, &reason)?;
+                self.store.dead_letter(key, &entry, &reason, now)?;
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Rejected);
                 stats.dead += 1;
             }

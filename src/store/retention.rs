@@ -8,6 +8,12 @@
 //! It must not touch the outbox, subscriptions, chat settings, feed state
 //! or the request log, and never an alert a pending delivery needs. The
 //! clock is the caller's (`cutoff`), so tests control it.
+//!
+//! After a pass that removed records, [`release_freed_memory`] hands the
+//! heap pages that sled and the decoded records left free back to the
+//! operating system. glibc's allocator otherwise keeps them: the retention
+//! soak showed resident memory creeping up by ~0.07 MiB a day while the
+//! live data stayed flat, and flat once the freed pages were returned.
 
 use std::collections::HashSet;
 
@@ -17,6 +23,18 @@ use serde::de::DeserializeOwned;
 use super::{DeadLetter, Delivered, OutboxEntry, ReminderSent, Result, Store, dec};
 use crate::detect::Alert;
 use crate::item::Item;
+
+/// Returns freed heap pages to the operating system (glibc's
+/// `malloc_trim`); a no-op with other allocators. Cheap enough to call
+/// after each retention pass, not meant for hot paths (it walks the heap).
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's own heap; it
+    // has no preconditions and leaves every live allocation in place.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 /// How many records one `Store::prune` call removed, by tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -181,12 +199,7 @@ mod tests {
             )
             .unwrap();
         let (k, e) = alert(&store, 1, 1);
-        store.dead_letter(k, &e, "gone").unwrap();
-        // dead_letter stamps the wall clock; age it to day 1.
-        let dead = store.dead.iter().next().unwrap().unwrap();
-        let mut record: DeadLetter = dec("dead_letters", &dead.0, &dead.1).unwrap();
-        record.at = at(1);
-        store.dead.insert(dead.0, super::super::enc(&record)).unwrap();
+        store.dead_letter(k, &e, "gone", at(1)).unwrap();
         let (_, pending) = alert(&store, 2, 2);
         let (k, e) = alert(&store, 40, 45);
         store
