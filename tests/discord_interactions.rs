@@ -9,266 +9,24 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
+use support::fake_discord::bot::{
+    ADMIN, Bot, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post, press,
+    public_key_hex, sign, signing_key, strings,
+};
 use support::fake_discord::{APPLICATION_ID, FakeDiscord, Kind, Target};
 use support::fake_ll2::FakeLl2;
-use tminus::commands::Defaults;
 use tminus::config::{Config, DiscordConfig};
-use tminus::deliver::{Deliverer, DeliveryConfig, Senders};
-use tminus::discord::commands::{Handler, RegisterError, register};
-use tminus::discord::{DiscordSender, SenderConfig, interactions};
-use tminus::metrics::Metrics;
-use tminus::poller::{BudgetWait, Poller, PollerConfig};
-use tminus::server::{self, ServerState};
-use tminus::store::Store;
-use tminus::subscriptions::Subscriptions;
+use tminus::discord::commands::{RegisterError, register};
 use tminus::types::{ChannelId, Destination, Feed, Secret};
-use tokio_util::sync::{CancellationToken, DropGuard};
 
-const TOKEN: &str = "MTEw.test-bot-token-SECRET";
-const CHANNEL: u64 = 424242;
-const OTHER_CHANNEL: u64 = 515151;
-const GUILD: u64 = 99;
 /// Falcon Heavy | Nancy Grace Roman Space Telescope, by SpaceX.
 const SPACEX_LAUNCH: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
 /// H3-24 | MMX, by Mitsubishi Heavy Industries.
 const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
-
-/// Manage Channels.
-const MANAGER: &str = "16";
-/// Administrator only.
-const ADMIN: &str = "8";
-/// A usual member: view, send, read history, reactions… without Manage
-/// Channels or Administrator.
-const MEMBER: &str = "104324673";
-
-fn signing_key() -> SigningKey {
-    SigningKey::from_bytes(&[42u8; 32])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn public_key_hex() -> String {
-    hex(&signing_key().verifying_key().to_bytes())
-}
-
-fn now_ts() -> String {
-    chrono::Utc::now().timestamp().to_string()
-}
-
-/// Discord's `X-Signature-Ed25519` over timestamp + body.
-fn sign(key: &SigningKey, timestamp: &str, body: &str) -> String {
-    hex(&key.sign(format!("{timestamp}{body}").as_bytes()).to_bytes())
-}
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1_200_000_000_000_000_000);
-
-/// An interaction shaped like the ones Discord posts.
-fn interaction(kind: u8, name: &str, options: Value, channel: u64, permissions: &str) -> Value {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed).to_string();
-    json!({
-        "type": kind,
-        "id": id,
-        "application_id": APPLICATION_ID.to_string(),
-        "token": format!("aW50ZXJhY3Rpb24-{id}"),
-        "version": 1,
-        "locale": "en-US",
-        "guild_locale": "en-US",
-        "app_permissions": "2248473465835073",
-        "entitlements": [],
-        "authorizing_integration_owners": {"0": GUILD.to_string()},
-        "context": 0,
-        "attachment_size_limit": 8388608,
-        "guild_id": GUILD.to_string(),
-        "guild": {"id": GUILD.to_string(), "locale": "en-US", "features": []},
-        "channel_id": channel.to_string(),
-        "channel": {"id": channel.to_string(), "type": 0, "name": "launches", "guild_id": GUILD.to_string()},
-        "member": {
-            "user": {"id": "80351110224678912", "username": "astro", "discriminator": "0", "global_name": "Astro", "avatar": null},
-            "roles": [],
-            "joined_at": "2024-05-01T12:00:00.000000+00:00",
-            "deaf": false,
-            "mute": false,
-            "flags": 0,
-            "pending": false,
-            "nick": null,
-            "avatar": null,
-            "permissions": permissions
-        },
-        "data": {"id": "1300000000000000001", "name": name, "type": 1, "options": options, "guild_id": GUILD.to_string()}
-    })
-}
-
-fn command(name: &str, options: Value) -> Value {
-    interaction(2, name, options, CHANNEL, MANAGER)
-}
-
-/// `{"name": .., "type": 3, "value": ..}` for each pair.
-fn strings(pairs: &[(&str, &str)]) -> Value {
-    Value::Array(pairs.iter().map(|(n, v)| json!({"name": n, "type": 3, "value": v})).collect())
-}
-
-/// The pipeline with the Discord front-end: store, subscriptions, the real
-/// poller against the fake LL2 (first sync done), the real deliverer with
-/// the real Discord sender against the fake Discord, and the interactions
-/// endpoint mounted on the real HTTP server.
-struct Bot {
-    _dir: tempfile::TempDir,
-    store: Store,
-    poller: Poller,
-    deliverer: Arc<Deliverer>,
-    addr: SocketAddr,
-    ll2: FakeLl2,
-    discord: FakeDiscord,
-    http: reqwest::Client,
-    /// Stops the server when the harness is dropped.
-    _stop: DropGuard,
-}
-
-impl Bot {
-    async fn start() -> Bot {
-        let ll2 = FakeLl2::start().await;
-        let discord = FakeDiscord::builder().token(TOKEN).start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("store")).unwrap();
-        let subs = Subscriptions::load(store.clone()).unwrap();
-        let sender = DiscordSender::new(Secret::new(TOKEN), &discord.api_url(), SenderConfig::default()).unwrap();
-        let senders = Senders::default().with("discord", Arc::new(sender));
-        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
-        let stop = CancellationToken::new();
-        let cfg = ll2.ll2_config();
-        let poller_config = PollerConfig {
-            feeds: cfg.feeds.clone(),
-            requests_per_hour: 1000,
-            resweep_interval: cfg.resweep_interval,
-            on_first_sync: false,
-        };
-        let client = tminus::ll2::Client::new(&cfg).unwrap();
-        let mut poller =
-            Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop.clone())
-                .unwrap();
-        for feed in Feed::ALL {
-            poller.poll_feed(feed, BudgetWait::Skip).await.unwrap();
-        }
-        assert_eq!(store.outbox_len(), 0, "the first sync is silent");
-
-        let defaults = Defaults {
-            timezone: chrono_tz::UTC,
-            reminders: vec![Duration::from_secs(3600)],
-            calendar_base: None,
-            schedule_horizon: None,
-        };
-        let handler = Arc::new(Handler::new(store.clone(), subs.clone(), poller.directory(), defaults));
-        let routes = interactions::router(handler, &public_key_hex()).unwrap();
-        let state = ServerState::new(
-            store.clone(),
-            Arc::new(Metrics::default()),
-            Feed::ALL.to_vec(),
-            Duration::from_secs(3600),
-        );
-        let (addr, _task) =
-            server::start("127.0.0.1:0".parse().unwrap(), state, Some(routes), stop.clone()).await.unwrap();
-        Bot {
-            _dir: dir,
-            store,
-            poller,
-            deliverer,
-            addr,
-            ll2,
-            discord,
-            http: reqwest::Client::new(),
-            _stop: stop.drop_guard(),
-        }
-    }
-
-    /// Posts `body` with these signature headers; (status, JSON or null).
-    async fn post(&self, body: &str, signature: Option<&str>, timestamp: Option<&str>) -> (u16, Value) {
-        post(&self.http, self.addr, body, signature, timestamp).await
-    }
-
-    /// Posts `body` signed with the application's key.
-    async fn signed(&self, body: &Value) -> (u16, Value) {
-        let body = body.to_string();
-        let ts = now_ts();
-        self.post(&body, Some(&sign(&signing_key(), &ts, &body)), Some(&ts)).await
-    }
-
-    /// A signed command; asserts a type-4 answer and returns (content, ephemeral).
-    async fn run(&self, body: Value) -> (String, bool) {
-        let (status, answer) = self.signed(&body).await;
-        assert_eq!(status, 200, "{answer}");
-        assert_eq!(answer["type"], 4, "{answer}");
-        assert_eq!(answer["data"]["allowed_mentions"]["parse"], json!([]), "{answer}");
-        let content = answer["data"]["content"].as_str().unwrap().to_string();
-        assert!(content.chars().count() <= 2000);
-        let flags = answer["data"]["flags"].as_u64().unwrap_or(0);
-        (content, flags & 64 != 0)
-    }
-
-    /// Autocomplete choices (values) for a focused option.
-    async fn complete(&self, name: &str, mut options: Vec<Value>, focused: (&str, &str)) -> Vec<(String, String)> {
-        options.push(json!({"name": focused.0, "type": 3, "value": focused.1, "focused": true}));
-        let (status, answer) = self.signed(&interaction(4, name, Value::Array(options), CHANNEL, MANAGER)).await;
-        assert_eq!(status, 200, "{answer}");
-        assert_eq!(answer["type"], 8, "{answer}");
-        let choices = answer["data"]["choices"].as_array().unwrap();
-        assert!(choices.len() <= 25);
-        choices
-            .iter()
-            .map(|c| {
-                let (n, v) = (c["name"].as_str().unwrap(), c["value"].as_str().unwrap());
-                assert!((1..=100).contains(&n.chars().count()) && v.chars().count() <= 100, "{c}");
-                (n.to_string(), v.to_string())
-            })
-            .collect()
-    }
-
-    fn subscriptions(&self, channel: u64) -> Vec<tminus::rules::Subscription> {
-        self.store.subscriptions_of(&Destination::Discord(ChannelId(channel))).unwrap()
-    }
-
-    /// Polls the launches feed and drains the outbox.
-    async fn poll_launches(&mut self) {
-        self.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
-        for _ in 0..50 {
-            self.deliverer.drain_once().await.unwrap();
-            if self.store.outbox_len() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("outbox not drained: {}", self.store.outbox_len());
-    }
-}
-
-async fn post(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    body: &str,
-    signature: Option<&str>,
-    timestamp: Option<&str>,
-) -> (u16, Value) {
-    let mut req = http
-        .post(format!("http://{addr}/discord/interactions"))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(s) = signature {
-        req = req.header("X-Signature-Ed25519", s);
-    }
-    if let Some(t) = timestamp {
-        req = req.header("X-Signature-Timestamp", t);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn ping_is_answered_and_bad_or_missing_signatures_get_401() {
@@ -520,15 +278,6 @@ async fn subscribe_in_a_channel_then_a_changed_spacex_launch_posts_one_embed_the
     );
     bot.poll_launches().await;
     assert_eq!(bot.discord.delivered(), 1);
-}
-
-/// A press of the button with `custom_id` under an alert in `channel`, as
-/// Discord posts it (message component interaction, type 3).
-fn press(custom_id: &str, channel: u64, permissions: &str) -> Value {
-    let mut p = interaction(3, "", json!([]), channel, permissions);
-    p["data"] = json!({"custom_id": custom_id, "component_type": 2});
-    p["message"] = json!({"id": "1300000000000000009", "channel_id": channel.to_string(), "content": ""});
-    p
 }
 
 #[tokio::test]
