@@ -14,11 +14,12 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use support::fake_discord::bot::{
-    ADMIN, Bot, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post, press,
+    ADMIN, Bot, BotOptions, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post, press,
     public_key_hex, sign, signing_key, strings,
 };
 use support::fake_discord::{APPLICATION_ID, FakeDiscord, Kind, Target};
 use support::fake_ll2::FakeLl2;
+use tminus::commands::flood::{FloodLimits, SLOW_DOWN};
 use tminus::config::{Config, DiscordConfig};
 use tminus::discord::commands::{RegisterError, register};
 use tminus::types::{ChannelId, Destination, Feed, Secret};
@@ -379,7 +380,7 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     let fake = FakeDiscord::builder().token(TOKEN).start().await;
 
     let r = register(&discord_config(&fake, TOKEN, None)).await.unwrap();
-    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 13));
+    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 14));
     let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0].kind, Kind::GlobalCommands { app: APPLICATION_ID });
@@ -543,7 +544,11 @@ async fn the_binary_registers_commands_answers_interactions_and_posts_to_the_cha
     let text = log.text();
     assert!(status.success(), "{status}\n{text}");
     assert!(!text.contains(TOKEN) && !text.contains("SECRET"), "the token leaked into the log:\n{text}");
-    assert!(text.contains("gateway is not connected"), "no gateway towards discord.com in tests:\n{text}");
+    // The fake has no gateway: the bot asked it for one and never fell
+    // back to Discord's own.
+    assert!(text.contains("cannot get the gateway URL"), "{text}");
+    assert!(!text.contains("gateway.discord.gg"), "no gateway towards discord.com in tests:\n{text}");
+    assert!(discord.requests().iter().any(|r| r.kind == Kind::GatewayBot));
 }
 
 /// `/subscribe agency:SpaceX mention:@role` as Discord posts it: the
@@ -578,4 +583,103 @@ async fn subscribe_with_a_role_mention_pings_exactly_that_role() {
     assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
     assert_eq!(posts[0]["content"], "<@&4321>");
     assert_eq!(posts[0]["allowed_mentions"], json!({"parse": [], "roles": ["4321"], "users": []}));
+}
+
+/// The custom id of the first button whose label ends with `label`.
+fn button(answer: &Value, label: &str) -> String {
+    answer["data"]["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .flat_map(|r| r["components"].as_array().unwrap().iter())
+        .find(|b| b["label"].as_str().is_some_and(|l| l.ends_with(label)))
+        .and_then(|b| b["custom_id"].as_str())
+        .unwrap_or_else(|| panic!("no button {label:?} in {answer}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn settings_buttons_through_the_endpoint() {
+    let bot = Bot::start().await;
+    let (status, shown) = bot.signed(&command("settings", json!([]))).await;
+    assert_eq!((status, shown["type"].as_u64()), (200, Some(4)), "{shown}");
+    assert!(shown["data"].get("flags").is_none(), "{shown}");
+    let rows = shown["data"]["components"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "kinds, reminders, horizons, timezones: {shown}");
+    for row in rows {
+        assert_eq!(row["type"], 1);
+        for b in row["components"].as_array().unwrap() {
+            assert_eq!(b["type"], 2);
+            assert!(b["custom_id"].as_str().unwrap().len() <= 100 && b["label"].as_str().unwrap().chars().count() <= 80);
+        }
+    }
+    let berlin = button(&shown, "Europe/Berlin");
+
+    // A member without Manage Channels: an ephemeral refusal, no edit.
+    let (_, refused) = bot.signed(&press(&berlin, CHANNEL, MEMBER)).await;
+    assert_eq!((refused["type"].as_u64(), refused["data"]["flags"].as_u64()), (Some(4), Some(64)), "{refused}");
+    assert!(bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().is_none());
+
+    // A manager: type 7 with the refreshed buttons; the timezone is stored.
+    let (_, edited) = bot.signed(&press(&berlin, CHANNEL, MANAGER)).await;
+    assert_eq!(edited["type"], 7, "{edited}");
+    assert!(edited["data"]["content"].as_str().unwrap().contains("» "), "{edited}");
+    let zones = &edited["data"]["components"][3]["components"];
+    assert!(zones.as_array().unwrap().iter().any(|b| b["label"] == "✅ Europe/Berlin"), "{edited}");
+    let settings = bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().unwrap();
+    assert_eq!(settings.timezone, chrono_tz::Europe::Berlin);
+
+    // A subscription adds a row of remove buttons; removing works.
+    bot.run(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
+    let (_, shown) = bot.signed(&command("settings", json!([]))).await;
+    assert_eq!(shown["data"]["components"].as_array().unwrap().len(), 5, "{shown}");
+    let (_, edited) = bot.signed(&press(&button(&shown, "#1"), CHANNEL, MANAGER)).await;
+    assert_eq!(edited["type"], 7, "{edited}");
+    assert!(bot.subscriptions(CHANNEL).is_empty());
+    assert_eq!(edited["data"]["components"].as_array().unwrap().len(), 4);
+
+    // Stale (the earlier message) and forged data: refreshed, not applied.
+    for data in [berlin.clone(), "s:zzzz:z0".into(), format!("s:{}", "9".repeat(90))] {
+        let (_, stale) = bot.signed(&press(&data, CHANNEL, MANAGER)).await;
+        assert_eq!(stale["type"], 7, "{data}: {stale}");
+        assert!(stale["data"]["content"].as_str().unwrap().contains("» "), "{stale}");
+    }
+    let settings = bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().unwrap();
+    assert_eq!(settings.timezone, chrono_tz::Europe::Berlin, "unchanged");
+    assert!(bot.discord.requests().iter().all(|r| r.kind != Kind::ChannelMessage { channel: CHANNEL }));
+}
+
+#[tokio::test]
+async fn a_command_flood_gets_a_burst_one_note_then_quiet_answers() {
+    let limits = FloodLimits { burst: 3, refill: Duration::from_millis(1500), max_keys: 100 };
+    let bot = Bot::start_with(BotOptions { flood: limits, ..BotOptions::default() }).await;
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        let (status, answer) = bot.signed(&command("list", json!([]))).await;
+        assert_eq!(status, 200, "every interaction is answered in time");
+        answers.push(answer);
+    }
+    let text = |a: &Value| a["data"]["content"].as_str().unwrap_or_default().to_string();
+    let private = |a: &Value| a["data"]["flags"] == 64;
+    for a in &answers[..3] {
+        assert!(text(a).contains("No subscriptions") && !private(a), "{a}");
+    }
+    assert_eq!(text(&answers[3]), SLOW_DOWN);
+    assert!(private(&answers[3]));
+    for a in &answers[4..] {
+        assert!(private(a) && !text(a).contains("No subscriptions") && text(a) != SLOW_DOWN, "{a}");
+    }
+    // Presses in the flooded channel: acknowledged, nothing changes.
+    let (_, pressed) = bot.signed(&press(&format!("mute:launch/{SPACEX_LAUNCH}"), CHANNEL, MANAGER)).await;
+    assert_eq!(pressed, json!({"type": 6}));
+    // Another channel is not held back; the flooded one is answered again
+    // once the burst passed.
+    let (text_other, _) = bot.run(interaction(2, "list", json!([]), OTHER_CHANNEL, MANAGER)).await;
+    assert!(text_other.contains("No subscriptions"), "{text_other}");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let (again, private_again) = bot.run(command("list", json!([]))).await;
+    assert!(again.contains("No subscriptions") && !private_again, "{again}");
+    // Nothing of it went through the REST API (the answers are the HTTP
+    // responses themselves), so the alert rate limiter saw none of it.
+    assert!(bot.discord.requests().is_empty(), "{:?}", bot.discord.requests());
 }
