@@ -72,7 +72,12 @@ async fn the_gateway_identifies_and_answers_the_mute_button_under_an_alert() {
     assert_eq!(answer["data"]["components"][0]["components"][0]["label"], "🔔 Unmute", "{answer}");
     let answer = bot.through_gateway(&command("muted", json!([]))).await;
     assert!(answer["data"]["content"].as_str().unwrap().contains("Nancy Grace Roman"), "{answer}");
-    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}));
+    bot.ll2.set_field(
+        Feed::Launches,
+        SPACEX_LAUNCH,
+        "/status",
+        json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
+    );
     bot.poll_launches().await;
     assert_eq!(bot.discord.messages(Target::Channel(CHANNEL)).len(), 1, "muted here");
 }
@@ -134,12 +139,8 @@ async fn without_a_gateway_url_the_client_is_not_started() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
     let subs = Subscriptions::load(store.clone()).unwrap();
-    let defaults = Defaults {
-        timezone: chrono_tz::UTC,
-        reminders: vec![],
-        calendar_base: None,
-        schedule_horizon: None,
-    };
+    let defaults =
+        Defaults { timezone: chrono_tz::UTC, reminders: vec![], calendar_base: None, schedule_horizon: None };
     let directory = Default::default();
     let handler = std::sync::Arc::new(Handler::new(store, subs, directory, defaults));
     let stop = CancellationToken::new();

@@ -14,8 +14,8 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use support::fake_discord::bot::{
-    ADMIN, Bot, BotOptions, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post, press,
-    public_key_hex, sign, signing_key, strings,
+    ADMIN, Bot, BotOptions, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post,
+    press, public_key_hex, sign, signing_key, strings,
 };
 use support::fake_discord::{APPLICATION_ID, FakeDiscord, Kind, Target};
 use support::fake_ll2::FakeLl2;
@@ -610,7 +610,9 @@ async fn settings_buttons_through_the_endpoint() {
         assert_eq!(row["type"], 1);
         for b in row["components"].as_array().unwrap() {
             assert_eq!(b["type"], 2);
-            assert!(b["custom_id"].as_str().unwrap().len() <= 100 && b["label"].as_str().unwrap().chars().count() <= 80);
+            assert!(
+                b["custom_id"].as_str().unwrap().len() <= 100 && b["label"].as_str().unwrap().chars().count() <= 80
+            );
         }
     }
     let berlin = button(&shown, "Europe/Berlin");

@@ -106,7 +106,9 @@ fn action_rows(keyboard: &Keyboard) -> Vec<CreateActionRow> {
         .into_iter()
         .map(|row| {
             CreateActionRow::Buttons(
-                row.into_iter().map(|k| CreateButton::new(k.data).label(k.label).style(ButtonStyle::Secondary)).collect(),
+                row.into_iter()
+                    .map(|k| CreateButton::new(k.data).label(k.label).style(ButtonStyle::Secondary))
+                    .collect(),
             )
         })
         .collect()

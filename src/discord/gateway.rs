@@ -113,7 +113,9 @@ async fn run_gateway(cfg: &DiscordConfig, handler: Arc<Handler>, stop: &Cancella
         let wait = RETRY.delay(failures);
         match connect(cfg, &handler, stop).await {
             Ended::Stopped | Ended::Fatal => return,
-            Ended::Retry(why) => warn!(%why, retry_in_s = wait.as_secs(), "Discord gateway connection failed; retrying"),
+            Ended::Retry(why) => {
+                warn!(%why, retry_in_s = wait.as_secs(), "Discord gateway connection failed; retrying")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

@@ -330,7 +330,6 @@ pub async fn post(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-
 /// A press of the button with `custom_id` under an alert in `channel`, as
 /// Discord posts it (message component interaction, type 3).
 pub fn press(custom_id: &str, channel: u64, permissions: &str) -> Value {
