@@ -41,6 +41,12 @@ use crate::config::{DEFAULT_DISCORD_API_URL, DiscordConfig};
 const RETRY: Backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(600)).with_jitter(0.2);
 /// Registration attempts before giving up until the next start.
 const REGISTER_ATTEMPTS: u32 = 6;
+/// Per REST call of the gateway client (the gateway URL, an interaction
+/// answer): a proxy that hangs must not hold the connection loop.
+const REST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection that lasted this long was healthy: the next failure
+/// starts the backoff from the beginning again.
+const HEALTHY: Duration = Duration::from_secs(600);
 
 /// Whether `api_url` is Discord's own (else a proxy; see the module docs).
 fn discord_itself(cfg: &DiscordConfig) -> bool {
@@ -85,7 +91,10 @@ async fn register_with_retry(cfg: DiscordConfig, stop: CancellationToken) {
 
 /// serenity's `Http` for the gateway client (see the module docs).
 fn gateway_http(cfg: &DiscordConfig) -> Http {
-    let builder = HttpBuilder::new(cfg.token.expose());
+    let mut builder = HttpBuilder::new(cfg.token.expose());
+    if let Ok(client) = reqwest::Client::builder().timeout(REST_TIMEOUT).build() {
+        builder = builder.client(client);
+    }
     if discord_itself(cfg) {
         builder.build()
     } else {
@@ -109,9 +118,11 @@ async fn run_gateway(cfg: &DiscordConfig, handler: Arc<Handler>, stop: &Cancella
     }
     let mut failures = 0u32;
     loop {
-        failures = failures.saturating_add(1);
+        let started = tokio::time::Instant::now();
+        let ended = connect(cfg, &handler, stop).await;
+        failures = if started.elapsed() >= HEALTHY { 1 } else { failures.saturating_add(1) };
         let wait = RETRY.delay(failures);
-        match connect(cfg, &handler, stop).await {
+        match ended {
             Ended::Stopped | Ended::Fatal => return,
             Ended::Retry(why) => {
                 warn!(%why, retry_in_s = wait.as_secs(), "Discord gateway connection failed; retrying")
