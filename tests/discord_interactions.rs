@@ -9,266 +9,25 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
+use support::fake_discord::bot::{
+    ADMIN, Bot, BotOptions, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post,
+    press, public_key_hex, sign, signing_key, strings,
+};
 use support::fake_discord::{APPLICATION_ID, FakeDiscord, Kind, Target};
 use support::fake_ll2::FakeLl2;
-use tminus::commands::Defaults;
+use tminus::commands::flood::{FloodLimits, SLOW_DOWN};
 use tminus::config::{Config, DiscordConfig};
-use tminus::deliver::{Deliverer, DeliveryConfig, Senders};
-use tminus::discord::commands::{Handler, RegisterError, register};
-use tminus::discord::{DiscordSender, SenderConfig, interactions};
-use tminus::metrics::Metrics;
-use tminus::poller::{BudgetWait, Poller, PollerConfig};
-use tminus::server::{self, ServerState};
-use tminus::store::Store;
-use tminus::subscriptions::Subscriptions;
+use tminus::discord::commands::{RegisterError, register};
 use tminus::types::{ChannelId, Destination, Feed, Secret};
-use tokio_util::sync::{CancellationToken, DropGuard};
 
-const TOKEN: &str = "MTEw.test-bot-token-SECRET";
-const CHANNEL: u64 = 424242;
-const OTHER_CHANNEL: u64 = 515151;
-const GUILD: u64 = 99;
 /// Falcon Heavy | Nancy Grace Roman Space Telescope, by SpaceX.
 const SPACEX_LAUNCH: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
 /// H3-24 | MMX, by Mitsubishi Heavy Industries.
 const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
-
-/// Manage Channels.
-const MANAGER: &str = "16";
-/// Administrator only.
-const ADMIN: &str = "8";
-/// A usual member: view, send, read history, reactions… without Manage
-/// Channels or Administrator.
-const MEMBER: &str = "104324673";
-
-fn signing_key() -> SigningKey {
-    SigningKey::from_bytes(&[42u8; 32])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn public_key_hex() -> String {
-    hex(&signing_key().verifying_key().to_bytes())
-}
-
-fn now_ts() -> String {
-    chrono::Utc::now().timestamp().to_string()
-}
-
-/// Discord's `X-Signature-Ed25519` over timestamp + body.
-fn sign(key: &SigningKey, timestamp: &str, body: &str) -> String {
-    hex(&key.sign(format!("{timestamp}{body}").as_bytes()).to_bytes())
-}
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1_200_000_000_000_000_000);
-
-/// An interaction shaped like the ones Discord posts.
-fn interaction(kind: u8, name: &str, options: Value, channel: u64, permissions: &str) -> Value {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed).to_string();
-    json!({
-        "type": kind,
-        "id": id,
-        "application_id": APPLICATION_ID.to_string(),
-        "token": format!("aW50ZXJhY3Rpb24-{id}"),
-        "version": 1,
-        "locale": "en-US",
-        "guild_locale": "en-US",
-        "app_permissions": "2248473465835073",
-        "entitlements": [],
-        "authorizing_integration_owners": {"0": GUILD.to_string()},
-        "context": 0,
-        "attachment_size_limit": 8388608,
-        "guild_id": GUILD.to_string(),
-        "guild": {"id": GUILD.to_string(), "locale": "en-US", "features": []},
-        "channel_id": channel.to_string(),
-        "channel": {"id": channel.to_string(), "type": 0, "name": "launches", "guild_id": GUILD.to_string()},
-        "member": {
-            "user": {"id": "80351110224678912", "username": "astro", "discriminator": "0", "global_name": "Astro", "avatar": null},
-            "roles": [],
-            "joined_at": "2024-05-01T12:00:00.000000+00:00",
-            "deaf": false,
-            "mute": false,
-            "flags": 0,
-            "pending": false,
-            "nick": null,
-            "avatar": null,
-            "permissions": permissions
-        },
-        "data": {"id": "1300000000000000001", "name": name, "type": 1, "options": options, "guild_id": GUILD.to_string()}
-    })
-}
-
-fn command(name: &str, options: Value) -> Value {
-    interaction(2, name, options, CHANNEL, MANAGER)
-}
-
-/// `{"name": .., "type": 3, "value": ..}` for each pair.
-fn strings(pairs: &[(&str, &str)]) -> Value {
-    Value::Array(pairs.iter().map(|(n, v)| json!({"name": n, "type": 3, "value": v})).collect())
-}
-
-/// The pipeline with the Discord front-end: store, subscriptions, the real
-/// poller against the fake LL2 (first sync done), the real deliverer with
-/// the real Discord sender against the fake Discord, and the interactions
-/// endpoint mounted on the real HTTP server.
-struct Bot {
-    _dir: tempfile::TempDir,
-    store: Store,
-    poller: Poller,
-    deliverer: Arc<Deliverer>,
-    addr: SocketAddr,
-    ll2: FakeLl2,
-    discord: FakeDiscord,
-    http: reqwest::Client,
-    /// Stops the server when the harness is dropped.
-    _stop: DropGuard,
-}
-
-impl Bot {
-    async fn start() -> Bot {
-        let ll2 = FakeLl2::start().await;
-        let discord = FakeDiscord::builder().token(TOKEN).start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("store")).unwrap();
-        let subs = Subscriptions::load(store.clone()).unwrap();
-        let sender = DiscordSender::new(Secret::new(TOKEN), &discord.api_url(), SenderConfig::default()).unwrap();
-        let senders = Senders::default().with("discord", Arc::new(sender));
-        let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
-        let stop = CancellationToken::new();
-        let cfg = ll2.ll2_config();
-        let poller_config = PollerConfig {
-            feeds: cfg.feeds.clone(),
-            requests_per_hour: 1000,
-            resweep_interval: cfg.resweep_interval,
-            on_first_sync: false,
-        };
-        let client = tminus::ll2::Client::new(&cfg).unwrap();
-        let mut poller =
-            Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop.clone())
-                .unwrap();
-        for feed in Feed::ALL {
-            poller.poll_feed(feed, BudgetWait::Skip).await.unwrap();
-        }
-        assert_eq!(store.outbox_len(), 0, "the first sync is silent");
-
-        let defaults = Defaults {
-            timezone: chrono_tz::UTC,
-            reminders: vec![Duration::from_secs(3600)],
-            calendar_base: None,
-            schedule_horizon: None,
-        };
-        let handler = Arc::new(Handler::new(store.clone(), subs.clone(), poller.directory(), defaults));
-        let routes = interactions::router(handler, &public_key_hex()).unwrap();
-        let state = ServerState::new(
-            store.clone(),
-            Arc::new(Metrics::default()),
-            Feed::ALL.to_vec(),
-            Duration::from_secs(3600),
-        );
-        let (addr, _task) =
-            server::start("127.0.0.1:0".parse().unwrap(), state, Some(routes), stop.clone()).await.unwrap();
-        Bot {
-            _dir: dir,
-            store,
-            poller,
-            deliverer,
-            addr,
-            ll2,
-            discord,
-            http: reqwest::Client::new(),
-            _stop: stop.drop_guard(),
-        }
-    }
-
-    /// Posts `body` with these signature headers; (status, JSON or null).
-    async fn post(&self, body: &str, signature: Option<&str>, timestamp: Option<&str>) -> (u16, Value) {
-        post(&self.http, self.addr, body, signature, timestamp).await
-    }
-
-    /// Posts `body` signed with the application's key.
-    async fn signed(&self, body: &Value) -> (u16, Value) {
-        let body = body.to_string();
-        let ts = now_ts();
-        self.post(&body, Some(&sign(&signing_key(), &ts, &body)), Some(&ts)).await
-    }
-
-    /// A signed command; asserts a type-4 answer and returns (content, ephemeral).
-    async fn run(&self, body: Value) -> (String, bool) {
-        let (status, answer) = self.signed(&body).await;
-        assert_eq!(status, 200, "{answer}");
-        assert_eq!(answer["type"], 4, "{answer}");
-        assert_eq!(answer["data"]["allowed_mentions"]["parse"], json!([]), "{answer}");
-        let content = answer["data"]["content"].as_str().unwrap().to_string();
-        assert!(content.chars().count() <= 2000);
-        let flags = answer["data"]["flags"].as_u64().unwrap_or(0);
-        (content, flags & 64 != 0)
-    }
-
-    /// Autocomplete choices (values) for a focused option.
-    async fn complete(&self, name: &str, mut options: Vec<Value>, focused: (&str, &str)) -> Vec<(String, String)> {
-        options.push(json!({"name": focused.0, "type": 3, "value": focused.1, "focused": true}));
-        let (status, answer) = self.signed(&interaction(4, name, Value::Array(options), CHANNEL, MANAGER)).await;
-        assert_eq!(status, 200, "{answer}");
-        assert_eq!(answer["type"], 8, "{answer}");
-        let choices = answer["data"]["choices"].as_array().unwrap();
-        assert!(choices.len() <= 25);
-        choices
-            .iter()
-            .map(|c| {
-                let (n, v) = (c["name"].as_str().unwrap(), c["value"].as_str().unwrap());
-                assert!((1..=100).contains(&n.chars().count()) && v.chars().count() <= 100, "{c}");
-                (n.to_string(), v.to_string())
-            })
-            .collect()
-    }
-
-    fn subscriptions(&self, channel: u64) -> Vec<tminus::rules::Subscription> {
-        self.store.subscriptions_of(&Destination::Discord(ChannelId(channel))).unwrap()
-    }
-
-    /// Polls the launches feed and drains the outbox.
-    async fn poll_launches(&mut self) {
-        self.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
-        for _ in 0..50 {
-            self.deliverer.drain_once().await.unwrap();
-            if self.store.outbox_len() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("outbox not drained: {}", self.store.outbox_len());
-    }
-}
-
-async fn post(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    body: &str,
-    signature: Option<&str>,
-    timestamp: Option<&str>,
-) -> (u16, Value) {
-    let mut req = http
-        .post(format!("http://{addr}/discord/interactions"))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(s) = signature {
-        req = req.header("X-Signature-Ed25519", s);
-    }
-    if let Some(t) = timestamp {
-        req = req.header("X-Signature-Timestamp", t);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn ping_is_answered_and_bad_or_missing_signatures_get_401() {
@@ -522,15 +281,6 @@ async fn subscribe_in_a_channel_then_a_changed_spacex_launch_posts_one_embed_the
     assert_eq!(bot.discord.delivered(), 1);
 }
 
-/// A press of the button with `custom_id` under an alert in `channel`, as
-/// Discord posts it (message component interaction, type 3).
-fn press(custom_id: &str, channel: u64, permissions: &str) -> Value {
-    let mut p = interaction(3, "", json!([]), channel, permissions);
-    p["data"] = json!({"custom_id": custom_id, "component_type": 2});
-    p["message"] = json!({"id": "1300000000000000009", "channel_id": channel.to_string(), "content": ""});
-    p
-}
-
 #[tokio::test]
 async fn the_mute_button_on_bot_alerts_mutes_the_launch_for_the_channel() {
     let mut bot = Bot::start().await;
@@ -630,7 +380,7 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     let fake = FakeDiscord::builder().token(TOKEN).start().await;
 
     let r = register(&discord_config(&fake, TOKEN, None)).await.unwrap();
-    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 13));
+    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 14));
     let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0].kind, Kind::GlobalCommands { app: APPLICATION_ID });
@@ -794,7 +544,11 @@ async fn the_binary_registers_commands_answers_interactions_and_posts_to_the_cha
     let text = log.text();
     assert!(status.success(), "{status}\n{text}");
     assert!(!text.contains(TOKEN) && !text.contains("SECRET"), "the token leaked into the log:\n{text}");
-    assert!(text.contains("gateway is not connected"), "no gateway towards discord.com in tests:\n{text}");
+    // The fake has no gateway: the bot asked it for one and never fell
+    // back to Discord's own.
+    assert!(text.contains("cannot get the gateway URL"), "{text}");
+    assert!(!text.contains("gateway.discord.gg"), "no gateway towards discord.com in tests:\n{text}");
+    assert!(discord.requests().iter().any(|r| r.kind == Kind::GatewayBot));
 }
 
 /// `/subscribe agency:SpaceX mention:@role` as Discord posts it: the
@@ -829,4 +583,105 @@ async fn subscribe_with_a_role_mention_pings_exactly_that_role() {
     assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
     assert_eq!(posts[0]["content"], "<@&4321>");
     assert_eq!(posts[0]["allowed_mentions"], json!({"parse": [], "roles": ["4321"], "users": []}));
+}
+
+/// The custom id of the first button whose label ends with `label`.
+fn button(answer: &Value, label: &str) -> String {
+    answer["data"]["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .flat_map(|r| r["components"].as_array().unwrap().iter())
+        .find(|b| b["label"].as_str().is_some_and(|l| l.ends_with(label)))
+        .and_then(|b| b["custom_id"].as_str())
+        .unwrap_or_else(|| panic!("no button {label:?} in {answer}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn settings_buttons_through_the_endpoint() {
+    let bot = Bot::start().await;
+    let (status, shown) = bot.signed(&command("settings", json!([]))).await;
+    assert_eq!((status, shown["type"].as_u64()), (200, Some(4)), "{shown}");
+    assert!(shown["data"].get("flags").is_none(), "{shown}");
+    let rows = shown["data"]["components"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "kinds, reminders, horizons, timezones: {shown}");
+    for row in rows {
+        assert_eq!(row["type"], 1);
+        for b in row["components"].as_array().unwrap() {
+            assert_eq!(b["type"], 2);
+            assert!(
+                b["custom_id"].as_str().unwrap().len() <= 100 && b["label"].as_str().unwrap().chars().count() <= 80
+            );
+        }
+    }
+    let berlin = button(&shown, "Europe/Berlin");
+
+    // A member without Manage Channels: an ephemeral refusal, no edit.
+    let (_, refused) = bot.signed(&press(&berlin, CHANNEL, MEMBER)).await;
+    assert_eq!((refused["type"].as_u64(), refused["data"]["flags"].as_u64()), (Some(4), Some(64)), "{refused}");
+    assert!(bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().is_none());
+
+    // A manager: type 7 with the refreshed buttons; the timezone is stored.
+    let (_, edited) = bot.signed(&press(&berlin, CHANNEL, MANAGER)).await;
+    assert_eq!(edited["type"], 7, "{edited}");
+    assert!(edited["data"]["content"].as_str().unwrap().contains("» "), "{edited}");
+    let zones = &edited["data"]["components"][3]["components"];
+    assert!(zones.as_array().unwrap().iter().any(|b| b["label"] == "✅ Europe/Berlin"), "{edited}");
+    let settings = bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().unwrap();
+    assert_eq!(settings.timezone, chrono_tz::Europe::Berlin);
+
+    // A subscription adds a row of remove buttons; removing works.
+    bot.run(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
+    let (_, shown) = bot.signed(&command("settings", json!([]))).await;
+    assert_eq!(shown["data"]["components"].as_array().unwrap().len(), 5, "{shown}");
+    let (_, edited) = bot.signed(&press(&button(&shown, "#1"), CHANNEL, MANAGER)).await;
+    assert_eq!(edited["type"], 7, "{edited}");
+    assert!(bot.subscriptions(CHANNEL).is_empty());
+    assert_eq!(edited["data"]["components"].as_array().unwrap().len(), 4);
+
+    // Stale (the earlier message) and forged data: refreshed, not applied.
+    for data in [berlin.clone(), "s:zzzz:z0".into(), format!("s:{}", "9".repeat(90))] {
+        let (_, stale) = bot.signed(&press(&data, CHANNEL, MANAGER)).await;
+        assert_eq!(stale["type"], 7, "{data}: {stale}");
+        assert!(stale["data"]["content"].as_str().unwrap().contains("» "), "{stale}");
+    }
+    let settings = bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().unwrap();
+    assert_eq!(settings.timezone, chrono_tz::Europe::Berlin, "unchanged");
+    assert!(bot.discord.requests().iter().all(|r| r.kind != Kind::ChannelMessage { channel: CHANNEL }));
+}
+
+#[tokio::test]
+async fn a_command_flood_gets_a_burst_one_note_then_quiet_answers() {
+    let limits = FloodLimits { burst: 3, refill: Duration::from_millis(1500), max_keys: 100 };
+    let bot = Bot::start_with(BotOptions { flood: limits, ..BotOptions::default() }).await;
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        let (status, answer) = bot.signed(&command("list", json!([]))).await;
+        assert_eq!(status, 200, "every interaction is answered in time");
+        answers.push(answer);
+    }
+    let text = |a: &Value| a["data"]["content"].as_str().unwrap_or_default().to_string();
+    let private = |a: &Value| a["data"]["flags"] == 64;
+    for a in &answers[..3] {
+        assert!(text(a).contains("No subscriptions") && !private(a), "{a}");
+    }
+    assert_eq!(text(&answers[3]), SLOW_DOWN);
+    assert!(private(&answers[3]));
+    for a in &answers[4..] {
+        assert!(private(a) && !text(a).contains("No subscriptions") && text(a) != SLOW_DOWN, "{a}");
+    }
+    // Presses in the flooded channel: acknowledged, nothing changes.
+    let (_, pressed) = bot.signed(&press(&format!("mute:launch/{SPACEX_LAUNCH}"), CHANNEL, MANAGER)).await;
+    assert_eq!(pressed, json!({"type": 6}));
+    // Another channel is not held back; the flooded one is answered again
+    // once the burst passed.
+    let (text_other, _) = bot.run(interaction(2, "list", json!([]), OTHER_CHANNEL, MANAGER)).await;
+    assert!(text_other.contains("No subscriptions"), "{text_other}");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let (again, private_again) = bot.run(command("list", json!([]))).await;
+    assert!(again.contains("No subscriptions") && !private_again, "{again}");
+    // Nothing of it went through the REST API (the answers are the HTTP
+    // responses themselves), so the alert rate limiter saw none of it.
+    assert!(bot.discord.requests().is_empty(), "{:?}", bot.discord.requests());
 }

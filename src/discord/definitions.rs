@@ -13,7 +13,7 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 13] = [
+const EXAMPLES: [(&str, &str); 14] = [
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
@@ -27,6 +27,7 @@ const EXAMPLES: [(&str, &str); 13] = [
     ("muted", "/muted"),
     ("unmute", "/unmute which:1 (or which:all)"),
     ("calendar", "/calendar (or reset:True for a new link)"),
+    ("settings", "/settings (then press the buttons; changing needs Manage Channels)"),
 ];
 
 /// The `/alerts` options, each one alert kind chosen from a list.
@@ -109,6 +110,7 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
             CreateCommandOption::new(CommandOptionType::Boolean, "reset", "Make a new link; the old one stops working")
                 .required(false),
         ),
+        CreateCommand::new("settings").description(describe_command("settings")),
         CreateCommand::new("help").description(describe_command("help")),
     ]
     .into_iter()

@@ -9,17 +9,24 @@
 //!    (`interactions::invocation`) as the HTTP endpoint, replying with
 //!    serenity's `create_response`.
 //!
-//! serenity's gateway and its client's `Http` always talk to discord.com:
-//! the client has no base URL, and its rate limiter ignores a proxy
-//! (serenity issue #1739). So the gateway is connected only while
-//! `discord.api_url` is Discord's own; with another `api_url` (a proxy, or
-//! a fake server in tests) the commands are still registered there, and
-//! interactions come in through the HTTP endpoint.
+//! The gateway is connected for any `discord.api_url`. With Discord's own
+//! the client uses serenity's default `Http`, rate limiter included. With
+//! another (a proxy, or a fake Discord in tests) it uses an `Http` whose
+//! every REST call (the gateway URL, the interaction callbacks) goes to
+//! `api_url` through `HttpBuilder::proxy`, with serenity's rate limiter
+//! off: that limiter would ignore the proxy and talk to discord.com
+//! (serenity issue #1739), and interaction callbacks are not held to the
+//! bot's rate limits anyway. The websocket URL is whatever `GET
+//! {api_url}/api/v10/gateway/bot` answers; it is fetched here first, and
+//! when that fails the client is not started (serenity would fall back
+//! to wss://gateway.discord.gg, past the proxy) but tried again later with
+//! the same backoff as a dropped connection.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serenity::all::{Context, EventHandler, GatewayIntents, Interaction, Ready};
+use serenity::all::{ClientBuilder, Context, EventHandler, GatewayIntents, Interaction, Ready};
+use serenity::http::{Http, HttpBuilder};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -34,25 +41,23 @@ use crate::config::{DEFAULT_DISCORD_API_URL, DiscordConfig};
 const RETRY: Backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(600)).with_jitter(0.2);
 /// Registration attempts before giving up until the next start.
 const REGISTER_ATTEMPTS: u32 = 6;
+/// Per REST call of the gateway client (the gateway URL, an interaction
+/// answer): a proxy that hangs must not hold the connection loop.
+const REST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection that lasted this long was healthy: the next failure
+/// starts the backoff from the beginning again.
+const HEALTHY: Duration = Duration::from_secs(600);
 
-/// Whether the gateway can serve this config (see the module docs).
-fn gateway_reachable(cfg: &DiscordConfig) -> bool {
+/// Whether `api_url` is Discord's own (else a proxy; see the module docs).
+fn discord_itself(cfg: &DiscordConfig) -> bool {
     cfg.api_url.trim_end_matches('/') == DEFAULT_DISCORD_API_URL
 }
 
-/// Registers the commands and, where possible, runs the gateway
-/// connection, until `stop` is cancelled.
-pub(crate) async fn run(cfg: DiscordConfig, handler: Arc<Handler>, stop: CancellationToken) {
+/// Registers the commands and runs the gateway connection until `stop` is
+/// cancelled.
+pub async fn run(cfg: DiscordConfig, handler: Arc<Handler>, stop: CancellationToken) {
     let registration = tokio::spawn(register_with_retry(cfg.clone(), stop.clone()));
-    if gateway_reachable(&cfg) {
-        run_gateway(&cfg, handler, &stop).await;
-    } else {
-        info!(
-            "discord.api_url is not https://discord.com: the gateway is not connected (serenity talks to \
-             discord.com only); slash commands are answered by the HTTP interactions endpoint"
-        );
-        stop.cancelled().await;
-    }
+    run_gateway(&cfg, handler, &stop).await;
     registration.abort();
 }
 
@@ -84,35 +89,84 @@ async fn register_with_retry(cfg: DiscordConfig, stop: CancellationToken) {
     }
 }
 
+/// serenity's `Http` for the gateway client (see the module docs).
+fn gateway_http(cfg: &DiscordConfig) -> Http {
+    let mut builder = HttpBuilder::new(cfg.token.expose());
+    if let Ok(client) = reqwest::Client::builder().timeout(REST_TIMEOUT).build() {
+        builder = builder.client(client);
+    }
+    if discord_itself(cfg) {
+        builder.build()
+    } else {
+        builder.proxy(cfg.api_url.trim_end_matches('/')).ratelimiter_disabled(true).build()
+    }
+}
+
+/// How one connection attempt ended.
+enum Ended {
+    /// `stop` was cancelled.
+    Stopped,
+    /// The client cannot be built; trying again would not help.
+    Fatal,
+    /// Worth another attempt after the backoff.
+    Retry(String),
+}
+
 async fn run_gateway(cfg: &DiscordConfig, handler: Arc<Handler>, stop: &CancellationToken) {
+    if !discord_itself(cfg) {
+        info!("discord.api_url is not https://discord.com: the gateway and its REST calls go through it");
+    }
     let mut failures = 0u32;
     loop {
-        failures = failures.saturating_add(1);
+        let started = tokio::time::Instant::now();
+        let ended = connect(cfg, &handler, stop).await;
+        failures = if started.elapsed() >= HEALTHY { 1 } else { failures.saturating_add(1) };
         let wait = RETRY.delay(failures);
-        let built = serenity::Client::builder(cfg.token.expose(), GatewayIntents::empty())
-            .event_handler(Events { handler: handler.clone() })
-            .await;
-        let mut client = match built {
-            Ok(c) => c,
-            Err(e) => {
-                error!(error = %e, "cannot set up the Discord gateway client");
-                return;
-            }
-        };
-        let shards = client.shard_manager.clone();
-        tokio::select! {
-            result = client.start() => match result {
-                Ok(()) => warn!("Discord gateway connection ended; reconnecting"),
-                Err(e) => warn!(error = %e, retry_in_s = wait.as_secs(), "Discord gateway connection failed; retrying"),
-            },
-            _ = stop.cancelled() => {
-                shards.shutdown_all().await;
-                return;
+        match ended {
+            Ended::Stopped | Ended::Fatal => return,
+            Ended::Retry(why) => {
+                warn!(%why, retry_in_s = wait.as_secs(), "Discord gateway connection failed; retrying")
             }
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// One gateway connection: the websocket URL from `api_url`, then
+/// serenity's client until it ends or `stop` is cancelled.
+async fn connect(cfg: &DiscordConfig, handler: &Arc<Handler>, stop: &CancellationToken) -> Ended {
+    let http = gateway_http(cfg);
+    let url = tokio::select! {
+        got = http.get_bot_gateway() => match got {
+            Ok(gateway) => gateway.url,
+            Err(e) => return Ended::Retry(format!("cannot get the gateway URL: {e}")),
+        },
+        _ = stop.cancelled() => return Ended::Stopped,
+    };
+    let built = ClientBuilder::new_with_http(http, GatewayIntents::empty())
+        .event_handler(Events { handler: handler.clone() })
+        .await;
+    let mut client = match built {
+        Ok(c) => c,
+        Err(e) => {
+            error!(error = %e, "cannot set up the Discord gateway client");
+            return Ended::Fatal;
+        }
+    };
+    // The URL checked above, not one the client may have fallen back to.
+    *client.ws_url.lock().await = url;
+    let shards = client.shard_manager.clone();
+    tokio::select! {
+        result = client.start() => match result {
+            Ok(()) => Ended::Retry("the connection ended".into()),
+            Err(e) => Ended::Retry(e.to_string()),
+        },
+        _ = stop.cancelled() => {
+            shards.shutdown_all().await;
+            Ended::Stopped
         }
     }
 }
@@ -169,10 +223,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gateway_only_for_discord_itself() {
+    fn discord_itself_or_a_proxy() {
         let mut cfg = crate::config::Config::default_config().discord;
-        assert!(gateway_reachable(&cfg));
+        assert!(discord_itself(&cfg));
+        cfg.api_url = format!("{DEFAULT_DISCORD_API_URL}/");
+        assert!(discord_itself(&cfg));
         cfg.api_url = "http://127.0.0.1:9".into();
-        assert!(!gateway_reachable(&cfg));
+        assert!(!discord_itself(&cfg));
     }
 }

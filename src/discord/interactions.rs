@@ -12,9 +12,10 @@
 //! clock (a replayed request), gets 401 before the body is even parsed, so
 //! nothing changes. The body is decoded with serenity's `Interaction`
 //! model ([`parse`]), the same as the gateway's. Then PING → `{"type":1}`,
-//! a command → type 4 (message), autocomplete → type 8 (choices), a
-//! press of an alert's Mute button → type 7 (the message with Unmute) or
-//! an ephemeral note, all
+//! a command → type 4 (message; `/settings` with its buttons),
+//! autocomplete → type 8 (choices), a press of an alert's Mute button or
+//! of a settings button → type 7 (the message edited in place) or an
+//! ephemeral note, past the flood limit an ephemeral note or type 6; all
 //! through the same [`Handler`](super::commands::Handler) the gateway uses
 //! and answered with serenity's `CreateInteractionResponse`.
 //!

@@ -12,6 +12,11 @@
 //! - [`commands`]: the slash commands (definitions, registration through
 //!   serenity's `Http`, options → `commands::ChatCommand`, the [`Handler`]
 //!   both front-ends answer with);
+//! - `autocomplete`: directory and timezone choices while an option is
+//!   typed (pure);
+//! - [`components`]: buttons (the Mute row under alerts, the `/settings`
+//!   keyboard within Discord's limits), pressed buttons dispatched by
+//!   custom-id prefix, and the handler's answers as serenity builders;
 //! - [`interactions`]: the HTTP interactions endpoint, and the one decoding
 //!   of serenity's `Interaction` both front-ends use;
 //! - [`gateway`]: registration at start-up and serenity's gateway client;
@@ -29,7 +34,9 @@
 //!
 //! [`Handler`]: commands::Handler
 
+mod autocomplete;
 pub mod commands;
+pub mod components;
 pub mod definitions;
 pub mod events;
 pub mod gateway;

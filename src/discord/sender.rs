@@ -38,7 +38,7 @@ use super::render;
 use crate::commands::mute::Button;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
-use crate::discord::commands::button_row;
+use crate::discord::components::button_row;
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
 use crate::types::{Destination, Secret};

@@ -36,6 +36,10 @@
 //!   `PATCH /webhooks/{app}/{token}/messages/@original` (200), and
 //!   `GET /oauth2/applications/@me` (bot auth; 200 with the id
 //!   [`APPLICATION_ID`]), where the bot learns its application id.
+//! - `GET /gateway` and `GET /gateway/bot` (bot auth): the websocket URL
+//!   of a [`gateway::FakeGateway`] given to [`FakeDiscordBuilder::gateway`];
+//!   without one, 404, so a bot under test never falls back to Discord's
+//!   own gateway.
 //!   Interaction *requests* (Discord → bot, signed with Ed25519) are not
 //!   this server's job: tests send them to the bot's endpoint directly.
 //!   To add a route: extend [`Kind`], match it in `parse_route`, answer it
@@ -77,6 +81,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+pub mod bot;
+pub mod gateway;
 mod scheduled_events;
 
 /// The application id `GET /oauth2/applications/@me` answers with.
@@ -127,6 +133,8 @@ pub enum Kind {
     EditOriginal { app: u64, token: String },
     CurrentApplication,
     CurrentUser,
+    Gateway,
+    GatewayBot,
     ListEvents { guild: u64 },
     CreateEvent { guild: u64 },
     PatchEvent { guild: u64, event: u64 },
@@ -176,9 +184,17 @@ pub struct FakeDiscordBuilder {
     token: String,
     route_limit: (u32, Duration),
     global_limit: Option<(u32, Duration)>,
+    gateway: Option<String>,
 }
 
 impl FakeDiscordBuilder {
+    /// The websocket URL `GET /gateway(/bot)` answers with (a
+    /// [`gateway::FakeGateway`]'s); without one those routes answer 404.
+    pub fn gateway(mut self, url: &str) -> Self {
+        self.gateway = Some(url.to_owned());
+        self
+    }
+
     /// The bot token channel posts must carry (default `"test-bot-token"`).
     pub fn token(mut self, token: &str) -> Self {
         self.token = token.to_owned();
@@ -204,6 +220,7 @@ impl FakeDiscordBuilder {
             token: self.token,
             route_limit: self.route_limit,
             global_limit: self.global_limit,
+            gateway: self.gateway,
             windows: HashMap::new(),
             global: None,
             once: HashMap::new(),
@@ -247,6 +264,7 @@ impl FakeDiscord {
             token: "test-bot-token".into(),
             route_limit: (1000, Duration::from_secs(1)),
             global_limit: None,
+            gateway: None,
         }
     }
 
@@ -379,6 +397,8 @@ struct ServerState {
     token: String,
     route_limit: (u32, Duration),
     global_limit: Option<(u32, Duration)>,
+    /// The gateway URL `GET /gateway(/bot)` answers with.
+    gateway: Option<String>,
     windows: HashMap<Target, Option<Window>>,
     global: Option<Window>,
     once: HashMap<Target, VecDeque<Fault>>,
@@ -456,6 +476,8 @@ fn parse_route(method: &Method, path: &str) -> Kind {
         },
         ("GET", ["oauth2", "applications", "@me"]) => Kind::CurrentApplication,
         ("GET", ["users", "@me"]) => Kind::CurrentUser,
+        ("GET", ["gateway"]) => Kind::Gateway,
+        ("GET", ["gateway", "bot"]) => Kind::GatewayBot,
         ("GET", ["guilds", g, "scheduled-events"]) => num(g).map_or(Kind::Unknown, |guild| Kind::ListEvents { guild }),
         ("POST", ["guilds", g, "scheduled-events"]) => {
             num(g).map_or(Kind::Unknown, |guild| Kind::CreateEvent { guild })
@@ -543,6 +565,16 @@ impl ServerState {
                     return Reply::error(401, 0, "401: Unauthorized");
                 }
                 Reply::json(200, json!({"id": APPLICATION_ID.to_string(), "name": "tminus-test", "bot_public": true}))
+            }
+            Kind::Gateway | Kind::GatewayBot => {
+                if *kind == Kind::GatewayBot && !bot_auth {
+                    return Reply::error(401, 0, "401: Unauthorized");
+                }
+                let Some(url) = self.gateway.clone() else {
+                    return Reply::error(404, 0, "this fake Discord has no gateway (FakeDiscordBuilder::gateway)");
+                };
+                let limit = json!({"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1});
+                Reply::json(200, json!({"url": url, "shards": 1, "session_start_limit": limit}))
             }
             Kind::CurrentUser => {
                 if !bot_auth {

@@ -1,0 +1,228 @@
+//! Discord message components and the answers that carry them: the
+//! handler's [`Response`] as serenity's `CreateInteractionResponse`, the
+//! Mute/Unmute row under bot alerts, the `/settings` keyboard as action
+//! rows within Discord's limits (pure, [`fit`]), and the dispatch of a
+//! pressed button by its custom-id prefix (`Handler::press`).
+//!
+//! A settings press runs `commands::settings::press` and is answered by
+//! editing the `/settings` message in place (type 7): the refreshed buttons,
+//! and what the press did (or why it was not applied: out-of-date buttons)
+//! as a last line of the content, because Discord has no toast and
+//! everyone in the channel sees the same buttons change. A member without
+//! Manage Channels gets an ephemeral refusal and the message stays as it
+//! is, so one member's refused press is not shown to the whole channel.
+//!
+//! This module must not touch the store itself (the shared `commands`
+//! logic does) or decide flooding (`Handler::handle` does, before a press
+//! gets here).
+
+use chrono::{DateTime, Utc};
+use serenity::all::ButtonStyle;
+use serenity::builder::{
+    CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateInteractionResponse,
+    CreateInteractionResponseMessage,
+};
+use tracing::{error, info, warn};
+
+use super::commands::{Handler, Invocation, MAX_CONTENT, Response, clip};
+use crate::commands::mute::{self, Button, Pressed};
+use crate::commands::settings::{self, Key, Keyboard, SETTINGS_TEXT, SettingsPressed};
+
+/// Discord's component limits: action rows per message, buttons per row,
+/// characters of a custom id and of a label.
+const MAX_ROWS: usize = 5;
+const MAX_PER_ROW: usize = 5;
+const MAX_CUSTOM_ID: usize = 100;
+const MAX_LABEL: usize = 80;
+
+/// The answer to a press that went wrong on our side.
+const SORRY: &str = "Something went wrong on my side; please try again in a moment.";
+
+/// The handler's response as serenity's builder, which both front-ends
+/// answer with. Mentions are off: a name typed by a user never pings.
+impl From<Response> for CreateInteractionResponse {
+    fn from(response: Response) -> CreateInteractionResponse {
+        let message = |content: String| {
+            CreateInteractionResponseMessage::new().content(content).allowed_mentions(CreateAllowedMentions::new())
+        };
+        match response {
+            Response::Pong => CreateInteractionResponse::Pong,
+            Response::Message { content, ephemeral } => {
+                // `ephemeral(false)` would add `flags: 0`; leave flags out.
+                let m = message(content);
+                CreateInteractionResponse::Message(if ephemeral { m.ephemeral(true) } else { m })
+            }
+            Response::Choices(choices) => CreateInteractionResponse::Autocomplete(
+                choices
+                    .into_iter()
+                    .fold(CreateAutocompleteResponse::new(), |r, c| r.add_string_choice(c.name, c.value)),
+            ),
+            // The Mute button is the only component of an alert, so its
+            // row is the message's whole set of components.
+            Response::Buttons(button) => CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new().components(vec![button_row(&button)]),
+            ),
+            Response::Settings { content, keyboard, edit } => {
+                let m = message(content).components(action_rows(&keyboard));
+                if edit { CreateInteractionResponse::UpdateMessage(m) } else { CreateInteractionResponse::Message(m) }
+            }
+            Response::Acknowledge => CreateInteractionResponse::Acknowledge,
+        }
+    }
+}
+
+/// The action row with `button` (Mute or Unmute) under a bot alert.
+pub(crate) fn button_row(button: &Button) -> CreateActionRow {
+    CreateActionRow::Buttons(vec![CreateButton::new(button.data()).label(button.label()).style(ButtonStyle::Secondary)])
+}
+
+/// A keyboard laid out within Discord's limits (pure): rows longer than
+/// five buttons are split, labels clipped to 80 characters, buttons whose
+/// custom id Discord would refuse (empty, over 100 characters) left out,
+/// and rows past the fifth dropped with a warning. The settings keyboard
+/// fits as it is (five rows of at most five); the rules keep a future
+/// row from making Discord refuse the whole answer.
+pub(crate) fn fit(keyboard: &Keyboard) -> Keyboard {
+    let rows: Keyboard = keyboard
+        .iter()
+        .flat_map(|row| row.chunks(MAX_PER_ROW))
+        .map(|row| {
+            row.iter()
+                .filter(|k| !k.data.is_empty() && k.data.len() <= MAX_CUSTOM_ID && !k.label.is_empty())
+                .map(|k| Key { label: clip(&k.label, MAX_LABEL), data: k.data.clone() })
+                .collect::<Vec<_>>()
+        })
+        .filter(|row| !row.is_empty())
+        .collect();
+    if rows.len() > MAX_ROWS {
+        warn!(rows = rows.len(), "a keyboard has more rows than Discord shows; the last ones are left out");
+    }
+    rows.into_iter().take(MAX_ROWS).collect()
+}
+
+/// The keyboard as Discord action rows of buttons.
+fn action_rows(keyboard: &Keyboard) -> Vec<CreateActionRow> {
+    fit(keyboard)
+        .into_iter()
+        .map(|row| {
+            CreateActionRow::Buttons(
+                row.into_iter()
+                    .map(|k| CreateButton::new(k.data).label(k.label).style(ButtonStyle::Secondary))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The `/settings` message's text after a press: what the press did (or
+/// why it was not applied) under the usual text.
+fn settings_content(toast: &str) -> String {
+    clip(&format!("{SETTINGS_TEXT}\n\n» {toast}"), MAX_CONTENT)
+}
+
+impl Handler {
+    /// A pressed button, dispatched by its custom id's prefix.
+    pub(super) fn press(&self, inv: &Invocation, now: DateTime<Utc>) -> Response {
+        let Some(channel) = inv.channel_id else {
+            return Response::ephemeral("I cannot tell which channel this is.");
+        };
+        // One arm per kind of button, by the custom id's prefix.
+        match inv.name.split_once(':').map(|(prefix, _)| prefix) {
+            Some("mute" | "unmute") => self.mute_press(inv, channel, now),
+            Some("s") => self.settings_press(inv, channel, now),
+            _ => Response::ephemeral("This button is not one I understand any more."),
+        }
+    }
+
+    /// A Mute/Unmute button: done → the message with the other button;
+    /// refused or stale → an ephemeral note (Discord has no toast).
+    fn mute_press(&self, inv: &Invocation, channel: u64, now: DateTime<Utc>) -> Response {
+        let ctx = Handler::context(inv, channel, now);
+        match self.with_services(|svc| mute::press(&inv.name, &ctx, svc)) {
+            Ok(Pressed { button: Some(button), toast }) => {
+                info!(channel, %toast, "Discord button pressed");
+                Response::Buttons(button)
+            }
+            Ok(Pressed { toast, button: None }) => Response::ephemeral(toast),
+            Err(e) => {
+                error!(channel, error = %e, "Discord button press failed");
+                Response::ephemeral(SORRY)
+            }
+        }
+    }
+
+    /// A settings button: refused (no Manage Channels) → ephemeral, the
+    /// message unchanged; otherwise the message edited in place with the
+    /// buttons as they are now and what happened (see the module docs).
+    fn settings_press(&self, inv: &Invocation, channel: u64, now: DateTime<Utc>) -> Response {
+        if !inv.can_manage() {
+            return Response::ephemeral("Changing this channel's settings needs the Manage Channels permission.");
+        }
+        let ctx = Handler::context(inv, channel, now);
+        match self.with_services(|svc| settings::press(&inv.name, &ctx, svc)) {
+            Ok(SettingsPressed { toast, keyboard }) => {
+                info!(channel, %toast, "Discord settings button pressed");
+                Response::Settings { content: settings_content(&toast), keyboard, edit: true }
+            }
+            Err(e) => {
+                error!(channel, error = %e, "Discord settings press failed");
+                Response::ephemeral(SORRY)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(label: &str, data: &str) -> Key {
+        Key { label: label.into(), data: data.into() }
+    }
+
+    fn row(n: usize, tag: &str) -> Vec<Key> {
+        (0..n).map(|i| key(&format!("{tag}{i}"), &format!("s:00000000:{tag}{i}"))).collect()
+    }
+
+    #[test]
+    fn keyboards_fit_discord_limits() {
+        // The settings keyboard's shape: five rows of at most five.
+        let full: Keyboard = vec![row(5, "k"), row(5, "r"), row(5, "h"), row(4, "z"), row(5, "x")];
+        assert_eq!(fit(&full), full, "the settings keyboard fits unchanged");
+        let long: Keyboard = vec![row(7, "a"), row(2, "b")];
+        let fitted = fit(&long);
+        assert_eq!(fitted.iter().map(Vec::len).collect::<Vec<_>>(), [5, 2, 2], "a long row is split");
+        assert_eq!(fitted[1][0].label, "a5");
+        let many: Keyboard = (0..8).map(|i| row(1, &i.to_string())).collect();
+        assert_eq!(fit(&many).len(), MAX_ROWS);
+        let odd = vec![vec![key(&"é".repeat(120), "s:1:a"), key("x", &"s".repeat(101)), key("y", "")]];
+        let fitted = fit(&odd);
+        assert_eq!(fitted.len(), 1);
+        assert_eq!(fitted[0].len(), 1, "bad custom ids are left out");
+        assert!(fitted[0][0].label.chars().count() <= MAX_LABEL);
+        assert!(fit(&vec![vec![key("x", "")]]).is_empty(), "no empty row");
+    }
+
+    #[test]
+    fn settings_answers_are_messages_with_buttons() {
+        let keyboard = vec![row(2, "k"), row(1, "h")];
+        let body = |r: Response| serde_json::to_value(CreateInteractionResponse::from(r)).unwrap();
+        let first = body(Response::Settings { content: SETTINGS_TEXT.into(), keyboard: keyboard.clone(), edit: false });
+        assert_eq!(first["type"], 4);
+        let rows = first["data"]["components"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["type"], 1, "action row");
+        assert_eq!(
+            rows[0]["components"][1],
+            json!({"type": 2, "style": 2, "label": "k1", "custom_id": "s:00000000:k1", "disabled": false})
+        );
+        assert_eq!(first["data"]["allowed_mentions"]["parse"], json!([]));
+        let edit = body(Response::Settings { content: settings_content("Done."), keyboard, edit: true });
+        assert_eq!(edit["type"], 7);
+        assert!(edit["data"]["content"].as_str().unwrap().ends_with("» Done."));
+        assert!(edit["data"].get("flags").is_none(), "{edit}");
+        assert_eq!(body(Response::Acknowledge)["type"], 6);
+        assert_eq!(body(Response::Pong)["type"], 1);
+    }
+}
