@@ -17,6 +17,7 @@
 mod exec;
 pub mod flood;
 pub mod mute;
+pub mod next;
 mod parse;
 pub mod settings;
 
