@@ -292,13 +292,12 @@ impl Listing {
         for (n, item) in (offset + 1..).zip(shown) {
             text.push_str(&format!("{n}. {}\n", self.entry(item)));
         }
-        let more = self.items.len() > self.count;
-        if more {
-            text.push_str(&format!("Showing {}–{} of {}.", offset + 1, offset + shown.len(), self.items.len()));
-        }
         let Some(q) = &self.query else {
-            if more {
-                text.push_str(" This filter is too long for buttons: send /next with a larger count to see more.");
+            if self.items.len() > self.count {
+                text.push_str(&format!(
+                    "{} in all. This filter is too long for buttons: send /next with a larger count to see more.",
+                    self.items.len()
+                ));
             }
             return View::Page { text: text.trim_end().to_string(), keyboard: Vec::new() };
         };

@@ -210,6 +210,8 @@ pub(crate) enum Response {
     Choices(Vec<Choice>),
     /// A pressed button's message, with the button swapped (type 7).
     Buttons(Button),
+    /// A `/next` page or card: a new reply, or the pressed message updated.
+    Page(super::pages::Page),
 }
 
 impl Response {
@@ -246,6 +248,7 @@ impl From<Response> for CreateInteractionResponse {
             Response::Buttons(button) => CreateInteractionResponse::UpdateMessage(
                 CreateInteractionResponseMessage::new().components(vec![button_row(&button)]),
             ),
+            Response::Page(page) => page.into(),
         }
     }
 }
@@ -511,6 +514,9 @@ impl Handler {
         }
         let directory = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
         let svc = Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults };
+        if let ChatCommand::Next(query) = &cmd {
+            return super::pages::command(query, &ctx, &svc);
+        }
         match commands::execute(cmd, &ctx, &svc) {
             Ok(reply) => {
                 if changes {
@@ -536,6 +542,9 @@ impl Handler {
             CommandContext { destination: Destination::Discord(ChannelId(channel)), can_manage: inv.can_manage(), now };
         let directory = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
         let svc = Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults };
+        if commands::next::is_next_data(&inv.name) {
+            return super::pages::press(&inv.name, &ctx, &svc);
+        }
         match mute::press(&inv.name, &ctx, &svc) {
             Ok(Pressed { button: Some(button), toast }) => {
                 info!(channel, %toast, "Discord button pressed");
