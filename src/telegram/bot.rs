@@ -27,7 +27,7 @@
 //!   swapping the pressed button for its opposite. Settings buttons go to
 //!   `commands::settings::press` (the keyboard is refreshed in place), `/next`
 //!   buttons to `commands::next::press` (the message is edited in place by
-//!   `telegram::pages`).
+//!   `telegram::pages`; paging is for everyone, so no admin check).
 //! - `/next` is answered with its first page and the page's buttons
 //!   (`commands::next::open`), `/settings` with the settings keyboard.
 //!
@@ -479,8 +479,9 @@ impl Handlers {
             return;
         };
         let chat = message.chat();
-        let can_manage = if chat.is_private() {
-            true
+        // Paging `/next` is for everyone: no `getChatMember` for it.
+        let can_manage = if chat.is_private() || next::is_next_data(data) {
+            chat.is_private()
         } else {
             match self.administers(bot, chat.id, query.from.id).await {
                 Ok(admin) => admin,
