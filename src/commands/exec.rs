@@ -12,14 +12,10 @@ use super::parse::{NextQuery, alert_kind_names};
 use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
 use crate::item::Item;
-use crate::render::{format_tminus, format_when};
 use crate::rules::{Filter, Origin, SubId, Subscription};
 use crate::store::{ChatSettings, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination, Mention, format_duration};
-
-/// Which items a `/next` lists.
-type Wanted<'a> = Box<dyn Fn(&Item) -> bool + 'a>;
 
 /// The chat a command came from and what its sender may do.
 #[derive(Debug, Clone)]
@@ -372,63 +368,13 @@ impl Chat<'_> {
         })
     }
 
-    /// `/next`: with a filter, the upcoming items it names; without one,
-    /// those of the chat's subscriptions, or everything when it has none.
+    /// `/next`: the first page as text; front-ends with buttons call
+    /// `next::open` for the page and its keyboard.
     fn next(&self, query: &NextQuery) -> Result<Reply, StoreError> {
-        let (wanted, empty) = match self.next_selection(query)? {
-            Ok(selection) => selection,
-            Err(problem) => return Ok(Reply::private(problem)),
-        };
-        let discord = matches!(self.ctx.destination, Destination::Discord(_));
-        let text = next_text(self.svc.store, &*wanted, self.settings.timezone, self.ctx.now, query.count, discord)?;
-        Ok(Reply::public(text.unwrap_or_else(|| empty.to_string())))
-    }
-
-    /// Which items `/next` lists and what to say when none is upcoming;
-    /// `Err`: a name the directory does not know, with suggestions.
-    fn next_selection(&self, query: &NextQuery) -> Result<Result<(Wanted<'_>, &'static str), String>, StoreError> {
-        let dir = self.svc.directory;
-        if let Some(name) = &query.name {
-            let by: Vec<Filter> = vec![
-                Filter { agencies: vec![name.clone()], ..Filter::default() },
-                Filter { programs: vec![name.clone()], ..Filter::default() },
-                Filter { types: vec![name.clone()], ..Filter::default() },
-            ];
-            if !dir.is_empty() && by.iter().all(|f| !dir.unresolved(f).is_empty()) && name.parse::<i64>().is_err() {
-                let mut hint: Vec<String> = Vec::new();
-                for f in &by {
-                    for (dim, value) in dir.unresolved(f) {
-                        hint.extend(dir.suggest(dim, &value, 3));
-                    }
-                }
-                hint.dedup();
-                let mut problem = format!("I know no agency, program or type named {name:?}.");
-                if !hint.is_empty() {
-                    problem.push_str(&format!(" Did you mean {}?", hint.join(", ")));
-                }
-                return Ok(Err(problem));
-            }
-            return Ok(Ok((
-                Box::new(move |i| by.iter().any(|f| f.matches(i))),
-                "Nothing upcoming by that name right now.",
-            )));
-        }
-        if !query.filter.is_everything() {
-            if let Some(problem) = unknown_names(&query.filter, dir) {
-                return Ok(Err(problem));
-            }
-            let f = query.filter.clone();
-            return Ok(Ok((Box::new(move |i| f.matches(i)), "Nothing upcoming matches that right now.")));
-        }
-        let subs = self.subscriptions()?;
-        Ok(Ok(if subs.is_empty() {
-            (Box::new(|_| true), "Nothing upcoming right now.")
-        } else {
-            (
-                Box::new(move |i| subs.iter().any(|s| s.enabled && s.filter.matches(i))),
-                "Nothing upcoming matches this chat's subscriptions right now.",
-            )
-        }))
+        Ok(match super::next::text(query, self.ctx, self.svc)? {
+            Ok(text) => Reply::public(text),
+            Err(problem) => Reply::private(problem),
+        })
     }
 
     /// Stores the chat's new settings and applies `change` to its
@@ -485,7 +431,7 @@ fn describe_reminders(r: &[Duration]) -> String {
 /// Names the directory does not know, with suggestions. Ids always pass
 /// (the directory only knows what LL2 listed recently), and before the
 /// first sync nothing can be checked.
-fn unknown_names(filter: &Filter, dir: &Directory) -> Option<String> {
+pub(super) fn unknown_names(filter: &Filter, dir: &Directory) -> Option<String> {
     if dir.is_empty() {
         return None;
     }
@@ -522,38 +468,6 @@ pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
             format!("{shown:?} is not a timezone I know. Did you mean {}?", unknown.close.join(", "))
         }
     })
-}
-
-/// The next `n` upcoming stored items `wanted` keeps, one per line; `None`
-/// when there are none. Discord shows the countdown as a `<t:…:R>`
-/// timestamp, which each reader's client keeps current.
-fn next_text(
-    store: &Store,
-    wanted: &dyn Fn(&Item) -> bool,
-    tz: Tz,
-    now: DateTime<Utc>,
-    n: usize,
-    discord: bool,
-) -> Result<Option<String>, StoreError> {
-    let mut items: Vec<_> =
-        store.items()?.into_iter().filter(|i| i.when.is_some_and(|w| w > now)).filter(|i| wanted(i)).collect();
-    items.sort_by_key(|i| i.when);
-    if items.is_empty() {
-        return Ok(None);
-    }
-    let mut out = String::from("Coming up:\n");
-    for (i, item) in items.iter().take(n).enumerate() {
-        let when = item.when.map(|w| format_when(w, item.precision.as_ref(), tz)).unwrap_or_default();
-        let exact = item.precision.is_none_or(|p| p.to_the_hour());
-        let tminus = match (item.when, exact) {
-            (Some(w), true) if discord => format!(" (<t:{}:R>)", w.timestamp()),
-            (Some(w), true) => format!(" ({})", format_tminus(w, now)),
-            _ => String::new(),
-        };
-        let status = item.status.as_ref().map(|s| format!(" [{}]", s.short())).unwrap_or_default();
-        out.push_str(&format!("{}. {} — {when}{tminus}{status}\n", i + 1, item.name));
-    }
-    Ok(Some(out.trim_end().to_string()))
 }
 
 #[cfg(test)]

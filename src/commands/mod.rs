@@ -4,7 +4,9 @@
 //! plain-text `Reply`). Front-ends only translate platform updates into
 //! `parse`/`execute` calls and send the reply; they decide who may manage a
 //! chat (`CommandContext::can_manage`). Replies are plain text, so no
-//! platform markup needs escaping.
+//! platform markup needs escaping. Buttons are planned here too, as a
+//! neutral `settings::Keyboard`: `/settings` (`settings`), Mute (`mute`)
+//! and the `/next` pages (`next`).
 //!
 //! Grammar (the README): `/start`, `/help`,
 //! `/subscribe [agency|type|program NAME]... [-agency|-type|-program NAME]...`
@@ -17,6 +19,7 @@
 mod exec;
 pub mod flood;
 pub mod mute;
+pub mod next;
 mod parse;
 pub mod settings;
 

@@ -244,7 +244,7 @@ fn reminder_label(secs: u64) -> String {
 }
 
 /// Toasts are short (Telegram: 200 characters): the first line, clipped.
-fn clip_toast(text: &str) -> String {
+pub(super) fn clip_toast(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
     if line.chars().count() <= 190 {
         line.to_string()

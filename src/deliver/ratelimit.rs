@@ -30,7 +30,14 @@
 //! `acquire` reserves the earliest slot that every applicable rate allows
 //! and then sleeps until it: O(1) under one short lock, no thundering herd,
 //! first come first served. A paused key is waited out before its slot is
-//! reserved, so it never holds other keys back. A pause that arrives while
+//! reserved, so it never holds other keys back.
+//! First come first served is what keeps command replies prompt during an
+//! alert fan-out: alert sends take one of the deliverer's W window slots
+//! (`DeliveryConfig::window`, 8) before they reserve here, so at most W
+//! alert grants are ever booked ahead of a reply, which then waits at most
+//! about W / global rate (Telegram: 8 / 30 per s ≈ 0.3 s) plus its own
+//! chat's spacing, however many chats the fan-out still has to reach
+//! (tests/telegram_reply_during_fanout.rs). A pause that arrives while
 //! a caller sleeps still applies: the caller re-checks after waking and
 //! queues again.
 //! Reserved slots are plans; a busy runtime can wake callers late and

@@ -226,6 +226,8 @@ pub(crate) enum Response {
     /// A press acknowledged without any change (type 6): what a press
     /// past the flood limit gets.
     Acknowledge,
+    /// A `/next` page or card: a new reply, or the pressed message updated.
+    Page(super::pages::Page),
 }
 
 impl Response {
@@ -475,6 +477,9 @@ impl Handler {
         let ctx = Handler::context(inv, channel, now);
         if changes && !ctx.can_manage {
             return Response::ephemeral("Changing this channel's subscriptions needs the Manage Channels permission.");
+        }
+        if let ChatCommand::Next(query) = &cmd {
+            return self.with_services(|svc| super::pages::command(query, &ctx, svc));
         }
         let result = self.with_services(|svc| {
             let reply = commands::execute(cmd, &ctx, svc)?;

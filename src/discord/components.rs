@@ -67,6 +67,7 @@ impl From<Response> for CreateInteractionResponse {
                 if edit { CreateInteractionResponse::UpdateMessage(m) } else { CreateInteractionResponse::Message(m) }
             }
             Response::Acknowledge => CreateInteractionResponse::Acknowledge,
+            Response::Page(page) => page.into(),
         }
     }
 }
@@ -101,7 +102,7 @@ pub(crate) fn fit(keyboard: &Keyboard) -> Keyboard {
 }
 
 /// The keyboard as Discord action rows of buttons.
-fn action_rows(keyboard: &Keyboard) -> Vec<CreateActionRow> {
+pub(super) fn action_rows(keyboard: &Keyboard) -> Vec<CreateActionRow> {
     fit(keyboard)
         .into_iter()
         .map(|row| {
@@ -130,6 +131,10 @@ impl Handler {
         match inv.name.split_once(':').map(|(prefix, _)| prefix) {
             Some("mute" | "unmute") => self.mute_press(inv, channel, now),
             Some("s") => self.settings_press(inv, channel, now),
+            Some("n") => {
+                let ctx = Handler::context(inv, channel, now);
+                self.with_services(|svc| super::pages::press(&inv.name, &ctx, svc))
+            }
             _ => Response::ephemeral("This button is not one I understand any more."),
         }
     }

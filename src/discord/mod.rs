@@ -41,6 +41,7 @@ pub mod definitions;
 pub mod events;
 pub mod gateway;
 pub mod interactions;
+mod pages;
 pub mod render;
 pub mod sender;
 

@@ -24,7 +24,12 @@
 //!   `commands::mute::press` for the chat the message is in, with the same
 //!   admin rule as commands (channels too: any reader can press there) →
 //!   `answerCallbackQuery` with a short toast, and `editMessageReplyMarkup`
-//!   swapping the pressed button for its opposite.
+//!   swapping the pressed button for its opposite. Settings buttons go to
+//!   `commands::settings::press` (the keyboard is refreshed in place), `/next`
+//!   buttons to `commands::next::press` (the message is edited in place by
+//!   `telegram::pages`; paging is for everyone, so no admin check).
+//! - `/next` is answered with its first page and the page's buttons
+//!   (`commands::next::open`), `/settings` with the settings keyboard.
 //!
 //! Start-up: `getMe` (retried with backoff until it answers), `deleteWebhook`
 //! (long polling and a webhook exclude each other), `setMyCommands` from
@@ -49,8 +54,8 @@ use teloxide::dptree;
 use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, SendMessageSetters};
 use teloxide::requests::Requester;
 use teloxide::types::{
-    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardButtonKind,
-    InlineKeyboardMarkup, Me, Message, ReplyParameters, Update, UserId,
+    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButtonKind, InlineKeyboardMarkup, Me,
+    Message, ReplyParameters, Update, UserId,
 };
 use teloxide::update_listeners::Polling;
 use tokio::time::Instant;
@@ -61,12 +66,13 @@ use tracing::{debug, error, info, warn};
 use crate::backoff::Backoff;
 use crate::commands::flood::{FloodGuard, FloodLimits, SLOW_DOWN, Verdict};
 use crate::commands::mute::{self, Button};
-use crate::commands::{self, ChatCommand, CommandContext, CommandError, Defaults, Services, settings};
+use crate::commands::{self, ChatCommand, CommandContext, CommandError, Defaults, Services, next, settings};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::directory::Directory;
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
+use crate::telegram::pages;
 use crate::telegram::sender::{ChatKey, callback_button, classify};
 use crate::types::{ChatId, Destination, ThreadId};
 
@@ -332,6 +338,7 @@ struct Handlers {
 enum Press {
     Mute(Result<mute::Pressed, crate::store::StoreError>),
     Settings(Result<settings::SettingsPressed, crate::store::StoreError>),
+    Next(Result<next::NextPressed, crate::store::StoreError>),
 }
 
 /// Who a command counts against for flooding.
@@ -392,13 +399,23 @@ impl Handlers {
                 directory: &directory,
                 defaults: &self.services.defaults,
             };
-            commands::execute(cmd, &context, &services).and_then(|reply| {
-                let keys = if wants_keyboard { Some(settings::keyboard(&context, &services)?) } else { None };
-                Ok((reply, keys))
-            })
+            match cmd {
+                // A page with its buttons; a name nobody knows: the hint.
+                ChatCommand::Next(query) => next::open(&query, &context, &services).map(|view| match view {
+                    Ok(view) => {
+                        let (text, _, markup) = pages::render(&view);
+                        (text, Some(markup).filter(|m| !m.inline_keyboard.is_empty()))
+                    }
+                    Err(problem) => (problem, None),
+                }),
+                cmd => commands::execute(cmd, &context, &services).and_then(|reply| {
+                    let keys = if wants_keyboard { Some(settings::keyboard(&context, &services)?) } else { None };
+                    Ok((reply.text, keys.as_ref().map(pages::inline_keyboard)))
+                }),
+            }
         };
         match result {
-            Ok((reply, keys)) => self.reply_with(bot, msg, &reply.text, keys.as_ref().map(inline_keyboard)),
+            Ok((text, keys)) => self.reply_with(bot, msg, &text, keys),
             Err(e) => {
                 error!(chat, command = %name, error = %e, "store error while running a Telegram command");
                 self.reply(bot, msg, SORRY);
@@ -462,8 +479,9 @@ impl Handlers {
             return;
         };
         let chat = message.chat();
-        let can_manage = if chat.is_private() {
-            true
+        // Paging `/next` is for everyone: no `getChatMember` for it.
+        let can_manage = if chat.is_private() || next::is_next_data(data) {
+            chat.is_private()
         } else {
             match self.administers(bot, chat.id, query.from.id).await {
                 Ok(admin) => admin,
@@ -489,6 +507,8 @@ impl Handlers {
             };
             if settings::is_settings_data(data) {
                 Press::Settings(settings::press(data, &context, &services))
+            } else if next::is_next_data(data) {
+                Press::Next(next::press(data, &context, &services))
             } else {
                 Press::Mute(mute::press(data, &context, &services))
             }
@@ -496,6 +516,13 @@ impl Handlers {
         let result = match result {
             Press::Mute(mute) => mute,
             Press::Settings(settings) => return self.settings_pressed(bot, query, settings).await,
+            Press::Next(Ok(pressed)) => {
+                debug!(chat = chat.id.0, toast = %pressed.toast, "Telegram /next button pressed");
+                self.answer(bot, query, &pressed.toast).await;
+                pages::edit(bot, self.limiter.as_ref(), chat.id, message.id(), &pressed).await;
+                return;
+            }
+            Press::Next(Err(e)) => Err(e),
         };
         let pressed = match result {
             Ok(p) => p,
@@ -541,7 +568,7 @@ impl Handlers {
         if let Some(limiter) = &self.limiter {
             limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
         }
-        let markup = inline_keyboard(&pressed.keyboard);
+        let markup = pages::inline_keyboard(&pressed.keyboard);
         if let Err(e) = bot.edit_message_reply_markup(chat, message.id()).reply_markup(markup).await {
             // "message is not modified" when the press changed nothing.
             debug!(chat = chat.0, reason = %reason(&e, bot.token()), "could not refresh the settings keyboard");
@@ -657,14 +684,6 @@ fn topic_of(msg: &Message) -> Option<teloxide::types::ThreadId> {
 /// was posted in, so `/subscribe` in a topic binds alerts to that topic.
 fn destination_of(msg: &Message) -> Destination {
     Destination::telegram(ChatId(msg.chat.id.0), topic_of(msg).map(|t| ThreadId(t.0.0)))
-}
-
-/// A settings keyboard as Telegram inline buttons.
-fn inline_keyboard(keys: &settings::Keyboard) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(
-        keys.iter()
-            .map(|row| row.iter().map(|k| InlineKeyboardButton::callback(&k.label, &k.data)).collect::<Vec<_>>()),
-    )
 }
 
 /// The alert's keyboard with the button whose data is `pressed` replaced

@@ -18,6 +18,7 @@
 //! the token, so every string leaving here goes through `errors::redact`.
 
 pub mod bot;
+mod pages;
 pub mod render;
 pub mod sender;
 
