@@ -11,20 +11,14 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use support::data::upcoming_launch;
+use support::data::telegram_fan_out;
 use support::fake_telegram::{FakeLimits, FakeTelegram};
 use teloxide::payloads::SendMessageSetters;
 use teloxide::requests::Requester;
 use teloxide::types::ChatId as TgChatId;
 use tminus::config::TelegramConfig;
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
-use tminus::detect::{Alert, AlertId, Change};
-use tminus::rules::{Filter, Origin, SubId, Subscription};
-use tminus::store::{Batch, FanOut, Store};
-use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender};
-use tminus::types::{ChatId, Destination};
 
 /// Telegram's numbers times this on both sides: free 6/s, paid 200/s.
 const FACTOR: f64 = 0.2;
@@ -57,19 +51,7 @@ async fn paid_broadcast_sends_the_parameter_and_outpaces_the_free_limit_without_
     let limits = TelegramLimits { headroom: 0.2, ..limits.scaled(FACTOR) };
     let sender = Arc::new(TelegramSender::new(&config.token, &config.api_url, limits).unwrap());
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).unwrap();
-    let subs = Subscriptions::load(store.clone()).unwrap();
-    let mut ids = Vec::new();
-    for chat in 1..=CHATS {
-        let id = SubId(store.next_id().unwrap());
-        subs.put(&Subscription::new(id, Destination::Telegram(ChatId(chat)), Filter::default(), Origin::Chat)).unwrap();
-        ids.push(id);
-    }
-    let alert = Alert::new(AlertId(store.next_id().unwrap()), upcoming_launch(), vec![Change::New], Utc::now());
-    let targets = subs.index().read().unwrap().targets(&ids);
-    let fan_outs = vec![FanOut { alert: alert.id, targets, enqueued_at: Utc::now() }];
-    store.apply(&Batch { alerts: vec![alert], fan_outs, ..Batch::default() }).unwrap();
+    let (_dir, store, subs) = telegram_fan_out(CHATS);
 
     let senders = Senders::default().with("telegram", sender as Arc<dyn Sender>);
     let deliverer = Arc::new(Deliverer::new(subs, senders, DeliveryConfig::default()));

@@ -13,19 +13,13 @@ mod support;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use support::data::upcoming_launch;
+use support::data::telegram_fan_out;
 use support::fake_telegram::{FakeLimits, FakeTelegram, message_update};
 use tminus::commands::Defaults;
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
-use tminus::detect::{Alert, AlertId, Change};
 use tminus::directory::Directory;
-use tminus::rules::{Filter, Origin, SubId, Subscription};
-use tminus::store::{Batch, FanOut, Store};
-use tminus::subscriptions::Subscriptions;
 use tminus::telegram::bot::{BotServices, CommandBot};
 use tminus::telegram::{TelegramLimits, TelegramSender};
-use tminus::types::{ChatId, Destination};
 use tokio_util::sync::CancellationToken;
 
 /// Telegram's numbers times this on both sides: 60 messages/s overall.
@@ -43,19 +37,7 @@ async fn a_command_reply_overtakes_an_alert_fan_out() {
     let global = 30.0 * FACTOR / 1.2;
     let sender = Arc::new(TelegramSender::new(&fake.token(), &fake.api_url(), limits).unwrap());
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).unwrap();
-    let subs = Subscriptions::load(store.clone()).unwrap();
-    let mut ids = Vec::new();
-    for chat in 1..=CHATS {
-        let id = SubId(store.next_id().unwrap());
-        subs.put(&Subscription::new(id, Destination::Telegram(ChatId(chat)), Filter::default(), Origin::Chat)).unwrap();
-        ids.push(id);
-    }
-    let alert = Alert::new(AlertId(store.next_id().unwrap()), upcoming_launch(), vec![Change::New], Utc::now());
-    let targets = subs.index().read().unwrap().targets(&ids);
-    let fan_outs = vec![FanOut { alert: alert.id, targets, enqueued_at: Utc::now() }];
-    store.apply(&Batch { alerts: vec![alert], fan_outs, ..Batch::default() }).unwrap();
+    let (_dir, store, subs) = telegram_fan_out(CHATS);
 
     let stop = CancellationToken::new();
     let services = BotServices {

@@ -5,9 +5,13 @@
 //! and its `with_*` methods, as production code builds them.
 
 use chrono::{DateTime, Duration, Utc};
+use tminus::detect::{Alert, AlertId, Change};
 use tminus::item::Item;
 use tminus::ll2::parse_page;
-use tminus::types::Feed;
+use tminus::rules::{Filter, Origin, SubId, Subscription};
+use tminus::store::{Batch, FanOut, Store};
+use tminus::subscriptions::Subscriptions;
+use tminus::types::{ChatId, Destination, Feed};
 
 /// Where the real LL2 answers are.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ll2");
@@ -40,4 +44,24 @@ pub fn launch_at(when: DateTime<Utc>) -> Item {
 /// The sample launch two days from now.
 pub fn upcoming_launch() -> Item {
     launch_at(Utc::now() + Duration::days(2))
+}
+
+/// A fresh store where Telegram chats `1..=chats` each subscribed to
+/// everything, and one new-launch alert committed as a fan-out to all of
+/// them, waiting in the outbox. The directory must outlive the store.
+pub fn telegram_fan_out(chats: i64) -> (tempfile::TempDir, Store, Subscriptions) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let subs = Subscriptions::load(store.clone()).unwrap();
+    let mut ids = Vec::new();
+    for chat in 1..=chats {
+        let id = SubId(store.next_id().unwrap());
+        subs.put(&Subscription::new(id, Destination::Telegram(ChatId(chat)), Filter::default(), Origin::Chat)).unwrap();
+        ids.push(id);
+    }
+    let alert = Alert::new(AlertId(store.next_id().unwrap()), upcoming_launch(), vec![Change::New], Utc::now());
+    let targets = subs.index().read().unwrap().targets(&ids);
+    let fan_outs = vec![FanOut { alert: alert.id, targets, enqueued_at: Utc::now() }];
+    store.apply(&Batch { alerts: vec![alert], fan_outs, ..Batch::default() }).unwrap();
+    (dir, store, subs)
 }
