@@ -494,34 +494,14 @@ mod tests {
 
     mod execute {
         use super::*;
+        use crate::commands::test_fixture::{Fixture, context};
         use crate::detect::tests::sample_launch;
-        use crate::store::Batch;
         use crate::types::ChatId;
 
-        struct Fixture {
-            _dir: tempfile::TempDir,
-            store: Store,
-            subs: Subscriptions,
-            directory: Directory,
-            defaults: Defaults,
-        }
-
         fn fixture() -> Fixture {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path()).unwrap();
             let mut item = sample_launch();
             item.programs = vec![crate::item::Named::new(Some(25), "Starlink", None)];
-            store.apply(&Batch { items: vec![item.clone()], ..Default::default() }).unwrap();
-            let mut directory = Directory::default();
-            directory.learn(&item);
-            let subs = Subscriptions::load(store.clone()).unwrap();
-            let defaults = Defaults {
-                timezone: chrono_tz::UTC,
-                reminders: vec![Duration::from_secs(3600)],
-                schedule_horizon: None,
-                calendar_base: None,
-            };
-            Fixture { _dir: dir, store, subs, directory, defaults }
+            Fixture::with_items(vec![item])
         }
 
         fn run(f: &Fixture, chat: i64, admin: bool, text: &str) -> Reply {
@@ -530,13 +510,7 @@ mod tests {
                 Ok(c) => c,
                 Err(e) => return Reply::private(e.to_string()),
             };
-            let ctx = CommandContext {
-                destination: Destination::Telegram(ChatId(chat)),
-                can_manage: admin,
-                now: "2026-12-01T00:00:00Z".parse().unwrap(),
-            };
-            let svc = Services { subs: &f.subs, store: &f.store, directory: &f.directory, defaults: &f.defaults };
-            execute(cmd, &ctx, &svc).unwrap()
+            execute(cmd, &context(chat, admin), &f.services()).unwrap()
         }
 
         #[test]

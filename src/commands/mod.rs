@@ -22,6 +22,8 @@ pub mod mute;
 pub mod next;
 mod parse;
 pub mod settings;
+#[cfg(test)]
+mod test_fixture;
 
 pub use exec::{CommandContext, Defaults, Reply, Services, describe, execute, resolve_timezone};
 pub use parse::{
