@@ -9,110 +9,16 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::Duration;
+use support::fake_telegram::MemberStatus;
+use support::telegram_chat::{ADMIN, ALICE, GROUP, MEMBER, SPACEX_LAUNCH, TelegramChat, WAIT, callbacks};
+use tminus::types::{ChatId, Destination, ItemId, ItemKind};
 
-use serde_json::{Value, json};
-use support::app::{App, AppOptions};
-use support::fake_ll2::FakeLl2;
-use support::fake_telegram::{Call, FakeTelegram, MemberStatus, message_update};
-use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
-use tminus::poller::BudgetWait;
-use tminus::subscriptions::default_console_watch;
-use tminus::telegram::{TelegramLimits, TelegramSender};
-use tminus::types::{ChatId, Destination, Feed, ItemId, ItemKind};
-use tokio_util::sync::CancellationToken;
-
-const WAIT: Duration = Duration::from_secs(10);
-const ALICE: i64 = 555;
 const BOB: i64 = 666;
 /// The config watch's chat.
 const OPS: i64 = 777;
-const GROUP: i64 = -4242;
-const ADMIN: i64 = 7;
-const MEMBER: i64 = 8;
-const SPACEX_LAUNCH: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
 
-struct Harness {
-    tg: FakeTelegram,
-    ll2: FakeLl2,
-    app: App,
-    deliverer: Arc<Deliverer>,
-    stop: CancellationToken,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        support::logs::logs();
-        let ll2 = FakeLl2::start().await;
-        let mut ops = default_console_watch(chrono_tz::UTC, vec![Duration::from_secs(3600)]);
-        ops.name = "ops".into();
-        ops.to = vec![Destination::Telegram(ChatId(OPS))];
-        let mut app = App::start(AppOptions { watches: vec![ops], ..AppOptions::new(ll2.ll2_config()) }).await;
-        app.cycle().await;
-        let tg = FakeTelegram::start().await;
-        tg.set_chat_kind(GROUP, "group");
-        let sender = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default().scaled(10.0)).unwrap();
-        let senders = Senders::default().with("telegram", Arc::new(sender) as Arc<dyn Sender>);
-        let deliverer = Arc::new(Deliverer::new(app.subs.clone(), senders, DeliveryConfig::default()));
-        let stop = CancellationToken::new();
-        app.start_command_bot(&tg, &stop).await;
-        Harness { tg, ll2, app, deliverer, stop }
-    }
-
-    /// `text` from `user` in `chat`; waits for the reply.
-    async fn ask(&self, chat: i64, user: i64, text: &str) -> String {
-        let before = self.messages(chat).len();
-        self.tg.push_update(message_update(chat, user, text));
-        let ok =
-            self.tg.wait_until(WAIT, |calls| calls.iter().filter(|c| is_message_to(c, chat)).count() > before).await;
-        assert!(ok, "no reply to {text:?}");
-        self.messages(chat)[before].text.clone().unwrap()
-    }
-
-    fn messages(&self, chat: i64) -> Vec<Call> {
-        self.tg.calls().into_iter().filter(|c| is_message_to(c, chat)).collect()
-    }
-
-    /// Alerts (HTML messages and photos) sent to `chat`.
-    fn alerts(&self, chat: i64) -> Vec<Call> {
-        let alert = |c: &Call| c.is_delivery() && c.chat_id == Some(chat) && c.parse_mode.as_deref() == Some("HTML");
-        self.tg.calls().into_iter().filter(alert).collect()
-    }
-
-    /// Changes the launch's status in LL2, polls and delivers.
-    async fn status_change(&mut self, name: &str, id: i64) {
-        self.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": id, "name": name, "abbrev": name}));
-        self.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
-    }
-
-    /// Presses the button with `data` under `message` in `chat` as `user`;
-    /// the toast it was answered with.
-    async fn press(&self, chat: i64, user: i64, message: i64, data: &str) -> String {
-        let before = self.tg.calls_to("answerCallbackQuery").len();
-        self.tg.push_update(self.tg.callback_update(chat, user, message, data));
-        let ok = self
-            .tg
-            .wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("answerCallbackQuery")).count() > before)
-            .await;
-        assert!(ok, "press answered");
-        let answer = self.tg.calls_to("answerCallbackQuery")[before].clone();
-        assert!(answer.ok(), "{answer:?}");
-        answer.params["text"].as_str().unwrap_or_default().to_string()
-    }
-}
-
-fn is_message_to(c: &Call, chat: i64) -> bool {
-    c.is_delivery() && c.is("sendMessage") && c.chat_id == Some(chat)
-}
-
-/// The callback buttons of an alert: (label, data).
-fn callbacks(markup: Option<&Value>) -> Vec<(String, String)> {
-    let Some(rows) = markup.and_then(|m| m["inline_keyboard"].as_array()) else { return vec![] };
-    rows.iter()
-        .flat_map(|r| r.as_array().unwrap().iter())
-        .filter_map(|b| Some((b["text"].as_str()?.to_string(), b["callback_data"].as_str()?.to_string())))
-        .collect()
+async fn start() -> TelegramChat {
+    TelegramChat::builder().watch_to(vec![Destination::Telegram(ChatId(OPS))]).chat_kind(GROUP, "group").start().await
 }
 
 fn mute_data() -> String {
@@ -121,16 +27,16 @@ fn mute_data() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mute_button_silences_one_item_in_one_chat() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     for chat in [ALICE, BOB] {
         assert!(h.ask(chat, chat, "/subscribe agency SpaceX").await.contains("Subscribed #1"));
     }
     h.status_change("On Hold", 5).await;
-    h.deliverer.drain_once().await.unwrap();
-    let alert = h.alerts(ALICE).pop().expect("an alert to Alice");
+    h.deliver().await;
+    let alert = h.alerts_to(ALICE).pop().expect("an alert to Alice");
     assert_eq!(callbacks(alert.reply_markup.as_ref()), [("🔕 Mute".to_string(), mute_data())]);
-    assert_eq!(h.alerts(BOB).len(), 1);
-    let ops = h.alerts(OPS);
+    assert_eq!(h.alerts_to(BOB).len(), 1);
+    let ops = h.alerts_to(OPS);
     assert_eq!(ops.len(), 1);
     assert!(callbacks(ops[0].reply_markup.as_ref()).is_empty(), "config watches cannot be muted from the chat");
 
@@ -142,21 +48,21 @@ async fn mute_button_silences_one_item_in_one_chat() {
     assert!(swapped, "the button was swapped");
     let markup = h.tg.reply_markup(ALICE, alert.message_id.unwrap());
     assert_eq!(callbacks(markup.as_ref()), [("🔔 Unmute".to_string(), format!("unmute:launch/{SPACEX_LAUNCH}"))]);
-    h.deliverer.drain_once().await.unwrap();
-    assert_eq!((h.alerts(ALICE).len(), h.alerts(BOB).len(), h.alerts(OPS).len()), (1, 2, 2));
+    h.deliver().await;
+    assert_eq!((h.alerts_to(ALICE).len(), h.alerts_to(BOB).len(), h.alerts_to(OPS).len()), (1, 2, 2));
 
     // Routed after the press: never queued for Alice.
     h.status_change("On Hold", 5).await;
     assert_eq!(h.app.store.outbox_len(), 2, "Bob and the watch only");
-    h.deliverer.drain_once().await.unwrap();
-    assert_eq!((h.alerts(ALICE).len(), h.alerts(BOB).len(), h.alerts(OPS).len()), (1, 3, 3));
+    h.deliver().await;
+    assert_eq!((h.alerts_to(ALICE).len(), h.alerts_to(BOB).len(), h.alerts_to(OPS).len()), (1, 3, 3));
 
     // Reminders too.
     let item = h.app.store.item(&ItemId::new(ItemKind::Launch, SPACEX_LAUNCH)).unwrap().unwrap();
     let fired = h.app.reminders.pass(item.when.unwrap() - chrono::Duration::minutes(59)).await.unwrap();
     assert!(fired >= 1);
-    h.deliverer.drain_once().await.unwrap();
-    assert_eq!((h.alerts(ALICE).len(), h.alerts(BOB).len(), h.alerts(OPS).len()), (1, 4, 4));
+    h.deliver().await;
+    assert_eq!((h.alerts_to(ALICE).len(), h.alerts_to(BOB).len(), h.alerts_to(OPS).len()), (1, 4, 4));
 
     assert!(h.ask(ALICE, ALICE, "/muted").await.contains("1. Falcon Heavy"));
     assert!(h.ask(BOB, BOB, "/muted").await.contains("Nothing is muted here"), "other chats unaffected");
@@ -173,14 +79,13 @@ async fn mute_button_silences_one_item_in_one_chat() {
         [("🔕 Mute".into(), mute_data())]
     );
     h.status_change("Go", 1).await;
-    h.deliverer.drain_once().await.unwrap();
-    assert_eq!(h.alerts(ALICE).len(), 2, "hears it again");
-    h.stop.cancel();
+    h.deliver().await;
+    assert_eq!(h.alerts_to(ALICE).len(), 2, "hears it again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mute_by_name_and_unmute_by_number() {
-    let h = Harness::start().await;
+    let h = start().await;
     let several = h.ask(ALICE, ALICE, "/mute a").await;
     assert!(several.contains("Several upcoming items match") && several.contains("• "), "{several}");
     assert!(h.ask(ALICE, ALICE, "/mute Nothing Like This").await.contains("Nothing upcoming is named like"));
@@ -190,12 +95,11 @@ async fn mute_by_name_and_unmute_by_number() {
     assert!(h.ask(ALICE, ALICE, "/unmute 2").await.contains("There is no #2"));
     assert!(h.ask(ALICE, ALICE, "/unmute 1").await.contains("🔔 Unmuted Falcon Heavy"));
     assert!(h.ask(ALICE, ALICE, "/muted").await.contains("Nothing is muted"));
-    h.stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_presses_are_answered_politely_and_mute_nothing() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.tg.set_member(GROUP, ADMIN, MemberStatus::Administrator);
     let group = Destination::Telegram(ChatId(GROUP));
     let alice = Destination::Telegram(ChatId(ALICE));
@@ -228,5 +132,4 @@ async fn bad_presses_are_answered_politely_and_mute_nothing() {
     assert!(edit);
     assert!(h.tg.calls_to("editMessageReplyMarkup").iter().all(|c| !c.ok()), "the old message was not found");
     assert!(h.ask(ALICE, ALICE, "/help").await.contains("/mute"), "the bot is still answering");
-    h.stop.cancel();
 }

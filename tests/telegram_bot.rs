@@ -11,38 +11,28 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use support::app::{App, AppOptions};
+use serde_json::json;
 use support::fake_ll2::FakeLl2;
 use support::fake_telegram::{
     Call, FakeTelegram, MemberStatus, channel_post_update, message_update, my_chat_member_update,
 };
+use support::telegram_chat::{ADMIN, ALICE, GROUP, MEMBER, SPACEX_LAUNCH, TelegramChat, WAIT, bot_services};
 use teloxide::Bot;
-use tminus::commands::{COMMANDS, Defaults, MAX_SUBSCRIPTIONS_PER_CHAT};
-use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
-use tminus::directory::Directory;
+use tminus::commands::{COMMANDS, MAX_SUBSCRIPTIONS_PER_CHAT};
 use tminus::poller::BudgetWait;
 use tminus::store::Store;
 use tminus::subscriptions::Subscriptions;
-use tminus::telegram::bot::{BotServices, CommandBot, MAX_MESSAGE_LEN, ONLY_COMMANDS};
-use tminus::telegram::{TelegramLimits, TelegramSender};
-use tminus::types::{ChatId, Destination, Feed};
-use tokio::task::JoinHandle;
+use tminus::telegram::bot::{CommandBot, MAX_MESSAGE_LEN, ONLY_COMMANDS};
+use tminus::types::Feed;
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(10);
-/// Private chat (and its user), a group, a supergroup, a channel.
-const ALICE: i64 = 555;
-const GROUP: i64 = -4242;
+/// Besides ALICE's private chat and GROUP: a supergroup and a channel.
 const SUPERGROUP: i64 = -1_001_234_567_890;
 const CHANNEL: i64 = -1_009_876_543_210;
-const ADMIN: i64 = 7;
-const MEMBER: i64 = 8;
-/// The SpaceX launch and a launch by someone else in the LL2 fixture.
-const SPACEX_LAUNCH: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
+/// A launch by someone else than SpaceX in the LL2 fixture.
 const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
 
 // ---------------------------------------------------------------------------
@@ -56,113 +46,11 @@ fn assert_no_token(what: &str, text: &str) {
 }
 
 // ---------------------------------------------------------------------------
-// Harness: fake LL2 synced into a store, fake Telegram, the bot running.
+// Harness: fake LL2 synced into a store, fake Telegram, the bot running, no
+// config watches (only what the chats subscribe to).
 
-struct Harness {
-    tg: FakeTelegram,
-    ll2: FakeLl2,
-    app: App,
-    stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Harness {
-    /// A store synced from the fake LL2 (so the directory knows SpaceX and
-    /// `/next` has upcoming items), and the bot polling the fake Telegram.
-    async fn start() -> Harness {
-        Harness::start_with(true).await
-    }
-
-    async fn start_with(sync: bool) -> Harness {
-        logs();
-        let ll2 = FakeLl2::start().await;
-        // No config watches: only what the chats subscribe to.
-        let mut app = App::start(AppOptions { watches: vec![], ..AppOptions::new(ll2.ll2_config()) }).await;
-        if sync {
-            app.cycle().await;
-        }
-        let tg = FakeTelegram::start().await;
-        tg.set_chat_kind(CHANNEL, "channel");
-        let stop = CancellationToken::new();
-        let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
-        let services = services(app.subs.clone(), app.store.clone(), app.poller.directory());
-        let task = tokio::spawn(CommandBot::new(bot, services).with_flood_limits(support::UNHURRIED).run(stop.clone()));
-        let h = Harness { tg, ll2, app, stop, task: Some(task) };
-        // The fake records a call when it answers, so a long poll in flight
-        // is not seen yet: the dispatcher's own getMe (after start-up's) is.
-        let dispatching = h.tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("getMe")).count() >= 2).await;
-        assert!(dispatching, "bot started; log:\n{}", log_text());
-        h
-    }
-
-    fn store(&self) -> &Store {
-        &self.app.store
-    }
-
-    fn sent_messages(&self, chat: i64) -> Vec<Call> {
-        self.tg.sent_to(chat).into_iter().filter(|c| c.is("sendMessage")).collect()
-    }
-
-    /// Queues `update` and waits for `n` new messages in `chat`.
-    async fn exchange(&self, chat: i64, update: Value, n: usize) -> Vec<Call> {
-        let before = self.sent_messages(chat).len();
-        self.tg.push_update(update);
-        let arrived = self
-            .tg
-            .wait_until(WAIT, |calls| {
-                calls.iter().filter(|c| c.is_delivery() && c.is("sendMessage") && c.chat_id == Some(chat)).count()
-                    >= before + n
-            })
-            .await;
-        let sent = self.sent_messages(chat);
-        assert!(arrived, "no reply in chat {chat} (had {before}, now {}); log:\n{}", sent.len(), log_text());
-        sent[before..].to_vec()
-    }
-
-    /// `text` from `user` in `chat`; the reply's text.
-    async fn ask(&self, chat: i64, user: i64, text: &str) -> String {
-        let reply = self.exchange(chat, message_update(chat, user, text), 1).await.remove(0);
-        assert_eq!(reply.parse_mode, None, "command replies are plain text");
-        reply.text.unwrap()
-    }
-
-    /// A private-chat command from ALICE.
-    async fn say(&self, text: &str) -> String {
-        self.ask(ALICE, ALICE, text).await
-    }
-
-    /// Sends `text` and proves it got no answer: the chat's next message
-    /// is the answer to a `/help` sent after it (updates of one chat are
-    /// handled in order).
-    async fn assert_ignored(&self, chat: i64, user: i64, update: Value) {
-        let before = self.sent_messages(chat).len();
-        self.tg.push_update(update);
-        let next = self.ask(chat, user, "/help").await;
-        assert!(next.contains("/subscribe"), "{next}");
-        assert_eq!(self.sent_messages(chat).len(), before + 1, "only /help was answered");
-    }
-
-    fn chat_subs(&self, chat: i64) -> Vec<tminus::rules::Subscription> {
-        self.store().subscriptions_of(&Destination::Telegram(ChatId(chat))).unwrap()
-    }
-
-    async fn stop(&mut self) -> Duration {
-        let started = Instant::now();
-        self.stop.cancel();
-        let task = self.task.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(5), task).await.expect("bot stops within 5 s").unwrap();
-        started.elapsed()
-    }
-}
-
-fn services(subs: Subscriptions, store: Store, directory: Arc<RwLock<Directory>>) -> BotServices {
-    let defaults = Defaults {
-        timezone: chrono_tz::UTC,
-        reminders: vec![Duration::from_secs(3600)],
-        calendar_base: None,
-        schedule_horizon: None,
-    };
-    BotServices { subs, store, directory, defaults }
+async fn start() -> TelegramChat {
+    TelegramChat::builder().chat_kind(CHANNEL, "channel").start().await
 }
 
 // ---------------------------------------------------------------------------
@@ -170,7 +58,7 @@ fn services(subs: Subscriptions, store: Store, directory: Arc<RwLock<Directory>>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_help_and_command_registration() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     let registered = h.tg.my_commands().expect("setMyCommands at start-up");
     let names: Vec<&str> = registered.as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap()).collect();
     let expected: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| *n).collect();
@@ -192,7 +80,7 @@ async fn start_help_and_command_registration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_list_unsubscribe() {
-    let h = Harness::start().await;
+    let h = start().await;
     assert!(h.say("/list").await.contains("No subscriptions here yet"));
     let all = h.say("/subscribe").await;
     assert!(all.contains("Subscribed #1: everything"), "{all}");
@@ -227,7 +115,7 @@ async fn subscribe_list_unsubscribe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_reads_the_store() {
-    let h = Harness::start().await;
+    let h = start().await;
     let requests = h.ll2.counted_requests();
     let everything = h.say("/next").await;
     assert!(everything.starts_with("Coming up:\n1. "), "without subscriptions, everything: {everything}");
@@ -254,7 +142,7 @@ async fn next_reads_the_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timezone_and_reminders() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.say("/subscribe agency SpaceX").await;
     assert!(h.say("/timezone").await.contains("Times here are shown in UTC"));
     let hint = h.say("/timezone Berlin").await;
@@ -278,10 +166,7 @@ async fn timezone_and_reminders() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_and_horizon_settings() {
-    let mut h = Harness::start().await;
-    let sender = TelegramSender::new(&h.tg.token(), &h.tg.api_url(), TelegramLimits::default().scaled(10.0)).unwrap();
-    let senders = Senders::default().with("telegram", Arc::new(sender) as Arc<dyn Sender>);
-    let deliverer = Arc::new(Deliverer::new(h.app.subs.clone(), senders, DeliveryConfig::default()));
+    let mut h = start().await;
     h.say("/subscribe agency SpaceX").await;
     assert!(h.say("/alerts").await.contains("This chat hears: all alerts"));
     let bogus = h.say("/alerts bogus").await;
@@ -297,12 +182,12 @@ async fn alerts_and_horizon_settings() {
     let later = chrono::DateTime::parse_from_rfc3339(&net).unwrap() + chrono::Duration::hours(5);
     h.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/net", json!(later.to_rfc3339()));
     h.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
-    deliverer.drain_once().await.unwrap();
-    let alerts = |h: &Harness| h.tg.sent_to(ALICE).into_iter().filter(|c| c.parse_mode.is_some()).count();
+    h.deliverer.drain_once().await.unwrap();
+    let alerts = |h: &TelegramChat| h.tg.sent_to(ALICE).into_iter().filter(|c| c.parse_mode.is_some()).count();
     assert_eq!(alerts(&h), 0, "NET moves are not heard");
     h.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
     h.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
-    deliverer.drain_once().await.unwrap();
+    h.deliverer.drain_once().await.unwrap();
     assert_eq!(alerts(&h), 1, "status changes are");
 
     assert!(h.say("/horizon").await.contains("any distance"));
@@ -321,7 +206,7 @@ async fn alerts_and_horizon_settings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_groups_only_admins_change_settings() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.tg.set_member(GROUP, ADMIN, MemberStatus::Administrator);
     h.tg.set_member(SUPERGROUP, ADMIN, MemberStatus::Creator);
 
@@ -364,7 +249,7 @@ async fn in_groups_only_admins_change_settings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_checks_that_fail_are_not_guesses() {
-    let h = Harness::start().await;
+    let h = start().await;
     // (Not a 5xx: teloxide waits 10 s before reading those.)
     h.tg.fail_method("getChatMember", 1, 429, "Too Many Requests: retry after 1");
     let reply = h.ask(GROUP, ADMIN, "/subscribe").await;
@@ -375,7 +260,7 @@ async fn admin_checks_that_fail_are_not_guesses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_posts_are_commands_from_admins() {
-    let h = Harness::start().await;
+    let h = start().await;
     let reply = h.exchange(CHANNEL, channel_post_update(CHANNEL, "/subscribe agency SpaceX"), 1).await.remove(0);
     assert!(reply.text.as_deref().unwrap().contains("Subscribed #1: agency SpaceX"), "{reply:?}");
     assert!(reply.params.get("reply_parameters").is_none(), "channel posts are not quoted");
@@ -384,15 +269,15 @@ async fn channel_posts_are_commands_from_admins() {
     assert!(list.text.unwrap().contains("1. agency SpaceX"));
     assert_eq!(h.chat_subs(CHANNEL).len(), 1);
     // Plain posts in a channel are not for the bot.
-    let before = h.sent_messages(CHANNEL).len();
+    let before = h.messages(CHANNEL).len();
     h.tg.push_update(channel_post_update(CHANNEL, "Launch day!"));
     h.exchange(CHANNEL, channel_post_update(CHANNEL, "/help"), 1).await;
-    assert_eq!(h.sent_messages(CHANNEL).len(), before + 1);
+    assert_eq!(h.messages(CHANNEL).len(), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removal_disables_and_readding_enables() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.tg.set_member(GROUP, ADMIN, MemberStatus::Administrator);
     h.ask(GROUP, ADMIN, "/subscribe agency SpaceX").await;
     h.ask(GROUP, ADMIN, "/subscribe").await;
@@ -429,7 +314,7 @@ async fn removal_disables_and_readding_enables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_for_other_bots_are_ignored() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.assert_ignored(ALICE, ALICE, message_update(ALICE, ALICE, "/next@otherbot")).await;
     h.assert_ignored(GROUP, MEMBER, message_update(GROUP, MEMBER, "/next@otherbot 5")).await;
     assert!(h.ask(GROUP, MEMBER, "/next@tminus_test_bot").await.contains("Coming up"));
@@ -450,7 +335,7 @@ async fn commands_for_other_bots_are_ignored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_binary_and_odd_input_gets_polite_answers() {
-    let h = Harness::start().await;
+    let h = start().await;
     let huge = format!("/subscribe agency {}", "X".repeat(5000));
     let reply = h.say(&huge).await;
     assert!(reply.contains("limited to 200 characters"), "{reply}");
@@ -472,13 +357,13 @@ async fn huge_binary_and_odd_input_gets_polite_answers() {
     }
     h.assert_ignored(ALICE, ALICE, message_update(ALICE, ALICE, "/🚀")).await;
     assert!(h.chat_subs(ALICE).is_empty(), "nothing odd was subscribed");
-    assert!(h.sent_messages(ALICE).iter().all(|c| c.status == 200));
+    assert!(h.messages(ALICE).iter().all(|c| c.status == 200));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_replies_are_split_and_limits_hold() {
     // No sync: the directory is empty, so any name is accepted.
-    let h = Harness::start_with(false).await;
+    let h = TelegramChat::builder().chat_kind(CHANNEL, "channel").unsynced().start().await;
     for i in 0..MAX_SUBSCRIPTIONS_PER_CHAT {
         let cmd = format!("/subscribe agency {i:02}{} -program {}", "A".repeat(88), "P".repeat(90));
         assert!(h.say(&cmd).await.contains("Subscribed #"), "{cmd}");
@@ -497,7 +382,7 @@ async fn long_replies_are_split_and_limits_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_errors_are_retried_and_never_leak_the_token() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     let conflict = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
     h.tg.fail_method("getUpdates", 2, 409, conflict);
     h.tg.fail_method("getUpdates", 1, 429, "Too Many Requests: retry after 1");
@@ -527,7 +412,7 @@ async fn unreachable_api_is_retried_and_stop_still_works() {
     let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(format!("http://127.0.0.1:{port}").parse().unwrap());
     let stop = CancellationToken::new();
     let task = tokio::spawn(
-        CommandBot::new(bot, services(subs, store, Default::default()))
+        CommandBot::new(bot, bot_services(subs, store, Default::default()))
             .with_flood_limits(support::UNHURRIED)
             .run(stop.clone()),
     );
@@ -546,7 +431,7 @@ async fn unreachable_api_is_retried_and_stop_still_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_confirms_handled_updates() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     h.say("/start").await;
     let took = h.stop().await;
     assert!(took < Duration::from_secs(2), "stopped in {took:?}");
@@ -563,23 +448,20 @@ async fn stop_confirms_handled_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_in_chat_then_alert_in_chat_in_process() {
-    let mut h = Harness::start().await;
-    let sender = TelegramSender::new(&h.tg.token(), &h.tg.api_url(), TelegramLimits::default().scaled(10.0)).unwrap();
-    let senders = Senders::default().with("telegram", Arc::new(sender) as Arc<dyn Sender>);
-    let deliverer = Arc::new(Deliverer::new(h.app.subs.clone(), senders, DeliveryConfig::default()));
+    let mut h = start().await;
     assert!(h.say("/subscribe agency SpaceX").await.contains("Subscribed #1"));
 
     h.ll2.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
     let report = h.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
     assert_eq!((report.alerts, report.deliveries), (1, 0), "{report:?}");
-    deliverer.drain_once().await.unwrap();
+    h.deliverer.drain_once().await.unwrap();
     assert_eq!(h.tg.sent_to(ALICE).len(), 1, "only the /subscribe reply");
 
     h.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/name", json!("Falcon Heavy | <b>&\"Rocket\""));
     h.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
     let report = h.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
     assert_eq!(report.deliveries, 1, "{report:?}");
-    let stats = deliverer.drain_once().await.unwrap();
+    let stats = h.deliverer.drain_once().await.unwrap();
     assert_eq!(stats.delivered, 1, "{stats:?}");
     let sent = h.tg.sent_to(ALICE);
     assert_eq!(sent.len(), 2);

@@ -7,76 +7,13 @@
 
 mod support;
 
-use std::time::Duration;
+use support::fake_telegram::Call;
+use support::telegram_chat::{ALICE, GROUP, TelegramChat, buttons, find};
 
-use serde_json::Value;
-use support::app::{App, AppOptions};
-use support::fake_ll2::FakeLl2;
-use support::fake_telegram::{Call, FakeTelegram, message_update};
-use tokio_util::sync::CancellationToken;
-
-const WAIT: Duration = Duration::from_secs(10);
-const ALICE: i64 = 555;
-
-struct Harness {
-    tg: FakeTelegram,
-    _app: App,
-    _ll2: FakeLl2,
-    stop: CancellationToken,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        support::logs::logs();
-        let ll2 = FakeLl2::start().await;
-        let mut app = App::start(AppOptions { watches: vec![], ..AppOptions::new(ll2.ll2_config()) }).await;
-        app.cycle().await;
-        let tg = FakeTelegram::start().await;
-        let stop = CancellationToken::new();
-        app.start_command_bot(&tg, &stop).await;
-        Harness { tg, _app: app, _ll2: ll2, stop }
-    }
-
-    async fn ask(&self, chat: i64, text: &str) -> Call {
-        let mine = |c: &Call| c.is_delivery() && c.chat_id == Some(chat);
-        let before = self.tg.calls().iter().filter(|c| mine(c)).count();
-        self.tg.push_update(message_update(chat, chat.abs(), text));
-        assert!(self.tg.wait_until(WAIT, |calls| calls.iter().filter(|c| mine(c)).count() > before).await);
-        self.tg.calls().into_iter().filter(mine).nth(before).unwrap()
-    }
-
-    /// Presses `data` under `message`: the toast, and the edit call (`None`
-    /// when the bot did not edit, e.g. nothing changed).
-    async fn press(&self, chat: i64, message: i64, data: &str) -> (String, Call) {
-        let answers = self.tg.calls_to("answerCallbackQuery").len();
-        let edits = self.tg.calls_to("editMessageText").len();
-        self.tg.push_update(self.tg.callback_update(chat, chat.abs(), message, data));
-        let ok = self.tg.wait_until(WAIT, |calls| {
-            calls.iter().filter(|c| c.is("answerCallbackQuery")).count() > answers
-                && calls.iter().filter(|c| c.is("editMessageText")).count() > edits
-        });
-        assert!(ok.await, "press answered and message edited");
-        let answer = self.tg.calls_to("answerCallbackQuery")[answers].clone();
-        assert!(answer.ok(), "{answer:?}");
-        let edit = self.tg.calls_to("editMessageText")[edits].clone();
-        assert_eq!((edit.chat_id, edit.params["message_id"].as_i64()), (Some(chat), Some(message)), "in place");
-        (answer.params["text"].as_str().unwrap_or_default().to_string(), edit)
-    }
-}
-
-fn buttons(markup: Option<&Value>) -> Vec<(String, String)> {
-    let Some(rows) = markup.and_then(|m| m["inline_keyboard"].as_array()) else { return vec![] };
-    rows.iter()
-        .flat_map(|r| r.as_array().unwrap().iter())
-        .map(|b| {
-            let target = b.get("callback_data").or(b.get("url")).and_then(Value::as_str).unwrap();
-            (b["text"].as_str().unwrap().to_string(), target.to_string())
-        })
-        .collect()
-}
-
-fn find(keys: &[(String, String)], label: &str) -> String {
-    keys.iter().find(|(l, _)| l == label).unwrap_or_else(|| panic!("no {label:?} in {keys:?}")).1.clone()
+/// Presses `data` under `message` as the chat's own user: the toast, and
+/// the edit of that message.
+async fn press(h: &TelegramChat, chat: i64, message: i64, data: &str) -> (String, Call) {
+    h.press_and_edit(chat, chat.abs(), message, data, "editMessageText").await
 }
 
 fn entries(text: &str) -> Vec<String> {
@@ -85,8 +22,8 @@ fn entries(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_pages_edit_in_place_and_details_come_back() {
-    let h = Harness::start().await;
-    let msg = h.ask(ALICE, "/next").await;
+    let h = TelegramChat::start().await;
+    let msg = h.command(ALICE, ALICE, "/next").await;
     let id = msg.message_id.unwrap();
     let text = msg.text.clone().unwrap();
     assert!(text.starts_with("Coming up:\n1. "), "{text}");
@@ -100,7 +37,7 @@ async fn next_pages_edit_in_place_and_details_come_back() {
     let sends = h.tg.sent_to(ALICE).len();
 
     // Later ▶: the same message, other items.
-    let (toast, edit) = h.press(ALICE, id, &find(&keys, "Later ▶")).await;
+    let (toast, edit) = press(&h, ALICE, id, &find(&keys, "Later ▶")).await;
     assert!(edit.ok(), "{edit:?}");
     assert_eq!(toast, "Items 6–10 of 10");
     let second = h.tg.message_text(ALICE, id).unwrap();
@@ -110,7 +47,7 @@ async fn next_pages_edit_in_place_and_details_come_back() {
     find(&keys, "◀ Earlier");
 
     // Details: the alert card, in place, with Back (and the item's links).
-    let (toast, edit) = h.press(ALICE, id, &find(&keys, "ℹ️ 7")).await;
+    let (toast, edit) = press(&h, ALICE, id, &find(&keys, "ℹ️ 7")).await;
     assert!(edit.ok(), "{edit:?}");
     assert_eq!(edit.parse_mode.as_deref(), Some("HTML"));
     let name = entries(&second)[1].split(" — ").next().unwrap().trim_start_matches("7. ").to_string();
@@ -119,7 +56,7 @@ async fn next_pages_edit_in_place_and_details_come_back() {
     assert!(card.contains("Coming up #7") && card.contains(&name), "{card}");
     let card_keys = buttons(h.tg.reply_markup(ALICE, id).as_ref());
     assert_eq!(card_keys[0].0, "◀ Back");
-    let (_, edit) = h.press(ALICE, id, &card_keys[0].1).await;
+    let (_, edit) = press(&h, ALICE, id, &card_keys[0].1).await;
     assert!(edit.ok(), "{edit:?}");
     assert_eq!(h.tg.message_text(ALICE, id).unwrap(), second, "Back returns to the page");
 
@@ -128,7 +65,7 @@ async fn next_pages_edit_in_place_and_details_come_back() {
     // most one can cross a minute and change the page.
     let mut unchanged = 0;
     for _ in 0..2 {
-        let (toast, edit) = h.press(ALICE, id, &find(&keys, "🔄")).await;
+        let (toast, edit) = press(&h, ALICE, id, &find(&keys, "🔄")).await;
         assert_eq!(toast, "🔄 Updated.");
         let not_modified = edit.error.as_deref().is_some_and(|e| e.contains("message is not modified"));
         assert!(edit.ok() || not_modified, "{edit:?}");
@@ -137,47 +74,43 @@ async fn next_pages_edit_in_place_and_details_come_back() {
     assert!(unchanged >= 1, "the fake answers an unchanged edit like Telegram");
     assert!(!support::logs::log_text().contains("could not show the /next page"), "not logged as a failure");
     assert_eq!(h.tg.sent_to(ALICE).len(), sends, "nothing new was posted");
-    h.stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_stay_across_pages_and_stale_buttons_refresh() {
-    let h = Harness::start().await;
-    let msg = h.ask(ALICE, "/next 1 type launch").await;
+    let h = TelegramChat::start().await;
+    let msg = h.command(ALICE, ALICE, "/next 1 type launch").await;
     let id = msg.message_id.unwrap();
     let keys = buttons(msg.reply_markup.as_ref());
     let later = find(&keys, "Later ▶");
     assert!(later.ends_with(":1 type launch"), "{later}");
-    h.press(ALICE, id, &later).await;
+    press(&h, ALICE, id, &later).await;
     let keys = buttons(h.tg.reply_markup(ALICE, id).as_ref());
-    h.press(ALICE, id, &find(&keys, "Later ▶")).await;
+    press(&h, ALICE, id, &find(&keys, "Later ▶")).await;
     let third = h.tg.message_text(ALICE, id).unwrap();
     assert!(third.starts_with("Coming up:\n3. ") && third.lines().count() == 2, "{third}");
     let keys = buttons(h.tg.reply_markup(ALICE, id).as_ref());
-    let (toast, _) = h.press(ALICE, id, &find(&keys, "Later ▶")).await;
+    let (toast, _) = press(&h, ALICE, id, &find(&keys, "Later ▶")).await;
     assert_eq!(toast, "Items 4–4 of 5", "only launches");
 
     // Forged data: a toast and the chat's default page, never an error.
-    let (toast, edit) = h.press(ALICE, id, "n:0000:p0:1 type launch").await;
+    let (toast, edit) = press(&h, ALICE, id, "n:0000:p0:1 type launch").await;
     assert!(toast.contains("not one I understand"), "{toast}");
     assert!(edit.ok(), "{edit:?}");
     assert_eq!(h.tg.message_text(ALICE, id).unwrap().lines().count(), 6, "five entries");
-    h.stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anyone_in_a_group_pages_without_an_admin_check() {
-    const GROUP: i64 = -4242;
-    let h = Harness::start().await;
+    let h = TelegramChat::start().await;
     h.tg.set_chat_kind(GROUP, "group");
-    let msg = h.ask(GROUP, "/next").await;
+    let msg = h.command(GROUP, GROUP.abs(), "/next").await;
     let id = msg.message_id.unwrap();
     // getChatMember failing does not matter: paging asks nobody's rights.
     h.tg.fail_method("getChatMember", 5, 500, "Internal Server Error");
     let keys = buttons(msg.reply_markup.as_ref());
-    let (toast, edit) = h.press(GROUP, id, &find(&keys, "Later ▶")).await;
+    let (toast, edit) = press(&h, GROUP, id, &find(&keys, "Later ▶")).await;
     assert_eq!(toast, "Items 6–10 of 10");
     assert!(edit.ok(), "{edit:?}");
     assert!(h.tg.calls_to("getChatMember").is_empty(), "no admin check for paging");
-    h.stop.cancel();
 }

@@ -110,35 +110,3 @@ impl App {
         r
     }
 }
-
-impl App {
-    /// Starts the Telegram command bot of this app against the fake `tg`,
-    /// as `tminus run` would (1h reminders by default; commands never
-    /// throttled as a flood), until `stop`, and waits until it polls.
-    pub async fn start_command_bot(
-        &self,
-        tg: &super::fake_telegram::FakeTelegram,
-        stop: &tokio_util::sync::CancellationToken,
-    ) {
-        use tminus::commands::Defaults;
-        use tminus::telegram::bot::{BotServices, CommandBot};
-        let bot =
-            teloxide::Bot::new(super::fake_telegram::FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
-        let defaults = Defaults {
-            timezone: chrono_tz::UTC,
-            reminders: vec![std::time::Duration::from_secs(3600)],
-            calendar_base: None,
-            schedule_horizon: None,
-        };
-        let services = BotServices {
-            subs: self.subs.clone(),
-            store: self.store.clone(),
-            directory: self.poller.directory(),
-            defaults,
-        };
-        tokio::spawn(CommandBot::new(bot, services).with_flood_limits(super::UNHURRIED).run(stop.clone()));
-        let wait = std::time::Duration::from_secs(10);
-        let started = tg.wait_until(wait, |calls| calls.iter().filter(|c| c.is("getMe")).count() >= 2).await;
-        assert!(started, "bot started");
-    }
-}

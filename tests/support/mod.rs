@@ -6,6 +6,8 @@
 //! - `fake_ll2`: an in-process fake Launch Library 2 server (see its docs).
 //! - `app`: the tminus pipeline assembled in-process against the fakes.
 //! - `data`: shared test data (the sample launch).
+//! - `telegram_chat`: the app, the fakes and the real command bot, for
+//!   tests that chat with the bot.
 #![allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
 
 pub mod app;
@@ -14,6 +16,7 @@ pub mod fake_discord;
 pub mod fake_ll2;
 pub mod fake_telegram;
 pub mod logs;
+pub mod telegram_chat;
 
 /// Flood limits for tests that send commands as fast as the bot answers
 /// them, as no person does; the flood tests use the real defaults.
