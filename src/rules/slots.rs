@@ -321,40 +321,49 @@ impl SlotIds {
             Hits::Bitmap(bits) => bits,
         };
         let mut out = Vec::with_capacity(hits.count());
-        // Each word is read out into a buffer on the stack and appended in
-        // one copy: the per-slot loop then keeps everything in registers
-        // (pushing one by one reloads the vector's length and capacity).
-        let mut buf = [SubId(0); 64];
+        // Words are read out into a buffer on the stack, appended a few
+        // hundred ids at a time: the per-slot loop then keeps everything in
+        // registers (pushing one by one reloads the vector's length and
+        // capacity) and the copies are long enough to run at full speed.
+        let mut buf = [SubId(0); READ_OUT_BUF];
+        let mut n = 0;
         for (w, word) in bits.iter().enumerate().filter(|(_, word)| **word != 0) {
+            if n > READ_OUT_BUF - 64 {
+                out.extend_from_slice(&buf[..n]);
+                n = 0;
+            }
             let first = w << 6;
-            let n = match &self.wide {
+            n = match &self.wide {
                 None if self.run_start[w] != NOT_RUN => {
                     let start = self.base + u64::from(self.run_start[w]);
-                    read_out(&mut buf, *word, |bit| SubId(start + bit as u64))
+                    read_out(&mut buf, n, *word, |bit| SubId(start + bit as u64))
                 }
                 None => {
                     let narrow = &self.narrow[first..];
-                    read_out(&mut buf, *word, |bit| SubId(self.base + u64::from(narrow[bit])))
+                    read_out(&mut buf, n, *word, |bit| SubId(self.base + u64::from(narrow[bit])))
                 }
                 Some(wide) => {
                     let wide = &wide[first..];
-                    read_out(&mut buf, *word, |bit| wide[bit])
+                    read_out(&mut buf, n, *word, |bit| wide[bit])
                 }
             };
-            out.extend_from_slice(&buf[..n]);
         }
+        out.extend_from_slice(&buf[..n]);
         out
     }
 }
 
-/// Writes `id(bit)` for each set bit of `word`, lowest first, to the front
-/// of `buf`; returns how many.
+/// Ids `SlotIds::of` reads out before appending them (a power of two).
+const READ_OUT_BUF: usize = 512;
+
+/// Writes `id(bit)` for each set bit of `word`, lowest first, to `buf`
+/// from `n` on (which has room for 64); returns where it stopped.
 #[inline(always)]
-fn read_out(buf: &mut [SubId; 64], mut word: u64, id: impl Fn(usize) -> SubId) -> usize {
-    let mut n = 0;
+fn read_out(buf: &mut [SubId; READ_OUT_BUF], mut n: usize, mut word: u64, id: impl Fn(usize) -> SubId) -> usize {
     while word != 0 {
-        // `n` < 64 as a word has 64 bits; the mask lets the compiler see it.
-        buf[n & 63] = id(word.trailing_zeros() as usize);
+        // In bounds as the caller leaves room; the mask lets the compiler
+        // see it and drop the check.
+        buf[n & (READ_OUT_BUF - 1)] = id(word.trailing_zeros() as usize);
         n += 1;
         word &= word - 1;
     }
@@ -381,6 +390,7 @@ impl Hits {
 const _: () = assert!(PROGRAMS == 0 && AGENCIES == 1 && TYPES == 2 && KINDS == 3);
 // A compiled filter of a few values is one 32-byte value, no allocation.
 const _: () = assert!(std::mem::size_of::<Option<Compiled>>() == 32);
+const _: () = assert!(READ_OUT_BUF.is_power_of_two() && READ_OUT_BUF >= 128);
 // The alert kinds of a checked entry ride in the slot's padding.
 const _: () = assert!(std::mem::size_of::<Checked>() == std::mem::size_of::<(u32, Compiled)>());
 
