@@ -116,7 +116,9 @@ impl Compiled {
 fn matches_parts(syms: &[u32], ends: [usize; NDIMS], item: &ItemSyms) -> bool {
     let hit = |d: usize, have: &[u32]| {
         let start = if d == 0 { 0 } else { ends[d - 1] };
-        syms[start..ends[d]].iter().any(|s| have.contains(s))
+        // Both sides hold a few symbols: a plain loop beats `contains`,
+        // whose vectorized search costs more to set up than it saves.
+        syms[start..ends[d]].iter().any(|s| have.iter().any(|h| h == s))
     };
     let empty = |d: usize| ends[d] == if d == 0 { 0 } else { ends[d - 1] };
     (0..=KINDS).all(|d| empty(d) || hit(d, &item[d])) && !EXCLUSIONS.iter().any(|(ex, d)| hit(*ex, &item[*d]))
