@@ -330,7 +330,7 @@ impl SlotIds {
         let mut buf = [SubId(0); READ_OUT_BUF];
         let mut n = 0;
         for (w, word) in bits.iter().enumerate().filter(|(_, word)| **word != 0) {
-            if n > READ_OUT_BUF - 64 {
+            if n > READ_OUT_BUF - 64 - RUN_STEP {
                 out.extend_from_slice(&buf[..n]);
                 n = 0;
             }
@@ -338,7 +338,7 @@ impl SlotIds {
             n = match &self.wide {
                 None if self.run_start[w] != NOT_RUN => {
                     let start = self.base + u64::from(self.run_start[w]);
-                    read_out(&mut buf, n, *word, |bit| SubId(start + bit as u64))
+                    read_run(&mut buf, n, *word, start)
                 }
                 None => {
                     let narrow = &self.narrow[first..];
@@ -357,6 +357,29 @@ impl SlotIds {
 
 /// Ids `SlotIds::of` reads out before appending them (a power of two).
 const READ_OUT_BUF: usize = 512;
+
+/// Ids `read_run` writes per step.
+const RUN_STEP: usize = 4;
+
+/// `read_out` for slots of consecutive ids from `start`. Writes
+/// `RUN_STEP` ids per step whatever is left, so only one branch in a step
+/// depends on the data; the writes past the last id land in room the
+/// caller leaves (`RUN_STEP` more than for `read_out`) and are overwritten
+/// by the next word.
+#[inline(always)]
+fn read_run(buf: &mut [SubId; READ_OUT_BUF], n: usize, mut word: u64, start: u64) -> usize {
+    let count = word.count_ones() as usize;
+    let mut i = 0;
+    while i < count {
+        for k in 0..RUN_STEP {
+            // Past the last bit, `trailing_zeros` is 64: a harmless value.
+            buf[(n + i + k) & (READ_OUT_BUF - 1)] = SubId(start + u64::from(word.trailing_zeros()));
+            word &= word.wrapping_sub(1);
+        }
+        i += RUN_STEP;
+    }
+    n + count
+}
 
 /// Writes `id(bit)` for each set bit of `word`, lowest first, to `buf`
 /// from `n` on (which has room for 64); returns where it stopped.
@@ -408,8 +431,9 @@ mod tests {
         let mut ids = SlotIds::default();
         let mut next = 1000u64;
         // Words 0 and 1 consecutive; a gap inside word 2; a word starting
-        // right after a gap (still a run); a partial last word.
-        for slot in 0..300u32 {
+        // right after a gap (still a run); enough words to fill the
+        // read-out buffer several times; a partial last word.
+        for slot in 0..3000u32 {
             next += match slot {
                 130 => 5,
                 192 => 9,
@@ -418,7 +442,8 @@ mod tests {
             ids.push(SubId(next));
         }
         let runs: Vec<bool> = ids.run_start.iter().map(|s| *s != NOT_RUN).collect();
-        assert_eq!(runs, [true, true, false, true, true]);
+        assert_eq!(runs[..5], [true, true, false, true, true]);
+        assert!(runs[5..].iter().all(|r| *r));
         let patterns = [u64::MAX, 0x8000_0000_0000_0001, 0x5555_5555_5555_5555, 0];
         let check = |ids: &SlotIds| {
             let slots = ids.all().len();
