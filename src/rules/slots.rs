@@ -281,7 +281,7 @@ impl SlotIds {
                 self.base = id.0;
             }
             if let Some(d) = id.0.checked_sub(self.base).and_then(|d| u32::try_from(d).ok()) {
-                if self.narrow.len() % 64 == 0 {
+                if self.narrow.len().is_multiple_of(64) {
                     self.run_start.push(d);
                 } else if self.narrow.last().and_then(|prev| prev.checked_add(1)) != Some(d) {
                     *self.run_start.last_mut().expect("a word per 64 slots") = NOT_RUN;
