@@ -12,8 +12,12 @@
 //! `TMINUS_BENCH_ONLY=starlink` keeps the items whose label contains the
 //! text and `TMINUS_BENCH_MIX=mixed` (or `selective`) builds one population;
 //! a filter that selects no benchmark then routes each item only for the
-//! table (once, then 7 timed):
-//! `valgrind --tool=callgrind --toggle-collect='*Index::route' <bench binary> --bench none`.
+//! table (once, then 7 timed). With a profile dumped after each route, the
+//! later dumps are the steady-state count of one route (the first also pays
+//! for malloc consolidating the frees of the build):
+//! `TMINUS_BENCH_MIX=mixed TMINUS_BENCH_ONLY=starlink valgrind --tool=callgrind
+//! --toggle-collect='*Index::route' --dump-after='*Index::route' <bench binary> --bench none`
+//! (the binary: `cargo bench --bench routing --no-run`).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
