@@ -7,6 +7,17 @@
 //! `TMINUS_BENCH_SUBS=100000` changes the population; `TMINUS_BENCH_VERIFY=1`
 //! checks every routed set against `Subscription::matches` (always done in
 //! the small smoke run of `cargo test --benches`).
+//!
+//! For instruction counts under callgrind (repeatable on a loaded machine),
+//! `TMINUS_BENCH_ONLY=starlink` keeps the items whose label contains the
+//! text and `TMINUS_BENCH_MIX=mixed` (or `selective`) builds one population;
+//! a filter that selects no benchmark then routes each item only for the
+//! table (once, then 7 timed). With a profile dumped after each route, the
+//! later dumps are the steady-state count of one route (the first also pays
+//! for malloc consolidating the frees of the build):
+//! `TMINUS_BENCH_MIX=mixed TMINUS_BENCH_ONLY=starlink valgrind --tool=callgrind
+//! --toggle-collect='*Index::route' --dump-after='*Index::route' <bench binary> --bench none`
+//! (the binary: `cargo bench --bench routing --no-run`).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
@@ -97,11 +108,28 @@ fn table<'a>(setup: &Setup, items: &'a [Item], title: &str) -> Vec<(&'a Item, us
     out
 }
 
-fn routing(c: &mut Criterion) {
-    let items = common::fixture_items();
+/// Whether `TMINUS_BENCH_MIX` (if set) asks for `mix`.
+fn wanted(mix: Mix) -> bool {
+    std::env::var("TMINUS_BENCH_MIX").map_or(true, |m| m.eq_ignore_ascii_case(&format!("{mix:?}")))
+}
 
+fn routing(c: &mut Criterion) {
+    let mut items = common::fixture_items();
+    if let Ok(only) = std::env::var("TMINUS_BENCH_ONLY") {
+        items.retain(|item| common::label(item).contains(&only));
+        assert!(!items.is_empty(), "TMINUS_BENCH_ONLY={only} selects no fixture item");
+    }
+    if wanted(Mix::Mixed) {
+        route_mixed(c, &items);
+    }
+    if wanted(Mix::Selective) {
+        route_selective(c, &items);
+    }
+}
+
+fn route_mixed(c: &mut Criterion, items: &[Item]) {
     let mixed = build(Mix::Mixed);
-    let counts = table(&mixed, &items, "mixed");
+    let counts = table(&mixed, items, "mixed");
     let mut group = c.benchmark_group("route_mixed");
     for (item, matches) in &counts {
         group.throughput(Throughput::Elements(*matches as u64));
@@ -130,14 +158,16 @@ fn routing(c: &mut Criterion) {
         b.iter(|| black_box(mixed.index.route_reminder(black_box(heaviest), hour)))
     });
     group.finish();
-    drop(mixed);
+}
 
+fn route_selective(c: &mut Criterion, items: &[Item]) {
     // Few matches: no broad filters, so cost must follow the matches down.
     let selective = build(Mix::Selective);
-    let counts = table(&selective, &items, "selective");
+    let counts = table(&selective, items, "selective");
     let mut by_matches = counts.clone();
     by_matches.sort_by_key(|(_, n)| *n);
-    let picks = [by_matches[0], by_matches[by_matches.len() / 2], by_matches[by_matches.len() - 1]];
+    let mut picks = vec![by_matches[0], by_matches[by_matches.len() / 2], by_matches[by_matches.len() - 1]];
+    picks.dedup_by_key(|(item, _)| item.id.clone());
     let mut group = c.benchmark_group("route_selective");
     for (item, matches) in picks {
         group.throughput(Throughput::Elements(matches as u64));

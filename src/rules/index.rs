@@ -151,11 +151,12 @@ impl Index {
     /// Lists slot `slot` (its `meta` and `reminder_of` set) under `c`.
     fn post(&mut self, slot: u32, c: &Compiled) {
         let all = self.slots.len();
+        let alerts = self.meta[slot as usize];
         match c.anchor() {
-            None => self.match_all.insert(slot, c, all),
+            None => self.match_all.insert(slot, c, alerts, all),
             Some(a) => {
                 for s in c.dim(a) {
-                    self.postings[a].entry(*s).or_default().insert(slot, c, all);
+                    self.postings[a].entry(*s).or_default().insert(slot, c, alerts, all);
                 }
             }
         }
@@ -164,7 +165,6 @@ impl Index {
                 self.excluded[i].entry(*s).or_default().insert(slot, all);
             }
         }
-        let alerts = self.meta[slot as usize];
         for (k, wants) in self.wants.iter_mut().enumerate() {
             if alerts & (1 << k) != 0 {
                 set_bit(wants, slot);
@@ -444,6 +444,29 @@ impl Index {
         out
     }
 
+    /// Clears in `acc` the slots that want no alert kind in `kinds`.
+    fn keep_wanted(&self, acc: &mut [u64], kinds: u8) {
+        let mut wanted = self.wants.iter().enumerate().filter(|(k, _)| kinds & (1 << k) != 0).map(|(_, w)| w);
+        // One kind (every route but an alert of several changes) is a
+        // plain AND, which the compiler vectorizes.
+        let Some(first) = wanted.next() else {
+            acc.fill(0);
+            return;
+        };
+        let mut mask: std::borrow::Cow<'_, [u64]> = std::borrow::Cow::Borrowed(first);
+        for more in wanted {
+            let mask = mask.to_mut();
+            if mask.len() < more.len() {
+                mask.resize(more.len(), 0);
+            }
+            mask.iter_mut().zip(more).for_each(|(m, w)| *m |= w);
+        }
+        let covered = mask.len().min(acc.len());
+        acc[..covered].iter_mut().zip(mask.iter()).for_each(|(a, m)| *a &= m);
+        // A kind's bitmap ends at its last slot: the slots after want none.
+        acc[covered..].fill(0);
+    }
+
     /// The slots that want an alert of any kind in `kinds` (a mask of
     /// `alert_bit`s) about `item`.
     fn hits(&self, item: &Item, kinds: u8) -> Hits {
@@ -464,7 +487,6 @@ impl Index {
         for (d, syms) in item_syms.iter().enumerate() {
             postings.extend(syms.iter().filter_map(|s| self.postings[d].get(s)));
         }
-        let wanted = |slot: u32| self.meta[slot as usize] & kinds != 0;
         let full_check = |slot: u32| self.slots[slot as usize].as_ref().is_some_and(|c| c.matches(&item_syms));
         let candidates: usize = postings.iter().map(|p| p.plain.slots.len() + p.checked.len()).sum();
 
@@ -478,7 +500,8 @@ impl Index {
                         hits.push(*slot);
                     }
                 }
-                hits.extend(p.checked.iter().filter(|(s, c)| wanted(*s) && c.matches(&item_syms)).map(|(s, _)| *s));
+                let checked = p.checked.iter().filter(|e| e.alerts & kinds != 0 && e.filter.matches(&item_syms));
+                hits.extend(checked.map(|e| e.slot));
             }
             hits.sort_unstable();
             hits.dedup();
@@ -491,17 +514,11 @@ impl Index {
         for p in &postings {
             p.plain.or_into(&mut acc);
         }
-        let wants = |i: usize| {
-            let words = self.wants.iter().enumerate().filter(|(k, _)| kinds & (1 << k) != 0);
-            words.fold(0u64, |w, (_, bits)| w | bits.get(i).copied().unwrap_or(0))
-        };
-        for (i, a) in acc.iter_mut().enumerate() {
-            *a &= wants(i);
-        }
+        self.keep_wanted(&mut acc, kinds);
         for p in &postings {
-            for (slot, c) in &p.checked {
-                if !has_bit(&acc, *slot) && wanted(*slot) && c.matches(&item_syms) {
-                    acc[(slot >> 6) as usize] |= 1 << (slot & 63);
+            for e in &p.checked {
+                if e.alerts & kinds != 0 && !has_bit(&acc, e.slot) && e.filter.matches(&item_syms) {
+                    acc[(e.slot >> 6) as usize] |= 1 << (e.slot & 63);
                 }
             }
         }
