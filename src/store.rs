@@ -31,10 +31,8 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::calendar::Sequenced;
 use crate::detect::{Alert, AlertId};
 use crate::directory::Directory;
-use crate::discord::events::GuildEvent;
 use crate::item::Item;
 use crate::rules::{SubId, Subscription, Target};
 
@@ -47,6 +45,7 @@ mod calendar;
 mod listing;
 mod owner;
 mod retention;
+pub use calendar::{EventSpec, GuildEvent, Schedule, Sequenced};
 pub use owner::PID_FILE;
 pub use retention::{Pruned, release_freed_memory};
 

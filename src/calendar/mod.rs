@@ -6,7 +6,7 @@
 //! Everything here is built from the store's snapshots: no LL2 request.
 //! The per-item `SEQUENCE` is kept in the store and rises when the item's
 //! schedule or status changes; it is written in the same transaction as
-//! the snapshot that changed it (`Store::apply` asks [`Sequenced::next`]).
+//! the snapshot that changed it (`Store::apply` asks `store::Sequenced::next`).
 //!
 //! **Ended items.** An item stays in a feed while its date is less than
 //! [`KEEP_PAST`] (3 days) ago, so a launch that just flew (or failed) is
@@ -22,7 +22,6 @@ pub mod ics;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 
 use crate::item::Item;
 use crate::rules::Subscription;
@@ -31,58 +30,6 @@ use crate::types::Destination;
 
 /// How long an item stays in a feed after its date.
 pub const KEEP_PAST: Duration = Duration::days(3);
-
-/// What the `SEQUENCE` of an item's event counts: the fields whose change
-/// is a change of the event for calendar clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Schedule {
-    /// The item's date, UTC.
-    pub when: Option<DateTime<Utc>>,
-    /// LL2's precision id of the date (it decides all-day vs timed).
-    pub precision: Option<i64>,
-    /// The launch window's end (the event's end), UTC.
-    pub window_end: Option<DateTime<Utc>>,
-    /// LL2's status id (the description shows it).
-    pub status: Option<i64>,
-    /// The item's name (the event's summary).
-    pub name: String,
-}
-
-impl Schedule {
-    /// What `item` shows a calendar now.
-    pub fn of(item: &Item) -> Schedule {
-        Schedule {
-            when: item.when,
-            precision: item.precision.map(|p| p.id()),
-            window_end: item.window_end,
-            status: item.status.as_ref().and_then(|s| s.id),
-            name: item.name.clone(),
-        }
-    }
-}
-
-/// The stored sequence of one item and the schedule it counted last.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sequenced {
-    /// The VEVENT's `SEQUENCE`: 0 when first seen, +1 on each change.
-    pub sequence: u32,
-    /// What the item showed when `sequence` was last raised.
-    pub schedule: Schedule,
-}
-
-impl Sequenced {
-    /// The record after seeing `item`: `None` when nothing it counts
-    /// changed (no write), else the record with the sequence raised (0 for
-    /// an item seen for the first time).
-    pub fn next(prev: Option<&Sequenced>, item: &Item) -> Option<Sequenced> {
-        let schedule = Schedule::of(item);
-        match prev {
-            Some(p) if p.schedule == schedule => None,
-            Some(p) => Some(Sequenced { sequence: p.sequence.saturating_add(1), schedule }),
-            None => Some(Sequenced { sequence: 0, schedule }),
-        }
-    }
-}
 
 /// Whether an item belongs in a mirror at `now`: it has a date and that
 /// date is at most [`KEEP_PAST`] ago.
@@ -151,19 +98,6 @@ pub fn private_link(store: &Store, public_url: &str, chat: &Destination, reset: 
 mod tests {
     use super::*;
     use crate::detect::tests::sample_launch;
-
-    #[test]
-    fn sequence_rises_only_when_the_schedule_or_status_changes() {
-        let mut item = sample_launch();
-        let first = Sequenced::next(None, &item).unwrap();
-        assert_eq!(first.sequence, 0);
-        item.description = Some("edited text".into());
-        assert_eq!(Sequenced::next(Some(&first), &item), None, "unrelated edits keep the sequence");
-        item.when = item.when.map(|w| w + Duration::hours(2));
-        let moved = Sequenced::next(Some(&first), &item).unwrap();
-        assert_eq!(moved.sequence, 1);
-        assert_eq!(Sequenced::next(Some(&moved), &item), None);
-    }
 
     #[test]
     fn tokens_are_long_random_and_url_safe() {

@@ -31,7 +31,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,7 @@ use crate::calendar::{self, ics};
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::errors::redact;
 use crate::item::{Item, status};
-use crate::store::{Store, StoreError};
+use crate::store::{EventSpec, GuildEvent, Store, StoreError};
 use crate::types::{Destination, GuildId, ItemId, Secret};
 
 /// Discord allows this many scheduled (and active) events per guild.
@@ -55,23 +55,6 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(14 * 86_400);
 /// How often the sync runs without a store change (the window moves, and
 /// guilds that failed are retried).
 const RESYNC: Duration = Duration::from_secs(300);
-
-/// What one scheduled event says; compared with the stored one to decide
-/// whether it needs a PATCH.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventSpec {
-    /// The item's name, cut to 100 characters.
-    pub name: String,
-    /// The same text as the calendar entry's, cut to 1000 characters.
-    pub description: String,
-    /// Pad and place, or "Webcast" when LL2 names none; cut to 100 characters.
-    pub location: String,
-    /// The item's date (`when`), UTC.
-    pub start: DateTime<Utc>,
-    /// The launch window's end when after `start`, else `start` plus the
-    /// calendar's default length.
-    pub end: DateTime<Utc>,
-}
 
 impl EventSpec {
     /// The event of an item, or `None` when its date is not known to the
@@ -103,17 +86,6 @@ impl EventSpec {
             "scheduled_end_time": self.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         })
     }
-}
-
-/// One event the bot keeps in a guild, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuildEvent {
-    /// The item the event mirrors.
-    pub item: ItemId,
-    /// Discord's id of the scheduled event (a snowflake, as text).
-    pub event_id: String,
-    /// What the event said when it was last created or patched.
-    pub spec: EventSpec,
 }
 
 /// What [`plan`] asks for.

@@ -1,10 +1,93 @@
 //! The store's part for the calendar mirrors: the change signal the sync
 //! steps wait on, the SEQUENCE of each item (written by `apply` with the
-//! snapshots), private feed tokens and the Discord scheduled events the bot
-//! made. Kept beside the core store so `store.rs` stays about the outbox and
-//! its transactions; it must not decide what a calendar shows.
+//! snapshots; [`Sequenced`] is what it counts), private feed tokens and the
+//! Discord scheduled events the bot made ([`GuildEvent`]). The records are
+//! defined here, with the trees that hold them, so the store depends on no
+//! mirror; `calendar` and `discord::events` build and read them. Kept
+//! beside the core store so `store.rs` stays about the outbox and its
+//! transactions; it must not decide what a calendar shows.
 
 use super::*;
+
+/// What the `SEQUENCE` of an item's event counts: the fields whose change
+/// is a change of the event for calendar clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// The item's date, UTC.
+    pub when: Option<DateTime<Utc>>,
+    /// LL2's precision id of the date (it decides all-day vs timed).
+    pub precision: Option<i64>,
+    /// The launch window's end (the event's end), UTC.
+    pub window_end: Option<DateTime<Utc>>,
+    /// LL2's status id (the description shows it).
+    pub status: Option<i64>,
+    /// The item's name (the event's summary).
+    pub name: String,
+}
+
+impl Schedule {
+    /// What `item` shows a calendar now.
+    pub fn of(item: &Item) -> Schedule {
+        Schedule {
+            when: item.when,
+            precision: item.precision.map(|p| p.id()),
+            window_end: item.window_end,
+            status: item.status.as_ref().and_then(|s| s.id),
+            name: item.name.clone(),
+        }
+    }
+}
+
+/// The stored sequence of one item and the schedule it counted last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequenced {
+    /// The VEVENT's `SEQUENCE`: 0 when first seen, +1 on each change.
+    pub sequence: u32,
+    /// What the item showed when `sequence` was last raised.
+    pub schedule: Schedule,
+}
+
+impl Sequenced {
+    /// The record after seeing `item`: `None` when nothing it counts
+    /// changed (no write), else the record with the sequence raised (0 for
+    /// an item seen for the first time).
+    pub fn next(prev: Option<&Sequenced>, item: &Item) -> Option<Sequenced> {
+        let schedule = Schedule::of(item);
+        match prev {
+            Some(p) if p.schedule == schedule => None,
+            Some(p) => Some(Sequenced { sequence: p.sequence.saturating_add(1), schedule }),
+            None => Some(Sequenced { sequence: 0, schedule }),
+        }
+    }
+}
+
+/// What one scheduled event says; compared with the stored one to decide
+/// whether it needs a PATCH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSpec {
+    /// The item's name, cut to 100 characters.
+    pub name: String,
+    /// The same text as the calendar entry's, cut to 1000 characters.
+    pub description: String,
+    /// Pad and place, or "Webcast" when LL2 names none; cut to 100 characters.
+    pub location: String,
+    /// The item's date (`when`), UTC.
+    pub start: DateTime<Utc>,
+    /// The launch window's end when after `start`, else `start` plus the
+    /// calendar's default length.
+    pub end: DateTime<Utc>,
+}
+
+/// One event the bot keeps in a guild, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuildEvent {
+    /// The item the event mirrors.
+    pub item: ItemId,
+    /// Discord's id of the scheduled event (a snowflake, as text).
+    pub event_id: String,
+    /// What the event said when it was last created or patched.
+    pub spec: EventSpec,
+}
 
 impl Store {
     /// Changes whenever a batch was applied (poll pages, reminder passes).
@@ -127,4 +210,23 @@ fn guild_event_key(guild: GuildId, item: &ItemId) -> Vec<u8> {
     let mut k = guild_prefix(guild);
     k.extend_from_slice(item.key().as_bytes());
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+
+    #[test]
+    fn sequence_rises_only_when_the_schedule_or_status_changes() {
+        let mut item = sample_launch();
+        let first = Sequenced::next(None, &item).unwrap();
+        assert_eq!(first.sequence, 0);
+        item.description = Some("edited text".into());
+        assert_eq!(Sequenced::next(Some(&first), &item), None, "unrelated edits keep the sequence");
+        item.when = item.when.map(|w| w + chrono::Duration::hours(2));
+        let moved = Sequenced::next(Some(&first), &item).unwrap();
+        assert_eq!(moved.sequence, 1);
+        assert_eq!(Sequenced::next(Some(&moved), &item), None);
+    }
 }

@@ -121,7 +121,7 @@ impl Store {
         let mut doomed = Vec::new();
         for kv in self.calendar.sequences.iter() {
             let (k, v) = kv?;
-            let seq: crate::calendar::Sequenced = dec("calendar_sequences", &k, &v)?;
+            let seq: super::Sequenced = dec("calendar_sequences", &k, &v)?;
             if !self.items.contains_key(&k)? && seq.schedule.when.is_none_or(|w| w < cutoff) {
                 doomed.push(k);
                 if doomed.len() >= batch {
