@@ -290,7 +290,7 @@ impl App {
         // shares its rate limiter, so replies and alerts together stay
         // within Telegram's limits.
         if let Some(tg) = &self.telegram {
-            let services = telegram::bot::BotServices {
+            let services = crate::commands::SharedServices {
                 subs: self.subs.clone(),
                 store: self.store.clone(),
                 directory: self.poller.directory(),

@@ -14,8 +14,9 @@ use support::fake_ll2::FakeLl2;
 use support::fake_telegram::{Call, FakeTelegram, message_update};
 use teloxide::Bot;
 use tminus::commands::Defaults;
+use tminus::commands::SharedServices;
 use tminus::commands::flood::SLOW_DOWN;
-use tminus::telegram::bot::{BotServices, CommandBot};
+use tminus::telegram::bot::CommandBot;
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tokio_util::sync::CancellationToken;
 
@@ -38,8 +39,12 @@ async fn forty_commands_at_once_get_a_few_answers_and_the_next_one_is_answered_p
     let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());
     let defaults =
         Defaults { timezone: chrono_tz::UTC, reminders: vec![], calendar_base: None, schedule_horizon: None };
-    let services =
-        BotServices { subs: app.subs.clone(), store: app.store.clone(), directory: app.poller.directory(), defaults };
+    let services = SharedServices {
+        subs: app.subs.clone(),
+        store: app.store.clone(),
+        directory: app.poller.directory(),
+        defaults,
+    };
     let stop = CancellationToken::new();
     tokio::spawn(CommandBot::new(bot, services).with_limiter(sender.limiter()).run(stop.clone()));
     assert!(tg.wait_until(WAIT, |calls| calls.iter().filter(|c| c.is("getMe")).count() >= 2).await);

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use support::data::telegram_fan_out;
 use support::fake_telegram::{FakeLimits, FakeTelegram, message_update};
 use tminus::commands::Defaults;
+use tminus::commands::SharedServices;
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
 use tminus::directory::Directory;
-use tminus::telegram::bot::{BotServices, CommandBot};
+use tminus::telegram::bot::CommandBot;
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +41,7 @@ async fn a_command_reply_overtakes_an_alert_fan_out() {
     let (_dir, store, subs) = telegram_fan_out(CHATS);
 
     let stop = CancellationToken::new();
-    let services = BotServices {
+    let services = SharedServices {
         subs: subs.clone(),
         store: store.clone(),
         directory: Arc::new(RwLock::new(Directory::default())),

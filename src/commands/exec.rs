@@ -3,6 +3,7 @@
 //! with a plain-text `Reply`. It must not parse text (see `parse`) nor
 //! write subscriptions other than through `Subscriptions`.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -72,6 +73,31 @@ pub struct Services<'a> {
     pub directory: &'a Directory,
     /// What chats without settings get.
     pub defaults: &'a Defaults,
+}
+
+/// The handles a front-end keeps to run commands: cheap clones of the
+/// services the rest of tminus uses (the subscription API, the store, the
+/// directory the poller fills). [`SharedServices::with`] lends them as
+/// [`Services`] for one command or press.
+#[derive(Clone)]
+pub struct SharedServices {
+    /// The subscription API that changes are made through.
+    pub subs: Subscriptions,
+    /// Items, subscriptions and chat settings to read.
+    pub store: Store,
+    /// Known agencies, programs and types, filled by the poller.
+    pub directory: Arc<RwLock<Directory>>,
+    /// What chats without settings get.
+    pub defaults: Defaults,
+}
+
+impl SharedServices {
+    /// Runs `f` with the services; the directory is read-locked meanwhile
+    /// (the poller only writes it briefly after a sync).
+    pub fn with<T>(&self, f: impl FnOnce(&Services<'_>) -> T) -> T {
+        let directory = self.directory.read().unwrap_or_else(|e| e.into_inner());
+        f(&Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults })
+    }
 }
 
 /// The `/help` reply: every command with an example.

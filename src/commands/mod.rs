@@ -25,7 +25,7 @@ pub mod settings;
 #[cfg(test)]
 mod test_fixture;
 
-pub use exec::{CommandContext, Defaults, Reply, Services, describe, execute, resolve_timezone};
+pub use exec::{CommandContext, Defaults, Reply, Services, SharedServices, describe, execute, resolve_timezone};
 pub use parse::{
     ChatCommand, CommandError, NextQuery, Target, dimension, parse, parse_alerts, parse_filter, parse_horizon,
     parse_next, parse_reminders, split_command,

@@ -35,7 +35,9 @@ use tracing::{debug, error, info};
 use crate::commands::flood::{FloodGuard, FloodLimits, SLOW_DOWN, Verdict};
 use crate::commands::mute::Button;
 use crate::commands::settings::{self, Keyboard};
-use crate::commands::{self, ChatCommand, CommandContext, CommandError, Defaults, MAX_ARGS_LEN, Reply, Services};
+use crate::commands::{
+    self, ChatCommand, CommandContext, CommandError, Defaults, MAX_ARGS_LEN, Reply, Services, SharedServices,
+};
 use crate::config::DiscordConfig;
 use crate::directory::{Dimension, Directory};
 use crate::rules::{Filter, Origin};
@@ -378,10 +380,7 @@ pub(crate) fn subscribe_filter(options: &[CommandOption]) -> Result<Filter, Comm
 
 /// What the handler works with; cheap to share.
 pub struct Handler {
-    store: Store,
-    subs: Subscriptions,
-    directory: Arc<RwLock<Directory>>,
-    defaults: Defaults,
+    services: SharedServices,
     flood: Mutex<FloodGuard<FloodKey>>,
 }
 
@@ -399,7 +398,7 @@ impl Handler {
     /// with [`FloodLimits::default`].
     pub fn new(store: Store, subs: Subscriptions, directory: Arc<RwLock<Directory>>, defaults: Defaults) -> Handler {
         let flood = Mutex::new(FloodGuard::new(FloodLimits::default()));
-        Handler { store, subs, directory, defaults, flood }
+        Handler { services: SharedServices { subs, store, directory, defaults }, flood }
     }
 
     /// The same handler with other flood limits.
@@ -452,10 +451,9 @@ impl Handler {
         }
     }
 
-    /// Runs `f` with the services over a snapshot of the directory.
+    /// Runs `f` with the services (`SharedServices::with`).
     pub(super) fn with_services<T>(&self, f: impl FnOnce(&Services<'_>) -> T) -> T {
-        let directory = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
-        f(&Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults })
+        self.services.with(f)
     }
 
     /// The command context of an interaction in `channel`.
@@ -510,7 +508,7 @@ impl Handler {
         match (inv.name.as_str(), focused.name.as_str()) {
             ("subscribe", option) => match FILTER_OPTIONS.iter().find(|(n, ..)| *n == option) {
                 Some((_, _, dim)) => {
-                    let directory = self.directory.read().unwrap_or_else(|e| e.into_inner());
+                    let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
                     name_choices(&directory, *dim, &typed)
                 }
                 None => Vec::new(),
@@ -525,7 +523,7 @@ impl Handler {
     fn subscription_choices(&self, inv: &Invocation, typed: &str) -> Vec<Choice> {
         let Some(channel) = inv.channel_id else { return Vec::new() };
         let dest = Destination::Discord(ChannelId(channel));
-        let subs = match self.store.subscriptions_of(&dest) {
+        let subs = match self.services.store.subscriptions_of(&dest) {
             Ok(s) => s.into_iter().filter(|s| s.origin == Origin::Chat).collect::<Vec<_>>(),
             Err(e) => {
                 error!(channel, error = %e, "cannot read subscriptions for autocomplete");

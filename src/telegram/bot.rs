@@ -43,7 +43,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -66,12 +66,9 @@ use tracing::{debug, error, info, warn};
 use crate::backoff::Backoff;
 use crate::commands::flood::{FloodGuard, FloodLimits, SLOW_DOWN, Verdict};
 use crate::commands::mute::{self, Button};
-use crate::commands::{self, ChatCommand, CommandContext, CommandError, Defaults, Services, next, settings};
+use crate::commands::{self, ChatCommand, CommandContext, CommandError, SharedServices, next, settings};
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
-use crate::directory::Directory;
-use crate::store::Store;
-use crate::subscriptions::Subscriptions;
 use crate::telegram::pages;
 use crate::telegram::sender::{ChatKey, callback_button, classify};
 use crate::types::{ChatId, Destination, ThreadId};
@@ -99,33 +96,19 @@ pub const SORRY: &str = "Something went wrong on my side; please try again later
 /// The reply to plain text in a private chat.
 pub const ONLY_COMMANDS: &str = "I understand commands only. Send /help for the list.";
 
-/// What the commands run against: the same services the rest of tminus
-/// uses (the subscription API, the store, the directory the poller fills).
-#[derive(Clone)]
-pub struct BotServices {
-    /// The subscription API that changes are made through.
-    pub subs: Subscriptions,
-    /// Items, subscriptions and chat settings to read.
-    pub store: Store,
-    /// Known agencies, programs and types, filled by the poller.
-    pub directory: Arc<RwLock<Directory>>,
-    /// What chats without settings get.
-    pub defaults: Defaults,
-}
-
 /// The Telegram command bot. Build it with the `Bot` the sender uses
 /// (`TelegramSender::bot`) and share the sender's rate limiter, so command
 /// replies and alerts stay within the same Telegram limits together.
 pub struct CommandBot {
     bot: Bot,
-    services: BotServices,
+    services: SharedServices,
     limiter: Option<Arc<RateLimiter<ChatKey>>>,
     flood: FloodLimits,
 }
 
 impl CommandBot {
     /// `bot` must already point at the configured `api_url`.
-    pub fn new(bot: Bot, services: BotServices) -> CommandBot {
+    pub fn new(bot: Bot, services: SharedServices) -> CommandBot {
         CommandBot { bot, services, limiter: None, flood: FloodLimits::default() }
     }
 
@@ -326,7 +309,7 @@ impl Place {
 }
 
 struct Handlers {
-    services: BotServices,
+    services: SharedServices,
     limiter: Option<Arc<RateLimiter<ChatKey>>>,
     admins: AdminCache,
     flood: Mutex<FloodGuard<Sender>>,
@@ -391,29 +374,22 @@ impl Handlers {
         debug!(chat, command = %name, can_manage, "Telegram command");
         let context = CommandContext { destination: destination_of(msg), can_manage, now: Utc::now() };
         let wants_keyboard = cmd == ChatCommand::Settings;
-        let result = {
-            let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
-            let services = Services {
-                subs: &self.services.subs,
-                store: &self.services.store,
-                directory: &directory,
-                defaults: &self.services.defaults,
-            };
+        let result = self.services.with(|services| {
             match cmd {
                 // A page with its buttons; a name nobody knows: the hint.
-                ChatCommand::Next(query) => next::open(&query, &context, &services).map(|view| match view {
+                ChatCommand::Next(query) => next::open(&query, &context, services).map(|view| match view {
                     Ok(view) => {
                         let (text, _, markup) = pages::render(&view);
                         (text, Some(markup).filter(|m| !m.inline_keyboard.is_empty()))
                     }
                     Err(problem) => (problem, None),
                 }),
-                cmd => commands::execute(cmd, &context, &services).and_then(|reply| {
-                    let keys = if wants_keyboard { Some(settings::keyboard(&context, &services)?) } else { None };
+                cmd => commands::execute(cmd, &context, services).and_then(|reply| {
+                    let keys = if wants_keyboard { Some(settings::keyboard(&context, services)?) } else { None };
                     Ok((reply.text, keys.as_ref().map(pages::inline_keyboard)))
                 }),
             }
-        };
+        });
         match result {
             Ok((text, keys)) => self.reply_with(bot, msg, &text, keys),
             Err(e) => {
@@ -497,22 +473,15 @@ impl Handlers {
             None => Destination::Telegram(ChatId(chat.id.0)),
         };
         let context = CommandContext { destination, can_manage, now: Utc::now() };
-        let result = {
-            let directory = self.services.directory.read().unwrap_or_else(|e| e.into_inner());
-            let services = Services {
-                subs: &self.services.subs,
-                store: &self.services.store,
-                directory: &directory,
-                defaults: &self.services.defaults,
-            };
+        let result = self.services.with(|services| {
             if settings::is_settings_data(data) {
-                Press::Settings(settings::press(data, &context, &services))
+                Press::Settings(settings::press(data, &context, services))
             } else if next::is_next_data(data) {
-                Press::Next(next::press(data, &context, &services))
+                Press::Next(next::press(data, &context, services))
             } else {
-                Press::Mute(mute::press(data, &context, &services))
+                Press::Mute(mute::press(data, &context, services))
             }
-        };
+        });
         let result = match result {
             Press::Mute(mute) => mute,
             Press::Settings(settings) => return self.settings_pressed(bot, query, settings).await,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use teloxide::Bot;
 use tminus::commands::Defaults;
+use tminus::commands::SharedServices;
 use tminus::config::Watch;
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
 use tminus::directory::Directory;
@@ -18,7 +19,7 @@ use tminus::poller::BudgetWait;
 use tminus::rules::Subscription;
 use tminus::store::Store;
 use tminus::subscriptions::{Subscriptions, default_console_watch};
-use tminus::telegram::bot::{BotServices, CommandBot};
+use tminus::telegram::bot::CommandBot;
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tminus::types::{ChatId, Destination, Feed};
 use tokio::task::JoinHandle;
@@ -42,14 +43,14 @@ pub const SPACEX_LAUNCH: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
 
 /// What the bot runs with: the app's parts and the defaults of `tminus run`
 /// (UTC, 1h reminders).
-pub fn bot_services(subs: Subscriptions, store: Store, directory: Arc<RwLock<Directory>>) -> BotServices {
+pub fn bot_services(subs: Subscriptions, store: Store, directory: Arc<RwLock<Directory>>) -> SharedServices {
     let defaults = Defaults {
         timezone: chrono_tz::UTC,
         reminders: vec![Duration::from_secs(3600)],
         calendar_base: None,
         schedule_horizon: None,
     };
-    BotServices { subs, store, directory, defaults }
+    SharedServices { subs, store, directory, defaults }
 }
 
 /// The few ways the tests' worlds differ; everything else is shared.
