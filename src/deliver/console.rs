@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::{BoxFuture, SendError, Sender, Sent};
+use super::{AlertExtras, BoxFuture, SendError, Sender, Sent};
 use crate::render::{self, Message};
 use crate::types::Destination;
 
@@ -13,7 +13,12 @@ use crate::types::Destination;
 pub struct ConsoleSender;
 
 impl Sender for ConsoleSender {
-    fn send<'a>(&'a self, _dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+    fn send_alert<'a>(
+        &'a self,
+        _dest: &'a Destination,
+        msg: &'a Message,
+        _extras: AlertExtras<'a>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
             let text = render::console(msg);
             let mut out = std::io::stdout().lock();

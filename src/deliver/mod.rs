@@ -73,19 +73,19 @@ pub enum SendError {
 
 /// One platform's way of sending a rendered message.
 pub trait Sender: Send + Sync {
-    /// Sends `msg` to `dest` once; retries are the deliverer's job.
-    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>>;
-
-    /// Sends an alert with what its subscription adds (see
-    /// [`AlertExtras`]). Platforms that support none of it send it as is.
+    /// Sends an alert to `dest` once, with what its subscription adds (see
+    /// [`AlertExtras`]; a platform that supports none of it ignores it).
+    /// Retries are the deliverer's job.
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,
         msg: &'a Message,
         extras: AlertExtras<'a>,
-    ) -> BoxFuture<'a, Result<Sent, SendError>> {
-        let _ = extras;
-        self.send(dest, msg)
+    ) -> BoxFuture<'a, Result<Sent, SendError>>;
+
+    /// Sends `msg` as it is: [`Sender::send_alert`] with no extras.
+    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+        self.send_alert(dest, msg, AlertExtras::default())
     }
 }
 

@@ -189,10 +189,6 @@ impl WebhookSender {
 }
 
 impl Sender for DiscordSender {
-    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
-        self.send_alert(dest, msg, AlertExtras::default())
-    }
-
     /// Bot messages carry a Mute button component (webhooks cannot carry
     /// interactive components) and the subscription's mentions.
     fn send_alert<'a>(
@@ -230,10 +226,6 @@ impl Sender for DiscordSender {
 }
 
 impl Sender for WebhookSender {
-    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
-        self.send_alert(dest, msg, AlertExtras::default())
-    }
-
     /// Webhooks ping the subscription's mentions too.
     fn send_alert<'a>(
         &'a self,

@@ -399,10 +399,6 @@ impl TelegramSender {
 }
 
 impl Sender for TelegramSender {
-    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
-        self.send_alert(dest, msg, AlertExtras::default())
-    }
-
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,

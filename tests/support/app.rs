@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tminus::config::{Config, Ll2Config, Watch};
-use tminus::deliver::{BoxFuture, SendError, Sender, Senders, Sent};
+use tminus::deliver::{AlertExtras, BoxFuture, SendError, Sender, Senders, Sent};
 use tminus::poller::{BudgetWait, FeedReport, PollError};
 use tminus::render::Message;
 use tminus::subscriptions::default_console_watch;
@@ -28,7 +28,12 @@ impl Recorder {
 }
 
 impl Sender for Recorder {
-    fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
+    fn send_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        msg: &'a Message,
+        _extras: AlertExtras<'a>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>> {
         Box::pin(async move {
             self.sent.lock().unwrap().push((dest.clone(), msg.clone()));
             Ok(Sent::default())
