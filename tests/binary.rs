@@ -5,33 +5,16 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::binary::{tminus, write_config};
 use support::fake_ll2::FakeLl2;
 use tminus::types::Feed;
 
 const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
-
-fn write_config(dir: &Path, fake: &FakeLl2) -> PathBuf {
-    let path = dir.join("config.toml");
-    let body = format!(
-        "[ll2]\nbase_url = \"{}\"\nrequests_per_hour = 1000\n\n[store]\npath = \"{}\"\n",
-        fake.base_url(),
-        dir.join("data").display()
-    );
-    std::fs::write(&path, body).unwrap();
-    path
-}
-
-fn tminus(config: &Path, cmd: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tminus"));
-    c.arg("--config").arg(config).arg(cmd).env("RUST_LOG", "info").env_remove("TMINUS_LL2_API_KEY");
-    c.env_remove("TMINUS_TELEGRAM_TOKEN").env_remove("TMINUS_DISCORD_TOKEN");
-    c
-}
 
 async fn once(config: &Path) -> std::process::Output {
     let mut cmd = tminus(config, "once");
@@ -42,7 +25,7 @@ async fn once(config: &Path) -> std::process::Output {
 async fn once_syncs_silently_then_prints_changes_to_the_console() {
     let fake = FakeLl2::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &fake);
+    let config = write_config(dir.path(), &fake, "");
 
     let first = once(&config).await;
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
@@ -63,7 +46,7 @@ async fn once_syncs_silently_then_prints_changes_to_the_console() {
 async fn run_stops_cleanly_on_sigterm() {
     let fake = FakeLl2::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &fake);
+    let config = write_config(dir.path(), &fake, "");
     let mut child = tminus(&config, "run").stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -102,7 +85,7 @@ async fn sigkill_at_any_moment_neither_loses_nor_duplicates_alerts() {
     let fake = FakeLl2::start().await;
     fake.add_many(Feed::Launches, 150);
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &fake);
+    let config = write_config(dir.path(), &fake, "");
     assert!(once(&config).await.status.success());
 
     // Statuses no fixture item has, so every change is a real transition.
@@ -149,7 +132,7 @@ async fn sigkill_at_any_moment_neither_loses_nor_duplicates_alerts() {
 async fn check_config_lists_filter_names_that_match_nothing() {
     let fake = FakeLl2::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &fake);
+    let config = write_config(dir.path(), &fake, "");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(
         "\n[[watch]]\nname = \"japan\"\nto = [\"console\"]\nagencies = [\"MHI\", \"Mitsubishi Heavy Industrie\"]\n",

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
+use support::binary::free_port;
 use support::fake_discord::bot::{
     ADMIN, Bot, BotOptions, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post,
     press, public_key_hex, sign, signing_key, strings,
@@ -416,10 +417,6 @@ async fn commands_are_registered_globally_or_in_one_guild() {
 }
 
 // ---- the binary ----------------------------------------------------------
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// Lines the child wrote to stderr so far.
 #[derive(Clone, Default)]

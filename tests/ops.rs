@@ -11,31 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::binary::{free_port, listen_on, tminus, write_config};
 use support::fake_discord::{FakeDiscord, Fault as DiscordFault, Target};
 use support::fake_ll2::{FakeLl2, Fault};
 use tminus::types::Feed;
-
-/// A config for `fake` with its store in `dir`, plus `extra` TOML.
-fn write_config(dir: &Path, fake: &FakeLl2, extra: &str) -> PathBuf {
-    let path = dir.join("config.toml");
-    let body = format!(
-        "[ll2]\nbase_url = \"{}\"\nrequests_per_hour = 1000\n\n[store]\npath = \"{}\"\n{extra}",
-        fake.base_url(),
-        dir.join("data").display()
-    );
-    std::fs::write(&path, body).unwrap();
-    path
-}
-
-/// The binary with a clean tminus environment.
-fn tminus(config: &Path, cmd: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tminus"));
-    c.arg("--config").arg(config).arg(cmd).env("RUST_LOG", "info").env_remove("NO_COLOR");
-    for var in ["TMINUS_LL2_API_KEY", "TMINUS_TELEGRAM_TOKEN", "TMINUS_DISCORD_TOKEN"] {
-        c.env_remove(var);
-    }
-    c
-}
 
 async fn output(mut cmd: Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
@@ -144,10 +123,6 @@ async fn once_waits_out_a_short_discord_429_before_exiting() {
     assert!(took < Duration::from_secs(15), "{took:?}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// `GET path` on the running binary, retried until it answers and
 /// `done(status, body)` holds (10 s at most).
 async fn get_until(url: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
@@ -171,7 +146,7 @@ async fn healthz_is_503_with_the_error_while_ll2_fails_and_200_once_it_answers()
     fake.push_faults(std::iter::repeat_n(Fault::Status(502), 50));
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = write_config(dir.path(), &fake, &format!("\n[server]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let config = write_config(dir.path(), &fake, &listen_on(port));
     let url = format!("http://127.0.0.1:{port}/healthz");
 
     let (child, log) = spawn_run(&config, "poll failed; will retry").await;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::binary::{free_port, listen_on, tminus, write_config};
 use support::fake_ll2::FakeLl2;
 use tminus::metrics::{DeliveryOutcome, Metrics};
 use tminus::server::{self, ServerState};
@@ -166,35 +167,13 @@ async fn extra_routes_share_the_listener_and_shutdown_is_graceful() {
 
 // ---- the binary ----------------------------------------------------------
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn write_config(dir: &Path, fake: &FakeLl2, port: u16) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    let body = format!(
-        "[ll2]\nbase_url = \"{}\"\nrequests_per_hour = 1000\n\n[store]\npath = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
-        fake.base_url(),
-        dir.join("data").display()
-    );
-    std::fs::write(&path, body).unwrap();
-    path
-}
-
-fn tminus(config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tminus"));
-    c.arg("--config").arg(config).arg("run").env("RUST_LOG", "info");
-    c.env_remove("TMINUS_LL2_API_KEY").env_remove("TMINUS_TELEGRAM_TOKEN").env_remove("TMINUS_DISCORD_TOKEN");
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_health_and_metrics_while_running() {
     let fake = FakeLl2::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = write_config(dir.path(), &fake, port);
-    let mut child = tminus(&config).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let config = write_config(dir.path(), &fake, &listen_on(port));
+    let mut child = tminus(&config, "run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let log =
         std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
@@ -251,8 +230,8 @@ async fn a_taken_port_fails_start_up_clearly() {
     let fake = FakeLl2::start().await;
     let dir = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let config = write_config(dir.path(), &fake, taken.local_addr().unwrap().port());
-    let mut cmd = tminus(&config);
+    let config = write_config(dir.path(), &fake, &listen_on(taken.local_addr().unwrap().port()));
+    let mut cmd = tminus(&config, "run");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

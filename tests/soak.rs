@@ -30,6 +30,7 @@ use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use support::binary::free_port;
 use support::fake_ll2::{FakeLl2, Fault};
 use tminus::detect::Change;
 use tminus::types::Feed;
@@ -54,10 +55,6 @@ fn sample(pid: u32) -> Option<Sample> {
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `tminus_polls_total{feed=…,result="ok"}` from a `/metrics` text.

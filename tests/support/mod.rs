@@ -6,11 +6,13 @@
 //! - `fake_ll2`: an in-process fake Launch Library 2 server (see its docs).
 //! - `app`: the tminus pipeline assembled in-process against the fakes.
 //! - `data`: shared test data (the sample launch).
+//! - `binary`: the `tminus` binary with a config for the fake LL2.
 //! - `telegram_chat`: the app, the fakes and the real command bot, for
 //!   tests that chat with the bot.
 #![allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
 
 pub mod app;
+pub mod binary;
 pub mod data;
 pub mod fake_discord;
 pub mod fake_ll2;
