@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::fake_discord::bot::{
-    Bot, BotOptions, CHANNEL, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, discord_config, interaction, press,
-    strings,
+    Bot, BotOptions, CHANNEL, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, discord_config, go, interaction, on_hold,
+    press, strings,
 };
 use support::fake_discord::{FakeDiscord, Kind, Target};
 use support::logs;
@@ -21,7 +21,7 @@ use tminus::commands::Defaults;
 use tminus::discord::commands::Handler;
 use tminus::store::Store;
 use tminus::subscriptions::Subscriptions;
-use tminus::types::{ChannelId, Destination, Feed};
+use tminus::types::{ChannelId, Destination};
 use tokio_util::sync::CancellationToken;
 
 /// Falcon Heavy | Nancy Grace Roman Space Telescope, by SpaceX.
@@ -59,8 +59,7 @@ async fn the_gateway_identifies_and_answers_the_mute_button_under_an_alert() {
     let answer = bot.through_gateway(&command("subscribe", strings(&[("agency", "SpaceX")]))).await;
     assert_eq!((answer["type"].as_u64(), answer["data"]["flags"].as_u64()), (Some(4), Some(64)), "{answer}");
     assert!(answer["data"]["content"].as_str().unwrap().contains("Subscribed #1"), "{answer}");
-    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, on_hold()).await;
     let posts = bot.discord.messages(Target::Channel(CHANNEL));
     assert_eq!(posts.len(), 1);
     let mute = posts[0]["components"][0]["components"][0]["custom_id"].as_str().unwrap().to_string();
@@ -72,13 +71,7 @@ async fn the_gateway_identifies_and_answers_the_mute_button_under_an_alert() {
     assert_eq!(answer["data"]["components"][0]["components"][0]["label"], "🔔 Unmute", "{answer}");
     let answer = bot.through_gateway(&command("muted", json!([]))).await;
     assert!(answer["data"]["content"].as_str().unwrap().contains("Nancy Grace Roman"), "{answer}");
-    bot.ll2.set_field(
-        Feed::Launches,
-        SPACEX_LAUNCH,
-        "/status",
-        json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
-    );
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, go()).await;
     assert_eq!(bot.discord.messages(Target::Channel(CHANNEL)).len(), 1, "muted here");
 }
 

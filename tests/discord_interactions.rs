@@ -15,8 +15,8 @@ use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use support::binary::free_port;
 use support::fake_discord::bot::{
-    ADMIN, Bot, BotOptions, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, interaction, now_ts, post,
-    press, public_key_hex, sign, signing_key, strings,
+    ADMIN, Bot, BotOptions, CHANNEL, GUILD, MANAGER, MEMBER, OTHER_CHANNEL, TOKEN, command, go, interaction, now_ts,
+    on_hold, post, press, public_key_hex, sign, signing_key, strings,
 };
 use support::fake_discord::{APPLICATION_ID, FakeDiscord, Kind, Target};
 use support::fake_ll2::FakeLl2;
@@ -255,13 +255,11 @@ async fn subscribe_in_a_channel_then_a_changed_spacex_launch_posts_one_embed_the
     assert!(text.contains("Subscribed #1"), "{text}");
 
     // A change to a launch by someone else: nothing.
-    bot.ll2.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
-    bot.poll_launches().await;
+    bot.status_change(MMX, on_hold()).await;
     assert_eq!(bot.discord.delivered(), 0, "{:?}", bot.discord.requests());
 
     // A change to the SpaceX launch: one embed, in 424242.
-    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, on_hold()).await;
     let posts = bot.discord.messages(Target::Channel(CHANNEL));
     assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
     assert_eq!(bot.discord.delivered(), 1, "nothing anywhere else");
@@ -272,13 +270,7 @@ async fn subscribe_in_a_channel_then_a_changed_spacex_launch_posts_one_embed_the
 
     // Unsubscribed: the next change posts nothing.
     bot.run(command("unsubscribe", strings(&[("which", "all")]))).await;
-    bot.ll2.set_field(
-        Feed::Launches,
-        SPACEX_LAUNCH,
-        "/status",
-        json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
-    );
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, go()).await;
     assert_eq!(bot.discord.delivered(), 1);
 }
 
@@ -289,8 +281,7 @@ async fn the_mute_button_on_bot_alerts_mutes_the_launch_for_the_channel() {
         let (text, _) = bot.run(interaction(2, "subscribe", strings(&[("agency", "SpaceX")]), channel, MANAGER)).await;
         assert!(text.contains("Subscribed #1"), "{text}");
     }
-    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, on_hold()).await;
     let posts = bot.discord.messages(Target::Channel(CHANNEL));
     assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
     let button = &posts[0]["components"][0]["components"][0];
@@ -319,21 +310,14 @@ async fn the_mute_button_on_bot_alerts_mutes_the_launch_for_the_channel() {
     assert_eq!(swapped["custom_id"], format!("unmute:launch/{SPACEX_LAUNCH}"));
 
     // The next change reaches the other channel only.
-    bot.ll2.set_field(
-        Feed::Launches,
-        SPACEX_LAUNCH,
-        "/status",
-        json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
-    );
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, go()).await;
     assert_eq!(bot.discord.messages(Target::Channel(CHANNEL)).len(), 1);
     assert_eq!(bot.discord.messages(Target::Channel(OTHER_CHANNEL)).len(), 2);
 
     // Unmute from the same message: heard again.
     let (_, answer) = bot.signed(&press(swapped["custom_id"].as_str().unwrap(), CHANNEL, MANAGER)).await;
     assert_eq!(answer["data"]["components"][0]["components"][0]["label"], "🔕 Mute", "{answer}");
-    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, on_hold()).await;
     assert_eq!(bot.discord.messages(Target::Channel(CHANNEL)).len(), 2);
 }
 
@@ -522,8 +506,8 @@ async fn the_binary_registers_commands_answers_interactions_and_posts_to_the_cha
 
     // A change to someone else's launch and one to the SpaceX launch: one
     // embed, in 424242, at the next poll of the launches feed.
-    ll2.set_field(Feed::Launches, MMX, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
-    ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    ll2.set_field(Feed::Launches, MMX, "/status", on_hold());
+    ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", on_hold());
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while discord.messages(Target::Channel(CHANNEL)).is_empty() {
         assert!(std::time::Instant::now() < deadline, "no post in {CHANNEL}:\n{}", log.text());
@@ -574,8 +558,7 @@ async fn subscribe_with_a_role_mention_pings_exactly_that_role() {
     let (text, _) = bot.run(subscribe_mentioning(4321)).await;
     assert!(text.contains("Subscribed #1"), "{text}");
     assert_eq!(bot.subscriptions(CHANNEL)[0].mentions, ["<@&4321>".parse().unwrap()]);
-    bot.ll2.set_field(Feed::Launches, SPACEX_LAUNCH, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
-    bot.poll_launches().await;
+    bot.status_change(SPACEX_LAUNCH, on_hold()).await;
     let posts = bot.discord.messages(Target::Channel(CHANNEL));
     assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
     assert_eq!(posts[0]["content"], "<@&4321>");

@@ -293,6 +293,13 @@ impl Bot {
         self.store.subscriptions_of(&Destination::Discord(ChannelId(channel))).unwrap()
     }
 
+    /// `launch`'s status becomes `status` ([`on_hold`], [`go`]) in the fake
+    /// LL2; then [`Bot::poll_launches`].
+    pub async fn status_change(&mut self, launch: &str, status: Value) {
+        self.ll2.set_field(Feed::Launches, launch, "/status", status);
+        self.poll_launches().await;
+    }
+
     /// Polls the launches feed and drains the outbox.
     pub async fn poll_launches(&mut self) {
         self.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
@@ -305,6 +312,16 @@ impl Bot {
         }
         panic!("outbox not drained: {}", self.store.outbox_len());
     }
+}
+
+/// LL2's "On Hold" status.
+pub fn on_hold() -> Value {
+    json!({"id": 5, "name": "On Hold", "abbrev": "Hold"})
+}
+
+/// LL2's "Go for Launch" status.
+pub fn go() -> Value {
+    json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"})
 }
 
 pub async fn post(
