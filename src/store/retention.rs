@@ -149,6 +149,18 @@ mod tests {
         "2030-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::days(days)
     }
 
+    /// The platform confirmed `entry` on day `day`.
+    fn delivered(store: &Store, key: OutboxKey, entry: &OutboxEntry, day: i64) {
+        let record = Delivered {
+            alert: entry.alert,
+            sub: entry.sub,
+            destination: entry.destination.clone(),
+            message_id: None,
+            at: at(day),
+        };
+        store.complete(key, &record).unwrap();
+    }
+
     /// An alert detected on day `day` with its outbox entry (key = id).
     fn alert(store: &Store, day: i64, item_when: i64) -> (OutboxKey, OutboxEntry) {
         let mut item = sample_launch();
@@ -186,34 +198,12 @@ mod tests {
         // Day 0: delivered; day 1: dead-lettered; day 2: still pending
         // (a long retry); day 40: delivered, recent.
         let (k, e) = alert(&store, 0, 0);
-        store
-            .complete(
-                k,
-                &Delivered {
-                    alert: e.alert,
-                    sub: e.sub,
-                    destination: e.destination.clone(),
-                    message_id: None,
-                    at: at(0),
-                },
-            )
-            .unwrap();
+        delivered(&store, k, &e, 0);
         let (k, e) = alert(&store, 1, 1);
         store.dead_letter(k, &e, "gone", at(1)).unwrap();
         let (_, pending) = alert(&store, 2, 2);
         let (k, e) = alert(&store, 40, 45);
-        store
-            .complete(
-                k,
-                &Delivered {
-                    alert: e.alert,
-                    sub: e.sub,
-                    destination: e.destination.clone(),
-                    message_id: None,
-                    at: at(40),
-                },
-            )
-            .unwrap();
+        delivered(&store, k, &e, 40);
 
         // Day 20 with 30 days of retention: nothing is old enough.
         assert_eq!(store.prune(at(20) - chrono::Duration::days(30), 100).unwrap(), Pruned::default());
