@@ -26,7 +26,7 @@ use chrono_tz::Tz;
 use super::exec::{CommandContext, Services, chat_settings, unknown_names};
 use super::mute::MAX_DATA_LEN;
 use super::parse::{NextQuery, parse_next};
-use super::settings::{Key, Keyboard, clip_toast};
+use super::settings::{Key, Keyboard, clip_toast, fnv1a};
 use crate::detect::{Alert, AlertId, Change};
 use crate::directory::{Dimension, Directory};
 use crate::item::Item;
@@ -115,13 +115,10 @@ impl Action {
     }
 }
 
-/// FNV-1a folded to 16 bits: stable across restarts, enough to notice a
-/// cut, changed or made-up string (not a secret).
+/// FNV-1a folded to 16 bits: enough to notice a cut, changed or made-up
+/// string (not a secret).
 fn check(text: &str) -> u16 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in text.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
+    let h = fnv1a(text);
     ((h >> 16) ^ (h & 0xffff)) as u16
 }
 

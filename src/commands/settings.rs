@@ -99,17 +99,23 @@ fn own_subscriptions(ctx: &CommandContext, svc: &Services<'_>) -> Result<Vec<Sub
     Ok(svc.store.subscriptions_of(&ctx.destination)?.into_iter().filter(|s| s.origin == Origin::Chat).collect())
 }
 
-/// A checksum of what the keyboard shows (FNV-1a, stable across restarts).
+/// A checksum of what the keyboard shows.
 fn stamp(settings: &ChatSettings, subs: &[Subscription]) -> String {
     let mut text = serde_json::to_string(settings).unwrap_or_default();
     for s in subs {
         text.push_str(&format!(",{}", s.id.0));
     }
+    format!("{:08x}", fnv1a(&text))
+}
+
+/// FNV-1a of `text`: stable across restarts and builds (std's hasher is
+/// not), which button data needs; a checksum, not a secret.
+pub(super) fn fnv1a(text: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in text.bytes() {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
-    format!("{h:08x}")
+    h
 }
 
 /// The chat's settings as buttons.
