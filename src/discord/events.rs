@@ -37,6 +37,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::render::truncate;
 use crate::calendar::{self, ics};
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::errors::redact;
@@ -66,9 +67,9 @@ impl EventSpec {
             ics::Start::AllDay { net: true, .. } => return None,
         };
         Some(EventSpec {
-            name: truncate(&item.name, MAX_NAME),
-            description: truncate(&ics::description(item), MAX_DESCRIPTION),
-            location: truncate(&ics::location(item).unwrap_or_else(|| "Webcast".into()), MAX_LOCATION),
+            name: truncate(&item.name, MAX_NAME).into_owned(),
+            description: truncate(&ics::description(item), MAX_DESCRIPTION).into_owned(),
+            location: truncate(&ics::location(item).unwrap_or_else(|| "Webcast".into()), MAX_LOCATION).into_owned(),
             start,
             end: ics::end_of(item, start),
         })
@@ -94,15 +95,6 @@ pub(crate) enum Op {
     Create { item: ItemId, spec: EventSpec },
     Patch { item: ItemId, event_id: String, spec: EventSpec },
     Delete { item: ItemId, event_id: String },
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
 
 /// Whether an item is over: a final launch status.
