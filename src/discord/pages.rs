@@ -9,14 +9,11 @@
 use serenity::builder::{CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseMessage};
 use tracing::{debug, error};
 
-use super::commands::Response;
+use super::commands::{MAX_CONTENT, Response, clip};
 use super::components::action_rows;
-use super::render::{embed, truncate};
+use super::render::embed;
 use crate::commands::next::{self, View};
 use crate::commands::{CommandContext, NextQuery, Services};
-
-/// Longest message content, in characters.
-const MAX_CONTENT: usize = 2000;
 
 /// A `/next` view as Discord shows it; `update`: in place of the pressed
 /// message (type 7) rather than as a new reply (type 4).
@@ -57,10 +54,9 @@ impl From<Page> for CreateInteractionResponse {
     fn from(page: Page) -> CreateInteractionResponse {
         let (message, keys) = match &page.view {
             // `embeds([])` takes a card's embed away when Back is pressed.
-            View::Page { text, keyboard } => (
-                CreateInteractionResponseMessage::new().content(truncate(text, MAX_CONTENT)).embeds(Vec::new()),
-                keyboard,
-            ),
+            View::Page { text, keyboard } => {
+                (CreateInteractionResponseMessage::new().content(clip(text, MAX_CONTENT)).embeds(Vec::new()), keyboard)
+            }
             View::Card { message, keyboard } => {
                 (CreateInteractionResponseMessage::new().content("").embed(embed(message)), keyboard)
             }
