@@ -249,7 +249,7 @@ fn retry_wait(e: &RequestError, token: &str, failures: u32) -> Duration {
 }
 
 /// A failed request in words, without the token.
-fn reason(e: &RequestError, token: &str) -> String {
+pub(super) fn reason(e: &RequestError, token: &str) -> String {
     crate::errors::redact(&classify(e, token).to_string(), &[token])
 }
 

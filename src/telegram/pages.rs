@@ -13,11 +13,12 @@ use teloxide::Bot;
 use teloxide::RequestError;
 use teloxide::payloads::EditMessageTextSetters;
 use teloxide::requests::Requester;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ParseMode};
 use tracing::debug;
 
-use super::render::{buttons, html};
-use super::sender::ChatKey;
+use super::bot::reason;
+use super::render::html;
+use super::sender::{ChatKey, NO_PREVIEW, link_row};
 use crate::commands::next::{NextPressed, View};
 use crate::commands::settings::Keyboard;
 use crate::deliver::ratelimit::RateLimiter;
@@ -29,10 +30,7 @@ pub(super) fn render(view: &View) -> (String, Option<ParseMode>, InlineKeyboardM
         View::Page { text, keyboard } => (text.clone(), None, inline_keyboard(keyboard)),
         View::Card { message, keyboard } => {
             let mut markup = inline_keyboard(keyboard);
-            let links: Vec<_> = buttons(message)
-                .into_iter()
-                .filter_map(|(label, url)| Some(InlineKeyboardButton::url(label, url.parse().ok()?)))
-                .collect();
+            let links = link_row(message);
             if !links.is_empty() {
                 markup.inline_keyboard.push(links);
             }
@@ -63,23 +61,13 @@ pub(super) async fn edit(
     if let Some(limiter) = limiter {
         limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
     }
-    let no_preview = LinkPreviewOptions {
-        is_disabled: true,
-        url: None,
-        prefer_small_media: false,
-        prefer_large_media: false,
-        show_above_text: false,
-    };
-    let mut request = bot.edit_message_text(chat, id, text).reply_markup(markup).link_preview_options(no_preview);
+    let mut request = bot.edit_message_text(chat, id, text).reply_markup(markup).link_preview_options(NO_PREVIEW);
     if let Some(mode) = parse_mode {
         request = request.parse_mode(mode);
     }
     match request.await {
         Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => {}
-        Err(e) => {
-            let reason = crate::errors::redact(&super::classify(&e, bot.token()).to_string(), &[bot.token()]);
-            debug!(chat = chat.0, %reason, "could not show the /next page");
-        }
+        Err(e) => debug!(chat = chat.0, reason = %reason(&e, bot.token()), "could not show the /next page"),
     }
 }
 
@@ -89,6 +77,7 @@ mod tests {
     use crate::commands::settings::Key;
     use crate::detect::tests::sample_launch_with_details;
     use crate::detect::{Alert, AlertId, Change};
+    use crate::telegram::render::buttons;
 
     #[test]
     fn pages_are_plain_text_and_cards_html_with_links_under_back() {

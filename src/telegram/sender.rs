@@ -296,13 +296,7 @@ impl TelegramSender {
                 prefer_large_media: true,
                 show_above_text: true,
             },
-            None => LinkPreviewOptions {
-                is_disabled: true,
-                url: None,
-                prefer_small_media: false,
-                prefer_large_media: false,
-                show_above_text: false,
-            },
+            None => NO_PREVIEW,
         };
         let mut req = self
             .bot
@@ -414,14 +408,27 @@ impl Sender for TelegramSender {
     }
 }
 
+/// A message without a link preview.
+pub(super) const NO_PREVIEW: LinkPreviewOptions = LinkPreviewOptions {
+    is_disabled: true,
+    url: None,
+    prefer_small_media: false,
+    prefer_large_media: false,
+    show_above_text: false,
+};
+
+/// The message's links (Watch live, Details, …) as one row of URL buttons.
+pub(super) fn link_row(msg: &Message) -> Vec<InlineKeyboardButton> {
+    buttons(msg)
+        .into_iter()
+        .filter_map(|(label, url)| reqwest::Url::parse(&url).ok().map(|u| InlineKeyboardButton::url(label, u)))
+        .collect()
+}
+
 /// The inline keyboard: one row with the buttons that have URLs, and a row
 /// with the Mute button when the chat may mute the item.
 fn keyboard(msg: &Message, mute: Option<&ItemId>) -> Option<InlineKeyboardMarkup> {
-    let row: Vec<InlineKeyboardButton> = buttons(msg)
-        .into_iter()
-        .filter_map(|(label, url)| reqwest::Url::parse(&url).ok().map(|u| InlineKeyboardButton::url(label, u)))
-        .collect();
-    let mut rows: Vec<Vec<InlineKeyboardButton>> = vec![row];
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = vec![link_row(msg)];
     rows.extend(mute.map(|item| vec![callback_button(&Button::Mute(item.clone()))]));
     rows.retain(|r| !r.is_empty());
     (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
