@@ -11,6 +11,34 @@
 //! queries of those launches (`/launches/?id=…`); those never move a feed's
 //! watermark. It must not render or send anything: delivery reads the
 //! outbox on its own.
+//!
+//! ## Why a sweep is exact while LL2 changes under it
+//!
+//! A sweep pages the upcoming list by offset in NET order, and under the
+//! hourly budget its pages are read minutes apart. Between two pages LL2
+//! may move, add or drop items, so the later pages shift: an item can be
+//! read twice, or skipped. Two rules make the result exact anyway:
+//!
+//! - **Nothing listed is forgotten.** A known item that no page showed is
+//!   forgotten only when LL2 shows it is gone: the sweep was one page (one
+//!   snapshot, nothing to skip), or one query by id
+//!   (`/{feed}/upcoming/?id=A,B,…`) after the last page does not list it.
+//!   What that query still lists is committed like a page item (its changes
+//!   alerted), so a skipped item is neither lost nor announced as new later.
+//!   An answer that proves nothing (LL2 ignored the filter, an unreadable
+//!   object) forgets nothing.
+//! - **No change is missed.** The watermark after a sweep is at most the
+//!   newest `last_updated` of its *first* page. That page was served before
+//!   any later edit, and LL2 stamps edits in order, so every edit made while
+//!   the sweep ran carries a newer stamp and is returned by the next
+//!   incremental query. A later page's newest stamp would not do: an item
+//!   of page 1 edited after page 1 was read carries an older stamp than an
+//!   item of page 3 edited just before page 3 was read.
+//!
+//! Cost: a sweep of n pages makes n requests, plus one id query when it had
+//! several pages and a known item was not shown (at most 100 ids; more wait
+//! for the next sweep). The incremental query right after a sweep returns
+//! the items edited since its first page, usually one page.
 
 mod clock;
 pub mod schedule;
@@ -29,11 +57,12 @@ use crate::budget::Budget;
 use crate::detect::{self, Alert, AlertId};
 use crate::directory::{Dimension, Directory};
 use crate::item::Item;
+use crate::ll2::client::CONFIRM_MAX;
 use crate::ll2::{Client, Ll2Error, Page};
 use crate::metrics::Ll2Request;
 use crate::rules::Index;
 use crate::store::{Batch, FanOut, FeedState, Store, StoreError};
-use crate::types::{Feed, ItemKind, Watermark};
+use crate::types::{Feed, ItemId, ItemKind, Watermark};
 
 pub use clock::Clock;
 use schedule::{Held, LastFetch, LaunchInfo, Plan, Strategy, Target};
@@ -191,9 +220,16 @@ impl Poller {
         self.directory.clone()
     }
 
-    /// After a sweep the directory knows every name in the upcoming lists,
-    /// so a filter value it does not know matches nothing now: say so once.
+    /// Once every feed has been swept, the directory knows every name in the
+    /// upcoming lists, so a filter value it does not know matches nothing
+    /// now: say so once. Before that (the events feed synced, launches not
+    /// yet) an agency such as SpaceX would be named wrongly.
     fn warn_unresolved(&mut self) -> Result<(), StoreError> {
+        for feed in &self.config.feeds {
+            if !self.store.feed_state(*feed)?.first_sync_done {
+                return Ok(());
+            }
+        }
         let dir = self.directory.read().unwrap_or_else(|e| e.into_inner()).clone();
         for sub in self.store.subscriptions()? {
             for (dim, value) in dir.unresolved(&sub.filter) {
@@ -331,8 +367,25 @@ impl Poller {
             || state.last_sweep.is_none_or(|t| {
                 self.clock.now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default()
             });
+        self.poll_feed_as(feed, state, sweep_due, wait).await
+    }
+
+    /// Re-reads the whole upcoming list of `feed` now, whatever the
+    /// schedule says (the sweep of the module doc).
+    pub async fn sweep_feed(&mut self, feed: Feed, wait: BudgetWait) -> Result<FeedReport, PollError> {
+        let state = self.store.feed_state(feed)?;
+        self.poll_feed_as(feed, state, true, wait).await
+    }
+
+    async fn poll_feed_as(
+        &mut self,
+        feed: Feed,
+        state: FeedState,
+        sweep: bool,
+        wait: BudgetWait,
+    ) -> Result<FeedReport, PollError> {
         let result =
-            if sweep_due { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await };
+            if sweep { self.sweep(feed, state, wait).await } else { self.incremental(feed, state, wait).await };
         if !matches!(result, Err(PollError::Shutdown)) {
             crate::metrics::global().poll_finished(feed.as_str(), result.as_ref().err().map(ToString::to_string));
         }
@@ -375,42 +428,84 @@ impl Poller {
         let mut report = FeedReport { sweep: true, ..Default::default() };
         let silent = !state.first_sync_done && !self.config.on_first_sync;
         info!(feed = %feed, first_sync = !state.first_sync_done, silent, "sweeping the upcoming list");
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut pass = SweepPass::default();
         let mut url = self.client.sweep_url(feed);
+        state.sweep_high = None;
         loop {
             let page = self.fetch(feed, &url, wait, &mut report).await?;
-            seen.extend(page.items.iter().map(|i| i.id.key()));
-            let high = plausible_high(&page.items, self.clock.now());
-            state.sweep_high = state.sweep_high.max(high);
+            if pass.pages == 0 {
+                // The sweep's floor (see the module doc): no edit after this
+                // page was served can carry an older stamp.
+                state.sweep_high = plausible_high(&page.items, self.clock.now());
+            }
+            pass.read(&page);
             state.last_success = Some(self.clock.now());
-            match page.next.clone() {
-                Some(next) => {
-                    self.commit(feed, &page.items, &state, silent, &mut report).await?;
-                    url = next;
-                }
-                None => {
-                    // Last page: the sweep is complete, so the watermark may
-                    // advance and items no longer listed can go.
-                    state.watermark = state.watermark.max(state.sweep_high.take());
-                    state.first_sync_done = true;
-                    state.last_sweep = Some(self.clock.now());
-                    let kind = feed.kind();
-                    let mut removed: Vec<_> =
-                        self.store.item_ids(kind)?.into_iter().filter(|id| !seen.contains(&id.key())).collect();
-                    if seen.is_empty() && !removed.is_empty() {
-                        // An upcoming list with nothing readable in it is a
-                        // glitch, not the truth; forgetting every snapshot
-                        // would re-alert them all as new when LL2 recovers.
-                        warn!(feed = %feed, known = removed.len(), "LL2 listed no readable upcoming item; keeping the known ones");
-                        removed.clear();
-                    }
-                    if !removed.is_empty() {
-                        info!(feed = %feed, count = removed.len(), "items left the upcoming list; forgetting them");
-                    }
-                    self.commit_with(feed, &page.items, Some(&state), silent, removed, &mut report).await?;
-                    self.warn_unresolved()?;
-                    return Ok(report);
-                }
+            let Some(next) = page.next.clone() else {
+                let (gone, listed) = self.confirm_absent(feed, &pass, wait, &mut report).await?;
+                state.watermark = state.watermark.max(state.sweep_high.take());
+                state.first_sync_done = true;
+                state.last_sweep = Some(self.clock.now());
+                let mut items = page.items;
+                items.extend(listed);
+                self.commit_with(feed, &items, Some(&state), silent, gone, &mut report).await?;
+                self.warn_unresolved()?;
+                return Ok(report);
+            };
+            self.commit(feed, &page.items, &state, silent, &mut report).await?;
+            url = next;
+        }
+    }
+
+    /// The known items a finished sweep did not show, sorted into those LL2
+    /// no longer lists (to forget) and those it still lists (to commit like
+    /// any page item). One page is one snapshot, so what it lacks is gone;
+    /// after several pages a known item may have been skipped by a shift
+    /// between pages, so LL2 is asked about it by id first (one request).
+    async fn confirm_absent(
+        &mut self,
+        feed: Feed,
+        pass: &SweepPass,
+        wait: BudgetWait,
+        report: &mut FeedReport,
+    ) -> Result<(Vec<ItemId>, Vec<Item>), PollError> {
+        let mut missing: Vec<ItemId> =
+            self.store.item_ids(feed.kind())?.into_iter().filter(|id| !pass.seen.contains(&id.key())).collect();
+        if missing.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        if pass.seen.is_empty() {
+            // An upcoming list with nothing readable in it is a glitch, not
+            // the truth; forgetting every snapshot would re-alert them all
+            // as new when LL2 recovers.
+            warn!(feed = %feed, known = missing.len(), "LL2 listed no readable upcoming item; keeping the known ones");
+            return Ok((Vec::new(), Vec::new()));
+        }
+        if pass.pages == 1 && pass.unreadable == 0 {
+            info!(feed = %feed, count = missing.len(), "items left the upcoming list; forgetting them");
+            return Ok((missing, Vec::new()));
+        }
+        let kept = missing.split_off(missing.len().min(CONFIRM_MAX));
+        if !kept.is_empty() {
+            info!(feed = %feed, count = kept.len(), "more unseen items than one query can confirm; keeping those until the next sweep");
+        }
+        let url = self.client.confirm_url(feed, &missing);
+        let page = match self.fetch(feed, &url, wait, report).await {
+            Ok(page) => page,
+            Err(PollError::Shutdown) => return Err(PollError::Shutdown),
+            Err(e) => {
+                warn!(feed = %feed, error = %e, unseen = missing.len(), "could not confirm the items the sweep did not show; keeping them until the next sweep");
+                return Ok((Vec::new(), Vec::new()));
+            }
+        };
+        match confirmed_gone(&missing, &page) {
+            Some(gone) => {
+                let listed = missing.len() - gone.len();
+                info!(feed = %feed, gone = gone.len(), still_listed = listed, "checked the items the sweep's pages did not show");
+                Ok((gone, page.items))
+            }
+            None => {
+                warn!(feed = %feed, unseen = missing.len(), "LL2's answer to the id query cannot confirm anything (extra or unreadable items); keeping them until the next sweep");
+                Ok((Vec::new(), Vec::new()))
             }
         }
     }
@@ -490,7 +585,7 @@ impl Poller {
         items: &[Item],
         state: Option<&FeedState>,
         silent: bool,
-        removed: Vec<crate::types::ItemId>,
+        removed: Vec<ItemId>,
         report: &mut FeedReport,
     ) -> Result<(), PollError> {
         let mut batch = Batch { feed: state.map(|_| feed), feed_state: state.cloned(), removed, ..Default::default() };
@@ -554,6 +649,38 @@ fn plausible_high(items: &[Item], now: DateTime<Utc>) -> Option<Watermark> {
     items.iter().filter(|i| i.last_updated <= limit).map(|i| Watermark(i.last_updated)).max()
 }
 
+/// What the pages of one sweep showed so far.
+#[derive(Debug, Default)]
+struct SweepPass {
+    /// Pages read.
+    pages: u32,
+    /// Store keys of the items the pages listed.
+    seen: HashSet<String>,
+    /// Objects the pages held that could not be read as items.
+    unreadable: usize,
+}
+
+impl SweepPass {
+    fn read(&mut self, page: &Page) {
+        self.pages += 1;
+        self.seen.extend(page.items.iter().map(|i| i.id.key()));
+        self.unreadable += page.skipped;
+    }
+}
+
+/// Of the `asked` ids, those an id query's answer shows are gone, or `None`
+/// when the answer proves nothing: an item that was not asked for (LL2
+/// ignored the filter), an unreadable object (it may be one of ours), or a
+/// second page.
+fn confirmed_gone(asked: &[ItemId], answer: &Page) -> Option<Vec<ItemId>> {
+    let asked_keys: HashSet<String> = asked.iter().map(ItemId::key).collect();
+    let listed: HashSet<String> = answer.items.iter().map(|i| i.id.key()).collect();
+    if answer.skipped > 0 || answer.next.is_some() || !listed.is_subset(&asked_keys) {
+        return None;
+    }
+    Some(asked.iter().filter(|id| !listed.contains(&id.key())).cloned().collect())
+}
+
 /// Wait before retrying a failing feed: 30 s doubling, capped at 16 min
 /// (and at the feed's poll interval, which at the default budget is
 /// shorter). LL2's own throttling does not need a longer wait here: a 429
@@ -578,5 +705,22 @@ mod tests {
         assert_eq!(RETRY.delay(1), Duration::from_secs(30));
         assert_eq!(RETRY.delay(3), Duration::from_secs(120));
         assert_eq!(RETRY.delay(20), Duration::from_secs(960));
+    }
+
+    fn launch(id: &str) -> Item {
+        Item { id: ItemId::new(ItemKind::Launch, id), ..crate::detect::tests::sample_launch() }
+    }
+
+    #[test]
+    fn an_id_query_confirms_only_what_it_can_prove() {
+        let asked = [ItemId::new(ItemKind::Launch, "a"), ItemId::new(ItemKind::Launch, "b")];
+        let answer = |ids: &[&str]| Page { items: ids.iter().map(|i| launch(i)).collect(), ..Page::default() };
+        assert_eq!(confirmed_gone(&asked, &answer(&["a"])), Some(vec![asked[1].clone()]));
+        assert_eq!(confirmed_gone(&asked, &answer(&["a", "b"])), Some(vec![]));
+        assert_eq!(confirmed_gone(&asked, &answer(&[])), Some(asked.to_vec()));
+        // LL2 ignored the filter and sent the list's first page.
+        assert_eq!(confirmed_gone(&asked, &answer(&["a", "z"])), None);
+        // An unreadable object may be one of the asked items.
+        assert_eq!(confirmed_gone(&asked, &Page { skipped: 1, ..answer(&["a"]) }), None);
     }
 }

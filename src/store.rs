@@ -103,8 +103,10 @@ pub struct FeedState {
     pub first_sync_done: bool,
     /// When the last full sweep of the upcoming list finished.
     pub last_sweep: Option<DateTime<Utc>>,
-    /// Newest `last_updated` seen by a sweep in progress; becomes the
-    /// watermark when the sweep completes.
+    /// The floor of a sweep in progress: the newest `last_updated` of its
+    /// first page. It becomes the watermark (if newer) when the sweep
+    /// completes; never a later page's stamp, which could hide an edit made
+    /// to an earlier page while the sweep ran.
     pub sweep_high: Option<Watermark>,
     /// When the last successful LL2 answer for this feed arrived.
     pub last_success: Option<DateTime<Utc>>,

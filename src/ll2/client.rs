@@ -23,10 +23,13 @@ use super::model::{self, ParseError};
 use crate::config::Ll2Config;
 use crate::errors::error_chain;
 use crate::item::Item;
-use crate::types::{Feed, Watermark};
+use crate::types::{Feed, ItemId, Watermark};
 
 /// Page size asked of LL2; its maximum.
 const PAGE_LIMIT: &str = "100";
+/// Ids asked about in one [`Client::confirm_url`] query: one page's worth,
+/// so the answer never needs a second page.
+pub const CONFIRM_MAX: usize = 100;
 /// Wait assumed when a 429 names no time at all.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// A 429 body is only read for its `detail`; it is never large.
@@ -264,6 +267,18 @@ impl Client {
     pub fn sweep_url(&self, feed: Feed) -> url::Url {
         let mut url = self.upcoming(feed).clone();
         url.query_pairs_mut().append_pair("limit", PAGE_LIMIT).append_pair("mode", "detailed");
+        url
+    }
+
+    /// `{base}/{feed}/upcoming/?id=A,B,…&limit=100&mode=detailed`: which of
+    /// these items the upcoming list still holds, in one request. A sweep
+    /// asks it about the known items its pages did not show, before
+    /// forgetting any (see the poller's module doc). At most
+    /// [`CONFIRM_MAX`] ids fit one request; callers pass no more.
+    pub fn confirm_url(&self, feed: Feed, ids: &[ItemId]) -> url::Url {
+        let list = ids.iter().take(CONFIRM_MAX).map(|i| i.id.as_str()).collect::<Vec<_>>().join(",");
+        let mut url = self.upcoming(feed).clone();
+        url.query_pairs_mut().append_pair("id", &list).append_pair("limit", PAGE_LIMIT).append_pair("mode", "detailed");
         url
     }
 

@@ -38,14 +38,16 @@
 //! - `/{launches|events}/upcoming/` and `/{launches|events}/`: list with
 //!   `limit` (default 10, max 100), `offset`, `ordering` (`field` or
 //!   `-field`, any top-level field; default `net` / `date`),
-//!   `last_updated__gte` (RFC 3339), `id` (one item), `mode` (accepted,
+//!   `last_updated__gte` (RFC 3339), `id` (one id or a comma-separated
+//!   list), `mode` (accepted,
 //!   ignored). There is no "upcoming" cut-off: every stored item is served;
 //!   use `remove_item`.
 //! - `/{launches|events}/{id}/`: one item.
 //! - `/api-throttle/`: the rate-limit state; free (not counted, no faults).
 //!
 //! Every other request is *counted*: it is subject to the rate limit, then
-//! consumes the next queued [`Fault`], if any.
+//! consumes the next queued [`Fault`], if any, then runs the test's
+//! [`FakeLl2::on_request`] hook (LL2 changing between two pages).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -193,6 +195,7 @@ impl FakeLl2Builder {
             history: VecDeque::new(),
             expected_api_key: self.expected_api_key,
             next_seq: 1,
+            hook: None,
         };
         if self.shift_dates {
             state.shift_to_future();
@@ -392,6 +395,13 @@ impl FakeLl2 {
         self.lock().faults.clear();
     }
 
+    /// Runs `hook` before answering every counted request, with the path and
+    /// query asked (`/2.3.0/launches/upcoming/?limit=100…`): a list that
+    /// changes between two pages of a sweep. Replaces any earlier hook.
+    pub fn on_request(&self, hook: impl FnMut(&str, &mut World<'_>) + Send + 'static) {
+        self.lock().hook = Some(Box::new(hook));
+    }
+
     // ---- observations --------------------------------------------------
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -442,6 +452,29 @@ struct ServerState {
     history: VecDeque<Instant>,
     expected_api_key: Option<String>,
     next_seq: u64,
+    hook: Option<Hook>,
+}
+
+/// A test's edit of the data before a counted request is answered.
+type Hook = Box<dyn FnMut(&str, &mut World<'_>) + Send>;
+
+/// The server's data as an [`FakeLl2::on_request`] hook sees it.
+pub struct World<'a> {
+    st: &'a mut ServerState,
+}
+
+impl World<'_> {
+    /// The items of a feed, in storage order; edit them freely.
+    pub fn items_mut(&mut self, kind: impl Collection) -> &mut Vec<Value> {
+        &mut self.st.items[idx(kind)]
+    }
+
+    /// The next server time, for a `last_updated` stamp (strictly
+    /// increasing, like every mutation's).
+    pub fn stamp(&mut self) -> String {
+        let t = self.st.next_stamp();
+        fmt(t)
+    }
 }
 
 struct Reply {
@@ -566,8 +599,10 @@ impl ServerState {
             };
             items.retain(|v| date(v, "last_updated").is_some_and(|t| t >= since));
         }
-        if let Some(id) = param("id") {
-            items.retain(|v| id_of(v) == id);
+        if let Some(ids) = param("id") {
+            // LL2's id filter takes one id or a comma-separated list.
+            let ids: Vec<&str> = ids.split(',').collect();
+            items.retain(|v| ids.contains(&id_of(v).as_str()));
         }
         let default_order = if feed == Feed::Launches { "net" } else { "date" };
         let ordering = param("ordering").unwrap_or(default_order);
@@ -630,6 +665,10 @@ async fn handle(
         } else if let Some(wait) = st.admit() {
             Reply::throttled(wait, true)
         } else {
+            if let Some(mut hook) = st.hook.take() {
+                hook(&format!("{path}?{query}"), &mut World { st: &mut st });
+                st.hook = Some(hook);
+            }
             match st.faults.pop_front() {
                 None => st.route(&path, &query, false),
                 Some(Fault::Throttle { secs, header }) => Reply::throttled(secs, header),
