@@ -46,6 +46,12 @@ pub enum Change {
         /// The status now.
         new: Option<Named>,
     },
+    /// Booster landing results arrived (LL2 fills them in after the
+    /// launch). Heard as a status change: it is how the flight ended.
+    Landing {
+        /// The landings whose result is new, as they are now.
+        results: Vec<crate::item::Landing>,
+    },
     /// The webcast went live or a video link was added.
     Webcast {
         /// True when the item or one of its videos turned live; false when
@@ -71,21 +77,22 @@ impl Change {
         match self {
             Change::New => AlertKind::New,
             Change::Schedule { .. } => AlertKind::Schedule,
-            Change::Status { .. } => AlertKind::Status,
+            Change::Status { .. } | Change::Landing { .. } => AlertKind::Status,
             Change::Webcast { .. } => AlertKind::Webcast,
             Change::Reminder { .. } => AlertKind::Reminder,
         }
     }
 
-    /// Importance, lower first: status > webcast > schedule > new (a
-    /// reminder is always alone).
+    /// Importance, lower first: status > landing > webcast > schedule > new
+    /// (a reminder is always alone).
     pub fn rank(&self) -> u8 {
         match self {
             Change::Status { .. } => 0,
-            Change::Webcast { .. } => 1,
-            Change::Schedule { .. } => 2,
-            Change::New => 3,
-            Change::Reminder { .. } => 4,
+            Change::Landing { .. } => 1,
+            Change::Webcast { .. } => 2,
+            Change::Schedule { .. } => 3,
+            Change::New => 4,
+            Change::Reminder { .. } => 5,
         }
     }
 
@@ -261,7 +268,30 @@ pub fn detect(old: Option<&Item>, new: &Item) -> Vec<Change> {
         changes.push(Change::Webcast { went_live: went_live || new_live_video.is_some(), url });
     }
 
+    let results = landing_results(&old.details.landings, &new.details.landings);
+    if !results.is_empty() {
+        changes.push(Change::Landing { results });
+    }
+
     changes
+}
+
+/// The landings of `new` whose result (success or failure) is known now
+/// and was not in `old`. Landings are matched by booster serial, else by
+/// position (LL2 lists the cores in a fixed order).
+fn landing_results(old: &[crate::item::Landing], new: &[crate::item::Landing]) -> Vec<crate::item::Landing> {
+    let before = |i: usize, l: &crate::item::Landing| {
+        l.booster
+            .as_ref()
+            .and_then(|b| old.iter().find(|o| o.booster.as_ref() == Some(b)))
+            .or_else(|| old.get(i))
+            .and_then(|o| o.success)
+    };
+    new.iter()
+        .enumerate()
+        .filter(|(i, l)| l.attempt && l.success.is_some() && before(*i, l) != l.success)
+        .map(|(_, l)| l.clone())
+        .collect()
 }
 
 mod secs {
@@ -310,6 +340,35 @@ pub(crate) mod tests {
             ..Default::default()
         };
         item
+    }
+
+    #[test]
+    fn a_landing_result_is_a_status_change_of_its_own() {
+        let old = sample_launch_with_details();
+        let mut landed = old.clone();
+        landed.details.landings[0].success = Some(true);
+        let changes = detect(Some(&old), &landed);
+        assert_eq!(changes, vec![Change::Landing { results: landed.details.landings.clone() }]);
+        assert_eq!(changes[0].kind(), AlertKind::Status);
+        // Told once: the same result again is nothing new.
+        assert!(detect(Some(&landed), &landed).is_empty());
+        // A second core landing later is its own result.
+        let mut two = landed.clone();
+        two.details
+            .landings
+            .push(crate::item::Landing { booster: Some("B1085".into()), ..old.details.landings[0].clone() });
+        let mut both = two.clone();
+        both.details.landings[1].success = Some(false);
+        assert_eq!(
+            detect(Some(&two), &both),
+            vec![Change::Landing { results: vec![both.details.landings[1].clone()] }]
+        );
+        // No attempt, no result to tell.
+        let mut expended = old.clone();
+        expended.details.landings[0].attempt = false;
+        let mut after = expended.clone();
+        after.details.landings[0].success = Some(false);
+        assert!(detect(Some(&expended), &after).is_empty());
     }
 
     #[test]

@@ -195,6 +195,14 @@ fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
                 _ => ("🚦", "Status changed".to_string()),
             }
         }
+        Change::Landing { results } => {
+            changes.extend(results.iter().map(landing_text));
+            if results.iter().all(|l| l.success == Some(true)) {
+                ("🛬", if results.len() > 1 { "Boosters landed" } else { "Booster landed" }.to_string())
+            } else {
+                ("💥", "Landing failed".to_string())
+            }
+        }
         Change::Webcast { went_live, .. } => {
             if *went_live {
                 ("🔴", "Webcast is live".to_string())

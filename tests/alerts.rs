@@ -174,6 +174,40 @@ async fn a_correction_after_a_successful_launch_sends_nothing() {
 }
 
 #[tokio::test]
+async fn booster_landing_results_reach_both_platforms_as_a_status_message() {
+    let mut env = Env::start(None).await;
+    let liftoff = Utc::now() - chrono::Duration::minutes(10);
+    env.edit_roman(liftoff, Some(status(3, "Launch Successful", "Success")));
+    env.poll().await;
+    assert!(env.telegram()[0].0.contains("landing planned"), "{:?}", env.telegram());
+
+    // LL2 fills in the side boosters' landings after the result.
+    env.clear();
+    env.ll2.update(Feed::Launches, ROMAN, |item| {
+        let stages = item["rocket"]["launcher_stage"].as_array_mut().unwrap();
+        stages[0]["landing"]["success"] = json!(true);
+        stages[1]["landing"]["success"] = json!(false);
+    });
+    env.poll().await;
+    let tg = env.telegram();
+    assert_eq!(tg.len(), 1, "one message for the landings: {tg:?}");
+    let text = &tg[0].0;
+    assert!(text.starts_with("💥 <b>Landing failed</b>"), "one core was lost: {text}");
+    assert!(text.contains("on LZ-40") && text.contains("landed ✅"), "{text}");
+    assert!(text.contains("landing failed ❌"), "{text}");
+    let dc = env.discord();
+    assert_eq!(dc.len(), 1);
+    let embed = embed_text(&dc[0]);
+    assert!(embed.contains("Landing failed") && embed.contains("landed ✅"), "{embed}");
+
+    // The same results again are not news.
+    env.clear();
+    env.ll2.touch(Feed::Launches, ROMAN);
+    env.poll().await;
+    assert!(env.telegram().is_empty() && env.discord().is_empty());
+}
+
+#[tokio::test]
 async fn a_five_day_horizon_silences_a_far_net_move_but_not_a_status_change() {
     let mut env = Env::start(Some(5 * DAY)).await;
     let far = Utc::now() + chrono::Duration::days(20);

@@ -204,14 +204,15 @@ struct Launcher {
 }
 
 /// `launcher_stage[].landing`: `attempt`, `success` (null until known),
-/// `location` and `type` as `{name, abbrev}`.
+/// the place (`landing_location` in 2.3.0, `location` in 2.2.0) and `type`
+/// as `{name, abbrev}`.
 #[derive(Debug, Clone, Deserialize)]
 struct LandingModel {
     #[serde(default, deserialize_with = "lenient")]
     attempt: Option<bool>,
     #[serde(default, deserialize_with = "lenient")]
     success: Option<bool>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, alias = "landing_location", deserialize_with = "lenient")]
     location: Option<NamedModel>,
     #[serde(default, rename = "type", deserialize_with = "lenient")]
     landing_type: Option<NamedModel>,
@@ -732,6 +733,8 @@ mod tests {
             Some("https://flightclub.io/result?llId=521f3a1c-f977-4306-9b7f-495858719adf")
         );
         assert_eq!(roman.landings.iter().map(|l| l.attempt).collect::<Vec<_>>(), [true, true, false]);
+        // 2.3.0 names the place `landing_location`.
+        assert_eq!(roman.landings[0].location.as_deref(), Some("LZ-40"));
 
         let p = page(Feed::Launches, LAUNCHES_220_DETAILED);
         let starlink = &find(&p, "95653d52-bb77-4860-a815-dd7141778d17").details;
