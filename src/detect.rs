@@ -276,6 +276,18 @@ pub fn detect(old: Option<&Item>, new: &Item) -> Vec<Change> {
     changes
 }
 
+/// `item` as an alert tells it: with its LL2 update note only when the note
+/// is newer than the one the snapshot `old` carried (it is then the reason
+/// for the change being alerted); an old note is not news.
+pub fn as_told(old: Option<&Item>, item: &Item) -> Item {
+    let mut told = item.clone();
+    let before = old.and_then(|o| o.details.update.as_ref());
+    if !told.details.update.as_ref().is_some_and(|n| n.is_newer_than(before)) {
+        told.details.update = None;
+    }
+    told
+}
+
 /// The landings of `new` whose result (success or failure) is known now
 /// and was not in `old`. Landings are matched by booster serial, else by
 /// position (LL2 lists the cores in a fixed order).
@@ -369,6 +381,25 @@ pub(crate) mod tests {
         let mut after = expended.clone();
         after.details.landings[0].success = Some(false);
         assert!(detect(Some(&expended), &after).is_empty());
+    }
+
+    #[test]
+    fn an_update_note_is_told_only_when_it_is_new() {
+        let note = |id, comment: &str| crate::item::UpdateNote {
+            id: Some(id),
+            comment: comment.into(),
+            link: None,
+            at: Some("2026-11-20T10:00:00Z".parse().unwrap()),
+        };
+        let mut old = sample_launch();
+        old.details.update = Some(note(1, "NET December."));
+        let mut slipped = old.clone();
+        slipped.details.update = Some(note(2, "Delayed to NET January 3."));
+        assert_eq!(as_told(Some(&old), &slipped).details.update, slipped.details.update);
+        assert_eq!(as_told(Some(&slipped), &slipped).details.update, None, "an old note is not news");
+        assert_eq!(as_told(None, &slipped).details.update, slipped.details.update);
+        // A note LL2 took back (an older one is newest again) is not news.
+        assert_eq!(as_told(Some(&slipped), &old).details.update, None);
     }
 
     #[test]

@@ -307,6 +307,44 @@ pub struct Details {
     /// Events: their own information page (the highest-priority one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info_url: Option<String>,
+    /// LL2's newest librarian note (`updates[]`, detailed mode), e.g.
+    /// "Delayed to NET January 3.". In an alert's item it is kept only
+    /// when it is newer than the snapshot before: then it is the reason
+    /// for the alert's schedule or status change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateNote>,
+}
+
+/// One entry of LL2's `updates[]`: why a librarian changed the item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateNote {
+    /// LL2's id of the note (they only grow), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The note itself, on one line.
+    pub comment: String,
+    /// Where it comes from (an article, a NOTAM), an http(s) URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// When LL2 wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl UpdateNote {
+    /// Whether this note came after `before` (the note an older snapshot
+    /// carried): a different note written later, or the first one.
+    pub fn is_newer_than(&self, before: Option<&UpdateNote>) -> bool {
+        match before {
+            None => true,
+            Some(b) if b == self => false,
+            Some(b) => match (self.id.zip(b.id), self.at.zip(b.at)) {
+                (Some((new, old)), _) => new > old,
+                (None, Some((new, old))) => new > old,
+                (None, None) => self.comment != b.comment,
+            },
+        }
+    }
 }
 
 impl Details {

@@ -611,7 +611,8 @@ impl Poller {
             // message per destination, the most important change first.
             let changes = detect::fold_after_liftoff(detect::detect(old.as_ref(), item), item, now);
             if !silent && !changes.is_empty() {
-                let alert = Alert::new(AlertId(self.store.next_id()?), item.clone(), changes, now);
+                let told = detect::as_told(old.as_ref(), item);
+                let alert = Alert::new(AlertId(self.store.next_id()?), told, changes, now);
                 let targets = self.index.read().map(|ix| ix.targets(&ix.route_alert(&alert))).unwrap_or_default();
                 batch.fan_outs.push(FanOut { alert: alert.id, targets, enqueued_at: now });
                 debug!(item = %item.id, kind = %alert.kind(), changes = alert.changes.len(), "change detected");

@@ -76,6 +76,9 @@ pub struct Fact {
     pub value: String,
 }
 
+/// Label of the link to where LL2's update note comes from.
+pub const SOURCE: &str = "Source";
+
 /// Builds the message for `alert` as seen by a subscriber in `tz` at `now`:
 /// the headline of its most important change, then the lines of every
 /// change (a change without lines of its own, such as a webcast going live
@@ -97,6 +100,16 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         }
         changes.extend(more.lines);
         note = note.or(more.note);
+    }
+    let mut pages = links::pages(item);
+    // LL2's librarian note says why a date or status moved; the alert's
+    // item carries one only when it is new (see `detect::as_told`).
+    let moved = alert.changes.iter().any(|c| matches!(c, Change::Schedule { .. } | Change::Status { .. }));
+    if let Some(note) = item.details.update.as_ref().filter(|_| moved) {
+        changes.push(format!("💬 “{}”", note.comment));
+        if let Some(url) = &note.link {
+            pages.push(Link { label: SOURCE, url: url.clone() });
+        }
     }
     let exact = item.when.filter(|_| to_the_hour(precision));
     let webcast = alert
@@ -128,7 +141,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         details: details(item),
         webcast,
         link: links::main_page(item),
-        pages: links::pages(item),
+        pages,
         image: item.image.clone(),
         description: item.description.clone(),
     }
@@ -495,8 +508,34 @@ mod snapshot_tests {
         s.parse().unwrap()
     }
 
-    fn alert(item: Item, change: Change, now: DateTime<Utc>) -> Alert {
+    /// An alert of one change, as detection tells it when LL2 wrote no new
+    /// note (the fixtures' notes are old news).
+    fn alert(mut item: Item, change: Change, now: DateTime<Utc>) -> Alert {
+        item.details.update = None;
         Alert::new(AlertId(1), item, vec![change], now)
+    }
+
+    #[test]
+    fn a_new_librarian_note_is_quoted_with_its_source_under_a_schedule_or_status_change() {
+        let (_, mut slip, now) = cases().into_iter().find(|c| c.0 == "schedule_slip").unwrap();
+        slip.item.details.update = Some(crate::item::UpdateNote {
+            id: Some(7),
+            comment: "Delayed to NET January 3.".into(),
+            link: Some("https://example.org/why".into()),
+            at: None,
+        });
+        let msg = message(&slip, chrono_tz::UTC, now);
+        assert_eq!(msg.changes.last().map(String::as_str), Some("💬 “Delayed to NET January 3.”"));
+        assert_eq!(
+            msg.pages.last(),
+            Some(&crate::links::Link { label: super::SOURCE, url: "https://example.org/why".into() })
+        );
+        // A reminder is no place for it.
+        let reminder = Alert {
+            changes: vec![Change::Reminder { offset: std::time::Duration::from_secs(3600), when: now }],
+            ..slip
+        };
+        assert!(!message(&reminder, chrono_tz::UTC, now).changes.iter().any(|c| c.contains("January 3")));
     }
 
     /// Every case: (name, alert, now).

@@ -174,6 +174,36 @@ async fn a_correction_after_a_successful_launch_sends_nothing() {
 }
 
 #[tokio::test]
+async fn the_librarians_note_says_why_a_launch_slipped_once() {
+    let mut env = Env::start(None).await;
+    let net = env.roman_net() + chrono::Duration::days(3);
+    env.ll2.update(Feed::Launches, ROMAN, |item| {
+        let at = json!(net.to_rfc3339_opts(SecondsFormat::Secs, true));
+        item["net"] = at.clone();
+        item["window_start"] = at.clone();
+        item["window_end"] = at;
+        let note = json!({"id": 99999, "comment": "Delayed to NET January 3.\r\nPer the provider.",
+            "info_url": "https://example.org/roman-slip", "created_on": Utc::now().to_rfc3339()});
+        item["updates"].as_array_mut().unwrap().insert(0, note);
+    });
+    env.poll().await;
+    let tg = env.telegram();
+    assert_eq!(tg.len(), 1, "{tg:?}");
+    assert!(tg[0].0.contains("💬 “Delayed to NET January 3. Per the provider.”"), "{}", tg[0].0);
+    assert!(tg[0].0.contains("https://example.org/roman-slip"), "the note's source is linked: {}", tg[0].0);
+    let embed = embed_text(&env.discord()[0]);
+    assert!(embed.contains("Delayed to NET January 3.") && embed.contains("https://example.org/roman-slip"), "{embed}");
+
+    // The next change, without a new note, does not repeat the old one.
+    env.clear();
+    env.edit_roman(net, Some(status(5, "On Hold", "Hold")));
+    env.poll().await;
+    let tg = env.telegram();
+    assert_eq!(tg.len(), 1);
+    assert!(!tg[0].0.contains("Delayed to NET January 3."), "{}", tg[0].0);
+}
+
+#[tokio::test]
 async fn booster_landing_results_reach_both_platforms_as_a_status_message() {
     let mut env = Env::start(None).await;
     let liftoff = Utc::now() - chrono::Duration::minutes(10);

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::item::{Details, Item, Landing, Named, Precision, Video};
+use crate::item::{Details, Item, Landing, Named, Precision, UpdateNote, Video};
 use crate::types::{Feed, ItemId, ItemKind};
 
 /// A list answer, converted. `next` is the raw text LL2 sent; checking that
@@ -130,6 +130,9 @@ struct Launch {
     id: Ll2Id,
     name: String,
     last_updated: DateTime<Utc>,
+    /// Librarian notes (detailed mode), newest first as LL2 sends them.
+    #[serde(default, deserialize_with = "lenient_vec")]
+    updates: Vec<UpdateModel>,
     #[serde(default, deserialize_with = "lenient_text")]
     slug: Option<String>,
     #[serde(default, deserialize_with = "lenient_text")]
@@ -224,6 +227,32 @@ struct LaunchRef {
     name: String,
 }
 
+/// `updates[]`: `id`, `comment`, `info_url`, `created_on`.
+#[derive(Debug, Clone, Deserialize)]
+struct UpdateModel {
+    #[serde(default, deserialize_with = "lenient_int")]
+    id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    comment: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    info_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    created_on: Option<DateTime<Utc>>,
+}
+
+/// The newest readable note of `updates`, by date (LL2 sends them newest
+/// first, but not always).
+fn newest_update(updates: Vec<UpdateModel>) -> Option<UpdateNote> {
+    updates
+        .into_iter()
+        .filter_map(|u| {
+            let comment = sanitize(&u.comment?, 280);
+            let link = u.info_url.filter(|l| l.starts_with("https://") || l.starts_with("http://"));
+            (!comment.is_empty()).then_some(UpdateNote { id: u.id, comment, link, at: u.created_on })
+        })
+        .max_by_key(|n| (n.at, n.id))
+}
+
 /// An `info_urls[]` entry.
 #[derive(Debug, Clone, Deserialize)]
 struct InfoUrl {
@@ -238,6 +267,9 @@ struct Event {
     id: Ll2Id,
     name: String,
     last_updated: DateTime<Utc>,
+    /// Librarian notes (detailed mode), newest first as LL2 sends them.
+    #[serde(default, deserialize_with = "lenient_vec")]
+    updates: Vec<UpdateModel>,
     #[serde(default, deserialize_with = "lenient_text")]
     slug: Option<String>,
     #[serde(default, deserialize_with = "lenient_text")]
@@ -368,6 +400,7 @@ impl Launch {
             flightclub_url: self.flightclub_url,
             launches: Vec::new(),
             info_url: None,
+            update: newest_update(self.updates),
         };
         let mut agencies = Vec::new();
         let providers = self.launch_service_provider.into_iter().chain(mission_agencies);
@@ -445,6 +478,7 @@ impl Event {
             details: Details {
                 launches: self.launches.into_iter().map(|l| l.name).filter(|n| !n.trim().is_empty()).collect(),
                 info_url: self.info_urls.into_iter().min_by_key(|u| u.priority.unwrap_or(i64::MAX)).map(|u| u.url),
+                update: newest_update(self.updates),
                 ..Details::default()
             },
         }
@@ -733,6 +767,11 @@ mod tests {
             Some("https://flightclub.io/result?llId=521f3a1c-f977-4306-9b7f-495858719adf")
         );
         assert_eq!(roman.landings.iter().map(|l| l.attempt).collect::<Vec<_>>(), [true, true, false]);
+        // The newest librarian note, by date (LL2's order is not always).
+        let mmx = &find(&p, "69ebbcd2-b257-4070-9ef9-21e7d1f8a883").details;
+        let note = mmx.update.as_ref().unwrap();
+        assert_eq!((note.id, note.comment.as_str()), (Some(15898), "GO for launch."));
+        assert_eq!(note.link.as_deref(), Some("https://www.jaxa.jp/press/2026/08/20260820-1_j.html"));
         // 2.3.0 names the place `landing_location`.
         assert_eq!(roman.landings[0].location.as_deref(), Some("LZ-40"));
 
