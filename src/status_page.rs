@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::metrics::PollFailure;
+use crate::store::DestinationPause;
 use crate::types::format_duration;
 
 /// How many upcoming items the page lists.
@@ -36,6 +37,8 @@ pub(crate) struct StatusView {
     pub(crate) dead_letters: u64,
     /// Platform → (enabled, disabled) subscriptions.
     pub(crate) subscriptions: BTreeMap<&'static str, (u64, u64)>,
+    /// Destinations paused after a refusal an admin can fix.
+    pub(crate) paused: Vec<DestinationPause>,
     pub(crate) upcoming: Vec<UpcomingView>,
 }
 
@@ -144,6 +147,15 @@ pub(crate) fn render(v: &StatusView) -> String {
                         tr { td { (platform) } td { (enabled) } td { (disabled) } }
                     }
                 }
+                @if !v.paused.is_empty() {
+                    p { "Paused destinations (their alerts become dead letters until fixed; a command there or a restart resumes them):" }
+                    table {
+                        tr { th { "Destination" } th { "Since" } th { "Reason" } }
+                        @for p in &v.paused {
+                            tr { td { (p.destination) } td { (time(p.since)) } td { span class="bad" { (p.reason) } } }
+                        }
+                    }
+                }
                 h2 { "Next " (UPCOMING) " upcoming" }
                 @if v.upcoming.is_empty() { p { "Nothing upcoming known yet." } }
                 table {
@@ -203,6 +215,13 @@ mod tests {
             outbox_depth: 4,
             dead_letters: 2,
             subscriptions: BTreeMap::from([("telegram", (5, 1))]),
+            paused: vec![DestinationPause {
+                destination: "discord:42".parse().unwrap(),
+                reason: "Missing Permissions (code 50013)".into(),
+                since: at("2029-12-31T20:00:00Z"),
+                until: at("2030-01-01T01:00:00Z"),
+                attempts: 1,
+            }],
             upcoming: vec![UpcomingView {
                 kind: "launch",
                 name: "<b>Falcon 9</b> & \"Starlink\"".into(),
@@ -215,7 +234,7 @@ mod tests {
         assert!(page.contains("&lt;b&gt;Falcon 9&lt;/b&gt; &amp; &quot;Starlink&quot;"), "{page}");
         assert!(!page.contains("<b>Falcon"), "{page}");
         assert!(page.contains("HTTP 502 &lt;x&gt;"), "{page}");
-        for part in ["in 1d 1h", "11</strong> of 15", "10m ago", "never", "telegram", "1d sent", "1h pending", "Up 3h"]
+        for part in ["discord:42", "Missing Permissions (code 50013)", "in 1d 1h", "11</strong> of 15", "10m ago", "never", "telegram", "1d sent", "1h pending", "Up 3h"]
         {
             assert!(page.contains(part), "{part:?} missing:\n{page}");
         }

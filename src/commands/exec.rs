@@ -14,7 +14,7 @@ use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{Filter, Origin, SubId, Subscription};
-use crate::store::{ChatSettings, Store, StoreError};
+use crate::store::{ChatSettings, DestinationPause, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination, Mention, format_duration};
 
@@ -116,7 +116,11 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
     }
     let settings = chat_settings(&ctx.destination, svc)?;
-    let chat = Chat { ctx, svc, settings };
+    // A command from a paused chat means someone is there who may have
+    // fixed what it refused us for: alerts go out again (the next one is
+    // the test). `/list` says so.
+    let resumed = svc.subs.resume_from_chat(&ctx.destination)?;
+    let chat = Chat { ctx, svc, settings, resumed };
     Ok(match cmd {
         ChatCommand::Start => Reply::public(
             "🚀 Hi! I send alerts about launches and space events: new items, schedule slips, status changes, \
@@ -174,6 +178,8 @@ struct Chat<'a> {
     ctx: &'a CommandContext,
     svc: &'a Services<'a>,
     settings: ChatSettings,
+    /// Pauses of this chat the command ended.
+    resumed: Vec<DestinationPause>,
 }
 
 impl Chat<'_> {
@@ -264,6 +270,13 @@ impl Chat<'_> {
             return Ok(Reply::public("No subscriptions here yet. Try /subscribe or /subscribe agency SpaceX."));
         }
         let mut out = String::from("Subscriptions of this chat:\n");
+        for p in &self.resumed {
+            let since = p.since.with_timezone(&self.settings.timezone).format("%Y-%m-%d %H:%M %Z");
+            out.push_str(&format!(
+                "⏸ paused since {since}: {}. Resumed now by this command; alerts go out again.\n",
+                p.reason
+            ));
+        }
         for (i, s) in existing.iter().enumerate() {
             let paused = if s.enabled { "" } else { " (paused: the bot could not post here)" };
             out.push_str(&format!("{}. {}{paused}\n", i + 1, describe(&s.filter)));
