@@ -440,7 +440,11 @@ mod tests {
             until: ago(-3600),
             attempts: 1,
         };
-        let store = Ok(StoreHealth { outbox_depth: 0, paused: vec![paused], last_success: vec![(Feed::Events, Some(ago(1))), (Feed::Launches, Some(ago(1)))] });
+        let store = Ok(StoreHealth {
+            outbox_depth: 0,
+            paused: vec![paused],
+            last_success: vec![(Feed::Events, Some(ago(1))), (Feed::Launches, Some(ago(1)))],
+        });
         let (code, paused) = check(store, &quiet);
         assert_eq!(code, StatusCode::OK, "a paused destination is a detail, not a fault: {paused}");
         assert_eq!(paused["paused_destinations"][0]["destination"], "discord:42");

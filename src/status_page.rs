@@ -234,8 +234,18 @@ mod tests {
         assert!(page.contains("&lt;b&gt;Falcon 9&lt;/b&gt; &amp; &quot;Starlink&quot;"), "{page}");
         assert!(!page.contains("<b>Falcon"), "{page}");
         assert!(page.contains("HTTP 502 &lt;x&gt;"), "{page}");
-        for part in ["discord:42", "Missing Permissions (code 50013)", "in 1d 1h", "11</strong> of 15", "10m ago", "never", "telegram", "1d sent", "1h pending", "Up 3h"]
-        {
+        for part in [
+            "discord:42",
+            "Missing Permissions (code 50013)",
+            "in 1d 1h",
+            "11</strong> of 15",
+            "10m ago",
+            "never",
+            "telegram",
+            "1d sent",
+            "1h pending",
+            "Up 3h",
+        ] {
             assert!(page.contains(part), "{part:?} missing:\n{page}");
         }
         assert!(!page.contains("<script"), "no JavaScript");

@@ -766,7 +766,9 @@ impl Store {
         loop {
             let rows = match &after {
                 None => self.outbox.iter(),
-                Some(k) => self.outbox.range::<&[u8], _>((std::ops::Bound::Excluded(k.as_ref()), std::ops::Bound::Unbounded)),
+                Some(k) => {
+                    self.outbox.range::<&[u8], _>((std::ops::Bound::Excluded(k.as_ref()), std::ops::Bound::Unbounded))
+                }
             };
             for kv in rows {
                 let (k, v) = kv?;

@@ -293,7 +293,10 @@ impl Deliverer {
             false
         })?;
         for (key, entry) in expired {
-            let reason = format!("no {} sender in this run (its token is not configured) until max age", entry.destination.platform());
+            let reason = format!(
+                "no {} sender in this run (its token is not configured) until max age",
+                entry.destination.platform()
+            );
             warn!(dest = %entry.destination, %reason, "giving up on delivery; moved to dead letters");
             self.store.dead_letter(key, &entry, &reason, now)?;
             metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
@@ -418,7 +421,9 @@ impl Deliverer {
                 this.lock_busy().remove(&dest);
                 match outcome {
                     Ok(s) => this.record(s),
-                    Err(e) => warn!(dest = %dest, error = %e, "delivery to a destination failed; tried again next pass"),
+                    Err(e) => {
+                        warn!(dest = %dest, error = %e, "delivery to a destination failed; tried again next pass")
+                    }
                 }
             });
         }
