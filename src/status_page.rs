@@ -60,6 +60,13 @@ pub(crate) struct UpcomingView {
     pub(crate) reminders: Vec<(Duration, bool)>,
 }
 
+/// The platform's own words at the end of a refusal ("Discord answered 403
+/// for channel 42: Missing Permissions (code 50013)" → "Missing
+/// Permissions (code 50013)"): the page shows no chat or channel ids.
+fn platform_words(reason: &str) -> &str {
+    reason.rsplit(": ").next().unwrap_or(reason)
+}
+
 /// `in 2d 3h`, `in 45m`, `3h ago`: the two largest units, whole minutes.
 fn countdown(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let secs = (to - from).num_seconds();
@@ -150,9 +157,9 @@ pub(crate) fn render(v: &StatusView) -> String {
                 @if !v.paused.is_empty() {
                     p { "Paused destinations (their alerts become dead letters until fixed; a command there or a restart resumes them):" }
                     table {
-                        tr { th { "Destination" } th { "Since" } th { "Reason" } }
+                        tr { th { "Platform" } th { "Since" } th { "Reason" } }
                         @for p in &v.paused {
-                            tr { td { (p.destination) } td { (time(p.since)) } td { span class="bad" { (p.reason) } } }
+                            tr { td { (p.destination.platform()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
                         }
                     }
                 }
@@ -217,7 +224,7 @@ mod tests {
             subscriptions: BTreeMap::from([("telegram", (5, 1))]),
             paused: vec![DestinationPause {
                 destination: "discord:42".parse().unwrap(),
-                reason: "Missing Permissions (code 50013)".into(),
+                reason: "Discord answered 403 for channel 4299: Missing Permissions (code 50013)".into(),
                 since: at("2029-12-31T20:00:00Z"),
                 until: at("2030-01-01T01:00:00Z"),
                 attempts: 1,
@@ -235,7 +242,7 @@ mod tests {
         assert!(!page.contains("<b>Falcon"), "{page}");
         assert!(page.contains("HTTP 502 &lt;x&gt;"), "{page}");
         for part in [
-            "discord:42",
+            "discord",
             "Missing Permissions (code 50013)",
             "in 1d 1h",
             "11</strong> of 15",
@@ -249,5 +256,6 @@ mod tests {
             assert!(page.contains(part), "{part:?} missing:\n{page}");
         }
         assert!(!page.contains("<script"), "no JavaScript");
+        assert!(!page.contains("4299") && !page.contains("discord:42"), "no channel ids: {page}");
     }
 }

@@ -566,3 +566,55 @@ async fn alerts_without_mentions_have_no_content_and_ping_no_one() {
     assert!(body.get("content").is_none_or(Value::is_null), "{body}");
     assert_eq!(body["allowed_mentions"], serde_json::json!({"parse": [], "roles": [], "users": []}));
 }
+
+/// The real binary, restarted like cron does: a channel whose bot lost its
+/// permissions (403 50013) is paused, not disabled; once the admin fixed
+/// them, the next start tries the config watch again and alerts arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_permissions_then_fixed_then_restart_delivers_again() {
+    use support::binary::{tminus, write_config};
+    use support::fake_ll2::FakeLl2;
+    const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
+    let once = |config: std::path::PathBuf| async move {
+        let out = tokio::task::spawn_blocking(move || tminus(&config, "once").output().unwrap()).await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let ll2 = FakeLl2::start().await;
+    let discord = FakeDiscord::builder().token(TOKEN).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "\n[alerts]\nreminders = \"off\"\n\n[discord]\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\n\n\
+         [[watch]]\nname = \"ops\"\nto = [\"discord:{CHANNEL}\"]\nalerts = [\"status\"]\n",
+        discord.api_url()
+    );
+    let config = write_config(dir.path(), &ll2, &extra);
+    once(config.clone()).await;
+
+    ll2.set_field(
+        tminus::types::Feed::Launches,
+        MMX,
+        "/status",
+        serde_json::json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}),
+    );
+    discord.fail_always(Target::Channel(CHANNEL), Fault::MissingPermissions);
+    let log = once(config.clone()).await;
+    assert!(log.contains("paused"), "{log}");
+    assert_eq!(discord.requests_to(Target::Channel(CHANNEL)).len(), 1);
+    assert!(discord.messages(Target::Channel(CHANNEL)).is_empty());
+
+    // The admin gives the permission back; tminus starts again.
+    discord.clear_faults(Target::Channel(CHANNEL));
+    ll2.set_field(
+        tminus::types::Feed::Launches,
+        MMX,
+        "/status",
+        serde_json::json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
+    );
+    let log = once(config.clone()).await;
+    let sent = discord.messages(Target::Channel(CHANNEL));
+    assert_eq!(sent.len(), 1, "{log}");
+    assert!(sent[0].to_string().contains("Go for Launch"), "{}", sent[0]);
+    assert!(!log.contains(TOKEN), "{log}");
+}
