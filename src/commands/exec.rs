@@ -570,6 +570,34 @@ mod tests {
         }
 
         #[test]
+        fn any_command_from_a_paused_chat_resumes_it_and_list_says_so() {
+            let f = fixture();
+            run(&f, -100, true, "/subscribe");
+            let group = Destination::Telegram(ChatId(-100));
+            let topic = Destination::TelegramTopic(ChatId(-100), crate::types::ThreadId(7));
+            let since = "2030-01-01T10:00:00Z".parse().unwrap();
+            for dest in [&group, &topic, &Destination::Telegram(ChatId(-200))] {
+                let reason = "Telegram: Bad Request: not enough rights to send text messages to the chat".to_string();
+                let until = since + chrono::Duration::hours(1);
+                f.subs
+                    .pause(&DestinationPause { destination: dest.clone(), reason, since, until, attempts: 1 })
+                    .unwrap();
+            }
+            let list = run(&f, -100, false, "/list").text;
+            assert!(
+                list.contains("⏸ paused since 2030-01-01 10:00 UTC: Telegram: Bad Request: not enough rights"),
+                "{list}"
+            );
+            assert!(list.contains("Resumed now"), "{list}");
+            assert!(f.store.pause_of(&group).unwrap().is_none());
+            assert!(f.store.pause_of(&topic).unwrap().is_none(), "the chat's topics too");
+            assert!(f.store.pause_of(&Destination::Telegram(ChatId(-200))).unwrap().is_some(), "not other chats");
+            assert!(!run(&f, -100, false, "/list").text.contains("paused"), "shown once, when resumed");
+            run(&f, -200, false, "/next");
+            assert!(f.store.pause_of(&Destination::Telegram(ChatId(-200))).unwrap().is_none(), "/next resumes too");
+        }
+
+        #[test]
         fn only_admins_change_settings_and_limits_hold() {
             let f = fixture();
             assert!(run(&f, -100, false, "/subscribe").text.contains("Only administrators"));

@@ -698,3 +698,25 @@ fn log_stats(stats: &DrainStats) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_start_at_an_hour_and_double_to_a_day() {
+        let dest = Destination::Console;
+        let now = Utc::now();
+        let mut pause = next_pause(None, &dest, "no rights", now);
+        assert_eq!((pause.attempts, pause.since, pause.until - now), (1, now, chrono::Duration::hours(1)));
+        let mut hours = Vec::new();
+        for _ in 0..7 {
+            let later = pause.until;
+            pause = next_pause(Some(&pause), &dest, "still no rights", later);
+            hours.push((pause.until - later).num_hours());
+            assert_eq!(pause.since, now, "since stays the first refusal");
+        }
+        assert_eq!(hours, [2, 4, 8, 16, 24, 24, 24]);
+        assert_eq!((pause.attempts, pause.reason.as_str()), (8, "still no rights"));
+    }
+}
