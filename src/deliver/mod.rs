@@ -604,24 +604,7 @@ impl Deliverer {
                 stats.delivered += 1;
             }
             Err(SendError::Transient { reason, retry_after }) => {
-                if retry_after.is_some() {
-                    metrics::global().rate_limited(entry.destination.platform());
-                }
-                let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
-                if age > self.config.max_age {
-                    warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
-                    self.store.dead_letter(key, &entry, &reason, now)?;
-                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-                    stats.dead += 1;
-                } else {
-                    entry.attempts += 1;
-                    let wait = retry_after.unwrap_or_else(|| RETRY.delay(entry.attempts));
-                    debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
-                    entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
-                    self.store.reschedule(key, &entry)?;
-                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Retried);
-                    stats.retried += 1;
-                }
+                self.retry_later(key, entry, &reason, retry_after, now, stats)?;
             }
             Err(SendError::Permanent { reason }) => {
                 warn!(dest = %entry.destination, sub = entry.sub.0, %reason, "destination refuses delivery; disabling its subscriptions");
@@ -630,15 +613,7 @@ impl Deliverer {
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Permanent);
                 stats.dead += 1;
             }
-            Err(SendError::Paused { reason }) => {
-                let next = next_pause(pause.as_ref(), &entry.destination, &reason, now);
-                warn!(dest = %entry.destination, %reason, attempts = next.attempts, until = %next.until, "destination refuses delivery until its admin fixes it; paused, its alerts become dead letters meanwhile");
-                self.subs.pause(&next)?;
-                self.store.dead_letter(key, &entry, &format!("destination paused: {reason}"), now)?;
-                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-                stats.dead += 1;
-                *pause = Some(next);
-            }
+            Err(SendError::Paused { reason }) => self.pause(key, &entry, &reason, now, stats, pause)?,
             Err(SendError::Migrated { to }) => {
                 info!(from = %entry.destination, to = to.0, "chat migrated; moving its subscriptions and resending");
                 let to = Destination::Telegram(to);
@@ -654,6 +629,60 @@ impl Deliverer {
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Rejected);
                 stats.dead += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// A refusal an admin can fix: the destination is paused (or its pause
+    /// extended, after a failed probe) and the entry moves to dead letters.
+    fn pause(
+        &self,
+        key: OutboxKey,
+        entry: &OutboxEntry,
+        reason: &str,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+        pause: &mut Option<DestinationPause>,
+    ) -> Result<(), StoreError> {
+        let next = next_pause(pause.as_ref(), &entry.destination, reason, now);
+        warn!(dest = %entry.destination, %reason, attempts = next.attempts, until = %next.until, "destination refuses delivery until its admin fixes it; paused, its alerts become dead letters meanwhile");
+        self.subs.pause(&next)?;
+        self.store.dead_letter(key, entry, &format!("destination paused: {reason}"), now)?;
+        metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
+        stats.dead += 1;
+        *pause = Some(next);
+        Ok(())
+    }
+
+    /// A transient failure: the entry is tried again after the platform's
+    /// `retry_after` or the next step of [`RETRY`], or moved to dead
+    /// letters once older than `max_age`.
+    fn retry_later(
+        &self,
+        key: OutboxKey,
+        mut entry: OutboxEntry,
+        reason: &str,
+        retry_after: Option<Duration>,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+    ) -> Result<(), StoreError> {
+        if retry_after.is_some() {
+            metrics::global().rate_limited(entry.destination.platform());
+        }
+        let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
+        if age > self.config.max_age {
+            warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
+            self.store.dead_letter(key, &entry, reason, now)?;
+            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
+            stats.dead += 1;
+        } else {
+            entry.attempts += 1;
+            let wait = retry_after.unwrap_or_else(|| RETRY.delay(entry.attempts));
+            debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
+            entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+            self.store.reschedule(key, &entry)?;
+            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Retried);
+            stats.retried += 1;
         }
         Ok(())
     }
