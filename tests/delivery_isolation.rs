@@ -1,6 +1,7 @@
 //! Delivery isolation: every destination drains on its own. A destination
 //! paused by its platform (a chat's 429 with a retry_after of minutes, the
-//! bot-wide flood pause after many of them) delays no other destination,
+//! bot-wide flood pause after many of them) or slow to answer delays no
+//! other destination,
 //! and entries of a platform without a sender neither crowd out the rest
 //! nor stay forever. Real `Deliverer::run` and senders against the fake
 //! Telegram and Discord servers; the console is a recorder.
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use support::app::Recorder;
 use support::data::upcoming_launch;
-use support::fake_discord::{FakeDiscord, Target as DiscordTarget};
+use support::fake_discord::{FakeDiscord, Fault, Target as DiscordTarget};
 use support::fake_telegram::{Behaviour, FakeTelegram};
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
@@ -166,6 +167,20 @@ async fn five_paused_chats_hold_back_neither_the_console_nor_discord() {
             .await;
     }
     assert_eq!(env.store.dead_letter_count(), 0, "paused is not given up on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_endpoint_holds_back_no_other_destination() {
+    let env = Env::start(&[Destination::Discord(ChannelId(CHANNEL)), Destination::Console, chat(B)]).await;
+    // Each answer takes longer than every deadline here (the sender's own
+    // timeout is 15 s).
+    for _ in 0..4 {
+        env.discord.fail_once(DiscordTarget::Channel(CHANNEL), Fault::Slow(Duration::from_secs(12)));
+    }
+    for n in 1..=3 {
+        env.alert();
+        env.within_one_poll("the console and Telegram", |e| e.console_got() == n && e.tg.sent_to(B).len() == n).await;
+    }
 }
 
 /// Entries for a platform without a sender (its token was removed) fill a
