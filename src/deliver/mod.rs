@@ -413,12 +413,12 @@ impl Deliverer {
                 self.record(DrainStats { waiting: entries.len(), ..DrainStats::default() });
                 continue;
             }
-            let dest = dest.clone();
-            let this = self.clone();
+            let busy = Busy { deliverer: self.clone(), dest: dest.clone() };
             let work = self.serve(queue, now, stop.clone());
             tasks.spawn(async move {
                 let outcome = work.await;
-                this.lock_busy().remove(&dest);
+                let (this, dest) = (busy.deliverer.clone(), busy.dest.clone());
+                drop(busy);
                 match outcome {
                     Ok(s) => this.record(s),
                     Err(e) => {
@@ -685,6 +685,20 @@ impl Deliverer {
             stats.retried += 1;
         }
         Ok(())
+    }
+}
+
+/// A destination marked as served by a task of `run`; the mark goes with
+/// the task however it ends (a panic included), so no destination is left
+/// unserved.
+struct Busy {
+    deliverer: Arc<Deliverer>,
+    dest: Destination,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.deliverer.lock_busy().remove(&self.dest);
     }
 }
 
