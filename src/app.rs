@@ -143,6 +143,9 @@ impl App {
             unchanged = rec.unchanged,
             "config watches reconciled"
         );
+        // The config is the truth: a watch's destination paused for a
+        // refusal an admin can fix is tried again at every start.
+        subs.resume_config_watches()?;
         let client = ll2::Client::new(&config.ll2).map_err(|e| AppError::Startup(e.to_string()))?;
         let deliverer = Arc::new(Deliverer::new(
             subs.clone(),

@@ -52,7 +52,7 @@ use tracing::{info, warn};
 
 use crate::metrics::{self, Metrics, PollFailure, StoreGauges};
 use crate::status_page::{self, FeedView, StatusView, UpcomingView};
-use crate::store::{ReminderKey, Store, StoreError};
+use crate::store::{DestinationPause, ReminderKey, Store, StoreError};
 use crate::types::Feed;
 
 /// How long store-derived gauges of `/metrics` are reused.
@@ -151,6 +151,8 @@ pub(crate) async fn serve(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoreHealth {
     pub(crate) outbox_depth: u64,
+    /// Destinations paused after a refusal an admin can fix.
+    pub(crate) paused: Vec<DestinationPause>,
     /// Each configured feed's last successful poll, from its stored state.
     pub(crate) last_success: Vec<(Feed, Option<DateTime<Utc>>)>,
 }
@@ -160,7 +162,7 @@ pub(crate) struct StoreHealth {
 pub(crate) fn store_health(store: &Store, feeds: &[Feed]) -> Result<StoreHealth, StoreError> {
     let last_success =
         feeds.iter().map(|f| Ok((*f, store.feed_state(*f)?.last_success))).collect::<Result<_, StoreError>>()?;
-    Ok(StoreHealth { outbox_depth: store.outbox_len() as u64, last_success })
+    Ok(StoreHealth { outbox_depth: store.outbox_len() as u64, paused: store.pauses()?, last_success })
 }
 
 /// What the process itself knows for `/healthz` (not in the store): each
@@ -249,8 +251,28 @@ pub(crate) fn health(
     if let Some(e) = store_error {
         body["store_error"] = json!(e);
     }
+    if let Ok(s) = &store {
+        body["paused_destinations"] = paused_json(&s.paused);
+    }
     let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, body)
+}
+
+/// Paused destinations for `/healthz`: a detail, not a verdict (a chat
+/// whose admin took the bot's rights is not a fault of tminus).
+fn paused_json(paused: &[DestinationPause]) -> Value {
+    paused
+        .iter()
+        .map(|p| {
+            json!({
+                "destination": p.destination.to_string(),
+                "reason": p.reason,
+                "since": rfc3339(p.since),
+                "until": rfc3339(p.until),
+                "attempts": p.attempts,
+            })
+        })
+        .collect()
 }
 
 async fn healthz(State(st): State<ServerState>) -> Response {
@@ -324,6 +346,7 @@ pub(crate) fn status_view(st: &ServerState, now: DateTime<Utc>) -> Result<Status
         outbox_depth: gauges.outbox_depth,
         dead_letters: gauges.dead_letters,
         subscriptions,
+        paused: st.store.pauses()?,
         upcoming,
     })
 }
@@ -385,6 +408,7 @@ mod tests {
         let polled = |events: Option<DateTime<Utc>>, launches: Option<DateTime<Utc>>, depth: u64| {
             Ok(StoreHealth {
                 outbox_depth: depth,
+                paused: Vec::new(),
                 last_success: vec![(Feed::Events, events), (Feed::Launches, launches)],
             })
         };
@@ -408,6 +432,23 @@ mod tests {
         let (code, body) = check(polled(Some(ago(1)), Some(ago(0)), 3), &failing);
         assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")), "{body}");
         assert_eq!(body["outbox_depth"], 3);
+        assert_eq!(body["paused_destinations"], json!([]));
+        let paused = DestinationPause {
+            destination: "discord:42".parse().unwrap(),
+            reason: "Missing Permissions (code 50013)".into(),
+            since: ago(60),
+            until: ago(-3600),
+            attempts: 1,
+        };
+        let store = Ok(StoreHealth {
+            outbox_depth: 0,
+            paused: vec![paused],
+            last_success: vec![(Feed::Events, Some(ago(1))), (Feed::Launches, Some(ago(1)))],
+        });
+        let (code, paused) = check(store, &quiet);
+        assert_eq!(code, StatusCode::OK, "a paused destination is a detail, not a fault: {paused}");
+        assert_eq!(paused["paused_destinations"][0]["destination"], "discord:42");
+        assert!(paused["paused_destinations"][0]["reason"].as_str().unwrap().contains("50013"), "{paused}");
         assert!(body["feeds"]["launches"]["last_error"]["at"].as_str().unwrap().ends_with('Z'));
         // A restart remembers the last success: a fresh process whose feeds
         // were polled recently is healthy, one whose feeds are old is stale.

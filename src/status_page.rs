@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::metrics::PollFailure;
+use crate::store::DestinationPause;
 use crate::types::format_duration;
 
 /// How many upcoming items the page lists.
@@ -36,6 +37,8 @@ pub(crate) struct StatusView {
     pub(crate) dead_letters: u64,
     /// Platform → (enabled, disabled) subscriptions.
     pub(crate) subscriptions: BTreeMap<&'static str, (u64, u64)>,
+    /// Destinations paused after a refusal an admin can fix.
+    pub(crate) paused: Vec<DestinationPause>,
     pub(crate) upcoming: Vec<UpcomingView>,
 }
 
@@ -55,6 +58,13 @@ pub(crate) struct UpcomingView {
     pub(crate) when: DateTime<Utc>,
     /// Each configured reminder offset and whether it was sent.
     pub(crate) reminders: Vec<(Duration, bool)>,
+}
+
+/// The platform's own words at the end of a refusal ("Discord answered 403
+/// for channel 42: Missing Permissions (code 50013)" → "Missing
+/// Permissions (code 50013)"): the page shows no chat or channel ids.
+fn platform_words(reason: &str) -> &str {
+    reason.rsplit(": ").next().unwrap_or(reason)
 }
 
 /// `in 2d 3h`, `in 45m`, `3h ago`: the two largest units, whole minutes.
@@ -144,6 +154,15 @@ pub(crate) fn render(v: &StatusView) -> String {
                         tr { td { (platform) } td { (enabled) } td { (disabled) } }
                     }
                 }
+                @if !v.paused.is_empty() {
+                    p { "Paused destinations (their alerts become dead letters until fixed; a command there or a restart resumes them):" }
+                    table {
+                        tr { th { "Platform" } th { "Since" } th { "Reason" } }
+                        @for p in &v.paused {
+                            tr { td { (p.destination.platform()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
+                        }
+                    }
+                }
                 h2 { "Next " (UPCOMING) " upcoming" }
                 @if v.upcoming.is_empty() { p { "Nothing upcoming known yet." } }
                 table {
@@ -203,6 +222,13 @@ mod tests {
             outbox_depth: 4,
             dead_letters: 2,
             subscriptions: BTreeMap::from([("telegram", (5, 1))]),
+            paused: vec![DestinationPause {
+                destination: "discord:42".parse().unwrap(),
+                reason: "Discord answered 403 for channel 4299: Missing Permissions (code 50013)".into(),
+                since: at("2029-12-31T20:00:00Z"),
+                until: at("2030-01-01T01:00:00Z"),
+                attempts: 1,
+            }],
             upcoming: vec![UpcomingView {
                 kind: "launch",
                 name: "<b>Falcon 9</b> & \"Starlink\"".into(),
@@ -215,10 +241,21 @@ mod tests {
         assert!(page.contains("&lt;b&gt;Falcon 9&lt;/b&gt; &amp; &quot;Starlink&quot;"), "{page}");
         assert!(!page.contains("<b>Falcon"), "{page}");
         assert!(page.contains("HTTP 502 &lt;x&gt;"), "{page}");
-        for part in ["in 1d 1h", "11</strong> of 15", "10m ago", "never", "telegram", "1d sent", "1h pending", "Up 3h"]
-        {
+        for part in [
+            "discord",
+            "Missing Permissions (code 50013)",
+            "in 1d 1h",
+            "11</strong> of 15",
+            "10m ago",
+            "never",
+            "telegram",
+            "1d sent",
+            "1h pending",
+            "Up 3h",
+        ] {
             assert!(page.contains(part), "{part:?} missing:\n{page}");
         }
         assert!(!page.contains("<script"), "no JavaScript");
+        assert!(!page.contains("4299") && !page.contains("discord:42"), "no channel ids: {page}");
     }
 }

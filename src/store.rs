@@ -1,7 +1,8 @@
 //! The durable state of tminus in one sled database: item snapshots, feed
 //! state (watermarks, sweep progress), the LL2 request log, subscriptions,
 //! alerts, the outbox of pending deliveries, the delivery log, dead letters,
-//! sent reminders and the items each chat muted.
+//! sent reminders, the items each chat muted and the destinations paused
+//! after a refusal an admin can fix (`DestinationPause`).
 //!
 //! What must change together changes in one transaction: a fetched page's
 //! snapshots, its alerts, their outbox entries and the feed's watermark
@@ -178,6 +179,26 @@ pub struct DeadLetter {
     pub at: DateTime<Utc>,
 }
 
+/// A destination that refused delivery for a reason its admin can fix (the
+/// bot lost the right to post, a forum topic was closed): its
+/// subscriptions stay, its alerts become dead letters with `reason` until
+/// `until`, when one probe send is tried. Written only through the
+/// subscription API; cleared by a command from the chat, by a probe that
+/// goes through, and at start for destinations of config watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationPause {
+    /// The paused destination.
+    pub destination: Destination,
+    /// The platform's refusal, as the deliverer logged it.
+    pub reason: String,
+    /// When the first refusal of this pause came.
+    pub since: DateTime<Utc>,
+    /// No send before this; the first send after it is a probe.
+    pub until: DateTime<Utc>,
+    /// Refusals in a row (drives the backoff of `until`).
+    pub attempts: u32,
+}
+
 /// Which reminder: one item, one offset before its date.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ReminderKey {
@@ -302,6 +323,8 @@ pub struct Store {
     chat_settings: sled::Tree,
     /// `destination key \0 item key` → `Mute`.
     mutes: sled::Tree,
+    /// `destination key` → [`DestinationPause`].
+    pauses: sled::Tree,
     alerts: sled::Tree,
     outbox: sled::Tree,
     /// Fan-out records not yet turned into outbox entries; see the module doc.
@@ -377,6 +400,7 @@ impl Store {
             subs_by_dest: db.open_tree("subscriptions_by_destination")?,
             chat_settings: db.open_tree("chat_settings")?,
             mutes: db.open_tree("mutes")?,
+            pauses: db.open_tree("destination_pauses")?,
             alerts: db.open_tree("alerts")?,
             outbox: db.open_tree("outbox")?,
             fan_outs: db.open_tree("outbox_fan_outs")?,
@@ -686,6 +710,31 @@ impl Store {
         records(&self.mutes, "mutes").collect()
     }
 
+    // ---- destination pauses ------------------------------------------------
+
+    /// Only the subscription API can call it: pauses change with the
+    /// subscriptions they hold back.
+    pub(crate) fn put_pause(&self, pause: &DestinationPause, _: &Write) -> Result<()> {
+        self.pauses.insert(pause.destination.storage_key(), enc(pause))?;
+        Ok(())
+    }
+
+    /// Only the subscription API can call it. Whether a pause existed.
+    pub(crate) fn remove_pause(&self, dest: &Destination, _: &Write) -> Result<bool> {
+        Ok(self.pauses.remove(dest.storage_key())?.is_some())
+    }
+
+    /// The pause of `dest`, if it is paused.
+    pub fn pause_of(&self, dest: &Destination) -> Result<Option<DestinationPause>> {
+        let k = dest.storage_key();
+        self.pauses.get(&k)?.map(|v| dec("destination_pauses", k.as_bytes(), &v)).transpose()
+    }
+
+    /// Every paused destination, in key order.
+    pub fn pauses(&self) -> Result<Vec<DestinationPause>> {
+        records(&self.pauses, "destination_pauses").collect()
+    }
+
     // ---- outbox ----------------------------------------------------------
 
     /// An alert record by id.
@@ -698,22 +747,48 @@ impl Store {
     /// turned into entries first, oldest first, while fewer than `limit`
     /// entries wait.
     pub fn pending(&self, limit: usize) -> Result<Vec<(OutboxKey, OutboxEntry)>> {
-        let mut waiting = self.outbox.iter().take(limit).count();
-        while waiting < limit {
-            match self.expand_oldest_fan_out()? {
-                Some(added) => waiting += added,
-                None => break,
-            }
+        self.pending_where(limit, |_, _| true)
+    }
+
+    /// Up to `limit` pending entries that `keep` accepts, in FIFO order.
+    /// Entries it refuses neither count toward `limit` nor stop fan-out
+    /// records from being turned into entries, so a mass of entries nobody
+    /// can send (a platform without a sender) cannot crowd out the rest;
+    /// `keep` sees each of them once per call, e.g. to expire them.
+    pub fn pending_where(
+        &self,
+        limit: usize,
+        mut keep: impl FnMut(OutboxKey, &OutboxEntry) -> bool,
+    ) -> Result<Vec<(OutboxKey, OutboxEntry)>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
         }
-        self.outbox
-            .iter()
-            .take(limit)
-            .map(|kv| {
+        let mut after: Option<sled::IVec> = None;
+        loop {
+            let rows = match &after {
+                None => self.outbox.iter(),
+                Some(k) => {
+                    self.outbox.range::<&[u8], _>((std::ops::Bound::Excluded(k.as_ref()), std::ops::Bound::Unbounded))
+                }
+            };
+            for kv in rows {
                 let (k, v) = kv?;
                 let key = OutboxKey(u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])));
-                Ok((key, dec("outbox", &k, &v)?))
-            })
-            .collect()
+                let entry: OutboxEntry = dec("outbox", &k, &v)?;
+                after = Some(k);
+                if keep(key, &entry) {
+                    out.push((key, entry));
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            // Expanded entries get fresh ids, so they follow `after`.
+            if self.expand_oldest_fan_out()?.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     /// Pending deliveries: outbox entries plus those still in fan-out records.

@@ -1,6 +1,8 @@
 //! The subscription API: the one way to create, change, disable, migrate,
-//! list and remove subscriptions, and to mute and unmute an item for a chat,
-//! used by config reconciliation, the chat front-ends and the deliverer. It
+//! list and remove subscriptions, to mute and unmute an item for a chat, and
+//! to pause and resume a destination that refused delivery for a reason its
+//! admin can fix, used by config reconciliation, the chat front-ends and
+//! the deliverer. It
 //! keeps the store (durable truth) and the in-memory routing index in step:
 //! the store's subscription and mute writes take a [`Write`] that only this
 //! module can make, so nothing can change them behind the index's back. It
@@ -16,7 +18,7 @@ use tracing::info;
 use crate::config::Watch;
 use crate::item::Item;
 use crate::rules::{Filter, Index, Origin, SubId, Subscription};
-use crate::store::{Mute, Store, StoreError};
+use crate::store::{DestinationPause, Mute, Store, StoreError};
 use crate::types::{AlertKind, ChatId, Destination, ItemId};
 
 /// Proof that a subscription write comes through this API. The store's
@@ -204,6 +206,56 @@ impl Subscriptions {
             changed += self.set_enabled(d, enabled)?;
         }
         Ok(changed)
+    }
+
+    /// Records (or extends) the pause of a destination that refused
+    /// delivery for a reason its admin can fix. Its subscriptions stay
+    /// enabled and routed: the deliverer turns its alerts into dead letters
+    /// until `pause.until`, then probes.
+    pub fn pause(&self, pause: &DestinationPause) -> Result<(), StoreError> {
+        self.store.put_pause(pause, &Write(()))
+    }
+
+    /// Ends the pause of `dest` (a probe went through). Returns it, if
+    /// there was one.
+    pub fn resume(&self, dest: &Destination) -> Result<Option<DestinationPause>, StoreError> {
+        let pause = self.store.pause_of(dest)?;
+        if let Some(p) = &pause {
+            self.store.remove_pause(dest, &Write(()))?;
+            info!(dest = %dest, reason = %p.reason, "destination resumed; alerts go out again");
+        }
+        Ok(pause)
+    }
+
+    /// A command came from `dest`: ends its pause and, for a Telegram chat,
+    /// the pauses of the chat and its forum topics (rights are the chat's,
+    /// so someone there may have fixed them). Returns the pauses lifted.
+    pub fn resume_from_chat(&self, dest: &Destination) -> Result<Vec<DestinationPause>, StoreError> {
+        let chat = dest.telegram_chat();
+        let mut lifted = Vec::new();
+        for p in self.store.pauses()? {
+            if p.destination == *dest || (chat.is_some() && p.destination.telegram_chat() == chat) {
+                lifted.extend(self.resume(&p.destination)?);
+            }
+        }
+        Ok(lifted)
+    }
+
+    /// Ends the pause of every destination a config watch sends to: the
+    /// config is the truth, so each start tries them again. Returns how many
+    /// were lifted.
+    pub fn resume_config_watches(&self) -> Result<usize, StoreError> {
+        let mut lifted = 0;
+        for p in self.store.pauses()? {
+            let watched =
+                self.store.subscriptions_of(&p.destination)?.iter().any(|s| matches!(s.origin, Origin::Config { .. }));
+            if watched {
+                self.store.remove_pause(&p.destination, &Write(()))?;
+                info!(dest = %p.destination, reason = %p.reason, "config watch destination was paused; trying it again at start");
+                lifted += 1;
+            }
+        }
+        Ok(lifted)
     }
 
     /// Moves every subscription of `from` to `to` (a Telegram group became

@@ -236,19 +236,52 @@ async fn unknown_webhook_disables_the_subscription() {
 }
 
 #[tokio::test]
-async fn missing_access_or_permissions_is_permanent() {
+async fn missing_access_or_permissions_pauses_the_channel_until_a_probe_goes_through() {
     let env = Env::start().await;
-    for (i, fault) in [Fault::MissingAccess, Fault::MissingPermissions].into_iter().enumerate() {
-        let channel = 1000 + i as u64;
+    let channels = [1000u64, 1001];
+    let mut subs = Vec::new();
+    for (channel, fault) in channels.into_iter().zip([Fault::MissingAccess, Fault::MissingPermissions]) {
         let sub = env.subscribe(channel, Destination::Discord(ChannelId(channel)));
         env.fake.fail_always(Target::Channel(channel), fault);
-        env.enqueue(&sub, &launch(), 1);
+        env.enqueue(&sub, &launch(), 2);
+        subs.push(sub);
     }
     let stats = env.deliverer.drain_once().await.unwrap();
-    assert_eq!(stats.dead, 2);
-    assert!(!env.enabled(1000) && !env.enabled(1001));
+    assert_eq!((stats.dead, stats.delivered), (4, 0), "{stats:?}");
+    assert!(env.enabled(1000) && env.enabled(1001), "an admin can fix it: paused, not disabled");
     let reasons: Vec<String> = env.store.dead_letters().unwrap().into_iter().map(|d| d.reason).collect();
     assert!(reasons.iter().any(|r| r.contains("50001")) && reasons.iter().any(|r| r.contains("50013")), "{reasons:?}");
+    assert!(reasons.iter().all(|r| r.starts_with("destination paused: ")), "{reasons:?}");
+    assert_eq!(env.fake.requests_to(Target::Channel(1001)).len(), 1, "the alert behind the refused one is not tried");
+    let pause = env.store.pause_of(&subs[1].destination).unwrap().expect("paused");
+    assert_eq!(pause.attempts, 1);
+    let hours = (pause.until - pause.since).num_minutes() as f64 / 60.0;
+    assert!((hours - 1.0).abs() < 0.05, "first pause: 1 h, got {hours}");
+
+    // While paused: alerts become dead letters without a request.
+    env.enqueue(&subs[1], &launch(), 1);
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!(stats.dead, 1);
+    assert_eq!(env.fake.requests_to(Target::Channel(1001)).len(), 1, "no request while paused");
+
+    // The pause is over and still not fixed: one probe, the pause doubles.
+    let due = tminus::store::DestinationPause { until: Utc::now() - chrono::Duration::seconds(1), ..pause };
+    env.subs.pause(&due).unwrap();
+    env.enqueue(&subs[1], &launch(), 2);
+    env.deliverer.drain_once().await.unwrap();
+    assert_eq!(env.fake.requests_to(Target::Channel(1001)).len(), 2, "one probe");
+    let again = env.store.pause_of(&subs[1].destination).unwrap().expect("still paused");
+    assert_eq!((again.attempts, again.since), (2, due.since));
+    let hours = (again.until - Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((hours - 2.0).abs() < 0.05, "second pause: 2 h, got {hours}");
+
+    // Fixed: the next probe goes through and ends the pause.
+    env.fake.clear_faults(Target::Channel(1001));
+    env.subs.pause(&tminus::store::DestinationPause { until: Utc::now(), ..again }).unwrap();
+    env.enqueue(&subs[1], &launch(), 2);
+    let stats = env.deliverer.drain_once().await.unwrap();
+    assert_eq!(stats.delivered, 2, "{stats:?}");
+    assert!(env.store.pause_of(&subs[1].destination).unwrap().is_none());
 }
 
 #[tokio::test]
@@ -532,4 +565,56 @@ async fn alerts_without_mentions_have_no_content_and_ping_no_one() {
     let body = &env.fake.requests_to(Target::Channel(CHANNEL))[0].body;
     assert!(body.get("content").is_none_or(Value::is_null), "{body}");
     assert_eq!(body["allowed_mentions"], serde_json::json!({"parse": [], "roles": [], "users": []}));
+}
+
+/// The real binary, restarted like cron does: a channel whose bot lost its
+/// permissions (403 50013) is paused, not disabled; once the admin fixed
+/// them, the next start tries the config watch again and alerts arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_permissions_then_fixed_then_restart_delivers_again() {
+    use support::binary::{tminus, write_config};
+    use support::fake_ll2::FakeLl2;
+    const MMX: &str = "69ebbcd2-b257-4070-9ef9-21e7d1f8a883";
+    let once = |config: std::path::PathBuf| async move {
+        let out = tokio::task::spawn_blocking(move || tminus(&config, "once").output().unwrap()).await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let ll2 = FakeLl2::start().await;
+    let discord = FakeDiscord::builder().token(TOKEN).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "\n[alerts]\nreminders = \"off\"\n\n[discord]\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\n\n\
+         [[watch]]\nname = \"ops\"\nto = [\"discord:{CHANNEL}\"]\nalerts = [\"status\"]\n",
+        discord.api_url()
+    );
+    let config = write_config(dir.path(), &ll2, &extra);
+    once(config.clone()).await;
+
+    ll2.set_field(
+        tminus::types::Feed::Launches,
+        MMX,
+        "/status",
+        serde_json::json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}),
+    );
+    discord.fail_always(Target::Channel(CHANNEL), Fault::MissingPermissions);
+    let log = once(config.clone()).await;
+    assert!(log.contains("paused"), "{log}");
+    assert_eq!(discord.requests_to(Target::Channel(CHANNEL)).len(), 1);
+    assert!(discord.messages(Target::Channel(CHANNEL)).is_empty());
+
+    // The admin gives the permission back; tminus starts again.
+    discord.clear_faults(Target::Channel(CHANNEL));
+    ll2.set_field(
+        tminus::types::Feed::Launches,
+        MMX,
+        "/status",
+        serde_json::json!({"id": 1, "name": "Go for Launch", "abbrev": "Go"}),
+    );
+    let log = once(config.clone()).await;
+    let sent = discord.messages(Target::Channel(CHANNEL));
+    assert_eq!(sent.len(), 1, "{log}");
+    assert!(sent[0].to_string().contains("Go for Launch"), "{}", sent[0]);
+    assert!(!log.contains(TOKEN), "{log}");
 }

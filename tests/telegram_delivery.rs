@@ -298,7 +298,6 @@ async fn blocked_kicked_and_gone_chats_disable_their_subscriptions() {
         (-602, Behaviour::Kicked),
         (603, Behaviour::NotFound),
         (604, Behaviour::Deactivated),
-        (-605, Behaviour::NoRights),
     ];
     let mut subs = Vec::new();
     for (chat, b) in &cases {
@@ -310,13 +309,13 @@ async fn blocked_kicked_and_gone_chats_disable_their_subscriptions() {
     env.enqueue(item("Ariane 6"), &subs);
 
     let stats = env.drain().await;
-    assert_eq!((stats.dead, stats.delivered, stats.retried), (5, 1, 0), "{stats:?}");
+    assert_eq!((stats.dead, stats.delivered, stats.retried), (4, 1, 0), "{stats:?}");
     for (sub, (chat, _)) in subs.iter().zip(&cases) {
         assert!(!env.sub(*sub).enabled, "chat {chat} should be disabled");
     }
     assert!(env.sub(healthy).enabled);
     let dead = env.store.dead_letters().unwrap();
-    assert_eq!(dead.len(), 5);
+    assert_eq!(dead.len(), 4);
     let reasons: Vec<_> = dead.iter().map(|d| d.reason.as_str()).collect();
     assert!(reasons.iter().any(|r| r.contains("blocked by the user")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("kicked from the group chat")), "{reasons:?}");
@@ -327,6 +326,26 @@ async fn blocked_kicked_and_gone_chats_disable_their_subscriptions() {
     env.drain_all(Duration::from_secs(2)).await;
     assert_eq!(env.fake.calls().len(), before + 1, "only the healthy chat is tried");
     env.assert_no_token_anywhere();
+}
+
+#[tokio::test]
+async fn no_right_to_post_pauses_the_chat_instead_of_disabling_it() {
+    let env = Env::new().await;
+    let sub = env.subscribe(-605);
+    env.fake.script(-605, Behaviour::NoRights);
+    env.enqueue(item("Ariane 6"), &[sub]);
+    env.enqueue(item("Vega C"), &[sub]);
+
+    let stats = env.drain().await;
+    assert_eq!((stats.dead, stats.delivered, stats.retried), (2, 0, 0), "{stats:?}");
+    assert!(env.sub(sub).enabled, "an admin can give the rights back: paused, not disabled");
+    let dest = Destination::Telegram(ChatId(-605));
+    let pause = env.store.pause_of(&dest).unwrap().expect("paused");
+    assert!(pause.reason.contains("not enough rights"), "{pause:?}");
+    let tried = env.fake.calls().iter().filter(|c| c.chat_id == Some(-605)).count();
+    assert_eq!(tried, 1, "the second alert is not tried while paused");
+    let dead = env.store.dead_letters().unwrap();
+    assert!(dead.iter().all(|d| d.reason.contains("paused") && d.reason.contains("not enough rights")), "{dead:?}");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! real deliverer. A watch to `telegram:CHAT/77` posts into topic 77 and one
 //! to `telegram:@spacenews` into that channel by its username; `/subscribe`
 //! sent inside topic 12 is answered in topic 12 and binds the alerts there;
-//! a closed or deleted topic stops that topic's subscription only.
+//! a deleted topic stops that topic's subscription only, a closed one
+//! pauses it until a command from the topic.
 
 mod support;
 
@@ -69,7 +70,7 @@ async fn subscribe_inside_a_topic_binds_alerts_and_replies_to_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_topic_stops_its_own_subscription_only() {
+async fn a_closed_topic_pauses_a_deleted_one_stops_its_own_subscription_only() {
     let mut h = start(&[]).await;
     for (thread, text) in [(Some(12), "/subscribe"), (Some(13), "/subscribe"), (None, "/subscribe")] {
         let update = match thread {
@@ -84,7 +85,9 @@ async fn a_closed_topic_stops_its_own_subscription_only() {
     h.deliver().await;
     let topic = |t| Destination::TelegramTopic(ChatId(FORUM), ThreadId(t));
     let enabled = |d: &Destination| h.app.store.subscriptions_of(d).unwrap().iter().all(|s| s.enabled);
-    assert!(!enabled(&topic(12)), "closed topic disabled");
+    assert!(enabled(&topic(12)), "closed topic: paused, not disabled");
+    let pause = h.app.store.pause_of(&topic(12)).unwrap().expect("closed topic paused");
+    assert!(pause.reason.contains("TOPIC_CLOSED"), "{pause:?}");
     assert!(!enabled(&topic(13)), "deleted topic disabled");
     assert!(enabled(&Destination::Telegram(ChatId(FORUM))), "the rest of the group still hears");
     let general = h.alerts().into_iter().filter(|c| c.thread_id.is_none()).count();
@@ -93,4 +96,19 @@ async fn a_closed_topic_stops_its_own_subscription_only() {
     h.deliver().await;
     assert_eq!(h.alerts().into_iter().filter(|c| c.thread_id.is_none()).count(), 2);
     assert_eq!(h.tg.calls().iter().filter(|c| c.thread_id.is_some() && !c.ok()).count(), 2, "no retries");
+    let dead = h.app.store.dead_letters().unwrap();
+    assert!(
+        dead.iter().filter(|d| d.entry.destination == topic(12)).all(|d| d.reason.contains("TOPIC_CLOSED")),
+        "missed alerts are dead letters with the pause's reason: {dead:?}"
+    );
+
+    // Reopened; a command from the topic resumes it and /list says so.
+    h.tg.reopen_topic(FORUM, 12);
+    let reply = h.reply(FORUM, topic_message_update(FORUM, ADMIN, 12, "/list")).await;
+    let text = reply.text.unwrap();
+    assert!(text.contains("⏸ paused since") && text.contains("TOPIC_CLOSED"), "{text}");
+    assert!(h.app.store.pause_of(&topic(12)).unwrap().is_none());
+    h.status_change("TBD", 2).await;
+    h.deliver().await;
+    assert_eq!(h.alerts().into_iter().filter(|c| c.thread_id == Some(12)).count(), 1, "topic 12 hears again");
 }

@@ -14,7 +14,7 @@ use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{Filter, Origin, SubId, Subscription};
-use crate::store::{ChatSettings, Store, StoreError};
+use crate::store::{ChatSettings, DestinationPause, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination, Mention, format_duration};
 
@@ -116,7 +116,11 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
     }
     let settings = chat_settings(&ctx.destination, svc)?;
-    let chat = Chat { ctx, svc, settings };
+    // A command from a paused chat means someone is there who may have
+    // fixed what it refused us for: alerts go out again (the next one is
+    // the test). `/list` says so.
+    let resumed = svc.subs.resume_from_chat(&ctx.destination)?;
+    let chat = Chat { ctx, svc, settings, resumed };
     Ok(match cmd {
         ChatCommand::Start => Reply::public(
             "🚀 Hi! I send alerts about launches and space events: new items, schedule slips, status changes, \
@@ -174,6 +178,8 @@ struct Chat<'a> {
     ctx: &'a CommandContext,
     svc: &'a Services<'a>,
     settings: ChatSettings,
+    /// Pauses of this chat the command ended.
+    resumed: Vec<DestinationPause>,
 }
 
 impl Chat<'_> {
@@ -264,6 +270,13 @@ impl Chat<'_> {
             return Ok(Reply::public("No subscriptions here yet. Try /subscribe or /subscribe agency SpaceX."));
         }
         let mut out = String::from("Subscriptions of this chat:\n");
+        for p in &self.resumed {
+            let since = p.since.with_timezone(&self.settings.timezone).format("%Y-%m-%d %H:%M %Z");
+            out.push_str(&format!(
+                "⏸ paused since {since}: {}. Resumed now by this command; alerts go out again.\n",
+                p.reason
+            ));
+        }
         for (i, s) in existing.iter().enumerate() {
             let paused = if s.enabled { "" } else { " (paused: the bot could not post here)" };
             out.push_str(&format!("{}. {}{paused}\n", i + 1, describe(&s.filter)));
@@ -554,6 +567,34 @@ mod tests {
             assert_eq!(f.store.subscriptions_of(&Destination::Telegram(ChatId(555))).unwrap().len(), 1);
             assert!(run(&f, 555, true, "/unsubscribe all").text.contains("all 1"));
             assert!(f.subs.index().read().unwrap().is_empty());
+        }
+
+        #[test]
+        fn any_command_from_a_paused_chat_resumes_it_and_list_says_so() {
+            let f = fixture();
+            run(&f, -100, true, "/subscribe");
+            let group = Destination::Telegram(ChatId(-100));
+            let topic = Destination::TelegramTopic(ChatId(-100), crate::types::ThreadId(7));
+            let since = "2030-01-01T10:00:00Z".parse().unwrap();
+            for dest in [&group, &topic, &Destination::Telegram(ChatId(-200))] {
+                let reason = "Telegram: Bad Request: not enough rights to send text messages to the chat".to_string();
+                let until = since + chrono::Duration::hours(1);
+                f.subs
+                    .pause(&DestinationPause { destination: dest.clone(), reason, since, until, attempts: 1 })
+                    .unwrap();
+            }
+            let list = run(&f, -100, false, "/list").text;
+            assert!(
+                list.contains("⏸ paused since 2030-01-01 10:00 UTC: Telegram: Bad Request: not enough rights"),
+                "{list}"
+            );
+            assert!(list.contains("Resumed now"), "{list}");
+            assert!(f.store.pause_of(&group).unwrap().is_none());
+            assert!(f.store.pause_of(&topic).unwrap().is_none(), "the chat's topics too");
+            assert!(f.store.pause_of(&Destination::Telegram(ChatId(-200))).unwrap().is_some(), "not other chats");
+            assert!(!run(&f, -100, false, "/list").text.contains("paused"), "shown once, when resumed");
+            run(&f, -200, false, "/next");
+            assert!(f.store.pause_of(&Destination::Telegram(ChatId(-200))).unwrap().is_none(), "/next resumes too");
         }
 
         #[test]

@@ -357,8 +357,10 @@ fn item_stamp(item: &Item) -> u16 {
 }
 
 /// The first page of a typed `/next`; `Err`: the reply to give instead
-/// (a name the directory does not know).
+/// (a name the directory does not know). Like every command it ends a
+/// pause of the chat (see `exec::execute`).
 pub fn open(query: &NextQuery, ctx: &CommandContext, svc: &Services<'_>) -> Result<Result<View, String>, StoreError> {
+    svc.subs.resume_from_chat(&ctx.destination)?;
     Ok(Listing::load(query, ctx, svc)?.map(|l| l.page(0)))
 }
 

@@ -1,14 +1,41 @@
 //! Delivery: drains the outbox in the store, renders each entry for its
 //! subscriber and hands it to the sender of its platform. An entry leaves
 //! the outbox only after the platform confirmed it (at-least-once). Senders
-//! report transient, permanent and malformed-message failures; this module
-//! decides what to do with each. Entries about an item the chat muted after
-//! they were queued are dropped here. It must not detect or route alerts.
+//! report transient, permanent, fixable and malformed-message failures;
+//! this module decides what to do with each. Entries about an item the chat
+//! muted after they were queued are dropped here. It must not detect or
+//! route alerts.
+//!
+//! **Isolation.** Every destination drains on its own: `run` hands each
+//! destination with a due entry to a task of its own and never waits for
+//! one (a destination already being served is skipped until its task ends),
+//! so a destination that is slow, paused by its platform or refusing us
+//! holds back no other, whatever the cause. Two rules keep it so. Senders
+//! hand a long platform pause back as `Transient { retry_after }` instead
+//! of sleeping through it (the entry is rescheduled, its task ends and its
+//! slot of the window frees), and the per-platform bounds (the window W of
+//! unconfirmed sends, the destinations served at once) are per platform,
+//! so one platform's backlog never takes another's slots. Within one
+//! destination entries stay FIFO: a failed entry holds back the ones behind
+//! it. Entries of a platform without a sender in this run (its token was
+//! removed) are skipped when the outbox is read, so they never fill a pass
+//! (`Store::pending_where`), and move to dead letters after `max_age`.
+//!
+//! **Paused destinations.** A refusal an admin can fix (the bot lost the
+//! right to post, a closed forum topic: `SendError::Paused`) does not
+//! disable the subscriptions, as a final refusal (blocked, kicked, deleted)
+//! does. The destination gets a durable pause (`store::DestinationPause`,
+//! through the subscription API) with a long backoff, 1 h doubling to 24 h:
+//! its alerts meanwhile become dead letters with the pause's reason (it
+//! cannot take them, and a backlog of hours-old alerts is worth less than
+//! a clean start), and the first entry after the pause is a probe whose
+//! success ends it. A command from the chat ends it at once, and so does a
+//! start for config watches (the config is the truth).
 
 pub mod console;
 pub mod ratelimit;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,7 +51,7 @@ use crate::detect::{Alert, AlertId};
 use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
 use crate::rules::Origin;
-use crate::store::{Delivered, OutboxEntry, OutboxKey, Store, StoreError};
+use crate::store::{Delivered, DestinationPause, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{ChatId, Destination, ItemId, Mention};
 
@@ -63,6 +90,13 @@ pub enum SendError {
         /// The supergroup's id.
         to: ChatId,
     },
+    /// The destination refuses us for a reason its admin can fix (missing
+    /// permissions, a closed topic): pause it, keep its subscriptions.
+    #[error("paused: {reason}")]
+    Paused {
+        /// The platform's answer.
+        reason: String,
+    },
     /// The platform rejected the message itself: a rendering bug.
     #[error("rejected message: {reason}")]
     Rejected {
@@ -99,7 +133,8 @@ pub struct AlertExtras<'a> {
 }
 
 /// The senders available in this run, by platform. A platform without a
-/// sender (no token configured) keeps its entries waiting in the outbox.
+/// sender (no token configured) keeps its entries waiting in the outbox
+/// until `max_age`, then they move to dead letters.
 #[derive(Clone, Default)]
 pub struct Senders {
     by_platform: HashMap<&'static str, Arc<dyn Sender>>,
@@ -132,7 +167,7 @@ pub struct DeliveryConfig {
     pub window: usize,
     /// Give up on an entry this long after it was enqueued.
     pub max_age: Duration,
-    /// Destinations served at once.
+    /// Destinations served at once, per platform.
     pub concurrency: usize,
     /// Outbox entries read per pass.
     pub batch: usize,
@@ -159,7 +194,8 @@ pub struct DrainStats {
     /// Entries moved to dead letters.
     pub dead: usize,
     /// Entries left untried in the outbox: no sender serves their platform,
-    /// or an earlier entry to the same destination is waiting for a retry.
+    /// an earlier entry to the same destination is waiting for a retry, or
+    /// the destination is being served by a task still running.
     pub waiting: usize,
 }
 
@@ -182,15 +218,45 @@ pub struct Deliverer {
     senders: Senders,
     config: DeliveryConfig,
     /// Per platform, the slots of its window of unconfirmed sends.
-    windows: std::sync::Mutex<HashMap<&'static str, Arc<tokio::sync::Semaphore>>>,
+    windows: Semaphores,
+    /// Per platform, the destinations served at once.
+    lanes: Semaphores,
+    /// Destinations a task of `run` is serving now.
+    busy: std::sync::Mutex<HashSet<Destination>>,
+    /// Counts of `run`'s tasks since its last log line.
+    done: std::sync::Mutex<DrainStats>,
     /// Poked by the poller when it committed new outbox entries.
     pub wake: Arc<Notify>,
+}
+
+/// One semaphore per platform, created on first use.
+#[derive(Default)]
+struct Semaphores(std::sync::Mutex<HashMap<&'static str, Arc<tokio::sync::Semaphore>>>);
+
+impl Semaphores {
+    fn of(&self, platform: &'static str, permits: usize) -> Arc<tokio::sync::Semaphore> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(platform).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(permits.max(1)))).clone()
+    }
 }
 
 /// Wait before the next attempt at an entry that failed `attempts` times
 /// (kept in the store): 2 s doubling, capped at 10 min, ±25 % jitter so
 /// entries that failed together do not retry together.
 const RETRY: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(600)).with_jitter(0.25);
+
+/// How long a destination stays paused after its `attempts`-th refusal in a
+/// row that an admin can fix: 1 h doubling to 24 h. Long, because only a
+/// person can fix it and each probe costs a refused request; the probe
+/// still comes daily, and a command or a restart ends the pause at once.
+pub(crate) const PAUSE: Backoff = Backoff::new(Duration::from_secs(3600), Duration::from_secs(24 * 3600));
+
+/// The most senderless entries moved to dead letters in one pass, so one
+/// pass stays short; the rest go in the passes after it.
+const EXPIRE_PER_PASS: usize = 10_000;
+
+/// A destination's due entries with the sender of its platform.
+type Queue = (Destination, Arc<dyn Sender>, Vec<(OutboxKey, OutboxEntry)>);
 
 impl Deliverer {
     /// Delivers from the outbox of the store `subs` lives in.
@@ -200,51 +266,85 @@ impl Deliverer {
             subs,
             senders,
             config,
-            windows: Default::default(),
+            windows: Semaphores::default(),
+            lanes: Semaphores::default(),
+            busy: Default::default(),
+            done: Default::default(),
             wake: Arc::new(Notify::new()),
         }
     }
 
-    /// The window of `platform`, created on first use.
-    fn window(&self, platform: &'static str) -> Arc<tokio::sync::Semaphore> {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        windows
-            .entry(platform)
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.config.window.max(1))))
-            .clone()
+    /// Reads the outbox into one FIFO queue per destination whose platform
+    /// has a sender. Entries of a platform without one are skipped (counted
+    /// as waiting) and, past `max_age`, moved to dead letters.
+    fn queues(&self, now: DateTime<Utc>) -> Result<(Vec<Queue>, DrainStats), StoreError> {
+        let mut stats = DrainStats::default();
+        let mut expired = Vec::new();
+        let max_age = chrono::Duration::from_std(self.config.max_age).unwrap_or(chrono::Duration::MAX);
+        let pending = self.store.pending_where(self.config.batch, |key, e| {
+            if self.senders.get(&e.destination).is_some() {
+                return true;
+            }
+            if now - e.enqueued_at > max_age && expired.len() < EXPIRE_PER_PASS {
+                expired.push((key, e.clone()));
+            } else {
+                stats.waiting += 1;
+            }
+            false
+        })?;
+        for (key, entry) in expired {
+            let reason = format!(
+                "no {} sender in this run (its token is not configured) until max age",
+                entry.destination.platform()
+            );
+            warn!(dest = %entry.destination, %reason, "giving up on delivery; moved to dead letters");
+            self.store.dead_letter(key, &entry, &reason, now)?;
+            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
+            stats.dead += 1;
+        }
+        let mut queues: Vec<Queue> = Vec::new();
+        let mut by_dest: HashMap<Destination, usize> = HashMap::new();
+        for (key, entry) in pending {
+            let i = match by_dest.get(&entry.destination) {
+                Some(i) => *i,
+                None => {
+                    let Some(sender) = self.senders.get(&entry.destination) else { continue };
+                    by_dest.insert(entry.destination.clone(), queues.len());
+                    queues.push((entry.destination.clone(), sender.clone(), Vec::new()));
+                    queues.len() - 1
+                }
+            };
+            queues[i].2.push((key, entry));
+        }
+        Ok((queues, stats))
     }
 
-    /// Delivers every entry that is due now. Destinations are served
-    /// concurrently (each sender enforces its platform's limits); within one
-    /// destination entries go strictly in FIFO order, and a failed entry
-    /// holds back the ones behind it.
+    /// A task serving one destination's queue, within its platform's lane.
+    fn serve(
+        self: &Arc<Self>,
+        (dest, sender, queue): Queue,
+        now: DateTime<Utc>,
+        stop: CancellationToken,
+    ) -> impl Future<Output = Result<DrainStats, StoreError>> + Send + 'static {
+        let this = self.clone();
+        let lane = self.lanes.of(dest.platform(), self.config.concurrency);
+        async move {
+            let _permit = lane.acquire_owned().await;
+            this.drain_destination(sender, queue, now, &stop).await
+        }
+    }
+
+    /// Delivers every entry that is due now and returns when all are
+    /// settled (`tminus once`, tests). Destinations are served concurrently
+    /// (each sender enforces its platform's limits, long pauses come back
+    /// as retries); within one destination entries go strictly in FIFO
+    /// order, and a failed entry holds back the ones behind it.
     pub async fn drain_once(self: &Arc<Self>) -> Result<DrainStats, StoreError> {
         let now = Utc::now();
-        let mut queues: Vec<(Destination, Vec<(OutboxKey, OutboxEntry)>)> = Vec::new();
-        let mut by_dest: HashMap<Destination, usize> = HashMap::new();
-        for (key, entry) in self.store.pending(self.config.batch)? {
-            let i = *by_dest.entry(entry.destination.clone()).or_insert_with(|| {
-                queues.push((entry.destination.clone(), Vec::new()));
-                queues.len() - 1
-            });
-            queues[i].1.push((key, entry));
-        }
-        let mut stats = DrainStats::default();
-        let limit = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
+        let (queues, mut stats) = self.queues(now)?;
         let mut tasks = tokio::task::JoinSet::new();
-        for (dest, queue) in queues {
-            let Some(sender) = self.senders.get(&dest).cloned() else {
-                // No sender for this platform in this run (no token): the
-                // entries wait for a run that has one.
-                stats.waiting += queue.len();
-                continue;
-            };
-            let this = self.clone();
-            let limit = limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                this.drain_destination(sender, queue, now).await
-            });
+        for queue in queues {
+            tasks.spawn(self.serve(queue, now, CancellationToken::new()));
         }
         while let Some(joined) = tasks.join_next().await {
             match joined {
@@ -253,15 +353,7 @@ impl Deliverer {
                 Err(e) => warn!(error = %e, "delivery task failed"),
             }
         }
-        if stats.delivered + stats.dead > 0 {
-            info!(
-                delivered = stats.delivered,
-                retried = stats.retried,
-                dead = stats.dead,
-                waiting = stats.waiting,
-                "delivery batch done"
-            );
-        }
+        log_stats(&stats);
         Ok(stats)
     }
 
@@ -291,10 +383,11 @@ impl Deliverer {
     /// the pause of the first entry of each destination's queue (the ones
     /// behind it wait for it).
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut heads = std::collections::HashSet::new();
+        let mut heads = HashSet::new();
         let mut due: Option<DateTime<Utc>> = None;
-        for (_, e) in self.store.pending(self.config.batch)? {
-            if self.senders.get(&e.destination).is_some() && heads.insert(e.destination.clone()) {
+        let pending = self.store.pending_where(self.config.batch, |_, e| self.senders.get(&e.destination).is_some())?;
+        for (_, e) in pending {
+            if heads.insert(e.destination.clone()) {
                 let at = e.not_before.unwrap_or_else(Utc::now);
                 due = Some(due.map_or(at, |d| d.min(at)));
             }
@@ -302,66 +395,120 @@ impl Deliverer {
         Ok(due)
     }
 
+    /// One pass of `run`: every destination with a due head entry and no
+    /// task serving it yet gets a task of its own in `tasks`. Returns
+    /// without waiting for any of them.
+    fn dispatch(
+        self: &Arc<Self>,
+        tasks: &mut tokio::task::JoinSet<()>,
+        stop: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let (queues, stats) = self.queues(now)?;
+        self.record(stats);
+        for queue in queues {
+            let (dest, _, entries) = &queue;
+            let due = entries.first().is_some_and(|(_, e)| e.not_before.is_none_or(|t| t <= now));
+            if !due || !self.lock_busy().insert(dest.clone()) {
+                self.record(DrainStats { waiting: entries.len(), ..DrainStats::default() });
+                continue;
+            }
+            let busy = Busy { deliverer: self.clone(), dest: dest.clone() };
+            let work = self.serve(queue, now, stop.clone());
+            tasks.spawn(async move {
+                let outcome = work.await;
+                let (this, dest) = (busy.deliverer.clone(), busy.dest.clone());
+                drop(busy);
+                match outcome {
+                    Ok(s) => this.record(s),
+                    Err(e) => {
+                        warn!(dest = %dest, error = %e, "delivery to a destination failed; tried again next pass")
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn lock_busy(&self) -> std::sync::MutexGuard<'_, HashSet<Destination>> {
+        self.busy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, s: DrainStats) {
+        self.done.lock().unwrap_or_else(|e| e.into_inner()).add(s);
+    }
+
+    /// Drains whenever woken, and at least every few seconds for retries,
+    /// until `shutdown` is cancelled; then waits for the sends in flight.
+    /// Each destination is served by a task of its own that no pass waits
+    /// for (see the module doc). A pass reads the outbox, so passes are at
+    /// least ten times their own duration apart: a huge outbox costs at
+    /// most a tenth of a core.
+    pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) {
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            let started = std::time::Instant::now();
+            if let Err(e) = self.dispatch(&mut tasks, &shutdown) {
+                warn!(error = %e, "delivery pass failed");
+            }
+            let took = started.elapsed();
+            let stats = std::mem::take(&mut *self.done.lock().unwrap_or_else(|e| e.into_inner()));
+            log_stats(&stats);
+            let idle = tokio::time::sleep(Duration::from_secs(2).max(took * 10));
+            tokio::pin!(idle);
+            loop {
+                tokio::select! {
+                    _ = self.wake.notified() => break,
+                    _ = &mut idle => break,
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+                    _ = shutdown.cancelled() => {
+                        while tasks.join_next().await.is_some() {}
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `queue` (one destination's entries, FIFO) until it is done, an
+    /// entry must wait, or `stop` is cancelled.
     async fn drain_destination(
         &self,
         sender: Arc<dyn Sender>,
         queue: Vec<(OutboxKey, OutboxEntry)>,
         now: DateTime<Utc>,
+        stop: &CancellationToken,
     ) -> Result<DrainStats, StoreError> {
         let mut stats = DrainStats::default();
         let mut alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
         let total = queue.len();
+        let mut pause = match queue.first() {
+            Some((_, e)) => self.store.pause_of(&e.destination)?,
+            None => None,
+        };
         for (done, (key, entry)) in queue.into_iter().enumerate() {
-            if entry.not_before.is_some_and(|t| t > Utc::now()) {
+            if stop.is_cancelled() || entry.not_before.is_some_and(|t| t > Utc::now()) {
                 stats.waiting += total - done;
                 break;
             }
-            if let std::collections::hash_map::Entry::Vacant(slot) = alerts.entry(entry.alert) {
-                slot.insert(self.store.alert(entry.alert)?);
-            }
-            let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
-                warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
-                self.store.dead_letter(key, &entry, "alert record missing", now)?;
+            let Some(send) = self.prepare(key, &entry, &mut alerts, now, &mut stats)? else { continue };
+            if let Some(p) = pause.as_ref().filter(|p| p.until > Utc::now()) {
+                let reason = format!("destination paused: {}", p.reason);
+                debug!(dest = %entry.destination, until = %p.until, "destination paused; alert moved to dead letters");
+                self.store.dead_letter(key, &entry, &reason, now)?;
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
                 stats.dead += 1;
                 continue;
-            };
-            let sub = match self.store.subscription(entry.sub)? {
-                Some(s) if s.enabled => s,
-                _ => {
-                    debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
-                    self.store.dead_letter(key, &entry, "subscription removed or disabled", now)?;
-                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-                    stats.dead += 1;
-                    continue;
-                }
-            };
-            // Mutes belong to the chat's own subscriptions, never to a
-            // config watch to the same destination.
-            let chat_sub = sub.origin == Origin::Chat;
-            if chat_sub && self.store.is_muted(&entry.destination, &alert.item.id)? {
-                debug!(dest = %entry.destination, item = %alert.item.id, "dropping delivery: the chat muted the item");
-                self.store.discard(key)?;
-                continue;
             }
-            // Only the changes this subscription asked for (its kinds, its
-            // schedule horizon), the most important of them as headline.
-            let Some(seen) = sub.sees(alert) else {
-                debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
-                self.store.dead_letter(key, &entry, "subscription no longer wants these changes", now)?;
-                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-                stats.dead += 1;
-                continue;
-            };
-            let msg = render::message(&seen, sub.timezone, Utc::now());
-            let extras = AlertExtras { mute: chat_sub.then_some(&alert.item.id), mentions: &sub.mentions };
+            let extras = AlertExtras { mute: send.mute.as_ref(), mentions: &send.mentions };
             // Held until the outcome is durable: the window bounds what a
             // kill can leave sent but unrecorded.
-            let _slot = self.window(entry.destination.platform()).acquire_owned().await;
-            let outcome = sender.send_alert(&entry.destination, &msg, extras).await;
+            let window = self.windows.of(entry.destination.platform(), self.config.window);
+            let _slot = window.acquire_owned().await;
+            let outcome = sender.send_alert(&entry.destination, &send.msg, extras).await;
             let delivered = outcome.is_ok();
             let retried_before = stats.retried;
-            self.settle(key, entry, outcome, now, &mut stats)?;
+            self.settle(key, entry, outcome, now, &mut stats, &mut pause)?;
             if delivered {
                 // Durable before the next send: a kill can then repeat at
                 // most the message in flight.
@@ -375,6 +522,59 @@ impl Deliverer {
         Ok(stats)
     }
 
+    /// Renders `entry` for its subscription, or settles it without a send:
+    /// dead letters when its alert or subscription is gone or no longer
+    /// wants it, dropped when the chat muted the item. `alerts` caches the
+    /// alert records of one queue.
+    fn prepare(
+        &self,
+        key: OutboxKey,
+        entry: &OutboxEntry,
+        alerts: &mut HashMap<AlertId, Option<Alert>>,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+    ) -> Result<Option<ToSend>, StoreError> {
+        let dead = |reason: &str, stats: &mut DrainStats| -> Result<Option<ToSend>, StoreError> {
+            self.store.dead_letter(key, entry, reason, now)?;
+            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
+            stats.dead += 1;
+            Ok(None)
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = alerts.entry(entry.alert) {
+            slot.insert(self.store.alert(entry.alert)?);
+        }
+        let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
+            warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
+            return dead("alert record missing", stats);
+        };
+        let sub = match self.store.subscription(entry.sub)? {
+            Some(s) if s.enabled => s,
+            _ => {
+                debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
+                return dead("subscription removed or disabled", stats);
+            }
+        };
+        // Mutes belong to the chat's own subscriptions, never to a
+        // config watch to the same destination.
+        let chat_sub = sub.origin == Origin::Chat;
+        if chat_sub && self.store.is_muted(&entry.destination, &alert.item.id)? {
+            debug!(dest = %entry.destination, item = %alert.item.id, "dropping delivery: the chat muted the item");
+            self.store.discard(key)?;
+            return Ok(None);
+        }
+        // Only the changes this subscription asked for (its kinds, its
+        // schedule horizon), the most important of them as headline.
+        let Some(seen) = sub.sees(alert) else {
+            debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
+            return dead("subscription no longer wants these changes", stats);
+        };
+        Ok(Some(ToSend {
+            msg: render::message(&seen, sub.timezone, Utc::now()),
+            mute: chat_sub.then(|| alert.item.id.clone()),
+            mentions: sub.mentions,
+        }))
+    }
+
     fn settle(
         &self,
         key: OutboxKey,
@@ -382,9 +582,14 @@ impl Deliverer {
         outcome: Result<Sent, SendError>,
         now: DateTime<Utc>,
         stats: &mut DrainStats,
+        pause: &mut Option<DestinationPause>,
     ) -> Result<(), StoreError> {
         match outcome {
             Ok(sent) => {
+                if pause.take().is_some() {
+                    // The probe after a pause went through: fixed.
+                    self.subs.resume(&entry.destination)?;
+                }
                 self.store.complete(
                     key,
                     &Delivered {
@@ -399,24 +604,7 @@ impl Deliverer {
                 stats.delivered += 1;
             }
             Err(SendError::Transient { reason, retry_after }) => {
-                if retry_after.is_some() {
-                    metrics::global().rate_limited(entry.destination.platform());
-                }
-                let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
-                if age > self.config.max_age {
-                    warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
-                    self.store.dead_letter(key, &entry, &reason, now)?;
-                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-                    stats.dead += 1;
-                } else {
-                    entry.attempts += 1;
-                    let wait = retry_after.unwrap_or_else(|| RETRY.delay(entry.attempts));
-                    debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
-                    entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
-                    self.store.reschedule(key, &entry)?;
-                    metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Retried);
-                    stats.retried += 1;
-                }
+                self.retry_later(key, entry, &reason, retry_after, now, stats)?;
             }
             Err(SendError::Permanent { reason }) => {
                 warn!(dest = %entry.destination, sub = entry.sub.0, %reason, "destination refuses delivery; disabling its subscriptions");
@@ -425,6 +613,7 @@ impl Deliverer {
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Permanent);
                 stats.dead += 1;
             }
+            Err(SendError::Paused { reason }) => self.pause(key, &entry, &reason, now, stats, pause)?,
             Err(SendError::Migrated { to }) => {
                 info!(from = %entry.destination, to = to.0, "chat migrated; moving its subscriptions and resending");
                 let to = Destination::Telegram(to);
@@ -444,18 +633,133 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Drains whenever woken, and at least every few seconds for retries,
-    /// until `shutdown` is cancelled.
-    pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) {
-        loop {
-            if let Err(e) = self.drain_once().await {
-                warn!(error = %e, "delivery pass failed");
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                _ = shutdown.cancelled() => return,
-            }
+    /// A refusal an admin can fix: the destination is paused (or its pause
+    /// extended, after a failed probe) and the entry moves to dead letters.
+    fn pause(
+        &self,
+        key: OutboxKey,
+        entry: &OutboxEntry,
+        reason: &str,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+        pause: &mut Option<DestinationPause>,
+    ) -> Result<(), StoreError> {
+        let next = next_pause(pause.as_ref(), &entry.destination, reason, now);
+        warn!(dest = %entry.destination, %reason, attempts = next.attempts, until = %next.until, "destination refuses delivery until its admin fixes it; paused, its alerts become dead letters meanwhile");
+        self.subs.pause(&next)?;
+        self.store.dead_letter(key, entry, &format!("destination paused: {reason}"), now)?;
+        metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
+        stats.dead += 1;
+        *pause = Some(next);
+        Ok(())
+    }
+
+    /// A transient failure: the entry is tried again after the platform's
+    /// `retry_after` or the next step of [`RETRY`], or moved to dead
+    /// letters once older than `max_age`.
+    fn retry_later(
+        &self,
+        key: OutboxKey,
+        mut entry: OutboxEntry,
+        reason: &str,
+        retry_after: Option<Duration>,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+    ) -> Result<(), StoreError> {
+        if retry_after.is_some() {
+            metrics::global().rate_limited(entry.destination.platform());
         }
+        let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
+        if age > self.config.max_age {
+            warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
+            self.store.dead_letter(key, &entry, reason, now)?;
+            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
+            stats.dead += 1;
+        } else {
+            entry.attempts += 1;
+            let wait = retry_after.unwrap_or_else(|| RETRY.delay(entry.attempts));
+            debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
+            entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+            self.store.reschedule(key, &entry)?;
+            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Retried);
+            stats.retried += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A destination marked as served by a task of `run`; the mark goes with
+/// the task however it ends (a panic included), so no destination is left
+/// unserved.
+struct Busy {
+    deliverer: Arc<Deliverer>,
+    dest: Destination,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.deliverer.lock_busy().remove(&self.dest);
+    }
+}
+
+/// What `prepare` made of an entry: the message and what its subscription
+/// adds.
+struct ToSend {
+    msg: Message,
+    mute: Option<ItemId>,
+    mentions: Vec<Mention>,
+}
+
+/// The pause after one more refusal of `dest` an admin can fix: a new one,
+/// or `current` extended by the next step of [`PAUSE`].
+fn next_pause(
+    current: Option<&DestinationPause>,
+    dest: &Destination,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> DestinationPause {
+    let attempts = current.map_or(1, |p| p.attempts.saturating_add(1));
+    let wait = chrono::Duration::from_std(PAUSE.delay(attempts)).unwrap_or(chrono::Duration::MAX);
+    DestinationPause {
+        destination: dest.clone(),
+        reason: reason.to_string(),
+        since: current.map_or(now, |p| p.since),
+        until: now + wait,
+        attempts,
+    }
+}
+
+/// One info line for a pass that delivered or gave up on something.
+fn log_stats(stats: &DrainStats) {
+    if stats.delivered + stats.dead > 0 {
+        info!(
+            delivered = stats.delivered,
+            retried = stats.retried,
+            dead = stats.dead,
+            waiting = stats.waiting,
+            "delivery batch done"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_start_at_an_hour_and_double_to_a_day() {
+        let dest = Destination::Console;
+        let now = Utc::now();
+        let mut pause = next_pause(None, &dest, "no rights", now);
+        assert_eq!((pause.attempts, pause.since, pause.until - now), (1, now, chrono::Duration::hours(1)));
+        let mut hours = Vec::new();
+        for _ in 0..7 {
+            let later = pause.until;
+            pause = next_pause(Some(&pause), &dest, "still no rights", later);
+            hours.push((pause.until - later).num_hours());
+            assert_eq!(pause.since, now, "since stays the first refusal");
+        }
+        assert_eq!(hours, [2, 4, 8, 16, 24, 24, 24]);
+        assert_eq!((pause.attempts, pause.reason.as_str()), (8, "still no rights"));
     }
 }

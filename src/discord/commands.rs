@@ -466,7 +466,14 @@ impl Handler {
             return Response::ephemeral("I cannot tell which channel this is; please use the command in a channel.");
         };
         let cmd = match to_command(&inv.name, &inv.options) {
-            Ok(ChatCommand::Help) => return Response::message(Reply { text: help_text(), private: false }),
+            Ok(ChatCommand::Help) => {
+                // Like every command, it ends a pause of the channel.
+                let ctx = Handler::context(inv, channel, now);
+                if let Err(e) = self.with_services(|svc| svc.subs.resume_from_chat(&ctx.destination)) {
+                    error!(channel, error = %e, "could not resume the channel on /help");
+                }
+                return Response::message(Reply { text: help_text(), private: false });
+            }
             Ok(cmd) => cmd,
             Err(e) => return Response::ephemeral(e.to_string()),
         };

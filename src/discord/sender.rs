@@ -52,11 +52,13 @@ const PERMANENT_CODES: &[(i64, &str)] = &[
     (10003, "Unknown Channel"),
     (10004, "Unknown Guild"),
     (10015, "Unknown Webhook"),
-    (50001, "Missing Access"),
     (50007, "Cannot send messages to this user"),
     (50008, "Cannot send messages in a non-text channel"),
-    (50013, "Missing Permissions"),
 ];
+
+/// Discord error codes a server admin can fix (give the bot its channel
+/// permissions back): the destination is paused, not disabled.
+const FIXABLE_CODES: &[(i64, &str)] = &[(50001, "Missing Access"), (50013, "Missing Permissions")];
 
 /// How long to stay away after Discord refused the bot token itself (401):
 /// the token is wrong for every channel, so no subscription is to blame and
@@ -554,9 +556,13 @@ fn classify(
         Some(c) => format!("Discord answered {} for {label}: {message} (code {c})", status.as_u16()),
         None => format!("Discord answered {} for {label}", status.as_u16()),
     };
-    if let Some((_, name)) = code.and_then(|c| PERMANENT_CODES.iter().find(|(k, _)| *k == c)) {
-        let reason = if message == *name { what } else { format!("{what} [{name}]") };
-        return Err(SendError::Permanent { reason });
+    let named = |codes: &[(i64, &'static str)]| code.and_then(|c| codes.iter().find(|(k, _)| *k == c).map(|(_, n)| *n));
+    let reason = |name: &str| if message == name { what.clone() } else { format!("{what} [{name}]") };
+    if let Some(name) = named(PERMANENT_CODES) {
+        return Err(SendError::Permanent { reason: reason(name) });
+    }
+    if let Some(name) = named(FIXABLE_CODES) {
+        return Err(SendError::Paused { reason: reason(name) });
     }
     match status.as_u16() {
         400 | 413 => {
@@ -662,8 +668,8 @@ mod tests {
         };
         assert!(matches!(c(404, body(10003), &route), Err(SendError::Permanent { .. })));
         assert!(matches!(c(404, body(10015), &hook), Err(SendError::Permanent { .. })));
-        assert!(matches!(c(403, body(50001), &route), Err(SendError::Permanent { .. })));
-        assert!(matches!(c(403, body(50013), &route), Err(SendError::Permanent { .. })));
+        assert!(matches!(c(403, body(50001), &route), Err(SendError::Paused { .. })));
+        assert!(matches!(c(403, body(50013), &route), Err(SendError::Paused { .. })));
         assert!(matches!(c(400, body(50008), &route), Err(SendError::Permanent { .. })));
         assert!(matches!(c(400, body(50035), &route), Err(SendError::Rejected { .. })));
         assert!(matches!(c(400, body(50006), &route), Err(SendError::Rejected { .. })));

@@ -19,7 +19,9 @@
 //!   [`ADMIN_CACHE_TTL`]; an anonymous admin posting as the group counts);
 //!   in channels whoever posts, since only admins can.
 //! - `my_chat_member`: the bot removed, kicked or blocked → every
-//!   subscription of the chat is disabled; added again → re-enabled.
+//!   subscription of the chat is disabled; added again → re-enabled, and a
+//!   pause of the chat (lost rights, see `deliver`) ends; so does one on
+//!   any command from the chat.
 //! - `callback_query` (a Mute/Unmute button under an alert) →
 //!   `commands::mute::press` for the chat the message is in, with the same
 //!   admin rule as commands (channels too: any reader can press there) →
@@ -575,6 +577,11 @@ impl Handlers {
         let new = &update.new_chat_member.kind;
         let present = new.is_present();
         let status = status_name(new);
+        // Promoted or given its rights back: what the chat was paused for
+        // may be fixed, so try it again now rather than at the next probe.
+        if present && let Err(e) = self.services.subs.resume_from_chat(&Destination::Telegram(ChatId(chat))) {
+            error!(chat, status, error = %e, "could not resume the chat after a membership change");
+        }
         match self.services.subs.set_enabled_in_chat(ChatId(chat), present) {
             Ok(0) => debug!(chat, status, "bot membership changed; no subscription to update"),
             Ok(n) if present => {

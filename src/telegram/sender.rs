@@ -11,8 +11,14 @@
 //! 429 pauses that chat for `retry_after`; 429s from several chats at once
 //! mean the bot-wide flood limit, and pause everything.
 //!
-//! Errors are classified, not acted on: the deliverer disables, moves,
-//! retries or dead-letters. Every error string is token-redacted.
+//! A pause (a chat's or the bot's) longer than `PAUSE_WAIT` is not waited
+//! out: it comes back as `Transient { retry_after }`, so the deliverer
+//! reschedules the entry and its worker and window slot serve other chats.
+//!
+//! Errors are classified, not acted on: the deliverer disables, pauses,
+//! moves, retries or dead-letters. Refusals an admin can fix (no right to
+//! post, a closed topic) are `Paused`; a bot blocked or kicked, a chat or
+//! topic deleted are `Permanent`. Every error string is token-redacted.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -201,6 +207,10 @@ pub enum TelegramError {
 /// not stall a whole fan-out for `retry_after`.
 const FLOOD_MIN_CHATS: usize = 5;
 const FLOOD_WINDOW: Duration = Duration::from_secs(1);
+/// The longest pause of a chat (or of every chat) a send waits out in
+/// place; a longer one is handed back to the deliverer as a retry, so a
+/// paused chat never holds a delivery worker or a window slot.
+const PAUSE_WAIT: Duration = Duration::from_secs(1);
 /// A wrong token must not disable every subscription: it is retried, slowly,
 /// until someone fixes the config.
 const BAD_TOKEN_RETRY: Duration = Duration::from_secs(300);
@@ -275,6 +285,7 @@ impl TelegramSender {
         if let Some(img) = &image
             && let Some(cap) = caption(msg)
         {
+            self.wait_turn(chat).await?;
             match self.send_photo(to, img, &cap, keyboard.clone()).await {
                 Ok(sent) => return Ok(sent),
                 // Telegram could not fetch or use the image: the alert still
@@ -287,7 +298,7 @@ impl TelegramSender {
             }
         }
         let text = html(msg);
-        self.limiter.acquire(chat).await;
+        self.wait_turn(chat).await?;
         let preview = match &image {
             Some(img) => LinkPreviewOptions {
                 is_disabled: false,
@@ -328,7 +339,6 @@ impl TelegramSender {
             // problem so the alert goes out as text.
             return Err(RequestError::Api(ApiError::WrongFileIdOrUrl));
         };
-        self.limiter.acquire(&to.key).await;
         let mut req = self
             .bot
             .send_photo(to.recipient(), InputFile::url(url))
@@ -343,6 +353,18 @@ impl TelegramSender {
         }
         let m = req.await?;
         Ok(Sent { message_id: Some(m.id.0.to_string()) })
+    }
+
+    /// Waits for the limiter's slot for `chat`; a pause longer than
+    /// [`PAUSE_WAIT`] is handed back as a retry instead.
+    async fn wait_turn(&self, chat: &ChatKey) -> Result<(), SendError> {
+        match self.limiter.acquire_within(chat, PAUSE_WAIT).await {
+            Ok(_) => Ok(()),
+            Err(wait) => Err(SendError::Transient {
+                reason: format!("Telegram: sends to {chat} paused for {:.1}s (flood control)", wait.as_secs_f64()),
+                retry_after: Some(wait),
+            }),
+        }
     }
 
     /// Classifies `err`, applies what it means for pacing, and logs what
@@ -515,6 +537,7 @@ pub fn classify(err: &RequestError, token: &str) -> SendError {
 
 fn classify_api(e: &ApiError, reason: &str) -> SendError {
     let permanent = || SendError::Permanent { reason: format!("Telegram: {reason}") };
+    let paused = || SendError::Paused { reason: format!("Telegram: {reason}") };
     let rejected = || SendError::Rejected { reason: format!("Telegram: {reason}") };
     let transient = || SendError::Transient { reason: format!("Telegram: {reason}"), retry_after: None };
     match e {
@@ -526,8 +549,8 @@ fn classify_api(e: &ApiError, reason: &str) -> SendError {
         | ApiError::CantInitiateConversation
         | ApiError::CantTalkWithBots
         | ApiError::ChatNotFound
-        | ApiError::GroupDeactivated
-        | ApiError::NotEnoughRightsToPostMessages => permanent(),
+        | ApiError::GroupDeactivated => permanent(),
+        ApiError::NotEnoughRightsToPostMessages => paused(),
         ApiError::InvalidToken => SendError::Transient {
             reason: format!("Telegram refuses the bot token ({reason}); check telegram.token"),
             retry_after: Some(BAD_TOKEN_RETRY),
@@ -543,25 +566,30 @@ fn classify_api(e: &ApiError, reason: &str) -> SendError {
         | ApiError::RequestEntityTooLarge => rejected(),
         _ => {
             let d = reason.to_ascii_lowercase();
-            const GONE: &[&str] = &[
-                "chat not found",
+            // An admin can give the rights back or reopen the topic.
+            const FIXABLE: &[&str] = &[
                 "not enough rights to send",
                 "have no rights to send",
                 "need administrator rights",
                 "chat_write_forbidden",
+                "topic_closed",
+            ];
+            const GONE: &[&str] = &[
+                "chat not found",
                 "chat_restricted",
                 "group chat was deactivated",
                 "group is deactivated",
                 "user is deactivated",
                 "peer_id_invalid",
                 "chat was deleted",
-                // A forum topic deleted or closed, or a topic id on a group
-                // without topics: only that topic's subscriptions stop.
+                // A forum topic deleted, or a topic id on a group without
+                // topics: only that topic's subscriptions stop.
                 "message thread not found",
-                "topic_closed",
                 "topic_deleted",
             ];
-            if d.starts_with("forbidden") || GONE.iter().any(|g| d.contains(g)) {
+            if FIXABLE.iter().any(|g| d.contains(g)) {
+                paused()
+            } else if d.starts_with("forbidden") || GONE.iter().any(|g| d.contains(g)) {
                 permanent()
             } else if d.starts_with("unauthorized") {
                 SendError::Transient {
@@ -612,11 +640,19 @@ mod tests {
         for d in [
             "Forbidden: bot was kicked from the group chat",
             "Forbidden: bot is not a member of the channel chat",
-            "Bad Request: not enough rights to send text messages to the chat",
             "Bad Request: chat not found",
+            "Bad Request: message thread not found",
         ] {
             assert!(matches!(unknown(d), SendError::Permanent { .. }), "{d}");
         }
+        for d in [
+            "Bad Request: not enough rights to send text messages to the chat",
+            "Forbidden: CHAT_WRITE_FORBIDDEN",
+            "Bad Request: TOPIC_CLOSED",
+        ] {
+            assert!(matches!(unknown(d), SendError::Paused { .. }), "{d}");
+        }
+        assert!(matches!(api(ApiError::NotEnoughRightsToPostMessages), SendError::Paused { .. }));
         let e = api(ApiError::CantParseEntities("Bad Request: can't parse entities: Unsupported start tag".into()));
         assert!(matches!(&e, SendError::Rejected { reason } if reason.contains("Unsupported start tag")), "{e:?}");
         assert!(matches!(api(ApiError::MessageIsTooLong), SendError::Rejected { .. }));

@@ -391,6 +391,11 @@ impl FakeTelegram {
         self.shared.lock().topic_faults.insert((chat, thread), "Bad Request: TOPIC_CLOSED");
     }
 
+    /// Topic `thread` of `chat` takes messages again (undoes `close_topic`).
+    pub fn reopen_topic(&self, chat: i64, thread: i64) {
+        self.shared.lock().topic_faults.remove(&(chat, thread));
+    }
+
     /// Sends into topic `thread` of `chat` answer 400 `message thread not found`.
     pub fn delete_topic(&self, chat: i64, thread: i64) {
         self.shared.lock().topic_faults.insert((chat, thread), "Bad Request: message thread not found");
