@@ -29,11 +29,21 @@ use super::parse::{NextQuery, parse_next};
 use super::settings::{Key, Keyboard, clip_toast, fnv1a};
 use crate::detect::{Alert, AlertId, Change};
 use crate::directory::{Dimension, Directory};
-use crate::item::Item;
+use crate::item::{Item, status};
 use crate::render::{self, format_tminus, format_when};
 use crate::rules::{Filter, Origin};
 use crate::store::StoreError;
 use crate::types::Destination;
+
+/// Whether `/next` still lists `item` at `now`: its date is ahead, or it is
+/// on hold or in flight, which a launch can be past its NET (a hold at
+/// T-30 s, a launch that lifted off): people following it want it listed
+/// until its result is in.
+fn not_flown(item: &Item, now: DateTime<Utc>) -> bool {
+    let held_or_flying =
+        item.status.as_ref().and_then(|s| s.id).is_some_and(|id| matches!(id, status::HOLD | status::IN_FLIGHT));
+    item.when.is_some_and(|w| w > now || held_or_flying)
+}
 
 /// Which items a `/next` lists.
 type Wanted<'a> = Box<dyn Fn(&Item) -> bool + 'a>;
@@ -254,8 +264,7 @@ impl Listing {
             Err(problem) => return Ok(Err(problem)),
         };
         let now = ctx.now;
-        let mut items: Vec<Item> =
-            svc.store.items()?.into_iter().filter(|i| i.when.is_some_and(|w| w > now) && wanted(i)).collect();
+        let mut items: Vec<Item> = svc.store.items()?.into_iter().filter(|i| not_flown(i, now) && wanted(i)).collect();
         items.sort_by_key(|i| i.when);
         let text = query_text(query, svc.directory);
         Ok(Ok(Listing {

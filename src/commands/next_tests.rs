@@ -198,3 +198,27 @@ fn empty_lists_long_queries_and_discord_countdowns() {
     let view = open(&query("1"), &discord, &f.services()).unwrap().unwrap();
     assert!(page(&view).0.contains("(<t:"), "{view:?}");
 }
+
+#[test]
+fn a_launch_on_hold_or_in_flight_past_its_net_stays_listed_until_it_has_flown() {
+    let now = ctx(1).now;
+    let launch = |n: i64, hours: i64, status: Option<(i64, &str)>| {
+        let mut item = sample_launch();
+        item.id = ItemId::new(ItemKind::Launch, format!("00000000-0000-0000-0000-{n:012}"));
+        item.name = format!("Launch {n}");
+        item.when = Some(now + chrono::Duration::hours(hours));
+        item.status = status.map(|(id, name)| Named::new(Some(id), name, None));
+        item
+    };
+    let f = Fixture::with_items(vec![
+        launch(0, -1, Some((5, "On Hold"))),
+        launch(1, -1, Some((6, "Launch in Flight"))),
+        launch(2, -1, Some((3, "Launch Successful"))),
+        launch(3, -1, Some((1, "Go for Launch"))),
+        launch(4, 2, Some((1, "Go for Launch"))),
+    ]);
+    let view = open(&query(""), &ctx(1), &f.services()).unwrap().unwrap();
+    let (text, _) = page(&view);
+    let listed: Vec<&str> = text.lines().skip(1).map(|l| l.split(" — ").next().unwrap()).collect();
+    assert_eq!(listed, ["1. Launch 0", "2. Launch 1", "3. Launch 4"], "{text}");
+}
