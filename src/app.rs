@@ -115,16 +115,19 @@ impl App {
     /// and the configured watches (or, on a fresh install without watches
     /// and chat tokens, everything to the console).
     pub fn new(config: Config) -> Result<App, AppError> {
-        let (senders, telegram) = build_senders(&config)?;
+        // The one limiter of every request made with the Discord bot token
+        // (alerts and scheduled events): Discord counts 50/s per bot.
+        let discord_limiter = discord::BotLimiter::discord();
+        let (senders, telegram) = build_senders(&config, &discord_limiter)?;
         let watches = effective_watches(&config);
-        App::assemble(config, senders, telegram, &watches)
+        App::assemble(config, senders, telegram, &watches, discord_limiter)
     }
 
     /// The bot with `senders` instead of the configured platforms, and
     /// exactly `config.watches` (tests record what would be sent).
     pub fn with_senders(config: Config, senders: Senders) -> Result<App, AppError> {
         let watches = config.watches.clone();
-        App::assemble(config, senders, None, &watches)
+        App::assemble(config, senders, None, &watches, discord::BotLimiter::discord())
     }
 
     fn assemble(
@@ -132,6 +135,7 @@ impl App {
         senders: Senders,
         telegram: Option<Arc<TelegramSender>>,
         watches: &[Watch],
+        discord_limiter: discord::BotLimiter,
     ) -> Result<App, AppError> {
         let store = open_store(&config.store.path)?;
         let subs = Subscriptions::load(store.clone())?;
@@ -163,7 +167,7 @@ impl App {
         )?;
         let reminders =
             Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
-        let events = event_sync(&config, &store, watches)?;
+        let events = event_sync(&config, &store, watches, discord_limiter)?;
         Ok(App { store, subs, poller, deliverer, reminders, events, config, telegram, shutdown })
     }
 
@@ -331,18 +335,19 @@ impl App {
 
 /// The scheduled-events sync when a watch mirrors into a guild (config
 /// validation made sure the Discord token is there), or when events of a
-/// removed watch are left to delete.
+/// removed watch are left to delete; paced by the bot's `limiter`.
 fn event_sync(
     config: &Config,
     store: &Store,
     watches: &[Watch],
+    limiter: discord::BotLimiter,
 ) -> Result<Option<Arc<discord::events::EventSync>>, AppError> {
     let wanted = watches.iter().flat_map(|w| &w.to).any(|d| matches!(d, crate::types::Destination::DiscordEvents(_)))
         || !store.event_guilds()?.is_empty();
     if !wanted || !config.discord.is_enabled() {
         return Ok(None);
     }
-    let api = discord::events::EventsApi::new(config.discord.token.clone(), &config.discord.api_url)
+    let api = discord::events::EventsApi::new(config.discord.token.clone(), &config.discord.api_url, limiter)
         .map_err(|e| AppError::Startup(e.to_string()))?;
     Ok(Some(Arc::new(discord::events::EventSync::new(store.clone(), api, config.discord.events_window))))
 }
@@ -395,8 +400,13 @@ fn poller_config(config: &Config) -> PollerConfig {
 /// One sender per platform this run can reach: the console always, webhooks
 /// always (they need no token), Telegram and Discord channels when their
 /// token is set. Entries for a platform without a sender wait in the outbox.
-/// The Telegram sender is also returned: the command bot shares it.
-fn build_senders(config: &Config) -> Result<(Senders, Option<Arc<TelegramSender>>), AppError> {
+/// The Telegram sender is also returned: the command bot shares it. The
+/// Discord bot sender is paced by `discord_limiter`, which the
+/// scheduled-events sync shares.
+fn build_senders(
+    config: &Config,
+    discord_limiter: &discord::BotLimiter,
+) -> Result<(Senders, Option<Arc<TelegramSender>>), AppError> {
     let startup = |e: &dyn std::fmt::Display| AppError::Startup(e.to_string());
     let webhooks =
         discord::sender::WebhookSender::new(discord::sender::SenderConfig::default()).map_err(|e| startup(&e))?;
@@ -411,7 +421,8 @@ fn build_senders(config: &Config) -> Result<(Senders, Option<Arc<TelegramSender>
         info!("no telegram.token: Telegram is off (alerts for telegram: destinations wait in the outbox)");
     }
     if !config.discord.token.is_empty() {
-        let sender = discord::sender::DiscordSender::from_config(&config.discord).map_err(|e| startup(&e))?;
+        let sender = discord::sender::DiscordSender::from_config(&config.discord, discord_limiter.clone())
+            .map_err(|e| startup(&e))?;
         senders = senders.with("discord", Arc::new(sender));
     } else {
         info!("no discord.token: the Discord bot is off (discord-webhook destinations still work)");

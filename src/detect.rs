@@ -97,9 +97,16 @@ impl Change {
     }
 
     /// For a schedule change: how soon the nearer of the old and new dates
-    /// comes after `now`; `None` when both passed or are unknown.
+    /// comes after `now`. An old date that has already passed counts as
+    /// zero, the nearest there is: the item was due, so moving it is news
+    /// (a scrub after T-0 moved days out must reach a subscriber whose
+    /// horizon is shorter than the new date). `None` when the old date is
+    /// unknown and the new one passed or is unknown.
     pub fn nearest_future_date(&self, now: DateTime<Utc>) -> Option<Duration> {
         let Change::Schedule { old_when, new_when, .. } = self else { return None };
+        if old_when.is_some_and(|d| d <= now) {
+            return Some(Duration::ZERO);
+        }
         [*old_when, *new_when]
             .into_iter()
             .flatten()
@@ -198,9 +205,10 @@ impl Alert {
 }
 
 /// Whether a schedule change is news for someone with a schedule
-/// `horizon` at `now`: while the old or the new date lies within
-/// `now..=now + horizon`. `None` means no horizon: always. Other changes
-/// are not affected.
+/// `horizon` at `now`: when the old date has passed, or the old or the new
+/// date lies within `now..=now + horizon` (see
+/// [`Change::nearest_future_date`]). `None` means no horizon: always.
+/// Other changes are not affected.
 pub fn within_horizon(change: &Change, horizon: Option<Duration>, now: DateTime<Utc>) -> bool {
     match (change, horizon) {
         (Change::Schedule { .. }, Some(h)) => change.nearest_future_date(now).is_some_and(|d| d <= h),
@@ -530,10 +538,37 @@ pub(crate) mod tests {
         let mut near = item.clone();
         near.when = Some(now + chrono::Duration::days(2));
         assert!(within_horizon(&detect(Some(&item), &near)[0], five, now));
-        // Both dates passed: outside any horizon.
-        assert!(!within_horizon(&far, five, t + chrono::Duration::days(10)));
+        // A new date that passed, from an unknown old one: not news.
+        let unknown_old = Change::Schedule {
+            old_when: None,
+            new_when: Some(now - chrono::Duration::days(1)),
+            old_precision: None,
+            new_precision: None,
+            old_window: (None, None),
+            new_window: (None, None),
+        };
+        assert!(!within_horizon(&unknown_old, five, now));
         // Other kinds are never held back.
         assert!(within_horizon(&Change::New, five, now));
+    }
+
+    /// A scrub after T-0 moved 10 days out: the old date passed, so the
+    /// move is near for any horizon (it was ignored, and nobody heard).
+    #[test]
+    fn horizon_counts_a_past_old_date_as_near() {
+        let item = sample_launch();
+        let t = item.when.unwrap();
+        let after_t0 = t + chrono::Duration::minutes(5);
+        let mut scrubbed = item.clone();
+        scrubbed.when = Some(t + chrono::Duration::days(10));
+        let change = detect(Some(&item), &scrubbed).remove(0);
+        assert_eq!(change.kind(), AlertKind::Schedule);
+        assert_eq!(change.nearest_future_date(after_t0), Some(Duration::ZERO));
+        let five = Some(Duration::from_secs(5 * 86_400));
+        assert!(within_horizon(&change, five, after_t0), "the scrub reaches a 5-day horizon");
+        assert!(within_horizon(&change, Some(Duration::from_secs(60)), after_t0));
+        let alert = Alert::new(AlertId(1), scrubbed, vec![change], after_t0);
+        assert!(alert.seen_by(&[AlertKind::Schedule], five).is_some());
     }
 
     #[test]

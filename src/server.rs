@@ -9,7 +9,12 @@
 //!   with the error when LL2 fails. The last successful poll is the one the
 //!   poller recorded in the feed's state in the store, so a restart
 //!   remembers it; the last error lives in this process's metrics registry.
-//! - `GET /`: the status page ([`crate::status_page`]), read-only HTML.
+//!   It reads only O(1) things (each feed's state record, the store's
+//!   outbox counter, the metrics), never a scan.
+//! - `GET /`: the status page ([`crate::status_page`]), read-only HTML,
+//!   rendered from a snapshot at most every [`PAGE_TTL`]: reading it
+//!   decodes every subscription and item, so a burst of requests shares
+//!   one render (they wait for it) instead of each scanning the store.
 //! - `GET /calendar/{NAME|TOKEN}.ics`: iCalendar feeds, mounted by the app
 //!   from `crate::calendar::http` (through `extra`).
 //! - `GET /metrics`: Prometheus text from [`crate::metrics`], plus gauges
@@ -31,6 +36,19 @@
 //!
 //! Route paths must not collide with `/healthz` or `/metrics` (axum panics
 //! on overlapping routes at merge time, i.e. at start-up, never later).
+//!
+//! **Bounds.** Every request must be answered within [`REQUEST_TIMEOUT`]
+//! (10 s; tower-http's `TimeoutLayer`, 408 after it, which also bounds a
+//! client that sends its body slowly): far above any honest answer here
+//! (a snapshot, O(1) reads, Discord's own 3 s interaction deadline), so it
+//! only cuts off what would hold a task forever. Every route but
+//! `/healthz` shares [`MAX_IN_FLIGHT`] (64) requests in flight (tower's
+//! `GlobalConcurrencyLimitLayer`; more wait for a slot): plenty for an
+//! operator, a scraper, calendar clients and Discord's interactions at
+//! once, and a flood can take no more than that many tasks (and blocking
+//! threads) from polling and delivery. `/healthz` stays outside the limit
+//! so a monitor is answered while a flood fills the slots; being O(1) it
+//! needs no bound.
 //!
 //! The server stops gracefully when the app's shutdown token is
 //! cancelled. It never logs request contents, so a Discord interaction body
@@ -57,6 +75,12 @@ use crate::types::Feed;
 
 /// How long store-derived gauges of `/metrics` are reused.
 const GAUGE_CACHE: Duration = Duration::from_secs(10);
+/// How long a rendered status page is served again (see the module doc).
+pub const PAGE_TTL: Duration = Duration::from_secs(10);
+/// The longest any request may take (see the module doc).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests in flight on every route but `/healthz` (see the module doc).
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// The staleness threshold actually applied: the configured
 /// `health_max_age`, but never less than two poll intervals of one feed,
@@ -75,12 +99,17 @@ pub struct ServerState {
     max_age: Duration,
     started: DateTime<Utc>,
     gauges: Arc<tokio::sync::Mutex<Option<CachedGauges>>>,
+    /// The last rendered status page; held while one renders, so a burst
+    /// waits for that render instead of starting its own.
+    page: Arc<tokio::sync::Mutex<Option<CachedPage>>>,
     /// The reminder offsets whose state the status page shows per item.
     reminders: Vec<Duration>,
 }
 
 /// Store gauges and when they were read (`None`: the store failed).
 type CachedGauges = (Instant, Option<StoreGauges>);
+/// A rendered status page (or why the store could not be read) and when.
+type CachedPage = (Instant, Result<String, String>);
 
 impl ServerState {
     /// `feeds`: the configured feeds (each must stay fresh); `max_age`: the
@@ -88,7 +117,16 @@ impl ServerState {
     /// registry's creation time.
     pub fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
         let started = metrics.started();
-        ServerState { store, metrics, feeds, max_age, started, gauges: Arc::default(), reminders: Vec::new() }
+        ServerState {
+            store,
+            metrics,
+            feeds,
+            max_age,
+            started,
+            gauges: Arc::default(),
+            page: Arc::default(),
+            reminders: Vec::new(),
+        }
     }
 
     /// The reminder offsets (`[alerts] reminders`) the status page reports.
@@ -104,13 +142,19 @@ impl ServerState {
     }
 }
 
-/// `/healthz` and `/metrics`, ready to serve or to merge more routes into.
-pub(crate) fn router(state: ServerState) -> Router {
-    Router::new()
-        .route("/", get(status_page))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+/// `/`, `/healthz`, `/metrics` and `extra`, with the bounds of the module
+/// doc: `extra` shares the concurrency limit, `/healthz` is outside it,
+/// every route has the timeout.
+pub(crate) fn router(state: ServerState, extra: Option<Router>) -> Router {
+    let mut limited =
+        Router::new().route("/", get(status_page)).route("/metrics", get(metrics)).with_state(state.clone());
+    if let Some(extra) = extra {
+        limited = limited.merge(extra);
+    }
+    limited
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+        .merge(Router::new().route("/healthz", get(healthz)).with_state(state))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
 }
 
 /// Binds `addr` (so a taken port fails start-up with a clear error), then
@@ -124,10 +168,7 @@ pub async fn start(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let mut app = router(state);
-    if let Some(extra) = extra {
-        app = app.merge(extra);
-    }
+    let app = router(state, extra);
     info!(addr = %local, "HTTP server listening (/, /healthz, /metrics)");
     let task = tokio::spawn(async move {
         if let Err(e) = serve(listener, app, shutdown).await {
@@ -276,31 +317,36 @@ fn paused_json(paused: &[DestinationPause]) -> Value {
 }
 
 async fn healthz(State(st): State<ServerState>) -> Response {
-    let store = st.store.clone();
-    let feeds = st.feeds.clone();
-    // The outbox length is a key scan, hence off the async workers.
-    let probe = tokio::task::spawn_blocking(move || store_health(&store, &feeds)).await;
-    let store_result = match probe {
-        Ok(r) => r,
-        Err(e) => {
-            Err(StoreError::Corrupt { tree: "-", key: String::new(), message: format!("store probe failed: {e}") })
-        }
-    };
+    // O(1) reads (a record per feed, the outbox counter): no blocking task,
+    // so a busy blocking pool (store flushes) cannot delay the answer.
+    let store_result = store_health(&st.store, &st.feeds);
     let process = ProcessHealth::read(&st.metrics, &st.feeds);
     let (code, body) = health(&st.feeds, st.max_age, st.started, store_result, &process, Utc::now());
     (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
 async fn status_page(State(st): State<ServerState>) -> Response {
-    let view = tokio::task::spawn_blocking(move || status_view(&st, Utc::now())).await;
-    match view {
-        Ok(Ok(view)) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            status_page::render(&view),
-        )
+    let page = {
+        let mut cache = st.page.lock().await;
+        match cache.as_ref() {
+            Some((at, page)) if at.elapsed() < PAGE_TTL => page.clone(),
+            _ => {
+                let state = st.clone();
+                let rendered = tokio::task::spawn_blocking(move || status_view(&state, Utc::now())).await;
+                let page = match rendered {
+                    Ok(Ok(view)) => Ok(status_page::render(&view)),
+                    Ok(Err(e)) => Err(format!("the store cannot be read: {e}")),
+                    Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                };
+                *cache = Some((Instant::now(), page.clone()));
+                page
+            }
+        }
+    };
+    match page {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html)
             .into_response(),
-        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot be read: {e}")).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
     }
 }
 

@@ -16,15 +16,21 @@
 //! ~1 s and ~500 MB per 100,000 (sled keeps the whole write set and its
 //! page cache in memory), far over the budget of one alert (3 s, 300 MB for
 //! a million). So `apply` writes each alert's entries as fan-out records
-//! of up to `FAN_OUT_CHUNK` (subscription, destination) pairs, in the same
+//! of up to `FAN_OUT_CHUNK` (subscription, destination) pairs and 6 KiB
+//! (`store/fan_out.rs`: records stay under sled's blob threshold, so they
+//! are as durable after a flush as any other record), in the same
 //! transaction as the alert, and `pending` turns the oldest record into its
 //! outbox entries, in one transaction (the record leaves as its entries
 //! arrive), only when the outbox runs short. A kill at any moment leaves
 //! either the record or its entries, never both or neither, and records
 //! expand in the order they were written, so the outbox stays FIFO.
-//! `outbox_len` counts the entries still folded in records too.
+//! `outbox_len` counts the entries still folded in records too, from a
+//! counter kept beside the trees (counted once at open, then moved by the
+//! methods that add or remove deliveries), so `/healthz` and the metrics
+//! read the outbox depth without scanning it.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
@@ -117,9 +123,10 @@ pub struct FeedState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OutboxKey(pub u64);
 
-/// How many deliveries one fan-out record folds: large enough that a
-/// million take a thousand rows, small enough that turning one into outbox
-/// entries is a short transaction.
+/// At most how many deliveries one fan-out record folds, small enough that
+/// turning one into outbox entries is a short transaction. Records are cut
+/// by size too (`fan_out::MAX_RECORD_BYTES`, under sled's blob threshold),
+/// which makes a million chat deliveries ~3,000 rows.
 pub(crate) const FAN_OUT_CHUNK: usize = 1024;
 
 /// One alert's deliveries to its routed targets, as `apply` takes them:
@@ -337,6 +344,10 @@ pub struct Store {
     calendar: CalendarTrees,
     /// Counts committed batches, so mirrors (calendar sync) wake on changes.
     applied: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// Pending deliveries (outbox entries and those folded in fan-out
+    /// records): counted at open, then raised before a write adds some and
+    /// lowered after one removed some, so it is never below the truth.
+    outbox_count: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The trees of the calendar mirrors.
@@ -413,6 +424,7 @@ impl Store {
                 discord_events: db.open_tree("discord_events")?,
             },
             applied: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            outbox_count: Default::default(),
             flush_lock: Default::default(),
             io: Default::default(),
             _owner: owner,
@@ -432,6 +444,8 @@ impl Store {
                 store.meta.insert("schema_version", enc(&SCHEMA_VERSION))?;
             }
         }
+        let pending = store.outbox_scan();
+        store.outbox_count.store(i64::try_from(pending).unwrap_or(i64::MAX), Ordering::Relaxed);
         Ok(store)
     }
 
@@ -515,8 +529,12 @@ impl Store {
         let removed: Vec<String> = batch.removed.iter().map(ItemId::key).collect();
         let directory = batch.directory.as_ref().map(enc);
         let sequence_rows = self.sequence_rows(&batch.items)?;
+        let added = fan_out_rows.iter().map(|(k, _)| fan_out_len(k)).sum::<usize>();
 
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
+        // Counted before the commit: a delivery of these entries on another
+        // thread must not take the counter below the truth.
+        let counted = self.count_outbox(added);
         (&self.items, &self.alerts, &self.fan_outs, &self.reminders, &self.feeds, &self.meta, &self.calendar.sequences)
             .transaction(|(items, alerts, fan_outs, reminders, feeds, meta, sequences)| {
                 for (k, v) in &item_rows {
@@ -546,6 +564,7 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(abort)?;
+        counted.commit();
         self.applied.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
     }
@@ -791,9 +810,32 @@ impl Store {
         }
     }
 
-    /// Pending deliveries: outbox entries plus those still in fan-out records.
+    /// Pending deliveries: outbox entries plus those still in fan-out
+    /// records. O(1): read from the counter, not the trees (which a write
+    /// being committed right now may already count).
     pub fn outbox_len(&self) -> usize {
+        usize::try_from(self.outbox_count.load(Ordering::Relaxed).max(0)).unwrap_or(0)
+    }
+
+    /// [`outbox_len`](Self::outbox_len) by a scan of both trees.
+    fn outbox_scan(&self) -> usize {
         self.outbox.len() + self.fan_outs.iter().keys().filter_map(|k| k.ok()).map(|k| fan_out_len(&k)).sum::<usize>()
+    }
+
+    /// Raises the outbox counter by `n` until the returned guard is
+    /// committed; a guard dropped uncommitted (the write failed) takes it
+    /// back.
+    fn count_outbox(&self, n: usize) -> Counted<'_> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.outbox_count.fetch_add(n, Ordering::Relaxed);
+        Counted { count: &self.outbox_count, n }
+    }
+
+    /// Lowers the outbox counter after an entry left the outbox.
+    fn uncount_outbox(&self, removed: bool) {
+        if removed {
+            self.outbox_count.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Replaces the oldest fan-out record by its outbox entries, in one
@@ -827,24 +869,31 @@ impl Store {
         let k = key.0.to_be_bytes();
         let v = enc(record);
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
-        (&self.outbox, &self.delivered)
+        let removed = (&self.outbox, &self.delivered)
             .transaction(|(outbox, delivered)| {
-                outbox.remove(&k)?;
+                let removed = outbox.remove(&k)?.is_some();
                 delivered.insert(&k, v.as_slice())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
+                Ok::<_, ConflictableTransactionError<StoreError>>(removed)
             })
-            .map_err(abort)
+            .map_err(abort)?;
+        self.uncount_outbox(removed);
+        Ok(())
     }
 
     /// Drops an entry nobody wants any more (its chat muted the item).
     pub(crate) fn discard(&self, key: OutboxKey) -> Result<()> {
-        self.outbox.remove(key.0.to_be_bytes())?;
+        let removed = self.outbox.remove(key.0.to_be_bytes())?.is_some();
+        self.uncount_outbox(removed);
         Ok(())
     }
 
     /// Rewrites an entry in place (attempt count, next try).
     pub(crate) fn reschedule(&self, key: OutboxKey, entry: &OutboxEntry) -> Result<()> {
-        self.outbox.insert(key.0.to_be_bytes(), enc(entry))?;
+        let counted = self.count_outbox(1);
+        if self.outbox.insert(key.0.to_be_bytes(), enc(entry))?.is_none() {
+            // It had left meanwhile and is back: count it.
+            counted.commit();
+        }
         Ok(())
     }
 
@@ -854,13 +903,15 @@ impl Store {
         let k = key.0.to_be_bytes();
         let v = enc(&DeadLetter { entry: entry.clone(), reason: reason.to_string(), at });
         let _shared = self.io.read().unwrap_or_else(|e| e.into_inner());
-        (&self.outbox, &self.dead)
+        let removed = (&self.outbox, &self.dead)
             .transaction(|(outbox, dead)| {
-                outbox.remove(&k)?;
+                let removed = outbox.remove(&k)?.is_some();
                 dead.insert(&k, v.as_slice())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
+                Ok::<_, ConflictableTransactionError<StoreError>>(removed)
             })
-            .map_err(abort)
+            .map_err(abort)?;
+        self.uncount_outbox(removed);
+        Ok(())
     }
 
     /// Every delivery record.
@@ -876,6 +927,25 @@ impl Store {
     /// How many dead letters are kept.
     pub fn dead_letter_count(&self) -> usize {
         self.dead.len()
+    }
+}
+
+/// A raise of the outbox counter that is taken back unless committed.
+struct Counted<'a> {
+    count: &'a std::sync::atomic::AtomicI64,
+    n: i64,
+}
+
+impl Counted<'_> {
+    /// The write happened: the raise stays.
+    fn commit(mut self) {
+        self.n = 0;
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(self.n, Ordering::Relaxed);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Discord scheduled events against the fake Discord (which validates
 //! bodies the way Discord does): what the sync creates, patches and deletes
 //! as items change in the store, the window and the 100-event cap, restarts
-//! without duplicates, orphan clean-up, and a guild without permission or
-//! under a rate limit.
+//! without duplicates, orphan clean-up, a guild without permission or
+//! under a rate limit, and the bot's one rate limit shared with alerts.
 
 mod support;
 
@@ -14,12 +14,14 @@ use serde_json::Value;
 use support::data::sample_launch;
 use support::fake_discord::{BOT_USER_ID, FakeDiscord, Fault, Target};
 use support::logs::{log_text, logs};
+use tminus::detect::{Alert, AlertId, Change};
+use tminus::discord::BotLimiter;
 use tminus::discord::events::{EventSync, EventsApi};
 use tminus::item::{Item, Named, Precision, status};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
-use tminus::store::{Batch, Store};
+use tminus::store::{Batch, OutboxEntry, Store};
 use tminus::subscriptions::Subscriptions;
-use tminus::types::{Destination, GuildId, ItemId, ItemKind, Secret};
+use tminus::types::{ChannelId, Destination, GuildId, ItemId, ItemKind, Secret};
 
 const WINDOW: Duration = Duration::from_secs(14 * 86_400);
 const BOT: &str = "1100000000000000007";
@@ -63,7 +65,7 @@ impl Guild {
     }
 
     fn sync(&self) -> EventSync {
-        let api = EventsApi::new(Secret::new("test-bot-token"), &self.fake.api_url()).unwrap();
+        let api = EventsApi::new(Secret::new("test-bot-token"), &self.fake.api_url(), BotLimiter::discord()).unwrap();
         EventSync::new(self.store().clone(), api, WINDOW)
     }
 
@@ -312,4 +314,50 @@ async fn events_of_a_removed_watch_are_deleted() {
     g.pass().await;
     assert!(g.events().is_empty(), "{:?}", g.events());
     assert!(g.store().event_guilds().unwrap().is_empty());
+}
+
+/// Events and alerts are the same bot, and Discord's 50 requests/s are the
+/// bot's: a fan-out to 60 channels while a sync creates 60 events, against
+/// a Discord that enforces the global ceiling, earns no 429. (Each with a
+/// limiter of its own, 50/s for alerts and 25/s for events, they reached
+/// 75/s together.)
+#[tokio::test]
+async fn a_fan_out_during_an_events_sync_gets_no_429() {
+    let fake = FakeDiscord::builder().global_limit(50, Duration::from_secs(1)).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[store]\npath = {:?}\n[discord]\ntoken = \"test-bot-token\"\napi_url = {:?}\n\
+         [[watch]]\nname = \"guild\"\nto = [\"discord-events:4209\"]\n",
+        dir.path().join("store").display().to_string(),
+        fake.api_url()
+    );
+    let config = tminus::config::Config::from_toml_str(&toml, &|_| None).unwrap();
+    let app = tminus::app::App::new(config).unwrap();
+    let items: Vec<Item> =
+        (0..60).map(|i| launch(&format!("e{i:02}"), days(1) + chrono::Duration::hours(i), Precision::Minute)).collect();
+    let alert = Alert { id: AlertId(1), item: items[0].clone(), changes: vec![Change::New], detected_at: Utc::now() };
+    let mut deliveries = Vec::new();
+    for c in 0..60 {
+        let dest = Destination::Discord(ChannelId(20_000 + c));
+        let sub = Subscription::new(SubId(app.store.next_id().unwrap()), dest.clone(), Filter::default(), Origin::Chat);
+        app.subs.put(&sub).unwrap();
+        let (enqueued_at, attempts, not_before) = (Utc::now(), 0, None);
+        deliveries.push(OutboxEntry {
+            alert: alert.id,
+            sub: sub.id,
+            destination: dest,
+            enqueued_at,
+            attempts,
+            not_before,
+        });
+    }
+    app.store.apply(&Batch { items, alerts: vec![alert], deliveries, ..Default::default() }).unwrap();
+
+    let events = app.events.as_ref().expect("a discord-events watch starts the sync");
+    let (drained, ()) = tokio::join!(app.deliverer.drain_once(), events.pass_once());
+    let posted = fake.requests().iter().filter(|r| matches!(r.target(), Some(Target::Channel(_)))).count();
+    eprintln!("fan-out during a sync: {drained:?}, {posted} posts, {} 429s", fake.rate_limited());
+    assert_eq!(fake.rate_limited(), 0, "alerts and events together stay under the bot's 50/s");
+    assert_eq!(drained.unwrap().delivered, 60);
+    assert_eq!(fake.scheduled_events(4209).len(), 60);
 }

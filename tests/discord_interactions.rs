@@ -665,3 +665,28 @@ async fn a_command_flood_gets_a_burst_one_note_then_quiet_answers() {
     // responses themselves), so the alert rate limiter saw none of it.
     assert!(bot.discord.requests().is_empty(), "{:?}", bot.discord.requests());
 }
+
+/// A signed interaction replayed within its five-minute window runs once:
+/// the copy is answered without a second effect. One signed before the
+/// endpoint started (the previous process may have run it) is refused.
+#[tokio::test]
+async fn a_replayed_interaction_runs_once() {
+    let bot = Bot::start().await;
+    let body = command("subscribe", strings(&[("agency", "SpaceX")])).to_string();
+    let ts = now_ts();
+    let sig = sign(&signing_key(), &ts, &body);
+    let (status, first) = bot.post(&body, Some(&sig), Some(&ts)).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = bot.post(&body, Some(&sig), Some(&ts)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["type"], 4, "{again}");
+    assert_eq!(again["data"]["content"], "This command was already handled.", "{again}");
+    assert_eq!(again["data"]["flags"].as_u64().unwrap_or(0) & 64, 64, "ephemeral: {again}");
+    assert_eq!(bot.subscriptions(CHANNEL).len(), 1, "ran once");
+
+    let old = (ts.parse::<i64>().unwrap() - 5).to_string();
+    let other = command("subscribe", strings(&[("agency", "NASA")])).to_string();
+    let (status, _) = bot.post(&other, Some(&sign(&signing_key(), &old, &other)), Some(&old)).await;
+    assert_eq!(status, 401, "signed before the endpoint started");
+    assert_eq!(bot.subscriptions(CHANNEL).len(), 1);
+}

@@ -124,9 +124,10 @@ async fn once_waits_out_a_short_discord_429_before_exiting() {
 }
 
 /// `GET path` on the running binary, retried until it answers and
-/// `done(status, body)` holds (10 s at most).
+/// `done(status, body)` holds (15 s at most: the status page is a snapshot
+/// renewed every 10 s, `server::PAGE_TTL`).
 async fn get_until(url: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + tminus::server::PAGE_TTL + Duration::from_secs(5);
     let mut last = (0, String::new());
     while Instant::now() < deadline {
         if let Ok(r) = reqwest::get(url).await {

@@ -1,7 +1,9 @@
 //! The HTTP server: `/healthz` verdicts (starting, failing, ok, stale,
 //! store trouble), `/metrics` in Prometheus text, extra routes mounted on the same
-//! listener, graceful shutdown; and the real binary serving both endpoints
-//! while it polls the fake LL2.
+//! listener, graceful shutdown, the concurrency limit `/healthz` stays
+//! outside of; and the real binary serving both endpoints while it polls
+//! the fake LL2. (The server under load during a fan-out:
+//! tests/telegram_delivery.rs.)
 
 mod support;
 
@@ -163,6 +165,54 @@ async fn extra_routes_share_the_listener_and_shutdown_is_graceful() {
     srv.stop.cancel();
     tokio::time::timeout(Duration::from_secs(5), srv.task).await.expect("server stops on shutdown").unwrap();
     assert!(tokio::net::TcpStream::connect(srv.addr).await.is_err(), "listener closed");
+}
+
+/// At most `MAX_IN_FLIGHT` requests run at once on every route but
+/// `/healthz`: with every slot held by a slow request, the next one waits
+/// for a slot while `/healthz` still answers at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_queues_requests_but_answers_healthz() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let entered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (g, e) = (gate.clone(), entered.clone());
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let (g, e) = (g.clone(), e.clone());
+            async move {
+                e.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _pass = g.acquire().await;
+                "done"
+            }
+        }),
+    );
+    let srv =
+        start_with(Arc::new(Metrics::default()), chrono::Duration::zero(), Duration::from_secs(60), Some(slow)).await;
+    let http = reqwest::Client::new();
+    let mut held = tokio::task::JoinSet::new();
+    for _ in 0..server::MAX_IN_FLIGHT {
+        let (http, addr) = (http.clone(), srv.addr);
+        held.spawn(async move { http.get(format!("http://{addr}/slow")).send().await.unwrap().status().as_u16() });
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while entered.load(std::sync::atomic::Ordering::SeqCst) < server::MAX_IN_FLIGHT {
+        assert!(Instant::now() < deadline, "the slow requests never all arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let addr = srv.addr;
+    let waiting = tokio::spawn(async move { reqwest::get(format!("http://{addr}/metrics")).await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a request beyond the limit waits for a slot");
+    let asked = Instant::now();
+    assert_eq!(health(srv.addr).await.0, 503, "answered (unhealthy: nothing polled)");
+    assert!(asked.elapsed() < Duration::from_secs(1), "/healthz is outside the limit: {:?}", asked.elapsed());
+    assert_eq!(entered.load(std::sync::atomic::Ordering::SeqCst), server::MAX_IN_FLIGHT);
+
+    gate.add_permits(server::MAX_IN_FLIGHT);
+    assert_eq!(waiting.await.unwrap().as_u16(), 200, "served once a slot freed");
+    while let Some(status) = held.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
 }
 
 // ---- the binary ----------------------------------------------------------

@@ -9,8 +9,12 @@
 //!   patch, delete), within Discord's limits (name <= 100 characters,
 //!   description <= 1000, location <= 100, no start in the past);
 //! - [`EventsApi`]: the REST calls (`{api_url}/api/v10/guilds/{id}/scheduled-events`)
-//!   with the bot token, paced by the shared `deliver::ratelimit::RateLimiter`
-//!   (a 429's `retry_after` pauses the guild's route).
+//!   with the bot token, paced by the bot's one [`BotLimiter`], the alert
+//!   sender's: Discord's 50 requests/s are the bot's, so events and alerts
+//!   share them (a 429's `retry_after` pauses the guild's route, a global
+//!   one every route of the bot). The sync makes one call at a time, so it
+//!   holds at most one slot ahead of an alert: alerts never queue behind a
+//!   whole sync.
 //!
 //! The ids of the events the bot created live in the store (one record per
 //! guild and item, written right after Discord confirmed), so a restart
@@ -38,8 +42,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::render::truncate;
+use super::sender::{BotLimiter, RouteKey};
 use crate::calendar::{self, ics};
-use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::errors::redact;
 use crate::item::{Item, status};
 use crate::store::{EventSpec, GuildEvent, Store, StoreError};
@@ -184,10 +188,6 @@ pub enum EventsError {
     Store(#[from] StoreError),
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct GuildKey(u64);
-impl LimitKey for GuildKey {}
-
 /// An event as Discord lists it (the fields the sync reads).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Listed {
@@ -201,23 +201,22 @@ pub struct EventsApi {
     http: reqwest::Client,
     base: String,
     token: Secret,
-    limiter: RateLimiter<GuildKey>,
+    limiter: BotLimiter,
 }
 
 impl EventsApi {
-    /// `api_url` as `[discord] api_url` (requests go to `{api_url}/api/v10`).
-    pub fn new(token: Secret, api_url: &str) -> Result<EventsApi, EventsError> {
+    /// `api_url` as `[discord] api_url` (requests go to `{api_url}/api/v10`);
+    /// `limiter` is the bot's (`DiscordSender::limiter`), so events and
+    /// alerts together stay under Discord's ceiling.
+    pub fn new(token: Secret, api_url: &str, limiter: BotLimiter) -> Result<EventsApi, EventsError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("DiscordBot (tminus, ", env!("CARGO_PKG_VERSION"), ")"))
             .timeout(Duration::from_secs(15))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EventsError::Transport(e.without_url().to_string()))?;
-        // Half of Discord's 50 requests/s per bot: alerts share that ceiling
-        // and must never wait behind a calendar sync.
-        let limits = Limits { global: Some(Rate::per_second(25)), headroom: 0.05, ..Limits::default() };
         let base = format!("{}{}", api_url.trim_end_matches('/'), super::sender::API_PATH);
-        Ok(EventsApi { http, base, token, limiter: RateLimiter::new(limits) })
+        Ok(EventsApi { http, base, token, limiter })
     }
 
     async fn call(
@@ -227,8 +226,9 @@ impl EventsApi {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, EventsError> {
-        let key = GuildKey(guild);
-        if let Err(wait) = self.limiter.acquire_within(&key, Duration::from_secs(10)).await {
+        let key = RouteKey(format!("guild-events:{guild}"));
+        let limiter = &self.limiter.0;
+        if let Err(wait) = limiter.acquire_within(&key, Duration::from_secs(10)).await {
             return Err(EventsError::RateLimited(wait));
         }
         let auth = HeaderValue::from_str(&format!("Bot {}", self.token.expose()))
@@ -247,9 +247,9 @@ impl EventsApi {
                 let secs = parsed.get("retry_after").and_then(Value::as_f64).unwrap_or(1.0).clamp(0.0, 3600.0);
                 let wait = Duration::from_secs_f64(secs);
                 if parsed.get("global").and_then(Value::as_bool) == Some(true) {
-                    self.limiter.pause_all(Instant::now() + wait);
+                    limiter.pause_all(Instant::now() + wait);
                 } else {
-                    self.limiter.pause_key(&key, Instant::now() + wait);
+                    limiter.pause_key(&key, Instant::now() + wait);
                 }
                 Err(EventsError::RateLimited(wait))
             }

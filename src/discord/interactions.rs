@@ -19,9 +19,24 @@
 //! through the same [`Handler`](super::commands::Handler) the gateway uses
 //! and answered with serenity's `CreateInteractionResponse`.
 //!
+//! An interaction is executed at most once ([`Replays`]): a signed
+//! request replayed within its window (the same `id`) gets an answer that
+//! changes nothing (a command an ephemeral note, a press a bare
+//! acknowledgement). The ids live in memory for as long as a replay could
+//! pass the timestamp check; that they do not survive a restart is covered
+//! by refusing anything signed before this process began, as only a
+//! replay can be (Discord delivers an interaction once, at once, and does
+//! not retry; one that reached the previous process cannot reach this
+//! one legitimately). This costs no store write per interaction, and the
+//! only legitimate refusals are interactions signed in the seconds a clock
+//! of ours that runs ahead adds after start-up. The gateway needs no such
+//! guard: Discord sends each interaction over it once (a resumed session
+//! replays only events it had not delivered).
+//!
 //! Request bodies are never logged.
 
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -41,7 +56,7 @@ use serenity::interactions_endpoint::Verifier;
 use serenity::model::permissions::Permissions;
 use tracing::{debug, error, warn};
 
-use super::commands::{CommandOption, Handler, Invocation, InvocationKind, OptionValue};
+use super::commands::{CommandOption, Handler, Invocation, InvocationKind, OptionValue, Response};
 use crate::types::Mention;
 
 /// Where the endpoint is mounted.
@@ -60,6 +75,61 @@ pub struct InvalidPublicKey;
 struct EndpointState {
     handler: Arc<Handler>,
     verifier: Verifier,
+    replays: Arc<Mutex<Replays>>,
+}
+
+/// The answer to a command replayed after it ran.
+const ALREADY_HANDLED: &str = "This command was already handled.";
+
+/// Whether an interaction may run (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// Never seen: run it (it is now remembered).
+    First,
+    /// This id already ran.
+    Again,
+    /// Signed before this process started: only a replay can be.
+    BeforeStart,
+}
+
+/// The ids of the interactions this endpoint executed, kept while a
+/// replay of them could still pass the timestamp check ([`MAX_SKEW`] on
+/// either side): a bounded, time-ordered set. Only Discord can sign, so
+/// its size follows the real traffic of ten minutes.
+pub(crate) struct Replays {
+    /// The process's start, in Unix seconds.
+    started: i64,
+    seen: HashSet<String>,
+    /// (signed at, id), oldest first, for pruning.
+    order: VecDeque<(i64, String)>,
+}
+
+impl Replays {
+    /// A guard for a process that started at `started` (Unix seconds).
+    pub(crate) fn new(started: i64) -> Replays {
+        Replays { started, seen: HashSet::new(), order: VecDeque::new() }
+    }
+
+    /// Whether interaction `id`, signed at `signed` (Unix seconds, already
+    /// checked to be within [`MAX_SKEW`] of `now`), may run; remembers it.
+    pub(crate) fn check(&mut self, id: &str, signed: i64, now: i64) -> Replay {
+        let window = MAX_SKEW.as_secs() as i64;
+        while self.order.front().is_some_and(|(at, _)| *at + window < now) {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        if signed < self.started {
+            return Replay::BeforeStart;
+        }
+        if !self.seen.insert(id.to_owned()) {
+            return Replay::Again;
+        }
+        // Signed times arrive nearly in order; an early one only stays a
+        // little longer than it must.
+        self.order.push_back((signed.max(self.order.back().map_or(signed, |(at, _)| *at)), id.to_owned()));
+        Replay::First
+    }
 }
 
 /// The verifier for a 64-hex-digit public key.
@@ -78,7 +148,8 @@ pub(crate) fn verifier(public_key: &str) -> Result<Verifier, InvalidPublicKey> {
 /// `POST /discord/interactions`, state applied: give it to `server::start`
 /// as the extra router.
 pub fn router(handler: Arc<Handler>, public_key: &str) -> Result<Router, InvalidPublicKey> {
-    let state = EndpointState { handler, verifier: verifier(public_key)? };
+    let replays = Arc::new(Mutex::new(Replays::new(Utc::now().timestamp())));
+    let state = EndpointState { handler, verifier: verifier(public_key)?, replays };
     Ok(Router::new().route(PATH, post(endpoint)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(state))
 }
 
@@ -92,12 +163,12 @@ async fn endpoint(State(st): State<EndpointState>, headers: HeaderMap, body: Byt
         debug!("interaction with a bad signature refused");
         return unauthorized();
     }
-    let fresh =
-        timestamp.parse::<i64>().is_ok_and(|t| (Utc::now().timestamp() - t).unsigned_abs() <= MAX_SKEW.as_secs());
-    if !fresh {
+    let Some(signed) =
+        timestamp.parse::<i64>().ok().filter(|t| (Utc::now().timestamp() - t).unsigned_abs() <= MAX_SKEW.as_secs())
+    else {
         warn!("signed interaction with a timestamp more than {}s off refused; is the clock right?", MAX_SKEW.as_secs());
         return unauthorized();
-    }
+    };
     let invocation = match parse(&body) {
         Ok(inv) => inv,
         Err(e) => {
@@ -105,6 +176,9 @@ async fn endpoint(State(st): State<EndpointState>, headers: HeaderMap, body: Byt
             return (StatusCode::BAD_REQUEST, "bad interaction body").into_response();
         }
     };
+    if let Some(answer) = replayed(&st.replays, &invocation, &body, signed) {
+        return answer;
+    }
     let handler = st.handler.clone();
     match tokio::task::spawn_blocking(move || handler.handle(&invocation, Utc::now())).await {
         Ok(response) => ([(header::CONTENT_TYPE, "application/json")], answer_body(response.into())).into_response(),
@@ -113,6 +187,32 @@ async fn endpoint(State(st): State<EndpointState>, headers: HeaderMap, body: Byt
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// The answer to an interaction that must not run again (see
+/// [`Replays`]), or `None` to run it. PINGs and autocomplete change
+/// nothing, so they are always answered.
+fn replayed(replays: &Mutex<Replays>, invocation: &Invocation, body: &[u8], signed: i64) -> Option<HttpResponse> {
+    if matches!(invocation.kind, InvocationKind::Ping | InvocationKind::Autocomplete) {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let id = serde_json::from_slice::<Id>(body).ok()?.id;
+    let verdict = replays.lock().unwrap_or_else(|e| e.into_inner()).check(&id, signed, Utc::now().timestamp());
+    let response = match verdict {
+        Replay::First => return None,
+        Replay::BeforeStart => {
+            warn!("signed interaction from before this process started refused (a replay, or a clock running ahead)");
+            return Some(unauthorized());
+        }
+        Replay::Again if invocation.kind == InvocationKind::Command => Response::ephemeral(ALREADY_HANDLED),
+        Replay::Again => Response::Acknowledge,
+    };
+    warn!(interaction = id, "replayed interaction answered without running it again");
+    Some(([(header::CONTENT_TYPE, "application/json")], answer_body(response.into())).into_response())
 }
 
 fn unauthorized() -> HttpResponse {
@@ -275,6 +375,19 @@ pub(crate) fn answer_body(response: CreateInteractionResponse) -> Vec<u8> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_interaction_runs_once_within_its_window() {
+        let start = 1_000_000;
+        let mut r = Replays::new(start);
+        assert_eq!(r.check("1", start, start), Replay::First);
+        assert_eq!(r.check("1", start, start + 299), Replay::Again);
+        assert_eq!(r.check("2", start + 1, start + 2), Replay::First);
+        assert_eq!(r.check("0", start - 1, start + 2), Replay::BeforeStart, "signed before the start");
+        // Forgotten once no replay could pass the timestamp check.
+        assert_eq!(r.check("3", start + 400, start + 400), Replay::First);
+        assert_eq!(r.seen.len(), 1, "1 and 2 pruned");
+    }
 
     /// A command interaction as Discord posts it (and as the gateway
     /// delivers it), with a field serenity does not know.

@@ -45,4 +45,4 @@ mod pages;
 pub mod render;
 pub mod sender;
 
-pub use sender::{DiscordSender, SenderConfig, SenderStats, SetupError, WebhookSender};
+pub use sender::{BotLimiter, DiscordSender, SenderConfig, SenderStats, SetupError, WebhookSender};

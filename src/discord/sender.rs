@@ -5,25 +5,30 @@
 //! answer into `Sent` or a `SendError`.
 //!
 //! Rate limits follow Discord's model, kept in the shared
-//! `deliver::ratelimit::RateLimiter` (one per sender, keyed by route):
+//! `deliver::ratelimit::RateLimiter` (keyed by route). The bot's limiter
+//! is a [`BotLimiter`]: one object for every request made with the bot
+//! token, handed to the scheduled-events sync too (`discord/events.rs`),
+//! because Discord's global ceiling counts the bot, not the caller. The
+//! webhook sender has a limiter of its own (webhooks are not the bot):
 //! - every route (a channel for the bot, a webhook for webhooks) has a
 //!   bucket learned from the `X-RateLimit-Remaining` / `-Reset-After`
 //!   headers; an empty bucket pauses its route until the reset. The
 //!   deliverer sends to one destination in FIFO order, one at a time, so
 //!   each send sees the headers of the one before;
 //! - a global ceiling (50 requests/s per bot by default, configurable for
-//!   scaled benchmarks) over all routes, paced by the limiter with a little
-//!   headroom;
+//!   scaled benchmarks) over all routes, alerts and events together, paced
+//!   by the limiter with a little headroom;
 //! - a 429 is never retried here: its `retry_after` (body, else the
 //!   `Retry-After` header) pauses the route and goes back to the deliverer
 //!   as `SendError::Transient`; a `global: true` 429 pauses every route of
-//!   this sender for that long.
+//!   the limiter for that long.
 //!
 //! Secrets: the bot token and the webhook URL never appear in an error or a
 //! log line. Routes are logged as `channel ID` / `webhook ID`; reqwest
 //! errors are stripped of their URL and every text that leaves this module
 //! goes through `errors::redact` as a last line of defence.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -153,6 +158,18 @@ impl DiscordSender {
     /// server's; requests go to `{api_url}/api/v10/...`. `token` may carry
     /// the `Bot ` prefix or not.
     pub fn new(token: Secret, api_url: &str, config: SenderConfig) -> Result<DiscordSender, SetupError> {
+        let limiter = BotLimiter::new(&config);
+        DiscordSender::with_limiter(token, api_url, config, limiter)
+    }
+
+    /// [`new`](Self::new), paced by `limiter` (`config`'s global ceiling is
+    /// the limiter's): the one the bot's other REST callers use too.
+    pub fn with_limiter(
+        token: Secret,
+        api_url: &str,
+        config: SenderConfig,
+        limiter: BotLimiter,
+    ) -> Result<DiscordSender, SetupError> {
         let bare = token.expose().trim();
         let bare = bare.strip_prefix("Bot ").unwrap_or(bare).trim();
         if bare.is_empty() {
@@ -163,13 +180,23 @@ impl DiscordSender {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
             _ => return Err(SetupError::BadApiUrl(api_url.to_owned())),
         }
-        Ok(DiscordSender { core: Core::new(config)?, token: Secret::new(bare), base: format!("{api_url}{API_PATH}") })
+        Ok(DiscordSender {
+            core: Core::new(config, limiter.0)?,
+            token: Secret::new(bare),
+            base: format!("{api_url}{API_PATH}"),
+        })
     }
 
-    /// A sender for `[discord]` of the config, with Discord's limits.
-    /// A bot sender for `[discord]` with the default pacing.
-    pub fn from_config(cfg: &crate::config::DiscordConfig) -> Result<DiscordSender, SetupError> {
-        DiscordSender::new(cfg.token.clone(), &cfg.api_url, SenderConfig::default())
+    /// A bot sender for `[discord]` with Discord's limits, paced by
+    /// `limiter` (built with [`BotLimiter::discord`]).
+    pub fn from_config(cfg: &crate::config::DiscordConfig, limiter: BotLimiter) -> Result<DiscordSender, SetupError> {
+        DiscordSender::with_limiter(cfg.token.clone(), &cfg.api_url, SenderConfig::default(), limiter)
+    }
+
+    /// The limiter this sender is paced by, for the bot's other REST
+    /// callers.
+    pub fn limiter(&self) -> BotLimiter {
+        BotLimiter(self.core.limiter.clone())
     }
 
     /// Counters since the sender was built.
@@ -181,7 +208,8 @@ impl DiscordSender {
 impl WebhookSender {
     /// A webhook sender; webhooks need no token (the URL is the secret).
     pub fn new(config: SenderConfig) -> Result<WebhookSender, SetupError> {
-        Ok(WebhookSender { core: Core::new(config)? })
+        let limiter = BotLimiter::new(&config).0;
+        Ok(WebhookSender { core: Core::new(config, limiter)? })
     }
 
     /// Counters since the sender was built.
@@ -300,12 +328,39 @@ struct Route {
     bot: bool,
 }
 
-/// A route's key in the rate limiter: `channel:ID`, `webhook:ID`, or (for
-/// an unusual webhook URL) the URL itself, which is why it is never logged.
+/// A route's key in the rate limiter: `channel:ID`, `webhook:ID`,
+/// `guild-events:ID` (the scheduled-events sync), or (for an unusual
+/// webhook URL) the URL itself, which is why it is never logged.
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct RouteKey(String);
+pub(crate) struct RouteKey(pub(crate) String);
 
 impl LimitKey for RouteKey {}
+
+/// The rate limiter of every request made with the bot token: Discord
+/// allows a bot 50 requests/s over all its routes, whoever in the process
+/// makes them. Built once (`app.rs`) and shared (cheap to clone) by the
+/// alert sender and the scheduled-events sync, so together they stay under
+/// that ceiling; a `global` 429 either of them gets pauses both.
+#[derive(Clone)]
+pub struct BotLimiter(pub(crate) Arc<RateLimiter<RouteKey>>);
+
+impl BotLimiter {
+    /// A limiter with `config`'s global ceiling (`global_limit` per
+    /// `global_window`) and Discord's headroom.
+    pub fn new(config: &SenderConfig) -> BotLimiter {
+        let limits = Limits {
+            global: config.global_limit.filter(|l| *l > 0).map(|l| Rate::new(l, config.global_window)),
+            headroom: GLOBAL_HEADROOM,
+            ..Limits::default()
+        };
+        BotLimiter(Arc::new(RateLimiter::new(limits)))
+    }
+
+    /// Discord's production ceiling: 50 requests/s per bot.
+    pub fn discord() -> BotLimiter {
+        BotLimiter::new(&SenderConfig::default())
+    }
+}
 
 struct Post<'a> {
     route: Route,
@@ -411,13 +466,13 @@ impl Counters {
 /// The request path both senders share.
 struct Core {
     http: reqwest::Client,
-    limiter: RateLimiter<RouteKey>,
+    limiter: Arc<RateLimiter<RouteKey>>,
     max_wait: Duration,
     stats: Counters,
 }
 
 impl Core {
-    fn new(config: SenderConfig) -> Result<Core, SetupError> {
+    fn new(config: SenderConfig, limiter: Arc<RateLimiter<RouteKey>>) -> Result<Core, SetupError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("DiscordBot (tminus, ", env!("CARGO_PKG_VERSION"), ")"))
             .timeout(config.timeout)
@@ -429,13 +484,8 @@ impl Core {
             .map_err(|e| SetupError::Http(e.without_url().to_string()))?;
         // Discord has no fixed per-route rate: routes are paced only by
         // what their buckets' headers say (pauses), the bot by the global
-        // ceiling.
-        let limits = Limits {
-            global: config.global_limit.filter(|l| *l > 0).map(|l| Rate::new(l, config.global_window)),
-            headroom: GLOBAL_HEADROOM,
-            ..Limits::default()
-        };
-        Ok(Core { http, limiter: RateLimiter::new(limits), max_wait: config.max_wait, stats: Counters::default() })
+        // ceiling of `limiter` (see `BotLimiter`).
+        Ok(Core { http, limiter, max_wait: config.max_wait, stats: Counters::default() })
     }
 
     /// Waits until the route may be used: for its empty bucket or a

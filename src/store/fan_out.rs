@@ -1,7 +1,17 @@
 //! The stored form of a fan-out (see the store's module doc): one record
-//! per up to `FAN_OUT_CHUNK` deliveries of one alert, in a compact binary
-//! layout, and how it unfolds into outbox entries. It only encodes and
-//! decodes; the store decides when records are written and expanded.
+//! per up to `FAN_OUT_CHUNK` deliveries of one alert and at most
+//! [`MAX_RECORD_BYTES`], in a compact binary layout, and how it unfolds
+//! into outbox entries. It only encodes and decodes; the store decides
+//! when records are written and expanded.
+//!
+//! Why records stay small: sled 0.34 writes a page image larger than a
+//! quarter of its segment (512 KiB by default, so ~128 KiB) to a blob file
+//! of its own, and never fsyncs blob files; such a record would be less
+//! durable after `Store::flush` than every other record (a power loss
+//! could lose it while the log says it exists). A leaf page holds at most
+//! 17 records (sled splits a leaf of more than 16), so 17 records of at
+//! most [`MAX_RECORD_BYTES`] plus their 12-byte keys and framing (~112 KB)
+//! stay under the threshold even when sled writes the whole page.
 
 use std::borrow::Cow;
 
@@ -13,11 +23,20 @@ use crate::detect::AlertId;
 use crate::rules::{SubId, Target};
 use crate::types::{ChannelId, ChatId, Destination, Secret};
 
+/// The largest record [`FanOutRecord::of`] and [`FanOutRecord::fold`]
+/// write, encoded (see the module doc). Only a single target larger than
+/// this (a webhook URL of kilobytes) gets a larger record, of its own.
+pub(crate) const MAX_RECORD_BYTES: usize = 6 * 1024;
+
+// A full leaf's page image (17 records with keys and framing) stays under
+// sled's blob threshold, a quarter of its default 512 KiB segment.
+const _: () = assert!(17 * (MAX_RECORD_BYTES + 12 + 32) < 512 * 1024 / 4 - 20);
+
 /// Deliveries not yet turned into outbox entries: what the entries share
 /// once (JSON), then per entry the subscription and destination in a
 /// fixed binary layout (`FanOutRecord::encode`), ~17 bytes instead of ~60 as
 /// JSON, which is what keeps a million of them under the memory budget.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Shared {
     alert: AlertId,
     enqueued_at: DateTime<Utc>,
@@ -46,39 +65,33 @@ impl FanOutRecord<'_> {
         self.shared.alert
     }
 
-    /// Records of at most `FAN_OUT_CHUNK` targets for a fan-out.
+    /// Records of at most `FAN_OUT_CHUNK` targets and [`MAX_RECORD_BYTES`]
+    /// for a fan-out.
     pub(super) fn of(f: &FanOut) -> impl Iterator<Item = FanOutRecord<'_>> {
-        f.targets.chunks(FAN_OUT_CHUNK).map(|chunk| FanOutRecord {
-            shared: Shared { alert: f.alert, enqueued_at: f.enqueued_at, attempts: 0, not_before: None },
-            targets: Cow::Borrowed(chunk),
-        })
+        let shared = Shared { alert: f.alert, enqueued_at: f.enqueued_at, attempts: 0, not_before: None };
+        let shared_len = enc(&shared).len();
+        runs(&f.targets, shared_len)
+            .map(move |run| FanOutRecord { shared: shared.clone(), targets: Cow::Borrowed(run) })
     }
 
     /// Folds single entries into records: consecutive entries that share
-    /// alert, time and attempt state, at most `FAN_OUT_CHUNK` each.
+    /// alert, time and attempt state, cut like [`of`](Self::of) cuts.
     pub(super) fn fold(entries: &[OutboxEntry]) -> Vec<FanOutRecord<'static>> {
-        let mut out: Vec<FanOutRecord<'static>> = Vec::new();
+        let mut groups: Vec<(Shared, Vec<Target>)> = Vec::new();
         for e in entries {
             let target = Target { sub: e.sub, destination: e.destination.clone() };
-            match out.last_mut() {
-                Some(r)
-                    if r.shared.alert == e.alert
-                        && r.shared.enqueued_at == e.enqueued_at
-                        && r.shared.attempts == e.attempts
-                        && r.shared.not_before == e.not_before
-                        && r.targets.len() < FAN_OUT_CHUNK =>
-                {
-                    r.targets.to_mut().push(target);
-                }
-                _ => out.push(FanOutRecord {
-                    shared: Shared {
-                        alert: e.alert,
-                        enqueued_at: e.enqueued_at,
-                        attempts: e.attempts,
-                        not_before: e.not_before,
-                    },
-                    targets: Cow::Owned(vec![target]),
-                }),
+            let shared =
+                Shared { alert: e.alert, enqueued_at: e.enqueued_at, attempts: e.attempts, not_before: e.not_before };
+            match groups.last_mut() {
+                Some((s, targets)) if *s == shared => targets.push(target),
+                _ => groups.push((shared, vec![target])),
+            }
+        }
+        let mut out = Vec::new();
+        for (shared, targets) in groups {
+            let shared_len = enc(&shared).len();
+            for run in runs(&targets, shared_len) {
+                out.push(FanOutRecord { shared: shared.clone(), targets: Cow::Owned(run.to_vec()) });
             }
         }
         out
@@ -175,6 +188,42 @@ impl FanOutRecord<'_> {
     }
 }
 
+/// How many bytes `target` takes in [`FanOutRecord::encode`].
+fn encoded_len(target: &Target) -> usize {
+    8 + 1
+        + match &target.destination {
+            Destination::Console => 0,
+            Destination::Telegram(_) | Destination::Discord(_) => 8,
+            Destination::DiscordWebhook(url) => 2 + url.expose().len().min(u16::MAX as usize),
+            other => 4 + enc(other).len(),
+        }
+}
+
+/// `targets` cut into runs of at most `FAN_OUT_CHUNK` targets whose
+/// record (with a shared part of `shared_len` bytes) encodes to at most
+/// [`MAX_RECORD_BYTES`]; a run holds at least one target.
+fn runs(targets: &[Target], shared_len: usize) -> impl Iterator<Item = &[Target]> {
+    let mut rest = targets;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 4 + shared_len;
+        let mut n = 0;
+        while let Some(t) = rest.get(n).filter(|_| n < FAN_OUT_CHUNK) {
+            let len = encoded_len(t);
+            if n > 0 && bytes + len > MAX_RECORD_BYTES {
+                break;
+            }
+            bytes += len;
+            n += 1;
+        }
+        let (run, tail) = rest.split_at(n.max(1));
+        rest = tail;
+        Some(run)
+    })
+}
+
 /// A fan-out record's key: its id (write order), then how many entries it
 /// holds, so `outbox_len` counts them from the keys alone.
 pub(super) fn fan_out_key(id: u64, len: usize) -> [u8; 12] {
@@ -203,5 +252,58 @@ mod tests {
         assert_eq!(FanOutRecord::decode(&key, &bytes).unwrap().targets.len(), 1);
         bytes.pop();
         assert!(matches!(FanOutRecord::decode(&key, &bytes), Err(StoreError::Corrupt { .. })));
+    }
+
+    fn mixed(n: u64) -> Vec<Target> {
+        let dest = |i: u64| match i % 5 {
+            0 => Destination::Console,
+            1 => Destination::Telegram(ChatId(-(i as i64))),
+            2 => Destination::Discord(ChannelId(i << 40)),
+            3 => Destination::DiscordEvents(crate::types::GuildId(i)),
+            _ => Destination::DiscordWebhook(Secret::new(format!(
+                "https://discord.com/api/webhooks/{i}/{}",
+                "t".repeat(68 + (i % 40) as usize)
+            ))),
+        };
+        (0..n).map(|i| Target { sub: SubId(i), destination: dest(i) }).collect()
+    }
+
+    /// A 100,000-target fan-out becomes records under sled's blob
+    /// threshold (see the module doc) that read back as the same targets,
+    /// in order; folded single entries are cut the same way.
+    #[test]
+    fn a_big_fan_out_is_stored_in_records_under_the_blob_threshold() {
+        let targets = mixed(100_000);
+        let now = Utc::now();
+        let fan_out = FanOut { alert: AlertId(7), targets: targets.clone(), enqueued_at: now };
+        let mut back = Vec::new();
+        let mut records = 0;
+        for (i, r) in FanOutRecord::of(&fan_out).enumerate() {
+            let bytes = r.encode();
+            assert!(bytes.len() <= MAX_RECORD_BYTES, "record {i}: {} bytes", bytes.len());
+            let key = fan_out_key(i as u64, r.targets.len());
+            let decoded = FanOutRecord::decode(&key, &bytes).unwrap();
+            assert_eq!(decoded.shared, r.shared);
+            back.extend(decoded.targets.into_owned());
+            records += 1;
+        }
+        assert_eq!(back, targets, "every target once, in order");
+        assert!(records < 1000, "{records} records");
+
+        let entries: Vec<OutboxEntry> = targets[..5_000]
+            .iter()
+            .map(|t| OutboxEntry {
+                alert: AlertId(8),
+                sub: t.sub,
+                destination: t.destination.clone(),
+                enqueued_at: now,
+                attempts: 1,
+                not_before: Some(now),
+            })
+            .collect();
+        let folded = FanOutRecord::fold(&entries);
+        assert!(folded.iter().all(|r| r.encode().len() <= MAX_RECORD_BYTES));
+        let unfolded: Vec<OutboxEntry> = folded.into_iter().flat_map(FanOutRecord::entries).collect();
+        assert_eq!(unfolded, entries);
     }
 }
