@@ -7,10 +7,11 @@
 //! The first sync of a feed, and a periodic re-sweep, read the whole
 //! upcoming list instead, since a watermark query cannot see items that
 //! leave the list. When launches are in their final hours, `schedule`
-//! slows the feeds down and spends the rest of the budget on targeted
-//! queries of those launches (`/launches/?id=…`); those never move a feed's
-//! watermark. It must not render or send anything: delivery reads the
-//! outbox on its own.
+//! slows the other feeds down and polls the launches feed more often (its
+//! incremental query returns every changed hot launch); a hot launch the
+//! feed may no longer list gets targeted queries (`/launches/?id=…`), which
+//! never move a feed's watermark. It must not render or send anything:
+//! delivery reads the outbox on its own.
 
 mod clock;
 pub mod schedule;
@@ -211,13 +212,21 @@ impl Poller {
     }
 
     /// Asks `/api-throttle/` (free) how LL2 counts us, so a restart or a
-    /// shared IP does not push us over LL2's own limit.
+    /// shared IP does not push us over LL2's own limit. Called at start and
+    /// after every 429 (someone else may be using our IP).
     pub(crate) async fn sync_throttle(&mut self) {
         match self.client.throttle().await {
             Ok(t) => {
                 let next = chrono::Duration::from_std(t.next_use).unwrap_or_default();
                 self.budget.observe_server(t.limit, t.current_use, next, self.clock.now());
                 info!(limit = t.limit, used = t.current_use, next_use_s = t.next_use.as_secs(), "LL2 throttle status");
+                if t.limit < self.config.requests_per_hour {
+                    warn!(
+                        limit = t.limit,
+                        requests_per_hour = self.config.requests_per_hour,
+                        "LL2 allows fewer requests an hour than `requests_per_hour`; keeping to LL2's limit (lower `requests_per_hour`, or check the API key)"
+                    );
+                }
             }
             Err(e) => debug!(error = %e, "could not read LL2 throttle status; relying on the local request log"),
         }
@@ -236,7 +245,7 @@ impl Poller {
         loop {
             let now = self.clock.now();
             let plan = self.make_plan(now);
-            let forget = |t: &Target| matches!(t, Target::Launch(id) if !plan.hot.contains(id));
+            let forget = |t: &Target| matches!(t, Target::Launch(id) if !plan.targeted.contains(id));
             last.retain(|t, _| !forget(t));
             held.retain(|t, _| !forget(t));
             failures.retain(|t, _| !forget(t));
@@ -251,10 +260,7 @@ impl Poller {
                     continue;
                 }
             }
-            let class_interval = match target {
-                Target::Feed(_) => plan.feed_interval,
-                Target::Launch(_) => plan.hot_interval.unwrap_or(plan.feed_interval),
-            };
+            let class_interval = plan.interval(&target);
             match self.poll_target(&target).await {
                 Ok(report) => {
                     let left = self.requests_left();
@@ -265,6 +271,9 @@ impl Poller {
                 }
                 Err(PollError::Shutdown) => return,
                 Err(e) => {
+                    if matches!(e, PollError::Ll2(Ll2Error::Throttled { .. })) {
+                        self.sync_throttle().await;
+                    }
                     let failures = failures.entry(target.clone()).or_default();
                     *failures += 1;
                     let wait = RETRY.delay(*failures).min(class_interval);
