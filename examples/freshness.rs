@@ -165,7 +165,7 @@ impl Timeline {
     }
 }
 
-fn id_of(v: &Value) -> String {
+pub fn id_of(v: &Value) -> String {
     match v.get("id") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -264,8 +264,10 @@ fn add_video(item: &mut Value, url: String, live: bool) {
 
 /// A timeline of `hours` from the fixtures: launch days about every 12 h
 /// (a slip hours out, the webcast link, a late slip, the webcast going live,
-/// a hold and recycle or a scrub, lift-off, the result) over a background
-/// of quieter launch and event changes, some of them no news at all.
+/// a hold and recycle or a scrub, lift-off, the result), every other one
+/// with a second launch within the hour of the first (overlapping hot
+/// windows), over a background of quieter launch and event changes, some
+/// of them no news at all.
 pub fn builtin(seed: u64, hours: u32) -> Timeline {
     let start: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().expect("valid start");
     let end = start + chrono::Duration::hours(hours.into());
@@ -282,20 +284,28 @@ pub fn builtin(seed: u64, hours: u32) -> Timeline {
         set_when(e, Feed::Events, when);
         g.emit(start - chrono::Duration::hours(1) + chrono::Duration::minutes(i as i64), Feed::Events, e);
     }
-    let mut k = 0;
+    let (mut day, mut k) = (0, 0);
     loop {
-        let net = start + chrono::Duration::hours(2 + 12 * k) + g.rng.mins(0, 300);
+        let net = start + chrono::Duration::hours(2 + 12 * day) + g.rng.mins(0, 300);
         if net + chrono::Duration::hours(1) > end {
             break;
         }
-        let mut l = launches[k as usize % launches.len()].clone();
-        l["id"] = g.fresh_id(Feed::Launches);
-        l["name"] = json!(format!("{} (launch day {k})", l["name"].as_str().unwrap_or("Launch")));
-        l["vid_urls"] = json!([]);
-        l["webcast_live"] = json!(false);
-        l["net_precision"] = json!({"id": 1, "name": "Minute", "abbrev": "MIN"});
-        launch_day(&mut g, l, net);
-        k += 1;
+        // Every other launch day (the first included) a second launch
+        // lifts off within the hour: overlapping hot windows.
+        let second = net + g.rng.mins(10, 60);
+        let nets =
+            if day % 2 == 0 && second + chrono::Duration::hours(1) <= end { vec![net, second] } else { vec![net] };
+        for net in nets {
+            let mut l = launches[k % launches.len()].clone();
+            l["id"] = g.fresh_id(Feed::Launches);
+            l["name"] = json!(format!("{} (launch day {day}, #{k})", l["name"].as_str().unwrap_or("Launch")));
+            l["vid_urls"] = json!([]);
+            l["webcast_live"] = json!(false);
+            l["net_precision"] = json!({"id": 1, "name": "Minute", "abbrev": "MIN"});
+            launch_day(&mut g, l, net);
+            k += 1;
+        }
+        day += 1;
     }
     background(&mut g, Feed::Launches, launches, 60, 4 * 60);
     background(&mut g, Feed::Events, events, 60, 4 * 60);
@@ -431,6 +441,8 @@ struct Served {
     requests: Vec<DateTime<Utc>>,
     admitted: Vec<DateTime<Utc>>,
     refused: usize,
+    /// Admitted targeted queries (`/launches/?id=`).
+    targeted: usize,
     verbose: bool,
 }
 
@@ -455,6 +467,7 @@ impl Served {
             requests: Vec::new(),
             admitted: Vec::new(),
             refused: 0,
+            targeted: 0,
             verbose: false,
         }
     }
@@ -508,6 +521,7 @@ impl Served {
         };
         let params: Vec<(String, String)> =
             url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+        self.targeted += usize::from(params.iter().any(|(k, _)| k == "id"));
         (StatusCode::OK, vec![], self.list(feed, path, &params, now))
     }
 
@@ -657,6 +671,8 @@ pub struct Report {
     /// Most counted requests in any sliding hour.
     pub busiest_hour: usize,
     pub refused: usize,
+    /// Targeted queries of one launch among the requests.
+    pub targeted: usize,
 }
 
 impl Report {
@@ -783,6 +799,7 @@ pub async fn simulate(timeline: &Timeline, opts: SimOptions) -> Result<Report, B
         allowed: (opts.per_hour as f64 * timeline.hours).floor() as u64,
         busiest_hour: busiest_hour(&served.requests),
         refused: served.refused,
+        targeted: served.targeted,
     })
 }
 
@@ -843,8 +860,8 @@ fn run(args: Args) -> Result<(), BoxError> {
         timeline.entries.len()
     );
     println!(
-        "busiest hour {} requests (limit {}); refused by LL2 {}; changes never alerted {}; replaced before alerting {}",
-        report.busiest_hour, report.per_hour, report.refused, report.missed, report.superseded
+        "busiest hour {} requests (limit {}); refused by LL2 {}; targeted queries {}; changes never alerted {}; replaced before alerting {}",
+        report.busiest_hour, report.per_hour, report.refused, report.targeted, report.missed, report.superseded
     );
     println!("{}", report.line());
     Ok(())

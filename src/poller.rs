@@ -7,10 +7,11 @@
 //! The first sync of a feed, and a periodic re-sweep, read the whole
 //! upcoming list instead, since a watermark query cannot see items that
 //! leave the list. When launches are in their final hours, `schedule`
-//! slows the feeds down and spends the rest of the budget on targeted
-//! queries of those launches (`/launches/?id=…`); those never move a feed's
-//! watermark. It must not render or send anything: delivery reads the
-//! outbox on its own.
+//! slows the other feeds down and polls the launches feed more often (its
+//! incremental query returns every changed hot launch); a hot launch the
+//! feed may no longer list gets targeted queries (`/launches/?id=…`), which
+//! never move a feed's watermark. It must not render or send anything:
+//! delivery reads the outbox on its own.
 //!
 //! ## Why a sweep is exact while LL2 changes under it
 //!
@@ -247,13 +248,21 @@ impl Poller {
     }
 
     /// Asks `/api-throttle/` (free) how LL2 counts us, so a restart or a
-    /// shared IP does not push us over LL2's own limit.
+    /// shared IP does not push us over LL2's own limit. Called at start and
+    /// after every 429 (someone else may be using our IP).
     pub(crate) async fn sync_throttle(&mut self) {
         match self.client.throttle().await {
             Ok(t) => {
                 let next = chrono::Duration::from_std(t.next_use).unwrap_or_default();
                 self.budget.observe_server(t.limit, t.current_use, next, self.clock.now());
                 info!(limit = t.limit, used = t.current_use, next_use_s = t.next_use.as_secs(), "LL2 throttle status");
+                if t.limit < self.config.requests_per_hour {
+                    warn!(
+                        limit = t.limit,
+                        requests_per_hour = self.config.requests_per_hour,
+                        "LL2 allows fewer requests an hour than `requests_per_hour`; keeping to LL2's limit (lower `requests_per_hour`, or check the API key)"
+                    );
+                }
             }
             Err(e) => debug!(error = %e, "could not read LL2 throttle status; relying on the local request log"),
         }
@@ -272,7 +281,7 @@ impl Poller {
         loop {
             let now = self.clock.now();
             let plan = self.make_plan(now);
-            let forget = |t: &Target| matches!(t, Target::Launch(id) if !plan.hot.contains(id));
+            let forget = |t: &Target| matches!(t, Target::Launch(id) if !plan.targeted.contains(id));
             last.retain(|t, _| !forget(t));
             held.retain(|t, _| !forget(t));
             failures.retain(|t, _| !forget(t));
@@ -287,10 +296,7 @@ impl Poller {
                     continue;
                 }
             }
-            let class_interval = match target {
-                Target::Feed(_) => plan.feed_interval,
-                Target::Launch(_) => plan.hot_interval.unwrap_or(plan.feed_interval),
-            };
+            let class_interval = plan.interval(&target);
             match self.poll_target(&target).await {
                 Ok(report) => {
                     let left = self.requests_left();
@@ -301,6 +307,9 @@ impl Poller {
                 }
                 Err(PollError::Shutdown) => return,
                 Err(e) => {
+                    if matches!(e, PollError::Ll2(Ll2Error::Throttled { .. })) {
+                        self.sync_throttle().await;
+                    }
                     let failures = failures.entry(target.clone()).or_default();
                     *failures += 1;
                     let wait = RETRY.delay(*failures).min(class_interval);
@@ -362,11 +371,8 @@ impl Poller {
     /// else the incremental query.
     pub async fn poll_feed(&mut self, feed: Feed, wait: BudgetWait) -> Result<FeedReport, PollError> {
         let state = self.store.feed_state(feed)?;
-        let sweep_due = !state.first_sync_done
-            || state.watermark.is_none()
-            || state.last_sweep.is_none_or(|t| {
-                self.clock.now() - t >= chrono::Duration::from_std(self.config.resweep_interval).unwrap_or_default()
-            });
+        let hot = !self.plan.borrow().hot.is_empty();
+        let sweep_due = sweep_due(&state, self.config.resweep_interval, hot, self.clock.now());
         self.poll_feed_as(feed, state, sweep_due, wait).await
     }
 
@@ -650,6 +656,20 @@ fn plausible_high(items: &[Item], now: DateTime<Utc>) -> Option<Watermark> {
     items.iter().filter(|i| i.last_updated <= limit).map(|i| Watermark(i.last_updated)).max()
 }
 
+/// Whether a feed's next poll reads the whole list: its first sync, or a
+/// re-sweep `every` after the last one. While a launch is hot the re-sweep
+/// waits (up to twice `every`): its pages would spend the reserve the
+/// launch's looks need, and the incremental query misses nothing that is
+/// still listed.
+fn sweep_due(state: &FeedState, every: Duration, hot: bool, now: DateTime<Utc>) -> bool {
+    if !state.first_sync_done || state.watermark.is_none() {
+        return true;
+    }
+    let every = chrono::Duration::from_std(every).unwrap_or_default();
+    let wait = if hot { every * 2 } else { every };
+    state.last_sweep.is_none_or(|t| now - t >= wait)
+}
+
 /// What the pages of one sweep showed so far.
 #[derive(Debug, Default)]
 struct SweepPass {
@@ -706,6 +726,23 @@ mod tests {
         assert_eq!(RETRY.delay(1), Duration::from_secs(30));
         assert_eq!(RETRY.delay(3), Duration::from_secs(120));
         assert_eq!(RETRY.delay(20), Duration::from_secs(960));
+    }
+
+    #[test]
+    fn a_re_sweep_waits_while_a_launch_is_hot_but_a_first_sync_never_does() {
+        let now: DateTime<Utc> = "2026-12-07T12:00:00Z".parse().unwrap();
+        let every = Duration::from_secs(6 * 3600);
+        let synced = |hours_ago: i64| FeedState {
+            watermark: Some(Watermark(now)),
+            first_sync_done: true,
+            last_sweep: Some(now - chrono::Duration::hours(hours_ago)),
+            ..FeedState::default()
+        };
+        assert!(sweep_due(&FeedState::default(), every, true, now), "first sync");
+        assert!(!sweep_due(&synced(5), every, false, now));
+        assert!(sweep_due(&synced(7), every, false, now));
+        assert!(!sweep_due(&synced(7), every, true, now), "hot: waits");
+        assert!(sweep_due(&synced(13), every, true, now), "but not for ever");
     }
 
     fn launch(id: &str) -> Item {

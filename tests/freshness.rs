@@ -1,7 +1,8 @@
 //! Launch-day freshness: the targeted query of a hot launch against the
-//! fake LL2, and the freshness simulator (`examples/freshness.rs`) on a
-//! short built-in timeline: the real poller on a paused clock, its closing
-//! line in the documented format, never over the request budget.
+//! fake LL2, the budget on an IP another client shares, and the freshness
+//! simulator (`examples/freshness.rs`) on a short built-in timeline: the
+//! real poller on a paused clock, its closing line in the documented
+//! format, never over the request budget.
 
 mod support;
 
@@ -10,10 +11,15 @@ mod support;
 mod freshness;
 
 use freshness::{SimOptions, Timeline, TimelineError, builtin, run_paused};
+use std::sync::Arc;
+use std::time::Duration;
 use support::app::{App, AppOptions};
 use support::fake_ll2::FakeLl2;
-use tminus::poller::BudgetWait;
+
 use tminus::poller::schedule::Strategy;
+use tminus::poller::{BudgetWait, Clock, Poller, PollerConfig};
+use tminus::store::Store;
+use tminus::subscriptions::{Subscriptions, default_console_watch};
 use tminus::types::{Feed, ItemId, ItemKind};
 
 #[tokio::test]
@@ -44,6 +50,48 @@ async fn targeted_query_alerts_without_moving_the_feed() {
     // The answer also repeats the item at the watermark (`>=`).
     assert!(r.items >= 1, "{r:?}");
     assert_eq!(r.alerts, 0, "the incremental query sees the launch again, without a second alert");
+}
+
+/// LL2's `/api-throttle/` says how many requests it counted this hour, not
+/// when (`next_use_secs` is 0 below the limit): a fresh tminus on an IP
+/// another client has used 12 of 15 times makes at most the 3 left that
+/// hour, and LL2 never has to refuse one.
+#[tokio::test(start_paused = true)]
+async fn a_fresh_start_on_a_shared_ip_spends_only_what_is_left() {
+    let fake = FakeLl2::builder().with_rate_limit(15, Duration::from_secs(3600)).start().await;
+    let other = reqwest::Client::new();
+    for _ in 0..12 {
+        let answer = other.get(format!("{}/launches/upcoming/", fake.base_url())).send().await.unwrap();
+        assert!(answer.status().is_success());
+    }
+    fake.clear_requests();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let subs = Subscriptions::load(store.clone()).unwrap();
+    subs.reconcile(&[default_console_watch(chrono_tz::UTC, vec![])]).unwrap();
+    let ll2 = fake.ll2_config();
+    let config = PollerConfig {
+        feeds: ll2.feeds.clone(),
+        requests_per_hour: ll2.requests_per_hour,
+        resweep_interval: ll2.resweep_interval,
+        on_first_sync: false,
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let client = tminus::ll2::Client::new(&ll2).unwrap();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let poller = Poller::new(client, store, subs.index(), config, wake, stop.clone())
+        .unwrap()
+        .with_clock(Clock::tokio_from(chrono::Utc::now()))
+        .unwrap();
+    let task = tokio::spawn(poller.run());
+    // LL2's window is real time here, so all of this hour is inside it.
+    tokio::time::sleep(Duration::from_secs(59 * 60)).await;
+    stop.cancel();
+    task.await.unwrap();
+    let counted: Vec<_> = fake.requests().into_iter().filter(|r| r.counted).collect();
+    let statuses: Vec<u16> = counted.iter().map(|r| r.status).collect();
+    assert!(!statuses.contains(&429), "LL2 refused a request: {statuses:?}");
+    assert!((2..=3).contains(&counted.len()), "the first sync of both feeds, within the 3 left: {statuses:?}");
 }
 
 /// `mean Xs p95 Ys (n N)` → (X, Y, N).
@@ -82,6 +130,31 @@ fn short_timeline_line_format_and_budget() {
     assert!(report.busiest_hour <= 15, "busiest hour {}", report.busiest_hour);
     assert_eq!(report.refused, 0, "LL2 never had to refuse a request");
     assert_eq!(report.missed, 0, "every change alerted");
+}
+
+/// Two launches lifting off within the hour: the launches feed's
+/// incremental query serves both hot launches (no targeted query), the
+/// final hour stays fresh, and LL2 never refuses a request.
+#[test]
+fn overlapping_hot_windows_ride_the_launches_feed() {
+    let timeline = builtin(7, 10);
+    let day: Vec<_> = timeline
+        .entries
+        .iter()
+        .filter(|e| e.at >= timeline.start && e.item["name"].as_str().is_some_and(|n| n.contains("launch day 0")))
+        .map(|e| freshness::id_of(&e.item))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(day.len(), 2, "launch day 0 has two launches: {day:?}");
+    let report =
+        run_paused(&timeline, SimOptions { per_hour: 15, strategy: Strategy::FollowTheNews, verbose: false }).unwrap();
+    let line = report.line();
+    assert_eq!(report.targeted, 0, "{line}");
+    assert_eq!((report.refused, report.missed), (0, 0), "{line}");
+    let (final_mean, _, final_n) = class_figures(line.split("; ").next().unwrap());
+    assert!(final_n >= 8, "both launches' final hours are measured: {line}");
+    assert!(final_mean <= 225.0, "{line}");
 }
 
 #[test]
