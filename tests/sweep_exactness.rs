@@ -142,6 +142,23 @@ async fn fake_with_launches() -> FakeLl2 {
     fake
 }
 
+impl Tally {
+    fn add(&mut self, t: &Tally) {
+        let pairs = [
+            (&mut self.sweeps, t.sweeps),
+            (&mut self.requests, t.requests),
+            (&mut self.edits, t.edits),
+            (&mut self.id_queries, t.id_queries),
+            (&mut self.false_new, t.false_new),
+            (&mut self.missed_changes, t.missed_changes),
+            (&mut self.wrongly_forgotten, t.wrongly_forgotten),
+        ];
+        for (sum, n) in pairs {
+            *sum += n;
+        }
+    }
+}
+
 /// An app on the launches feed alone, past its first sync and the
 /// incremental poll after it (which catches up on the items edited since the
 /// sweep's first page, a few pages once), so the next poll is steady state.
@@ -204,13 +221,7 @@ async fn sweeps_stay_exact_while_the_list_changes_between_pages() {
     for seed in 1..=4 {
         let t = simulate(seed, 15).await;
         println!("seed {seed}: {t:?}");
-        total.sweeps += t.sweeps;
-        total.requests += t.requests;
-        total.edits += t.edits;
-        total.id_queries += t.id_queries;
-        total.false_new += t.false_new;
-        total.missed_changes += t.missed_changes;
-        total.wrongly_forgotten += t.wrongly_forgotten;
+        total.add(&t);
     }
     println!("total: {total:?}");
     assert!(total.edits > 300, "the simulation must actually churn the list: {total:?}");
