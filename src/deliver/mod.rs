@@ -33,6 +33,7 @@
 //! start for config watches (the config is the truth).
 
 pub mod console;
+mod merge;
 pub mod ratelimit;
 
 use std::collections::{HashMap, HashSet};
@@ -522,9 +523,10 @@ impl Deliverer {
         Ok(stats)
     }
 
-    /// Renders `entry` for its subscription, or settles it without a send:
-    /// dead letters when its alert or subscription is gone or no longer
-    /// wants it, dropped when the chat muted the item. `alerts` caches the
+    /// Renders `entry` for its destination (every subscription there that
+    /// wants its alert, merged: `merge.rs`), or settles it without a send:
+    /// dead letters when its alert is gone or no subscription there wants
+    /// it any more, dropped when the chat muted the item. `alerts` caches the
     /// alert records of one queue.
     fn prepare(
         &self,
@@ -547,31 +549,32 @@ impl Deliverer {
             warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
             return dead("alert record missing", stats);
         };
-        let sub = match self.store.subscription(entry.sub)? {
-            Some(s) if s.enabled => s,
-            _ => {
-                debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
-                return dead("subscription removed or disabled", stats);
-            }
+        // One message for every subscription of the destination that wants
+        // the alert (routing queued one entry for them all).
+        let subs = self.store.subscriptions_of(&entry.destination)?;
+        let chat_timezone = match subs.iter().any(|s| s.origin == Origin::Chat) {
+            true => self.store.chat_settings(&entry.destination)?.map(|c| c.timezone),
+            false => None,
         };
-        // Mutes belong to the chat's own subscriptions, never to a
-        // config watch to the same destination.
-        let chat_sub = sub.origin == Origin::Chat;
-        if chat_sub && self.store.is_muted(&entry.destination, &alert.item.id)? {
+        let Some(merged) = merge::merge(alert, entry.sub, &subs, chat_timezone) else {
+            if subs.iter().any(|s| s.id == entry.sub && s.enabled) {
+                debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
+                return dead("subscription no longer wants these changes", stats);
+            }
+            debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
+            return dead("subscription removed or disabled", stats);
+        };
+        // Mutes belong to the chat's own subscriptions, never to a config
+        // watch alone; when both want the alert, the stricter wins.
+        if merged.chat && self.store.is_muted(&entry.destination, &alert.item.id)? {
             debug!(dest = %entry.destination, item = %alert.item.id, "dropping delivery: the chat muted the item");
             self.store.discard(key)?;
             return Ok(None);
         }
-        // Only the changes this subscription asked for (its kinds, its
-        // schedule horizon), the most important of them as headline.
-        let Some(seen) = sub.sees(alert) else {
-            debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
-            return dead("subscription no longer wants these changes", stats);
-        };
         Ok(Some(ToSend {
-            msg: render::message(&seen, sub.timezone, Utc::now()),
-            mute: chat_sub.then(|| alert.item.id.clone()),
-            mentions: sub.mentions,
+            msg: render::message(&merged.seen, merged.timezone, Utc::now()),
+            mute: merged.chat.then(|| alert.item.id.clone()),
+            mentions: merged.mentions,
         }))
     }
 
