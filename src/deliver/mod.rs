@@ -1,10 +1,11 @@
 //! Delivery: drains the outbox in the store, renders each entry for its
-//! subscriber and hands it to the sender of its platform. An entry leaves
-//! the outbox only after the platform confirmed it (at-least-once). Senders
-//! report transient, permanent, fixable and malformed-message failures;
-//! this module decides what to do with each. Entries about an item the chat
-//! muted after they were queued are dropped here. It must not detect or
-//! route alerts.
+//! destination (one message for every subscription there that wants the
+//! alert, merged: `merge.rs`) and hands it to the sender of its platform.
+//! An entry leaves the outbox only after the platform confirmed it
+//! (at-least-once). Senders report transient, permanent, fixable and
+//! malformed-message failures; this module decides what to do with each.
+//! Entries about an item the chat muted after they were queued are dropped
+//! here. It must not detect or route alerts.
 //!
 //! **Isolation.** Every destination drains on its own: `run` hands each
 //! destination with a due entry to a task of its own and never waits for
@@ -482,6 +483,7 @@ impl Deliverer {
     ) -> Result<DrainStats, StoreError> {
         let mut stats = DrainStats::default();
         let mut alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
+        let mut handled: HashSet<AlertId> = HashSet::new();
         let total = queue.len();
         let mut pause = match queue.first() {
             Some((_, e)) => self.store.pause_of(&e.destination)?,
@@ -491,6 +493,13 @@ impl Deliverer {
             if stop.is_cancelled() || entry.not_before.is_some_and(|t| t > Utc::now()) {
                 stats.waiting += total - done;
                 break;
+            }
+            if !handled.insert(entry.alert) {
+                // Its first entry here took the merged message (two entries
+                // for one alert: queued before routing merged them).
+                debug!(dest = %entry.destination, alert = entry.alert.0, "dropping delivery: already merged into one message");
+                self.store.discard(key)?;
+                continue;
             }
             let Some(send) = self.prepare(key, &entry, &mut alerts, now, &mut stats)? else { continue };
             if let Some(p) = pause.as_ref().filter(|p| p.until > Utc::now()) {
