@@ -561,9 +561,10 @@ impl Deliverer {
         // One message for every subscription of the destination that wants
         // the alert (routing queued one entry for them all).
         let subs = self.store.subscriptions_of(&entry.destination)?;
-        let chat_timezone = match subs.iter().any(|s| s.origin == Origin::Chat) {
-            true => self.store.chat_settings(&entry.destination)?.map(|c| c.timezone),
-            false => None,
+        let chat_timezone = if subs.iter().any(|s| s.origin == Origin::Chat) {
+            self.store.chat_settings(&entry.destination)?.map(|c| c.timezone)
+        } else {
+            None
         };
         let Some(merged) = merge::merge(alert, entry.sub, &subs, chat_timezone) else {
             if subs.iter().any(|s| s.id == entry.sub && s.enabled) {
