@@ -10,8 +10,9 @@
 //! nor creates it twice. It must not decide anything (no detection, no
 //! routing): callers compute, the store persists.
 //!
-//! The outbox holds one entry per (alert, subscription) and delivery works
-//! on those entries one by one. A fan-out is not written entry by entry,
+//! The outbox holds one entry per (alert, destination), naming the
+//! destination's leading subscription (routing merges overlapping ones),
+//! and delivery works on those entries one by one. A fan-out is not written entry by entry,
 //! though: writing a million JSON entries in one sled transaction took
 //! ~1 s and ~500 MB per 100,000 (sled keeps the whole write set and its
 //! page cache in memory), far over the budget of one alert (3 s, 300 MB for
@@ -255,9 +256,10 @@ fn all_alert_kinds() -> Vec<AlertKind> {
 }
 
 /// One item a chat muted: no alert or reminder about it reaches the chat's
-/// own subscriptions (config watches to the same chat are not the chat's to
-/// silence). `name` is kept for `/muted`, which must work after the item
-/// left the store.
+/// own subscriptions (a config watch to the same chat is not the chat's to
+/// silence, unless one of them wants the same alert: they make one
+/// message, and the mute holds for it). `name` is kept for `/muted`, which
+/// must work after the item left the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mute {
     /// The chat that muted it.

@@ -1,5 +1,6 @@
 //! Alerts people want, end to end: the fake LL2 → the poller (detection,
-//! one alert per item update, routing by kinds and schedule horizon) → the
+//! one alert per item update, routing by kinds and schedule horizon, one
+//! message per destination however many watches overlap there) → the
 //! outbox → the real Telegram and Discord senders → the fake servers.
 //! Plus: no message of any fixture item links to the LL2 API, on either
 //! platform.
@@ -43,6 +44,11 @@ impl Env {
     /// A watch of everything to one Telegram chat and one Discord channel,
     /// with `horizon`, after a silent first sync.
     async fn start(horizon: Option<Duration>) -> Env {
+        Env::with_watches(vec![Watch { schedule_horizon: horizon, ..watch("everything") }]).await
+    }
+
+    /// `watches`, after a silent first sync.
+    async fn with_watches(watches: Vec<Watch>) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let ll2 = FakeLl2::start().await;
         let tg = FakeTelegram::start().await;
@@ -50,12 +56,7 @@ impl Env {
         let mut config = Config::default_config();
         config.ll2 = ll2.ll2_config();
         config.store.path = dir.path().join("store");
-        config.watches = vec![Watch {
-            name: "everything".into(),
-            to: vec![format!("telegram:{CHAT}").parse().unwrap(), format!("discord:{CHANNEL}").parse().unwrap()],
-            schedule_horizon: horizon,
-            ..default_console_watch(chrono_tz::UTC, vec![])
-        }];
+        config.watches = watches;
         let telegram = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default()).unwrap();
         let discord = DiscordSender::new(Secret::new("discord-token"), &dc.api_url(), SenderConfig::default()).unwrap();
         let senders = Senders::default()
@@ -111,6 +112,15 @@ impl Env {
                 item["status"] = s;
             }
         });
+    }
+}
+
+/// A watch of everything to the Telegram chat and the Discord channel.
+fn watch(name: &str) -> Watch {
+    Watch {
+        name: name.into(),
+        to: vec![format!("telegram:{CHAT}").parse().unwrap(), format!("discord:{CHANNEL}").parse().unwrap()],
+        ..default_console_watch(chrono_tz::UTC, vec![])
     }
 }
 
@@ -258,6 +268,60 @@ async fn a_five_day_horizon_silences_a_far_net_move_but_not_a_status_change() {
     assert_eq!(tg.len(), 1, "status changes are not held back");
     assert!(tg[0].0.contains("On Hold"), "{}", tg[0].0);
     assert_eq!(env.discord().len(), 1);
+}
+
+/// Issue 20: a chat reached through two overlapping watches (agency
+/// SpaceX, and everything) gets one message per update, as many as with
+/// one watch (`a_status_change_with_a_net_slip_is_one_message_…`).
+#[tokio::test]
+async fn overlapping_watches_send_each_update_once() {
+    let spacex = Watch { agencies: vec!["SpaceX".into()], ..watch("spacex") };
+    let mut env = Env::with_watches(vec![spacex, watch("everything")]).await;
+    let net = env.roman_net() + chrono::Duration::hours(1);
+    env.edit_roman(net, Some(status(8, "To Be Confirmed", "TBC")));
+    env.poll().await;
+    let tg = env.telegram();
+    assert_eq!(tg.len(), 1, "one Telegram message for the update: {tg:?}");
+    assert!(tg[0].0.contains("To Be Confirmed") && tg[0].0.contains("NET: "), "{}", tg[0].0);
+    assert_eq!(env.discord().len(), 1, "one Discord message for the update");
+
+    env.clear();
+    env.edit_roman(net, Some(status(5, "On Hold", "Hold")));
+    env.poll().await;
+    assert_eq!((env.telegram().len(), env.discord().len()), (1, 1));
+    assert_eq!(env.app.store.outbox_len(), 0);
+}
+
+/// Overlapping watches merge into one message: the changes any of them
+/// wants, and everyone any of them pings, once.
+#[tokio::test]
+async fn overlapping_watches_unite_their_kinds_and_mentions() {
+    use tminus::types::{AlertKind, Mention};
+    let statuses = Watch { alerts: vec![AlertKind::Status], mentions: vec![Mention::Role(11)], ..watch("statuses") };
+    let schedules = Watch {
+        alerts: vec![AlertKind::Schedule],
+        mentions: vec![Mention::User(22), Mention::Role(11)],
+        ..watch("schedules")
+    };
+    let mut env = Env::with_watches(vec![statuses, schedules]).await;
+    let net = env.roman_net() + chrono::Duration::hours(1);
+    env.edit_roman(net, Some(status(8, "To Be Confirmed", "TBC")));
+    env.poll().await;
+    let tg = env.telegram();
+    assert_eq!(tg.len(), 1, "{tg:?}");
+    assert!(tg[0].0.contains("Status: Go for Launch → To Be Confirmed"), "one watch's change: {}", tg[0].0);
+    assert!(tg[0].0.contains("NET: "), "and the other's, in the same message: {}", tg[0].0);
+    let dc = env.discord();
+    assert_eq!(dc.len(), 1, "{dc:?}");
+    assert_eq!(dc[0]["content"], "<@&11> <@22>", "both watches' mentions, once each");
+
+    // A change only one of them wants pings only its mentions.
+    env.clear();
+    env.edit_roman(net, Some(status(5, "On Hold", "Hold")));
+    env.poll().await;
+    let dc = env.discord();
+    assert_eq!((env.telegram().len(), dc.len()), (1, 1));
+    assert_eq!(dc[0]["content"], "<@&11>");
 }
 
 /// Every item of every LL2 fixture, rendered as a new-item alert on both

@@ -169,3 +169,24 @@ async fn a_migrated_group_is_routed_under_its_new_id_without_restart() {
     assert_eq!(tg.store.dead_letter_count(), 0);
     assert_eq!(tg.store.subscription(id).unwrap().map(|s| s.destination), Some(chat(new)));
 }
+
+/// Two entries of one alert to one chat (queued before routing merged
+/// overlapping subscriptions into one): the chat gets one message.
+#[tokio::test]
+async fn two_entries_of_one_alert_to_one_chat_send_once() {
+    let tg = Telegram::start().await;
+    let mut targets = Vec::new();
+    for _ in 0..2 {
+        let id = SubId(tg.store.next_id().unwrap());
+        tg.subs.put(&Subscription::new(id, chat(100), Filter::default(), Origin::Chat)).unwrap();
+        targets.push(tminus::rules::Target { sub: id, destination: chat(100) });
+    }
+    let now = Utc::now();
+    let id = AlertId(tg.store.next_id().unwrap());
+    let alert = Alert { id, item: upcoming_launch(), changes: vec![Change::New], detected_at: now };
+    let fan_outs = vec![FanOut { alert: id, targets, enqueued_at: now }];
+    tg.store.apply(&Batch { alerts: vec![alert], fan_outs, ..Batch::default() }).unwrap();
+    assert_eq!(tg.drain().await.delivered, 1);
+    assert_eq!(tg.fake.sent_to(100).len(), 1);
+    assert_eq!(tg.store.outbox_len(), 0);
+}

@@ -83,6 +83,35 @@ async fn mute_button_silences_one_item_in_one_chat() {
     assert_eq!(h.alerts_to(ALICE).len(), 2, "hears it again");
 }
 
+/// Issue 20: overlapping `/subscribe`s, and a chat subscription beside a
+/// config watch to the same chat, send each update once, as one
+/// subscription does; the message carries the chat's Mute button, and the
+/// chat's mute silences it whole (the strictest of the merged mutes wins).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_subscriptions_send_each_update_once() {
+    let mut h = start().await;
+    assert!(h.ask(ALICE, ALICE, "/subscribe agency SpaceX").await.contains("Subscribed #1"));
+    h.status_change("On Hold", 5).await;
+    h.deliver().await;
+    assert_eq!(h.alerts_to(ALICE).len(), 1, "one subscription: one message");
+
+    assert!(h.ask(ALICE, ALICE, "/subscribe").await.contains("Subscribed #2"));
+    assert!(h.ask(OPS, OPS, "/subscribe agency SpaceX").await.contains("Subscribed #1"));
+    h.status_change("Go", 1).await;
+    assert_eq!(h.app.store.outbox_len(), 2, "one entry per chat");
+    h.deliver().await;
+    assert_eq!((h.alerts_to(ALICE).len(), h.alerts_to(OPS).len()), (2, 2), "one more message each");
+    let ops = h.alerts_to(OPS).pop().unwrap();
+    assert_eq!(callbacks(ops.reply_markup.as_ref()), [("🔕 Mute".to_string(), mute_data())], "the chat's own");
+
+    let toast = h.press(OPS, OPS, ops.message_id.unwrap(), &mute_data()).await;
+    assert!(toast.starts_with("🔕 Muted Falcon Heavy"), "{toast}");
+    h.status_change("On Hold", 5).await;
+    h.deliver().await;
+    assert_eq!((h.alerts_to(ALICE).len(), h.alerts_to(OPS).len()), (3, 2), "the watch is silenced with the chat");
+    assert_eq!(h.app.store.outbox_len(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mute_by_name_and_unmute_by_number() {
     let h = start().await;

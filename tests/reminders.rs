@@ -112,7 +112,11 @@ impl Bot {
     }
 
     fn subscribe(&self, filter: Filter, alerts: &[AlertKind], reminders: &[Duration]) -> SubId {
-        let sub = Subscription::new(SubId(self.store.next_id().unwrap()), Destination::Console, filter, Origin::Chat)
+        // A chat each: subscriptions sharing a destination would share its
+        // one message, and these tests follow each subscription.
+        let id = SubId(self.store.next_id().unwrap());
+        let chat = Destination::Telegram(tminus::types::ChatId(id.0 as i64));
+        let sub = Subscription::new(id, chat, filter, Origin::Chat)
             .with_alerts(alerts.to_vec())
             .with_reminders(reminders.to_vec())
             .with_timezone(chrono_tz::Europe::Berlin);

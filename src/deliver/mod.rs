@@ -1,10 +1,11 @@
 //! Delivery: drains the outbox in the store, renders each entry for its
-//! subscriber and hands it to the sender of its platform. An entry leaves
-//! the outbox only after the platform confirmed it (at-least-once). Senders
-//! report transient, permanent, fixable and malformed-message failures;
-//! this module decides what to do with each. Entries about an item the chat
-//! muted after they were queued are dropped here. It must not detect or
-//! route alerts.
+//! destination (one message for every subscription there that wants the
+//! alert, merged: `merge.rs`) and hands it to the sender of its platform.
+//! An entry leaves the outbox only after the platform confirmed it
+//! (at-least-once). Senders report transient, permanent, fixable and
+//! malformed-message failures; this module decides what to do with each.
+//! Entries about an item the chat muted after they were queued are dropped
+//! here. It must not detect or route alerts.
 //!
 //! **Isolation.** Every destination drains on its own: `run` hands each
 //! destination with a due entry to a task of its own and never waits for
@@ -33,6 +34,7 @@
 //! start for config watches (the config is the truth).
 
 pub mod console;
+mod merge;
 pub mod ratelimit;
 
 use std::collections::{HashMap, HashSet};
@@ -481,6 +483,7 @@ impl Deliverer {
     ) -> Result<DrainStats, StoreError> {
         let mut stats = DrainStats::default();
         let mut alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
+        let mut handled: HashSet<AlertId> = HashSet::new();
         let total = queue.len();
         let mut pause = match queue.first() {
             Some((_, e)) => self.store.pause_of(&e.destination)?,
@@ -490,6 +493,13 @@ impl Deliverer {
             if stop.is_cancelled() || entry.not_before.is_some_and(|t| t > Utc::now()) {
                 stats.waiting += total - done;
                 break;
+            }
+            if !handled.insert(entry.alert) {
+                // Its first entry here took the merged message (two entries
+                // for one alert: queued before routing merged them).
+                debug!(dest = %entry.destination, alert = entry.alert.0, "dropping delivery: already merged into one message");
+                self.store.discard(key)?;
+                continue;
             }
             let Some(send) = self.prepare(key, &entry, &mut alerts, now, &mut stats)? else { continue };
             if let Some(p) = pause.as_ref().filter(|p| p.until > Utc::now()) {
@@ -522,9 +532,10 @@ impl Deliverer {
         Ok(stats)
     }
 
-    /// Renders `entry` for its subscription, or settles it without a send:
-    /// dead letters when its alert or subscription is gone or no longer
-    /// wants it, dropped when the chat muted the item. `alerts` caches the
+    /// Renders `entry` for its destination (every subscription there that
+    /// wants its alert, merged: `merge.rs`), or settles it without a send:
+    /// dead letters when its alert is gone or no subscription there wants
+    /// it any more, dropped when the chat muted the item. `alerts` caches the
     /// alert records of one queue.
     fn prepare(
         &self,
@@ -547,31 +558,33 @@ impl Deliverer {
             warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
             return dead("alert record missing", stats);
         };
-        let sub = match self.store.subscription(entry.sub)? {
-            Some(s) if s.enabled => s,
-            _ => {
-                debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
-                return dead("subscription removed or disabled", stats);
-            }
+        // One message for every subscription of the destination that wants
+        // the alert (routing queued one entry for them all).
+        let subs = self.store.subscriptions_of(&entry.destination)?;
+        let chat_timezone = if subs.iter().any(|s| s.origin == Origin::Chat) {
+            self.store.chat_settings(&entry.destination)?.map(|c| c.timezone)
+        } else {
+            None
         };
-        // Mutes belong to the chat's own subscriptions, never to a
-        // config watch to the same destination.
-        let chat_sub = sub.origin == Origin::Chat;
-        if chat_sub && self.store.is_muted(&entry.destination, &alert.item.id)? {
+        let Some(merged) = merge::merge(alert, entry.sub, &subs, chat_timezone) else {
+            if subs.iter().any(|s| s.id == entry.sub && s.enabled) {
+                debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
+                return dead("subscription no longer wants these changes", stats);
+            }
+            debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
+            return dead("subscription removed or disabled", stats);
+        };
+        // Mutes belong to the chat's own subscriptions, never to a config
+        // watch alone; when both want the alert, the stricter wins.
+        if merged.chat && self.store.is_muted(&entry.destination, &alert.item.id)? {
             debug!(dest = %entry.destination, item = %alert.item.id, "dropping delivery: the chat muted the item");
             self.store.discard(key)?;
             return Ok(None);
         }
-        // Only the changes this subscription asked for (its kinds, its
-        // schedule horizon), the most important of them as headline.
-        let Some(seen) = sub.sees(alert) else {
-            debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
-            return dead("subscription no longer wants these changes", stats);
-        };
         Ok(Some(ToSend {
-            msg: render::message(&seen, sub.timezone, Utc::now()),
-            mute: chat_sub.then(|| alert.item.id.clone()),
-            mentions: sub.mentions,
+            msg: render::message(&merged.seen, merged.timezone, Utc::now()),
+            mute: merged.chat.then(|| alert.item.id.clone()),
+            mentions: merged.mentions,
         }))
     }
 

@@ -5,7 +5,7 @@
 //! says where each routed subscription delivers (`targets`), so a fan-out
 //! to a million chats never reads a subscription back from the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use super::slots::*;
@@ -421,18 +421,26 @@ impl Index {
         self.unmuted(&alert.item, self.ids_of(&hits))
     }
 
-    /// Where each of `subs` (routed by `route` or `route_reminder`)
-    /// delivers, in the same order; ids the index does not hold (removed
-    /// since) are left out, as they would no longer be routed.
+    /// Where `subs` (routed by `route` or `route_reminder`) deliver, one
+    /// target per destination, in the order of each destination's first
+    /// subscription: that one leads, and delivery merges every subscription
+    /// of the destination that wants the alert into its one message (see
+    /// `deliver::merge`), so overlapping watches and subscriptions send it
+    /// once. Ids the index does not hold (removed since) are left out, as
+    /// they would no longer be routed.
     pub fn targets(&self, subs: &[SubId]) -> Vec<Target> {
+        // Borrowed keys: a fan-out to a million chats hashes pointers'
+        // worth of memory, not copies of the destinations.
+        let mut seen: HashSet<&Destination> = HashSet::new();
         subs.iter()
             .filter_map(|id| {
                 let slot = *self.by_id.get(id)? as usize;
                 self.slots[slot].as_ref()?;
-                Some(Target { sub: *id, destination: self.destinations[slot].clone() })
+                Some((*id, &self.destinations[slot]))
             })
             // Calendar mirrors are kept by the calendar sync, not sent.
-            .filter(|t| t.destination.takes_messages())
+            .filter(|(_, d)| d.takes_messages() && seen.insert(*d))
+            .map(|(sub, d)| Target { sub, destination: d.clone() })
             .collect()
     }
 
@@ -653,6 +661,30 @@ mod tests {
             targets
                 .iter()
                 .all(|t| t.destination == if t.sub == SubId(2) { chat(21) } else { chat(t.sub.0 as i64 * 10) })
+        );
+    }
+
+    #[test]
+    fn targets_keep_one_per_destination_led_by_its_first_subscription() {
+        use crate::types::{ChatId, ThreadId};
+        let item = starlink();
+        let at = |id: u64, d: Destination| {
+            let mut s = sub(id, Filter::default());
+            s.destination = d;
+            s
+        };
+        let group = Destination::Telegram(ChatId(10));
+        let topic = Destination::TelegramTopic(ChatId(10), ThreadId(3));
+        let other = Destination::Telegram(ChatId(20));
+        let subs = [at(1, group.clone()), at(2, other.clone()), at(3, group.clone()), at(4, topic.clone())];
+        let index = Index::from_subscriptions(&subs);
+        let routed = index.route(&item, AlertKind::Status);
+        assert_eq!(routed.len(), 4);
+        let target = |id: u64, d: &Destination| Target { sub: SubId(id), destination: d.clone() };
+        assert_eq!(
+            index.targets(&routed),
+            [target(1, &group), target(2, &other), target(4, &topic)],
+            "the group once, led by #1; its topic is a destination of its own"
         );
     }
 
