@@ -153,16 +153,8 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
             describe_horizon(chat.settings.schedule_horizon)
         )),
         ChatCommand::Horizon(Some(h)) => chat.set_horizon(h)?,
-        ChatCommand::Quiet(None) => Reply::public(format!(
-            "Quiet hours here: {}. Change with /quiet 23:00-07:00, or /quiet off.",
-            describe_quiet(chat.settings.quiet_hours, chat.settings.timezone)
-        )),
+        ChatCommand::Quiet(None) | ChatCommand::Silent(None) => chat.loudness(),
         ChatCommand::Quiet(Some(q)) => chat.set_quiet(q)?,
-        ChatCommand::Silent(None) => Reply::public(format!(
-            "Sent without a sound here: {}. Change with /silent followed by any of {}, or /silent none.",
-            describe_silent(&chat.settings.silent),
-            alert_kind_names()
-        )),
         ChatCommand::Silent(Some(kinds)) => chat.set_silent(kinds)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
@@ -331,6 +323,17 @@ impl Chat<'_> {
             s.schedule_horizon = horizon
         })?;
         Ok(Reply::private(format!("🗓 Schedule changes: {}.", describe_horizon(horizon))))
+    }
+
+    /// `/quiet` or `/silent` without arguments: how loud this chat is.
+    fn loudness(&self) -> Reply {
+        Reply::public(format!(
+            "Quiet hours here: {}. Change with /quiet 23:00-07:00, or /quiet off.\n\
+             Sent without a sound here: {}. Change with /silent followed by any of {}, or /silent none.",
+            describe_quiet(self.settings.quiet_hours, self.settings.timezone),
+            describe_silent(&self.settings.silent),
+            alert_kind_names()
+        ))
     }
 
     fn set_quiet(&self, quiet_hours: Option<QuietHours>) -> Result<Reply, StoreError> {

@@ -160,8 +160,7 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
             key(current == d.map(|d| d * 86_400), label, Action::Horizon(d))
         })
         .collect();
-    // Quiet hours share the timezone row (they are read in that zone):
-    // Discord allows five rows, all taken.
+    // Quiet hours (read in that zone) share its row: Discord allows five.
     let mut zones: Vec<Key> = TIMEZONES
         .iter()
         .enumerate()
