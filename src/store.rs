@@ -249,6 +249,12 @@ pub struct ChatSettings {
     /// `None`: schedule changes alert whatever the date.
     #[serde(default, with = "crate::types::opt_duration_secs", skip_serializing_if = "Option::is_none")]
     pub schedule_horizon: Option<std::time::Duration>,
+    /// Local span in which alerts go out without a sound (`/quiet`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<crate::rules::QuietHours>,
+    /// Alert kinds sent without a sound (`/silent`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silent: Vec<AlertKind>,
 }
 
 fn all_alert_kinds() -> Vec<AlertKind> {

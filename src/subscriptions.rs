@@ -296,7 +296,8 @@ impl Subscriptions {
                     .with_reminders(w.reminders.clone())
                     .with_timezone(w.timezone)
                     .with_schedule_horizon(w.schedule_horizon)
-                    .with_mentions(if is_discord(dest) { w.mentions.clone() } else { Vec::new() });
+                    .with_mentions(if is_discord(dest) { w.mentions.clone() } else { Vec::new() })
+                    .with_loudness(w.quiet_hours, w.silent.clone());
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless
@@ -367,6 +368,8 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         reminders,
         schedule_horizon: None,
         mentions: vec![],
+        quiet_hours: None,
+        silent: vec![],
     }
 }
 

@@ -253,3 +253,31 @@ fn bad_usage_exits_two() {
     assert_rejected(&tminus(&["run", "once"], &[], dir.path()), &["\"once\"", "--help"]);
     assert_rejected(&tminus(&["-c", "a.toml", "--config=b.toml"], &[], dir.path()), &["more than once"]);
 }
+
+#[test]
+fn quiet_hours_and_silent_kinds_are_checked_and_shown() {
+    let out = check_config(&format!("{WATCH}quiet_hours = \"23:00-07:00\"\nsilent = [\"schedule\", \"new\"]\n"), &[]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    for line in ["quiet_hours = \"23:00-07:00\"", "silent = [\"schedule\", \"new\"]"] {
+        assert!(out.stdout.contains(line), "stdout should contain {line:?}:\n{}", out.stdout);
+    }
+    assert_bad_config(&format!("{WATCH}quiet_hours = \"23:00-7\"\n"), &["watch[0].quiet_hours", "HH:MM-HH:MM"]);
+    assert_bad_config(&format!("{WATCH}quiet_hours = \"25:00-07:00\"\n"), &["watch[0].quiet_hours", "25:00"]);
+    assert_bad_config(&format!("{WATCH}silent = [\"launches\"]\n"), &["watch[0].silent[0]", "launches"]);
+}
+
+#[test]
+fn the_shipped_quiet_hours_and_silent_examples_are_valid() {
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml")).unwrap();
+    let example = |key: &str| -> String {
+        let line = shipped.lines().find_map(|l| l.strip_prefix("# ").filter(|l| l.starts_with(key)));
+        format!("{}\n", line.unwrap_or_else(|| panic!("config.toml shows no {key} example")))
+    };
+    let out = check_config(&format!("{WATCH}{}{}", example("quiet_hours ="), example("silent =")), &[]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stdout.contains("quiet_hours = \"23:00-07:00\"") && out.stdout.contains("silent = ["),
+        "{}",
+        out.stdout
+    );
+}

@@ -80,22 +80,22 @@ impl Env {
     /// `n` alerts about `item` for `sub`, committed like the poller does.
     fn enqueue(&self, sub: &Subscription, item: &Item, n: usize) {
         for _ in 0..n {
-            let alert = Alert {
-                id: AlertId(self.store.next_id().unwrap()),
-                item: item.clone(),
-                changes: vec![Change::New],
-                detected_at: Utc::now(),
-            };
-            let entry = OutboxEntry {
-                alert: alert.id,
-                sub: sub.id,
-                destination: sub.destination.clone(),
-                enqueued_at: Utc::now(),
-                attempts: 0,
-                not_before: None,
-            };
-            self.store.apply(&Batch { alerts: vec![alert], deliveries: vec![entry], ..Default::default() }).unwrap();
+            self.enqueue_changes(sub, item, vec![Change::New]);
         }
+    }
+
+    /// One alert of `changes` about `item` for `sub`.
+    fn enqueue_changes(&self, sub: &Subscription, item: &Item, changes: Vec<Change>) {
+        let alert = Alert::new(AlertId(self.store.next_id().unwrap()), item.clone(), changes, Utc::now());
+        let entry = OutboxEntry {
+            alert: alert.id,
+            sub: sub.id,
+            destination: sub.destination.clone(),
+            enqueued_at: Utc::now(),
+            attempts: 0,
+            not_before: None,
+        };
+        self.store.apply(&Batch { alerts: vec![alert], deliveries: vec![entry], ..Default::default() }).unwrap();
     }
 
     /// Drains until the outbox is empty (retries included) or `limit` passes.
@@ -617,4 +617,37 @@ async fn missing_permissions_then_fixed_then_restart_delivers_again() {
     assert_eq!(sent.len(), 1, "{log}");
     assert!(sent[0].to_string().contains("Go for Launch"), "{}", sent[0]);
     assert!(!log.contains(TOKEN), "{log}");
+}
+
+#[tokio::test]
+async fn a_webcast_link_appearing_is_silent_in_channels_and_webhooks_going_live_is_loud() {
+    let env = Env::start().await;
+    let channel = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    let hook = env.subscribe(2, env.webhook());
+    let webcast = |went_live| Change::Webcast { went_live, url: Some("https://www.youtube.com/watch?v=abc123".into()) };
+    for sub in [&channel, &hook] {
+        env.enqueue_changes(sub, &launch(), vec![webcast(false)]);
+        env.enqueue_changes(sub, &launch(), vec![webcast(true)]);
+    }
+    env.drain_all(Duration::from_secs(10)).await;
+    for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK_ID)] {
+        let posts = env.fake.requests_to(target);
+        assert_eq!(posts.len(), 2, "{target:?}");
+        assert_eq!(posts[0].body["flags"], 4096, "link added: SUPPRESS_NOTIFICATIONS ({target:?})");
+        assert!(posts[1].body.get("flags").is_none_or(|f| f.as_u64().unwrap_or(0) & 4096 == 0), "live: loud");
+    }
+}
+
+#[tokio::test]
+async fn quiet_hours_over_now_make_every_discord_message_silent() {
+    let env = Env::start().await;
+    let sub = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
+    let sub = sub.with_loudness(Some("00:00-00:00".parse().unwrap()), vec![]);
+    env.subs.put(&sub).unwrap();
+    env.enqueue_changes(&sub, &launch(), vec![Change::Status { old: None, new: None }]);
+    env.enqueue(&sub, &launch(), 2);
+    env.drain_all(Duration::from_secs(10)).await;
+    let posts = env.fake.requests_to(Target::Channel(CHANNEL));
+    assert_eq!(posts.len(), 3, "none dropped");
+    assert!(posts.iter().all(|p| p.body["flags"] == 4096), "every message silent");
 }

@@ -60,6 +60,8 @@ fn watch(name: &str, to: &[&str]) -> Watch {
         reminders: vec![24 * H, H],
         schedule_horizon: None,
         mentions: vec![],
+        quiet_hours: None,
+        silent: vec![],
     }
 }
 
@@ -214,6 +216,20 @@ fn changed_timezone_or_reminders_is_a_change() {
     let renamed = Watch { name: "ESA flybys (renamed)".into(), ..rem };
     assert_eq!(subs.reconcile(std::slice::from_ref(&renamed)).unwrap(), rec(1, 0, 1, 0));
     assert_ne!(find(&subs, "ESA flybys (renamed)", &Destination::Console).id, before.id);
+}
+
+#[test]
+fn changed_quiet_hours_or_silent_kinds_is_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    subs.reconcile(&[esa_flybys()]).unwrap();
+    let quiet =
+        Watch { quiet_hours: Some("23:00-07:00".parse().unwrap()), silent: vec![AlertKind::Schedule], ..esa_flybys() };
+    assert_eq!(subs.reconcile(std::slice::from_ref(&quiet)).unwrap(), rec(0, 1, 0, 0));
+    let after = find(&subs, "esa flybys", &Destination::Console);
+    assert_eq!(after.quiet_hours.map(|q| q.to_string()).as_deref(), Some("23:00-07:00"));
+    assert_eq!(after.silent, [AlertKind::Schedule]);
+    assert_eq!(subs.reconcile(std::slice::from_ref(&quiet)).unwrap(), rec(0, 0, 0, 1));
 }
 
 #[test]

@@ -53,6 +53,18 @@ async fn settings_keyboard_presses_edit_in_place_and_take_effect() {
     find(&keys, "✅ Europe/Berlin");
     let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ 7d")).await;
     find(&keys, "✅ 7d");
+    // Quiet hours: on with the 🌙 button, in the chat's timezone, then off.
+    let (toast, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ 🌙 23:00-07:00")).await;
+    assert!(toast.contains("23:00-07:00 Europe/Berlin"), "{toast}");
+    let quiet = |h: &TelegramChat| -> Option<String> {
+        h.app.store.subscriptions_of(&Destination::Telegram(ChatId(ALICE))).unwrap()[0]
+            .quiet_hours
+            .map(|q| q.to_string())
+    };
+    assert_eq!(quiet(&h).as_deref(), Some("23:00-07:00"));
+    let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 🌙 23:00-07:00")).await;
+    find(&keys, "▫️ 🌙 23:00-07:00");
+    assert_eq!(quiet(&h), None);
     assert_eq!(h.tg.sent_to(ALICE).len(), sends, "nothing new was posted");
 
     // Changed elsewhere: an old button is not applied, the keyboard is refreshed.

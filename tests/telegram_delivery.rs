@@ -27,7 +27,7 @@ use tminus::server::{self, ServerState};
 use tminus::store::{Batch, OutboxEntry, Store};
 use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender, classify};
-use tminus::types::{ChatId, Destination, Feed, ItemId, ItemKind, Secret};
+use tminus::types::{AlertKind, ChatId, Destination, Feed, ItemId, ItemKind, Secret};
 
 // ---------------------------------------------------------------------------
 // Log capture: every test's logs go to one buffer, which must never contain
@@ -122,6 +122,11 @@ impl Env {
 
     /// Commits one `New` alert for `item` with one outbox entry per sub.
     fn enqueue(&self, item: Item, subs: &[SubId]) -> AlertId {
+        self.enqueue_changes(item, subs, vec![Change::New])
+    }
+
+    /// Commits one alert of `changes` for `item`, one outbox entry per sub.
+    fn enqueue_changes(&self, item: Item, subs: &[SubId], changes: Vec<Change>) -> AlertId {
         let id = AlertId(self.store.next_id().unwrap());
         let now = Utc::now();
         let deliveries = subs
@@ -135,7 +140,7 @@ impl Env {
                 not_before: None,
             })
             .collect();
-        let alert = Alert { id, item, changes: vec![Change::New], detected_at: now };
+        let alert = Alert::new(id, item, changes, now);
         self.store.apply(&Batch { alerts: vec![alert], deliveries, ..Batch::default() }).unwrap();
         id
     }
@@ -694,4 +699,60 @@ async fn fake_serves_what_a_dispatcher_needs() {
     let started = Instant::now();
     let none = bot.get_updates().offset(next + 1).timeout(1).await.unwrap();
     assert!(none.is_empty() && started.elapsed() >= Duration::from_secs(1));
+}
+
+// ---------------------------------------------------------------------------
+// Loudness: silent messages carry `disable_notification` and are still sent.
+
+fn silent(call: &support::fake_telegram::Call) -> bool {
+    call.params.get("disable_notification").is_some_and(|v| v == &serde_json::json!(true) || v == "true")
+}
+
+fn webcast(went_live: bool) -> Change {
+    Change::Webcast { went_live, url: Some("https://www.youtube.com/watch?v=abc".into()) }
+}
+
+#[tokio::test]
+async fn a_webcast_link_appearing_is_silent_and_going_live_is_loud() {
+    let env = Env::new().await;
+    let sub = env.subscribe(901);
+    let mut photo = item("Falcon 9 | Photo");
+    photo.image = Some("https://example.org/rocket.jpg".into());
+    env.enqueue_changes(photo, &[sub], vec![webcast(false)]);
+    env.enqueue_changes(item("Falcon 9 | Text"), &[sub], vec![webcast(false)]);
+    env.enqueue_changes(item("Falcon 9 | Livestream"), &[sub], vec![webcast(true)]);
+    assert_eq!(env.drain_all(Duration::from_secs(10)).await.delivered, 3);
+    let sent = env.fake.sent_to(901);
+    assert!(sent[0].is("sendPhoto") && silent(&sent[0]), "link added, photo card: {:?}", sent[0].params);
+    assert!(sent[1].is("sendMessage") && silent(&sent[1]), "link added, text: {:?}", sent[1].params);
+    assert!(!silent(&sent[2]), "webcast live stays loud: {:?}", sent[2].params);
+}
+
+#[tokio::test]
+async fn quiet_hours_over_now_send_everything_silently_and_silent_kinds_only_themselves() {
+    let env = Env::new().await;
+    let (quiet, picky) = (env.subscribe(902), env.subscribe(903));
+    // Equal bounds span the whole day, so "now" is always inside.
+    let all_day = Some("04:00-04:00".parse().unwrap());
+    env.subs.put(&env.sub(quiet).with_loudness(all_day, vec![])).unwrap();
+    env.subs.put(&env.sub(picky).with_loudness(None, vec![AlertKind::Schedule])).unwrap();
+    let status = Change::Status { old: None, new: None };
+    let schedule = Change::Schedule {
+        old_when: None,
+        new_when: None,
+        old_precision: None,
+        new_precision: None,
+        old_window: (None, None),
+        new_window: (None, None),
+    };
+    for (n, c) in [status, schedule, webcast(true), Change::New].into_iter().enumerate() {
+        env.enqueue_changes(item(&"x".repeat(n + 1)), &[quiet, picky], vec![c]);
+    }
+    let stats = env.drain_all(Duration::from_secs(10)).await;
+    assert_eq!((stats.delivered, stats.dead, stats.waiting), (8, 0, 0), "none dropped or held back");
+    let quiet_sent = env.fake.sent_to(902);
+    assert_eq!(quiet_sent.len(), 4);
+    assert!(quiet_sent.iter().all(silent), "every message silent in quiet hours");
+    let loudness: Vec<bool> = env.fake.sent_to(903).iter().map(silent).collect();
+    assert_eq!(loudness, vec![false, true, false, false], "only the schedule change is silent");
 }

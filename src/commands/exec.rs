@@ -13,7 +13,7 @@ use super::parse::{NextQuery, alert_kind_names};
 use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
 use crate::item::Item;
-use crate::rules::{Filter, Origin, SubId, Subscription};
+use crate::rules::{Filter, Origin, QuietHours, SubId, Subscription};
 use crate::store::{ChatSettings, DestinationPause, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination, Mention, format_duration};
@@ -153,6 +153,9 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
             describe_horizon(chat.settings.schedule_horizon)
         )),
         ChatCommand::Horizon(Some(h)) => chat.set_horizon(h)?,
+        ChatCommand::Quiet(None) | ChatCommand::Silent(None) => chat.loudness(),
+        ChatCommand::Quiet(Some(q)) => chat.set_quiet(q)?,
+        ChatCommand::Silent(Some(kinds)) => chat.set_silent(kinds)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
         // The front-end shows the keyboard (`settings::keyboard`) with it.
@@ -169,6 +172,8 @@ pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<Ch
         reminders: svc.defaults.reminders.clone(),
         alerts: AlertKind::ALL.to_vec(),
         schedule_horizon: svc.defaults.schedule_horizon,
+        quiet_hours: None,
+        silent: Vec::new(),
     }))
 }
 
@@ -234,6 +239,7 @@ impl Chat<'_> {
             .with_schedule_horizon(self.settings.schedule_horizon)
             .with_reminders(self.settings.reminders.clone())
             .with_timezone(self.settings.timezone)
+            .with_loudness(self.settings.quiet_hours, self.settings.silent.clone())
             .with_mentions(mentions);
         self.svc.subs.put(&sub)?;
         Ok(Reply::private(format!(
@@ -317,6 +323,28 @@ impl Chat<'_> {
             s.schedule_horizon = horizon
         })?;
         Ok(Reply::private(format!("🗓 Schedule changes: {}.", describe_horizon(horizon))))
+    }
+
+    /// `/quiet` or `/silent` without arguments: how loud this chat is.
+    fn loudness(&self) -> Reply {
+        Reply::public(format!(
+            "Quiet hours here: {}. Change with /quiet 23:00-07:00, or /quiet off.\n\
+             Sent without a sound here: {}. Change with /silent followed by any of {}, or /silent none.",
+            describe_quiet(self.settings.quiet_hours, self.settings.timezone),
+            describe_silent(&self.settings.silent),
+            alert_kind_names()
+        ))
+    }
+
+    fn set_quiet(&self, quiet_hours: Option<QuietHours>) -> Result<Reply, StoreError> {
+        self.save(ChatSettings { quiet_hours, ..self.settings.clone() }, |s| s.quiet_hours = quiet_hours)?;
+        Ok(Reply::private(format!("🌙 Quiet hours: {}.", describe_quiet(quiet_hours, self.settings.timezone))))
+    }
+
+    fn set_silent(&self, kinds: Vec<AlertKind>) -> Result<Reply, StoreError> {
+        let reply = Reply::private(format!("🔈 Sent without a sound: {}.", describe_silent(&kinds)));
+        self.save(ChatSettings { silent: kinds.clone(), ..self.settings.clone() }, |s| s.silent = kinds.clone())?;
+        Ok(reply)
     }
 
     /// `/mute NAME`: the one upcoming item whose name contains NAME (an
@@ -461,6 +489,19 @@ fn describe_horizon(h: Option<Duration>) -> String {
         None => "alerted at any distance (horizon off)".into(),
         Some(d) => format!("alerted only while the old or new date is within {}", format_duration(d)),
     }
+}
+
+fn describe_quiet(q: Option<QuietHours>, tz: Tz) -> String {
+    match q {
+        None => "off (alerts make their usual sound)".into(),
+        Some(q) => format!("{q} {}, when every alert arrives without a sound (none is held back)", tz.name()),
+    }
+}
+
+fn describe_silent(kinds: &[AlertKind]) -> String {
+    let mut words: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    words.push("webcast links appearing");
+    words.join(", ")
 }
 
 fn describe_reminders(r: &[Duration]) -> String {
@@ -643,6 +684,31 @@ mod tests {
             let subs = f.store.subscriptions_of(&Destination::Telegram(ChatId(9))).unwrap();
             assert_eq!(subs[2].timezone, chrono_tz::Europe::Berlin, "new subscriptions take the chat's settings");
             assert!(run(&f, 9, true, "/reminders off").text.contains("off"));
+        }
+
+        #[test]
+        fn quiet_and_silent_apply_to_the_chats_subscriptions_old_and_new() {
+            let f = fixture();
+            let dest = Destination::Telegram(ChatId(11));
+            run(&f, 11, true, "/subscribe agency SpaceX");
+            assert!(run(&f, 11, true, "/quiet").text.starts_with("Quiet hours here: off"));
+            let set = run(&f, 11, true, "/quiet 23:00-07:00").text;
+            assert!(set.contains("23:00-07:00 UTC") && set.contains("none is held back"), "{set}");
+            let odd = run(&f, 11, true, "/quiet 25:00-07:00").text;
+            assert!(odd.contains("\"25:00\"") && odd.contains("/quiet 23:00-07:00"), "{odd}");
+            let silent = run(&f, 11, true, "/silent schedule webcast").text;
+            assert!(silent.contains("schedule, webcast"), "{silent}");
+            run(&f, 11, true, "/subscribe type launch");
+            for s in f.store.subscriptions_of(&dest).unwrap() {
+                assert_eq!(s.quiet_hours.map(|q| q.to_string()).as_deref(), Some("23:00-07:00"));
+                assert_eq!(s.silent, [AlertKind::Schedule, AlertKind::Webcast]);
+            }
+            assert!(run(&f, 11, true, "/quiet off").text.contains("off"));
+            assert!(run(&f, 11, true, "/silent none").text.contains("Sent without a sound: webcast links appearing"));
+            assert!(run(&f, -100, false, "/quiet 23:00-07:00").text.contains("Only administrators"));
+            for s in f.store.subscriptions_of(&dest).unwrap() {
+                assert_eq!((s.quiet_hours, s.silent.len()), (None, 0));
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
 use crate::directory::Dimension;
-use crate::rules::Filter;
+use crate::rules::{Filter, QuietHours};
 use crate::types::{AlertKind, ItemKind, Mention, parse_duration};
 
 /// One parsed chat command.
@@ -31,6 +31,12 @@ pub enum ChatCommand {
     Alerts(Option<Vec<AlertKind>>),
     /// `None`: show; `Some(None)`: off (schedule changes at any distance).
     Horizon(Option<Option<Duration>>),
+    /// `None`: show; `Some(None)`: off; `Some(span)`: every alert in the
+    /// span goes out without a sound.
+    Quiet(Option<Option<QuietHours>>),
+    /// `None`: show; `Some(kinds)`: the kinds sent without a sound (empty:
+    /// none).
+    Silent(Option<Vec<AlertKind>>),
     /// Mute the upcoming item with this name.
     Mute(String),
     /// List the chat's mutes.
@@ -79,6 +85,8 @@ impl ChatCommand {
             ChatCommand::Reminders(r) => r.is_some(),
             ChatCommand::Alerts(a) => a.is_some(),
             ChatCommand::Horizon(h) => h.is_some(),
+            ChatCommand::Quiet(q) => q.is_some(),
+            ChatCommand::Silent(s) => s.is_some(),
             ChatCommand::Mute(_) | ChatCommand::Unmute(_) => true,
             ChatCommand::Calendar { reset } => *reset,
             _ => false,
@@ -145,6 +153,8 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "reminders" => parse_reminders(args).map(ChatCommand::Reminders),
         "alerts" => parse_alerts(args).map(ChatCommand::Alerts),
         "horizon" => parse_horizon(args).map(ChatCommand::Horizon),
+        "quiet" => parse_quiet(args).map(ChatCommand::Quiet),
+        "silent" => parse_silent(args).map(ChatCommand::Silent),
         "mute" => match args.trim() {
             "" => Err(CommandError::Usage(
                 "Use: /mute NAME (part of the name is enough), or press 🔕 Mute under an alert.".into(),
@@ -297,11 +307,44 @@ pub fn parse_alerts(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> 
     if a.eq_ignore_ascii_case("all") {
         return Ok(Some(AlertKind::ALL.to_vec()));
     }
+    alert_kinds(a, "all", "/alerts status webcast").map(Some)
+}
+
+/// `23:00-07:00` or `off`; empty = show current.
+pub(super) fn parse_quiet(args: &str) -> Result<Option<Option<QuietHours>>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    if a.eq_ignore_ascii_case("off") || a.eq_ignore_ascii_case("none") {
+        return Ok(Some(None));
+    }
+    let span = a.parse::<QuietHours>().map_err(|e| {
+        CommandError::Usage(format!("{e} Example: /quiet 23:00-07:00 (in this chat's timezone), or /quiet off."))
+    })?;
+    Ok(Some(Some(span)))
+}
+
+/// `schedule webcast` or `none`; empty = show current.
+pub(super) fn parse_silent(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    if a.eq_ignore_ascii_case("none") || a.eq_ignore_ascii_case("off") {
+        return Ok(Some(Vec::new()));
+    }
+    alert_kinds(a, "none", "/silent schedule webcast").map(Some)
+}
+
+/// Alert kinds separated by spaces or commas, sorted, without duplicates;
+/// an unknown one is named with the valid words (`or_word` among them).
+fn alert_kinds(a: &str, or_word: &str, example: &str) -> Result<Vec<AlertKind>, CommandError> {
     let mut kinds = Vec::new();
     for part in a.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()) {
         let kind = part.to_ascii_lowercase().parse::<AlertKind>().map_err(|_| {
             CommandError::Usage(format!(
-                "{:?} is not an alert kind. Use any of: {}, or all. Example: /alerts status webcast",
+                "{:?} is not an alert kind. Use any of: {}, or {or_word}. Example: {example}",
                 shown(part),
                 alert_kind_names()
             ))
@@ -311,7 +354,7 @@ pub fn parse_alerts(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> 
         }
     }
     kinds.sort();
-    Ok(Some(kinds))
+    Ok(kinds)
 }
 
 /// The alert kinds in words, for replies.
@@ -447,6 +490,21 @@ mod tests {
         assert!(bogus.contains("new, schedule, status, webcast, reminder"), "{bogus}");
         assert_eq!(parse("horizon", "7d").unwrap(), ChatCommand::Horizon(Some(Some(Duration::from_secs(7 * 86_400)))));
         assert_eq!(parse("horizon", "off").unwrap(), ChatCommand::Horizon(Some(None)));
+        assert_eq!(parse("quiet", "").unwrap(), ChatCommand::Quiet(None));
+        assert_eq!(parse("quiet", "off").unwrap(), ChatCommand::Quiet(Some(None)));
+        assert_eq!(
+            parse("quiet", "23:00-07:00").unwrap(),
+            ChatCommand::Quiet(Some(Some("23:00-07:00".parse().unwrap())))
+        );
+        let late = parse("quiet", "25:00-07:00").unwrap_err().to_string();
+        assert!(late.contains("\"25:00\"") && late.contains("/quiet 23:00-07:00"), "{late}");
+        assert!(parse("quiet", "23:00-7").unwrap_err().to_string().contains("HH:MM-HH:MM"));
+        let kinds = vec![AlertKind::Schedule, AlertKind::Webcast];
+        assert_eq!(parse("silent", "webcast, schedule").unwrap(), ChatCommand::Silent(Some(kinds)));
+        assert_eq!(parse("silent", "none").unwrap(), ChatCommand::Silent(Some(vec![])));
+        let odd = parse("silent", "launches").unwrap_err().to_string();
+        assert!(odd.contains("\"launches\"") && odd.contains("or none"), "{odd}");
+        assert!(ChatCommand::Quiet(Some(None)).changes_settings() && !ChatCommand::Silent(None).changes_settings());
         let parsecs = parse("horizon", "3 parsecs").unwrap_err().to_string();
         assert!(parsecs.contains("/horizon 7d") && parsecs.contains("off"), "{parsecs}");
         assert!(parse("horizon", "1m").is_err());

@@ -1,7 +1,7 @@
 //! `/settings` as buttons: the chat's settings as a keyboard (a
 //! platform-neutral grid of labelled buttons with callback data), and what
 //! a press does. A press runs the same command a person could type
-//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/unsubscribe`), so
+//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/quiet`, `/unsubscribe`), so
 //! permissions and storage have one path. Front-ends turn the grid into an
 //! inline keyboard (Telegram) or components (Discord), answer the press
 //! with the toast and edit the message in place. It must not talk to a
@@ -27,8 +27,9 @@ use crate::types::{AlertKind, format_duration};
 
 /// The message above the keyboard.
 pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
-     Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone, \
-     and ❌ to remove a subscription.\nAnother timezone: send /timezone Area/City.";
+     Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
+     and 🌙 quiet hours (no sound), and ❌ to remove a subscription.\n\
+     Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM.";
 
 /// Reminder offsets always offered, besides those the chat has.
 const REMINDERS: [u64; 4] = [86_400, 43_200, 3_600, 600];
@@ -36,6 +37,8 @@ const REMINDERS: [u64; 4] = [86_400, 43_200, 3_600, 600];
 const HORIZONS: [Option<u64>; 5] = [Some(1), Some(3), Some(7), Some(30), None];
 /// Timezone shortcuts.
 pub const TIMEZONES: [Tz; 4] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Asia__Tokyo];
+/// The quiet hours the 🌙 button turns on.
+const QUIET_DEFAULT: &str = "23:00-07:00";
 /// Most subscriptions with a remove button (a row of Discord components
 /// holds five).
 const MAX_REMOVE: usize = 5;
@@ -59,6 +62,8 @@ enum Action {
     Reminder(u64),
     Horizon(Option<u64>),
     Zone(usize),
+    /// Quiet hours on (`QUIET_DEFAULT`) or off.
+    Quiet(bool),
     Remove(u64),
 }
 
@@ -70,6 +75,7 @@ impl Action {
             Action::Horizon(Some(d)) => format!("h{d}"),
             Action::Horizon(None) => "hoff".into(),
             Action::Zone(i) => format!("z{i}"),
+            Action::Quiet(on) => format!("q{}", u8::from(*on)),
             Action::Remove(id) => format!("x{id}"),
         }
     }
@@ -83,6 +89,7 @@ impl Action {
             "h" if rest == "off" => Some(Action::Horizon(None)),
             "h" => num().filter(|d| HORIZONS.contains(&Some(*d))).map(|d| Action::Horizon(Some(d))),
             "z" => num().map(|i| i as usize).filter(|i| *i < TIMEZONES.len()).map(Action::Zone),
+            "q" => num().filter(|n| *n <= 1).map(|n| Action::Quiet(n == 1)),
             "x" => num().map(Action::Remove),
             _ => None,
         }
@@ -153,11 +160,16 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
             key(current == d.map(|d| d * 86_400), label, Action::Horizon(d))
         })
         .collect();
-    let zones = TIMEZONES
+    // Quiet hours (read in that zone) share its row: Discord allows five.
+    let mut zones: Vec<Key> = TIMEZONES
         .iter()
         .enumerate()
         .map(|(i, tz)| key(settings.timezone == *tz, tz.name().to_string(), Action::Zone(i)))
         .collect();
+    zones.push(match settings.quiet_hours {
+        Some(q) => key(true, format!("🌙 {q}"), Action::Quiet(false)),
+        None => key(false, format!("🌙 {QUIET_DEFAULT}"), Action::Quiet(true)),
+    });
     let remove: Vec<Key> = subs
         .iter()
         .take(MAX_REMOVE)
@@ -231,6 +243,7 @@ pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Set
         }
         Action::Horizon(d) => ChatCommand::Horizon(Some(d.map(|d| Duration::from_secs(d * 86_400)))),
         Action::Zone(i) => ChatCommand::Timezone(Some(TIMEZONES[i].name().to_string())),
+        Action::Quiet(on) => ChatCommand::Quiet(Some(on.then(|| QUIET_DEFAULT.parse()).transpose().ok().flatten())),
         Action::Remove(id) => match subs.iter().position(|s| s.id.0 == id) {
             Some(n) => ChatCommand::Unsubscribe(Target::Number(n + 1)),
             None => return answer("That subscription is gone; here are the settings now."),
@@ -271,11 +284,13 @@ mod tests {
             Action::Horizon(Some(7)),
             Action::Horizon(None),
             Action::Zone(3),
+            Action::Quiet(true),
+            Action::Quiet(false),
             Action::Remove(123_456_789),
         ] {
             assert_eq!(Action::decode(&a.encode()), Some(a));
         }
-        for bad in ["", "k", "kbogus", "r5", "r99999999999", "h2", "z4", "z-1", "x", "xabc", "q1"] {
+        for bad in ["", "k", "kbogus", "r5", "r99999999999", "h2", "z4", "z-1", "x", "xabc", "q2", "q", "w1"] {
             assert_eq!(Action::decode(bad), None, "{bad:?}");
         }
         assert!(is_settings_data("s:0a1b2c3d:hoff") && !is_settings_data("mute:launch/x"));

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
+use crate::rules::QuietHours;
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret};
 
 /// Environment variable that overrides `[ll2] api_key` when set and non-empty.
@@ -242,6 +243,11 @@ pub struct Watch {
     /// Discord roles and users its `discord:` and `discord-webhook:`
     /// alerts ping. No duplicates.
     pub mentions: Vec<Mention>,
+    /// `"HH:MM-HH:MM"` in `timezone`: every alert in the span goes out
+    /// without a sound. `None`: no quiet hours.
+    pub quiet_hours: Option<QuietHours>,
+    /// Alert kinds always sent without a sound. No duplicates.
+    pub silent: Vec<AlertKind>,
 }
 
 impl Config {

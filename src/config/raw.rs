@@ -116,6 +116,8 @@ pub(super) struct RawWatch {
     pub(super) reminders: Option<Value>,
     pub(super) schedule_horizon: Option<Value>,
     pub(super) mentions: Option<Vec<Value>>,
+    pub(super) quiet_hours: Option<Value>,
+    pub(super) silent: Option<Vec<Value>>,
 }
 
 /// The keys allowed in the table at `path`, as `deny_unknown_fields` checks

@@ -107,6 +107,12 @@ fn render_watch(out: &mut String, w: &Watch) {
         kv(out, "mentions", &list(mentions.iter().map(String::as_str)));
     }
     kv(out, "schedule_horizon", &render_horizon(w.schedule_horizon));
+    if let Some(q) = w.quiet_hours {
+        kv(out, "quiet_hours", &quote(&q.to_string()));
+    }
+    if !w.silent.is_empty() {
+        kv(out, "silent", &list(w.silent.iter().map(|a| a.as_str())));
+    }
 }
 
 fn render_horizon(h: Option<Duration>) -> String {

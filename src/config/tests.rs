@@ -494,3 +494,17 @@ fn watch_mentions_are_validated_and_name_their_watch() {
     );
     assert_err(&format!("{WATCH}mentions = [42]"), &["watch[0].mentions[0]", "watch \"w\"", "got 42"]);
 }
+
+#[test]
+fn watch_quiet_hours_and_silent_kinds_are_validated() {
+    let ok = parse(&format!("{WATCH}quiet_hours = \"23:00-07:00\"\nsilent = [\"schedule\", \"new\", \"schedule\"]\n"))
+        .unwrap();
+    assert_eq!(ok.watches[0].quiet_hours.map(|q| q.to_string()).as_deref(), Some("23:00-07:00"));
+    assert_eq!(ok.watches[0].silent, [AlertKind::Schedule, AlertKind::New]);
+    let plain = parse(WATCH).unwrap();
+    assert_eq!((plain.watches[0].quiet_hours, plain.watches[0].silent.len()), (None, 0));
+    assert_err(&format!("{WATCH}quiet_hours = \"23:00-7\"\n"), &["watch[0].quiet_hours", "HH:MM-HH:MM", "23:00-07:00"]);
+    assert_err(&format!("{WATCH}quiet_hours = \"25:00-07:00\"\n"), &["watch[0].quiet_hours", "\"25:00\""]);
+    assert_err(&format!("{WATCH}quiet_hours = 23\n"), &["watch[0].quiet_hours", "got 23"]);
+    assert_err(&format!("{WATCH}silent = [\"launches\"]\n"), &["watch[0].silent[0]", "launches"]);
+}

@@ -15,6 +15,7 @@ use toml::Value;
 use super::diagnostics::{invalid, show};
 use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawStore, RawWatch};
 use super::*;
+use crate::rules::QuietHours;
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, format_duration, parse_duration};
 
 pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
@@ -272,11 +273,7 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
     let alert_kinds = match &raw.alerts {
         None => AlertKind::ALL.to_vec(),
         Some(values) => {
-            let out = words::<AlertKind>(
-                &key("alerts"),
-                values,
-                "one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\"",
-            )?;
+            let out = words::<AlertKind>(&key("alerts"), values, ALERT_KIND_WORDS)?;
             if out.is_empty() {
                 return Err(invalid(
                     &key("alerts"),
@@ -310,8 +307,21 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
             Some(v) => horizon(&key("schedule_horizon"), v)?,
         },
         mentions: mentions(&key("mentions"), &name, raw.mentions.as_deref().unwrap_or_default())?,
+        quiet_hours: raw.quiet_hours.as_ref().map(|v| quiet_hours(&key("quiet_hours"), v)).transpose()?,
+        silent: words::<AlertKind>(&key("silent"), raw.silent.as_deref().unwrap_or_default(), ALERT_KIND_WORDS)?,
         name,
     })
+}
+
+/// What an alert kind in a list may be, for errors.
+const ALERT_KIND_WORDS: &str = "one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\"";
+
+/// `quiet_hours = "23:00-07:00"`: a local span (`QuietHours`).
+fn quiet_hours(key: &str, value: &Value) -> Result<QuietHours, ConfigError> {
+    match value {
+        Value::String(s) => s.parse().map_err(|e: String| invalid(key, e)),
+        other => Err(invalid(key, format!("expected a span such as \"23:00-07:00\", got {}", show(other)))),
+    }
 }
 
 /// A list of words such as `["events", "launches"]`, each parsed with its

@@ -5,13 +5,15 @@
 //! union of the changes each sees (their kinds, their horizons), the union
 //! of their mentions, the chat's own time zone, and the Mute button (and
 //! the chat's mutes, the strictest rule) when a chat's own subscription is
-//! among them. Pure: the deliverer reads the subscriptions and settings and
+//! among them; silent only when silent for each of them (`silent`). Pure:
+//! the deliverer reads the subscriptions and settings and
 //! decides what to do with a mute; this module must not touch the store.
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::detect::{Alert, Change};
-use crate::rules::{Origin, SubId, Subscription};
+use crate::rules::{Origin, SubId, Subscription, is_silent};
 use crate::types::Mention;
 
 /// What one destination is sent for an alert, merged from its
@@ -36,11 +38,7 @@ pub(crate) struct Merged {
 /// `chat_timezone` is the zone the chat set, used when a chat's own
 /// subscription takes part. `None` when none sees any change.
 pub(crate) fn merge(alert: &Alert, lead: SubId, subs: &[Subscription], chat_timezone: Option<Tz>) -> Option<Merged> {
-    let wanting: Vec<(&Subscription, Alert)> = subs
-        .iter()
-        .filter(|s| s.id == lead || (s.filter.matches(&alert.item) && wants_reminders_of(s, alert)))
-        .filter_map(|s| Some((s, s.sees(alert)?)))
-        .collect();
+    let wanting = wanting(alert, lead, subs);
     let (first, _) = wanting.first()?;
     let changes: Vec<Change> =
         alert.changes.iter().filter(|c| wanting.iter().any(|(_, seen)| seen.changes.contains(c))).cloned().collect();
@@ -54,6 +52,24 @@ pub(crate) fn merge(alert: &Alert, lead: SubId, subs: &[Subscription], chat_time
         }
     }
     Some(Merged { seen: Alert { changes, ..alert.clone() }, timezone, mentions, chat })
+}
+
+/// Whether the merged message goes out without a sound at `now`: only when
+/// it is silent for every subscription that takes part (each judged on the
+/// changes it sees, its quiet hours and silent kinds); one that wants to
+/// hear it makes it loud.
+pub(crate) fn silent(alert: &Alert, lead: SubId, subs: &[Subscription], now: DateTime<Utc>) -> bool {
+    let wanting = wanting(alert, lead, subs);
+    !wanting.is_empty() && wanting.iter().all(|(s, seen)| is_silent(&seen.changes, s, now))
+}
+
+/// The subscriptions of `subs` that take part for `alert` (see [`merge`]),
+/// each with the alert as it sees it.
+fn wanting<'a>(alert: &Alert, lead: SubId, subs: &'a [Subscription]) -> Vec<(&'a Subscription, Alert)> {
+    subs.iter()
+        .filter(|s| s.id == lead || (s.filter.matches(&alert.item) && wants_reminders_of(s, alert)))
+        .filter_map(|s| Some((s, s.sees(alert)?)))
+        .collect()
 }
 
 /// Whether `sub` asked for the reminder offsets of `alert`'s reminders (an
@@ -110,6 +126,21 @@ mod tests {
         // Only the config watch: its own zone, no mutes, no button.
         let m = merge(&a, SubId(1), std::slice::from_ref(&status), berlin).unwrap();
         assert_eq!((m.seen.changes.len(), m.timezone, m.chat), (1, chrono_tz::Asia::Tokyo, false));
+    }
+
+    #[test]
+    fn a_merged_message_is_silent_only_when_silent_for_every_part() {
+        let a = alert();
+        let all_day: crate::rules::QuietHours = "00:00-00:00".parse().unwrap();
+        let quiet = |id, origin| Subscription { quiet_hours: Some(all_day), ..sub(id, origin, &AlertKind::ALL) };
+        let now = Utc::now();
+        assert!(silent(&a, SubId(1), &[quiet(1, watch()), quiet(2, Origin::Chat)], now));
+        assert!(
+            !silent(&a, SubId(1), &[quiet(1, watch()), sub(2, Origin::Chat, &AlertKind::ALL)], now),
+            "one wants it loud"
+        );
+        // A part that sees nothing of the alert has no say.
+        assert!(silent(&a, SubId(1), &[quiet(1, watch()), sub(2, Origin::Chat, &[AlertKind::Schedule])], now));
     }
 
     #[test]

@@ -132,6 +132,8 @@ pub struct AlertExtras<'a> {
     pub mute: Option<&'a ItemId>,
     /// Discord roles and users the alert pings, and no one else.
     pub mentions: &'a [Mention],
+    /// Sent without a sound (`rules::is_silent`); still sent.
+    pub silent: bool,
 }
 
 /// The senders available in this run, by platform. A platform without a
@@ -510,7 +512,7 @@ impl Deliverer {
                 stats.dead += 1;
                 continue;
             }
-            let extras = AlertExtras { mute: send.mute.as_ref(), mentions: &send.mentions };
+            let extras = AlertExtras { mute: send.mute.as_ref(), mentions: &send.mentions, silent: send.silent };
             // Held until the outcome is durable: the window bounds what a
             // kill can leave sent but unrecorded.
             let window = self.windows.of(entry.destination.platform(), self.config.window);
@@ -584,6 +586,7 @@ impl Deliverer {
         Ok(Some(ToSend {
             msg: render::message(&merged.seen, merged.timezone, Utc::now()),
             mute: merged.chat.then(|| alert.item.id.clone()),
+            silent: merge::silent(alert, entry.sub, &subs, Utc::now()),
             mentions: merged.mentions,
         }))
     }
@@ -721,6 +724,8 @@ struct ToSend {
     msg: Message,
     mute: Option<ItemId>,
     mentions: Vec<Mention>,
+    /// Sent without a sound, decided at send time.
+    silent: bool,
 }
 
 /// The pause after one more refusal of `dest` an admin can fix: a new one,

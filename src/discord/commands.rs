@@ -279,6 +279,8 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
         "reminders" => &["times"],
         "alerts" => &ALERT_OPTIONS,
         "horizon" => &["duration"],
+        "quiet" => &["span"],
+        "silent" => &["kinds"],
         "mute" => &["name"],
         "unmute" => &["which"],
         "calendar" => &["reset"],
@@ -318,6 +320,8 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
             commands::parse("alerts", &kinds.join(" "))
         }
         "horizon" => commands::parse("horizon", &text("duration")?.unwrap_or_default()),
+        "quiet" => commands::parse("quiet", &text("span")?.unwrap_or_default()),
+        "silent" => commands::parse("silent", &text("kinds")?.unwrap_or_default()),
         "mute" => commands::parse("mute", &text("name")?.unwrap_or_default()),
         "muted" => Ok(ChatCommand::Muted),
         "settings" => Ok(ChatCommand::Settings),
@@ -739,6 +743,8 @@ mod tests {
         assert_eq!(to_command("alerts", &[]).unwrap(), ChatCommand::Alerts(None));
         assert!(to_command("alerts", &[s("first", "bogus")]).unwrap_err().to_string().contains("reminder"));
         assert_eq!(to_command("horizon", &[s("duration", "off")]).unwrap(), ChatCommand::Horizon(Some(None)));
+        assert_eq!(to_command("quiet", &[s("span", "off")]).unwrap(), ChatCommand::Quiet(Some(None)));
+        assert_eq!(to_command("silent", &[s("kinds", "none")]).unwrap(), ChatCommand::Silent(Some(vec![])));
         assert_eq!(to_command("mute", &[s("name", "Starlink")]).unwrap(), ChatCommand::Mute("Starlink".into()));
         assert_eq!(to_command("muted", &[]).unwrap(), ChatCommand::Muted);
         assert_eq!(to_command("unmute", &[s("which", "all")]).unwrap(), ChatCommand::Unmute(Target::All));
@@ -794,6 +800,8 @@ mod tests {
                 "reminders",
                 "alerts",
                 "horizon",
+                "quiet",
+                "silent",
                 "mute",
                 "muted",
                 "unmute",

@@ -13,7 +13,7 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 14] = [
+const EXAMPLES: [(&str, &str); 16] = [
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
@@ -23,6 +23,8 @@ const EXAMPLES: [(&str, &str); 14] = [
     ("reminders", "/reminders times:24h 1h 10m (or times:off)"),
     ("alerts", "/alerts first:status second:webcast (or first:all)"),
     ("horizon", "/horizon duration:7d (or duration:off)"),
+    ("quiet", "/quiet span:23:00-07:00 (or span:off)"),
+    ("silent", "/silent kinds:schedule webcast (or kinds:none)"),
     ("mute", "/mute name:Starlink Group 10-1 (or the 🔕 Mute button)"),
     ("muted", "/muted"),
     ("unmute", "/unmute which:1 (or which:all)"),
@@ -36,8 +38,8 @@ pub(super) const ALERT_OPTIONS: [&str; 5] = ["first", "second", "third", "fourth
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),
 /// and re-checked on every use.
-pub(crate) const MANAGING_COMMANDS: [&str; 8] =
-    ["subscribe", "unsubscribe", "timezone", "reminders", "alerts", "horizon", "mute", "unmute"];
+pub(crate) const MANAGING_COMMANDS: [&str; 10] =
+    ["subscribe", "unsubscribe", "timezone", "reminders", "alerts", "horizon", "quiet", "silent", "mute", "unmute"];
 
 /// The slash commands as registered with Discord.
 pub(crate) fn definitions() -> Vec<CreateCommand> {
@@ -98,6 +100,14 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
         alerts_definition(),
         CreateCommand::new("horizon").description(describe_command("horizon")).add_option(
             string("duration", "Schedule changes only this close, e.g. 7d, or off; leave out to see it").max_length(20),
+        ),
+        CreateCommand::new("quiet").description(describe_command("quiet")).add_option(
+            string("span", "Local HH:MM-HH:MM without sound, e.g. 23:00-07:00, or off; leave out to see it")
+                .max_length(20),
+        ),
+        CreateCommand::new("silent").description(describe_command("silent")).add_option(
+            string("kinds", "Alert kinds without sound, e.g. schedule webcast, or none; leave out to see them")
+                .max_length(100),
         ),
         CreateCommand::new("mute").description(describe_command("mute")).add_option(
             string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),

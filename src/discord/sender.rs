@@ -241,6 +241,7 @@ impl Sender for DiscordSender {
             }
             let payload = serde_json::to_value(message)
                 .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
+            let payload = with_loudness(payload, extras.silent);
             let mut auth = HeaderValue::from_str(&format!("Bot {}", self.token.expose()))
                 .map_err(|_| SendError::Permanent { reason: "the bot token is not a valid header value".into() })?;
             // Keeps the token out of reqwest's and hyper's Debug output.
@@ -272,6 +273,7 @@ impl Sender for WebhookSender {
             let hook = Webhook::parse(secret)?;
             let payload = serde_json::to_value(render::webhook_message(msg, extras.mentions))
                 .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
+            let payload = with_loudness(payload, extras.silent);
             let mut secrets = vec![secret.expose()];
             if let Some(t) = hook.token.as_deref() {
                 secrets.push(t);
@@ -279,6 +281,20 @@ impl Sender for WebhookSender {
             self.core.post(Post { route: hook.route, url: hook.url, auth: None, payload, secrets }).await
         })
     }
+}
+
+/// Discord's SUPPRESS_NOTIFICATIONS message flag: delivered without a
+/// push or sound.
+const SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
+
+/// `payload` with the suppress-notifications flag when `silent` (bot
+/// messages and webhooks both accept `flags`).
+fn with_loudness(mut payload: serde_json::Value, silent: bool) -> serde_json::Value {
+    if silent && let Some(body) = payload.as_object_mut() {
+        let flags = body.get("flags").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        body.insert("flags".into(), (flags | SUPPRESS_NOTIFICATIONS).into());
+    }
+    payload
 }
 
 /// What a webhook URL tells: where to post, and which bucket it uses.

@@ -11,8 +11,10 @@
 //! abbreviations, compared case-insensitively.
 
 mod index;
+mod loudness;
 mod slots;
 mod subscription;
 
 pub use index::{Index, Target};
+pub use loudness::{QuietHours, is_silent};
 pub use subscription::{Filter, Origin, SubId, Subscription, normalize};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::QuietHours;
 use crate::detect::Alert;
 use crate::item::{Item, Named};
 use crate::types::{AlertKind, Destination, ItemKind, Mention};
@@ -85,6 +86,13 @@ pub struct Subscription {
     /// Discord roles and users its alerts ping; empty elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<Mention>,
+    /// Local span (in `timezone`) in which every message goes out without
+    /// a sound; nothing is dropped or held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+    /// Alert kinds always sent without a sound (see `loudness::is_silent`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silent: Vec<AlertKind>,
     /// False while the destination refuses delivery (bot blocked or
     /// removed, channel gone): kept, so it resumes when the bot is let back
     /// in, but routes nothing meanwhile.
@@ -106,6 +114,8 @@ impl Subscription {
             timezone: chrono_tz::UTC,
             schedule_horizon: None,
             mentions: Vec::new(),
+            quiet_hours: None,
+            silent: Vec::new(),
             enabled: true,
             origin,
         }
@@ -134,6 +144,11 @@ impl Subscription {
     /// Who its Discord alerts ping.
     pub fn with_mentions(self, mentions: Vec<Mention>) -> Subscription {
         Subscription { mentions, ..self }
+    }
+
+    /// Quiet hours and the kinds sent without a sound.
+    pub fn with_loudness(self, quiet_hours: Option<QuietHours>, silent: Vec<AlertKind>) -> Subscription {
+        Subscription { quiet_hours, silent, ..self }
     }
 
     /// Whether it is enabled and takes alerts of `kind`, whatever the item.

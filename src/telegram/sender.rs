@@ -278,7 +278,8 @@ impl TelegramSender {
         &self.bot
     }
 
-    async fn deliver(&self, to: &Target, msg: &Message, mute: Option<&ItemId>) -> Result<Sent, SendError> {
+    async fn deliver(&self, to: &Target, msg: &Message, extras: AlertExtras<'_>) -> Result<Sent, SendError> {
+        let (mute, silent) = (extras.mute, extras.silent);
         let chat = &to.key;
         let keyboard = keyboard(msg, mute);
         let image = msg.image.as_deref().and_then(http_url);
@@ -286,7 +287,7 @@ impl TelegramSender {
             && let Some(cap) = caption(msg)
         {
             self.wait_turn(chat).await?;
-            match self.send_photo(to, img, &cap, keyboard.clone()).await {
+            match self.send_photo(to, img, &cap, keyboard.clone(), silent).await {
                 Ok(sent) => return Ok(sent),
                 // Telegram could not fetch or use the image: the alert still
                 // goes out, as text with a link preview.
@@ -321,6 +322,9 @@ impl TelegramSender {
         if let Some(k) = keyboard {
             req = req.reply_markup(k);
         }
+        if silent {
+            req = req.disable_notification(true);
+        }
         match req.await {
             Ok(m) => Ok(Sent { message_id: Some(m.id.0.to_string()) }),
             Err(e) => Err(self.failure(chat, "sendMessage", &text, e)),
@@ -333,6 +337,7 @@ impl TelegramSender {
         image: &str,
         caption: &str,
         keyboard: Option<InlineKeyboardMarkup>,
+        silent: bool,
     ) -> Result<Sent, RequestError> {
         let Ok(url) = reqwest::Url::parse(image) else {
             // `http_url` already parsed it; treat the impossible as an image
@@ -350,6 +355,9 @@ impl TelegramSender {
         }
         if let Some(k) = keyboard {
             req = req.reply_markup(k);
+        }
+        if silent {
+            req = req.disable_notification(true);
         }
         let m = req.await?;
         Ok(Sent { message_id: Some(m.id.0.to_string()) })
@@ -425,7 +433,7 @@ impl Sender for TelegramSender {
             let Some(to) = Target::of(dest) else {
                 return Err(SendError::Rejected { reason: format!("not a Telegram destination: {dest}") });
             };
-            self.deliver(&to, msg, extras.mute).await
+            self.deliver(&to, msg, extras).await
         })
     }
 }

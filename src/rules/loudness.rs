@@ -1,0 +1,163 @@
+//! Loudness: whether a message goes out with a sound or silently
+//! (Telegram `disable_notification`, Discord SUPPRESS_NOTIFICATIONS). Pure:
+//! the quiet-hours span, its parsing, and the one decision `is_silent`.
+//! It must not drop or delay anything; silent messages are still sent.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::Subscription;
+use crate::detect::Change;
+
+/// A daily span of local wall-clock time, `start` inclusive to `end`
+/// exclusive, in minutes after midnight; it crosses midnight when
+/// `end < start` ("23:00-07:00"). Equal bounds span the whole day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QuietHours {
+    start: u16,
+    end: u16,
+}
+
+impl QuietHours {
+    /// Whether the local wall-clock time `t` falls in the span.
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        let m = (t.hour() * 60 + t.minute()) as u16;
+        match self.start.cmp(&self.end) {
+            std::cmp::Ordering::Equal => true,
+            std::cmp::Ordering::Less => self.start <= m && m < self.end,
+            std::cmp::Ordering::Greater => m >= self.start || m < self.end,
+        }
+    }
+}
+
+impl fmt::Display for QuietHours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        write!(f, "{}-{}", hm(self.start), hm(self.end))
+    }
+}
+
+impl FromStr for QuietHours {
+    type Err = String;
+    /// `HH:MM-HH:MM`, 24-hour clock; the error says what is wrong.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a time span. Write it as HH:MM-HH:MM on a 24-hour clock, e.g. 23:00-07:00.");
+        let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+        let clock = |t: &str| -> Result<u16, String> {
+            let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
+            if h.is_empty() || h.len() > 2 || m.len() != 2 {
+                return Err(bad());
+            }
+            let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if h > 23 || m > 59 {
+                return Err(format!("{:?} is not a time of day (00:00 to 23:59).", t.trim()));
+            }
+            Ok(h * 60 + m)
+        };
+        Ok(QuietHours { start: clock(a)?, end: clock(b)? })
+    }
+}
+
+impl Serialize for QuietHours {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for QuietHours {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether a message of `changes` (what `sub` sees of one alert) goes out
+/// silently at `now`: always inside the subscription's quiet hours (local
+/// time in its timezone), otherwise when every change is quiet: a webcast
+/// link that appeared (not one that went live), or a kind in `sub.silent`.
+pub fn is_silent(changes: &[Change], sub: &Subscription, now: DateTime<Utc>) -> bool {
+    let local = now.with_timezone(&sub.timezone).time();
+    if sub.quiet_hours.is_some_and(|q| q.contains(local)) {
+        return true;
+    }
+    let quiet = |c: &Change| matches!(c, Change::Webcast { went_live: false, .. }) || sub.silent.contains(&c.kind());
+    !changes.is_empty() && changes.iter().all(quiet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Filter;
+    use crate::rules::subscription::tests::sub;
+    use crate::types::AlertKind;
+    use chrono::TimeZone;
+
+    fn q(s: &str) -> QuietHours {
+        s.parse().unwrap()
+    }
+    fn at(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn spans_cross_midnight_and_equal_bounds_cover_the_day() {
+        let night = q("23:00-07:00");
+        assert!(night.contains(at(23, 0)) && night.contains(at(2, 0)) && night.contains(at(6, 59)));
+        assert!(!night.contains(at(7, 0)) && !night.contains(at(12, 0)) && !night.contains(at(22, 59)));
+        let day = q("09:30-17:00");
+        assert!(day.contains(at(9, 30)) && !day.contains(at(17, 0)) && !day.contains(at(3, 0)));
+        assert!(q("08:00-08:00").contains(at(3, 0)));
+    }
+
+    #[test]
+    fn parse_rejects_odd_input_with_a_reason() {
+        assert_eq!(q(" 23:00 - 7:00 ").to_string(), "23:00-07:00");
+        for bad in ["23:00-7", "25:00-07:00", "23:60-07:00", "23:00", "late", "23:00-07:00-08:00", "-1:00-02:00"] {
+            let e = bad.parse::<QuietHours>().unwrap_err();
+            assert!(e.contains("HH:MM") || e.contains("time of day"), "{bad}: {e}");
+        }
+        assert!("25:00-07:00".parse::<QuietHours>().unwrap_err().contains("\"25:00\""));
+        let json = serde_json::to_string(&q("23:00-07:00")).unwrap();
+        assert_eq!(serde_json::from_str::<QuietHours>(&json).unwrap(), q("23:00-07:00"));
+    }
+
+    fn webcast(live: bool) -> Change {
+        Change::Webcast { went_live: live, url: None }
+    }
+    fn status() -> Change {
+        Change::Status { old: None, new: None }
+    }
+
+    #[test]
+    fn link_added_and_silent_kinds_are_quiet_the_rest_loud() {
+        let mut s = sub(1, Filter::default());
+        let noon = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        assert!(is_silent(&[webcast(false)], &s, noon), "a link appearing is silent by default");
+        assert!(!is_silent(&[webcast(true)], &s, noon), "webcast live stays loud");
+        assert!(!is_silent(&[status(), webcast(false)], &s, noon), "a loud change keeps the message loud");
+        assert!(!is_silent(&[Change::New], &s, noon));
+        s.silent = vec![AlertKind::New];
+        assert!(is_silent(&[Change::New], &s, noon) && !is_silent(&[status()], &s, noon));
+    }
+
+    #[test]
+    fn quiet_hours_use_local_time_across_dst() {
+        let mut s = sub(1, Filter::default()).with_timezone(chrono_tz::Europe::Berlin);
+        s.quiet_hours = Some(q("23:00-07:00"));
+        // 21:30 UTC is 23:30 in Berlin summer time (UTC+2) but 22:30 in
+        // winter (UTC+1): the same UTC instant is inside only in summer.
+        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 21, 30, 0).unwrap();
+        let winter_late = Utc.with_ymd_and_hms(2026, 1, 15, 22, 30, 0).unwrap();
+        let winter_early = Utc.with_ymd_and_hms(2026, 1, 15, 21, 30, 0).unwrap();
+        let winter_morning = Utc.with_ymd_and_hms(2026, 1, 15, 6, 30, 0).unwrap();
+        // Night of the spring change: 01:30 UTC is 03:30 CEST.
+        let dst_night = Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap();
+        for t in [summer, winter_late, dst_night] {
+            assert!(is_silent(&[status()], &s, t), "{t}");
+        }
+        assert!(!is_silent(&[status()], &s, winter_early), "22:30 in Berlin is before the span");
+        assert!(!is_silent(&[status()], &s, winter_morning), "07:30 in Berlin is past the span");
+    }
+}
