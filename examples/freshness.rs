@@ -735,12 +735,7 @@ pub async fn simulate(timeline: &Timeline, opts: SimOptions) -> Result<Report, B
         timeout: Duration::from_secs(30),
         max_body_bytes: 20_000_000,
     };
-    let config = PollerConfig {
-        feeds: ll2.feeds.clone(),
-        requests_per_hour: ll2.requests_per_hour,
-        resweep_interval: ll2.resweep_interval,
-        on_first_sync: false,
-    };
+    let config = PollerConfig::from_ll2(&ll2, false);
     let stop = tokio_util::sync::CancellationToken::new();
     let client = tminus::ll2::Client::new(&ll2)?;
     let wake = Arc::new(tokio::sync::Notify::new());

@@ -389,12 +389,7 @@ async fn prune_forever(store: Store, retention: Duration, shutdown: Cancellation
 }
 
 fn poller_config(config: &Config) -> PollerConfig {
-    PollerConfig {
-        feeds: config.ll2.feeds.clone(),
-        requests_per_hour: config.ll2.requests_per_hour,
-        resweep_interval: config.ll2.resweep_interval,
-        on_first_sync: config.alerts.on_first_sync,
-    }
+    PollerConfig::from_ll2(&config.ll2, config.alerts.on_first_sync)
 }
 
 /// One sender per platform this run can reach: the console always, webhooks

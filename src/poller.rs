@@ -83,6 +83,16 @@ pub struct PollerConfig {
 }
 
 impl PollerConfig {
+    /// The poller's part of `[ll2]`; `on_first_sync` is `[alerts]`'.
+    pub fn from_ll2(ll2: &crate::config::Ll2Config, on_first_sync: bool) -> PollerConfig {
+        PollerConfig {
+            feeds: ll2.feeds.clone(),
+            requests_per_hour: ll2.requests_per_hour,
+            resweep_interval: ll2.resweep_interval,
+            on_first_sync,
+        }
+    }
+
     /// Time between incremental polls of one feed while nothing is hot:
     /// the budget spread over the feeds, keeping a fifth in reserve for
     /// re-sweeps, extra pages and retries.

@@ -70,12 +70,7 @@ async fn a_fresh_start_on_a_shared_ip_spends_only_what_is_left() {
     let subs = Subscriptions::load(store.clone()).unwrap();
     subs.reconcile(&[default_console_watch(chrono_tz::UTC, vec![])]).unwrap();
     let ll2 = fake.ll2_config();
-    let config = PollerConfig {
-        feeds: ll2.feeds.clone(),
-        requests_per_hour: ll2.requests_per_hour,
-        resweep_interval: ll2.resweep_interval,
-        on_first_sync: false,
-    };
+    let config = PollerConfig::from_ll2(&ll2, false);
     let stop = tokio_util::sync::CancellationToken::new();
     let client = tminus::ll2::Client::new(&ll2).unwrap();
     let wake = Arc::new(tokio::sync::Notify::new());

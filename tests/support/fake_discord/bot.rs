@@ -173,12 +173,7 @@ impl Bot {
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         let stop = CancellationToken::new();
         let cfg = ll2.ll2_config();
-        let poller_config = PollerConfig {
-            feeds: cfg.feeds.clone(),
-            requests_per_hour: 1000,
-            resweep_interval: cfg.resweep_interval,
-            on_first_sync: false,
-        };
+        let poller_config = PollerConfig { requests_per_hour: 1000, ..PollerConfig::from_ll2(&cfg, false) };
         let client = tminus::ll2::Client::new(&cfg).unwrap();
         let mut poller =
             Poller::new(client, store.clone(), subs.index(), poller_config, deliverer.wake.clone(), stop.clone())
