@@ -121,14 +121,6 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     let exact = item.when.filter(|_| to_the_hour(precision));
     let is_new = alert.changes.iter().any(|c| matches!(c, Change::New));
     let status_changed = alert.changes.iter().any(|c| matches!(c, Change::Status { .. }));
-    let webcast = alert
-        .changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Webcast { url: Some(u), .. } => Some(u.clone()),
-            _ => None,
-        })
-        .or_else(|| item.webcast_url().map(str::to_owned));
     Message {
         kind: alert.kind(),
         emoji,
@@ -144,13 +136,9 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         status: item.status.as_ref().map(|s| s.name.clone()).filter(|_| !status_changed),
         status_id: item.status.as_ref().and_then(|s| s.id),
         agencies: agencies_line(item),
-        location: match (&item.pad, &item.location) {
-            (Some(p), Some(l)) => Some(format!("{p}, {l}")),
-            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
-            (None, None) => None,
-        },
+        location: location_line(item),
         details: details(item),
-        webcast,
+        webcast: webcast(alert),
         link: links::main_page(item),
         pages,
         image: item.image.clone(),
@@ -348,6 +336,24 @@ fn landing_text(l: &Landing) -> String {
 /// Text on one line: LL2's free text may carry line breaks.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The video link: the one that just went live, else the item's best.
+fn webcast(alert: &Alert) -> Option<String> {
+    let live = alert.changes.iter().find_map(|c| match c {
+        Change::Webcast { url: Some(u), .. } => Some(u.clone()),
+        _ => None,
+    });
+    live.or_else(|| alert.item.webcast_url().map(str::to_owned))
+}
+
+/// "Pad, place", or whichever of the two LL2 gave.
+fn location_line(item: &Item) -> Option<String> {
+    match (&item.pad, &item.location) {
+        (Some(p), Some(l)) => Some(format!("{p}, {l}")),
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (None, None) => None,
+    }
 }
 
 fn agencies_line(item: &Item) -> Option<String> {
