@@ -7,6 +7,10 @@
 //! Nothing here knows a chat platform: each platform turns a `Message` into
 //! its own wire format in its own folder (`telegram::render`,
 //! `discord::render`).
+//!
+//! Messages are lean: each fact once (a reminder's date is its "When"
+//! line, a status change's status its change line), the description only
+//! in `new` alerts.
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
@@ -39,7 +43,8 @@ pub struct Message {
     /// Countdown from `now` to `when_exact` ("T-2h 30m", "T+5m"); `None`
     /// when the date is coarser than an hour.
     pub tminus: Option<String>,
-    /// LL2's status name ("Go for Launch"); events have none.
+    /// LL2's status name ("Go for Launch"); events have none, and alerts
+    /// with a status change leave it out (their change line names it).
     pub status: Option<String>,
     /// LL2 status id, for colours and icons.
     pub status_id: Option<i64>,
@@ -61,7 +66,9 @@ pub struct Message {
     pub pages: Vec<Link>,
     /// URL of the item's picture.
     pub image: Option<String>,
-    /// The item's description as LL2 writes it (renderers cut it to fit).
+    /// The item's description as LL2 writes it (renderers cut it to fit),
+    /// only in `new` alerts (and so on `/next`'s card): later alerts tell
+    /// what changed, not the mission again.
     pub description: Option<String>,
 }
 
@@ -112,14 +119,8 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         }
     }
     let exact = item.when.filter(|_| to_the_hour(precision));
-    let webcast = alert
-        .changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Webcast { url: Some(u), .. } => Some(u.clone()),
-            _ => None,
-        })
-        .or_else(|| item.webcast_url().map(str::to_owned));
+    let is_new = alert.changes.iter().any(|c| matches!(c, Change::New));
+    let status_changed = alert.changes.iter().any(|c| matches!(c, Change::Status { .. }));
     Message {
         kind: alert.kind(),
         emoji,
@@ -130,26 +131,25 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
         when: item.when.map(|w| format_when(w, precision, tz)),
         when_exact: exact,
         tminus: exact.map(|w| format_tminus(w, now)),
-        status: item.status.as_ref().map(|s| s.name.clone()),
+        // A status change line names the status already: once more in the
+        // headline is enough.
+        status: item.status.as_ref().map(|s| s.name.clone()).filter(|_| !status_changed),
         status_id: item.status.as_ref().and_then(|s| s.id),
         agencies: agencies_line(item),
-        location: match (&item.pad, &item.location) {
-            (Some(p), Some(l)) => Some(format!("{p}, {l}")),
-            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
-            (None, None) => None,
-        },
+        location: location_line(item),
         details: details(item),
-        webcast,
+        webcast: webcast(alert),
         link: links::main_page(item),
         pages,
         image: item.image.clone(),
-        description: item.description.clone(),
+        // The description tells what the mission is: news only the first
+        // time (and on `/next`'s card, built from a `new` alert).
+        description: item.description.clone().filter(|_| is_new),
     }
 }
 
 /// What one change says: its emoji, its headline, its lines and a note.
 fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
-    let precision = item.precision.as_ref();
     let noun = match item.kind() {
         ItemKind::Launch => "launch",
         ItemKind::Event => item.item_type.as_ref().map(|t| t.name.as_str()).unwrap_or("event"),
@@ -186,12 +186,7 @@ fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
             };
             let window_news = old_fine && new_fine && !(at_when(old_window, old_when) && at_when(new_window, new_when));
             if old_window != new_window && window_news {
-                let show = |w: &(Option<DateTime<Utc>>, Option<DateTime<Utc>>)| match w {
-                    (Some(s), Some(e)) if s == e => format!("instantaneous at {}", format_exact(*s, tz)),
-                    (Some(s), Some(e)) => format!("{} – {}", format_exact(*s, tz), format_exact(*e, tz)),
-                    _ => "unknown".into(),
-                };
-                changes.push(format!("Window: {} → {}", show(old_window), show(new_window)));
+                changes.push(window_line(*old_window, *new_window, *new_when, tz));
             }
             ("🗓", "Schedule changed".to_string())
         }
@@ -223,8 +218,8 @@ fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
                 ("📺", "Video added".to_string())
             }
         }
-        Change::Reminder { offset, when } => {
-            changes.push(format!("{date_label}: {}", labelled(date_label, format_when(*when, precision, tz))));
+        // The date is the message's "When" line: a reminder names it once.
+        Change::Reminder { offset, .. } => {
             note = match item.status.as_ref().and_then(|s| s.id) {
                 Some(status::HOLD) => Some("Currently on hold: the time may change.".to_string()),
                 Some(status::TBD) => Some("Time is still TBD: it may change.".to_string()),
@@ -234,6 +229,29 @@ fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
         }
     };
     Described { emoji, headline, lines: changes, note }
+}
+
+/// A launch window: its opening and closing instants.
+type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// "Window: 14:30–16:30 CET (was instantaneous at 13:26)": the new window
+/// first, the old one after "was"; a date is said only when it is not the
+/// day of the NET (`net`), which the message names already.
+fn window_line(old: Window, new: Window, net: Option<DateTime<Utc>>, tz: Tz) -> String {
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d").to_string();
+    let net_day = net.map(day);
+    let at = |t: DateTime<Utc>, zone: bool| {
+        let local = t.with_timezone(&tz);
+        let date = Some(day(t)).filter(|d| Some(d) != net_day.as_ref()).map(|d| format!("{d} "));
+        let zone = if zone { local.format(" %Z").to_string() } else { String::new() };
+        format!("{}{}{zone}", date.unwrap_or_default(), local.format("%H:%M"))
+    };
+    let show = |w: Window, zone: bool| match w {
+        (Some(s), Some(e)) if s == e => format!("instantaneous at {}", at(s, zone)),
+        (Some(s), Some(e)) => format!("{}–{}", at(s, false), at(e, zone)),
+        _ => "unknown".into(),
+    };
+    format!("Window: {} (was {})", show(new, true), show(old, false))
 }
 
 /// One change, described.
@@ -318,6 +336,24 @@ fn landing_text(l: &Landing) -> String {
 /// Text on one line: LL2's free text may carry line breaks.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The video link: the one that just went live, else the item's best.
+fn webcast(alert: &Alert) -> Option<String> {
+    let live = alert.changes.iter().find_map(|c| match c {
+        Change::Webcast { url: Some(u), .. } => Some(u.clone()),
+        _ => None,
+    });
+    live.or_else(|| alert.item.webcast_url().map(str::to_owned))
+}
+
+/// "Pad, place", or whichever of the two LL2 gave.
+fn location_line(item: &Item) -> Option<String> {
+    match (&item.pad, &item.location) {
+        (Some(p), Some(l)) => Some(format!("{p}, {l}")),
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (None, None) => None,
+    }
 }
 
 fn agencies_line(item: &Item) -> Option<String> {
@@ -471,6 +507,70 @@ mod tests {
         assert_eq!(msg.headline, "T-1h reminder");
         assert_eq!(msg.tminus.as_deref(), Some("T-1h"));
         assert!(msg.note.unwrap().contains("on hold"));
+    }
+
+    fn alert_of(item: Item, changes: Vec<Change>) -> Alert {
+        let detected_at = item.when.unwrap();
+        Alert { id: AlertId(1), item, changes, detected_at }
+    }
+
+    #[test]
+    fn description_appears_only_in_new_alerts() {
+        let mut item = sample_launch();
+        item.description = Some("A batch of Starlink satellites.".into());
+        let old = Some(Named::new(Some(status::GO), "Go for Launch", None));
+        let new = Some(Named::new(Some(status::HOLD), "On Hold", None));
+        let now = item.when.unwrap();
+        let described = |changes| message(&alert_of(item.clone(), changes), chrono_tz::UTC, now).description;
+        assert!(described(vec![Change::New]).is_some());
+        assert!(described(vec![Change::Status { old: old.clone(), new: new.clone() }, Change::New]).is_some());
+        assert_eq!(described(vec![Change::Status { old, new }]), None);
+        let reminder = Change::Reminder { offset: std::time::Duration::from_secs(3600), when: now };
+        assert_eq!(described(vec![reminder]), None);
+    }
+
+    #[test]
+    fn reminder_names_the_date_once() {
+        let item = sample_launch();
+        let when = item.when.unwrap();
+        let alert = alert_of(item, vec![Change::Reminder { offset: std::time::Duration::from_secs(3600), when }]);
+        let msg = message(&alert, chrono_tz::UTC, when - chrono::Duration::hours(1));
+        let date = msg.when.clone().unwrap();
+        assert_eq!(console(&msg).matches(date.as_str()).count(), 1, "{}", console(&msg));
+    }
+
+    #[test]
+    fn status_is_named_at_most_twice() {
+        let item = sample_launch();
+        let now = item.when.unwrap();
+        let old = Some(Named::new(Some(status::GO), "Go for Launch", None));
+        for (id, name) in [(status::HOLD, "On Hold"), (status::SUCCESS, "Launch Successful"), (status::TBD, "TBD")] {
+            let mut item = item.clone();
+            item.status = Some(Named::new(Some(id), name, None));
+            let change = Change::Status { old: old.clone(), new: item.status.clone() };
+            let msg = message(&alert_of(item, vec![change]), chrono_tz::UTC, now);
+            let text = console(&msg);
+            assert!(text.matches(name).count() <= 2, "{text}");
+            assert_eq!(msg.status, None, "the change line names it");
+            assert_eq!(msg.status_id, Some(id), "colours and icons still know it");
+        }
+    }
+
+    #[test]
+    fn window_line_reads_new_first_with_the_old_after_was() {
+        let t = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        let berlin = chrono_tz::Europe::Berlin;
+        let old = (t("2026-12-05T12:26:00Z"), t("2026-12-05T12:26:00Z"));
+        let new = (t("2026-12-05T13:30:00Z"), t("2026-12-05T15:30:00Z"));
+        let net = t("2026-12-05T13:30:00Z");
+        assert_eq!(window_line(old, new, net, berlin), "Window: 14:30–16:30 CET (was instantaneous at 13:26)");
+        // A window on another day than the NET says its date.
+        let late = (t("2026-12-05T22:00:00Z"), t("2026-12-06T01:00:00Z"));
+        assert_eq!(window_line(new, late, net, berlin), "Window: 23:00–2026-12-06 02:00 CET (was 14:30–16:30)");
+        assert_eq!(
+            window_line((None, None), old, t("2026-12-05T12:26:00Z"), berlin),
+            "Window: instantaneous at 13:26 CET (was unknown)"
+        );
     }
 }
 

@@ -148,7 +148,13 @@ async fn embed_is_posted_to_the_channel_with_its_fields() {
     assert_eq!(field(e, "Status"), Some("Go for Launch"));
     assert_eq!(field(e, "Agency"), Some("SpaceX"));
     assert_eq!(field(e, "Location"), Some("Space Launch Complex 40, Cape Canaveral SFS, FL, USA"));
-    assert_eq!(field(e, "Webcast"), Some("https://www.youtube.com/watch?v=abc123"));
+    // The webcast is said once: as the "Watch live" link button.
+    assert_eq!(field(e, "Webcast"), None);
+    let link = &posts[0].body["components"][0]["components"][1];
+    assert_eq!(
+        (link["style"].as_u64(), link["url"].as_str()),
+        (Some(5), Some("https://www.youtube.com/watch?v=abc123"))
+    );
     assert_eq!(posts[0].body["allowed_mentions"]["parse"], serde_json::json!([]), "LL2 text never pings anyone");
 
     let delivered = env.store.delivered().unwrap();

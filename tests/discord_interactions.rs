@@ -281,12 +281,27 @@ async fn the_mute_button_on_bot_alerts_mutes_the_launch_for_the_channel() {
         let (text, _) = bot.run(interaction(2, "subscribe", strings(&[("agency", "SpaceX")]), channel, MANAGER)).await;
         assert!(text.contains("Subscribed #1"), "{text}");
     }
+    let live = "https://www.youtube.com/watch?v=roman";
+    bot.ll2.set_field(
+        Feed::Launches,
+        SPACEX_LAUNCH,
+        "/vid_urls",
+        json!([{"url": live, "title": "Launch", "live": true}]),
+    );
     bot.status_change(SPACEX_LAUNCH, on_hold()).await;
     let posts = bot.discord.messages(Target::Channel(CHANNEL));
     assert_eq!(posts.len(), 1, "{:?}", bot.discord.requests());
     let button = &posts[0]["components"][0]["components"][0];
     let mute = format!("mute:launch/{SPACEX_LAUNCH}");
     assert_eq!((button["label"].as_str(), button["custom_id"].as_str()), (Some("🔕 Mute"), Some(mute.as_str())));
+    // The webcast is a link button in the same row.
+    let link = &posts[0]["components"][0]["components"][1];
+    assert_eq!(
+        (link["style"].as_u64(), link["label"].as_str(), link["url"].as_str()),
+        (Some(5), Some("Watch live"), Some(live))
+    );
+    let fields = posts[0]["embeds"][0]["fields"].as_array().unwrap();
+    assert!(fields.iter().all(|f| f["name"] != "Webcast"), "said once, as the button: {fields:?}");
 
     // A member without Manage Channels is refused, privately.
     let (status, answer) = bot.signed(&press(&mute, CHANNEL, MEMBER)).await;
@@ -301,13 +316,17 @@ async fn the_mute_button_on_bot_alerts_mutes_the_launch_for_the_channel() {
         assert_eq!(answer["data"]["flags"], 64, "{answer}");
     }
 
-    // A manager mutes: the message's button becomes Unmute (type 7).
-    let (status, answer) = bot.signed(&press(&mute, CHANNEL, MANAGER)).await;
+    // A manager mutes: the message's button becomes Unmute (type 7), and
+    // the Watch live link stays beside it.
+    let mut pressed = press(&mute, CHANNEL, MANAGER);
+    pressed["message"]["components"] = posts[0]["components"].clone();
+    let (status, answer) = bot.signed(&pressed).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["type"], 7, "{answer}");
     let swapped = &answer["data"]["components"][0]["components"][0];
     assert_eq!(swapped["label"], "🔔 Unmute", "{answer}");
     assert_eq!(swapped["custom_id"], format!("unmute:launch/{SPACEX_LAUNCH}"));
+    assert_eq!(answer["data"]["components"][0]["components"][1]["url"], live, "{answer}");
 
     // The next change reaches the other channel only.
     bot.status_change(SPACEX_LAUNCH, go()).await;

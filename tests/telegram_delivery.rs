@@ -21,7 +21,7 @@ use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, ParseMode, UpdateKind, UserId};
 use tminus::deliver::{Deliverer, DeliveryConfig, DrainStats, SendError, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
-use tminus::item::{Item, Video};
+use tminus::item::{Item, Named, Video};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::server::{self, ServerState};
 use tminus::store::{Batch, OutboxEntry, Store};
@@ -257,6 +257,37 @@ async fn image_with_a_caption_too_long_goes_as_text_with_preview() {
     let preview = call.link_preview_options.as_ref().unwrap();
     assert_eq!(preview["url"], "https://example.org/rocket.jpg");
     assert_eq!(preview["prefer_large_media"], true);
+}
+
+#[tokio::test]
+async fn only_new_alerts_and_results_carry_the_photo() {
+    let env = Env::new().await;
+    let sub = env.subscribe(780);
+    // A silent `new` still goes as a photo card, without a sound.
+    env.subs.put(&env.sub(sub).with_loudness(None, vec![AlertKind::New])).unwrap();
+    let status = |id, name: &str| Some(Named::new(Some(id), name, None));
+    let (go, hold, success) = (status(1, "Go for Launch"), status(5, "On Hold"), status(3, "Launch Successful"));
+    let changes = [
+        Change::New,
+        Change::Status { old: go.clone(), new: hold },
+        Change::Status { old: go, new: success },
+        Change::Reminder { offset: Duration::from_secs(3600), when: upcoming_launch().when.unwrap() },
+    ];
+    for (n, c) in changes.into_iter().enumerate() {
+        let mut it = item(&"x".repeat(n + 1));
+        it.image = Some("https://example.org/rocket.jpg".into());
+        if let Change::Status { new, .. } = &c {
+            it.status = new.clone();
+        }
+        env.enqueue_changes(it, &[sub], vec![c]);
+    }
+    assert_eq!(env.drain_all(Duration::from_secs(10)).await.delivered, 4);
+    let sent = env.fake.sent_to(780);
+    let methods: Vec<bool> = sent.iter().map(|c| c.is("sendPhoto")).collect();
+    assert_eq!(methods, vec![true, false, true, false], "new: photo; hold: text; success: photo; reminder: text");
+    assert!(silent(&sent[0]), "a silent photo card: {:?}", sent[0].params);
+    let preview = sent[1].link_preview_options.as_ref().unwrap();
+    assert_eq!(preview["is_disabled"], true, "no image preview either: {preview}");
 }
 
 #[tokio::test]
@@ -723,7 +754,8 @@ async fn a_webcast_link_appearing_is_silent_and_going_live_is_loud() {
     env.enqueue_changes(item("Falcon 9 | Livestream"), &[sub], vec![webcast(true)]);
     assert_eq!(env.drain_all(Duration::from_secs(10)).await.delivered, 3);
     let sent = env.fake.sent_to(901);
-    assert!(sent[0].is("sendPhoto") && silent(&sent[0]), "link added, photo card: {:?}", sent[0].params);
+    // A webcast alert carries no photo (only new alerts and results do).
+    assert!(sent[0].is("sendMessage") && silent(&sent[0]), "link added, image left out: {:?}", sent[0].params);
     assert!(sent[1].is("sendMessage") && silent(&sent[1]), "link added, text: {:?}", sent[1].params);
     assert!(!silent(&sent[2]), "webcast live stays loud: {:?}", sent[2].params);
 }

@@ -163,6 +163,9 @@ pub(crate) struct Invocation {
     pub(crate) permissions: Option<Permissions>,
     /// Who used it (member or DM user); `None` if Discord sent neither.
     pub(crate) user_id: Option<u64>,
+    /// A pressed button's message's "Watch live" link, kept when its
+    /// buttons change; `None` for everything else.
+    pub(crate) watch: Option<String>,
 }
 
 impl Invocation {
@@ -176,6 +179,7 @@ impl Invocation {
             guild_id: None,
             permissions: None,
             user_id: None,
+            watch: None,
         }
     }
 
@@ -213,8 +217,9 @@ pub(crate) enum Response {
     },
     /// Autocomplete choices, at most `MAX_CHOICES`.
     Choices(Vec<Choice>),
-    /// A pressed button's message, with the button swapped (type 7).
-    Buttons(Button),
+    /// A pressed button's message, with the button swapped (type 7) and
+    /// its "Watch live" link, if it had one, kept.
+    Buttons(Button, Option<String>),
     /// `/settings`: the text with the settings as buttons, as a new message
     /// (type 4) or, for a press, editing the pressed message (type 7).
     Settings {
@@ -772,6 +777,7 @@ mod tests {
             guild_id: Some(2),
             permissions: Some(Permissions::MANAGE_CHANNELS),
             user_id: Some(3),
+            watch: None,
         };
         assert!(inv.can_manage());
         inv.permissions = Some(Permissions::ADMINISTRATOR);

@@ -27,6 +27,7 @@ use tracing::{error, info, warn};
 use super::commands::{Handler, Invocation, MAX_CONTENT, Response, clip};
 use crate::commands::mute::{self, Button, Pressed};
 use crate::commands::settings::{self, Key, Keyboard, SETTINGS_TEXT, SettingsPressed};
+use crate::links;
 
 /// Discord's component limits: action rows per message, buttons per row,
 /// characters of a custom id and of a label.
@@ -57,10 +58,11 @@ impl From<Response> for CreateInteractionResponse {
                     .into_iter()
                     .fold(CreateAutocompleteResponse::new(), |r, c| r.add_string_choice(c.name, c.value)),
             ),
-            // The Mute button is the only component of an alert, so its
-            // row is the message's whole set of components.
-            Response::Buttons(button) => CreateInteractionResponse::UpdateMessage(
-                CreateInteractionResponseMessage::new().components(vec![button_row(&button)]),
+            // The alert's one row (Watch live, Mute) is the message's
+            // whole set of components: the link goes back in with it.
+            Response::Buttons(button, watch) => CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new()
+                    .components(alert_row(Some(&button), watch.as_deref()).into_iter().collect()),
             ),
             Response::Settings { content, keyboard, edit } => {
                 let m = message(content).components(action_rows(&keyboard));
@@ -72,9 +74,34 @@ impl From<Response> for CreateInteractionResponse {
     }
 }
 
-/// The action row with `button` (Mute or Unmute) under a bot alert.
-pub(crate) fn button_row(button: &Button) -> CreateActionRow {
-    CreateActionRow::Buttons(vec![CreateButton::new(button.data()).label(button.label()).style(ButtonStyle::Secondary)])
+/// Discord's longest link-button URL.
+const MAX_BUTTON_URL: usize = 512;
+
+/// The action row under a bot alert: `button` (Mute or Unmute), then
+/// "Watch live" (a link button, style 5) for `watch` when Discord takes it
+/// as a button URL; `None` when there is neither.
+pub(crate) fn alert_row(button: Option<&Button>, watch: Option<&str>) -> Option<CreateActionRow> {
+    // Mute first: it keeps its place whether or not there is a webcast.
+    let mut row = Vec::new();
+    if let Some(b) = button {
+        row.push(CreateButton::new(b.data()).label(b.label()).style(ButtonStyle::Secondary));
+    }
+    if let Some(url) = watch.and_then(watch_url) {
+        row.push(CreateButton::new_link(url).label(links::WATCH_LIVE));
+    }
+    (!row.is_empty()).then_some(CreateActionRow::Buttons(row))
+}
+
+/// `url` when Discord accepts it on a link button: absolute http(s) with a
+/// host, at most [`MAX_BUTTON_URL`] characters, a page for people.
+pub(crate) fn watch_url(url: &str) -> Option<&str> {
+    let url = url.trim();
+    let parsed = url::Url::parse(url).ok()?;
+    let ok = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some_and(|h| !h.is_empty())
+        && url.chars().count() <= MAX_BUTTON_URL
+        && links::is_web(url);
+    ok.then_some(url)
 }
 
 /// A keyboard laid out within Discord's limits (pure): rows longer than
@@ -146,7 +173,7 @@ impl Handler {
         match self.with_services(|svc| mute::press(&inv.name, &ctx, svc)) {
             Ok(Pressed { button: Some(button), toast }) => {
                 info!(channel, %toast, "Discord button pressed");
-                Response::Buttons(button)
+                Response::Buttons(button, inv.watch.clone())
             }
             Ok(Pressed { toast, button: None }) => Response::ephemeral(toast),
             Err(e) => {
@@ -188,6 +215,26 @@ mod tests {
 
     fn row(n: usize, tag: &str) -> Vec<Key> {
         (0..n).map(|i| key(&format!("{tag}{i}"), &format!("s:00000000:{tag}{i}"))).collect()
+    }
+
+    #[test]
+    fn the_alert_row_carries_mute_and_a_watch_live_link_button() {
+        let mute = Button::Mute(crate::types::ItemId::new(crate::types::ItemKind::Launch, "abc"));
+        let row = |b: Option<&Button>, w: Option<&str>| serde_json::to_value(alert_row(b, w)).unwrap();
+        assert_eq!(
+            row(Some(&mute), Some("https://youtu.be/x"))["components"],
+            json!([
+                {"type": 2, "style": 2, "label": "🔕 Mute", "custom_id": "mute:launch/abc", "disabled": false},
+                {"type": 2, "style": 5, "label": "Watch live", "url": "https://youtu.be/x", "disabled": false}
+            ])
+        );
+        assert_eq!(row(None, Some("https://youtu.be/x"))["components"][0]["style"], 5, "a link alone, without Mute");
+        assert_eq!(row(Some(&mute), None)["components"].as_array().unwrap().len(), 1);
+        let too_long = format!("https://youtu.be/{}", "x".repeat(600));
+        for bad in ["javascript:alert(1)", "ftp://x.org/v", too_long.as_str()] {
+            assert_eq!(row(Some(&mute), Some(bad))["components"].as_array().unwrap().len(), 1, "{bad}");
+        }
+        assert!(alert_row(None, None).is_none());
     }
 
     #[test]

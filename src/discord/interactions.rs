@@ -49,14 +49,15 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
-    CommandDataOption, CommandDataOptionValue, CommandInteraction, CreateInteractionResponse, Interaction,
-    InteractionType,
+    ActionRowComponent, Button, ButtonKind, CommandDataOption, CommandDataOptionValue, CommandInteraction,
+    CreateInteractionResponse, Interaction, InteractionType,
 };
 use serenity::interactions_endpoint::Verifier;
 use serenity::model::permissions::Permissions;
 use tracing::{debug, error, warn};
 
 use super::commands::{CommandOption, Handler, Invocation, InvocationKind, OptionValue, Response};
+use super::components::watch_url;
 use crate::types::Mention;
 
 /// Where the endpoint is mounted.
@@ -258,6 +259,21 @@ fn component(body: &[u8]) -> Result<Invocation, serde_json::Error> {
         user: Option<Id>,
     }
     #[derive(Deserialize, Default)]
+    struct Pressed {
+        #[serde(default)]
+        components: Vec<Row>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Row {
+        #[serde(default)]
+        components: Vec<Part>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Part {
+        style: Option<u8>,
+        url: Option<String>,
+    }
+    #[derive(Deserialize, Default)]
     struct Data {
         #[serde(default)]
         custom_id: String,
@@ -271,6 +287,8 @@ fn component(body: &[u8]) -> Result<Invocation, serde_json::Error> {
         guild_id: Option<String>,
         member: Option<Member>,
         user: Option<Id>,
+        #[serde(default)]
+        message: Pressed,
     }
     let raw: Raw = serde_json::from_slice(body)?;
     let id = |s: Option<&String>| s.and_then(|s| s.parse::<u64>().ok());
@@ -288,7 +306,21 @@ fn component(body: &[u8]) -> Result<Invocation, serde_json::Error> {
             .and_then(|p| p.parse::<u64>().ok())
             .map(Permissions::from_bits_truncate),
         user_id: id(user.map(|u| &u.id)),
+        // A link button is style 5.
+        watch: watch(
+            raw.message
+                .components
+                .iter()
+                .flat_map(|r| &r.components)
+                .filter(|p| p.style == Some(5))
+                .map(|p| p.url.as_deref()),
+        ),
     })
+}
+
+/// The first link button URL among `urls` Discord would take back.
+fn watch<'a>(urls: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
+    urls.flatten().find_map(watch_url).map(str::to_owned)
 }
 
 /// serenity's interaction → the handler's invocation: the command's name,
@@ -307,6 +339,10 @@ pub(crate) fn invocation(interaction: &Interaction) -> Invocation {
                 guild_id: c.guild_id.map(|g| g.get()),
                 permissions: c.member.as_ref().and_then(|m| m.permissions),
                 user_id: Some(c.user.id.get()),
+                watch: watch(c.message.components.iter().flat_map(|r| &r.components).map(|p| match p {
+                    ActionRowComponent::Button(Button { data: ButtonKind::Link { url }, .. }) => Some(url.as_str()),
+                    _ => None,
+                })),
             };
         }
         other => return Invocation::of_kind(InvocationKind::Unsupported(u8::from(other.kind()))),
@@ -321,6 +357,7 @@ pub(crate) fn invocation(interaction: &Interaction) -> Invocation {
         guild_id: c.guild_id.map(|g| g.get()),
         permissions: c.member.as_ref().and_then(|m| m.permissions),
         user_id: Some(c.user.id.get()),
+        watch: None,
     }
 }
 
@@ -448,6 +485,16 @@ mod tests {
             (InvocationKind::Component, "mute:launch/abc", Some(424242))
         );
         assert!(inv.can_manage());
+        assert_eq!(inv.watch, None, "no message, no link to keep");
+        // The pressed alert's "Watch live" link is kept for the answer;
+        // one Discord would not take back is not.
+        for (url, kept) in [("https://youtu.be/x", Some("https://youtu.be/x")), ("javascript:alert(1)", None)] {
+            let mut with_link = press.clone();
+            with_link["message"] = json!({"components": [{"type": 1, "components": [
+                {"type": 2, "style": 2, "label": "🔕 Mute", "custom_id": "mute:launch/abc"},
+                {"type": 2, "style": 5, "label": "Watch live", "url": url}]}]});
+            assert_eq!(parse(with_link.to_string().as_bytes()).unwrap().watch.as_deref(), kept);
+        }
         assert!(parse(b"{}").is_err());
         assert!(parse(br#"{"type":2,"channel_id":"abc"}"#).is_err());
         let mut bad_channel = payload(2, json!([]));

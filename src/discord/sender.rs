@@ -43,7 +43,7 @@ use super::render;
 use crate::commands::mute::Button;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
-use crate::discord::components::button_row;
+use crate::discord::components::{alert_row, watch_url};
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
 use crate::types::{Destination, Secret};
@@ -220,7 +220,9 @@ impl WebhookSender {
 
 impl Sender for DiscordSender {
     /// Bot messages carry a Mute button component (webhooks cannot carry
-    /// interactive components) and the subscription's mentions.
+    /// interactive components), the webcast as a "Watch live" link button
+    /// beside it (instead of an embed field), and the subscription's
+    /// mentions.
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,
@@ -235,9 +237,13 @@ impl Sender for DiscordSender {
             };
             let url = Url::parse(&format!("{}/channels/{}/messages", self.base, channel.0))
                 .map_err(|_| SendError::Rejected { reason: "cannot build the channel URL".into() })?;
-            let mut message = render::channel_message(msg, extras.mentions);
-            if let Some(item) = extras.mute {
-                message = message.components(vec![button_row(&Button::Mute(item.clone()))]);
+            let watch = msg.webcast.as_deref().and_then(watch_url);
+            // The link button names the webcast: the embed need not again.
+            let lean = watch.map(|_| Message { webcast: None, ..msg.clone() });
+            let mut message = render::channel_message(lean.as_ref().unwrap_or(msg), extras.mentions);
+            let mute = extras.mute.map(|item| Button::Mute(item.clone()));
+            if let Some(row) = alert_row(mute.as_ref(), watch) {
+                message = message.components(vec![row]);
             }
             let payload = serde_json::to_value(message)
                 .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;

@@ -1,6 +1,12 @@
 //! Telegram rendering of a `Message`: HTML parse mode text (≤ 4096),
 //! a photo caption (≤ 1024) when it fits, and the inline keyboard buttons.
 //!
+//! Only `new` alerts and results (success, failure, partial failure)
+//! carry the item's photo (`carries_photo`): a photo card fills a phone
+//! screen, worth it when an item is first told and when it ends; for a
+//! slip, a hold, a webcast or a reminder the reader saw the picture
+//! already, and the text alone says the news in less room.
+//!
 //! Every dynamic string is escaped (`&`, `<`, `>`, `"`: all Telegram's HTML
 //! mode needs). Limits are counted conservatively: Telegram counts the
 //! *visible* text in UTF-16 code units after parsing, we count the whole
@@ -13,8 +19,10 @@
 //!
 //! Pure functions; no I/O. Sending is `telegram::sender`'s job.
 
+use crate::item::status;
 use crate::links;
 use crate::render::Message;
+use crate::types::AlertKind;
 
 /// Telegram's limit for message text, in UTF-16 code units.
 pub const TEXT_LIMIT: usize = 4096;
@@ -83,6 +91,13 @@ pub fn buttons(msg: &Message) -> Vec<(String, String)> {
         out.push(("Details".to_string(), u));
     }
     out
+}
+
+/// Whether the message goes as a photo card (see the module doc for why):
+/// a `new` alert or a result; never anything else, even with an image.
+pub fn carries_photo(msg: &Message) -> bool {
+    let result = msg.status_id.is_some_and(|id| status::FINAL.contains(&id));
+    msg.kind == AlertKind::New || (msg.kind == AlertKind::Status && result)
 }
 
 /// The message as Telegram HTML, within [`TEXT_LIMIT`].

@@ -1,6 +1,7 @@
 //! The Telegram sender: one rendered alert → one `sendPhoto` (image with
-//! the alert as caption, when the caption fits) or `sendMessage` (HTML, with
-//! a large link preview of the image when there is one), with "Watch live"
+//! the alert as caption, for the kinds that carry a photo, see
+//! `render::carries_photo`, when the caption fits) or `sendMessage` (HTML,
+//! with a large link preview of that image), with "Watch live"
 //! and "Details" inline buttons, and a "🔕 Mute" callback button on alerts
 //! to a chat's own subscriptions (the command bot handles the press).
 //!
@@ -35,7 +36,7 @@ use teloxide::{ApiError, Bot, RequestError};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::render::{buttons, caption, html, http_url};
+use super::render::{buttons, caption, carries_photo, html, http_url};
 use crate::commands::mute::Button;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
@@ -282,7 +283,7 @@ impl TelegramSender {
         let (mute, silent) = (extras.mute, extras.silent);
         let chat = &to.key;
         let keyboard = keyboard(msg, mute);
-        let image = msg.image.as_deref().and_then(http_url);
+        let image = msg.image.as_deref().filter(|_| carries_photo(msg)).and_then(http_url);
         if let Some(img) = &image
             && let Some(cap) = caption(msg)
         {
