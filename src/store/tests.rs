@@ -177,8 +177,23 @@ fn newer_schema_is_refused() {
         store.meta.insert("schema_version", enc(&(SCHEMA_VERSION + 1))).unwrap();
         store.db.flush().unwrap();
     }
-    let err = Store::open(dir.path()).err().expect("refused");
-    assert!(err.to_string().contains("schema version"));
+    let err = reopen(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("schema version"), "{err}");
+}
+
+/// Opens a store that was just closed. sled releases its file lock from a
+/// background thread shortly after the last handle is dropped, so an
+/// immediate reopen in the same process can briefly fail to lock.
+fn reopen(path: &std::path::Path) -> std::result::Result<Store, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(path) {
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The outbox depth is a counter (no scan): it follows every write that
@@ -207,7 +222,7 @@ fn the_outbox_counter_follows_every_change_and_survives_reopen() {
         store.reschedule(pending[3].0, &OutboxEntry { attempts: 1, ..pending[3].1.clone() }).unwrap();
         assert_eq!((store.outbox_len(), store.outbox_scan()), (2, 2), "a second completion counts nothing");
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path()).unwrap();
     assert_eq!(store.outbox_len(), 2);
 }
 
