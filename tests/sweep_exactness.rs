@@ -301,7 +301,10 @@ async fn a_change_to_a_read_page_during_a_sweep_is_alerted_by_the_next_poll() {
     app.deliverer.drain_once().await.unwrap();
     let early_name = fake.item(Feed::Launches, &early).unwrap()["name"].as_str().unwrap().to_string();
     let held = |app: &App| {
-        app.recorder.messages().iter().any(|(_, m)| m.title == early_name && m.status.as_deref() == Some("On Hold"))
+        app.recorder
+            .messages()
+            .iter()
+            .any(|(_, m)| m.title == early_name && m.changes.iter().any(|c| c.ends_with("→ On Hold")))
     };
     assert!(!held(&app), "page 1 was read before the hold");
     let report = app.poll(Feed::Launches).await.unwrap();
