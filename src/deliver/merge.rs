@@ -5,7 +5,7 @@
 //! union of the changes each sees (their kinds, their horizons), the union
 //! of their mentions, the chat's own time zone, and the Mute button (and
 //! the chat's mutes, the strictest rule) when a chat's own subscription is
-//! among them; silent only when silent for each of them (`silent`). Pure:
+//! among them; silent only when silent for each of them. Pure:
 //! the deliverer reads the subscriptions and settings and
 //! decides what to do with a mute; this module must not touch the store.
 
@@ -29,6 +29,10 @@ pub(crate) struct Merged {
     /// A chat's own subscription is among them: the chat's mutes apply
     /// and the message may carry a Mute button.
     pub(crate) chat: bool,
+    /// It goes out without a sound: it is silent (quiet hours, silent
+    /// kinds, a link added) for every one of them, each judged on the
+    /// changes it sees; one that wants to hear it makes it loud.
+    pub(crate) silent: bool,
 }
 
 /// Merges `subs` (the destination's subscriptions, in id order) for
@@ -36,9 +40,20 @@ pub(crate) struct Merged {
 /// enabled, selects the item (`lead` was routed, so its filter is not
 /// asked again, as before merging) and, for a reminder, has its offset;
 /// `chat_timezone` is the zone the chat set, used when a chat's own
-/// subscription takes part. `None` when none sees any change.
-pub(crate) fn merge(alert: &Alert, lead: SubId, subs: &[Subscription], chat_timezone: Option<Tz>) -> Option<Merged> {
-    let wanting = wanting(alert, lead, subs);
+/// subscription takes part; `now` decides quiet hours. `None` when none
+/// sees any change.
+pub(crate) fn merge(
+    alert: &Alert,
+    lead: SubId,
+    subs: &[Subscription],
+    chat_timezone: Option<Tz>,
+    now: DateTime<Utc>,
+) -> Option<Merged> {
+    let wanting: Vec<(&Subscription, Alert)> = subs
+        .iter()
+        .filter(|s| s.id == lead || (s.filter.matches(&alert.item) && wants_reminders_of(s, alert)))
+        .filter_map(|s| Some((s, s.sees(alert)?)))
+        .collect();
     let (first, _) = wanting.first()?;
     let changes: Vec<Change> =
         alert.changes.iter().filter(|c| wanting.iter().any(|(_, seen)| seen.changes.contains(c))).cloned().collect();
@@ -51,25 +66,8 @@ pub(crate) fn merge(alert: &Alert, lead: SubId, subs: &[Subscription], chat_time
             mentions.push(*m);
         }
     }
-    Some(Merged { seen: Alert { changes, ..alert.clone() }, timezone, mentions, chat })
-}
-
-/// Whether the merged message goes out without a sound at `now`: only when
-/// it is silent for every subscription that takes part (each judged on the
-/// changes it sees, its quiet hours and silent kinds); one that wants to
-/// hear it makes it loud.
-pub(crate) fn silent(alert: &Alert, lead: SubId, subs: &[Subscription], now: DateTime<Utc>) -> bool {
-    let wanting = wanting(alert, lead, subs);
-    !wanting.is_empty() && wanting.iter().all(|(s, seen)| is_silent(&seen.changes, s, now))
-}
-
-/// The subscriptions of `subs` that take part for `alert` (see [`merge`]),
-/// each with the alert as it sees it.
-fn wanting<'a>(alert: &Alert, lead: SubId, subs: &'a [Subscription]) -> Vec<(&'a Subscription, Alert)> {
-    subs.iter()
-        .filter(|s| s.id == lead || (s.filter.matches(&alert.item) && wants_reminders_of(s, alert)))
-        .filter_map(|s| Some((s, s.sees(alert)?)))
-        .collect()
+    let silent = wanting.iter().all(|(s, seen)| is_silent(&seen.changes, s, now));
+    Some(Merged { seen: Alert { changes, ..alert.clone() }, timezone, mentions, chat, silent })
 }
 
 /// Whether `sub` asked for the reminder offsets of `alert`'s reminders (an
@@ -118,13 +116,13 @@ mod tests {
         let mut webcast = sub(2, Origin::Chat, &[AlertKind::Webcast]);
         webcast.mentions = vec![Mention::User(2), Mention::Role(3)];
         let berlin = Some(chrono_tz::Europe::Berlin);
-        let m = merge(&a, SubId(1), &[status.clone(), webcast.clone()], berlin).unwrap();
+        let m = merge(&a, SubId(1), &[status.clone(), webcast.clone()], berlin, Utc::now()).unwrap();
         assert_eq!(m.seen.changes, a.changes, "both changes, in the alert's order");
         assert_eq!(m.mentions, [Mention::Role(1), Mention::User(2), Mention::Role(3)]);
         assert_eq!((m.timezone, m.chat), (chrono_tz::Europe::Berlin, true));
 
         // Only the config watch: its own zone, no mutes, no button.
-        let m = merge(&a, SubId(1), std::slice::from_ref(&status), berlin).unwrap();
+        let m = merge(&a, SubId(1), std::slice::from_ref(&status), berlin, Utc::now()).unwrap();
         assert_eq!((m.seen.changes.len(), m.timezone, m.chat), (1, chrono_tz::Asia::Tokyo, false));
     }
 
@@ -133,14 +131,11 @@ mod tests {
         let a = alert();
         let all_day: crate::rules::QuietHours = "00:00-00:00".parse().unwrap();
         let quiet = |id, origin| Subscription { quiet_hours: Some(all_day), ..sub(id, origin, &AlertKind::ALL) };
-        let now = Utc::now();
-        assert!(silent(&a, SubId(1), &[quiet(1, watch()), quiet(2, Origin::Chat)], now));
-        assert!(
-            !silent(&a, SubId(1), &[quiet(1, watch()), sub(2, Origin::Chat, &AlertKind::ALL)], now),
-            "one wants it loud"
-        );
+        let silent = |subs: &[Subscription]| merge(&a, SubId(1), subs, None, Utc::now()).unwrap().silent;
+        assert!(silent(&[quiet(1, watch()), quiet(2, Origin::Chat)]));
+        assert!(!silent(&[quiet(1, watch()), sub(2, Origin::Chat, &AlertKind::ALL)]), "one wants it loud");
         // A part that sees nothing of the alert has no say.
-        assert!(silent(&a, SubId(1), &[quiet(1, watch()), sub(2, Origin::Chat, &[AlertKind::Schedule])], now));
+        assert!(silent(&[quiet(1, watch()), sub(2, Origin::Chat, &[AlertKind::Schedule])]));
     }
 
     #[test]
@@ -153,10 +148,14 @@ mod tests {
             ..sub(3, Origin::Chat, &[AlertKind::Webcast])
         };
         let subs = [lead.clone(), off, elsewhere];
-        assert_eq!(merge(&a, SubId(1), &subs, None).unwrap().seen.changes, a.changes[..1]);
-        assert_eq!(merge(&a, SubId(1), &subs[1..], None), None, "the lead is gone and no one else wants it");
+        assert_eq!(merge(&a, SubId(1), &subs, None, Utc::now()).unwrap().seen.changes, a.changes[..1]);
+        assert_eq!(
+            merge(&a, SubId(1), &subs[1..], None, Utc::now()),
+            None,
+            "the lead is gone and no one else wants it"
+        );
         let deaf = sub(4, Origin::Chat, &[AlertKind::New]);
-        assert_eq!(merge(&a, SubId(4), &[deaf], None), None);
+        assert_eq!(merge(&a, SubId(4), &[deaf], None, Utc::now()), None);
     }
 
     #[test]
@@ -168,7 +167,7 @@ mod tests {
         with.mentions = vec![Mention::Role(7)];
         let mut without = sub(3, Origin::Chat, &[AlertKind::Reminder]);
         without.mentions = vec![Mention::Role(8)];
-        let m = merge(&a, SubId(2), &[with, without], None).unwrap();
+        let m = merge(&a, SubId(2), &[with, without], None, Utc::now()).unwrap();
         assert_eq!(m.mentions, [Mention::Role(7)]);
     }
 }

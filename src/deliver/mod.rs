@@ -302,9 +302,7 @@ impl Deliverer {
                 entry.destination.platform()
             );
             warn!(dest = %entry.destination, %reason, "giving up on delivery; moved to dead letters");
-            self.store.dead_letter(key, &entry, &reason, now)?;
-            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-            stats.dead += 1;
+            self.bury(key, &entry, &reason, DeliveryOutcome::Dead, now, &mut stats)?;
         }
         let mut queues: Vec<Queue> = Vec::new();
         let mut by_dest: HashMap<Destination, usize> = HashMap::new();
@@ -507,9 +505,7 @@ impl Deliverer {
             if let Some(p) = pause.as_ref().filter(|p| p.until > Utc::now()) {
                 let reason = format!("destination paused: {}", p.reason);
                 debug!(dest = %entry.destination, until = %p.until, "destination paused; alert moved to dead letters");
-                self.store.dead_letter(key, &entry, &reason, now)?;
-                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-                stats.dead += 1;
+                self.bury(key, &entry, &reason, DeliveryOutcome::Dead, now, &mut stats)?;
                 continue;
             }
             let extras = AlertExtras { mute: send.mute.as_ref(), mentions: &send.mentions, silent: send.silent };
@@ -548,9 +544,7 @@ impl Deliverer {
         stats: &mut DrainStats,
     ) -> Result<Option<ToSend>, StoreError> {
         let dead = |reason: &str, stats: &mut DrainStats| -> Result<Option<ToSend>, StoreError> {
-            self.store.dead_letter(key, entry, reason, now)?;
-            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-            stats.dead += 1;
+            self.bury(key, entry, reason, DeliveryOutcome::Dead, now, stats)?;
             Ok(None)
         };
         if let std::collections::hash_map::Entry::Vacant(slot) = alerts.entry(entry.alert) {
@@ -568,7 +562,8 @@ impl Deliverer {
         } else {
             None
         };
-        let Some(merged) = merge::merge(alert, entry.sub, &subs, chat_timezone) else {
+        let at = Utc::now();
+        let Some(merged) = merge::merge(alert, entry.sub, &subs, chat_timezone, at) else {
             if subs.iter().any(|s| s.id == entry.sub && s.enabled) {
                 debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
                 return dead("subscription no longer wants these changes", stats);
@@ -584,9 +579,9 @@ impl Deliverer {
             return Ok(None);
         }
         Ok(Some(ToSend {
-            msg: render::message(&merged.seen, merged.timezone, Utc::now()),
+            msg: render::message(&merged.seen, merged.timezone, at),
             mute: merged.chat.then(|| alert.item.id.clone()),
-            silent: merge::silent(alert, entry.sub, &subs, Utc::now()),
+            silent: merged.silent,
             mentions: merged.mentions,
         }))
     }
@@ -625,9 +620,7 @@ impl Deliverer {
             Err(SendError::Permanent { reason }) => {
                 warn!(dest = %entry.destination, sub = entry.sub.0, %reason, "destination refuses delivery; disabling its subscriptions");
                 self.subs.set_enabled(&entry.destination, false)?;
-                self.store.dead_letter(key, &entry, &reason, now)?;
-                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Permanent);
-                stats.dead += 1;
+                self.bury(key, &entry, &reason, DeliveryOutcome::Permanent, now, stats)?;
             }
             Err(SendError::Paused { reason }) => self.pause(key, &entry, &reason, now, stats, pause)?,
             Err(SendError::Migrated { to }) => {
@@ -641,11 +634,25 @@ impl Deliverer {
             }
             Err(SendError::Rejected { reason }) => {
                 warn!(dest = %entry.destination, alert = entry.alert.0, %reason, "platform rejected the message (a rendering bug); moved to dead letters");
-                self.store.dead_letter(key, &entry, &reason, now)?;
-                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Rejected);
-                stats.dead += 1;
+                self.bury(key, &entry, &reason, DeliveryOutcome::Rejected, now, stats)?;
             }
         }
+        Ok(())
+    }
+
+    /// Moves `entry` to dead letters with `reason`, counted under `outcome`.
+    fn bury(
+        &self,
+        key: OutboxKey,
+        entry: &OutboxEntry,
+        reason: &str,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+    ) -> Result<(), StoreError> {
+        self.store.dead_letter(key, entry, reason, now)?;
+        metrics::global().delivery(entry.destination.platform(), outcome);
+        stats.dead += 1;
         Ok(())
     }
 
@@ -663,9 +670,7 @@ impl Deliverer {
         let next = next_pause(pause.as_ref(), &entry.destination, reason, now);
         warn!(dest = %entry.destination, %reason, attempts = next.attempts, until = %next.until, "destination refuses delivery until its admin fixes it; paused, its alerts become dead letters meanwhile");
         self.subs.pause(&next)?;
-        self.store.dead_letter(key, entry, &format!("destination paused: {reason}"), now)?;
-        metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-        stats.dead += 1;
+        self.bury(key, entry, &format!("destination paused: {reason}"), DeliveryOutcome::Dead, now, stats)?;
         *pause = Some(next);
         Ok(())
     }
@@ -688,9 +693,7 @@ impl Deliverer {
         let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
         if age > self.config.max_age {
             warn!(dest = %entry.destination, attempts = entry.attempts, %reason, "giving up on delivery after max age; moved to dead letters");
-            self.store.dead_letter(key, &entry, reason, now)?;
-            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Dead);
-            stats.dead += 1;
+            self.bury(key, &entry, reason, DeliveryOutcome::Dead, now, stats)?;
         } else {
             entry.attempts += 1;
             let wait = retry_after.unwrap_or_else(|| RETRY.delay(entry.attempts));
