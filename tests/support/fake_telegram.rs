@@ -234,6 +234,12 @@ impl Call {
         self.ok() && (self.is("sendMessage") || self.is("sendPhoto"))
     }
 
+    /// Whether it was sent without a sound (`disable_notification`, as
+    /// JSON or as a multipart field).
+    pub fn silent(&self) -> bool {
+        self.params.get("disable_notification").is_some_and(|v| v == &serde_json::json!(true) || v == "true")
+    }
+
     /// The text or caption as sent.
     pub fn body(&self) -> Option<&str> {
         self.text.as_deref().or(self.caption.as_deref())
