@@ -226,6 +226,7 @@ async fn a_compressed_launch_day_is_calm_and_complete_in_every_chat() {
     assert_eq!(landing.len(), 1);
     let text = landing[0].body().unwrap();
     assert!(text.contains("landed ✅") && text.contains("LZ-"), "{text}");
+    assert!(landing[0].silent(), "the landings follow the loud result without a sound");
 
     // The slip reason is quoted in the message it explains, once.
     let hold = day.step(SINGLE, "hold")[0].body().unwrap().to_string();
