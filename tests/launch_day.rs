@@ -251,3 +251,213 @@ async fn a_compressed_launch_day_is_calm_and_complete_in_every_chat() {
     let loud = day.of(SINGLE).into_iter().flat_map(|(_, c)| c).filter(|c| !c.silent()).count();
     assert!(loud < single.len(), "defaults keep the webcast link silent");
 }
+
+// The measure: a realistic launch day, T-48 h to T+2 h, replayed moment
+// by moment with the library's parts (the poller on a clock the test
+// moves, the reminders asked at each moment, the real Telegram sender
+// against the fake). Each chat follows the launch through one watch.
+//
+//     cargo test --test launch_day measure -- --nocapture
+
+/// One watch, default settings.
+const DEFAULTS: i64 = 200;
+/// One watch with `silent = ["schedule", "reminder"]`.
+const SILENCED: i64 = 202;
+
+/// The chats of the measure and what each is called in the table.
+const MEASURED: [(i64, &str); 2] = [(DEFAULTS, "defaults"), (SILENCED, "silent = [\"schedule\", \"reminder\"]")];
+
+fn measure_config(ll2: &FakeLl2, tg: &FakeTelegram, store: &Path) -> tminus::config::Config {
+    let text = format!(
+        r#"[ll2]
+base_url = "{ll2}"
+requests_per_hour = 1000
+feeds = ["launches"]
+
+[store]
+path = "{store}"
+
+[telegram]
+api_url = "{tg}"
+
+[[watch]]
+name = "defaults"
+to = ["telegram:{DEFAULTS}"]
+kinds = ["launch"]
+
+[[watch]]
+name = "silenced"
+to = ["telegram:{SILENCED}"]
+kinds = ["launch"]
+silent = ["schedule", "reminder"]
+"#,
+        ll2 = ll2.base_url(),
+        store = store.display(),
+        tg = tg.api_url(),
+    );
+    let token = |var: &str| (var == "TMINUS_TELEGRAM_TOKEN").then(|| FakeTelegram::TOKEN.to_string());
+    tminus::config::Config::from_toml_str(&text, &token).unwrap()
+}
+
+/// What one moment of the day does to Roman in LL2 (`None`: nothing, only
+/// the reminders that come due).
+type Edit = Option<Box<dyn Fn(&FakeLl2, DateTime<Utc>)>>;
+
+/// The day: moments relative to the first T-0, and LL2's edit at each.
+fn realistic_day(roman: Value) -> Vec<(&'static str, chrono::Duration, Edit)> {
+    use chrono::Duration as D;
+    let edit = |f: Box<dyn Fn(&FakeLl2, DateTime<Utc>)>| Some(f);
+    // The recycle moves T-0 twenty minutes later; later moments follow it.
+    let slip = D::minutes(20);
+    vec![
+        (
+            "new (NET to the hour, TBC)",
+            D::hours(-48),
+            edit(Box::new(move |ll2, t0| {
+                let mut r = roman.clone();
+                r["vid_urls"] = json!([]);
+                r["webcast_live"] = json!(false);
+                r["net_precision"] = json!({"id": 2, "name": "Hour", "abbrev": "HR"});
+                ll2.add_item(Feed::Launches, r);
+                retime(ll2, t0, Some(status(8, "To Be Confirmed", "TBC")), None);
+            })),
+        ),
+        (
+            "firm time, Go",
+            D::hours(-30),
+            edit(Box::new(|ll2, t0| {
+                ll2.set_field(
+                    Feed::Launches,
+                    ROMAN,
+                    "/net_precision",
+                    json!({"id": 1, "name": "Minute", "abbrev": "MIN"}),
+                );
+                retime(ll2, t0, Some(status(1, "Go for Launch", "Go")), None);
+            })),
+        ),
+        ("T-24h reminder", D::hours(-24) + D::seconds(30), None),
+        (
+            "webcast link",
+            D::hours(-3),
+            edit(Box::new(|ll2, _| {
+                let link = json!([{"url": "https://www.youtube.com/watch?v=roman", "live": false}]);
+                ll2.set_field(Feed::Launches, ROMAN, "/vid_urls", link);
+            })),
+        ),
+        ("T-1h reminder", D::hours(-1) + D::seconds(30), None),
+        (
+            "webcast live",
+            D::minutes(-30),
+            edit(Box::new(|ll2, _| {
+                ll2.set_field(Feed::Launches, ROMAN, "/webcast_live", json!(true));
+            })),
+        ),
+        (
+            "hold",
+            D::minutes(-12),
+            edit(Box::new(|ll2, t0| {
+                let why = note(90011, "Hold for a ground systems issue.");
+                retime(ll2, t0, Some(status(5, "On Hold", "Hold")), Some(why));
+            })),
+        ),
+        (
+            "recycle (+20 min)",
+            D::minutes(-8),
+            edit(Box::new(move |ll2, t0| {
+                let why = note(90012, "Recycling; new T-0 twenty minutes later.");
+                retime(ll2, t0 + slip, Some(status(1, "Go for Launch", "Go")), Some(why));
+            })),
+        ),
+        ("T-10m reminder", slip - D::minutes(10) + D::seconds(30), None),
+        (
+            "liftoff",
+            slip + D::minutes(1),
+            edit(Box::new(move |ll2, t0| {
+                retime(ll2, t0 + slip, Some(status(6, "Launch in Flight", "In Flight")), None)
+            })),
+        ),
+        (
+            "result",
+            slip + D::minutes(30),
+            edit(Box::new(move |ll2, t0| {
+                retime(ll2, t0 + slip, Some(status(3, "Launch Successful", "Success")), None)
+            })),
+        ),
+        (
+            "landings",
+            slip + D::minutes(40),
+            edit(Box::new(|ll2, _| {
+                ll2.update(Feed::Launches, ROMAN, |item| {
+                    for stage in item["rocket"]["launcher_stage"].as_array_mut().unwrap() {
+                        stage["landing"]["success"] = json!(true);
+                    }
+                });
+            })),
+        ),
+        ("T+2h", D::hours(2), None),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measure_a_realistic_launch_day() {
+    use std::sync::{Arc, Mutex};
+    use tminus::deliver::{Sender, Senders};
+    use tminus::poller::{BudgetWait, Clock};
+    use tminus::telegram::{TelegramLimits, TelegramSender};
+
+    let ll2 = FakeLl2::builder().with_rate_limit(100_000, Duration::from_secs(3600)).start().await;
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let roman = ll2.remove_item(Feed::Launches, ROMAN).unwrap();
+    // The day starts now, at T-48h: LL2's stamps are never in its future.
+    let t0 = Utc::now() + chrono::Duration::hours(48);
+    let now = Arc::new(Mutex::new(Utc::now()));
+    let hands = now.clone();
+    let telegram = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default()).unwrap();
+    let senders = Senders::default().with("telegram", Arc::new(telegram) as Arc<dyn Sender>);
+    let mut app =
+        tminus::app::App::with_senders(measure_config(&ll2, &tg, &dir.path().join("store")), senders).unwrap();
+    app.poller = app.poller.with_clock(Clock::from_fn(move || *hands.lock().unwrap())).unwrap();
+    app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
+
+    let mut table = String::from("| moment | defaults | silent kinds |\n|---|---|---|\n");
+    let mut totals = [(0, 0); MEASURED.len()];
+    for (moment, at, edit) in realistic_day(roman) {
+        let sim = t0 + at;
+        *now.lock().unwrap() = sim;
+        tg.clear_calls();
+        if let Some(edit) = edit {
+            edit(&ll2, t0);
+        }
+        app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
+        app.reminders.pass(sim).await.unwrap();
+        app.deliverer.drain_once().await.unwrap();
+        let mut row = format!("| {moment} |");
+        for (i, (chat, _)) in MEASURED.iter().enumerate() {
+            let sent = tg.sent_to(*chat);
+            let silent = sent.iter().filter(|c| c.silent()).count();
+            let loud = sent.len() - silent;
+            totals[i].0 += loud;
+            totals[i].1 += silent;
+            let cell = match (loud, silent) {
+                (0, 0) => "–".to_string(),
+                (l, 0) => format!("{l} loud"),
+                (0, s) => format!("{s} silent"),
+                (l, s) => format!("{l} loud, {s} silent"),
+            };
+            row.push_str(&format!(" {cell} |"));
+        }
+        table.push_str(&row);
+        table.push('\n');
+    }
+    table.push_str("| **total** |");
+    for (loud, silent) in totals {
+        table.push_str(&format!(" **{loud} loud, {silent} silent** |"));
+    }
+    println!("{table}");
+    let (defaults, silenced) = (totals[0], totals[1]);
+    assert!(defaults.0 <= 8, "defaults make at most 8 loud messages:\n{table}");
+    assert_eq!(defaults.0 + defaults.1, 12, "one message per moment but the last:\n{table}");
+    assert!(silenced.0 < defaults.0, "silent kinds quieten the day:\n{table}");
+    assert_eq!(silenced.0 + silenced.1, defaults.0 + defaults.1, "and drop nothing:\n{table}");
+}
