@@ -303,8 +303,11 @@ silent = ["schedule", "reminder"]
 /// the reminders that come due).
 type Edit = Option<Box<dyn Fn(&FakeLl2, DateTime<Utc>)>>;
 
+/// A moment of the day: its name, when relative to the first T-0, LL2's edit.
+type Moment = (&'static str, chrono::Duration, Edit);
+
 /// The day: moments relative to the first T-0, and LL2's edit at each.
-fn realistic_day(roman: Value) -> Vec<(&'static str, chrono::Duration, Edit)> {
+fn realistic_day(roman: Value) -> Vec<Moment> {
     use chrono::Duration as D;
     let edit = |f: Box<dyn Fn(&FakeLl2, DateTime<Utc>)>| Some(f);
     // The recycle moves T-0 twenty minutes later; later moments follow it.
