@@ -301,7 +301,9 @@ silent = ["schedule", "reminder"]
 
 /// What one moment of the day does to Roman in LL2 (`None`: nothing, only
 /// the reminders that come due).
-type Edit = Option<Box<dyn Fn(&FakeLl2, DateTime<Utc>)>>;
+type Edit = Option<EditFn>;
+/// LL2's edit, given the first T-0.
+type EditFn = Box<dyn Fn(&FakeLl2, DateTime<Utc>)>;
 
 /// A moment of the day: its name, when relative to the first T-0, LL2's edit.
 type Moment = (&'static str, chrono::Duration, Edit);
@@ -309,7 +311,7 @@ type Moment = (&'static str, chrono::Duration, Edit);
 /// The day: moments relative to the first T-0, and LL2's edit at each.
 fn realistic_day(roman: Value) -> Vec<Moment> {
     use chrono::Duration as D;
-    let edit = |f: Box<dyn Fn(&FakeLl2, DateTime<Utc>)>| Some(f);
+    let edit = |f: EditFn| Some(f);
     // The recycle moves T-0 twenty minutes later; later moments follow it.
     let slip = D::minutes(20);
     vec![
@@ -328,7 +330,7 @@ fn realistic_day(roman: Value) -> Vec<Moment> {
         (
             "firm time, Go",
             D::hours(-30),
-            edit(Box::new(|ll2, t0| {
+            edit(Box::new(|ll2: &FakeLl2, t0| {
                 ll2.set_field(
                     Feed::Launches,
                     ROMAN,
@@ -358,7 +360,7 @@ fn realistic_day(roman: Value) -> Vec<Moment> {
         (
             "hold",
             D::minutes(-12),
-            edit(Box::new(|ll2, t0| {
+            edit(Box::new(|ll2: &FakeLl2, t0| {
                 let why = note(90011, "Hold for a ground systems issue.");
                 retime(ll2, t0, Some(status(5, "On Hold", "Hold")), Some(why));
             })),
