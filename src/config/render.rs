@@ -55,6 +55,12 @@ impl Config {
         }
         kv(&mut out, "events_window", &quote(&format_duration(self.discord.events_window)));
 
+        out.push_str("\n[webhook]\n");
+        kv(&mut out, "secret", &quote(&self.webhook.secret.to_string()));
+
+        out.push_str("\n[ntfy]\n");
+        kv(&mut out, "token", &quote(&self.ntfy.token.to_string()));
+
         out.push_str("\n[log]\n");
         kv(&mut out, "format", &quote(self.log.format.as_str()));
 
