@@ -15,6 +15,7 @@ pub mod app;
 pub mod binary;
 pub mod data;
 pub mod fake_discord;
+pub mod fake_hook;
 pub mod fake_ll2;
 pub mod fake_telegram;
 pub mod logs;
