@@ -378,17 +378,6 @@ impl Destination {
         }
     }
 
-    /// The URL of a destination that is one (`webhook:`, `ntfy:`, `slack:`
-    /// and `discord-webhook:`); secret, for the one place that posts to it.
-    pub fn hook_url(&self) -> Option<&Secret> {
-        match self {
-            Destination::DiscordWebhook(u) | Destination::Webhook(u) | Destination::Ntfy(u) | Destination::Slack(u) => {
-                Some(u)
-            }
-            _ => None,
-        }
-    }
-
     /// Whether alerts are sent to it as messages. Calendars and guild
     /// events are mirrors of the store's items, kept by the calendar sync
     /// (see `crate::calendar`), so alerts routed to them need no delivery.

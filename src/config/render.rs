@@ -1,6 +1,7 @@
 //! `tminus check-config` output: the effective configuration as TOML that
 //! loads back to the same `Config`. It must never print a secret: tokens and
-//! the LL2 key print as `"***"`, webhook URLs as `discord-webhook:***`.
+//! the LL2 key print as `"***"`, webhook URLs as `discord-webhook:***` or
+//! `webhook:*** (host)` (also `ntfy:`, `slack:`).
 
 use std::time::Duration;
 

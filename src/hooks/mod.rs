@@ -133,7 +133,10 @@ impl HookClient {
     pub(crate) async fn post(&self, p: HookPost<'_>) -> Result<Sent, SendError> {
         let key = UrlKey(p.dest.storage_key());
         let mut secrets = p.secrets;
-        secrets.push(p.url);
+        // A receiver may echo the path (where the token of most hook URLs
+        // is) without the host.
+        let path = url::Url::parse(p.url).map(|u| u.path().to_owned()).unwrap_or_default();
+        secrets.extend([p.url, path.as_str()]);
         if let Err(wait) = self.limiter.acquire_within(&key, self.max_wait).await {
             return Err(SendError::Transient {
                 reason: format!("{} paused for {:.1}s", p.dest, wait.as_secs_f64()),
