@@ -250,4 +250,11 @@ async fn hook_subscriptions_travel_through_export_and_import() {
         dests.into_iter().map(|d| (d, vec![AlertKind::Schedule])).collect();
     want.sort();
     assert_eq!(back, want);
+    drop(store);
+
+    // An edited file cannot smuggle in what the config would refuse.
+    let text = std::fs::read_to_string(&file).unwrap().replace("https://h.example/a", "http://h.example/a");
+    std::fs::write(&file, text).unwrap();
+    let refused = tminus::app::import_state(&config("third"), &file).await.unwrap_err().to_string();
+    assert!(refused.contains("must be https") && refused.contains("destination"), "{refused}");
 }
