@@ -174,10 +174,17 @@ async fn ntfy_gets_plain_text_with_its_headers_and_silent_alerts_are_low() {
     let env = Env::start().await;
     let loud = env.subscribe(1, env.dest("ntfy", "/launches"), vec![]);
     let quiet = env.subscribe(2, env.dest("ntfy", "/quiet"), vec![AlertKind::Status]);
+    // Equal bounds span the whole day: quiet whenever the test runs.
+    let night = Subscription {
+        quiet_hours: Some("00:00-00:00".parse().unwrap()),
+        ..env.subscribe(3, env.dest("ntfy", "/night"), vec![])
+    };
+    env.subs.put(&night).unwrap();
     let item = launch();
     let change = || vec![Change::Status { old: None, new: item.status.clone() }];
     env.enqueue(&loud, change());
     env.enqueue(&quiet, change());
+    env.enqueue(&night, change());
     env.drain_all(Duration::from_secs(10)).await;
 
     let reqs = env.fake.requests();
@@ -194,6 +201,8 @@ async fn ntfy_gets_plain_text_with_its_headers_and_silent_alerts_are_low() {
     assert!(loud.text().contains("Status:"), "{}", loud.text());
     let quiet = reqs.iter().find(|r| r.path == "/quiet").unwrap();
     assert_eq!(quiet.header("priority"), Some("2"), "a silent kind is low priority");
+    let night = reqs.iter().find(|r| r.path == "/night").unwrap();
+    assert_eq!(night.header("priority"), Some("2"), "quiet hours are low priority");
 }
 
 #[tokio::test]
@@ -257,4 +266,23 @@ async fn hook_subscriptions_travel_through_export_and_import() {
     std::fs::write(&file, text).unwrap();
     let refused = tminus::app::import_state(&config("third"), &file).await.unwrap_err().to_string();
     assert!(refused.contains("must be https") && refused.contains("destination"), "{refused}");
+}
+
+#[tokio::test]
+async fn every_hook_platform_retries_after_a_500() {
+    let env = Env::start().await;
+    let fakes = [FakeHook::start().await, FakeHook::start().await, FakeHook::start().await];
+    for (i, (platform, fake)) in ["webhook", "ntfy", "slack"].iter().zip(&fakes).enumerate() {
+        fake.answer_next(Answer::Status(500));
+        let dest: Destination = format!("{platform}:{}", fake.url("/topic")).parse().unwrap();
+        let sub = env.subscribe(i as u64 + 1, dest, vec![]);
+        env.enqueue(&sub, vec![Change::New]);
+    }
+    let first = env.deliverer.drain_once().await.unwrap();
+    assert_eq!((first.delivered, first.retried), (0, 3));
+    env.drain_all(Duration::from_secs(10)).await;
+    for fake in &fakes {
+        assert_eq!(fake.requests().len(), 2, "one failed attempt, one delivered");
+    }
+    assert_eq!(env.store.delivered().unwrap().len(), 3);
 }
