@@ -161,7 +161,8 @@ impl HookClient {
         }
         let text = String::from_utf8_lossy(&body);
         let excerpt = crate::discord::render::truncate(text.trim(), MAX_REASON_CHARS);
-        let what = redact(&format!("{} answered {status} for {}: {excerpt}", self.platform, p.dest), &secrets);
+        let said = if excerpt.is_empty() { String::new() } else { format!(": {excerpt}") };
+        let what = redact(&format!("{} answered {status} for {}{said}", self.platform, p.dest), &secrets);
         let outcome = classify(status, wait, what);
         if let SendError::Transient { retry_after: Some(w), .. } = &outcome
             && status == 429
