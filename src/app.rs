@@ -393,7 +393,7 @@ fn poller_config(config: &Config) -> PollerConfig {
 }
 
 /// One sender per platform this run can reach: the console always, webhooks
-/// always (they need no token), Telegram and Discord channels when their
+/// (Discord's, `webhook:`, `ntfy:`, `slack:`) always (they need no token), Telegram and Discord channels when their
 /// token is set. Entries for a platform without a sender wait in the outbox.
 /// The Telegram sender is also returned: the command bot shares it. The
 /// Discord bot sender is paced by `discord_limiter`, which the
@@ -407,6 +407,7 @@ fn build_senders(
         discord::sender::WebhookSender::new(discord::sender::SenderConfig::default()).map_err(|e| startup(&e))?;
     let mut senders =
         Senders::default().with("console", Arc::new(ConsoleSender)).with("discord-webhook", Arc::new(webhooks));
+    senders = crate::hooks::register(senders, &config.webhook, &config.ntfy).map_err(|e| startup(&e))?;
     let mut telegram_sender = None;
     if !config.telegram.token.is_empty() {
         let sender = Arc::new(TelegramSender::from_config(&config.telegram).map_err(|e| startup(&e))?);

@@ -25,6 +25,7 @@ pub mod detect;
 pub mod directory;
 pub mod discord;
 mod errors;
+pub mod hooks;
 pub mod item;
 pub mod links;
 pub mod ll2;

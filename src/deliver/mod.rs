@@ -134,6 +134,10 @@ pub struct AlertExtras<'a> {
     pub mentions: &'a [Mention],
     /// Sent without a sound (`rules::is_silent`); still sent.
     pub silent: bool,
+    /// The alert as this destination sees it (its changes merged, see
+    /// `merge.rs`), for senders that carry structured data (`webhook:`)
+    /// or derive a delivery id from it; `None` for plain sends.
+    pub alert: Option<&'a Alert>,
 }
 
 /// The senders available in this run, by platform. A platform without a
@@ -508,7 +512,12 @@ impl Deliverer {
                 self.bury(key, &entry, &reason, DeliveryOutcome::Dead, now, &mut stats)?;
                 continue;
             }
-            let extras = AlertExtras { mute: send.mute.as_ref(), mentions: &send.mentions, silent: send.silent };
+            let extras = AlertExtras {
+                mute: send.mute.as_ref(),
+                mentions: &send.mentions,
+                silent: send.silent,
+                alert: Some(&send.alert),
+            };
             // Held until the outcome is durable: the window bounds what a
             // kill can leave sent but unrecorded.
             let window = self.windows.of(entry.destination.platform(), self.config.window);
@@ -583,6 +592,7 @@ impl Deliverer {
             mute: merged.chat.then(|| alert.item.id.clone()),
             silent: merged.silent,
             mentions: merged.mentions,
+            alert: merged.seen,
         }))
     }
 
@@ -729,6 +739,8 @@ struct ToSend {
     mentions: Vec<Mention>,
     /// Sent without a sound, decided at send time.
     silent: bool,
+    /// The alert with the changes this destination sees.
+    alert: Alert,
 }
 
 /// The pause after one more refusal of `dest` an admin can fix: a new one,
