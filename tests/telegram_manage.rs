@@ -46,6 +46,9 @@ async fn a_private_chat_manages_a_channel_its_user_administers() {
     assert!(h.chat_subs(ALICE).is_empty(), "not the private chat's");
     let list = h.say("/list").await;
     assert!(list.starts_with("For @spacenews: ") && list.contains("1. agency SpaceX"), "{list}");
+    let next = h.say("/next").await;
+    assert!(next.starts_with("For @spacenews: ") && next.contains("Nancy Grace Roman"), "{next}");
+    assert!(h.say("/help").await.starts_with("tminus tells this chat"), "/help stays the private chat's");
     assert!(h.say("/timezone Europe/Berlin").await.contains("Europe/Berlin"));
     assert!(h.say("/quiet 23:00-07:00").await.starts_with("For @spacenews: "));
     let settings = h.app.store.chat_settings(&channel()).unwrap().expect("the channel's settings");

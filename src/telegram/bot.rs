@@ -512,22 +512,13 @@ impl Handlers {
                 }
             }
         };
-        let mut destination = match message.regular_message() {
-            Some(m) => destination_of(m),
-            None => Destination::Telegram(ChatId(chat.id.0)),
-        };
-        // Settings and pages in a private chat that manages a channel are
-        // the channel's; Mute buttons stay under the chat's own alerts.
-        if chat.is_private() && (settings::is_settings_data(data) || next::is_next_data(data)) {
-            match self.acting_for(bot, ChatId(chat.id.0), query.from.id).await {
-                Ok(Some(managed)) => destination = Destination::Telegram(managed.chat),
-                Ok(None) => {}
-                Err(refusal) => {
-                    self.answer(bot, query, &refusal.chars().take(200).collect::<String>()).await;
-                    return;
-                }
+        let destination = match self.press_target(bot, query, message, data).await {
+            Ok(destination) => destination,
+            Err(refusal) => {
+                self.answer(bot, query, &refusal.chars().take(200).collect::<String>()).await;
+                return;
             }
-        }
+        };
         let context = CommandContext { destination, can_manage, now: Utc::now() };
         let result = self.services.with(|services| {
             if settings::is_settings_data(data) {

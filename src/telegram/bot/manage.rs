@@ -20,12 +20,12 @@
 
 use teloxide::Bot;
 use teloxide::requests::Requester;
-use teloxide::types::{Chat, Message, Recipient, UserId};
+use teloxide::types::{CallbackQuery, Chat, MaybeInaccessibleMessage, Message, Recipient, UserId};
 use tracing::{error, info, warn};
 
 use super::{Handlers, SORRY, destination_of, reason};
-use crate::commands::ChatCommand;
 use crate::commands::manage::{ChannelRef, ManageArg, parse_manage};
+use crate::commands::{ChatCommand, next, settings};
 use crate::store::ManagedChat;
 use crate::types::{ChatId, Destination};
 
@@ -61,6 +61,31 @@ impl Handlers {
         Ok(match self.acting_for(bot, ChatId(msg.chat.id.0), user.id).await? {
             Some(managed) => (Destination::Telegram(managed.chat), Some(managed.label)),
             None => (own, None),
+        })
+    }
+
+    /// Whom a press of the button with `data` under `message` acts for:
+    /// settings and pages in a private chat that manages a channel are the
+    /// channel's; Mute buttons stay under the chat's own alerts. `Err` is
+    /// the toast refusing it.
+    pub(super) async fn press_target(
+        &self,
+        bot: &Bot,
+        query: &CallbackQuery,
+        message: &MaybeInaccessibleMessage,
+        data: &str,
+    ) -> Result<Destination, String> {
+        let chat = message.chat();
+        let own = match message.regular_message() {
+            Some(m) => destination_of(m),
+            None => Destination::Telegram(ChatId(chat.id.0)),
+        };
+        if !chat.is_private() || !(settings::is_settings_data(data) || next::is_next_data(data)) {
+            return Ok(own);
+        }
+        Ok(match self.acting_for(bot, ChatId(chat.id.0), query.from.id).await? {
+            Some(managed) => Destination::Telegram(managed.chat),
+            None => own,
         })
     }
 
