@@ -127,3 +127,50 @@ fn off(guild: &Destination, svc: &Services<'_>) -> Result<String, StoreError> {
 fn remove_all(subs: &Subscriptions, old: &[Subscription]) -> Result<(), StoreError> {
     old.iter().try_for_each(|s| subs.remove(s.id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::Defaults;
+    use crate::directory::Directory;
+    use crate::rules::Filter;
+    use crate::store::Store;
+
+    fn world() -> (tempfile::TempDir, Store, Subscriptions) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let subs = Subscriptions::load(store.clone()).unwrap();
+        (dir, store, subs)
+    }
+
+    #[test]
+    fn the_mirror_is_chat_state_export_carries_and_import_restores() {
+        let (_dir, store, subs) = world();
+        let defaults =
+            Defaults { timezone: chrono_tz::UTC, reminders: vec![], calendar_base: None, schedule_horizon: None };
+        let directory = Directory::default();
+        let svc = Services { subs: &subs, store: &store, directory: &directory, defaults: &defaults };
+        let channel = ChannelId(7);
+        let filter = Filter { agencies: vec!["SpaceX".into()], ..Filter::default() };
+        let sub =
+            Subscription::new(SubId(store.next_id().unwrap()), Destination::Discord(channel), filter, Origin::Chat);
+        subs.put(&sub).unwrap();
+        let guild = Destination::DiscordEvents(GuildId(9));
+        assert!(on(&guild, channel, &svc).unwrap().contains("Scheduled events on"));
+
+        let json = crate::transfer::to_json(&crate::transfer::export(&store).unwrap());
+        assert!(json.contains("\"DiscordEvents\": 9"), "{json}");
+        let (_dir2, store2, subs2) = world();
+        crate::transfer::import(&subs2, &crate::transfer::parse(&json).unwrap()).unwrap();
+        let restored = store2.subscriptions_of(&guild).unwrap();
+        assert_eq!(restored.len(), 1);
+        assert_eq!(
+            (restored[0].origin.clone(), restored[0].filter.agencies.clone()),
+            (Origin::Chat, vec!["SpaceX".into()])
+        );
+
+        assert!(off(&guild, &svc).unwrap().contains("Scheduled events off"));
+        assert!(store.subscriptions_of(&guild).unwrap().is_empty());
+        assert!(off(&guild, &svc).unwrap().contains("already off"));
+    }
+}
