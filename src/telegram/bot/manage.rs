@@ -209,7 +209,11 @@ impl Handlers {
             }
             Err(e) => {
                 warn!(chat = private.0, reason = %reason(&e, bot.token()), "could not re-check a manager's rights");
-                Err(format!("I could not check your rights in {}; please try again later.", managed.label))
+                Err(format!(
+                    "I could not check your rights in {}; please try again later, or send /manage off to act for \
+                     this chat.",
+                    managed.label
+                ))
             }
         }
     }
