@@ -74,6 +74,17 @@ async fn a_private_chat_manages_a_channel_its_user_administers() {
     assert_eq!(alerts.len(), 1, "{:?}", h.tg.sent());
     assert!(!has_mute(&alerts[0]), "{:?}", alerts[0].reply_markup);
 
+    // A settings press by someone no longer an admin changes nothing.
+    h.tg.set_member(CHANNEL, ALICE, MemberStatus::Left);
+    let keys = buttons(h.tg.reply_markup(ALICE, msg.message_id.unwrap()).as_ref());
+    let toast = h.press(ALICE, ALICE, msg.message_id.unwrap(), &find(&keys, "▫️ schedule")).await;
+    assert!(toast.contains("no longer an administrator"), "{toast}");
+    let alerts = h.app.store.chat_settings(&channel()).unwrap().unwrap().alerts;
+    assert!(!alerts.contains(&tminus::types::AlertKind::Schedule), "unchanged");
+    assert!(h.say("/manage").await.contains("act for this chat"), "the press ended /manage");
+    h.tg.set_member(CHANNEL, ALICE, MemberStatus::Administrator);
+    assert!(h.say("/manage @spacenews").await.contains("Now managing"));
+
     // Every command re-checks the rights: a removed admin loses control.
     let checks = h.tg.calls_to("getChatMember").len();
     h.say("/list").await;
