@@ -167,7 +167,7 @@ impl App {
         )?;
         let reminders =
             Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
-        let events = event_sync(&config, &store, watches, discord_limiter)?;
+        let events = event_sync(&config, &store, discord_limiter)?;
         Ok(App { store, subs, poller, deliverer, reminders, events, config, telegram, shutdown })
     }
 
@@ -333,18 +333,16 @@ impl App {
     }
 }
 
-/// The scheduled-events sync when a watch mirrors into a guild (config
-/// validation made sure the Discord token is there), or when events of a
-/// removed watch are left to delete; paced by the bot's `limiter`.
+/// The scheduled-events sync whenever the Discord bot runs: a watch may
+/// mirror into a guild, a chat may turn mirroring on (`/events on`), and
+/// events of a removed watch are left to delete. Without a guild to keep
+/// it stays idle (no request); paced by the bot's `limiter`.
 fn event_sync(
     config: &Config,
     store: &Store,
-    watches: &[Watch],
     limiter: discord::BotLimiter,
 ) -> Result<Option<Arc<discord::events::EventSync>>, AppError> {
-    let wanted = watches.iter().flat_map(|w| &w.to).any(|d| matches!(d, crate::types::Destination::DiscordEvents(_)))
-        || !store.event_guilds()?.is_empty();
-    if !wanted || !config.discord.is_enabled() {
+    if !config.discord.is_enabled() {
         return Ok(None);
     }
     let api = discord::events::EventsApi::new(config.discord.token.clone(), &config.discord.api_url, limiter)

@@ -587,9 +587,11 @@ impl Deliverer {
             self.store.discard(key)?;
             return Ok(None);
         }
+        // Readers of a channel cannot use a Mute button: none there.
+        let mute = merged.chat && !self.store.is_telegram_channel(&entry.destination)?;
         Ok(Some(ToSend {
             msg: render::message(&merged.seen, merged.timezone, at),
-            mute: merged.chat.then(|| alert.item.id.clone()),
+            mute: mute.then(|| alert.item.id.clone()),
             silent: merged.silent,
             mentions: merged.mentions,
             alert: merged.seen,
