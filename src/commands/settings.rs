@@ -134,7 +134,7 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         label: format!("{} {label}", if on { "✅" } else { "▫️" }),
         data: format!("s:{stamp}:{}", action.encode()),
     };
-    let kinds = AlertKind::ALL
+    let kinds = AlertKind::CHOOSABLE
         .into_iter()
         .map(|k| key(settings.alerts.contains(&k), k.as_str().to_string(), Action::Kind(k)))
         .collect();

@@ -580,7 +580,9 @@ impl Deliverer {
         }
         Ok(Some(ToSend {
             msg: render::message(&merged.seen, merged.timezone, at),
-            mute: merged.chat.then(|| alert.item.id.clone()),
+            // An article about nothing known rides on an item without id:
+            // nothing to mute.
+            mute: merged.chat.then(|| alert.item.id.clone()).filter(|id| !id.id.is_empty()),
             silent: merged.silent,
             mentions: merged.mentions,
         }))
