@@ -200,3 +200,44 @@ async fn a_429_blocks_the_news_budget_until_retry_after() {
     assert!(matches!(again, NewsPollError::NoBudget(_)), "no request before Retry-After: {again}");
     assert_eq!(env.snapi.queries().len(), 2, "the blocked poll sent nothing");
 }
+
+/// `/news` answers from the articles the feed kept: the latest about the
+/// chat's subscriptions, without subscribing and without a request.
+#[tokio::test]
+async fn the_news_command_lists_what_the_chat_follows_without_subscribing() {
+    use tminus::commands::{ChatCommand, CommandContext, Defaults, Services, execute, parse};
+    let mut env = Env::start(watches()).await;
+    env.poll_news().await;
+    env.snapi.add(fixture_articles("articles-new.json"));
+    env.poll_news().await;
+    let requests = env.snapi.queries().len();
+
+    let chat = dest(9);
+    let sub = Subscription::new(
+        SubId(env.app.store.next_id().unwrap()),
+        chat.clone(),
+        Filter { agencies: vec!["SpaceX".into()], ..Filter::default() },
+        Origin::Chat,
+    );
+    env.app.subs.put(&sub).unwrap();
+    let defaults =
+        Defaults { timezone: chrono_tz::UTC, reminders: Vec::new(), calendar_base: None, schedule_horizon: None };
+    let directory = tminus::directory::Directory::default();
+    let svc = Services { subs: &env.app.subs, store: &env.app.store, directory: &directory, defaults: &defaults };
+    let ctx = CommandContext { destination: chat.clone(), can_manage: false, now: chrono::Utc::now() };
+    assert_eq!(parse("news", "").unwrap(), ChatCommand::News);
+    let reply = execute(ChatCommand::News, &ctx, &svc).unwrap();
+    let text = reply.text;
+    let first = text.find("SpaceX stacks Falcon Heavy").expect(&text);
+    let second = text.find("Roman Space Telescope arrives").expect(&text);
+    assert!(first < second, "newest first: {text}");
+    assert!(!text.contains("Rocket Lab") && !text.contains("Juice") && !text.contains("week in review"), "{text}");
+    assert!(text.contains("https://spaceflightnow.com/2026/07/22/spacex-stacks-falcon-heavy-for-roman/"), "{text}");
+    assert_eq!(env.app.store.subscriptions_of(&chat).unwrap().len(), 1, "it subscribed to nothing");
+    assert_eq!(env.snapi.queries().len(), requests, "no request of its own");
+
+    // A chat without subscriptions sees the latest articles, five at most.
+    let ctx = CommandContext { destination: dest(10), ..ctx };
+    let text = execute(ChatCommand::News, &ctx, &svc).unwrap().text;
+    assert!(text.contains("5. ") && !text.contains("6. "), "{text}");
+}
