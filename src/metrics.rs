@@ -466,6 +466,19 @@ mod tests {
     }
 
     #[test]
+    fn news_requests_are_counted_by_outcome() {
+        let m = Metrics::default();
+        m.news_request("ok");
+        m.news_request("ok");
+        m.news_request("throttled");
+        m.alerts_detected(["news"]);
+        let text = m.render(None);
+        assert!(text.contains(r#"tminus_news_requests_total{status="ok"} 2"#), "{text}");
+        assert!(text.contains(r#"tminus_news_requests_total{status="throttled"} 1"#), "{text}");
+        assert!(text.contains(r#"tminus_alerts_detected_total{kind="news"} 1"#), "{text}");
+    }
+
+    #[test]
     fn label_values_are_escaped() {
         let m = Metrics::default();
         m.rate_limited("a\"b\\c\nd");
