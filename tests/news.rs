@@ -143,6 +143,16 @@ async fn articles_reach_who_follows_their_launch_once_and_polls_are_incremental(
     assert!(msg.description.as_deref().unwrap().starts_with("SpaceX has mated"));
     assert!(msg.changes[0].contains("Nancy Grace Roman") && msg.changes[0].contains("T-"), "{:?}", msg.changes);
 
+    // The digest's headlines: one call per destination.
+    let epoch = chrono::DateTime::UNIX_EPOCH;
+    let titles = |n: i64| -> Vec<String> {
+        let store = &env.app.store;
+        tminus::news::headlines_for(store, &dest(n), epoch).unwrap().into_iter().map(|a| a.title).collect()
+    };
+    assert_eq!(titles(1), [spacex.as_str(), "Roman Space Telescope arrives at Kennedy ahead of Falcon Heavy launch"]);
+    assert!(titles(3).is_empty(), "a destination without news has no headlines");
+    assert_eq!(titles(4).len(), 6, "everything kept, the first sync's articles too");
+
     // An edit brings the article back: it is not sent again.
     let before = env.news().len();
     env.snapi.edit(34020, "title", json!("SpaceX stacks Falcon Heavy (updated)"), "2026-07-23T08:00:00Z");

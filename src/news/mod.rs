@@ -26,3 +26,18 @@ pub use client::{Client, NewsError};
 pub use feed::{NewsFeed, NewsPollError, NewsReport};
 pub use model::Article;
 pub use route::{headlines_since, latest_for, unlinked_item};
+
+use chrono::{DateTime, Utc};
+
+use crate::store::{Store, StoreError};
+use crate::types::Destination;
+
+/// The headlines published at or after `since` about what `dest` follows,
+/// newest first, when one of its enabled subscriptions chose `news` (else
+/// none): the digest's one call per destination. Reads the kept articles,
+/// sends no request.
+pub fn headlines_for(store: &Store, dest: &Destination, since: DateTime<Utc>) -> Result<Vec<Article>, StoreError> {
+    let subs: Vec<_> = store.subscriptions_of(dest)?.into_iter().filter(|s| s.enabled).collect();
+    let articles = store.articles()?;
+    Ok(route::headlines_since(&articles, &subs, |id| store.item(id).ok().flatten(), since))
+}
