@@ -101,6 +101,8 @@ pub struct App {
     pub deliverer: Arc<Deliverer>,
     /// Enqueues the reminders that come due.
     pub reminders: Arc<Reminders>,
+    /// Polls the Spaceflight News API while someone wants `news`.
+    pub news: crate::news::NewsFeed,
     /// Keeps `discord-events:` guilds in step; `None` without such a
     /// destination or without a Discord token.
     pub events: Option<Arc<discord::events::EventSync>>,
@@ -168,7 +170,8 @@ impl App {
         let reminders =
             Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
         let events = event_sync(&config, &store, discord_limiter)?;
-        Ok(App { store, subs, poller, deliverer, reminders, events, config, telegram, shutdown })
+        let news = news_feed(&config, &store, &subs, &deliverer, &shutdown)?;
+        Ok(App { store, subs, poller, deliverer, reminders, news, events, config, telegram, shutdown })
     }
 
     /// `tminus once`: one poll of every feed (without waiting for the
@@ -193,6 +196,12 @@ impl App {
                     warn!(feed = %feed, error = %e, "poll failed");
                     failures.push(format!("{feed}: {e}"));
                 }
+            }
+        }
+        if self.news.wanted() {
+            match self.news.poll(BudgetWait::Skip).await {
+                Ok(r) => info!(requests = r.requests, articles = r.articles, alerts = r.alerts, "news poll done"),
+                Err(e) => warn!(error = %e, "news poll failed"),
             }
         }
         let fired = self.reminders.pass(chrono::Utc::now()).await?;
@@ -227,11 +236,12 @@ impl App {
             self.shutdown.cancel();
             return Err(e);
         }
-        let App { store, subs, poller, deliverer, reminders, events, config, shutdown, .. } = self;
+        let App { store, subs, poller, deliverer, reminders, news, events, config, shutdown, .. } = self;
         if let Some(events) = events {
             tasks.spawn(events.run(shutdown.clone()));
         }
         tasks.spawn(poller.run());
+        tasks.spawn(news.run());
         tasks.spawn(forget_gone_mutes(subs, shutdown.clone()));
         let stop = shutdown.clone();
         tasks.spawn(async move { deliverer.run(stop).await });
@@ -384,6 +394,30 @@ async fn prune_forever(store: Store, retention: Duration, shutdown: Cancellation
             _ = shutdown.cancelled() => return,
         }
     }
+}
+
+/// The news feed of `[news]`, on LL2's timeout and body cap.
+fn news_feed(
+    config: &Config,
+    store: &Store,
+    subs: &Subscriptions,
+    deliverer: &Deliverer,
+    shutdown: &CancellationToken,
+) -> Result<crate::news::NewsFeed, AppError> {
+    let client = crate::news::Client::new(&config.news.base_url, config.ll2.timeout, config.ll2.max_body_bytes)
+        .map_err(|e| AppError::Startup(e.to_string()))?;
+    let settings = crate::news::feed::NewsSettings {
+        enabled: config.news.enabled,
+        requests_per_hour: config.news.requests_per_hour,
+    };
+    Ok(crate::news::NewsFeed::new(
+        client,
+        store.clone(),
+        subs.index(),
+        settings,
+        deliverer.wake.clone(),
+        shutdown.clone(),
+    )?)
 }
 
 fn poller_config(config: &Config) -> PollerConfig {

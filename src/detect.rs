@@ -69,6 +69,12 @@ pub enum Change {
         /// The item's date the reminder counts down to, UTC.
         when: DateTime<Utc>,
     },
+    /// A news article about the item (see `crate::news`); an article about
+    /// nothing the store knows rides on [`crate::news::unlinked_item`].
+    News {
+        /// The article, as the news feed read it.
+        article: Box<crate::news::Article>,
+    },
 }
 
 impl Change {
@@ -80,11 +86,12 @@ impl Change {
             Change::Status { .. } | Change::Landing { .. } => AlertKind::Status,
             Change::Webcast { .. } => AlertKind::Webcast,
             Change::Reminder { .. } => AlertKind::Reminder,
+            Change::News { .. } => AlertKind::News,
         }
     }
 
     /// Importance, lower first: status > landing > webcast > schedule > new
-    /// (a reminder is always alone).
+    /// (a reminder and an article are always alone).
     pub fn rank(&self) -> u8 {
         match self {
             Change::Status { .. } => 0,
@@ -93,6 +100,7 @@ impl Change {
             Change::Schedule { .. } => 3,
             Change::New => 4,
             Change::Reminder { .. } => 5,
+            Change::News { .. } => 6,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Process-wide counters, gauges and histograms for `/metrics`: LL2
 //! requests by feed and outcome, their latency, the request budget, polls,
+//! Spaceflight News API requests by outcome,
 //! alerts by kind, deliveries by platform and outcome and rate-limit
 //! answers. Values that live in the store (outbox depth, dead letters,
 //! items, subscriptions, each feed's last successful poll) are read at
@@ -188,6 +189,12 @@ pub struct Metrics {
     poll_interval: Family<Class, FloatGauge>,
     hot_launches: Gauge,
     poll_errors: std::sync::Mutex<BTreeMap<&'static str, PollFailure>>,
+    news_requests: Family<Status, Counter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Status {
+    status: &'static str,
 }
 
 /// A failed poll of a feed: the error, worded for operators, and when.
@@ -218,6 +225,7 @@ impl Default for Metrics {
             poll_interval: Family::default(),
             hot_launches: Gauge::default(),
             poll_errors: Default::default(),
+            news_requests: Family::default(),
         };
         // Names get the `tminus_` prefix (and counters `_total`) when encoded.
         let mut r = Registry::with_prefix("tminus");
@@ -244,6 +252,7 @@ impl Default for Metrics {
         let interval = "Current time between two requests of a class: feed (each feed) or hot (hot launches)";
         r.register("poll_interval_seconds", interval, m.poll_interval.clone());
         r.register("hot_launches", "Launches the poller currently treats as hot", m.hot_launches.clone());
+        r.register("news_requests", "Spaceflight News API requests by outcome", m.news_requests.clone());
         Metrics { registry: r, ..m }
     }
 }
@@ -303,6 +312,12 @@ impl Metrics {
         for kind in kinds {
             self.alerts.get_or_create(&Kind { kind }).inc();
         }
+    }
+
+    /// One Spaceflight News API request and how it ended (`ok` or the
+    /// kind of failure).
+    pub(crate) fn news_request(&self, status: &'static str) {
+        self.news_requests.get_or_create(&Status { status }).inc();
     }
 
     /// A delivery attempt to `platform` settled as `outcome`.
@@ -448,6 +463,19 @@ mod tests {
         let without_store = m.render(None);
         assert!(without_store.lines().any(|l| l == "tminus_store_ok 0"), "{without_store}");
         assert!(!without_store.contains("tminus_outbox_depth"), "{without_store}");
+    }
+
+    #[test]
+    fn news_requests_are_counted_by_outcome() {
+        let m = Metrics::default();
+        m.news_request("ok");
+        m.news_request("ok");
+        m.news_request("throttled");
+        m.alerts_detected(["news"]);
+        let text = m.render(None);
+        assert!(text.contains(r#"tminus_news_requests_total{status="ok"} 2"#), "{text}");
+        assert!(text.contains(r#"tminus_news_requests_total{status="throttled"} 1"#), "{text}");
+        assert!(text.contains(r#"tminus_alerts_detected_total{kind="news"} 1"#), "{text}");
     }
 
     #[test]

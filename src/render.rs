@@ -91,6 +91,10 @@ pub const SOURCE: &str = "Source";
 /// change (a change without lines of its own, such as a webcast going live
 /// beside a status change, is named in one).
 pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
+    // An article is not a change of its item: it has a layout of its own.
+    if let Some(Change::News { article }) = alert.headline() {
+        return crate::news::render::message(article, alert, now);
+    }
     let item = &alert.item;
     let precision = item.precision.as_ref();
     let mut described = alert.changes.iter().map(|c| describe(c, item, tz));
@@ -227,6 +231,8 @@ fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
             };
             ("⏰", format!("T-{} reminder", format_duration(*offset)))
         }
+        // Rendered by `news::render` (see `message`); never beside others.
+        Change::News { article } => ("📰", article.title.clone()),
     };
     Described { emoji, headline, lines: changes, note }
 }

@@ -361,7 +361,14 @@ pub(crate) fn status_view(st: &ServerState, now: DateTime<Utc>) -> Result<Status
             last_success: gauges.last_success.get(f.as_str()).copied(),
             last_error: st.metrics.last_poll_error(f.as_str()),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // The news feed, once it polled (it is off unless someone chose news).
+    let news = st.store.news_state()?;
+    let mut feeds = feeds;
+    if news.first_sync_done {
+        let last_error = st.metrics.last_poll_error("news");
+        feeds.push(FeedView { name: "news", last_success: news.last_success, last_error });
+    }
     let mut subscriptions = std::collections::BTreeMap::new();
     for ((platform, enabled), n) in &gauges.subscriptions {
         let counts: &mut (u64, u64) = subscriptions.entry(*platform).or_default();

@@ -1,6 +1,7 @@
 //! The status page at `GET /`: one server-rendered HTML page for the
 //! operator's phone (no JavaScript; it reloads itself every minute). It
-//! shows the version and uptime, each feed's last poll and error, the LL2
+//! shows the version and uptime, each feed's last poll and error (the news
+//! feed's too, once it polled), the LL2
 //! requests left this hour, the outbox depth and dead letters,
 //! subscriptions per platform, and the next upcoming items with countdowns
 //! and their reminder state.
@@ -115,7 +116,7 @@ pub(crate) fn render(v: &StatusView) -> String {
             body {
                 h1 { "tminus " (env!("CARGO_PKG_VERSION")) }
                 p { "Up " (short_duration(v.uptime)) " · as of " (time(v.now)) }
-                h2 { "LL2 feeds" }
+                h2 { "Feeds" }
                 table {
                     tr { th { "Feed" } th { "Last successful poll" } th { "Last error" } }
                     @for f in &v.feeds {

@@ -2,8 +2,9 @@
 //! state (watermarks, sweep progress), the LL2 request log, subscriptions,
 //! alerts, the outbox of pending deliveries, the delivery log, dead letters,
 //! sent reminders, the items each chat muted, the destinations paused
-//! after a refusal an admin can fix (`DestinationPause`), and which channel
-//! a Telegram private chat manages (`store/manage.rs`).
+//! after a refusal an admin can fix (`DestinationPause`), which channel a
+//! Telegram private chat manages (`store/manage.rs`), and the news feed's
+//! articles and sent marks (`store/news.rs`).
 //!
 //! What must change together changes in one transaction: a fetched page's
 //! snapshots, its alerts, their outbox entries and the feed's watermark
@@ -53,10 +54,12 @@ use fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 mod calendar;
 mod listing;
 mod manage;
+mod news;
 mod owner;
 mod retention;
 pub use calendar::{EventSpec, GuildEvent, Schedule, Sequenced};
 pub use manage::ManagedChat;
+pub use news::{KEEP_ARTICLES, NewsBatch};
 pub use owner::PID_FILE;
 pub use retention::{Pruned, release_freed_memory};
 
@@ -356,6 +359,8 @@ pub struct Store {
     /// Telegram chats managed from a private chat, and known channels
     /// (`store/manage.rs`).
     telegram_chats: sled::Tree,
+    /// The news feed's articles, sent marks and request log (`store/news.rs`).
+    news: news::NewsTrees,
     /// Counts committed batches, so mirrors (calendar sync) wake on changes.
     applied: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     /// Pending deliveries (outbox entries and those folded in fan-out
@@ -438,6 +443,7 @@ impl Store {
                 discord_events: db.open_tree("discord_events")?,
             },
             telegram_chats: db.open_tree("telegram_chats")?,
+            news: news::NewsTrees::open(&db)?,
             applied: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
             outbox_count: Default::default(),
             flush_lock: Default::default(),
@@ -600,20 +606,30 @@ impl Store {
     /// Records an LL2 request before it is sent, durably, so the hourly
     /// budget holds across restarts and crashes.
     pub(crate) async fn record_request(&self, at: DateTime<Utc>) -> Result<()> {
-        let mut key = at.timestamp_millis().to_be_bytes().to_vec();
-        key.extend_from_slice(&self.next_id()?.to_be_bytes());
-        self.requests.insert(key, &[])?;
-        self.flush().await
+        self.record_request_in(&self.requests, at).await
     }
 
     /// Times of LL2 requests at or after `since`; older entries are pruned.
     pub(crate) fn recent_requests(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+        Self::recent_requests_in(&self.requests, since)
+    }
+
+    /// Records a request at `at` in the request log `log`, durably.
+    async fn record_request_in(&self, log: &sled::Tree, at: DateTime<Utc>) -> Result<()> {
+        let mut key = at.timestamp_millis().to_be_bytes().to_vec();
+        key.extend_from_slice(&self.next_id()?.to_be_bytes());
+        log.insert(key, &[])?;
+        self.flush().await
+    }
+
+    /// The times in request log `log` at or after `since`; older ones go.
+    fn recent_requests_in(log: &sled::Tree, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
         let cut = since.timestamp_millis().to_be_bytes();
-        for old in self.requests.range(..cut.as_slice()).keys() {
-            self.requests.remove(old?)?;
+        for old in log.range(..cut.as_slice()).keys() {
+            log.remove(old?)?;
         }
         let mut out = Vec::new();
-        for k in self.requests.range(cut.as_slice()..).keys() {
+        for k in log.range(cut.as_slice()..).keys() {
             let k = k?;
             let millis = i64::from_be_bytes(k[..8].try_into().unwrap_or([0; 8]));
             if let Some(t) = Utc.timestamp_millis_opt(millis).single() {

@@ -244,4 +244,29 @@ mod tests {
         let minimal = parse(r#"{"format": "tminus-export", "version": 1}"#).unwrap();
         assert!(minimal.subscriptions.is_empty() && minimal.chat_settings.is_empty());
     }
+
+    /// The opt-in `news` kind survives export and import like any other.
+    #[test]
+    fn the_news_kind_round_trips() {
+        use crate::types::AlertKind;
+        let settings = ChatSettings {
+            timezone: chrono_tz::UTC,
+            reminders: Vec::new(),
+            alerts: vec![AlertKind::Status, AlertKind::News],
+            schedule_horizon: None,
+            quiet_hours: None,
+            silent: vec![AlertKind::News],
+        };
+        let export = Export {
+            format: FORMAT.into(),
+            version: VERSION,
+            subscriptions: Vec::new(),
+            chat_settings: vec![ChatSettingsEntry { destination: "telegram:5".into(), settings }],
+            mutes: Vec::new(),
+            calendar_tokens: Vec::new(),
+        };
+        let text = to_json(&export);
+        assert!(text.contains("\"news\""), "{text}");
+        assert_eq!(parse(&text).unwrap(), export);
+    }
 }

@@ -156,12 +156,27 @@ pub enum AlertKind {
     Webcast,
     /// A configured time before T-0 was reached (see `[alerts] reminders`).
     Reminder,
+    /// A news article about the item (Spaceflight News API, see `news`).
+    /// Opt-in: not in [`AlertKind::ALL`], so no default list holds it and
+    /// records written before it existed read as they did.
+    News,
 }
 
 impl AlertKind {
-    /// Every kind, in the order commands and the config list them.
+    /// The kinds heard by default (and by `/alerts all`), in the order
+    /// commands and the config list them: every kind but the opt-in `news`.
     pub const ALL: [AlertKind; 5] =
         [AlertKind::New, AlertKind::Schedule, AlertKind::Status, AlertKind::Webcast, AlertKind::Reminder];
+
+    /// Every kind one may choose: [`AlertKind::ALL`] and the opt-in `news`.
+    pub const CHOOSABLE: [AlertKind; 6] = [
+        AlertKind::New,
+        AlertKind::Schedule,
+        AlertKind::Status,
+        AlertKind::Webcast,
+        AlertKind::Reminder,
+        AlertKind::News,
+    ];
 
     /// The name used in the config, commands and the store.
     pub fn as_str(self) -> &'static str {
@@ -171,6 +186,7 @@ impl AlertKind {
             AlertKind::Status => "status",
             AlertKind::Webcast => "webcast",
             AlertKind::Reminder => "reminder",
+            AlertKind::News => "news",
         }
     }
 }
@@ -184,10 +200,9 @@ impl fmt::Display for AlertKind {
 impl FromStr for AlertKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        AlertKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown alert kind {s:?} (expected new, schedule, status, webcast or reminder)"))
+        AlertKind::CHOOSABLE.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            format!("unknown alert kind {s:?} (expected new, schedule, status, webcast, reminder or news)")
+        })
     }
 }
 

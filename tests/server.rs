@@ -420,3 +420,17 @@ to = ["console", "telegram:-1001234567890", "discord:112233445566778899",
     assert!(failures > 0, "no failed delivery was logged; the test no longer covers the senders");
     println!("captured {} bytes of debug/trace logs, {failures} failed deliveries; no secret found", all.len());
 }
+
+#[tokio::test]
+async fn the_status_page_shows_the_news_feed_once_it_polled() {
+    let srv = start(Arc::new(Metrics::default()), chrono::Duration::zero(), Duration::from_secs(3600)).await;
+    let state = tminus::store::FeedState {
+        first_sync_done: true,
+        last_success: Some(chrono::Utc::now()),
+        ..Default::default()
+    };
+    srv.store.apply_news(&tminus::store::NewsBatch { state, ..Default::default() }).unwrap();
+    let (status, page, _) = get(srv.addr, "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<td>news</td>"), "{page}");
+}

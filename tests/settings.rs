@@ -48,6 +48,12 @@ async fn settings_keyboard_presses_edit_in_place_and_take_effect() {
     find(&keys, "▫️ schedule");
     assert!(!alerts_of(&h, ALICE).contains(&AlertKind::Schedule));
     assert_eq!(h.app.store.subscriptions_of(&Destination::Telegram(ChatId(ALICE))).unwrap()[0].alerts.len(), 4);
+    // The opt-in news kind: off by default, its button leads the last row.
+    assert!(!h.app.news.wanted(), "nobody chose news yet");
+    let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ 📰 news")).await;
+    find(&keys, "✅ 📰 news");
+    assert!(alerts_of(&h, ALICE).contains(&AlertKind::News));
+    assert!(h.app.news.wanted(), "a chat chose news: the news feed polls");
     // Timezone and horizon.
     let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ Europe/Berlin")).await;
     find(&keys, "✅ Europe/Berlin");

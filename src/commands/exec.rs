@@ -154,12 +154,16 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Silent(Some(kinds)) => chat.set_silent(kinds)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
+        ChatCommand::News => chat.news()?,
         // The front-end shows the keyboard (`settings::keyboard`) with it.
         ChatCommand::Settings => Reply::public(super::settings::SETTINGS_TEXT),
         ChatCommand::Unmute(target) => chat.unmute(target)?,
         ChatCommand::Calendar { reset } => chat.calendar(reset)?,
     })
 }
+
+/// Articles `/news` shows.
+const NEWS_COUNT: usize = 5;
 
 /// A chat's settings, or the defaults when it set none yet.
 pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<ChatSettings, StoreError> {
@@ -390,6 +394,16 @@ impl Chat<'_> {
         })
     }
 
+    /// `/news`: the latest articles about what the chat follows, from the
+    /// articles the news feed kept (no request of its own).
+    fn news(&self) -> Result<Reply, StoreError> {
+        let store = self.svc.store;
+        let subs: Vec<_> = store.subscriptions_of(&self.ctx.destination)?.into_iter().filter(|s| s.enabled).collect();
+        let articles = store.articles()?;
+        let latest = crate::news::latest_for(&articles, &subs, |id| store.item(id).ok().flatten(), NEWS_COUNT);
+        Ok(Reply::public(crate::news::render::news_list(&latest, chrono::Utc::now())))
+    }
+
     fn muted(&self) -> Result<Reply, StoreError> {
         let mutes = self.svc.subs.mutes_of(&self.ctx.destination)?;
         if mutes.is_empty() {
@@ -473,7 +487,7 @@ pub fn describe(f: &Filter) -> String {
 }
 
 fn describe_alerts(kinds: &[AlertKind]) -> String {
-    if kinds.len() == AlertKind::ALL.len() {
+    if AlertKind::ALL.iter().all(|k| kinds.contains(k)) && !kinds.contains(&AlertKind::News) {
         "all alerts (new, schedule, status, webcast, reminder)".into()
     } else {
         kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")

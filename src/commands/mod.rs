@@ -44,13 +44,14 @@ pub(crate) const NEXT_DEFAULT: usize = 5;
 pub(crate) const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 18] = [
+pub const COMMANDS: [(&str, &str, &str); 19] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
     ("unsubscribe", "Stop a subscription by its number, or all", "/unsubscribe 2"),
     ("list", "Show this chat's subscriptions", "/list"),
     ("next", "What's coming up, for this chat or by name", "/next 5 SpaceX"),
+    ("news", "The latest news about what this chat follows", "/news"),
     ("timezone", "Show times in your timezone", "/timezone Europe/Berlin"),
     ("reminders", "When to be reminded before T-0", "/reminders 24h 1h 10m"),
     ("alerts", "Which alert kinds this chat hears", "/alerts status webcast reminder"),

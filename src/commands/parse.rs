@@ -41,6 +41,9 @@ pub enum ChatCommand {
     Mute(String),
     /// List the chat's mutes.
     Muted,
+    /// The latest articles about the chat's subscriptions (subscribes to
+    /// nothing).
+    News,
     /// The chat's settings as buttons.
     Settings,
     /// Remove one mute (numbered as `/muted` shows) or all.
@@ -162,6 +165,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
             name => Ok(ChatCommand::Mute(name.to_string())),
         },
         "muted" => Ok(ChatCommand::Muted),
+        "news" => Ok(ChatCommand::News),
         "settings" => Ok(ChatCommand::Settings),
         "unmute" => parse_target(args)
             .map_err(|_| CommandError::Usage("Use: /unmute N (the number from /muted) or /unmute all".into()))
@@ -297,8 +301,8 @@ pub fn parse_next(args: &str) -> Result<NextQuery, CommandError> {
     Ok(query)
 }
 
-/// `new schedule status webcast reminder` (also comma-separated) or `all`;
-/// empty = show current.
+/// `new schedule status webcast reminder news` (also comma-separated) or
+/// `all` (every kind but the opt-in `news`); empty = show current.
 pub fn parse_alerts(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> {
     let a = args.trim();
     if a.is_empty() {
@@ -359,7 +363,7 @@ fn alert_kinds(a: &str, or_word: &str, example: &str) -> Result<Vec<AlertKind>, 
 
 /// The alert kinds in words, for replies.
 pub(crate) fn alert_kind_names() -> String {
-    AlertKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    AlertKind::CHOOSABLE.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// `7d`, `36h` or `off`; empty = show current.

@@ -28,7 +28,7 @@ use crate::types::{AlertKind, format_duration};
 /// The message above the keyboard.
 pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
      Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
-     and 🌙 quiet hours (no sound), and ❌ to remove a subscription.\n\
+     and 🌙 quiet hours (no sound), then 📰 news about what you follow and ❌ to remove a subscription.\n\
      Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM.";
 
 /// Reminder offsets always offered, besides those the chat has.
@@ -40,8 +40,8 @@ pub const TIMEZONES: [Tz; 4] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_Yo
 /// The quiet hours the 🌙 button turns on.
 const QUIET_DEFAULT: &str = "23:00-07:00";
 /// Most subscriptions with a remove button (a row of Discord components
-/// holds five).
-const MAX_REMOVE: usize = 5;
+/// holds five; the news toggle takes one).
+const MAX_REMOVE: usize = 4;
 
 /// One button: what it says and what it sends back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,19 +170,18 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         Some(q) => key(true, format!("🌙 {q}"), Action::Quiet(false)),
         None => key(false, format!("🌙 {QUIET_DEFAULT}"), Action::Quiet(true)),
     });
-    let remove: Vec<Key> = subs
-        .iter()
-        .take(MAX_REMOVE)
-        .enumerate()
-        .map(|(i, s)| Key {
+    // Discord shows five rows of five: the opt-in news kind leads the last
+    // row, and four subscriptions at most get a remove button beside it
+    // (/unsubscribe removes any).
+    let news = AlertKind::News;
+    let news = key(settings.alerts.contains(&news), format!("📰 {news}"), Action::Kind(news));
+    let remove: Vec<Key> = std::iter::once(news)
+        .chain(subs.iter().take(MAX_REMOVE).enumerate().map(|(i, s)| Key {
             label: format!("❌ #{}", i + 1),
             data: format!("s:{stamp}:{}", Action::Remove(s.id.0).encode()),
-        })
+        }))
         .collect();
-    let mut rows = vec![kinds, reminders, horizons, zones];
-    if !remove.is_empty() {
-        rows.push(remove);
-    }
+    let rows = vec![kinds, reminders, horizons, zones, remove];
     debug_assert!(rows.iter().flatten().all(|k| k.data.len() <= MAX_DATA_LEN));
     Ok(rows)
 }

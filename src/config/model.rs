@@ -24,6 +24,10 @@ pub(crate) const ENV_NTFY_TOKEN: &str = "TMINUS_NTFY_TOKEN";
 
 /// `[ll2] base_url` when unset: the public LL2 2.3.0 API.
 pub(crate) const DEFAULT_LL2_BASE_URL: &str = "https://ll.thespacedevs.com/2.3.0";
+/// `[news] base_url` when unset.
+pub(crate) const DEFAULT_NEWS_BASE_URL: &str = "https://api.spaceflightnewsapi.net/v4";
+/// `[news] requests_per_hour` when unset.
+pub(crate) const DEFAULT_NEWS_REQUESTS_PER_HOUR: u32 = 12;
 /// Anonymous LL2 access allows about 15 requests an hour.
 pub(crate) const DEFAULT_REQUESTS_PER_HOUR: u32 = 15;
 /// `[ll2] resweep_interval` when unset.
@@ -80,6 +84,20 @@ pub struct Config {
     pub delivery: DeliverySettings,
     /// The `[[watch]]` tables, in file order.
     pub watches: Vec<Watch>,
+    /// `[news]`: the Spaceflight News API feed (the `news` alert kind).
+    pub news: NewsConfig,
+}
+
+/// `[news]`: articles of the Spaceflight News API, sent as `news` alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewsConfig {
+    /// Without trailing slash, e.g. `https://api.spaceflightnewsapi.net/v4`.
+    pub base_url: String,
+    /// SNAPI requests per sliding hour (its own budget, not LL2's).
+    pub requests_per_hour: u32,
+    /// `Some`: forced on or off; `None` (unset): polled only while some
+    /// watch or chat chose `news`.
+    pub enabled: Option<bool>,
 }
 
 /// `[ll2]`: the Launch Library 2 API and how the poller uses it.
@@ -312,6 +330,11 @@ impl Config {
             server: ServerConfig { listen: None, health_max_age: DEFAULT_HEALTH_MAX_AGE, public_url: None },
             delivery: DeliverySettings { max_age: DEFAULT_DELIVERY_MAX_AGE },
             watches: Vec::new(),
+            news: NewsConfig {
+                base_url: DEFAULT_NEWS_BASE_URL.to_owned(),
+                requests_per_hour: DEFAULT_NEWS_REQUESTS_PER_HOUR,
+                enabled: None,
+            },
         }
     }
 }

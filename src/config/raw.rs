@@ -34,6 +34,16 @@ pub(super) struct RawConfig {
     pub(super) delivery: RawDelivery,
     #[serde(default)]
     pub(super) watch: Vec<RawWatch>,
+    #[serde(default)]
+    pub(super) news: RawNews,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNews {
+    pub(super) base_url: Option<String>,
+    pub(super) requests_per_hour: Option<i64>,
+    pub(super) enabled: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -152,6 +162,7 @@ pub(super) fn keys_of(path: &[Segment]) -> Option<&'static [&'static str]> {
             "log" => field_names::<RawLog>(),
             "server" => field_names::<RawServer>(),
             "delivery" => field_names::<RawDelivery>(),
+            "news" => field_names::<RawNews>(),
             _ => return None,
         },
         [Segment::Map { key }, Segment::Seq { .. }] if key == "watch" => field_names::<RawWatch>(),

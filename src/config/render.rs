@@ -79,6 +79,14 @@ impl Config {
         out.push_str("\n[delivery]\n");
         kv(&mut out, "max_age", &quote(&format_duration(self.delivery.max_age)));
 
+        out.push_str("\n[news]\n");
+        kv(&mut out, "base_url", &quote(&self.news.base_url));
+        kv(&mut out, "requests_per_hour", &self.news.requests_per_hour.to_string());
+        match self.news.enabled {
+            Some(on) => kv(&mut out, "enabled", &on.to_string()),
+            None => out.push_str("# enabled: not set (on while a watch or chat chose \"news\")\n"),
+        }
+
         if self.watches.is_empty() {
             out.push_str("\n# no [[watch]] configured\n");
         }

@@ -549,3 +549,24 @@ fn hook_secrets_come_from_the_file_or_the_environment_and_are_masked() {
     );
     assert_err("[ntfy]\ntokn = \"x\"", &["ntfy", "token"]);
 }
+
+#[test]
+fn news_is_opt_in_and_configured_in_its_own_section() {
+    let c = parse(WATCH).unwrap();
+    assert!(!c.watches[0].alerts.contains(&AlertKind::News), "news is in no default list");
+    assert_eq!(c.news.base_url, "https://api.spaceflightnewsapi.net/v4");
+    assert_eq!((c.news.requests_per_hour, c.news.enabled), (12, None));
+    let c = parse(&format!(
+        "{WATCH}alerts = [\"status\", \"news\"]\n[news]\nbase_url = \"http://127.0.0.1:9/v4/\"\nrequests_per_hour = 6\nenabled = false\n"
+    ))
+    .unwrap();
+    assert_eq!(c.watches[0].alerts, vec![AlertKind::Status, AlertKind::News]);
+    assert_eq!(
+        (c.news.base_url.as_str(), c.news.requests_per_hour, c.news.enabled),
+        ("http://127.0.0.1:9/v4", 6, Some(false))
+    );
+    assert_eq!(parse(&c.render_effective()).unwrap(), c, "check-config output loads back");
+    assert_err("[news]\nrequests_per_hour = 0", &["news.requests_per_hour", "at least 1"]);
+    assert_err("[news]\nbase_url = \"ftp://x\"", &["news.base_url"]);
+    assert_err("[news]\nenable = true", &["enable", "enabled"]);
+}

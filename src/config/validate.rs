@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use toml::Value;
 
 use super::diagnostics::{invalid, show};
-use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawStore, RawWatch};
+use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawNews, RawStore, RawWatch};
 use super::*;
 use crate::rules::QuietHours;
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, format_duration, parse_duration};
@@ -75,8 +75,23 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
         watches.push(watch);
     }
     check_tokens(&watches, &telegram, &discord)?;
+    let news = build_news(raw.news)?;
 
-    Ok(Config { ll2, store, alerts, telegram, discord, webhook, ntfy, log, server, delivery, watches })
+    Ok(Config { ll2, store, alerts, telegram, discord, webhook, ntfy, log, server, delivery, watches, news })
+}
+
+fn build_news(raw: RawNews) -> Result<NewsConfig, ConfigError> {
+    let requests_per_hour = match raw.requests_per_hour {
+        None => DEFAULT_NEWS_REQUESTS_PER_HOUR,
+        Some(n) if n < 1 => return Err(invalid("news.requests_per_hour", format!("must be at least 1, got {n}"))),
+        Some(n) => u32::try_from(n)
+            .map_err(|_| invalid("news.requests_per_hour", format!("must be at most {}, got {n}", u32::MAX)))?,
+    };
+    Ok(NewsConfig {
+        base_url: http_url("news.base_url", raw.base_url.as_deref().unwrap_or(DEFAULT_NEWS_BASE_URL))?,
+        requests_per_hour,
+        enabled: raw.enabled,
+    })
 }
 
 /// A destination whose platform has no token would never be delivered (its
@@ -316,7 +331,7 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
 }
 
 /// What an alert kind in a list may be, for errors.
-const ALERT_KIND_WORDS: &str = "one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\"";
+const ALERT_KIND_WORDS: &str = "one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\", \"news\"";
 
 /// `quiet_hours = "23:00-07:00"`: a local span (`QuietHours`).
 fn quiet_hours(key: &str, value: &Value) -> Result<QuietHours, ConfigError> {

@@ -591,7 +591,9 @@ impl Deliverer {
         let mute = merged.chat && !self.store.is_telegram_channel(&entry.destination)?;
         Ok(Some(ToSend {
             msg: render::message(&merged.seen, merged.timezone, at),
-            mute: mute.then(|| alert.item.id.clone()),
+            // An article about nothing known rides on an item without id:
+            // nothing to mute.
+            mute: mute.then(|| alert.item.id.clone()).filter(|id| !id.id.is_empty()),
             silent: merged.silent,
             mentions: merged.mentions,
             alert: merged.seen,

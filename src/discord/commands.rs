@@ -329,6 +329,7 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
         "silent" => commands::parse("silent", &text("kinds")?.unwrap_or_default()),
         "mute" => commands::parse("mute", &text("name")?.unwrap_or_default()),
         "muted" => Ok(ChatCommand::Muted),
+        "news" => Ok(ChatCommand::News),
         "settings" => Ok(ChatCommand::Settings),
         "unmute" => match text("which")? {
             Some(which) if !which.is_empty() => commands::parse("unmute", &which),
@@ -816,6 +817,7 @@ mod tests {
                 "silent",
                 "mute",
                 "muted",
+                "news",
                 "unmute",
                 "calendar",
                 "settings",
@@ -843,7 +845,11 @@ mod tests {
         assert_eq!(sub[7]["type"], 9, "mention: a role or a member");
         assert!(sub.as_array().unwrap().iter().take(6).all(|o| o["autocomplete"] == true && o["type"] == 3));
         assert_eq!(defs[3]["options"][0]["max_value"], 20);
-        assert_eq!(defs[6]["options"][0]["choices"].as_array().unwrap().len(), 6, "five kinds and all");
+        assert_eq!(
+            defs[6]["options"][0]["choices"].as_array().unwrap().len(),
+            7,
+            "six kinds (news among them) and all"
+        );
     }
 
     #[test]

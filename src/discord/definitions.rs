@@ -13,13 +13,14 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 18] = [
+const EXAMPLES: [(&str, &str); 19] = [
     ("start", "/start"),
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
     ("list", "/list"),
     ("next", "/next count:5 name:SpaceX"),
+    ("news", "/news"),
     ("timezone", "/timezone zone:Europe/Berlin"),
     ("reminders", "/reminders times:24h 1h 10m (or times:off)"),
     ("alerts", "/alerts first:status second:webcast (or first:all)"),
@@ -38,7 +39,7 @@ const EXAMPLES: [(&str, &str); 18] = [
 const EVENTS_DESCRIPTION: &str = "Mirror this channel's subscriptions as the server's scheduled events";
 
 /// The `/alerts` options, each one alert kind chosen from a list.
-pub(super) const ALERT_OPTIONS: [&str; 5] = ["first", "second", "third", "fourth", "fifth"];
+pub(super) const ALERT_OPTIONS: [&str; 6] = ["first", "second", "third", "fourth", "fifth", "sixth"];
 
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),
@@ -118,6 +119,7 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
             string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),
         ),
         CreateCommand::new("muted").description(describe_command("muted")),
+        CreateCommand::new("news").description(describe_command("news")),
         CreateCommand::new("unmute")
             .description(describe_command("unmute"))
             .add_option(string("which", "The number from /muted, or all").required(true).max_length(10)),
@@ -152,7 +154,7 @@ fn alerts_definition() -> CreateCommand {
     for (i, name) in ALERT_OPTIONS.iter().enumerate() {
         let what = if i == 0 { "An alert kind to hear, or all" } else { "Another alert kind to hear" };
         let mut o = CreateCommandOption::new(CommandOptionType::String, *name, what).required(false);
-        for k in AlertKind::ALL {
+        for k in AlertKind::CHOOSABLE {
             o = o.add_string_choice(k.as_str(), k.as_str());
         }
         if i == 0 {

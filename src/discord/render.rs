@@ -58,6 +58,8 @@ pub(crate) mod colours {
     pub(crate) const STATUS: u32 = 0x95A5A6;
     pub(crate) const WEBCAST: u32 = 0xEB459E;
     pub(crate) const REMINDER: u32 = 0x1ABC9C;
+    /// A news article (`news`).
+    pub(crate) const NEWS: u32 = 0x607D8B;
 }
 
 const ELLIPSIS: char = '…';
@@ -83,6 +85,7 @@ pub fn colour(msg: &Message) -> u32 {
         AlertKind::Status => colours::STATUS,
         AlertKind::Webcast => colours::WEBCAST,
         AlertKind::Reminder => colours::REMINDER,
+        AlertKind::News => colours::NEWS,
     }
 }
 

@@ -120,11 +120,12 @@ impl Push {
 
 /// The priority of a loud alert of `kind`: reminders, status changes and
 /// webcasts are what people act on now (high); news of an item and its
-/// date moves are the default.
+/// date moves are the default; articles are read at leisure (low).
 fn priority(kind: AlertKind) -> u8 {
     match kind {
         AlertKind::Reminder | AlertKind::Status | AlertKind::Webcast => 4,
         AlertKind::New | AlertKind::Schedule => 3,
+        AlertKind::News => 2,
     }
 }
 

@@ -130,7 +130,7 @@ fn item(msg: &Message, item: Option<&Item>) -> Value {
 
 /// One change as `{"kind", "from", "to"}`: dates in RFC 3339, statuses by
 /// name, a webcast's URL, a reminder's offset ("1h"), landings as
-/// "success" or "failure".
+/// "success" or "failure", an article by its URL.
 fn change(c: &Change) -> Value {
     let (kind, from, to): (&str, Option<String>, Option<String>) = match c {
         Change::New => ("new", None, None),
@@ -144,6 +144,7 @@ fn change(c: &Change) -> Value {
         }
         Change::Webcast { url, .. } => ("webcast", None, url.clone()),
         Change::Reminder { offset, .. } => ("reminder", None, Some(format_duration(*offset))),
+        Change::News { article } => ("news", None, Some(article.url.clone())),
     };
     json!({ "kind": kind, "from": from, "to": to })
 }

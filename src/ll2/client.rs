@@ -15,13 +15,12 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use super::model::{self, ParseError};
 use crate::config::Ll2Config;
-use crate::errors::error_chain;
+use crate::http_get::{GetError, OriginClient};
 use crate::item::Item;
 use crate::types::{Feed, ItemId, Watermark};
 
@@ -30,14 +29,8 @@ const PAGE_LIMIT: &str = "100";
 /// Ids asked about in one [`Client::confirm_url`] query: one page's worth,
 /// so the answer never needs a second page.
 pub const CONFIRM_MAX: usize = 100;
-/// Wait assumed when a 429 names no time at all.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// A 429 body is only read for its `detail`; it is never large.
-const THROTTLE_BODY_CAP: u64 = 16 * 1024;
 /// Characters of a non-JSON body quoted in the error.
 const SNIPPET_CHARS: usize = 80;
-/// Same-origin redirects followed at most.
-const MAX_REDIRECTS: usize = 5;
 
 /// One page of an LL2 list answer, converted.
 #[derive(Debug, Clone, Default)]
@@ -165,20 +158,17 @@ impl Ll2Error {
 
 /// LL2 HTTP client. Cheap to share behind an `Arc`; holds no per-call state.
 pub struct Client {
-    http: reqwest::Client,
-    base: Url,
+    http: OriginClient,
     events_upcoming: Url,
     launches_upcoming: Url,
     launches_all: Url,
     throttle_url: Url,
-    timeout: Duration,
-    max_body: u64,
 }
 
 /// Shows the base URL only: the inner client's headers hold the key.
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("base_url", &self.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("Client").field("base_url", &self.http.base().as_str()).finish_non_exhaustive()
     }
 }
 
@@ -212,41 +202,21 @@ impl Client {
         }
 
         // reqwest strips `Authorization` on cross-host redirects already;
-        // refusing them outright also keeps a hostile redirect from costing
-        // us a request against someone else's server.
-        let origin = base.origin();
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS || attempt.url().origin() != origin {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        });
-
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tminus/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .timeout(cfg.timeout)
-            .redirect(redirects)
-            .gzip(true)
-            .build()
-            .map_err(|e| config(format!("cannot build the HTTP client: {}", model::sanitize(&error_chain(&e), 300))))?;
+        // the shared client refuses them outright.
+        let http = OriginClient::new(base, headers, cfg.timeout, cfg.max_body_bytes).map_err(config)?;
 
         Ok(Client {
-            http,
             events_upcoming: join("events/upcoming/")?,
             launches_upcoming: join("launches/upcoming/")?,
             launches_all: join("launches/")?,
             throttle_url: join("api-throttle/")?,
-            base,
-            timeout: cfg.timeout,
-            max_body: cfg.max_body_bytes,
+            http,
         })
     }
 
     /// The configured `base_url`, parsed.
     pub fn base_url(&self) -> &Url {
-        &self.base
+        self.http.base()
     }
 
     /// `{base}/{feed}/upcoming/?last_updated__gte=W&ordering=last_updated&limit=100&mode=detailed`
@@ -305,7 +275,7 @@ impl Client {
                     url: url.to_string(),
                     message: format!("`next` {:?} is not a URL: {e}", model::sanitize(&text, 200)),
                 })?;
-                if next.origin() != self.base.origin() {
+                if !self.http.same_origin(&next) {
                     return Err(Ll2Error::ForeignNext { url: next.to_string() });
                 }
                 Some(next)
@@ -352,57 +322,23 @@ impl Client {
         }
     }
 
-    /// GET `url` and return its body, classifying every failure. The outer
-    /// timeout covers connect, headers and the whole body (reqwest's own
-    /// timeout does too; whichever fires first reports `Timeout`).
+    /// GET `url` and return its body, every failure classified as an
+    /// [`Ll2Error`] naming `url`.
     async fn fetch(&self, url: &Url) -> Result<Vec<u8>, Ll2Error> {
-        if url.origin() != self.base.origin() {
-            return Err(Ll2Error::ForeignNext { url: url.to_string() });
-        }
-        match tokio::time::timeout(self.timeout, self.fetch_inner(url)).await {
-            Ok(result) => result,
-            Err(_) => Err(Ll2Error::Timeout { url: url.to_string() }),
-        }
+        self.http.get(url).await.map_err(|e| self.get_error(e, url))
     }
 
-    async fn fetch_inner(&self, url: &Url) -> Result<Vec<u8>, Ll2Error> {
-        let resp = self.http.get(url.clone()).send().await.map_err(|e| transport_error(e, url))?;
-        let status = resp.status();
-        tracing::debug!(%url, status = status.as_u16(), "LL2 answered");
-
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let from_header = retry_after_header(resp.headers());
-            // The body only refines the wait; failing to read it is no reason
-            // to report anything but the throttle.
-            let body = read_capped(resp, THROTTLE_BODY_CAP, url).await.unwrap_or_default();
-            let retry_after = from_header.or_else(|| retry_after_detail(&body)).unwrap_or(DEFAULT_RETRY_AFTER);
-            return Err(Ll2Error::Throttled { url: url.to_string(), retry_after });
+    fn get_error(&self, e: GetError, url: &Url) -> Ll2Error {
+        let url = url.to_string();
+        match e {
+            GetError::Throttled(retry_after) => Ll2Error::Throttled { url, retry_after },
+            GetError::Status(status) => Ll2Error::Status { url, status },
+            GetError::Timeout => Ll2Error::Timeout { url },
+            GetError::Network(message) => Ll2Error::Network { url, message },
+            GetError::TooLarge(limit) => Ll2Error::TooLarge { url, limit },
+            GetError::Foreign => Ll2Error::ForeignNext { url },
         }
-        if !status.is_success() {
-            return Err(Ll2Error::Status { url: url.to_string(), status: status.as_u16() });
-        }
-        if resp.content_length().is_some_and(|len| len > self.max_body) {
-            return Err(Ll2Error::TooLarge { url: url.to_string(), limit: self.max_body });
-        }
-        let body = read_capped(resp, self.max_body, url).await?;
-        tracing::debug!(%url, bytes = body.len(), "LL2 body read");
-        Ok(body)
     }
-}
-
-/// Reads the body chunk by chunk and gives up as soon as it exceeds `cap`,
-/// so a runaway answer cannot exhaust memory. The cap applies to the
-/// decompressed size.
-async fn read_capped(mut resp: reqwest::Response, cap: u64, url: &Url) -> Result<Vec<u8>, Ll2Error> {
-    let hint = resp.content_length().unwrap_or(0).min(cap).min(4 << 20);
-    let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
-    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(e, url))? {
-        if (body.len() + chunk.len()) as u64 > cap {
-            return Err(Ll2Error::TooLarge { url: url.to_string(), limit: cap });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn parse_error(e: ParseError, url: &Url, body: &[u8]) -> Ll2Error {
@@ -413,33 +349,6 @@ fn parse_error(e: ParseError, url: &Url, body: &[u8]) -> Ll2Error {
         },
         ParseError::Shape(message) => Ll2Error::Shape { url: url.to_string(), message },
     }
-}
-
-fn transport_error(e: reqwest::Error, url: &Url) -> Ll2Error {
-    if e.is_timeout() {
-        Ll2Error::Timeout { url: url.to_string() }
-    } else {
-        // The variant names the URL already; reqwest would repeat it.
-        let e = e.without_url();
-        Ll2Error::Network { url: url.to_string(), message: model::sanitize(&error_chain(&e), 300) }
-    }
-}
-
-/// `Retry-After: <seconds>`. The HTTP-date form is not used by DRF.
-fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    text.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// DRF's `{"detail": "Request was throttled. Expected available in 905 seconds."}`.
-fn retry_after_detail(body: &[u8]) -> Option<Duration> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let detail = value.get("detail")?.as_str()?;
-    let rest = &detail[detail.find("available in")? + "available in".len()..];
-    let digits: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    // DRF may print fractional seconds; round up so we never come back early.
-    let secs: f64 = digits.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs(secs.ceil() as u64))
 }
 
 #[cfg(test)]
@@ -492,15 +401,5 @@ mod tests {
         assert!(!e.to_string().contains("sec"), "{e}");
         let c = Client::new(&cfg("https://x/2.3.0", "s3cr3t")).unwrap();
         assert!(!format!("{c:?}").contains("s3cr3t"));
-    }
-
-    #[test]
-    fn throttle_detail_is_parsed() {
-        let body = br#"{"detail":"Request was throttled. Expected available in 905 seconds."}"#;
-        assert_eq!(retry_after_detail(body), Some(Duration::from_secs(905)));
-        let frac = br#"{"detail":"Request was throttled. Expected available in 2.5 seconds."}"#;
-        assert_eq!(retry_after_detail(frac), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after_detail(br#"{"detail":"Slow down."}"#), None);
-        assert_eq!(retry_after_detail(b"<html>"), None);
     }
 }

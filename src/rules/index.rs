@@ -42,7 +42,7 @@ pub struct Index {
     meta: Vec<u8>,
     reminder_of: Vec<u32>,
     /// Per `AlertKind`: a bitmap of the live slots that want it.
-    wants: [Vec<u64>; 5],
+    wants: [Vec<u64>; AlertKind::CHOOSABLE.len()],
     /// Every slot, live or empty, by subscription id.
     by_id: HashMap<SubId, u32>,
     live: usize,
@@ -352,6 +352,12 @@ impl Index {
             self.destinations[slot as usize] = destination;
             self.fill(slot, c, alerts, reminders, horizon);
         }
+    }
+
+    /// Whether some enabled subscription wants alerts of `kind` (the news
+    /// feed polls only while one wants `news`).
+    pub fn wants(&self, kind: AlertKind) -> bool {
+        self.wants[kind as usize].iter().any(|w| *w != 0)
     }
 
     /// Every reminder offset some enabled subscription wants.

@@ -68,6 +68,8 @@ pub struct AppOptions {
     pub on_first_sync: bool,
     /// Reuse a store directory (restart tests).
     pub dir: Option<Arc<tempfile::TempDir>>,
+    /// `[news] base_url` (a fake SNAPI); `None`: the default.
+    pub news_url: Option<String>,
 }
 
 impl AppOptions {
@@ -77,6 +79,7 @@ impl AppOptions {
             watches: vec![default_console_watch(chrono_tz::UTC, vec![])],
             on_first_sync: false,
             dir: None,
+            news_url: None,
         }
     }
 }
@@ -89,6 +92,9 @@ impl App {
         config.store.path = dir.path().join("store");
         config.alerts.on_first_sync = opts.on_first_sync;
         config.watches = opts.watches;
+        if let Some(url) = opts.news_url {
+            config.news.base_url = url;
+        }
         let recorder = Arc::new(Recorder::default());
         let senders = Senders::default().with("console", recorder.clone());
         let app = tminus::app::App::with_senders(config, senders).unwrap();

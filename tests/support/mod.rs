@@ -4,6 +4,7 @@
 //! public surface, not for test helpers `pub` across a test crate.
 //!
 //! - `fake_ll2`: an in-process fake Launch Library 2 server (see its docs).
+//! - `fake_snapi`: a fake Spaceflight News API, in the same style.
 //! - `app`: the tminus pipeline assembled in-process against the fakes.
 //! - `data`: shared test data (the sample launch).
 //! - `binary`: the `tminus` binary with a config for the fake LL2.
@@ -19,6 +20,7 @@ pub mod data;
 pub mod fake_discord;
 pub mod fake_hook;
 pub mod fake_ll2;
+pub mod fake_snapi;
 pub mod fake_telegram;
 pub mod logs;
 pub mod telegram_chat;
