@@ -252,6 +252,7 @@ async fn chat_state(path: &Path) {
         schedule_horizon: Some(Duration::from_secs(5 * 86_400)),
         quiet_hours: Some("23:00-07:00".parse().unwrap()),
         silent: vec![tminus::types::AlertKind::New],
+        style: tminus::types::Style::Card,
     };
     store.put_chat_settings(&tg, &settings).unwrap();
     let item = tminus::types::ItemId::new(tminus::types::ItemKind::Launch, "f059c8f4-1bd8-4c63-a1c6-4a0dbbd5ef2e");

@@ -174,6 +174,7 @@ pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<Ch
         schedule_horizon: svc.defaults.schedule_horizon,
         quiet_hours: None,
         silent: Vec::new(),
+        style: Default::default(),
     }))
 }
 

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::diagnostics::suggest;
 use super::*;
-use crate::types::{AlertKind, Feed, ItemKind, Mention};
+use crate::types::{AlertKind, Feed, ItemKind, Mention, Style};
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -507,4 +507,13 @@ fn watch_quiet_hours_and_silent_kinds_are_validated() {
     assert_err(&format!("{WATCH}quiet_hours = \"25:00-07:00\"\n"), &["watch[0].quiet_hours", "\"25:00\""]);
     assert_err(&format!("{WATCH}quiet_hours = 23\n"), &["watch[0].quiet_hours", "got 23"]);
     assert_err(&format!("{WATCH}silent = [\"launches\"]\n"), &["watch[0].silent[0]", "launches"]);
+}
+
+#[test]
+fn watch_style_is_card_or_messages() {
+    assert_eq!(parse(WATCH).unwrap().watches[0].style, Style::Messages, "the default");
+    assert_eq!(parse(&format!("{WATCH}style = \"card\"\n")).unwrap().watches[0].style, Style::Card);
+    assert_eq!(parse(&format!("{WATCH}style = \"Messages\"\n")).unwrap().watches[0].style, Style::Messages);
+    assert_err(&format!("{WATCH}style = \"cards\"\n"), &["watch[0].style", "\"cards\"", "\"card\" or \"messages\""]);
+    assert_err(&format!("{WATCH}style = 1\n"), &["watch[0].style", "got 1"]);
 }

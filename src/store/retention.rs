@@ -52,12 +52,14 @@ pub struct Pruned {
     /// Calendar sequence rows of items that are gone and dated before the
     /// cutoff (one per item ever seen otherwise).
     pub sequences: usize,
+    /// Live card records not touched since the cutoff.
+    pub cards: usize,
 }
 
 impl Pruned {
     /// Records removed from all trees together.
     pub fn total(&self) -> usize {
-        self.delivered + self.dead_letters + self.reminders + self.alerts + self.items + self.sequences
+        self.delivered + self.dead_letters + self.reminders + self.alerts + self.items + self.sequences + self.cards
     }
 }
 
@@ -111,6 +113,7 @@ impl Store {
             })?,
             items: prune_tree(&self.items, "items", batch, |i: &Item| i.when.is_some_and(|w| w < cutoff))?,
             sequences: self.prune_sequences(cutoff, batch)?,
+            cards: self.prune_cards(cutoff, batch)?,
         })
     }
 
@@ -210,7 +213,10 @@ mod tests {
         // Day 45: days 0..2 go, one record per tree per batch.
         let cutoff = at(45) - chrono::Duration::days(30);
         let first = store.prune(cutoff, 1).unwrap();
-        assert_eq!(first, Pruned { delivered: 1, dead_letters: 1, reminders: 1, alerts: 1, items: 1, sequences: 1 });
+        assert_eq!(
+            first,
+            Pruned { delivered: 1, dead_letters: 1, reminders: 1, alerts: 1, items: 1, sequences: 1, cards: 0 }
+        );
         let mut total = first;
         loop {
             let p = store.prune(cutoff, 1).unwrap();
