@@ -113,6 +113,9 @@ pub(crate) fn moment(alert: &Alert) -> Option<Moment> {
 /// status, with the latest change (`seen`'s changes) below the title.
 pub(crate) fn body(seen: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     let mut msg = render::message(seen, tz, now);
+    // The landings are a detail line of the card already: once is enough.
+    let landings: Vec<String> = msg.details.iter().filter(|f| f.label == "Landing").map(|f| f.value.clone()).collect();
+    msg.changes.retain(|line| !landings.iter().any(|l| l.split("; ").any(|one| one == line)));
     let latest = format!("Latest: {} {}", msg.emoji, msg.headline);
     msg.changes.insert(0, latest);
     let state = seen.item.status.as_ref();
@@ -315,5 +318,10 @@ mod tests {
         assert_eq!(short.headline, "Success");
         assert!(short.details.iter().all(|f| f.label == "Landing") && !short.details.is_empty());
         assert_eq!(reply(Moment::Liftoff, &a).details, [], "liftoff says only that");
+
+        let landed = Change::Landing { results: a.item.details.landings.clone() };
+        let card = body(&alert(a.item.clone(), vec![landed]), chrono_tz::UTC, at(0));
+        assert!(card.changes[0].starts_with("Latest: 🛬"), "{card:?}");
+        assert_eq!(card.changes.len(), 1, "the landing is said once, as a detail: {card:?}");
     }
 }
