@@ -1,6 +1,6 @@
 //! The live card end to end: the fake LL2 → the poller and reminders → the
-//! outbox → the real Telegram sender → the fake Bot API, for a watch with
-//! `style = "card"`. A compressed launch day (a reminder, a video added,
+//! outbox → the real Telegram and Discord (bot and webhook) senders → the
+//! fake servers, for a watch with `style = "card"`. A compressed launch day (a reminder, a video added,
 //! go, live, hold, recycle, liftoff, success, landing) makes at most three
 //! new messages, the rest are edits, and the final card names the result
 //! and the landing. The card survives a restart; a card Telegram no longer
@@ -13,24 +13,30 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
+use support::fake_discord::{FakeDiscord, RecordedRequest, Target};
 use support::fake_ll2::FakeLl2;
 use support::fake_telegram::{Call, FakeTelegram};
 use tminus::config::{Config, Ll2Config, Watch};
 use tminus::deliver::{Sender, Senders};
+use tminus::discord::sender::WebhookSender;
+use tminus::discord::{DiscordSender, SenderConfig};
 use tminus::poller::BudgetWait;
 use tminus::subscriptions::default_console_watch;
 use tminus::telegram::{TelegramLimits, TelegramSender};
-use tminus::types::{Feed, Style};
+use tminus::types::{Feed, Secret, Style};
 
 /// Falcon Heavy | Nancy Grace Roman Space Telescope (to Sun-Earth L2).
 const ROMAN: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
 const CHAT: i64 = 100;
+const CHANNEL: u64 = 200;
+const HOOK: u64 = 300;
 const HOUR: Duration = Duration::from_secs(3600);
 
 struct Env {
     dir: Arc<tempfile::TempDir>,
     ll2: FakeLl2,
     tg: FakeTelegram,
+    dc: FakeDiscord,
     app: tminus::app::App,
 }
 
@@ -40,9 +46,10 @@ impl Env {
     async fn start() -> Env {
         let ll2 = FakeLl2::start().await;
         let tg = FakeTelegram::start().await;
+        let dc = FakeDiscord::builder().token("discord-token").start().await;
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        let app = app(&ll2, &tg, &dir);
-        let mut env = Env { dir, ll2, tg, app };
+        let app = tminus::app::App::with_senders(config(&ll2, &dc, &dir), senders(&tg, &dc)).unwrap();
+        let mut env = Env { dir, ll2, tg, dc, app };
         env.edit_roman(|item| item["net"] = stamp(Utc::now() + chrono::Duration::hours(23)));
         env.poll().await;
         assert!(env.tg.sent().is_empty(), "first sync");
@@ -53,12 +60,12 @@ impl Env {
     /// its lock from a background thread shortly after the last handle is
     /// dropped, so the reopen is retried for a while.
     async fn restarted(self) -> Env {
-        let Env { dir, ll2, tg, app: old } = self;
+        let Env { dir, ll2, tg, dc, app: old } = self;
         drop(old);
         for _ in 0..100 {
-            let config = config(&ll2, &dir);
-            if let Ok(app) = tminus::app::App::with_senders(config, senders(&tg)) {
-                return Env { dir, ll2, tg, app };
+            let config = config(&ll2, &dc, &dir);
+            if let Ok(app) = tminus::app::App::with_senders(config, senders(&tg, &dc)) {
+                return Env { dir, ll2, tg, dc, app };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -103,28 +110,38 @@ impl Env {
     }
 }
 
-/// The app on `dir`'s store, with the card watch and the fake Telegram.
-fn app(ll2: &FakeLl2, tg: &FakeTelegram, dir: &tempfile::TempDir) -> tminus::app::App {
-    tminus::app::App::with_senders(config(ll2, dir), senders(tg)).unwrap()
-}
-
-fn config(ll2: &FakeLl2, dir: &tempfile::TempDir) -> Config {
+/// The card watch to the chat, the channel and the webhook, on `dir`'s store.
+fn config(ll2: &FakeLl2, dc: &FakeDiscord, dir: &tempfile::TempDir) -> Config {
     let mut config = Config::default_config();
     // A launch day polled often: more than the fake's default 15 an hour.
     config.ll2 = Ll2Config { requests_per_hour: 1000, ..ll2.ll2_config() };
     config.store.path = dir.path().join("store");
     config.watches = vec![Watch {
         name: "cards".into(),
-        to: vec![format!("telegram:{CHAT}").parse().unwrap()],
+        to: vec![
+            format!("telegram:{CHAT}").parse().unwrap(),
+            format!("discord:{CHANNEL}").parse().unwrap(),
+            format!("discord-webhook:{}", dc.webhook_url(HOOK, "hooktoken")).parse().unwrap(),
+        ],
         style: Style::Card,
         ..default_console_watch(chrono_tz::UTC, vec![HOUR])
     }];
     config
 }
 
-fn senders(tg: &FakeTelegram) -> Senders {
+fn senders(tg: &FakeTelegram, dc: &FakeDiscord) -> Senders {
     let telegram = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default().scaled(100.0)).unwrap();
-    Senders::default().with("telegram", Arc::new(telegram) as Arc<dyn Sender>)
+    let discord = DiscordSender::new(Secret::new("discord-token"), &dc.api_url(), SenderConfig::default()).unwrap();
+    let webhooks = WebhookSender::new(SenderConfig::default()).unwrap();
+    Senders::default()
+        .with("telegram", Arc::new(telegram) as Arc<dyn Sender>)
+        .with("discord", Arc::new(discord) as Arc<dyn Sender>)
+        .with("discord-webhook", Arc::new(webhooks) as Arc<dyn Sender>)
+}
+
+/// The id of the message a Discord post created.
+fn created(post: &RecordedRequest) -> String {
+    post.answer["id"].as_str().expect("a message object").to_string()
 }
 
 fn stamp(t: DateTime<Utc>) -> Value {
@@ -223,4 +240,69 @@ async fn a_card_that_cannot_be_edited_is_replaced() {
     env.poll().await;
     assert_eq!(env.sends().len(), 2);
     assert!(env.card(second).contains("Go for Launch"), "{}", env.card(second));
+}
+
+/// The text of a Discord message's embeds.
+fn embed(message: &Value) -> String {
+    message["embeds"].to_string()
+}
+
+#[tokio::test]
+async fn discord_gets_one_card_edited_in_place_and_replies_to_it() {
+    let mut env = Env::start().await;
+    env.remind().await;
+    env.edit_roman(|i| i["status"] = status(5, "On Hold", "Hold"));
+    env.poll().await;
+    env.edit_roman(|i| i["status"] = status(6, "Launch in Flight", "In Flight"));
+    env.poll().await;
+    env.edit_roman(|i| i["status"] = status(3, "Launch Successful", "Success"));
+    env.poll().await;
+    env.edit_roman(|i| {
+        for stage in i["rocket"]["launcher_stage"].as_array_mut().unwrap() {
+            stage["landing"]["success"] = json!(true);
+        }
+    });
+    env.poll().await;
+
+    for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK)] {
+        let posts = env.dc.posts(target);
+        assert_eq!(posts.len(), 3, "{target:?}: card, liftoff, success: {posts:#?}");
+        let card = created(&posts[0]);
+        let edits = env.dc.edits(target);
+        assert_eq!(edits.len(), 4, "{target:?}: hold, liftoff, success, landing");
+        assert!(edits.iter().all(|e| e.path.ends_with(&format!("/messages/{card}"))), "{edits:#?}");
+        assert!(edits.iter().all(|e| e.body.get("flags").is_none()), "an edit carries no notification flags");
+        let last = env.dc.message(&card).unwrap();
+        assert!(embed(&last).contains("Launch Successful") && embed(&last).contains("landed ✅"), "{last}");
+        assert!(embed(&posts[1].body).contains("Liftoff!") && embed(&posts[2].body).contains("Success"));
+        if target == Target::Channel(CHANNEL) {
+            for reply in &posts[1..] {
+                assert_eq!(reply.body["message_reference"]["message_id"], json!(card), "a reply to the card");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_discord_card_is_replaced() {
+    let mut env = Env::start().await;
+    env.remind().await;
+    for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK)] {
+        env.dc.delete_message(&created(&env.dc.posts(target)[0]));
+    }
+    env.edit_roman(|i| i["status"] = status(5, "On Hold", "Hold"));
+    env.poll().await;
+    for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK)] {
+        let posts = env.dc.posts(target);
+        assert_eq!(posts.len(), 2, "{target:?}: a new card after 10008: {:#?}", env.dc.requests_to(target));
+        assert!(embed(&posts[1].body).contains("On Hold"), "{}", posts[1].body);
+    }
+    assert_eq!(env.app.store.subscriptions().unwrap().iter().filter(|s| s.enabled).count(), 3, "nothing disabled");
+    env.edit_roman(|i| i["status"] = status(1, "Go for Launch", "Go"));
+    env.poll().await;
+    for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK)] {
+        let card = created(&env.dc.posts(target)[1]);
+        assert_eq!(env.dc.posts(target).len(), 2);
+        assert!(embed(&env.dc.message(&card).unwrap()).contains("Go for Launch"));
+    }
 }

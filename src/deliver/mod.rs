@@ -109,6 +109,18 @@ pub enum SendError {
     },
 }
 
+impl EditError {
+    /// The failure as a send's: a send cannot meet a gone message (a
+    /// reply's target that is gone is not an error), so `Gone` here is a
+    /// request the platform refused as malformed.
+    pub fn into_send(self) -> SendError {
+        match self {
+            EditError::Failed(e) => e,
+            EditError::Gone { reason } => SendError::Rejected { reason },
+        }
+    }
+}
+
 /// One platform's way of sending a rendered message.
 pub trait Sender: Send + Sync {
     /// Sends an alert to `dest` once, with what its subscription adds (see
