@@ -21,9 +21,11 @@ use tminus::deliver::{Sender, Senders};
 use tminus::discord::sender::WebhookSender;
 use tminus::discord::{DiscordSender, SenderConfig};
 use tminus::poller::BudgetWait;
+use tminus::rules::{Filter, Origin, SubId, Subscription};
+use tminus::store::ChatSettings;
 use tminus::subscriptions::default_console_watch;
 use tminus::telegram::{TelegramLimits, TelegramSender};
-use tminus::types::{Feed, Secret, Style};
+use tminus::types::{AlertKind, ChatId, Destination, Feed, Secret, Style};
 
 /// Falcon Heavy | Nancy Grace Roman Space Telescope (to Sun-Earth L2).
 const ROMAN: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
@@ -305,4 +307,37 @@ async fn a_deleted_discord_card_is_replaced() {
         assert_eq!(env.dc.posts(target).len(), 2);
         assert!(embed(&env.dc.message(&card).unwrap()).contains("Go for Launch"));
     }
+}
+
+#[tokio::test]
+async fn a_chat_s_own_style_decides_when_its_subscription_takes_part() {
+    let mut env = Env::start().await;
+    const OTHER: i64 = 101;
+    let settings = |style| ChatSettings {
+        timezone: chrono_tz::UTC,
+        reminders: vec![],
+        alerts: AlertKind::ALL.to_vec(),
+        schedule_horizon: None,
+        quiet_hours: None,
+        silent: vec![],
+        style,
+    };
+    // CHAT has the card watch and a subscription of its own, with the
+    // chat's style "messages"; OTHER only its own, with "card".
+    for (chat, style) in [(CHAT, Style::Messages), (OTHER, Style::Card)] {
+        let dest = Destination::Telegram(ChatId(chat));
+        let id = SubId(env.app.store.next_id().unwrap());
+        env.app.subs.put(&Subscription::new(id, dest.clone(), Filter::default(), Origin::Chat)).unwrap();
+        env.app.store.put_chat_settings(&dest, &settings(style)).unwrap();
+    }
+    env.edit_roman(|i| i["status"] = status(5, "On Hold", "Hold"));
+    env.poll().await;
+    env.edit_roman(|i| i["status"] = status(1, "Go for Launch", "Go"));
+    env.poll().await;
+    assert_eq!(env.tg.sent_to(CHAT).len(), 2, "the chat said messages: one per alert");
+    let other = env.tg.sent_to(OTHER);
+    assert_eq!(other.len(), 1, "the chat said card: {other:?}");
+    let card = other[0].message_id.unwrap();
+    assert!(env.tg.message_text(OTHER, card).unwrap().contains("Go for Launch"), "edited");
+    assert_eq!(env.dc.posts(Target::Channel(CHANNEL)).len(), 1, "the watch's card elsewhere");
 }

@@ -144,6 +144,19 @@ mod tests {
     }
 
     #[test]
+    fn a_config_watch_asking_for_the_card_is_named() {
+        let a = alert();
+        let card = |id, origin| sub(id, origin, &AlertKind::ALL).with_style(Style::Card);
+        let watch_card = |subs: &[Subscription]| merge(&a, SubId(1), subs, None, Utc::now()).unwrap().watch_card;
+        assert!(watch_card(&[sub(1, watch(), &AlertKind::ALL), card(2, watch())]), "any watch there says card");
+        assert!(!watch_card(&[sub(1, watch(), &AlertKind::ALL)]));
+        // A chat's own style lives in its settings, not on its subscriptions.
+        assert!(!watch_card(&[card(1, Origin::Chat)]));
+        // A watch that does not want the alert has no say.
+        assert!(!watch_card(&[sub(1, watch(), &AlertKind::ALL), Subscription { enabled: false, ..card(2, watch()) }]));
+    }
+
+    #[test]
     fn only_enabled_selecting_subscriptions_take_part() {
         let a = alert();
         let lead = sub(1, Origin::Chat, &[AlertKind::Status]);

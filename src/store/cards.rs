@@ -74,3 +74,41 @@ impl Store {
         Ok(doomed.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::AlertId;
+    use crate::rules::SubId;
+    use crate::store::{Batch, OutboxEntry};
+    use crate::types::{ChatId, ItemKind};
+
+    #[test]
+    fn a_card_lands_with_its_confirmation_and_ages_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let dest = Destination::Telegram(ChatId(7));
+        let item = ItemId::new(ItemKind::Launch, "x");
+        let entry = OutboxEntry {
+            alert: AlertId(1),
+            sub: SubId(1),
+            destination: dest.clone(),
+            enqueued_at: Utc::now(),
+            attempts: 0,
+            not_before: None,
+        };
+        store.apply(&Batch { deliveries: vec![entry.clone()], ..Batch::default() }).unwrap();
+        let (key, _) = store.pending(10).unwrap().remove(0);
+        let at = Utc::now();
+        let record = Delivered { alert: entry.alert, sub: entry.sub, destination: dest.clone(), message_id: None, at };
+        let card = CardRecord { message_id: "42".into(), at };
+        store.complete_with_card(key, &record, &item, &card).unwrap();
+        assert_eq!(store.outbox_len(), 0);
+        assert_eq!(store.delivered().unwrap().len(), 1);
+        assert_eq!(store.card(&dest, &item).unwrap(), Some(card));
+        assert_eq!(store.card(&Destination::Telegram(ChatId(8)), &item).unwrap(), None, "per destination");
+        assert_eq!(store.prune_cards(at - chrono::Duration::days(1), 10).unwrap(), 0, "recent");
+        assert_eq!(store.prune_cards(at + chrono::Duration::seconds(1), 10).unwrap(), 1);
+        assert_eq!(store.card(&dest, &item).unwrap(), None);
+    }
+}
