@@ -562,24 +562,14 @@ impl Deliverer {
                 self.bury(key, &entry, &reason, DeliveryOutcome::Dead, now, &mut stats)?;
                 continue;
             }
-            let extras = AlertExtras {
-                mute: send.mute.as_ref(),
-                mentions: &send.mentions,
-                silent: send.silent,
-                ..AlertExtras::default()
-            };
             // Held until the outcome is durable: the window bounds what a
             // kill can leave sent but unrecorded.
             let window = self.windows.of(entry.destination.platform(), self.config.window);
             let _slot = window.acquire_owned().await;
-            let (outcome, card) = match &send.card {
-                Some(c) => card::deliver(&*sender, &entry.destination, c, &send.msg, extras).await,
-                None => (sender.send_alert(&entry.destination, &send.msg, extras).await, None),
-            };
-            let card = card.map(|message_id| (send.item.clone(), CardRecord { message_id, at: now }));
-            let delivered = outcome.is_ok();
+            let outcome = transmit(&*sender, &entry.destination, &send, now).await;
+            let delivered = outcome.0.is_ok();
             let retried_before = stats.retried;
-            self.settle(key, entry, (outcome, card), now, &mut stats, &mut pause)?;
+            self.settle(key, entry, outcome, now, &mut stats, &mut pause)?;
             if delivered {
                 // Durable before the next send: a kill can then repeat at
                 // most the message in flight.
@@ -836,6 +826,28 @@ struct ToSend {
     item: ItemId,
     /// A live card to send or edit, with `msg` as the card (`card.rs`).
     card: Option<CardSend>,
+}
+
+/// Sends `send` to `dest`: the alert's message, or a live card to send or
+/// edit (`card.rs`). With the outcome, the card record to write with the
+/// confirmation, when there is a card.
+async fn transmit(
+    sender: &dyn Sender,
+    dest: &Destination,
+    send: &ToSend,
+    now: DateTime<Utc>,
+) -> (Result<Sent, SendError>, Option<(ItemId, CardRecord)>) {
+    let extras = AlertExtras {
+        mute: send.mute.as_ref(),
+        mentions: &send.mentions,
+        silent: send.silent,
+        ..AlertExtras::default()
+    };
+    let (outcome, card) = match &send.card {
+        Some(c) => card::deliver(sender, dest, c, &send.msg, extras).await,
+        None => (sender.send_alert(dest, &send.msg, extras).await, None),
+    };
+    (outcome, card.map(|message_id| (send.item.clone(), CardRecord { message_id, at: now })))
 }
 
 /// The pause after one more refusal of `dest` an admin can fix: a new one,

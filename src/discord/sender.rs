@@ -23,6 +23,13 @@
 //!   as `SendError::Transient`; a `global: true` 429 pauses every route of
 //!   the limiter for that long.
 //!
+//! Live cards (`deliver::card`): both senders edit what they posted (bot:
+//! `PATCH /channels/{c}/messages/{m}`, webhook: `PATCH
+//! /webhooks/{id}/{token}/messages/{m}`, ids from `wait=true`) on the same
+//! request path; Unknown Message (10008) and 50005 on an edit mean the card
+//! is gone (`EditError::Gone`), never a disabled subscription. The bot's
+//! short card messages reply to the card (`message_reference`).
+//!
 //! Secrets: the bot token and the webhook URL never appear in an error or a
 //! log line. Routes are logged as `channel ID` / `webhook ID`; reqwest
 //! errors are stripped of their URL and every text that leaves this module

@@ -20,6 +20,12 @@
 //! moves, retries or dead-letters. Refusals an admin can fix (no right to
 //! post, a closed topic) are `Paused`; a bot blocked or kicked, a chat or
 //! topic deleted are `Permanent`. Every error string is token-redacted.
+//!
+//! Live cards (`deliver::card`): a card is always a text message (the
+//! picture as its link preview), edited with `editMessageText`; "message is
+//! not modified" is success, a message Telegram no longer lets us edit is
+//! `EditError::Gone`. A card's short message replies to it
+//! (`reply_parameters`, sent even if the card is gone).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -283,11 +289,11 @@ impl TelegramSender {
         let (mute, silent) = (extras.mute, extras.silent);
         let chat = &to.key;
         let keyboard = keyboard(msg, mute);
-        let image = msg.image.as_deref().and_then(http_url);
         // A live card is text with the picture as its preview: it grows
         // with the day past a caption's 1024 characters, and one kind of
         // message keeps its edits to one method (editMessageText).
-        let photo = image.as_ref().filter(|_| carries_photo(msg) && !extras.card);
+        let image = msg.image.as_deref().filter(|_| carries_photo(msg) || extras.card).and_then(http_url);
+        let photo = image.as_ref().filter(|_| !extras.card);
         if let Some(img) = photo
             && let Some(cap) = caption(msg)
         {
