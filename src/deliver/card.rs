@@ -23,7 +23,11 @@
 //! Flight), the result (Success / Failure / Partial failure, with the
 //! landings known then). It is loud unless the destination's loudness
 //! rules make the alert silent. So a launch day costs at most one card,
-//! one reply per reminder, liftoff and the result.
+//! one reply per reminder, liftoff and the result. A new card (the first,
+//! or one replacing a card that cannot be edited) is loud only when its
+//! alert is one of those moments (a reminder that starts the card is its
+//! loud message); started by a webcast or status change, it comes without
+//! a sound, like the edits it stands for.
 //!
 //! **Durability.** The card's message id is written with the delivery's
 //! confirmation in one transaction (`Store::complete_with_card`), so a
@@ -52,8 +56,12 @@ pub(crate) const CARD_HORIZON: chrono::Duration = chrono::Duration::hours(24);
 pub(crate) enum Plan {
     /// Not a card: the alert's own message.
     Message,
-    /// Send the card (the first of this launch here).
-    NewCard,
+    /// Send the card (the first of this launch here), loud only when the
+    /// alert carries a loud moment.
+    NewCard {
+        /// The loud moment this alert carries, if any.
+        moment: Option<Moment>,
+    },
     /// Edit the card `message_id`, then send `reply` as an answer to it.
     Edit {
         /// The card's message.
@@ -84,7 +92,7 @@ pub(crate) fn plan(style: Style, editable: bool, alert: &Alert, card: Option<&Ca
         return Plan::Edit { message_id: card.message_id.clone(), reply: moment(alert) };
     }
     match alert.item.when {
-        Some(t0) if t0 - now <= CARD_HORIZON => Plan::NewCard,
+        Some(t0) if t0 - now <= CARD_HORIZON => Plan::NewCard { moment: moment(alert) },
         _ => Plan::Message,
     }
 }
@@ -189,6 +197,9 @@ pub(crate) struct CardSend {
     pub(crate) edit: Option<String>,
     /// The short loud reply after an edit.
     pub(crate) reply: Option<Message>,
+    /// The alert carries a loud moment: a new card makes a sound (unless
+    /// the destination's loudness rules say silent).
+    pub(crate) loud: bool,
 }
 
 /// Carries out `card` for `dest` with `body` (the card) through `sender`.
@@ -219,6 +230,7 @@ pub(crate) async fn deliver(
             Err(EditError::Failed(e)) => return (Err(e), None),
         }
     }
+    let as_card = AlertExtras { silent: extras.silent || !card.loud, ..as_card };
     match sender.send_alert(dest, body, as_card).await {
         Ok(sent) => {
             let id = sent.message_id.clone();
@@ -236,6 +248,8 @@ mod tests {
     use crate::detect::AlertId;
     use crate::detect::tests::sample_launch;
     use crate::item::{Item, Named};
+
+    const HOUR: Duration = Duration::from_secs(3600);
 
     fn named(id: i64, name: &str) -> Option<Named> {
         Some(Named { id: Some(id), name: name.into(), abbrev: None })
@@ -261,8 +275,12 @@ mod tests {
     fn a_card_starts_within_a_day_of_t0_and_is_edited_after() {
         let webcast = alert(sample_launch(), vec![Change::Webcast { went_live: false, url: None }]);
         assert_eq!(plan(Style::Card, true, &webcast, None, at(25)), Plan::Message, "the day before: messages");
-        assert_eq!(plan(Style::Card, true, &webcast, None, at(23)), Plan::NewCard);
-        assert_eq!(plan(Style::Card, true, &webcast, None, at(-1)), Plan::NewCard, "after T-0 too");
+        let new_card = Plan::NewCard { moment: None };
+        assert_eq!(plan(Style::Card, true, &webcast, None, at(23)), new_card);
+        assert_eq!(plan(Style::Card, true, &webcast, None, at(-1)), new_card, "after T-0 too");
+        let reminder = alert(sample_launch(), vec![Change::Reminder { offset: HOUR, when: Utc::now() }]);
+        let loud_card = Plan::NewCard { moment: Some(Moment::Reminder(HOUR)) };
+        assert_eq!(plan(Style::Card, true, &reminder, None, at(1)), loud_card, "a reminder starts a loud card");
         let edit = plan(Style::Card, true, &webcast, Some(&card("7")), at(25));
         assert_eq!(edit, Plan::Edit { message_id: "7".into(), reply: None }, "a card once made stays");
         assert_eq!(plan(Style::Messages, true, &webcast, Some(&card("7")), at(1)), Plan::Message);

@@ -669,10 +669,13 @@ impl Deliverer {
         let (seen, tz) = (&merged.seen, merged.timezone);
         Ok(match card::plan(style, sender.can_edit(), seen, record.as_ref(), at) {
             card::Plan::Message => (render::message(seen, tz, at), None),
-            card::Plan::NewCard => (card::body(seen, tz, at), Some(CardSend { edit: None, reply: None })),
-            card::Plan::Edit { message_id, reply } => {
-                let reply = reply.map(|m| card::reply(m, seen));
-                (card::body(seen, tz, at), Some(CardSend { edit: Some(message_id), reply }))
+            card::Plan::NewCard { moment } => {
+                (card::body(seen, tz, at), Some(CardSend { edit: None, reply: None, loud: moment.is_some() }))
+            }
+            card::Plan::Edit { message_id, reply: moment } => {
+                let reply = moment.map(|m| card::reply(m, seen));
+                let loud = moment.is_some();
+                (card::body(seen, tz, at), Some(CardSend { edit: Some(message_id), reply, loud }))
             }
         })
     }
