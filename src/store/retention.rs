@@ -1,6 +1,6 @@
 //! Retention: removes what is only history once it is older than the
 //! configured age (`[store] retention`) — delivered records, dead letters,
-//! reminder marks, alerts no pending outbox entry refers to, and snapshots
+//! reminder marks, live card ids not touched since, alerts no pending outbox entry refers to, and snapshots
 //! of items whose date is that far in the past (long gone from LL2's
 //! upcoming lists). Each call removes at most `batch` records per tree so
 //! the background task never holds the store for long.
