@@ -1,9 +1,10 @@
 //! Retention: removes what is only history once it is older than the
 //! configured age (`[store] retention`) — delivered records, dead letters,
-//! reminder marks, live card ids not touched since, alerts no pending outbox entry refers to, and snapshots
-//! of items whose date is that far in the past (long gone from LL2's
-//! upcoming lists). Each call removes at most `batch` records per tree so
-//! the background task never holds the store for long.
+//! reminder marks, live card ids not touched since, alerts no pending
+//! outbox entry refers to, and snapshots of items whose date is that far
+//! in the past (long gone from LL2's upcoming lists). Each call removes at
+//! most `batch` records per tree so the background task never holds the
+//! store for long.
 //!
 //! It must not touch the outbox, subscriptions, chat settings, feed state
 //! or the request log, and never an alert a pending delivery needs. The
