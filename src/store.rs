@@ -52,12 +52,14 @@ use crate::types::{AlertKind, Destination, Feed, GuildId, ItemId, ItemKind, Wate
 use fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 
 mod calendar;
+mod cards;
 mod listing;
 mod manage;
 mod news;
 mod owner;
 mod retention;
 pub use calendar::{EventSpec, GuildEvent, Schedule, Sequenced};
+pub use cards::CardRecord;
 pub use manage::ManagedChat;
 pub use news::{KEEP_ARTICLES, NewsBatch};
 pub use owner::PID_FILE;
@@ -261,6 +263,9 @@ pub struct ChatSettings {
     /// Alert kinds sent without a sound (`/silent`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub silent: Vec<AlertKind>,
+    /// Card or messages on launch day (`/style`).
+    #[serde(default, skip_serializing_if = "crate::types::Style::is_messages")]
+    pub style: crate::types::Style,
 }
 
 fn all_alert_kinds() -> Vec<AlertKind> {
@@ -353,6 +358,8 @@ pub struct Store {
     delivered: sled::Tree,
     dead: sled::Tree,
     reminders: sled::Tree,
+    /// `destination key \0 item key` → `CardRecord` (`store/cards.rs`).
+    cards: sled::Tree,
     /// Calendar state: per-item SEQUENCE, private feed tokens and the
     /// Discord scheduled events the bot created (see `crate::calendar`).
     calendar: CalendarTrees,
@@ -437,6 +444,7 @@ impl Store {
             delivered: db.open_tree("delivered")?,
             dead: db.open_tree("dead_letters")?,
             reminders: db.open_tree("reminders_sent")?,
+            cards: db.open_tree("cards")?,
             calendar: CalendarTrees {
                 sequences: db.open_tree("calendar_sequences")?,
                 tokens: db.open_tree("calendar_tokens")?,

@@ -19,7 +19,7 @@ use crate::config::Watch;
 use crate::item::Item;
 use crate::rules::{Filter, Index, Origin, SubId, Subscription};
 use crate::store::{DestinationPause, Mute, Store, StoreError};
-use crate::types::{AlertKind, ChatId, Destination, ItemId};
+use crate::types::{AlertKind, ChatId, Destination, ItemId, Style};
 
 /// Proof that a subscription write comes through this API. The store's
 /// subscription writes require one and only this module can make one: a
@@ -297,7 +297,8 @@ impl Subscriptions {
                     .with_timezone(w.timezone)
                     .with_schedule_horizon(w.schedule_horizon)
                     .with_mentions(if is_discord(dest) { w.mentions.clone() } else { Vec::new() })
-                    .with_loudness(w.quiet_hours, w.silent.clone());
+                    .with_loudness(w.quiet_hours, w.silent.clone())
+                    .with_style(w.style);
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless
@@ -370,6 +371,7 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         mentions: vec![],
         quiet_hours: None,
         silent: vec![],
+        style: Style::Messages,
     }
 }
 

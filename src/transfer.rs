@@ -1,7 +1,7 @@
 //! Export and import of chat-made state (`tminus export [FILE]`,
 //! `tminus import FILE`): the subscriptions made with chat commands (their
 //! destinations, filters, alert kinds, reminders, timezone, horizon, quiet
-//! hours, silent kinds and whether they are enabled), each chat's settings, the items it muted and
+//! hours, silent kinds and whether they are enabled), each chat's settings (its `/style` too), the items it muted and
 //! its private calendar link token, as versioned JSON,
 //! for backups and moves to a new machine or store.
 //!
@@ -256,6 +256,7 @@ mod tests {
             schedule_horizon: None,
             quiet_hours: None,
             silent: vec![AlertKind::News],
+            style: crate::types::Style::Card,
         };
         let export = Export {
             format: FORMAT.into(),

@@ -745,3 +745,49 @@ mod tests {
         assert_eq!(w.to_query(), "2025-08-26T01:06:39Z");
     }
 }
+
+/// How a destination hears about a launch on its launch day (`style`
+/// per watch, `/style` per chat): a message per alert, or one live card
+/// edited in place (see `deliver::card`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Style {
+    /// One message per alert.
+    #[default]
+    Messages,
+    /// From the first alert within 24 h of T-0, one card per launch,
+    /// edited as it changes; only reminders, liftoff and the result add a
+    /// short reply.
+    Card,
+}
+
+impl Style {
+    /// The name used in the config, commands and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Style::Messages => "messages",
+            Style::Card => "card",
+        }
+    }
+
+    /// Whether it is the default (records leave it out).
+    pub fn is_messages(&self) -> bool {
+        *self == Style::Messages
+    }
+}
+
+impl fmt::Display for Style {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Style {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Style::Messages, Style::Card]
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown style {s:?} (expected \"card\" or \"messages\")"))
+    }
+}

@@ -307,3 +307,18 @@ fn hook_urls_are_refused_over_plain_http_to_another_host() {
     );
     assert_bad_config("[[watch]]\nname = \"h\"\nto = [\"ntfy:https://ntfy.sh\"]\n", &["watch[0].to[0]", "topic"]);
 }
+
+#[test]
+fn the_watch_style_is_checked_and_shown() {
+    let out = check_config(&format!("{WATCH}style = \"card\"\n"), &[]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stdout.contains("style = \"card\""), "{}", out.stdout);
+    let plain = check_config(WATCH, &[]);
+    assert!(!plain.stdout.contains("style ="), "the default is left out:\n{}", plain.stdout);
+    assert_bad_config(&format!("{WATCH}style = \"cards\"\n"), &["watch[0].style", "\"card\" or \"messages\""]);
+    // The shipped example is valid.
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml")).unwrap();
+    let example = shipped.lines().find_map(|l| l.strip_prefix("# ").filter(|l| l.starts_with("style =")));
+    let out = check_config(&format!("{WATCH}{}\n", example.expect("config.toml shows a style example")), &[]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+}

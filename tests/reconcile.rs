@@ -18,7 +18,7 @@ use tminus::item::Item;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::Store;
 use tminus::subscriptions::{Reconciled, Subscriptions};
-use tminus::types::{AlertKind, ChannelId, ChatId, Destination, Feed, ItemKind, Secret};
+use tminus::types::{AlertKind, ChannelId, ChatId, Destination, Feed, ItemKind, Secret, Style};
 
 const H: Duration = Duration::from_secs(3600);
 
@@ -62,6 +62,7 @@ fn watch(name: &str, to: &[&str]) -> Watch {
         mentions: vec![],
         quiet_hours: None,
         silent: vec![],
+        style: Style::Messages,
     }
 }
 
@@ -230,6 +231,17 @@ fn changed_quiet_hours_or_silent_kinds_is_a_change() {
     assert_eq!(after.quiet_hours.map(|q| q.to_string()).as_deref(), Some("23:00-07:00"));
     assert_eq!(after.silent, [AlertKind::Schedule]);
     assert_eq!(subs.reconcile(std::slice::from_ref(&quiet)).unwrap(), rec(0, 0, 0, 1));
+}
+
+#[test]
+fn a_watch_style_reaches_its_subscriptions_on_reconcile() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    subs.reconcile(&[esa_flybys()]).unwrap();
+    assert_eq!(find(&subs, "esa flybys", &Destination::Console).style, Style::Messages);
+    let card = Watch { style: Style::Card, ..esa_flybys() };
+    assert_eq!(subs.reconcile(std::slice::from_ref(&card)).unwrap(), rec(0, 1, 0, 0));
+    assert_eq!(find(&subs, "esa flybys", &Destination::Console).style, Style::Card);
 }
 
 #[test]

@@ -71,7 +71,17 @@ async fn settings_keyboard_presses_edit_in_place_and_take_effect() {
     let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 🌙 23:00-07:00")).await;
     find(&keys, "▫️ 🌙 23:00-07:00");
     assert_eq!(quiet(&h), None);
+    // The live card: the 🪧 button turns it on, then off; /style shows it.
+    let style =
+        |h: &TelegramChat| h.app.store.chat_settings(&Destination::Telegram(ChatId(ALICE))).unwrap().unwrap().style;
+    let (toast, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ 🪧 live card")).await;
+    assert!(toast.contains("Style: card"), "{toast}");
+    assert_eq!(style(&h), tminus::types::Style::Card);
+    let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 🪧 live card")).await;
+    assert_eq!(style(&h), tminus::types::Style::Messages);
     assert_eq!(h.tg.sent_to(ALICE).len(), sends, "nothing new was posted");
+    let shown = h.command(ALICE, ALICE, "/style").await.text.unwrap();
+    assert!(shown.contains("Style here: messages") && shown.contains("/style card"), "{shown}");
 
     // Changed elsewhere: an old button is not applied, the keyboard is refreshed.
     let old = find(&keys, "▫️ 24h");
@@ -90,6 +100,7 @@ async fn settings_keyboard_presses_edit_in_place_and_take_effect() {
     let (toast, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "❌ #1")).await;
     assert!(toast.contains("Removed"), "{toast}");
     assert!(keys.iter().all(|(l, _)| !l.starts_with('❌')));
+    find(&keys, "▫️ 🪧 live card");
     assert!(h.app.store.subscriptions_of(&Destination::Telegram(ChatId(ALICE))).unwrap().is_empty());
 }
 

@@ -16,7 +16,7 @@ use crate::item::Item;
 use crate::rules::{Filter, Origin, QuietHours, SubId, Subscription};
 use crate::store::{ChatSettings, DestinationPause, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{AlertKind, Destination, Mention, format_duration};
+use crate::types::{AlertKind, Destination, Mention, Style, format_duration};
 
 /// The chat a command came from and what its sender may do.
 #[derive(Debug, Clone)]
@@ -152,6 +152,12 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Quiet(None) | ChatCommand::Silent(None) => chat.loudness(),
         ChatCommand::Quiet(Some(q)) => chat.set_quiet(q)?,
         ChatCommand::Silent(Some(kinds)) => chat.set_silent(kinds)?,
+        ChatCommand::Style(None) => Reply::public(format!(
+            "Style here: {}. Change with /style card (one live card per launch on its day, edited as it \
+             changes; only reminders, liftoff and the result add a message) or /style messages.",
+            self_style(chat.settings.style)
+        )),
+        ChatCommand::Style(Some(style)) => chat.set_style(style)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
         ChatCommand::News => chat.news()?,
@@ -174,6 +180,7 @@ pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<Ch
         schedule_horizon: svc.defaults.schedule_horizon,
         quiet_hours: None,
         silent: Vec::new(),
+        style: Default::default(),
     }))
 }
 
@@ -341,6 +348,13 @@ impl Chat<'_> {
         Ok(Reply::private(format!("🌙 Quiet hours: {}.", describe_quiet(quiet_hours, self.settings.timezone))))
     }
 
+    fn set_style(&self, style: Style) -> Result<Reply, StoreError> {
+        // The style lives in the chat's settings only (`deliver::card`
+        // reads it there): its subscriptions stay as they are.
+        self.save(ChatSettings { style, ..self.settings.clone() }, |_| {})?;
+        Ok(Reply::private(format!("🪧 Style: {}.", self_style(style))))
+    }
+
     fn set_silent(&self, kinds: Vec<AlertKind>) -> Result<Reply, StoreError> {
         let reply = Reply::private(format!("🔈 Sent without a sound: {}.", describe_silent(&kinds)));
         self.save(ChatSettings { silent: kinds.clone(), ..self.settings.clone() }, |s| s.silent = kinds.clone())?;
@@ -464,6 +478,14 @@ impl Chat<'_> {
             self.svc.subs.put(&s)?;
         }
         Ok(())
+    }
+}
+
+/// A style in words, for replies.
+fn self_style(style: Style) -> &'static str {
+    match style {
+        Style::Card => "card (one live card per launch on its day)",
+        Style::Messages => "messages (one per alert)",
     }
 }
 

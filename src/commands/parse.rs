@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
 use crate::directory::Dimension;
 use crate::rules::{Filter, QuietHours};
-use crate::types::{AlertKind, ItemKind, Mention, parse_duration};
+use crate::types::{AlertKind, ItemKind, Mention, Style, parse_duration};
 
 /// One parsed chat command.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,8 @@ pub enum ChatCommand {
     /// `None`: show; `Some(kinds)`: the kinds sent without a sound (empty:
     /// none).
     Silent(Option<Vec<AlertKind>>),
+    /// `None`: show; `Some(style)`: a live card or messages on launch day.
+    Style(Option<Style>),
     /// Mute the upcoming item with this name.
     Mute(String),
     /// List the chat's mutes.
@@ -90,6 +92,7 @@ impl ChatCommand {
             ChatCommand::Horizon(h) => h.is_some(),
             ChatCommand::Quiet(q) => q.is_some(),
             ChatCommand::Silent(s) => s.is_some(),
+            ChatCommand::Style(s) => s.is_some(),
             ChatCommand::Mute(_) | ChatCommand::Unmute(_) => true,
             ChatCommand::Calendar { reset } => *reset,
             _ => false,
@@ -158,6 +161,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "horizon" => parse_horizon(args).map(ChatCommand::Horizon),
         "quiet" => parse_quiet(args).map(ChatCommand::Quiet),
         "silent" => parse_silent(args).map(ChatCommand::Silent),
+        "style" => parse_style(args).map(ChatCommand::Style),
         "mute" => match args.trim() {
             "" => Err(CommandError::Usage(
                 "Use: /mute NAME (part of the name is enough), or press 🔕 Mute under an alert.".into(),
@@ -341,6 +345,20 @@ pub(super) fn parse_silent(args: &str) -> Result<Option<Vec<AlertKind>>, Command
     alert_kinds(a, "none", "/silent schedule webcast").map(Some)
 }
 
+/// `card` or `messages`; empty = show current.
+pub(super) fn parse_style(args: &str) -> Result<Option<Style>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    a.parse::<Style>().map(Some).map_err(|_| {
+        CommandError::Usage(format!(
+            "{:?} is not a style. Use: /style card (one live card per launch on its day) or /style messages.",
+            shown(a)
+        ))
+    })
+}
+
 /// Alert kinds separated by spaces or commas, sorted, without duplicates;
 /// an unknown one is named with the valid words (`or_word` among them).
 fn alert_kinds(a: &str, or_word: &str, example: &str) -> Result<Vec<AlertKind>, CommandError> {
@@ -494,6 +512,14 @@ mod tests {
         assert!(bogus.contains("new, schedule, status, webcast, reminder"), "{bogus}");
         assert_eq!(parse("horizon", "7d").unwrap(), ChatCommand::Horizon(Some(Some(Duration::from_secs(7 * 86_400)))));
         assert_eq!(parse("horizon", "off").unwrap(), ChatCommand::Horizon(Some(None)));
+        assert_eq!(parse("style", "").unwrap(), ChatCommand::Style(None));
+        assert_eq!(parse("style", " Card ").unwrap(), ChatCommand::Style(Some(Style::Card)));
+        assert_eq!(parse("style", "messages").unwrap(), ChatCommand::Style(Some(Style::Messages)));
+        let odd = parse("style", "cards").unwrap_err().to_string();
+        assert!(odd.contains("\"cards\"") && odd.contains("/style card"), "{odd}");
+        assert!(
+            ChatCommand::Style(Some(Style::Card)).changes_settings() && !ChatCommand::Style(None).changes_settings()
+        );
         assert_eq!(parse("quiet", "").unwrap(), ChatCommand::Quiet(None));
         assert_eq!(parse("quiet", "off").unwrap(), ChatCommand::Quiet(Some(None)));
         assert_eq!(

@@ -1,7 +1,7 @@
 //! `/settings` as buttons: the chat's settings as a keyboard (a
 //! platform-neutral grid of labelled buttons with callback data), and what
 //! a press does. A press runs the same command a person could type
-//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/quiet`, `/unsubscribe`), so
+//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/quiet`, `/style`, `/unsubscribe`), so
 //! permissions and storage have one path. Front-ends turn the grid into an
 //! inline keyboard (Telegram) or components (Discord), answer the press
 //! with the toast and edit the message in place. It must not talk to a
@@ -23,12 +23,13 @@ use super::mute::MAX_DATA_LEN;
 use super::parse::{ChatCommand, Target};
 use crate::rules::{Origin, Subscription};
 use crate::store::{ChatSettings, StoreError};
-use crate::types::{AlertKind, format_duration};
+use crate::types::{AlertKind, Style, format_duration};
 
 /// The message above the keyboard.
 pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
      Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
-     and 🌙 quiet hours (no sound), then 📰 news about what you follow and ❌ to remove a subscription.\n\
+     and 🌙 quiet hours (no sound), then 📰 news about what you follow, 🪧 live card (one message \
+     per launch on its day, edited in place) and ❌ to remove a subscription.\n\
      Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM.";
 
 /// Reminder offsets always offered, besides those the chat has.
@@ -39,9 +40,10 @@ const HORIZONS: [Option<u64>; 5] = [Some(1), Some(3), Some(7), Some(30), None];
 pub const TIMEZONES: [Tz; 4] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Asia__Tokyo];
 /// The quiet hours the 🌙 button turns on.
 const QUIET_DEFAULT: &str = "23:00-07:00";
-/// Most subscriptions with a remove button (a row of Discord components
-/// holds five; the news toggle takes one).
-const MAX_REMOVE: usize = 4;
+/// Most subscriptions with a remove button: a row of Discord components
+/// holds five, and the last row also holds the 📰 news and 🪧 live card
+/// toggles (/unsubscribe removes any).
+const MAX_REMOVE: usize = 3;
 
 /// One button: what it says and what it sends back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,8 @@ enum Action {
     Zone(usize),
     /// Quiet hours on (`QUIET_DEFAULT`) or off.
     Quiet(bool),
+    /// The live card on (`/style card`) or off (`/style messages`).
+    Card(bool),
     Remove(u64),
 }
 
@@ -76,6 +80,7 @@ impl Action {
             Action::Horizon(None) => "hoff".into(),
             Action::Zone(i) => format!("z{i}"),
             Action::Quiet(on) => format!("q{}", u8::from(*on)),
+            Action::Card(on) => format!("c{}", u8::from(*on)),
             Action::Remove(id) => format!("x{id}"),
         }
     }
@@ -90,6 +95,7 @@ impl Action {
             "h" => num().filter(|d| HORIZONS.contains(&Some(*d))).map(|d| Action::Horizon(Some(d))),
             "z" => num().map(|i| i as usize).filter(|i| *i < TIMEZONES.len()).map(Action::Zone),
             "q" => num().filter(|n| *n <= 1).map(|n| Action::Quiet(n == 1)),
+            "c" => num().filter(|n| *n <= 1).map(|n| Action::Card(n == 1)),
             "x" => num().map(Action::Remove),
             _ => None,
         }
@@ -170,18 +176,21 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         Some(q) => key(true, format!("🌙 {q}"), Action::Quiet(false)),
         None => key(false, format!("🌙 {QUIET_DEFAULT}"), Action::Quiet(true)),
     });
-    // Discord shows five rows of five: the opt-in news kind leads the last
-    // row, and four subscriptions at most get a remove button beside it
-    // (/unsubscribe removes any).
+    // Discord shows five rows of five: the opt-in news kind and the live
+    // card lead the last row, and the first subscriptions get a remove
+    // button beside them (/unsubscribe removes any).
     let news = AlertKind::News;
     let news = key(settings.alerts.contains(&news), format!("📰 {news}"), Action::Kind(news));
-    let remove: Vec<Key> = std::iter::once(news)
+    let card = settings.style == Style::Card;
+    let card = key(card, "🪧 live card".to_string(), Action::Card(!card));
+    let last: Vec<Key> = [news, card]
+        .into_iter()
         .chain(subs.iter().take(MAX_REMOVE).enumerate().map(|(i, s)| Key {
             label: format!("❌ #{}", i + 1),
             data: format!("s:{stamp}:{}", Action::Remove(s.id.0).encode()),
         }))
         .collect();
-    let rows = vec![kinds, reminders, horizons, zones, remove];
+    let rows = vec![kinds, reminders, horizons, zones, last];
     debug_assert!(rows.iter().flatten().all(|k| k.data.len() <= MAX_DATA_LEN));
     Ok(rows)
 }
@@ -243,6 +252,7 @@ pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Set
         Action::Horizon(d) => ChatCommand::Horizon(Some(d.map(|d| Duration::from_secs(d * 86_400)))),
         Action::Zone(i) => ChatCommand::Timezone(Some(TIMEZONES[i].name().to_string())),
         Action::Quiet(on) => ChatCommand::Quiet(Some(on.then(|| QUIET_DEFAULT.parse()).transpose().ok().flatten())),
+        Action::Card(on) => ChatCommand::Style(Some(if on { Style::Card } else { Style::Messages })),
         Action::Remove(id) => match subs.iter().position(|s| s.id.0 == id) {
             Some(n) => ChatCommand::Unsubscribe(Target::Number(n + 1)),
             None => return answer("That subscription is gone; here are the settings now."),
@@ -285,11 +295,14 @@ mod tests {
             Action::Zone(3),
             Action::Quiet(true),
             Action::Quiet(false),
+            Action::Card(true),
+            Action::Card(false),
             Action::Remove(123_456_789),
         ] {
             assert_eq!(Action::decode(&a.encode()), Some(a));
         }
-        for bad in ["", "k", "kbogus", "r5", "r99999999999", "h2", "z4", "z-1", "x", "xabc", "q2", "q", "w1"] {
+        for bad in ["", "k", "kbogus", "r5", "r99999999999", "h2", "z4", "z-1", "x", "xabc", "q2", "q", "w1", "c2", "c"]
+        {
             assert_eq!(Action::decode(bad), None, "{bad:?}");
         }
         assert!(is_settings_data("s:0a1b2c3d:hoff") && !is_settings_data("mute:launch/x"));

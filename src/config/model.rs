@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use crate::rules::QuietHours;
-use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret};
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, Style};
 
 /// Environment variable that overrides `[ll2] api_key` when set and non-empty.
 pub(crate) const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
@@ -288,6 +288,9 @@ pub struct Watch {
     pub quiet_hours: Option<QuietHours>,
     /// Alert kinds always sent without a sound. No duplicates.
     pub silent: Vec<AlertKind>,
+    /// `"card"`: one live card per launch on its day, edited in place;
+    /// `"messages"` (default): a message per alert.
+    pub style: Style,
 }
 
 impl Config {

@@ -144,6 +144,7 @@ pub(super) struct RawWatch {
     pub(super) mentions: Option<Vec<Value>>,
     pub(super) quiet_hours: Option<Value>,
     pub(super) silent: Option<Vec<Value>>,
+    pub(super) style: Option<Value>,
 }
 
 /// The keys allowed in the table at `path`, as `deny_unknown_fields` checks

@@ -128,6 +128,9 @@ fn render_watch(out: &mut String, w: &Watch) {
     if !w.silent.is_empty() {
         kv(out, "silent", &list(w.silent.iter().map(|a| a.as_str())));
     }
+    if !w.style.is_messages() {
+        kv(out, "style", &quote(w.style.as_str()));
+    }
 }
 
 fn render_horizon(h: Option<Duration>) -> String {

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::diagnostics::suggest;
 use super::*;
-use crate::types::{AlertKind, Feed, ItemKind, Mention};
+use crate::types::{AlertKind, Feed, ItemKind, Mention, Style};
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -569,4 +569,13 @@ fn news_is_opt_in_and_configured_in_its_own_section() {
     assert_err("[news]\nrequests_per_hour = 0", &["news.requests_per_hour", "at least 1"]);
     assert_err("[news]\nbase_url = \"ftp://x\"", &["news.base_url"]);
     assert_err("[news]\nenable = true", &["enable", "enabled"]);
+}
+
+#[test]
+fn watch_style_is_card_or_messages() {
+    assert_eq!(parse(WATCH).unwrap().watches[0].style, Style::Messages, "the default");
+    assert_eq!(parse(&format!("{WATCH}style = \"card\"\n")).unwrap().watches[0].style, Style::Card);
+    assert_eq!(parse(&format!("{WATCH}style = \"Messages\"\n")).unwrap().watches[0].style, Style::Messages);
+    assert_err(&format!("{WATCH}style = \"cards\"\n"), &["watch[0].style", "\"cards\"", "\"card\" or \"messages\""]);
+    assert_err(&format!("{WATCH}style = 1\n"), &["watch[0].style", "got 1"]);
 }

@@ -16,7 +16,7 @@ use super::diagnostics::{invalid, show};
 use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawNews, RawStore, RawWatch};
 use super::*;
 use crate::rules::QuietHours;
-use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, format_duration, parse_duration};
+use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, Style, format_duration, parse_duration};
 
 pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     let ll2 = build_ll2(raw.ll2, env)?;
@@ -326,12 +326,21 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
         mentions: mentions(&key("mentions"), &name, raw.mentions.as_deref().unwrap_or_default())?,
         quiet_hours: raw.quiet_hours.as_ref().map(|v| quiet_hours(&key("quiet_hours"), v)).transpose()?,
         silent: words::<AlertKind>(&key("silent"), raw.silent.as_deref().unwrap_or_default(), ALERT_KIND_WORDS)?,
+        style: raw.style.as_ref().map(|v| style(&key("style"), v)).transpose()?.unwrap_or_default(),
         name,
     })
 }
 
 /// What an alert kind in a list may be, for errors.
 const ALERT_KIND_WORDS: &str = "one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\", \"news\"";
+
+/// `style = "card" | "messages"`.
+fn style(key: &str, value: &Value) -> Result<Style, ConfigError> {
+    match value {
+        Value::String(s) => s.parse().map_err(|e: String| invalid(key, e)),
+        other => Err(invalid(key, format!("expected \"card\" or \"messages\", got {}", show(other)))),
+    }
+}
 
 /// `quiet_hours = "23:00-07:00"`: a local span (`QuietHours`).
 fn quiet_hours(key: &str, value: &Value) -> Result<QuietHours, ConfigError> {

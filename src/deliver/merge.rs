@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 
 use crate::detect::{Alert, Change};
 use crate::rules::{Origin, SubId, Subscription, is_silent};
-use crate::types::Mention;
+use crate::types::{Mention, Style};
 
 /// What one destination is sent for an alert, merged from its
 /// subscriptions that want it.
@@ -33,6 +33,10 @@ pub(crate) struct Merged {
     /// kinds, a link added) for every one of them, each judged on the
     /// changes it sees; one that wants to hear it makes it loud.
     pub(crate) silent: bool,
+    /// A config watch among them says `style = "card"`: the style of a
+    /// destination with only config watches (a chat's own style wins when
+    /// a chat's subscription is among them; see `card.rs`).
+    pub(crate) watch_card: bool,
 }
 
 /// Merges `subs` (the destination's subscriptions, in id order) for
@@ -67,7 +71,8 @@ pub(crate) fn merge(
         }
     }
     let silent = wanting.iter().all(|(s, seen)| is_silent(&seen.changes, s, now));
-    Some(Merged { seen: Alert { changes, ..alert.clone() }, timezone, mentions, chat, silent })
+    let watch_card = wanting.iter().any(|(s, _)| s.origin != Origin::Chat && s.style == Style::Card);
+    Some(Merged { seen: Alert { changes, ..alert.clone() }, timezone, mentions, chat, silent, watch_card })
 }
 
 /// Whether `sub` asked for the reminder offsets of `alert`'s reminders (an
@@ -136,6 +141,19 @@ mod tests {
         assert!(!silent(&[quiet(1, watch()), sub(2, Origin::Chat, &AlertKind::ALL)]), "one wants it loud");
         // A part that sees nothing of the alert has no say.
         assert!(silent(&[quiet(1, watch()), sub(2, Origin::Chat, &[AlertKind::Schedule])]));
+    }
+
+    #[test]
+    fn a_config_watch_asking_for_the_card_is_named() {
+        let a = alert();
+        let card = |id, origin| sub(id, origin, &AlertKind::ALL).with_style(Style::Card);
+        let watch_card = |subs: &[Subscription]| merge(&a, SubId(1), subs, None, Utc::now()).unwrap().watch_card;
+        assert!(watch_card(&[sub(1, watch(), &AlertKind::ALL), card(2, watch())]), "any watch there says card");
+        assert!(!watch_card(&[sub(1, watch(), &AlertKind::ALL)]));
+        // A chat's own style lives in its settings, not on its subscriptions.
+        assert!(!watch_card(&[card(1, Origin::Chat)]));
+        // A watch that does not want the alert has no say.
+        assert!(!watch_card(&[sub(1, watch(), &AlertKind::ALL), Subscription { enabled: false, ..card(2, watch()) }]));
     }
 
     #[test]

@@ -33,6 +33,7 @@
 //! success ends it. A command from the chat ends it at once, and so does a
 //! start for config watches (the config is the truth).
 
+mod card;
 pub mod console;
 mod merge;
 pub mod ratelimit;
@@ -53,9 +54,10 @@ use crate::detect::{Alert, AlertId};
 use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
 use crate::rules::Origin;
-use crate::store::{Delivered, DestinationPause, OutboxEntry, OutboxKey, Store, StoreError};
+use crate::store::{CardRecord, Delivered, DestinationPause, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{ChatId, Destination, ItemId, Mention};
+use crate::types::{ChatId, Destination, ItemId, Mention, Style};
+use card::CardSend;
 
 /// The boxed future a [`Sender`] returns (object-safe async).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -107,6 +109,18 @@ pub enum SendError {
     },
 }
 
+impl EditError {
+    /// The failure as a send's: a send cannot meet a gone message (a
+    /// reply's target that is gone is not an error), so `Gone` here is a
+    /// request the platform refused as malformed.
+    pub fn into_send(self) -> SendError {
+        match self {
+            EditError::Failed(e) => e,
+            EditError::Gone { reason } => SendError::Rejected { reason },
+        }
+    }
+}
+
 /// One platform's way of sending a rendered message.
 pub trait Sender: Send + Sync {
     /// Sends an alert to `dest` once, with what its subscription adds (see
@@ -118,6 +132,26 @@ pub trait Sender: Send + Sync {
         msg: &'a Message,
         extras: AlertExtras<'a>,
     ) -> BoxFuture<'a, Result<Sent, SendError>>;
+
+    /// Whether [`Sender::edit_alert`] can edit what this sender sent: live
+    /// cards need it (`card.rs`); a sender that cannot gets messages.
+    fn can_edit(&self) -> bool {
+        false
+    }
+
+    /// Replaces the message `message_id` it sent to `dest` with `msg` (a
+    /// live card's new state; `extras.silent` is moot, an edit makes no
+    /// sound). The default cannot edit.
+    fn edit_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        message_id: &'a str,
+        msg: &'a Message,
+        extras: AlertExtras<'a>,
+    ) -> BoxFuture<'a, Result<(), EditError>> {
+        let _ = (dest, message_id, msg, extras);
+        Box::pin(async { Err(EditError::Gone { reason: "this platform cannot edit messages".into() }) })
+    }
 
     /// Sends `msg` as it is: [`Sender::send_alert`] with no extras.
     fn send<'a>(&'a self, dest: &'a Destination, msg: &'a Message) -> BoxFuture<'a, Result<Sent, SendError>> {
@@ -138,6 +172,26 @@ pub struct AlertExtras<'a> {
     /// `merge.rs`), for senders that carry structured data (`webhook:`)
     /// or derive a delivery id from it; `None` for plain sends.
     pub alert: Option<&'a Alert>,
+    /// Sent as a reply to this message of the platform (a live card's
+    /// short loud message answers the card).
+    pub reply_to: Option<&'a str>,
+    /// It is a live card: sent in a form the sender can edit later.
+    pub card: bool,
+}
+
+/// Why an edit failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// The message cannot be edited any more (deleted, too old, never
+    /// editable): a new card replaces it.
+    #[error("cannot edit: {reason}")]
+    Gone {
+        /// The platform's answer.
+        reason: String,
+    },
+    /// The edit failed like a send would: acted on like one.
+    #[error(transparent)]
+    Failed(#[from] SendError),
 }
 
 /// The senders available in this run, by platform. A platform without a
@@ -505,25 +559,19 @@ impl Deliverer {
                 self.store.discard(key)?;
                 continue;
             }
-            let Some(send) = self.prepare(key, &entry, &mut alerts, now, &mut stats)? else { continue };
+            let Some(send) = self.prepare(key, &entry, &mut alerts, &*sender, now, &mut stats)? else { continue };
             if let Some(p) = pause.as_ref().filter(|p| p.until > Utc::now()) {
                 let reason = format!("destination paused: {}", p.reason);
                 debug!(dest = %entry.destination, until = %p.until, "destination paused; alert moved to dead letters");
                 self.bury(key, &entry, &reason, DeliveryOutcome::Dead, now, &mut stats)?;
                 continue;
             }
-            let extras = AlertExtras {
-                mute: send.mute.as_ref(),
-                mentions: &send.mentions,
-                silent: send.silent,
-                alert: Some(&send.alert),
-            };
             // Held until the outcome is durable: the window bounds what a
             // kill can leave sent but unrecorded.
             let window = self.windows.of(entry.destination.platform(), self.config.window);
             let _slot = window.acquire_owned().await;
-            let outcome = sender.send_alert(&entry.destination, &send.msg, extras).await;
-            let delivered = outcome.is_ok();
+            let outcome = transmit(&*sender, &entry.destination, &send, now).await;
+            let delivered = outcome.0.is_ok();
             let retried_before = stats.retried;
             self.settle(key, entry, outcome, now, &mut stats, &mut pause)?;
             if delivered {
@@ -549,6 +597,7 @@ impl Deliverer {
         key: OutboxKey,
         entry: &OutboxEntry,
         alerts: &mut HashMap<AlertId, Option<Alert>>,
+        sender: &dyn Sender,
         now: DateTime<Utc>,
         stats: &mut DrainStats,
     ) -> Result<Option<ToSend>, StoreError> {
@@ -566,11 +615,12 @@ impl Deliverer {
         // One message for every subscription of the destination that wants
         // the alert (routing queued one entry for them all).
         let subs = self.store.subscriptions_of(&entry.destination)?;
-        let chat_timezone = if subs.iter().any(|s| s.origin == Origin::Chat) {
-            self.store.chat_settings(&entry.destination)?.map(|c| c.timezone)
+        let settings = if subs.iter().any(|s| s.origin == Origin::Chat) {
+            self.store.chat_settings(&entry.destination)?
         } else {
             None
         };
+        let chat_timezone = settings.as_ref().map(|c| c.timezone);
         let at = Utc::now();
         let Some(merged) = merge::merge(alert, entry.sub, &subs, chat_timezone, at) else {
             if subs.iter().any(|s| s.id == entry.sub && s.enabled) {
@@ -589,22 +639,61 @@ impl Deliverer {
         }
         // Readers of a channel cannot use a Mute button: none there.
         let mute = merged.chat && !self.store.is_telegram_channel(&entry.destination)?;
+        let chat_style = settings.map(|c| c.style).unwrap_or_default();
+        let (msg, card) = self.render(&merged, chat_style, &entry.destination, sender, at)?;
         Ok(Some(ToSend {
-            msg: render::message(&merged.seen, merged.timezone, at),
+            msg,
             // An article about nothing known rides on an item without id:
             // nothing to mute.
             mute: mute.then(|| alert.item.id.clone()).filter(|id| !id.id.is_empty()),
             silent: merged.silent,
             mentions: merged.mentions,
+            item: alert.item.id.clone(),
             alert: merged.seen,
+            card,
         }))
+    }
+
+    /// The message for `merged` at `dest`: a live card (to send or edit,
+    /// `card.rs`) when its style and the launch say so, else the alert's
+    /// own. Style, like the zone, is the chat's own (`chat_style`) when a
+    /// chat's subscription takes part, else card if a watch there says so.
+    fn render(
+        &self,
+        merged: &merge::Merged,
+        chat_style: Style,
+        dest: &Destination,
+        sender: &dyn Sender,
+        at: DateTime<Utc>,
+    ) -> Result<(Message, Option<CardSend>), StoreError> {
+        let style = match (merged.chat, merged.watch_card) {
+            (true, _) => chat_style,
+            (false, true) => Style::Card,
+            (false, false) => Style::Messages,
+        };
+        let record = match style {
+            Style::Card => self.store.card(dest, &merged.seen.item.id)?,
+            Style::Messages => None,
+        };
+        let (seen, tz) = (&merged.seen, merged.timezone);
+        Ok(match card::plan(style, sender.can_edit(), seen, record.as_ref(), at) {
+            card::Plan::Message => (render::message(seen, tz, at), None),
+            card::Plan::NewCard { moment } => {
+                (card::body(seen, tz, at), Some(CardSend { edit: None, reply: None, loud: moment.is_some() }))
+            }
+            card::Plan::Edit { message_id, reply: moment } => {
+                let reply = moment.map(|m| card::reply(m, seen));
+                let loud = moment.is_some();
+                (card::body(seen, tz, at), Some(CardSend { edit: Some(message_id), reply, loud }))
+            }
+        })
     }
 
     fn settle(
         &self,
         key: OutboxKey,
         mut entry: OutboxEntry,
-        outcome: Result<Sent, SendError>,
+        (outcome, card): (Result<Sent, SendError>, Option<(ItemId, CardRecord)>),
         now: DateTime<Utc>,
         stats: &mut DrainStats,
         pause: &mut Option<DestinationPause>,
@@ -615,16 +704,18 @@ impl Deliverer {
                     // The probe after a pause went through: fixed.
                     self.subs.resume(&entry.destination)?;
                 }
-                self.store.complete(
-                    key,
-                    &Delivered {
-                        alert: entry.alert,
-                        sub: entry.sub,
-                        destination: entry.destination.clone(),
-                        message_id: sent.message_id,
-                        at: now,
-                    },
-                )?;
+                let record = Delivered {
+                    alert: entry.alert,
+                    sub: entry.sub,
+                    destination: entry.destination.clone(),
+                    message_id: sent.message_id,
+                    at: now,
+                };
+                match card {
+                    // The card's id lands with the confirmation, together.
+                    Some((item, card)) => self.store.complete_with_card(key, &record, &item, &card)?,
+                    None => self.store.complete(key, &record)?,
+                }
                 metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Delivered);
                 stats.delivered += 1;
             }
@@ -745,6 +836,33 @@ struct ToSend {
     silent: bool,
     /// The alert with the changes this destination sees.
     alert: Alert,
+    /// The alert's item (a live card's key).
+    item: ItemId,
+    /// A live card to send or edit, with `msg` as the card (`card.rs`).
+    card: Option<CardSend>,
+}
+
+/// Sends `send` to `dest`: the alert's message, or a live card to send or
+/// edit (`card.rs`). With the outcome, the card record to write with the
+/// confirmation, when there is a card.
+async fn transmit(
+    sender: &dyn Sender,
+    dest: &Destination,
+    send: &ToSend,
+    now: DateTime<Utc>,
+) -> (Result<Sent, SendError>, Option<(ItemId, CardRecord)>) {
+    let extras = AlertExtras {
+        mute: send.mute.as_ref(),
+        mentions: &send.mentions,
+        silent: send.silent,
+        alert: Some(&send.alert),
+        ..AlertExtras::default()
+    };
+    let (outcome, card) = match &send.card {
+        Some(c) => card::deliver(sender, dest, c, &send.msg, extras).await,
+        None => (sender.send_alert(dest, &send.msg, extras).await, None),
+    };
+    (outcome, card.map(|message_id| (send.item.clone(), CardRecord { message_id, at: now })))
 }
 
 /// The pause after one more refusal of `dest` an admin can fix: a new one,

@@ -13,7 +13,7 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 19] = [
+const EXAMPLES: [(&str, &str); 20] = [
     ("start", "/start"),
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
@@ -27,6 +27,7 @@ const EXAMPLES: [(&str, &str); 19] = [
     ("horizon", "/horizon duration:7d (or duration:off)"),
     ("quiet", "/quiet span:23:00-07:00 (or span:off)"),
     ("silent", "/silent kinds:schedule webcast (or kinds:none)"),
+    ("style", "/style style:card (or style:messages)"),
     ("mute", "/mute name:Starlink Group 10-1 (or the 🔕 Mute button)"),
     ("muted", "/muted"),
     ("unmute", "/unmute which:1 (or which:all)"),
@@ -44,8 +45,19 @@ pub(super) const ALERT_OPTIONS: [&str; 6] = ["first", "second", "third", "fourth
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),
 /// and re-checked on every use.
-pub(crate) const MANAGING_COMMANDS: [&str; 10] =
-    ["subscribe", "unsubscribe", "timezone", "reminders", "alerts", "horizon", "quiet", "silent", "mute", "unmute"];
+pub(crate) const MANAGING_COMMANDS: [&str; 11] = [
+    "subscribe",
+    "unsubscribe",
+    "timezone",
+    "reminders",
+    "alerts",
+    "horizon",
+    "quiet",
+    "silent",
+    "style",
+    "mute",
+    "unmute",
+];
 
 /// The slash commands as registered with Discord.
 pub(crate) fn definitions() -> Vec<CreateCommand> {
@@ -114,6 +126,11 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
         CreateCommand::new("silent").description(describe_command("silent")).add_option(
             string("kinds", "Alert kinds without sound, e.g. schedule webcast, or none; leave out to see them")
                 .max_length(100),
+        ),
+        CreateCommand::new("style").description(describe_command("style")).add_option(
+            string("style", "card: one live card per launch on its day; messages: one per alert")
+                .add_string_choice("card", "card")
+                .add_string_choice("messages", "messages"),
         ),
         CreateCommand::new("mute").description(describe_command("mute")).add_option(
             string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),

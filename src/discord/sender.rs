@@ -23,6 +23,13 @@
 //!   as `SendError::Transient`; a `global: true` 429 pauses every route of
 //!   the limiter for that long.
 //!
+//! Live cards (`deliver::card`): both senders edit what they posted (bot:
+//! `PATCH /channels/{c}/messages/{m}`, webhook: `PATCH
+//! /webhooks/{id}/{token}/messages/{m}`, ids from `wait=true`) on the same
+//! request path; Unknown Message (10008) and 50005 on an edit mean the card
+//! is gone (`EditError::Gone`), never a disabled subscription. The bot's
+//! short card messages reply to the card (`message_reference`).
+//!
 //! Secrets: the bot token and the webhook URL never appear in an error or a
 //! log line. Routes are logged as `channel ID` / `webhook ID`; reqwest
 //! errors are stripped of their URL and every text that leaves this module
@@ -42,7 +49,7 @@ use url::Url;
 use super::render;
 use crate::commands::mute::Button;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
-use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
+use crate::deliver::{AlertExtras, BoxFuture, EditError, SendError, Sender, Sent};
 use crate::discord::components::{alert_row, watch_url};
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
@@ -64,6 +71,12 @@ const PERMANENT_CODES: &[(i64, &str)] = &[
 /// Discord error codes a server admin can fix (give the bot its channel
 /// permissions back): the destination is paused, not disabled.
 const FIXABLE_CODES: &[(i64, &str)] = &[(50001, "Missing Access"), (50013, "Missing Permissions")];
+
+/// Discord error codes that mean an edited message is gone or not ours to
+/// edit: a live card that a new card replaces (never a disabled
+/// subscription, as 404s of sends are).
+const GONE_CODES: &[(i64, &str)] =
+    &[(10008, "Unknown Message"), (50005, "Cannot edit a message authored by another user")];
 
 /// How long to stay away after Discord refused the bot token itself (401):
 /// the token is wrong for every channel, so no subscription is to blame and
@@ -218,11 +231,44 @@ impl WebhookSender {
     }
 }
 
+impl DiscordSender {
+    /// The bot's body for `msg`: the embed, a Mute button (webhooks cannot
+    /// carry interactive components), the webcast as a "Watch live" link
+    /// button beside it (instead of an embed field), the mentions, and a
+    /// reply to `extras.reply_to`.
+    fn payload(msg: &Message, extras: AlertExtras<'_>) -> Result<serde_json::Value, SendError> {
+        let watch = msg.webcast.as_deref().and_then(watch_url);
+        // The link button names the webcast: the embed need not again.
+        let lean = watch.map(|_| Message { webcast: None, ..msg.clone() });
+        let mut message = render::channel_message(lean.as_ref().unwrap_or(msg), extras.mentions);
+        let mute = extras.mute.map(|item| Button::Mute(item.clone()));
+        if let Some(row) = alert_row(mute.as_ref(), watch) {
+            message = message.components(vec![row]);
+        }
+        let payload = serde_json::to_value(message)
+            .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
+        Ok(with_reply(payload, extras.reply_to))
+    }
+
+    /// Posts (or, with `edit`, patches) `payload` at `url` in `channel`.
+    async fn request(&self, channel: u64, url: Url, payload: serde_json::Value, edit: bool) -> Result<Sent, EditError> {
+        let mut auth = HeaderValue::from_str(&format!("Bot {}", self.token.expose()))
+            .map_err(|_| SendError::Permanent { reason: "the bot token is not a valid header value".into() })?;
+        // Keeps the token out of reqwest's and hyper's Debug output.
+        auth.set_sensitive(true);
+        let route =
+            Route { key: RouteKey(format!("channel:{channel}")), label: format!("channel {channel}"), bot: true };
+        let post = Post { route, url, auth: Some(auth), payload, secrets: vec![self.token.expose()], edit };
+        self.core.request(post).await
+    }
+
+    fn url(&self, path: &str) -> Result<Url, SendError> {
+        Url::parse(&format!("{}{path}", self.base))
+            .map_err(|_| SendError::Rejected { reason: "cannot build the channel URL".into() })
+    }
+}
+
 impl Sender for DiscordSender {
-    /// Bot messages carry a Mute button component (webhooks cannot carry
-    /// interactive components), the webcast as a "Watch live" link button
-    /// beside it (instead of an embed field), and the subscription's
-    /// mentions.
     fn send_alert<'a>(
         &'a self,
         dest: &'a Destination,
@@ -235,31 +281,48 @@ impl Sender for DiscordSender {
                 // the destination's fault, so nothing gets disabled.
                 return Err(SendError::Rejected { reason: format!("the Discord bot sender cannot send to {dest}") });
             };
-            let url = Url::parse(&format!("{}/channels/{}/messages", self.base, channel.0))
-                .map_err(|_| SendError::Rejected { reason: "cannot build the channel URL".into() })?;
-            let watch = msg.webcast.as_deref().and_then(watch_url);
-            // The link button names the webcast: the embed need not again.
-            let lean = watch.map(|_| Message { webcast: None, ..msg.clone() });
-            let mut message = render::channel_message(lean.as_ref().unwrap_or(msg), extras.mentions);
-            let mute = extras.mute.map(|item| Button::Mute(item.clone()));
-            if let Some(row) = alert_row(mute.as_ref(), watch) {
-                message = message.components(vec![row]);
-            }
-            let payload = serde_json::to_value(message)
-                .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
-            let payload = with_loudness(payload, extras.silent);
-            let mut auth = HeaderValue::from_str(&format!("Bot {}", self.token.expose()))
-                .map_err(|_| SendError::Permanent { reason: "the bot token is not a valid header value".into() })?;
-            // Keeps the token out of reqwest's and hyper's Debug output.
-            auth.set_sensitive(true);
-            let route = Route {
-                key: RouteKey(format!("channel:{}", channel.0)),
-                label: format!("channel {}", channel.0),
-                bot: true,
-            };
-            self.core.post(Post { route, url, auth: Some(auth), payload, secrets: vec![self.token.expose()] }).await
+            let url = self.url(&format!("/channels/{}/messages", channel.0))?;
+            let payload = with_loudness(DiscordSender::payload(msg, extras)?, extras.silent);
+            self.request(channel.0, url, payload, false).await.map_err(EditError::into_send)
         })
     }
+
+    fn can_edit(&self) -> bool {
+        true
+    }
+
+    /// PATCH /channels/{c}/messages/{m}; Unknown Message (10008) or a
+    /// message we may not edit is `Gone`.
+    fn edit_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        message_id: &'a str,
+        msg: &'a Message,
+        extras: AlertExtras<'a>,
+    ) -> BoxFuture<'a, Result<(), EditError>> {
+        Box::pin(async move {
+            let (Destination::Discord(channel), Some(id)) = (dest, snowflake(message_id)) else {
+                return Err(EditError::Gone { reason: format!("not a Discord message: {dest} {message_id}") });
+            };
+            let url = self.url(&format!("/channels/{}/messages/{id}", channel.0))?;
+            let payload = DiscordSender::payload(msg, AlertExtras { reply_to: None, ..extras })?;
+            self.request(channel.0, url, payload, true).await.map(|_| ())
+        })
+    }
+}
+
+/// A Discord message id: digits only (it goes into a URL path).
+fn snowflake(id: &str) -> Option<&str> {
+    (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+}
+
+/// `payload` as a reply to `to` (`message_reference`); a deleted card
+/// must not stop the reply (`fail_if_not_exists: false`).
+fn with_reply(mut payload: serde_json::Value, to: Option<&str>) -> serde_json::Value {
+    if let (Some(id), Some(body)) = (to.and_then(snowflake), payload.as_object_mut()) {
+        body.insert("message_reference".into(), serde_json::json!({"message_id": id, "fail_if_not_exists": false}));
+    }
+    payload
 }
 
 impl Sender for WebhookSender {
@@ -277,6 +340,7 @@ impl Sender for WebhookSender {
                 });
             };
             let hook = Webhook::parse(secret)?;
+            // Webhooks cannot reply: a card's short message follows it.
             let payload = serde_json::to_value(render::webhook_message(msg, extras.mentions))
                 .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
             let payload = with_loudness(payload, extras.silent);
@@ -284,7 +348,38 @@ impl Sender for WebhookSender {
             if let Some(t) = hook.token.as_deref() {
                 secrets.push(t);
             }
-            self.core.post(Post { route: hook.route, url: hook.url, auth: None, payload, secrets }).await
+            let post = Post { route: hook.route, url: hook.url, auth: None, payload, secrets, edit: false };
+            self.core.request(post).await.map_err(EditError::into_send)
+        })
+    }
+
+    fn can_edit(&self) -> bool {
+        true
+    }
+
+    /// PATCH /webhooks/{id}/{token}/messages/{m} (the message was posted
+    /// with `wait=true`, which gave its id).
+    fn edit_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        message_id: &'a str,
+        msg: &'a Message,
+        extras: AlertExtras<'a>,
+    ) -> BoxFuture<'a, Result<(), EditError>> {
+        Box::pin(async move {
+            let (Destination::DiscordWebhook(secret), Some(id)) = (dest, snowflake(message_id)) else {
+                return Err(EditError::Gone { reason: format!("not a Discord webhook message: {message_id}") });
+            };
+            let hook = Webhook::parse(secret)?;
+            let payload = serde_json::to_value(render::webhook_message(msg, extras.mentions))
+                .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
+            let mut secrets = vec![secret.expose()];
+            if let Some(t) = hook.token.as_deref() {
+                secrets.push(t);
+            }
+            let url = hook.message_url(id);
+            let post = Post { route: hook.route, url, auth: None, payload, secrets, edit: true };
+            self.core.request(post).await.map(|_| ())
         })
     }
 }
@@ -339,6 +434,21 @@ impl Webhook {
         url.query_pairs_mut().clear().extend_pairs(others).append_pair("wait", "true");
         Ok(Webhook { url, route, token })
     }
+
+    /// `.../webhooks/{id}/{token}/messages/{message}`, the other query
+    /// parameters (a thread) kept, without `wait`.
+    fn message_url(&self, message: &str) -> Url {
+        let mut url = self.url.clone();
+        let path = format!("{}/messages/{message}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        let others: Vec<(String, String)> =
+            url.query_pairs().filter(|(k, _)| k != "wait").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        url.set_query(None);
+        if !others.is_empty() {
+            url.query_pairs_mut().extend_pairs(others);
+        }
+        url
+    }
 }
 
 /// One rate-limit route: its bucket key and a log-safe name.
@@ -390,6 +500,8 @@ struct Post<'a> {
     auth: Option<HeaderValue>,
     payload: serde_json::Value,
     secrets: Vec<&'a str>,
+    /// PATCH an existing message (a live card) instead of POSTing one.
+    edit: bool,
 }
 
 /// Discord's JSON error body (and 429 body).
@@ -536,19 +648,22 @@ impl Core {
         }
     }
 
-    async fn post(&self, p: Post<'_>) -> Result<Sent, SendError> {
+    /// Sends `p` and classifies the answer; on an edit, a message that is
+    /// gone or not ours to edit ([`GONE_CODES`]) is `EditError::Gone`.
+    async fn request(&self, p: Post<'_>) -> Result<Sent, EditError> {
         let label = p.route.label.as_str();
         // A message over Discord's limits would only earn a 400 (and count
         // against Discord's invalid-request budget): stop it here.
         if let Err(why) = render::check_limits(&p.payload) {
             warn!(route = label, %why, payload = %p.payload, "rendered Discord message breaks a limit; not sent");
-            return Err(SendError::Rejected { reason: format!("message breaks a Discord limit: {why}") });
+            return Err(SendError::Rejected { reason: format!("message breaks a Discord limit: {why}") }.into());
         }
         let body = serde_json::to_vec(&p.payload)
             .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
 
         self.wait_for_limits(&p.route).await?;
-        let mut req = self.http.post(p.url).header(header::CONTENT_TYPE, "application/json").body(body);
+        let req = if p.edit { self.http.patch(p.url) } else { self.http.post(p.url) };
+        let mut req = req.header(header::CONTENT_TYPE, "application/json").body(body);
         if let Some(auth) = p.auth {
             req = req.header(header::AUTHORIZATION, auth);
         }
@@ -557,7 +672,7 @@ impl Core {
             Ok(r) => r,
             Err(e) => {
                 let reason = redact(&transport_error(e), &p.secrets);
-                return Err(SendError::Transient { reason: format!("{label}: {reason}"), retry_after: None });
+                return Err(SendError::Transient { reason: format!("{label}: {reason}"), retry_after: None }.into());
             }
         };
         let status = resp.status();
@@ -607,9 +722,14 @@ impl Core {
             return Err(SendError::Transient {
                 reason: format!("{kind} on {label}, retry after {:.2}s", retry.as_secs_f64()),
                 retry_after: Some(retry),
-            });
+            }
+            .into());
         }
-        classify(status, parsed, &text, &p.route, &p.payload)
+        let code = parsed.as_ref().and_then(|b| b.code);
+        if let Some((_, name)) = GONE_CODES.iter().find(|(c, _)| p.edit && Some(*c) == code) {
+            return Err(EditError::Gone { reason: format!("{label}: {name}") });
+        }
+        Ok(classify(status, parsed, &text, &p.route, &p.payload)?)
     }
 }
 

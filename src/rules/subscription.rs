@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::QuietHours;
 use crate::detect::Alert;
 use crate::item::{Item, Named};
-use crate::types::{AlertKind, Destination, ItemKind, Mention};
+use crate::types::{AlertKind, Destination, ItemKind, Mention, Style};
 
 /// Stable id of a subscription in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -93,6 +93,10 @@ pub struct Subscription {
     /// Alert kinds always sent without a sound (see `loudness::is_silent`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub silent: Vec<AlertKind>,
+    /// Card or messages on launch day (a config watch's `style`; a chat's
+    /// own style is in its chat settings, see `deliver::card`).
+    #[serde(default, skip_serializing_if = "Style::is_messages")]
+    pub style: Style,
     /// False while the destination refuses delivery (bot blocked or
     /// removed, channel gone): kept, so it resumes when the bot is let back
     /// in, but routes nothing meanwhile.
@@ -116,6 +120,7 @@ impl Subscription {
             mentions: Vec::new(),
             quiet_hours: None,
             silent: Vec::new(),
+            style: Style::Messages,
             enabled: true,
             origin,
         }
@@ -149,6 +154,11 @@ impl Subscription {
     /// Quiet hours and the kinds sent without a sound.
     pub fn with_loudness(self, quiet_hours: Option<QuietHours>, silent: Vec<AlertKind>) -> Subscription {
         Subscription { quiet_hours, silent, ..self }
+    }
+
+    /// Its launch-day style ([`Style`]).
+    pub fn with_style(self, style: Style) -> Subscription {
+        Subscription { style, ..self }
     }
 
     /// Whether it is enabled and takes alerts of `kind`, whatever the item.

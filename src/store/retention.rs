@@ -1,9 +1,10 @@
 //! Retention: removes what is only history once it is older than the
 //! configured age (`[store] retention`) — delivered records, dead letters,
-//! reminder marks, alerts no pending outbox entry refers to, and snapshots
-//! of items whose date is that far in the past (long gone from LL2's
-//! upcoming lists). Each call removes at most `batch` records per tree so
-//! the background task never holds the store for long.
+//! reminder marks, live card ids not touched since, alerts no pending
+//! outbox entry refers to, and snapshots of items whose date is that far
+//! in the past (long gone from LL2's upcoming lists). Each call removes at
+//! most `batch` records per tree so the background task never holds the
+//! store for long.
 //!
 //! It must not touch the outbox, subscriptions, chat settings, feed state
 //! or the request log, and never an alert a pending delivery needs. The
@@ -52,12 +53,14 @@ pub struct Pruned {
     /// Calendar sequence rows of items that are gone and dated before the
     /// cutoff (one per item ever seen otherwise).
     pub sequences: usize,
+    /// Live card records not touched since the cutoff.
+    pub cards: usize,
 }
 
 impl Pruned {
     /// Records removed from all trees together.
     pub fn total(&self) -> usize {
-        self.delivered + self.dead_letters + self.reminders + self.alerts + self.items + self.sequences
+        self.delivered + self.dead_letters + self.reminders + self.alerts + self.items + self.sequences + self.cards
     }
 }
 
@@ -111,6 +114,7 @@ impl Store {
             })?,
             items: prune_tree(&self.items, "items", batch, |i: &Item| i.when.is_some_and(|w| w < cutoff))?,
             sequences: self.prune_sequences(cutoff, batch)?,
+            cards: self.prune_cards(cutoff, batch)?,
         })
     }
 
@@ -210,7 +214,10 @@ mod tests {
         // Day 45: days 0..2 go, one record per tree per batch.
         let cutoff = at(45) - chrono::Duration::days(30);
         let first = store.prune(cutoff, 1).unwrap();
-        assert_eq!(first, Pruned { delivered: 1, dead_letters: 1, reminders: 1, alerts: 1, items: 1, sequences: 1 });
+        assert_eq!(
+            first,
+            Pruned { delivered: 1, dead_letters: 1, reminders: 1, alerts: 1, items: 1, sequences: 1, cards: 0 }
+        );
         let mut total = first;
         loop {
             let p = store.prune(cutoff, 1).unwrap();

@@ -20,17 +20,23 @@
 //! moves, retries or dead-letters. Refusals an admin can fix (no right to
 //! post, a closed topic) are `Paused`; a bot blocked or kicked, a chat or
 //! topic deleted are `Permanent`. Every error string is token-redacted.
+//!
+//! Live cards (`deliver::card`): a card is always a text message (the
+//! picture as its link preview), edited with `editMessageText`; "message is
+//! not modified" is success, a message Telegram no longer lets us edit is
+//! `EditError::Gone`. A card's short message replies to it
+//! (`reply_parameters`, sent even if the card is gone).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use teloxide::payloads::{SendMessageSetters, SendPhotoSetters};
+use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters, SendPhotoSetters};
 use teloxide::requests::Requester;
 use teloxide::types::{
     ChatId as TgChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, MessageId,
-    ParseMode, Recipient, ThreadId as TgThreadId,
+    ParseMode, Recipient, ReplyParameters, ThreadId as TgThreadId,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::time::Instant;
@@ -40,7 +46,7 @@ use super::render::{buttons, caption, carries_photo, html, http_url};
 use crate::commands::mute::Button;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
-use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
+use crate::deliver::{AlertExtras, BoxFuture, EditError, SendError, Sender, Sent};
 use crate::errors::{error_chain, redact};
 use crate::render::Message;
 use crate::types::{ChannelName, ChatId, Destination, ItemId, Secret, ThreadId};
@@ -283,8 +289,12 @@ impl TelegramSender {
         let (mute, silent) = (extras.mute, extras.silent);
         let chat = &to.key;
         let keyboard = keyboard(msg, mute);
-        let image = msg.image.as_deref().filter(|_| carries_photo(msg)).and_then(http_url);
-        if let Some(img) = &image
+        // A live card is text with the picture as its preview: it grows
+        // with the day past a caption's 1024 characters, and one kind of
+        // message keeps its edits to one method (editMessageText).
+        let image = msg.image.as_deref().filter(|_| carries_photo(msg) || extras.card).and_then(http_url);
+        let photo = image.as_ref().filter(|_| !extras.card);
+        if let Some(img) = photo
             && let Some(cap) = caption(msg)
         {
             self.wait_turn(chat).await?;
@@ -301,21 +311,11 @@ impl TelegramSender {
         }
         let text = html(msg);
         self.wait_turn(chat).await?;
-        let preview = match &image {
-            Some(img) => LinkPreviewOptions {
-                is_disabled: false,
-                url: Some(img.clone()),
-                prefer_small_media: false,
-                prefer_large_media: true,
-                show_above_text: true,
-            },
-            None => NO_PREVIEW,
-        };
         let mut req = self
             .bot
             .send_message(to.recipient(), text.as_str())
             .parse_mode(ParseMode::Html)
-            .link_preview_options(preview)
+            .link_preview_options(preview(image))
             .allow_paid_broadcast(self.paid_broadcast);
         if let Some(thread) = to.thread {
             req = req.message_thread_id(thread);
@@ -325,6 +325,9 @@ impl TelegramSender {
         }
         if silent {
             req = req.disable_notification(true);
+        }
+        if let Some(id) = extras.reply_to.and_then(|id| id.parse().ok()) {
+            req = req.reply_parameters(ReplyParameters::new(MessageId(id)).allow_sending_without_reply());
         }
         match req.await {
             Ok(m) => Ok(Sent { message_id: Some(m.id.0.to_string()) }),
@@ -362,6 +365,34 @@ impl TelegramSender {
         }
         let m = req.await?;
         Ok(Sent { message_id: Some(m.id.0.to_string()) })
+    }
+
+    /// Edits the live card `id` to show `msg` (editMessageText: cards are
+    /// always text, see `deliver`). "Not modified" is done already; a
+    /// message Telegram no longer lets us edit is `EditError::Gone`.
+    async fn edit(&self, to: &Target, id: i32, msg: &Message, extras: AlertExtras<'_>) -> Result<(), EditError> {
+        let chat = &to.key;
+        let text = html(msg);
+        self.wait_turn(chat).await?;
+        let image = msg.image.as_deref().and_then(http_url);
+        let mut req = self
+            .bot
+            .edit_message_text(to.recipient(), MessageId(id), text.as_str())
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(preview(image));
+        if let Some(k) = keyboard(msg, extras.mute) {
+            req = req.reply_markup(k);
+        }
+        match req.await {
+            Ok(_) => Ok(()),
+            Err(RequestError::Api(e)) if description(&e).to_ascii_lowercase().contains("message is not modified") => {
+                Ok(())
+            }
+            Err(RequestError::Api(e)) if is_gone(&e) => {
+                Err(EditError::Gone { reason: redact(&description(&e), &[self.token.expose()]) })
+            }
+            Err(e) => Err(EditError::Failed(self.failure(chat, "editMessageText", &text, e))),
+        }
     }
 
     /// Waits for the limiter's slot for `chat`; a pause longer than
@@ -437,6 +468,50 @@ impl Sender for TelegramSender {
             self.deliver(&to, msg, extras).await
         })
     }
+
+    fn can_edit(&self) -> bool {
+        true
+    }
+
+    fn edit_alert<'a>(
+        &'a self,
+        dest: &'a Destination,
+        message_id: &'a str,
+        msg: &'a Message,
+        extras: AlertExtras<'a>,
+    ) -> BoxFuture<'a, Result<(), EditError>> {
+        Box::pin(async move {
+            let (Some(to), Ok(id)) = (Target::of(dest), message_id.parse()) else {
+                return Err(EditError::Gone { reason: format!("not a Telegram message: {dest} {message_id}") });
+            };
+            self.edit(&to, id, msg, extras).await
+        })
+    }
+}
+
+/// The text message's preview: the item's picture, large, above the text.
+fn preview(image: Option<String>) -> LinkPreviewOptions {
+    match image {
+        Some(img) => LinkPreviewOptions {
+            is_disabled: false,
+            url: Some(img),
+            prefer_small_media: false,
+            prefer_large_media: true,
+            show_above_text: true,
+        },
+        None => NO_PREVIEW,
+    }
+}
+
+/// The message to edit is gone or can no longer be edited.
+fn is_gone(e: &ApiError) -> bool {
+    if matches!(e, ApiError::MessageToEditNotFound | ApiError::MessageCantBeEdited | ApiError::MessageIdInvalid) {
+        return true;
+    }
+    let d = description(e).to_ascii_lowercase();
+    ["message to edit not found", "message can't be edited", "there is no text in the message to edit"]
+        .iter()
+        .any(|p| d.contains(p))
 }
 
 /// A message without a link preview.

@@ -29,6 +29,12 @@
 //! - `POST /webhooks/{id}/{token}[?wait=true]`: no auth; 200 with a message
 //!   object when `wait=true`, else 204. Any id/token pair exists unless a
 //!   fault says otherwise (`webhook_url` builds the URL).
+//! - `PATCH /channels/{id}/messages/{message}` (bot auth) and
+//!   `PATCH /webhooks/{id}/{token}/messages/{message}`: edit a message the
+//!   fake posted there (limits, faults and validation as for a post);
+//!   404 `{"code": 10008, "message": "Unknown Message"}` for any other, or
+//!   one [`FakeDiscord::delete_message`] removed. [`FakeDiscord::message`]
+//!   shows a message as it is now.
 //! - For the next engineer (slash commands, interactions), recorded and
 //!   answered plausibly already: `PUT /applications/{app}/commands` and
 //!   `PUT /applications/{app}/guilds/{guild}/commands` (200, the commands
@@ -139,14 +145,18 @@ pub enum Kind {
     CreateEvent { guild: u64 },
     PatchEvent { guild: u64, event: u64 },
     DeleteEvent { guild: u64, event: u64 },
+    EditMessage { channel: u64, message: String },
+    EditWebhookMessage { webhook: u64, token: String, message: String },
     Unknown,
 }
 
 impl Kind {
     pub fn target(&self) -> Option<Target> {
         match self {
-            Kind::ChannelMessage { channel } => Some(Target::Channel(*channel)),
-            Kind::WebhookExecute { webhook, .. } => Some(Target::Webhook(*webhook)),
+            Kind::ChannelMessage { channel } | Kind::EditMessage { channel, .. } => Some(Target::Channel(*channel)),
+            Kind::WebhookExecute { webhook, .. } | Kind::EditWebhookMessage { webhook, .. } => {
+                Some(Target::Webhook(*webhook))
+            }
             Kind::ListEvents { guild }
             | Kind::CreateEvent { guild }
             | Kind::PatchEvent { guild, .. }
@@ -170,6 +180,8 @@ pub struct RecordedRequest {
     pub body: Value,
     /// Status the server answered with.
     pub status: u16,
+    /// The JSON body answered (`Value::Null` when none).
+    pub answer: Value,
     pub at: Instant,
 }
 
@@ -230,6 +242,7 @@ impl FakeDiscordBuilder {
             events: HashMap::new(),
             no_manage_events: std::collections::HashSet::new(),
             not_in: std::collections::HashSet::new(),
+            posted: HashMap::new(),
         };
         let shared = Arc::new(Mutex::new(state));
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
@@ -335,6 +348,27 @@ impl FakeDiscord {
         self.lock().requests.clear();
     }
 
+    /// A message the fake posted, as it is now (edits applied).
+    pub fn message(&self, id: &str) -> Option<Value> {
+        self.lock().posted.get(id).cloned()
+    }
+
+    /// Forgets a posted message, as if someone deleted it: edits of it
+    /// answer 10008 Unknown Message.
+    pub fn delete_message(&self, id: &str) {
+        self.lock().posted.remove(id);
+    }
+
+    /// Accepted posts (new messages) to `target`, without edits.
+    pub fn posts(&self, target: Target) -> Vec<RecordedRequest> {
+        self.requests_to(target).into_iter().filter(|r| r.status < 300 && r.method == "POST").collect()
+    }
+
+    /// Accepted edits of messages on `target`.
+    pub fn edits(&self, target: Target) -> Vec<RecordedRequest> {
+        self.requests_to(target).into_iter().filter(|r| r.status < 300 && r.method == "PATCH").collect()
+    }
+
     /// The scheduled events a guild has now, in creation order.
     pub fn scheduled_events(&self, guild: u64) -> Vec<Value> {
         self.lock().events.get(&guild).cloned().unwrap_or_default()
@@ -409,6 +443,8 @@ struct ServerState {
     events: HashMap<u64, Vec<Value>>,
     no_manage_events: std::collections::HashSet<u64>,
     not_in: std::collections::HashSet<u64>,
+    /// Messages posted (and not deleted), by id, as they are now.
+    posted: HashMap<String, Value>,
 }
 
 /// An answer before it becomes an axum response.
@@ -466,6 +502,12 @@ fn parse_route(method: &Method, path: &str) -> Kind {
         }
         ("PATCH", ["webhooks", app, token, "messages", "@original"]) => {
             num(app).map_or(Kind::Unknown, |app| Kind::EditOriginal { app, token: (*token).to_owned() })
+        }
+        ("PATCH", ["webhooks", id, token, "messages", m]) => num(id).map_or(Kind::Unknown, |webhook| {
+            Kind::EditWebhookMessage { webhook, token: (*token).to_owned(), message: (*m).to_owned() }
+        }),
+        ("PATCH", ["channels", id, "messages", m]) => {
+            num(id).map_or(Kind::Unknown, |channel| Kind::EditMessage { channel, message: (*m).to_owned() })
         }
         ("PUT", ["applications", app, "commands"]) => {
             num(app).map_or(Kind::Unknown, |app| Kind::GlobalCommands { app })
@@ -591,6 +633,18 @@ impl ServerState {
                 }
                 self.scheduled_event_call(kind, body, now)
             }
+            Kind::EditMessage { channel, message } => {
+                if !bot_auth {
+                    return Reply::error(401, 0, "401: Unauthorized");
+                }
+                if let Some(r) = self.global_check(now) {
+                    return r;
+                }
+                self.edit_message(Target::Channel(*channel), message, body, now)
+            }
+            Kind::EditWebhookMessage { webhook, message, .. } => {
+                self.edit_message(Target::Webhook(*webhook), message, body, now)
+            }
             Kind::EditOriginal { app, .. } => {
                 let id = self.snowflake();
                 let mut m = body.clone();
@@ -649,9 +703,43 @@ impl ServerState {
         reply
     }
 
+    /// An edit of `message` on `target`: as a post (limits, faults,
+    /// validation), then 10008 unless the fake posted it there.
+    fn edit_message(&mut self, target: Target, message: &str, body: &Value, now: Instant) -> Reply {
+        let mut reply = self.message(target, body, now);
+        if reply.status != 200 {
+            return reply;
+        }
+        let (channel, webhook) = match target {
+            Target::Channel(c) => (c, None),
+            Target::Webhook(w) => (w + 1, Some(w)),
+            Target::Guild(_) => return Reply::error(404, 10008, "Unknown Message"),
+        };
+        let Some(current) = self.posted.get_mut(message).filter(|m| {
+            m["channel_id"] == json!(channel.to_string()) && m["webhook_id"] == json!(webhook.map(|w| w.to_string()))
+        }) else {
+            return Reply::error(404, 10008, "Unknown Message");
+        };
+        for field in ["content", "embeds", "components"] {
+            if let Some(v) = body.get(field) {
+                current[field] = v.clone();
+            }
+        }
+        current["edited_timestamp"] = json!(chrono::Utc::now().to_rfc3339());
+        reply.body = Some(current.clone());
+        reply
+    }
+
     fn message_object(&mut self, channel: u64, webhook: Option<u64>, body: &Value) -> Value {
+        let id = self.snowflake();
+        let object = self.new_message_object(&id, channel, webhook, body);
+        self.posted.insert(id, object.clone());
+        object
+    }
+
+    fn new_message_object(&self, id: &str, channel: u64, webhook: Option<u64>, body: &Value) -> Value {
         json!({
-            "id": self.snowflake(),
+            "id": id,
             "type": 0,
             "channel_id": channel.to_string(),
             "webhook_id": webhook.map(|w| w.to_string()),
@@ -811,6 +899,7 @@ async fn handle(
             authorization,
             body,
             status: reply.status,
+            answer: reply.body.clone().unwrap_or(Value::Null),
             at: now,
         });
         reply
