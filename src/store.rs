@@ -50,10 +50,12 @@ use crate::types::{AlertKind, Destination, Feed, GuildId, ItemId, ItemKind, Wate
 use fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 
 mod calendar;
+mod digest;
 mod listing;
 mod owner;
 mod retention;
 pub use calendar::{EventSpec, GuildEvent, Schedule, Sequenced};
+pub use digest::DigestRecord;
 pub use owner::PID_FILE;
 pub use retention::{Pruned, release_freed_memory};
 
@@ -255,6 +257,9 @@ pub struct ChatSettings {
     /// Alert kinds sent without a sound (`/silent`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub silent: Vec<AlertKind>,
+    /// When the chat gets its digest (`/digest`); `None`: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::rules::DigestSchedule>,
 }
 
 fn all_alert_kinds() -> Vec<AlertKind> {
@@ -347,6 +352,8 @@ pub struct Store {
     delivered: sled::Tree,
     dead: sled::Tree,
     reminders: sled::Tree,
+    /// Queued digests and their marks (`store/digest.rs`).
+    digests: sled::Tree,
     /// Calendar state: per-item SEQUENCE, private feed tokens and the
     /// Discord scheduled events the bot created (see `crate::calendar`).
     calendar: CalendarTrees,
@@ -426,6 +433,7 @@ impl Store {
             delivered: db.open_tree("delivered")?,
             dead: db.open_tree("dead_letters")?,
             reminders: db.open_tree("reminders_sent")?,
+            digests: db.open_tree("digests")?,
             calendar: CalendarTrees {
                 sequences: db.open_tree("calendar_sequences")?,
                 tokens: db.open_tree("calendar_tokens")?,

@@ -297,7 +297,8 @@ impl Subscriptions {
                     .with_timezone(w.timezone)
                     .with_schedule_horizon(w.schedule_horizon)
                     .with_mentions(if is_discord(dest) { w.mentions.clone() } else { Vec::new() })
-                    .with_loudness(w.quiet_hours, w.silent.clone());
+                    .with_loudness(w.quiet_hours, w.silent.clone())
+                    .with_digest(w.digest);
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless
@@ -370,6 +371,7 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         mentions: vec![],
         quiet_hours: None,
         silent: vec![],
+        digest: None,
     }
 }
 

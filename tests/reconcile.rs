@@ -62,6 +62,7 @@ fn watch(name: &str, to: &[&str]) -> Watch {
         mentions: vec![],
         quiet_hours: None,
         silent: vec![],
+        digest: None,
     }
 }
 
@@ -230,6 +231,20 @@ fn changed_quiet_hours_or_silent_kinds_is_a_change() {
     assert_eq!(after.quiet_hours.map(|q| q.to_string()).as_deref(), Some("23:00-07:00"));
     assert_eq!(after.silent, [AlertKind::Schedule]);
     assert_eq!(subs.reconcile(std::slice::from_ref(&quiet)).unwrap(), rec(0, 0, 0, 1));
+}
+
+#[test]
+fn a_watchs_digest_reaches_its_subscription_and_a_change_is_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    subs.reconcile(&[esa_flybys()]).unwrap();
+    let daily = Watch { digest: Some("daily 08:00".parse().unwrap()), ..esa_flybys() };
+    assert_eq!(subs.reconcile(std::slice::from_ref(&daily)).unwrap(), rec(0, 1, 0, 0));
+    let after = find(&subs, "esa flybys", &Destination::Console);
+    assert_eq!(after.digest.map(|d| d.to_string()).as_deref(), Some("daily 08:00"));
+    assert_eq!(subs.reconcile(std::slice::from_ref(&daily)).unwrap(), rec(0, 0, 0, 1));
+    subs.reconcile(&[esa_flybys()]).unwrap();
+    assert_eq!(find(&subs, "esa flybys", &Destination::Console).digest, None, "removed from the watch: off");
 }
 
 #[test]

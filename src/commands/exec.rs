@@ -13,7 +13,7 @@ use super::parse::{NextQuery, alert_kind_names};
 use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
 use crate::item::Item;
-use crate::rules::{Filter, Origin, QuietHours, SubId, Subscription};
+use crate::rules::{DigestSchedule, Filter, Origin, QuietHours, SubId, Subscription};
 use crate::store::{ChatSettings, DestinationPause, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination, Mention, format_duration};
@@ -156,6 +156,11 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Quiet(None) | ChatCommand::Silent(None) => chat.loudness(),
         ChatCommand::Quiet(Some(q)) => chat.set_quiet(q)?,
         ChatCommand::Silent(Some(kinds)) => chat.set_silent(kinds)?,
+        ChatCommand::Digest(None) => Reply::public(format!(
+            "Digest here: {}. Change with /digest daily 08:00, /digest weekly mon 08:00, or /digest off.",
+            crate::digest::describe(chat.settings.digest, chat.settings.timezone)
+        )),
+        ChatCommand::Digest(Some(d)) => chat.set_digest(d)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
         // The front-end shows the keyboard (`settings::keyboard`) with it.
@@ -174,6 +179,7 @@ pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<Ch
         schedule_horizon: svc.defaults.schedule_horizon,
         quiet_hours: None,
         silent: Vec::new(),
+        digest: None,
     }))
 }
 
@@ -240,6 +246,7 @@ impl Chat<'_> {
             .with_reminders(self.settings.reminders.clone())
             .with_timezone(self.settings.timezone)
             .with_loudness(self.settings.quiet_hours, self.settings.silent.clone())
+            .with_digest(self.settings.digest)
             .with_mentions(mentions);
         self.svc.subs.put(&sub)?;
         Ok(Reply::private(format!(
@@ -345,6 +352,15 @@ impl Chat<'_> {
         let reply = Reply::private(format!("🔈 Sent without a sound: {}.", describe_silent(&kinds)));
         self.save(ChatSettings { silent: kinds.clone(), ..self.settings.clone() }, |s| s.silent = kinds.clone())?;
         Ok(reply)
+    }
+
+    fn set_digest(&self, digest: Option<DigestSchedule>) -> Result<Reply, StoreError> {
+        self.save(ChatSettings { digest, ..self.settings.clone() }, |s| s.digest = digest)?;
+        let mut text = format!("📰 Digest: {}.", crate::digest::describe(digest, self.settings.timezone));
+        if digest.is_some() && self.subscriptions()?.is_empty() {
+            text.push_str(" It lists what this chat's subscriptions select: /subscribe first.");
+        }
+        Ok(Reply::private(text))
     }
 
     /// `/mute NAME`: the one upcoming item whose name contains NAME (an

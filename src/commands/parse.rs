@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
 use crate::directory::Dimension;
-use crate::rules::{Filter, QuietHours};
+use crate::rules::{DigestSchedule, Filter, QuietHours};
 use crate::types::{AlertKind, ItemKind, Mention, parse_duration};
 
 /// One parsed chat command.
@@ -37,6 +37,8 @@ pub enum ChatCommand {
     /// `None`: show; `Some(kinds)`: the kinds sent without a sound (empty:
     /// none).
     Silent(Option<Vec<AlertKind>>),
+    /// `None`: show; `Some(None)`: off; `Some(schedule)`: a digest then.
+    Digest(Option<Option<DigestSchedule>>),
     /// Mute the upcoming item with this name.
     Mute(String),
     /// List the chat's mutes.
@@ -87,6 +89,7 @@ impl ChatCommand {
             ChatCommand::Horizon(h) => h.is_some(),
             ChatCommand::Quiet(q) => q.is_some(),
             ChatCommand::Silent(s) => s.is_some(),
+            ChatCommand::Digest(d) => d.is_some(),
             ChatCommand::Mute(_) | ChatCommand::Unmute(_) => true,
             ChatCommand::Calendar { reset } => *reset,
             _ => false,
@@ -155,6 +158,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "horizon" => parse_horizon(args).map(ChatCommand::Horizon),
         "quiet" => parse_quiet(args).map(ChatCommand::Quiet),
         "silent" => parse_silent(args).map(ChatCommand::Silent),
+        "digest" => parse_digest(args).map(ChatCommand::Digest),
         "mute" => match args.trim() {
             "" => Err(CommandError::Usage(
                 "Use: /mute NAME (part of the name is enough), or press 🔕 Mute under an alert.".into(),
@@ -323,6 +327,23 @@ pub(super) fn parse_quiet(args: &str) -> Result<Option<Option<QuietHours>>, Comm
         CommandError::Usage(format!("{e} Example: /quiet 23:00-07:00 (in this chat's timezone), or /quiet off."))
     })?;
     Ok(Some(Some(span)))
+}
+
+/// `daily 08:00`, `weekly mon 08:00` or `off`; empty = show current.
+pub(super) fn parse_digest(args: &str) -> Result<Option<Option<DigestSchedule>>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    if a.eq_ignore_ascii_case("off") || a.eq_ignore_ascii_case("none") {
+        return Ok(Some(None));
+    }
+    let schedule = a.parse::<DigestSchedule>().map_err(|e| {
+        CommandError::Usage(format!(
+            "{e} Example: /digest daily 08:00 or /digest weekly mon 08:00 (this chat's timezone), or /digest off."
+        ))
+    })?;
+    Ok(Some(Some(schedule)))
 }
 
 /// `schedule webcast` or `none`; empty = show current.

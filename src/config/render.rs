@@ -113,6 +113,9 @@ fn render_watch(out: &mut String, w: &Watch) {
     if !w.silent.is_empty() {
         kv(out, "silent", &list(w.silent.iter().map(|a| a.as_str())));
     }
+    if let Some(d) = w.digest {
+        kv(out, "digest", &quote(&d.to_string()));
+    }
 }
 
 fn render_horizon(h: Option<Duration>) -> String {

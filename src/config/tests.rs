@@ -508,3 +508,13 @@ fn watch_quiet_hours_and_silent_kinds_are_validated() {
     assert_err(&format!("{WATCH}quiet_hours = 23\n"), &["watch[0].quiet_hours", "got 23"]);
     assert_err(&format!("{WATCH}silent = [\"launches\"]\n"), &["watch[0].silent[0]", "launches"]);
 }
+
+#[test]
+fn watch_digest_is_validated() {
+    let ok = parse(&format!("{WATCH}digest = \"weekly Monday 8:00\"\n")).unwrap();
+    assert_eq!(ok.watches[0].digest.map(|d| d.to_string()).as_deref(), Some("weekly mon 08:00"));
+    assert_eq!(parse(WATCH).unwrap().watches[0].digest, None);
+    assert_err(&format!("{WATCH}digest = \"weekly funday 8\"\n"), &["watch[0].digest", "\"funday\"", "mon, tue"]);
+    assert_err(&format!("{WATCH}digest = \"daily 8\"\n"), &["watch[0].digest", "\"8\" is not a time of day"]);
+    assert_err(&format!("{WATCH}digest = 8\n"), &["watch[0].digest", "got 8"]);
+}

@@ -15,7 +15,7 @@ use toml::Value;
 use super::diagnostics::{invalid, show};
 use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawStore, RawWatch};
 use super::*;
-use crate::rules::QuietHours;
+use crate::rules::{DigestSchedule, QuietHours};
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, format_duration, parse_duration};
 
 pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
@@ -309,12 +309,21 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
         mentions: mentions(&key("mentions"), &name, raw.mentions.as_deref().unwrap_or_default())?,
         quiet_hours: raw.quiet_hours.as_ref().map(|v| quiet_hours(&key("quiet_hours"), v)).transpose()?,
         silent: words::<AlertKind>(&key("silent"), raw.silent.as_deref().unwrap_or_default(), ALERT_KIND_WORDS)?,
+        digest: raw.digest.as_ref().map(|v| digest(&key("digest"), v)).transpose()?,
         name,
     })
 }
 
 /// What an alert kind in a list may be, for errors.
 const ALERT_KIND_WORDS: &str = "one of \"new\", \"schedule\", \"status\", \"webcast\", \"reminder\"";
+
+/// `digest = "daily 08:00"` or `"weekly mon 08:00"` (`DigestSchedule`).
+fn digest(key: &str, value: &Value) -> Result<DigestSchedule, ConfigError> {
+    match value {
+        Value::String(s) => s.parse().map_err(|e: String| invalid(key, e)),
+        other => Err(invalid(key, format!("expected a schedule such as \"daily 08:00\", got {}", show(other)))),
+    }
+}
 
 /// `quiet_hours = "23:00-07:00"`: a local span (`QuietHours`).
 fn quiet_hours(key: &str, value: &Value) -> Result<QuietHours, ConfigError> {

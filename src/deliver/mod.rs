@@ -34,6 +34,7 @@
 //! start for config watches (the config is the truth).
 
 pub mod console;
+mod digest;
 mod merge;
 pub mod ratelimit;
 
@@ -551,6 +552,9 @@ impl Deliverer {
             slot.insert(self.store.alert(entry.alert)?);
         }
         let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
+            if let Some(digest) = self.store.digest(entry.alert)? {
+                return self.prepare_digest(key, entry, &digest, now, stats);
+            }
             warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
             return dead("alert record missing", stats);
         };

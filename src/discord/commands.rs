@@ -286,6 +286,7 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
         "horizon" => &["duration"],
         "quiet" => &["span"],
         "silent" => &["kinds"],
+        "digest" => &["schedule"],
         "mute" => &["name"],
         "unmute" => &["which"],
         "calendar" => &["reset"],
@@ -327,6 +328,7 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
         "horizon" => commands::parse("horizon", &text("duration")?.unwrap_or_default()),
         "quiet" => commands::parse("quiet", &text("span")?.unwrap_or_default()),
         "silent" => commands::parse("silent", &text("kinds")?.unwrap_or_default()),
+        "digest" => commands::parse("digest", &text("schedule")?.unwrap_or_default()),
         "mute" => commands::parse("mute", &text("name")?.unwrap_or_default()),
         "muted" => Ok(ChatCommand::Muted),
         "settings" => Ok(ChatCommand::Settings),
@@ -750,6 +752,8 @@ mod tests {
         assert_eq!(to_command("horizon", &[s("duration", "off")]).unwrap(), ChatCommand::Horizon(Some(None)));
         assert_eq!(to_command("quiet", &[s("span", "off")]).unwrap(), ChatCommand::Quiet(Some(None)));
         assert_eq!(to_command("silent", &[s("kinds", "none")]).unwrap(), ChatCommand::Silent(Some(vec![])));
+        assert_eq!(to_command("digest", &[s("schedule", "off")]).unwrap(), ChatCommand::Digest(Some(None)));
+        assert!(to_command("digest", &[s("schedule", "weekly funday 8")]).unwrap_err().to_string().contains("funday"));
         assert_eq!(to_command("mute", &[s("name", "Starlink")]).unwrap(), ChatCommand::Mute("Starlink".into()));
         assert_eq!(to_command("muted", &[]).unwrap(), ChatCommand::Muted);
         assert_eq!(to_command("unmute", &[s("which", "all")]).unwrap(), ChatCommand::Unmute(Target::All));
@@ -808,6 +812,7 @@ mod tests {
                 "horizon",
                 "quiet",
                 "silent",
+                "digest",
                 "mute",
                 "muted",
                 "unmute",

@@ -13,7 +13,7 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 16] = [
+const EXAMPLES: [(&str, &str); 17] = [
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
@@ -25,6 +25,7 @@ const EXAMPLES: [(&str, &str); 16] = [
     ("horizon", "/horizon duration:7d (or duration:off)"),
     ("quiet", "/quiet span:23:00-07:00 (or span:off)"),
     ("silent", "/silent kinds:schedule webcast (or kinds:none)"),
+    ("digest", "/digest schedule:daily 08:00 (or schedule:weekly mon 08:00, schedule:off)"),
     ("mute", "/mute name:Starlink Group 10-1 (or the 🔕 Mute button)"),
     ("muted", "/muted"),
     ("unmute", "/unmute which:1 (or which:all)"),
@@ -38,8 +39,19 @@ pub(super) const ALERT_OPTIONS: [&str; 5] = ["first", "second", "third", "fourth
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),
 /// and re-checked on every use.
-pub(crate) const MANAGING_COMMANDS: [&str; 10] =
-    ["subscribe", "unsubscribe", "timezone", "reminders", "alerts", "horizon", "quiet", "silent", "mute", "unmute"];
+pub(crate) const MANAGING_COMMANDS: [&str; 11] = [
+    "subscribe",
+    "unsubscribe",
+    "timezone",
+    "reminders",
+    "alerts",
+    "horizon",
+    "quiet",
+    "silent",
+    "digest",
+    "mute",
+    "unmute",
+];
 
 /// The slash commands as registered with Discord.
 pub(crate) fn definitions() -> Vec<CreateCommand> {
@@ -108,6 +120,10 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
         CreateCommand::new("silent").description(describe_command("silent")).add_option(
             string("kinds", "Alert kinds without sound, e.g. schedule webcast, or none; leave out to see them")
                 .max_length(100),
+        ),
+        CreateCommand::new("digest").description(describe_command("digest")).add_option(
+            string("schedule", "daily 08:00, weekly mon 08:00 (local time), or off; leave out to see it")
+                .max_length(30),
         ),
         CreateCommand::new("mute").description(describe_command("mute")).add_option(
             string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::QuietHours;
+use super::{DigestSchedule, QuietHours};
 use crate::detect::Alert;
 use crate::item::{Item, Named};
 use crate::types::{AlertKind, Destination, ItemKind, Mention};
@@ -93,6 +93,10 @@ pub struct Subscription {
     /// Alert kinds always sent without a sound (see `loudness::is_silent`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub silent: Vec<AlertKind>,
+    /// When a digest of what it selects is sent (`crate::digest`); `None`:
+    /// no digest. Independent of `alerts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestSchedule>,
     /// False while the destination refuses delivery (bot blocked or
     /// removed, channel gone): kept, so it resumes when the bot is let back
     /// in, but routes nothing meanwhile.
@@ -116,6 +120,7 @@ impl Subscription {
             mentions: Vec::new(),
             quiet_hours: None,
             silent: Vec::new(),
+            digest: None,
             enabled: true,
             origin,
         }
@@ -149,6 +154,11 @@ impl Subscription {
     /// Quiet hours and the kinds sent without a sound.
     pub fn with_loudness(self, quiet_hours: Option<QuietHours>, silent: Vec<AlertKind>) -> Subscription {
         Subscription { quiet_hours, silent, ..self }
+    }
+
+    /// The digest schedule; `None`: no digest.
+    pub fn with_digest(self, digest: Option<DigestSchedule>) -> Subscription {
+        Subscription { digest, ..self }
     }
 
     /// Whether it is enabled and takes alerts of `kind`, whatever the item.

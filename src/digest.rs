@@ -1,0 +1,267 @@
+//! Digests: at each due moment of a destination's digest schedule
+//! (`rules::DigestSchedule`, `digest = "daily 08:00"` on a watch,
+//! `/digest` in a chat) one message listing what its subscriptions select
+//! in the next 24 hours or 7 days, in date order, local times, with status.
+//! It owns when a digest is due and what it lists; it must not send
+//! anything (the outbox and `deliver` do) nor talk to LL2 (it reads the
+//! stored snapshots).
+//!
+//! Rules:
+//! - **One message per destination and schedule.** The subscriptions at a
+//!   destination with the same schedule make one digest, like `deliver`'s
+//!   merge: the union of what their filters select, the chat's own zone
+//!   when a chat's subscription is among them (else the first one's), the
+//!   chat's mutes when one of them is the chat's own. Independent of the
+//!   alert kinds: `/alerts reminder` plus `/digest daily 08:00` gets
+//!   reminders and the digest.
+//! - **Once per due moment, never twice.** A pass (at start and about
+//!   once a minute) takes the latest due moment at or before now; it is
+//!   handled when it is at most `grace` old (a digest missed while the bot
+//!   was down is sent once on start) and newer than the destination's
+//!   durable mark. The mark, the digest record and its outbox entry commit
+//!   in one transaction (`Store::enqueue_digest`).
+//! - **Nothing when empty.** An empty list sends nothing; its due moment
+//!   is marked handled all the same (logged at debug).
+//! - **Decided at due time, drawn at send time.** The record keeps the
+//!   listed item ids (small, unlike snapshots: a weekly list of ~50 items
+//!   would pass sled's blob threshold); the deliverer draws the message
+//!   from the snapshots as they are when it sends (fresh status and
+//!   dates, the chat's zone and quiet hours then), via [`message`].
+//!   A later section kind (news headlines) adds a [`Section`] there.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::detect::AlertId;
+use crate::item::Item;
+use crate::render::Message;
+use crate::rules::{DigestSchedule, Origin, Subscription};
+use crate::store::{DigestRecord, Store, StoreError};
+use crate::types::{AlertKind, Destination};
+
+/// Most entries one digest message lists; the rest are counted in a last
+/// line pointing to `/next` (a message must stay readable and within
+/// Telegram's 4096 characters).
+pub const MAX_LISTED: usize = 15;
+
+/// How late a digest may still go out: one missed while the bot was down
+/// for less than this is sent once on start; a later one is skipped.
+pub const DIGEST_GRACE: Duration = Duration::from_secs(3600);
+
+/// How often the task looks for due digests.
+const TICK: Duration = Duration::from_secs(20);
+
+/// Digest records are dropped this long after their due moment.
+const KEEP_RECORDS: chrono::Duration = chrono::Duration::days(2);
+
+/// The subscriptions at one destination sharing one schedule: one digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Where it goes.
+    pub destination: Destination,
+    /// When.
+    pub schedule: DigestSchedule,
+    /// The enabled subscriptions there with this schedule, in id order.
+    pub subs: Vec<Subscription>,
+}
+
+/// Groups the enabled subscriptions that have a digest, by destination and
+/// schedule, in a stable order.
+pub fn groups(subs: Vec<Subscription>) -> Vec<Group> {
+    let mut by: BTreeMap<(String, String), Group> = BTreeMap::new();
+    for s in subs.into_iter().filter(|s| s.enabled) {
+        let Some(schedule) = s.digest else { continue };
+        by.entry((s.destination.storage_key(), schedule.to_string()))
+            .or_insert_with(|| Group { destination: s.destination.clone(), schedule, subs: Vec::new() })
+            .subs
+            .push(s);
+    }
+    by.into_values().collect()
+}
+
+/// The zone a group's digest is shown and scheduled in: the chat's own
+/// (`chat_timezone`) when a chat's subscription is among them, else the
+/// first subscription's.
+pub fn zone(subs: &[Subscription], chat_timezone: Option<Tz>) -> Tz {
+    let chat = subs.iter().any(|s| s.origin == Origin::Chat);
+    chat_timezone.filter(|_| chat).or_else(|| subs.first().map(|s| s.timezone)).unwrap_or(chrono_tz::UTC)
+}
+
+/// The items a digest of `subs` lists for `[from, until)`: dated in the
+/// span, selected by any of them, not muted (`muted` is asked only when a
+/// chat's own subscription is among them); soonest first.
+pub fn select<'a>(
+    items: &'a [Item],
+    subs: &[Subscription],
+    muted: impl Fn(&Item) -> bool,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<&'a Item> {
+    let chat = subs.iter().any(|s| s.origin == Origin::Chat);
+    let mut out: Vec<&Item> = items
+        .iter()
+        .filter(|i| i.when.is_some_and(|w| from <= w && w < until))
+        .filter(|i| subs.iter().any(|s| s.filter.matches(i)))
+        .filter(|i| !(chat && muted(i)))
+        .collect();
+    out.sort_by_key(|i| (i.when, i.name.clone()));
+    out
+}
+
+/// One titled block of a digest's lines (launches and events now; a news
+/// section could follow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// Its heading; `None` for the only section.
+    pub title: Option<String>,
+    /// One line per entry.
+    pub lines: Vec<String>,
+}
+
+/// The launches-and-events section: one numbered `/next`-style line per
+/// item (at most [`MAX_LISTED`], then a count of the rest).
+pub fn items_section(items: &[&Item], tz: Tz, now: DateTime<Utc>) -> Section {
+    let mut lines: Vec<String> = (1..)
+        .zip(items.iter().take(MAX_LISTED))
+        .map(|(n, i)| format!("{n}. {}", crate::commands::next::entry(i, tz, now, false)))
+        .collect();
+    if items.len() > MAX_LISTED {
+        lines.push(format!("…and {} more: /next 20", items.len() - MAX_LISTED));
+    }
+    Section { title: None, lines }
+}
+
+/// The digest as a platform-neutral message: headline and span, then the
+/// sections' lines (a heading line before each titled section).
+pub fn message(schedule: DigestSchedule, count: usize, sections: &[Section], tz: Tz) -> Message {
+    let span = match schedule {
+        DigestSchedule::Daily(_) => "the next 24 hours",
+        DigestSchedule::Weekly(..) => "the next 7 days",
+    };
+    let mut changes = Vec::new();
+    for s in sections {
+        changes.extend(s.title.iter().map(|t| format!("— {t} —")));
+        changes.extend(s.lines.iter().cloned());
+    }
+    let things = if count == 1 { "1 launch or event".to_string() } else { format!("{count} launches and events") };
+    Message {
+        // Colour and icon of a reminder: a digest is a calm heads-up.
+        kind: AlertKind::Reminder,
+        emoji: "📰",
+        headline: schedule.title().to_string(),
+        title: format!("{things} in {span} (times in {})", tz.name()),
+        changes,
+        note: None,
+        when: None,
+        when_exact: None,
+        tminus: None,
+        status: None,
+        status_id: None,
+        agencies: None,
+        location: None,
+        details: Vec::new(),
+        webcast: None,
+        link: None,
+        pages: Vec::new(),
+        image: None,
+        description: None,
+    }
+}
+
+/// A chat's digest setting in words, for `/digest` and `/settings`.
+pub fn describe(digest: Option<DigestSchedule>, tz: Tz) -> String {
+    match digest {
+        None => "off".into(),
+        Some(d) => format!(
+            "{d} {}: one message listing what this chat's subscriptions select in {} (none when nothing is coming)",
+            tz.name(),
+            if matches!(d, DigestSchedule::Daily(_)) { "the next 24 hours" } else { "the next 7 days" }
+        ),
+    }
+}
+
+/// Queues the digests that come due.
+pub struct Digests {
+    store: Store,
+    grace: Duration,
+    wake_delivery: std::sync::Arc<Notify>,
+}
+
+impl Digests {
+    /// `grace`: how late a digest may still go out (after a restart);
+    /// `wake_delivery` is notified when one is queued.
+    pub fn new(store: Store, grace: Duration, wake_delivery: std::sync::Arc<Notify>) -> Digests {
+        Digests { store, grace, wake_delivery }
+    }
+
+    /// Queues every digest due at `now` and not yet handled; returns how
+    /// many were queued (empty ones are not counted).
+    pub async fn pass(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let groups = groups(self.store.subscriptions()?);
+        if groups.is_empty() {
+            return Ok(0);
+        }
+        let grace = chrono::Duration::from_std(self.grace).unwrap_or_default();
+        let mut items: Option<Vec<Item>> = None;
+        let mut queued = 0;
+        for g in groups {
+            let chat_tz = self.store.chat_settings(&g.destination)?.map(|c| c.timezone);
+            let tz = zone(&g.subs, chat_tz);
+            let Some(due) = g.schedule.last_due(now, tz).filter(|d| now - *d <= grace) else { continue };
+            if self.store.digest_handled(&g.destination, g.schedule)?.is_some_and(|m| m >= due) {
+                continue;
+            }
+            let items = match &mut items {
+                Some(i) => i,
+                None => items.insert(self.store.items()?),
+            };
+            let until = due + chrono::Duration::from_std(g.schedule.window()).unwrap_or_default();
+            let muted = |i: &Item| self.store.is_muted(&g.destination, &i.id).unwrap_or(false);
+            let listed = select(items, &g.subs, muted, now, until);
+            if listed.is_empty() {
+                debug!(dest = %g.destination, schedule = %g.schedule, "digest due with nothing to list; nothing sent");
+                self.store.digest_skipped(&g.destination, g.schedule, due)?;
+                continue;
+            }
+            let record = DigestRecord {
+                id: AlertId(self.store.next_id()?),
+                destination: g.destination.clone(),
+                schedule: g.schedule,
+                due,
+                until,
+                items: listed.iter().map(|i| i.id.clone()).collect(),
+            };
+            self.store.enqueue_digest(&record, g.subs[0].id, now)?;
+            info!(dest = %g.destination, schedule = %g.schedule, items = record.items.len(), "digest due");
+            queued += 1;
+        }
+        if queued > 0 {
+            self.store.flush().await?;
+            self.wake_delivery.notify_one();
+        }
+        Ok(queued)
+    }
+
+    /// Looks for due digests at start and every 20 seconds until shutdown.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        loop {
+            let now = Utc::now();
+            if let Err(e) = self.pass(now).await {
+                warn!(error = %e, "digest pass failed");
+            }
+            if let Err(e) = self.store.prune_digests(now - KEEP_RECORDS) {
+                warn!(error = %e, "pruning old digests failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
