@@ -265,3 +265,116 @@ impl Digests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::tests::sample_launch;
+    use crate::rules::{Filter, SubId};
+    use crate::types::{ChatId, ItemId, ItemKind};
+
+    fn launch(id: &str, name: &str, hours: i64, now: DateTime<Utc>) -> Item {
+        let mut i = sample_launch();
+        i.id = ItemId::new(ItemKind::Launch, id);
+        i.name = name.into();
+        i.when = Some(now + chrono::Duration::hours(hours));
+        i
+    }
+
+    fn sub(id: u64, dest: i64, origin: Origin, digest: Option<&str>) -> Subscription {
+        Subscription::new(SubId(id), Destination::Telegram(ChatId(dest)), Filter::default(), origin)
+            .with_digest(digest.map(|d| d.parse().unwrap()))
+    }
+
+    fn watch() -> Origin {
+        Origin::Config { watch: "w".into() }
+    }
+
+    #[test]
+    fn one_group_per_destination_and_schedule_of_enabled_subscriptions() {
+        let off = Subscription { enabled: false, ..sub(4, 1, Origin::Chat, Some("daily 08:00")) };
+        let all = vec![
+            sub(1, 1, watch(), Some("daily 08:00")),
+            sub(2, 1, Origin::Chat, Some("daily 08:00")),
+            sub(3, 1, Origin::Chat, Some("weekly mon 08:00")),
+            off,
+            sub(5, 2, Origin::Chat, None),
+            sub(6, 3, Origin::Chat, Some("daily 08:00")),
+        ];
+        let g = groups(all);
+        let shape: Vec<(String, Vec<u64>)> = g
+            .iter()
+            .map(|g| (format!("{} {}", g.destination, g.schedule), g.subs.iter().map(|s| s.id.0).collect()))
+            .collect();
+        assert_eq!(shape.len(), 3, "{shape:?}");
+        assert!(
+            shape.contains(&(format!("{} daily 08:00", Destination::Telegram(ChatId(1))), vec![1, 2])),
+            "{shape:?}"
+        );
+        assert!(shape.iter().all(|(_, ids)| !ids.contains(&4) && !ids.contains(&5)));
+        let berlin = Some(chrono_tz::Europe::Berlin);
+        let mut w = sub(1, 1, watch(), None);
+        w.timezone = chrono_tz::Asia::Tokyo;
+        assert_eq!(zone(&g[0].subs, berlin), chrono_tz::Europe::Berlin, "a chat's own subscription: its zone");
+        assert_eq!(zone(std::slice::from_ref(&w), berlin), chrono_tz::Asia::Tokyo, "a watch alone: its zone");
+    }
+
+    #[test]
+    fn lists_the_union_in_the_window_soonest_first_without_muted_items() {
+        let now: DateTime<Utc> = "2026-12-07T07:00:00Z".parse().unwrap();
+        let mut items = vec![
+            launch("c", "Gamma", 20, now),
+            launch("a", "Alpha", 2, now),
+            launch("late", "Too late", 30, now),
+            launch("past", "Gone", -1, now),
+            launch("b", "Beta", 5, now),
+        ];
+        items[4].agencies.clear();
+        let only = |name: &str| Filter { agencies: vec![name.into()], ..Filter::default() };
+        let spacex = Subscription { filter: only("SpaceX"), ..sub(1, 1, watch(), None) };
+        let nobody = Subscription { filter: only("Nobody"), ..sub(2, 1, watch(), None) };
+        let until = now + chrono::Duration::hours(24);
+        let names = |subs: &[Subscription], muted: &dyn Fn(&Item) -> bool| -> Vec<String> {
+            select(&items, subs, muted, now, until).iter().map(|i| i.name.clone()).collect()
+        };
+        assert_eq!(names(&[spacex.clone()], &|_| false), ["Alpha", "Gamma"], "Beta has no SpaceX");
+        assert_eq!(names(&[nobody.clone()], &|_| false), Vec::<String>::new());
+        let everything = sub(3, 1, watch(), None);
+        assert_eq!(names(&[nobody, everything.clone()], &|_| false), ["Alpha", "Beta", "Gamma"], "the union");
+        let muted = |i: &Item| i.name == "Beta";
+        assert_eq!(names(&[everything.clone()], &muted), ["Alpha", "Beta", "Gamma"], "a watch alone: no chat mutes");
+        let chat = Subscription { origin: Origin::Chat, ..everything };
+        assert_eq!(names(&[chat], &muted), ["Alpha", "Gamma"], "the chat's mutes hold");
+    }
+
+    #[test]
+    fn the_message_lists_local_times_and_status_and_counts_the_rest() {
+        let now: DateTime<Utc> = "2026-12-07T07:00:00Z".parse().unwrap();
+        let items: Vec<Item> = (0..20).map(|n| launch(&n.to_string(), &format!("L{n}"), n + 1, now)).collect();
+        let listed: Vec<&Item> = items.iter().collect();
+        let berlin = chrono_tz::Europe::Berlin;
+        let schedule: DigestSchedule = "daily 08:00".parse().unwrap();
+        let two = message(schedule, 2, &[items_section(&listed[..2], berlin, now)], berlin);
+        assert_eq!((two.headline.as_str(), two.emoji), ("Daily digest", "📰"));
+        assert!(
+            two.title.contains("2 launches and events in the next 24 hours") && two.title.contains("Europe/Berlin")
+        );
+        assert_eq!(two.changes.len(), 2);
+        assert!(
+            two.changes[0].starts_with("1. L0 — ") && two.changes[0].contains("09:00"),
+            "local time: {:?}",
+            two.changes
+        );
+        assert!(
+            two.changes[0].contains("T-1h") && two.changes[0].contains('['),
+            "countdown and status: {:?}",
+            two.changes
+        );
+        let all = message(schedule, 20, &[items_section(&listed, berlin, now)], berlin);
+        assert_eq!(all.changes.len(), MAX_LISTED + 1);
+        assert_eq!(all.changes.last().unwrap(), "…and 5 more: /next 20");
+        let titled = Section { title: Some("News".into()), lines: vec!["headline".into()] };
+        let more = message(schedule, 2, &[items_section(&listed[..2], berlin, now), titled], berlin);
+        assert_eq!(more.changes[2..], ["— News —".to_string(), "headline".to_string()]);
+    }
+}

@@ -726,5 +726,27 @@ mod tests {
                 assert_eq!((s.quiet_hours, s.silent.len()), (None, 0));
             }
         }
+
+        #[test]
+        fn digest_applies_to_the_chats_subscriptions_old_and_new() {
+            let f = fixture();
+            let dest = Destination::Telegram(ChatId(12));
+            assert!(run(&f, 12, true, "/digest").text.starts_with("Digest here: off"));
+            let lonely = run(&f, 12, true, "/digest daily 08:00").text;
+            assert!(lonely.contains("/subscribe first"), "{lonely}");
+            run(&f, 12, true, "/subscribe agency SpaceX");
+            let set = run(&f, 12, true, "/digest weekly mon 8:00").text;
+            assert!(set.contains("weekly mon 08:00 UTC") && set.contains("next 7 days"), "{set}");
+            let odd = run(&f, 12, true, "/digest weekly funday 8").text;
+            assert!(odd.contains("\"funday\" is not a day of the week") && odd.contains("/digest off"), "{odd}");
+            run(&f, 12, true, "/subscribe type launch");
+            for s in f.store.subscriptions_of(&dest).unwrap() {
+                assert_eq!(s.digest.map(|d| d.to_string()).as_deref(), Some("weekly mon 08:00"));
+            }
+            assert!(run(&f, 12, true, "/digest").text.contains("weekly mon 08:00"));
+            assert!(run(&f, -100, false, "/digest daily 08:00").text.contains("Only administrators"));
+            assert!(run(&f, 12, true, "/digest off").text.contains("Digest: off"));
+            assert!(f.store.subscriptions_of(&dest).unwrap().iter().all(|s| s.digest.is_none()));
+        }
     }
 }

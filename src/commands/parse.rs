@@ -523,6 +523,13 @@ mod tests {
         let kinds = vec![AlertKind::Schedule, AlertKind::Webcast];
         assert_eq!(parse("silent", "webcast, schedule").unwrap(), ChatCommand::Silent(Some(kinds)));
         assert_eq!(parse("silent", "none").unwrap(), ChatCommand::Silent(Some(vec![])));
+        assert_eq!(parse("digest", "").unwrap(), ChatCommand::Digest(None));
+        assert_eq!(parse("digest", "off").unwrap(), ChatCommand::Digest(Some(None)));
+        let daily = ChatCommand::Digest(Some(Some("daily 08:00".parse().unwrap())));
+        assert_eq!(parse("digest", "daily 8:00").unwrap(), daily);
+        let funday = parse("digest", "weekly funday 8").unwrap_err().to_string();
+        assert!(funday.contains("\"funday\"") && funday.contains("/digest weekly mon 08:00"), "{funday}");
+        assert!(daily.changes_settings() && !ChatCommand::Digest(None).changes_settings());
         let odd = parse("silent", "launches").unwrap_err().to_string();
         assert!(odd.contains("\"launches\"") && odd.contains("or none"), "{odd}");
         assert!(ChatCommand::Quiet(Some(None)).changes_settings() && !ChatCommand::Silent(None).changes_settings());
