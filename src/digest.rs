@@ -337,12 +337,16 @@ mod tests {
         let names = |subs: &[Subscription], muted: &dyn Fn(&Item) -> bool| -> Vec<String> {
             select(&items, subs, muted, now, until).iter().map(|i| i.name.clone()).collect()
         };
-        assert_eq!(names(&[spacex.clone()], &|_| false), ["Alpha", "Gamma"], "Beta has no SpaceX");
-        assert_eq!(names(&[nobody.clone()], &|_| false), Vec::<String>::new());
+        assert_eq!(names(std::slice::from_ref(&spacex), &|_| false), ["Alpha", "Gamma"], "Beta has no SpaceX");
+        assert_eq!(names(std::slice::from_ref(&nobody), &|_| false), Vec::<String>::new());
         let everything = sub(3, 1, watch(), None);
         assert_eq!(names(&[nobody, everything.clone()], &|_| false), ["Alpha", "Beta", "Gamma"], "the union");
         let muted = |i: &Item| i.name == "Beta";
-        assert_eq!(names(&[everything.clone()], &muted), ["Alpha", "Beta", "Gamma"], "a watch alone: no chat mutes");
+        assert_eq!(
+            names(std::slice::from_ref(&everything), &muted),
+            ["Alpha", "Beta", "Gamma"],
+            "a watch alone: no chat mutes"
+        );
         let chat = Subscription { origin: Origin::Chat, ..everything };
         assert_eq!(names(&[chat], &muted), ["Alpha", "Gamma"], "the chat's mutes hold");
     }
