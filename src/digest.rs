@@ -248,7 +248,21 @@ impl Digests {
         Ok(queued)
     }
 
-    /// Looks for due digests at start and every 20 seconds until shutdown.
+    /// The soonest due moment after `now` of any digest, if one is set.
+    fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut soonest: Option<DateTime<Utc>> = None;
+        for g in groups(self.store.subscriptions()?) {
+            let tz = zone(&g.subs, self.store.chat_settings(&g.destination)?.map(|c| c.timezone));
+            if let Some(at) = g.schedule.next_due(now, tz) {
+                soonest = Some(soonest.map_or(at, |s| s.min(at)));
+            }
+        }
+        Ok(soonest)
+    }
+
+    /// Looks for due digests at start, then at each due moment and at
+    /// least every 20 seconds (subscriptions change meanwhile) until
+    /// shutdown.
     pub async fn run(&self, shutdown: CancellationToken) {
         loop {
             let now = Utc::now();
@@ -258,8 +272,17 @@ impl Digests {
             if let Err(e) = self.store.prune_digests(now - KEEP_RECORDS) {
                 warn!(error = %e, "pruning old digests failed");
             }
+            let due_in = match self.next_due(now) {
+                // A little past the moment, so the pass finds it due.
+                Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50),
+                Ok(None) => TICK,
+                Err(e) => {
+                    warn!(error = %e, "reading digest schedules failed");
+                    TICK
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(TICK) => {}
+                _ = tokio::time::sleep(due_in.min(TICK)) => {}
                 _ = shutdown.cancelled() => return,
             }
         }

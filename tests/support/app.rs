@@ -68,6 +68,9 @@ pub struct AppOptions {
     pub on_first_sync: bool,
     /// Reuse a store directory (restart tests).
     pub dir: Option<Arc<tempfile::TempDir>>,
+    /// Platform senders (e.g. the real Telegram and Discord senders aimed
+    /// at the fakes) in place of the console recorder.
+    pub senders: Option<Senders>,
 }
 
 impl AppOptions {
@@ -77,6 +80,7 @@ impl AppOptions {
             watches: vec![default_console_watch(chrono_tz::UTC, vec![])],
             on_first_sync: false,
             dir: None,
+            senders: None,
         }
     }
 }
@@ -90,7 +94,7 @@ impl App {
         config.alerts.on_first_sync = opts.on_first_sync;
         config.watches = opts.watches;
         let recorder = Arc::new(Recorder::default());
-        let senders = Senders::default().with("console", recorder.clone());
+        let senders = opts.senders.unwrap_or_else(|| Senders::default().with("console", recorder.clone()));
         let app = tminus::app::App::with_senders(config, senders).unwrap();
         App { dir, recorder, app }
     }
