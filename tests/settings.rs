@@ -65,6 +65,16 @@ async fn settings_keyboard_presses_edit_in_place_and_take_effect() {
     let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 🌙 23:00-07:00")).await;
     find(&keys, "▫️ 🌙 23:00-07:00");
     assert_eq!(quiet(&h), None);
+    // The digest: on with the 📰 button (daily 08:00 in the chat's zone), then off.
+    let (toast, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ 📰 daily 08:00")).await;
+    assert!(toast.contains("daily 08:00 Europe/Berlin"), "{toast}");
+    let digest = |h: &TelegramChat| -> Option<String> {
+        h.app.store.subscriptions_of(&Destination::Telegram(ChatId(ALICE))).unwrap()[0].digest.map(|d| d.to_string())
+    };
+    assert_eq!(digest(&h).as_deref(), Some("daily 08:00"));
+    let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 📰 daily 08:00")).await;
+    find(&keys, "▫️ 📰 daily 08:00");
+    assert_eq!(digest(&h), None);
     assert_eq!(h.tg.sent_to(ALICE).len(), sends, "nothing new was posted");
 
     // Changed elsewhere: an old button is not applied, the keyboard is refreshed.

@@ -1,7 +1,8 @@
 //! `/settings` as buttons: the chat's settings as a keyboard (a
 //! platform-neutral grid of labelled buttons with callback data), and what
 //! a press does. A press runs the same command a person could type
-//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/quiet`, `/unsubscribe`), so
+//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/quiet`, `/digest`,
+//! `/unsubscribe`), so
 //! permissions and storage have one path. Front-ends turn the grid into an
 //! inline keyboard (Telegram) or components (Discord), answer the press
 //! with the toast and edit the message in place. It must not talk to a
@@ -28,8 +29,9 @@ use crate::types::{AlertKind, format_duration};
 /// The message above the keyboard.
 pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
      Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
-     and 🌙 quiet hours (no sound), and ❌ to remove a subscription.\n\
-     Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM.";
+     and 🌙 quiet hours (no sound), then 📰 a daily digest and ❌ to remove a subscription.\n\
+     Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM; \
+     another digest: /digest weekly mon 08:00.";
 
 /// Reminder offsets always offered, besides those the chat has.
 const REMINDERS: [u64; 4] = [86_400, 43_200, 3_600, 600];
@@ -39,9 +41,12 @@ const HORIZONS: [Option<u64>; 5] = [Some(1), Some(3), Some(7), Some(30), None];
 pub const TIMEZONES: [Tz; 4] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Asia__Tokyo];
 /// The quiet hours the 🌙 button turns on.
 const QUIET_DEFAULT: &str = "23:00-07:00";
-/// Most subscriptions with a remove button (a row of Discord components
-/// holds five).
-const MAX_REMOVE: usize = 5;
+/// The digest the 📰 button turns on.
+const DIGEST_DEFAULT: &str = "daily 08:00";
+/// Most subscriptions with a remove button: the last row (five Discord
+/// components at most) starts with the 📰 digest button; Discord allows
+/// no sixth row. More are removed with /unsubscribe N.
+const MAX_REMOVE: usize = 4;
 
 /// One button: what it says and what it sends back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +69,8 @@ enum Action {
     Zone(usize),
     /// Quiet hours on (`QUIET_DEFAULT`) or off.
     Quiet(bool),
+    /// The digest on (`DIGEST_DEFAULT`) or off.
+    Digest(bool),
     Remove(u64),
 }
 
@@ -76,6 +83,7 @@ impl Action {
             Action::Horizon(None) => "hoff".into(),
             Action::Zone(i) => format!("z{i}"),
             Action::Quiet(on) => format!("q{}", u8::from(*on)),
+            Action::Digest(on) => format!("d{}", u8::from(*on)),
             Action::Remove(id) => format!("x{id}"),
         }
     }
@@ -90,6 +98,7 @@ impl Action {
             "h" => num().filter(|d| HORIZONS.contains(&Some(*d))).map(|d| Action::Horizon(Some(d))),
             "z" => num().map(|i| i as usize).filter(|i| *i < TIMEZONES.len()).map(Action::Zone),
             "q" => num().filter(|n| *n <= 1).map(|n| Action::Quiet(n == 1)),
+            "d" => num().filter(|n| *n <= 1).map(|n| Action::Digest(n == 1)),
             "x" => num().map(Action::Remove),
             _ => None,
         }
@@ -170,19 +179,15 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         Some(q) => key(true, format!("🌙 {q}"), Action::Quiet(false)),
         None => key(false, format!("🌙 {QUIET_DEFAULT}"), Action::Quiet(true)),
     });
-    let remove: Vec<Key> = subs
-        .iter()
-        .take(MAX_REMOVE)
-        .enumerate()
-        .map(|(i, s)| Key {
-            label: format!("❌ #{}", i + 1),
-            data: format!("s:{stamp}:{}", Action::Remove(s.id.0).encode()),
-        })
-        .collect();
-    let mut rows = vec![kinds, reminders, horizons, zones];
-    if !remove.is_empty() {
-        rows.push(remove);
-    }
+    let mut last = vec![match settings.digest {
+        Some(d) => key(true, format!("📰 {d}"), Action::Digest(false)),
+        None => key(false, format!("📰 {DIGEST_DEFAULT}"), Action::Digest(true)),
+    }];
+    last.extend(subs.iter().take(MAX_REMOVE).enumerate().map(|(i, s)| Key {
+        label: format!("❌ #{}", i + 1),
+        data: format!("s:{stamp}:{}", Action::Remove(s.id.0).encode()),
+    }));
+    let rows = vec![kinds, reminders, horizons, zones, last];
     debug_assert!(rows.iter().flatten().all(|k| k.data.len() <= MAX_DATA_LEN));
     Ok(rows)
 }
@@ -244,6 +249,7 @@ pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Set
         Action::Horizon(d) => ChatCommand::Horizon(Some(d.map(|d| Duration::from_secs(d * 86_400)))),
         Action::Zone(i) => ChatCommand::Timezone(Some(TIMEZONES[i].name().to_string())),
         Action::Quiet(on) => ChatCommand::Quiet(Some(on.then(|| QUIET_DEFAULT.parse()).transpose().ok().flatten())),
+        Action::Digest(on) => ChatCommand::Digest(Some(on.then(|| DIGEST_DEFAULT.parse()).transpose().ok().flatten())),
         Action::Remove(id) => match subs.iter().position(|s| s.id.0 == id) {
             Some(n) => ChatCommand::Unsubscribe(Target::Number(n + 1)),
             None => return answer("That subscription is gone; here are the settings now."),
@@ -286,11 +292,14 @@ mod tests {
             Action::Zone(3),
             Action::Quiet(true),
             Action::Quiet(false),
+            Action::Digest(true),
+            Action::Digest(false),
             Action::Remove(123_456_789),
         ] {
             assert_eq!(Action::decode(&a.encode()), Some(a));
         }
-        for bad in ["", "k", "kbogus", "r5", "r99999999999", "h2", "z4", "z-1", "x", "xabc", "q2", "q", "w1"] {
+        for bad in ["", "k", "kbogus", "r5", "r99999999999", "h2", "z4", "z-1", "x", "xabc", "q2", "q", "w1", "d2", "d"]
+        {
             assert_eq!(Action::decode(bad), None, "{bad:?}");
         }
         assert!(is_settings_data("s:0a1b2c3d:hoff") && !is_settings_data("mute:launch/x"));
