@@ -133,11 +133,15 @@ async fn a_due_digest_is_one_silent_message_per_destination_listing_both_launche
     assert!(text.contains("[Hold]"), "status: {text}");
     assert!(!text.contains("Angara") && !text.contains("Electron"), "only the next 24 hours: {text}");
     assert_eq!(params["disable_notification"], json!(true), "quiet hours: silent");
+    let buttons = params["reply_markup"].to_string();
+    assert!(buttons.contains("ℹ️ 1") && buttons.contains("ℹ️ 2") && !buttons.contains("Later"), "{buttons}");
     let dc = env.discord();
     assert_eq!(dc.len(), 1, "exactly one Discord message: {dc:?}");
     let embed = dc[0]["embeds"].to_string();
     assert!(embed.contains("Nancy Grace Roman") && embed.contains("Martian Moon eXplorer"), "{embed}");
     assert_eq!(dc[0]["flags"].as_u64().unwrap_or(0) & (1 << 12), 1 << 12, "quiet hours: silent");
+    let components = dc[0]["components"].to_string();
+    assert!(components.contains("ℹ️ 2") && components.contains("n:"), "/next buttons: {components}");
 
     // Once per due moment.
     assert_eq!(env.app.digests.pass(at + chrono::Duration::seconds(60)).await.unwrap(), 0);

@@ -363,6 +363,26 @@ fn key(label: &str, action: Action, query: &str) -> Key {
     Key { label: label.to_string(), data: data(action, query) }
 }
 
+/// The `/next` buttons under a digest listing `shown` (of `total` items,
+/// `page` per `/next` page, soonest first): ℹ️ per listed item and, when
+/// the list was cut, Later ▶ to the `/next` page after it. Their query is
+/// the count alone, so a press pages this chat's own subscriptions (every
+/// item in a chat without any), like a typed `/next`; a details press
+/// follows its item by id wherever it sits in that list.
+pub(crate) fn digest_keyboard(shown: &[&Item], total: usize, page: usize) -> Keyboard {
+    let q = page.to_string();
+    let mut keyboard = Vec::new();
+    if total > shown.len() {
+        keyboard.push(vec![key("Later ▶", Action::Page(shown.len()), &q)]);
+    }
+    let details: Vec<Key> = (0..)
+        .zip(shown)
+        .map(|(i, item)| key(&format!("ℹ️ {}", i + 1), Action::Details(i, item_stamp(item)), &q))
+        .collect();
+    keyboard.extend(details.chunks(PER_ROW).map(<[Key]>::to_vec));
+    keyboard
+}
+
 /// A short checksum of an item's id, so a details button notices that
 /// its position now holds another item.
 fn item_stamp(item: &Item) -> u16 {

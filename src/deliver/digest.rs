@@ -49,10 +49,12 @@ impl Deliverer {
         let at = Utc::now();
         let listed: Vec<_> = items.iter().collect();
         let sections = [crate::digest::items_section(&listed, tz, at)];
+        let shown = &listed[..listed.len().min(crate::digest::MAX_LISTED)];
         Ok(Some(ToSend {
             msg: crate::digest::message(digest.schedule, listed.len(), &sections, tz),
             mute: None,
             mentions: Vec::new(),
+            keyboard: Some(crate::commands::next::digest_keyboard(shown, listed.len(), crate::digest::MAX_LISTED)),
             // Quiet hours only: a digest is no alert kind `silent` names.
             silent: subs.iter().all(|s| is_silent(&[], s, at)),
         }))

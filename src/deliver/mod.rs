@@ -135,6 +135,9 @@ pub struct AlertExtras<'a> {
     pub mentions: &'a [Mention],
     /// Sent without a sound (`rules::is_silent`); still sent.
     pub silent: bool,
+    /// Callback buttons under the message (a digest's `/next` page
+    /// buttons), as platform-neutral keys.
+    pub keyboard: Option<&'a crate::commands::settings::Keyboard>,
 }
 
 /// The senders available in this run, by platform. A platform without a
@@ -509,7 +512,12 @@ impl Deliverer {
                 self.bury(key, &entry, &reason, DeliveryOutcome::Dead, now, &mut stats)?;
                 continue;
             }
-            let extras = AlertExtras { mute: send.mute.as_ref(), mentions: &send.mentions, silent: send.silent };
+            let extras = AlertExtras {
+                mute: send.mute.as_ref(),
+                mentions: &send.mentions,
+                silent: send.silent,
+                keyboard: send.keyboard.as_ref(),
+            };
             // Held until the outcome is durable: the window bounds what a
             // kill can leave sent but unrecorded.
             let window = self.windows.of(entry.destination.platform(), self.config.window);
@@ -587,6 +595,7 @@ impl Deliverer {
             mute: merged.chat.then(|| alert.item.id.clone()),
             silent: merged.silent,
             mentions: merged.mentions,
+            keyboard: None,
         }))
     }
 
@@ -733,6 +742,8 @@ struct ToSend {
     mentions: Vec<Mention>,
     /// Sent without a sound, decided at send time.
     silent: bool,
+    /// Callback buttons (a digest's page buttons).
+    keyboard: Option<crate::commands::settings::Keyboard>,
 }
 
 /// The pause after one more refusal of `dest` an admin can fix: a new one,
