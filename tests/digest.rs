@@ -17,9 +17,11 @@ use support::app::{App, AppOptions};
 use support::fake_discord::{FakeDiscord, Target};
 use support::fake_ll2::FakeLl2;
 use support::fake_telegram::FakeTelegram;
+use support::telegram_chat::{ALICE, TelegramChat};
 use tminus::config::Watch;
 use tminus::deliver::{Sender, Senders};
 use tminus::discord::{DiscordSender, SenderConfig};
+use tminus::poller::BudgetWait;
 use tminus::subscriptions::default_console_watch;
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tminus::types::{AlertKind, Feed, Secret};
@@ -78,15 +80,7 @@ impl Env {
     }
 
     fn move_net(&self, id: &str, net: DateTime<Utc>, status: Option<Value>) {
-        let at = json!(net.to_rfc3339_opts(SecondsFormat::Secs, true));
-        self.ll2.update(Feed::Launches, id, |item| {
-            item["net"] = at.clone();
-            item["window_start"] = at.clone();
-            item["window_end"] = at;
-            if let Some(s) = status {
-                item["status"] = s;
-            }
-        });
+        move_net(&self.ll2, id, net, status);
     }
 
     fn telegram(&self) -> Vec<(String, Value)> {
@@ -96,6 +90,20 @@ impl Env {
     fn discord(&self) -> Vec<Value> {
         self.dc.messages(Target::Channel(CHANNEL))
     }
+}
+
+/// Moves a launch's NET (and window) to `net` in the fake LL2, and sets
+/// its status when given, in one edit.
+fn move_net(ll2: &FakeLl2, id: &str, net: DateTime<Utc>, status: Option<Value>) {
+    let at = json!(net.to_rfc3339_opts(SecondsFormat::Secs, true));
+    ll2.update(Feed::Launches, id, |item| {
+        item["net"] = at.clone();
+        item["window_start"] = at.clone();
+        item["window_end"] = at;
+        if let Some(s) = status {
+            item["status"] = s;
+        }
+    });
 }
 
 fn minute(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -154,4 +162,37 @@ async fn a_due_digest_is_one_silent_message_per_destination_listing_both_launche
     let tg = env.telegram();
     assert_eq!(tg.len(), 2, "{tg:?}");
     assert!(tg[1].0.contains("Nancy Grace Roman") && !tg[1].0.contains("Daily digest"), "{:?}", tg[1].0);
+}
+
+/// Through the real command bot: `/alerts reminder` and `/digest daily
+/// HH:MM` in a chat in Tokyo that muted one of the two launches: a status
+/// change sends nothing, the digest comes in Tokyo time without the muted
+/// launch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_hearing_only_reminders_gets_its_digest_in_its_zone_without_its_mutes() {
+    let mut h = TelegramChat::start().await;
+    let due = minute(Utc::now());
+    let roman = due + chrono::Duration::hours(3);
+    move_net(&h.ll2, ROMAN, roman, None);
+    move_net(&h.ll2, MMX, due + chrono::Duration::hours(5), None);
+    h.app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
+    let tokyo = due.with_timezone(&chrono_tz::Asia::Tokyo).format("%H:%M").to_string();
+    for command in ["/subscribe", "/alerts reminder", "/timezone Asia/Tokyo", "/mute Martian Moon"] {
+        h.command(ALICE, ALICE, command).await;
+    }
+    let set = h.command(ALICE, ALICE, &format!("/digest daily {tokyo}")).await.text.unwrap();
+    assert!(set.contains(&format!("daily {tokyo} Asia/Tokyo")), "{set}");
+    h.status_change("On Hold", 5).await;
+    h.deliver().await;
+    assert!(h.alerts_to(ALICE).is_empty(), "reminders only: no status alert");
+
+    assert_eq!(h.app.digests.pass(due + chrono::Duration::seconds(30)).await.unwrap(), 1);
+    h.deliver().await;
+    let alerts = h.alerts_to(ALICE);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let text = alerts[0].text.clone().unwrap_or_default();
+    let local = roman.with_timezone(&chrono_tz::Asia::Tokyo).format("%H:%M").to_string();
+    assert!(text.contains("Asia/Tokyo") && text.contains(&local), "Tokyo time {local}: {text}");
+    assert!(text.contains("Nancy Grace Roman") && !text.contains("Martian Moon"), "muted: {text}");
+    assert!(text.contains("1 launch or event"), "{text}");
 }
