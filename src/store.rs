@@ -1,8 +1,9 @@
 //! The durable state of tminus in one sled database: item snapshots, feed
 //! state (watermarks, sweep progress), the LL2 request log, subscriptions,
 //! alerts, the outbox of pending deliveries, the delivery log, dead letters,
-//! sent reminders, the items each chat muted and the destinations paused
-//! after a refusal an admin can fix (`DestinationPause`).
+//! sent reminders, the items each chat muted, the destinations paused
+//! after a refusal an admin can fix (`DestinationPause`) and queued digests
+//! with their marks (`store/digest.rs`).
 //!
 //! What must change together changes in one transaction: a fetched page's
 //! snapshots, its alerts, their outbox entries and the feed's watermark
