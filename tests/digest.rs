@@ -196,3 +196,28 @@ async fn a_chat_hearing_only_reminders_gets_its_digest_in_its_zone_without_its_m
     assert!(text.contains("Nancy Grace Roman") && !text.contains("Martian Moon"), "muted: {text}");
     assert!(text.contains("1 launch or event"), "{text}");
 }
+
+/// The console gets digests too; one missed while the bot was down is sent
+/// once when it is at most an hour late, not when later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_digest_is_sent_once_within_the_grace_and_skipped_past_it() {
+    let ll2 = FakeLl2::start().await;
+    let due = minute(Utc::now());
+    let schedule = format!("daily {}", due.format("%H:%M"));
+    let console = Watch { digest: Some(schedule.parse().unwrap()), ..default_console_watch(chrono_tz::UTC, vec![]) };
+    let mut app = App::start(AppOptions { watches: vec![console], ..AppOptions::new(ll2.ll2_config()) }).await;
+    app.cycle().await;
+    move_net(&ll2, ROMAN, due + chrono::Duration::hours(3), None);
+    move_net(&ll2, MMX, due + chrono::Duration::hours(5), None);
+    app.cycle().await;
+    let sent_before = app.recorder.messages().len();
+    let late = |m: i64| due + chrono::Duration::minutes(m);
+    assert_eq!(app.digests.pass(late(61)).await.unwrap(), 0, "more than an hour late: skipped");
+    assert_eq!(app.digests.pass(late(30)).await.unwrap(), 1, "half an hour late: sent");
+    assert_eq!(app.digests.pass(late(31)).await.unwrap(), 0, "once");
+    app.deliverer.drain_once().await.unwrap();
+    let digests: Vec<_> = app.recorder.messages().into_iter().skip(sent_before).collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    let console = tminus::render::console(&digests[0].1);
+    assert!(console.contains("Daily digest") && console.contains("1. Falcon Heavy | Nancy Grace Roman"), "{console}");
+}
