@@ -14,9 +14,9 @@
 //!   chat's mutes when one of them is the chat's own. Independent of the
 //!   alert kinds: `/alerts reminder` plus `/digest daily 08:00` gets
 //!   reminders and the digest.
-//! - **Once per due moment, never twice.** A pass (at start and about
-//!   once a minute) takes the latest due moment at or before now; it is
-//!   handled when it is at most `grace` old (a digest missed while the bot
+//! - **Once per due moment, never twice.** A pass (at start, at each due
+//!   moment and at least once a minute, one scan of the subscriptions)
+//!   takes the latest due moment at or before now; it is handled when it is at most `grace` old (a digest missed while the bot
 //!   was down is sent once on start) and newer than the destination's
 //!   durable mark. The mark, the digest record and its outbox entry commit
 //!   in one transaction (`Store::enqueue_digest`).
@@ -54,8 +54,9 @@ pub const MAX_LISTED: usize = 15;
 /// for less than this is sent once on start; a later one is skipped.
 pub const DIGEST_GRACE: Duration = Duration::from_secs(3600);
 
-/// How often the task looks for due digests.
-const TICK: Duration = Duration::from_secs(20);
+/// The longest the task waits between passes (a chat may set a digest
+/// due sooner than the ones it knew).
+const TICK: Duration = Duration::from_secs(60);
 
 /// Digest records are dropped this long after their due moment.
 const KEEP_RECORDS: chrono::Duration = chrono::Duration::days(2);
@@ -200,20 +201,35 @@ impl Digests {
         Digests { store, grace, wake_delivery }
     }
 
+    /// The groups with a digest, each with its zone: one scan of the
+    /// subscriptions, keeping only those with a digest.
+    fn digest_groups(&self) -> Result<Vec<(Group, Tz)>, StoreError> {
+        let mut with_digest = Vec::new();
+        self.store.for_each_subscription(|s| {
+            if s.digest.is_some() && s.enabled {
+                with_digest.push(s);
+            }
+        })?;
+        let mut out = Vec::new();
+        for g in groups(with_digest) {
+            let tz = zone(&g.subs, self.store.chat_settings(&g.destination)?.map(|c| c.timezone));
+            out.push((g, tz));
+        }
+        Ok(out)
+    }
+
     /// Queues every digest due at `now` and not yet handled; returns how
     /// many were queued (empty ones are not counted).
     pub async fn pass(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let groups = groups(self.store.subscriptions()?);
-        if groups.is_empty() {
-            return Ok(0);
-        }
+        self.pass_over(&self.digest_groups()?, now).await
+    }
+
+    async fn pass_over(&self, groups: &[(Group, Tz)], now: DateTime<Utc>) -> Result<usize, StoreError> {
         let grace = chrono::Duration::from_std(self.grace).unwrap_or_default();
         let mut items: Option<Vec<Item>> = None;
         let mut queued = 0;
-        for g in groups {
-            let chat_tz = self.store.chat_settings(&g.destination)?.map(|c| c.timezone);
-            let tz = zone(&g.subs, chat_tz);
-            let Some(due) = g.schedule.last_due(now, tz).filter(|d| now - *d <= grace) else { continue };
+        for (g, tz) in groups {
+            let Some(due) = g.schedule.last_due(now, *tz).filter(|d| now - *d <= grace) else { continue };
             if self.store.digest_handled(&g.destination, g.schedule)?.is_some_and(|m| m >= due) {
                 continue;
             }
@@ -248,41 +264,34 @@ impl Digests {
         Ok(queued)
     }
 
-    /// The soonest due moment after `now` of any digest, if one is set.
-    fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut soonest: Option<DateTime<Utc>> = None;
-        for g in groups(self.store.subscriptions()?) {
-            let tz = zone(&g.subs, self.store.chat_settings(&g.destination)?.map(|c| c.timezone));
-            if let Some(at) = g.schedule.next_due(now, tz) {
-                soonest = Some(soonest.map_or(at, |s| s.min(at)));
-            }
+    /// One round of `run`: the due digests queued, old records pruned, and
+    /// how long to wait for the next round (until the soonest due moment,
+    /// at most [`TICK`]: subscriptions change meanwhile).
+    async fn round(&self) -> Duration {
+        let now = Utc::now();
+        let groups = self.digest_groups().unwrap_or_else(|e| {
+            warn!(error = %e, "reading digest schedules failed");
+            Vec::new()
+        });
+        if let Err(e) = self.pass_over(&groups, now).await {
+            warn!(error = %e, "digest pass failed");
         }
-        Ok(soonest)
+        if let Err(e) = self.store.prune_digests(now - KEEP_RECORDS) {
+            warn!(error = %e, "pruning old digests failed");
+        }
+        let soonest = groups.iter().filter_map(|(g, tz)| g.schedule.next_due(now, *tz)).min();
+        // A little past the moment, so the pass finds it due.
+        let due_in = soonest.map(|at| (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50));
+        due_in.unwrap_or(TICK).min(TICK)
     }
 
     /// Looks for due digests at start, then at each due moment and at
-    /// least every 20 seconds (subscriptions change meanwhile) until
-    /// shutdown.
+    /// least once a minute, until shutdown.
     pub async fn run(&self, shutdown: CancellationToken) {
         loop {
-            let now = Utc::now();
-            if let Err(e) = self.pass(now).await {
-                warn!(error = %e, "digest pass failed");
-            }
-            if let Err(e) = self.store.prune_digests(now - KEEP_RECORDS) {
-                warn!(error = %e, "pruning old digests failed");
-            }
-            let due_in = match self.next_due(now) {
-                // A little past the moment, so the pass finds it due.
-                Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50),
-                Ok(None) => TICK,
-                Err(e) => {
-                    warn!(error = %e, "reading digest schedules failed");
-                    TICK
-                }
-            };
+            let wait = self.round().await;
             tokio::select! {
-                _ = tokio::time::sleep(due_in.min(TICK)) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => return,
             }
         }
