@@ -171,7 +171,7 @@ impl App {
         let reminders =
             Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
         let digests = Arc::new(Digests::new(store.clone(), DIGEST_GRACE, deliverer.wake.clone()));
-        let events = event_sync(&config, &store, watches, discord_limiter)?;
+        let events = event_sync(&config, &store, discord_limiter)?;
         Ok(App { store, subs, poller, deliverer, reminders, digests, events, config, telegram, shutdown })
     }
 
@@ -340,18 +340,16 @@ impl App {
     }
 }
 
-/// The scheduled-events sync when a watch mirrors into a guild (config
-/// validation made sure the Discord token is there), or when events of a
-/// removed watch are left to delete; paced by the bot's `limiter`.
+/// The scheduled-events sync whenever the Discord bot runs: a watch may
+/// mirror into a guild, a chat may turn mirroring on (`/events on`), and
+/// events of a removed watch are left to delete. Without a guild to keep
+/// it stays idle (no request); paced by the bot's `limiter`.
 fn event_sync(
     config: &Config,
     store: &Store,
-    watches: &[Watch],
     limiter: discord::BotLimiter,
 ) -> Result<Option<Arc<discord::events::EventSync>>, AppError> {
-    let wanted = watches.iter().flat_map(|w| &w.to).any(|d| matches!(d, crate::types::Destination::DiscordEvents(_)))
-        || !store.event_guilds()?.is_empty();
-    if !wanted || !config.discord.is_enabled() {
+    if !config.discord.is_enabled() {
         return Ok(None);
     }
     let api = discord::events::EventsApi::new(config.discord.token.clone(), &config.discord.api_url, limiter)
@@ -400,7 +398,7 @@ fn poller_config(config: &Config) -> PollerConfig {
 }
 
 /// One sender per platform this run can reach: the console always, webhooks
-/// always (they need no token), Telegram and Discord channels when their
+/// (Discord's, `webhook:`, `ntfy:`, `slack:`) always (they need no token), Telegram and Discord channels when their
 /// token is set. Entries for a platform without a sender wait in the outbox.
 /// The Telegram sender is also returned: the command bot shares it. The
 /// Discord bot sender is paced by `discord_limiter`, which the
@@ -414,6 +412,7 @@ fn build_senders(
         discord::sender::WebhookSender::new(discord::sender::SenderConfig::default()).map_err(|e| startup(&e))?;
     let mut senders =
         Senders::default().with("console", Arc::new(ConsoleSender)).with("discord-webhook", Arc::new(webhooks));
+    senders = crate::hooks::register(senders, &config.webhook, &config.ntfy).map_err(|e| startup(&e))?;
     let mut telegram_sender = None;
     if !config.telegram.token.is_empty() {
         let sender = Arc::new(TelegramSender::from_config(&config.telegram).map_err(|e| startup(&e))?);

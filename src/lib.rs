@@ -26,6 +26,7 @@ pub mod digest;
 pub mod directory;
 pub mod discord;
 mod errors;
+pub mod hooks;
 pub mod item;
 pub mod links;
 pub mod ll2;

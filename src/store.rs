@@ -2,7 +2,8 @@
 //! state (watermarks, sweep progress), the LL2 request log, subscriptions,
 //! alerts, the outbox of pending deliveries, the delivery log, dead letters,
 //! sent reminders, the items each chat muted, the destinations paused
-//! after a refusal an admin can fix (`DestinationPause`) and queued digests
+//! after a refusal an admin can fix (`DestinationPause`), which channel
+//! a Telegram private chat manages (`store/manage.rs`) and queued digests
 //! with their marks (`store/digest.rs`).
 //!
 //! What must change together changes in one transaction: a fetched page's
@@ -53,10 +54,12 @@ use fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 mod calendar;
 mod digest;
 mod listing;
+mod manage;
 mod owner;
 mod retention;
 pub use calendar::{EventSpec, GuildEvent, Schedule, Sequenced};
 pub use digest::DigestRecord;
+pub use manage::ManagedChat;
 pub use owner::PID_FILE;
 pub use retention::{Pruned, release_freed_memory};
 
@@ -358,6 +361,9 @@ pub struct Store {
     /// Calendar state: per-item SEQUENCE, private feed tokens and the
     /// Discord scheduled events the bot created (see `crate::calendar`).
     calendar: CalendarTrees,
+    /// Telegram chats managed from a private chat, and known channels
+    /// (`store/manage.rs`).
+    telegram_chats: sled::Tree,
     /// Counts committed batches, so mirrors (calendar sync) wake on changes.
     applied: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     /// Pending deliveries (outbox entries and those folded in fan-out
@@ -440,6 +446,7 @@ impl Store {
                 tokens: db.open_tree("calendar_tokens")?,
                 discord_events: db.open_tree("discord_events")?,
             },
+            telegram_chats: db.open_tree("telegram_chats")?,
             applied: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
             outbox_count: Default::default(),
             flush_lock: Default::default(),

@@ -173,6 +173,11 @@ pub(crate) fn import(subs: &Subscriptions, export: &Export) -> Result<Imported, 
         map.insert("origin".into(), serde_json::to_value(Origin::Chat).expect("origins serialize"));
         let sub: Subscription =
             serde_json::from_value(full).map_err(|e| TransferError::Malformed(format!("subscriptions[{i}]: {e}")))?;
+        // The record form skips the checks of the text form (a `webhook:`
+        // URL must be https unless loopback): ask them again.
+        if let Err(m) = sub.destination.storage_key().parse::<Destination>() {
+            return Err(TransferError::Malformed(format!("subscriptions[{i}].destination: {m}")));
+        }
         new.push(sub);
     }
     let mut settings = Vec::new();

@@ -305,7 +305,8 @@ impl fmt::Display for Secret {
 /// Where alerts of a subscription go. The text form is the one users write
 /// in `config.toml`: `console`, `telegram:CHAT_ID`, `telegram:CHAT_ID/THREAD_ID`
 /// (a forum topic), `telegram:@channel`, `discord:CHANNEL_ID`,
-/// `discord-webhook:URL`, `calendar:NAME`, `discord-events:GUILD_ID`.
+/// `discord-webhook:URL`, `calendar:NAME`, `discord-events:GUILD_ID`,
+/// `webhook:URL`, `ntfy:URL`, `slack:URL`.
 ///
 /// Topics and channels are variants of their own rather than fields of
 /// `Telegram`, so stored records of plain chats read and key as before, and
@@ -330,6 +331,14 @@ pub enum Destination {
     Calendar(String),
     /// A Discord guild whose scheduled events mirror the matching items.
     DiscordEvents(GuildId),
+    /// An HTTP endpoint that receives tminus's versioned JSON
+    /// (`hooks::webhook`); secret because such URLs often carry a token.
+    Webhook(Secret),
+    /// An ntfy topic URL (ntfy.sh or self-hosted); secret because a topic
+    /// name is what lets anyone publish to it.
+    Ntfy(Secret),
+    /// A Slack incoming-webhook URL; secret because it grants posting.
+    Slack(Secret),
 }
 
 /// A Discord guild (server) snowflake.
@@ -363,6 +372,9 @@ impl Destination {
             Destination::DiscordWebhook(_) => "discord-webhook",
             Destination::Calendar(_) => "calendar",
             Destination::DiscordEvents(_) => "discord-events",
+            Destination::Webhook(_) => "webhook",
+            Destination::Ntfy(_) => "ntfy",
+            Destination::Slack(_) => "slack",
         }
     }
 
@@ -385,15 +397,25 @@ impl Destination {
             Destination::DiscordWebhook(u) => format!("discord-webhook:{}", u.expose()),
             Destination::Calendar(name) => format!("calendar:{name}"),
             Destination::DiscordEvents(g) => format!("discord-events:{}", g.0),
+            Destination::Webhook(u) | Destination::Ntfy(u) | Destination::Slack(u) => {
+                format!("{}:{}", self.platform(), u.expose())
+            }
         }
     }
 }
 
-/// Log-safe form: webhook URLs are masked.
+/// Log-safe form: webhook URLs are masked. The URLs of `webhook:`, `ntfy:`
+/// and `slack:` keep their host (`ntfy:*** (ntfy.sh)`), which tells two
+/// apart without granting anything; the form does not parse back, so a
+/// masked destination is never mistaken for a real one.
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Destination::DiscordWebhook(_) => f.write_str("discord-webhook:***"),
+            Destination::Webhook(u) | Destination::Ntfy(u) | Destination::Slack(u) => {
+                let host = url::Url::parse(u.expose()).ok().and_then(|u| u.host_str().map(str::to_owned));
+                write!(f, "{}:*** ({})", self.platform(), host.as_deref().unwrap_or("?"))
+            }
             other => f.write_str(&other.storage_key()),
         }
     }
@@ -408,7 +430,7 @@ impl FromStr for Destination {
         }
         let Some((platform, rest)) = s.split_once(':') else {
             return Err(format!(
-                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)"
+                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME, discord-events:GUILD_ID, webhook:URL, ntfy:URL or slack:URL)"
             ));
         };
         match platform {
@@ -441,11 +463,42 @@ impl FromStr for Destination {
                 .parse::<u64>()
                 .map(|id| Destination::DiscordEvents(GuildId(id)))
                 .map_err(|_| format!("malformed destination {s:?}: discord guild id must be a positive integer")),
+            "webhook" => parse_hook_url("webhook", rest).map(Destination::Webhook),
+            "ntfy" => parse_hook_url("ntfy", rest).map(Destination::Ntfy),
+            "slack" => parse_hook_url("slack", rest).map(Destination::Slack),
             _ => Err(format!(
-                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)"
+                "malformed destination {s:?} (expected console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME, discord-events:GUILD_ID, webhook:URL, ntfy:URL or slack:URL)"
             )),
         }
     }
+}
+
+/// The URL of a `webhook:`, `ntfy:` or `slack:` destination, checked
+/// strictly: an absolute http(s) URL with a host, https unless the host is
+/// loopback (a body sent in clear text could be read and replayed on the
+/// way), and for ntfy a topic path. Errors never repeat the URL.
+fn parse_hook_url(platform: &str, rest: &str) -> Result<Secret, String> {
+    let bad = |why: &str| format!("malformed destination \"{platform}:***\": {why}");
+    let url = url::Url::parse(rest.trim()).map_err(|_| bad("not a URL"))?;
+    let Some(host) = url.host() else {
+        return Err(bad("the URL must be http(s) with a host"));
+    };
+    let loopback = match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(bad("the URL must be https (plain http is allowed only to a loopback host)")),
+        _ => return Err(bad("the URL must be http(s) with a host")),
+    }
+    let topic = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or("");
+    if platform == "ntfy" && topic.is_empty() {
+        return Err(bad("an ntfy URL names its topic, like https://ntfy.sh/my-topic"));
+    }
+    Ok(Secret::new(rest.trim()))
 }
 
 /// `CHAT_ID`, `CHAT_ID/THREAD_ID` or `@channel`.
@@ -617,6 +670,36 @@ mod tests {
             "telegram:@bad-name",
         ] {
             assert!(bad.parse::<Destination>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn hook_destinations_are_strict_and_masked() {
+        let hook: Destination = "webhook:https://hooks.example.com/t/SECRET".parse().unwrap();
+        assert_eq!(hook, Destination::Webhook(Secret::new("https://hooks.example.com/t/SECRET")));
+        assert_eq!(hook.platform(), "webhook");
+        assert_eq!(hook.to_string(), "webhook:*** (hooks.example.com)");
+        assert!(!format!("{hook:?}").contains("SECRET"));
+        assert!(hook.to_string().parse::<Destination>().is_err(), "the masked form is no destination");
+        assert_eq!(hook.storage_key(), "webhook:https://hooks.example.com/t/SECRET");
+        let ntfy: Destination = "ntfy:https://ntfy.sh/launches-SECRET".parse().unwrap();
+        assert_eq!((ntfy.platform(), ntfy.to_string().as_str()), ("ntfy", "ntfy:*** (ntfy.sh)"));
+        let slack: Destination = "slack:https://hooks.slack.com/services/T0/B0/SECRET".parse().unwrap();
+        assert_eq!(slack.platform(), "slack");
+        for local in
+            ["webhook:http://127.0.0.1:8123/api/webhook/x", "ntfy:http://localhost/t", "slack:http://[::1]:9/x"]
+        {
+            assert!(local.parse::<Destination>().is_ok(), "{local}: http is fine on loopback");
+        }
+        let http = "webhook:http://hooks.example.com/SECRET".parse::<Destination>().unwrap_err();
+        assert!(http.contains("must be https") && !http.contains("SECRET"), "{http}");
+        let topicless = "ntfy:https://ntfy.sh/".parse::<Destination>().unwrap_err();
+        assert!(topicless.contains("topic"), "{topicless}");
+        for bad in
+            ["webhook:SECRET", "slack:ftp://x/SECRET", "ntfy:https://ntfy.sh", "webhook:", "slack:http://10.0.0.1/x"]
+        {
+            let e = bad.parse::<Destination>().unwrap_err();
+            assert!(!e.contains("SECRET"), "{e}");
         }
     }
 

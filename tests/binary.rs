@@ -228,3 +228,72 @@ async fn stop(child: &mut std::process::Child) {
     .await;
     assert!(waited.is_ok(), "pid {pid} did not stop on SIGTERM");
 }
+
+/// Issue 21's acceptance: a SpaceX watch sends to `webhook:`, `ntfy:` and
+/// `slack:` receivers. The webhook gets one signed, versioned JSON naming
+/// the launch id after one retry (its first answer is a 500); ntfy's Title
+/// names the launch and its Click is a page for people; Slack's JSON names
+/// the launch and carries blocks. The status page and metrics count them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spacex_watch_reaches_webhook_ntfy_and_slack_receivers() {
+    use support::fake_hook::{Answer, FakeHook};
+    const ROMAN: &str = "521f3a1c-f977-4306-9b7f-495858719adf";
+    const SECRET: &str = "binary-test-SECRET";
+    let fake = FakeLl2::start().await;
+    let (webhook, ntfy, slack) = (FakeHook::start().await, FakeHook::start().await, FakeHook::start().await);
+    webhook.answer_next(Answer::Status(500));
+    let port = support::binary::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let watch = format!(
+        "{}\n[[watch]]\nname = \"spacex\"\nagencies = [\"SpaceX\"]\nalerts = [\"status\"]\nreminders = \"off\"\nto = [\"webhook:{}\", \"ntfy:{}\", \"slack:{}\"]\n",
+        support::binary::listen_on(port),
+        webhook.url("/api/webhook/tminus"),
+        ntfy.url("/launches"),
+        slack.url("/services/T0/B0/x"),
+    );
+    let config = write_config(dir.path(), &fake, &watch);
+    let first = once(&config).await;
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(webhook.requests().is_empty(), "the first sync is silent");
+
+    fake.set_field(Feed::Launches, ROMAN, "/status", json!({"id": 5, "name": "On Hold", "abbrev": "Hold"}));
+    let mut child = tminus(&config, "run")
+        .env("TMINUS_WEBHOOK_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while webhook.requests().len() < 2 || ntfy.requests().is_empty() || slack.requests().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "not delivered in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/")).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+
+    let hooks = webhook.requests();
+    assert_eq!(hooks.len(), 2, "one retry after the 500, then delivered once");
+    let body = hooks[1].json();
+    assert_eq!((body["version"].as_u64(), body["item"]["id"].as_str()), (Some(1), Some(ROMAN)));
+    let signature = tminus::hooks::webhook::signature(SECRET.as_bytes(), &hooks[1].body);
+    assert_eq!(hooks[1].header("x-tminus-signature-256"), Some(signature.as_str()));
+    assert_eq!(hooks[0].header("x-tminus-delivery"), hooks[1].header("x-tminus-delivery"));
+
+    let push = &ntfy.requests()[0];
+    assert!(push.header("title").unwrap().contains("Nancy Grace Roman"), "{:?}", push.header("title"));
+    let click = push.header("click").unwrap();
+    assert!(click.starts_with("https://") && !tminus::links::is_ll2_api(click), "{click}");
+
+    let posted = slack.requests()[0].json();
+    assert!(posted["text"].as_str().unwrap().contains("Nancy Grace Roman"), "{posted}");
+    assert!(posted["blocks"].as_array().is_some_and(|b| !b.is_empty()), "{posted}");
+
+    for platform in ["webhook", "ntfy", "slack"] {
+        assert!(page.contains(platform), "status page counts {platform}:\n{page}");
+        let delivered = format!("tminus_deliveries_total{{platform=\"{platform}\",outcome=\"delivered\"}} 1");
+        assert!(metrics.contains(&delivered), "{delivered} in:\n{metrics}");
+    }
+    assert!(metrics.contains("tminus_deliveries_total{platform=\"webhook\",outcome=\"retried\"} 1"), "{metrics}");
+}

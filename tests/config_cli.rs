@@ -130,16 +130,33 @@ fn effective_config_reflects_the_file() {
 fn secrets_in_the_file_are_masked() {
     let out = check_config(
         "[ll2]\napi_key = \"LL2FILESECRET\"\n[telegram]\ntoken = \"123:TGFILESECRET\"\n[discord]\ntoken = \"DCFILESECRET\"\n\
-         [[watch]]\nname = \"hook\"\nto = [\"discord-webhook:https://discord.com/api/webhooks/1/HOOKSECRET\"]\n",
+         [webhook]\nsecret = \"SIGNFILESECRET\"\n[ntfy]\ntoken = \"NTFYFILESECRET\"\n\
+         [[watch]]\nname = \"hook\"\nto = [\"discord-webhook:https://discord.com/api/webhooks/1/HOOKSECRET\", \
+         \"webhook:https://hass.example.org/api/webhook/WHSECRET\", \"ntfy:https://ntfy.sh/TOPICSECRET\", \
+         \"slack:https://hooks.slack.com/services/SLACKSECRET\"]\n",
         &[],
     );
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    for secret in ["LL2FILESECRET", "TGFILESECRET", "DCFILESECRET", "HOOKSECRET"] {
+    for secret in [
+        "LL2FILESECRET",
+        "TGFILESECRET",
+        "DCFILESECRET",
+        "HOOKSECRET",
+        "SIGNFILESECRET",
+        "NTFYFILESECRET",
+        "WHSECRET",
+        "TOPICSECRET",
+        "SLACKSECRET",
+    ] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{secret} leaked:\n{}", out.stdout);
     }
     assert!(out.stdout.contains("api_key = \"***\""), "{}", out.stdout);
     assert!(out.stdout.contains("token = \"***\""), "{}", out.stdout);
     assert!(out.stdout.contains("discord-webhook:***"), "{}", out.stdout);
+    assert!(out.stdout.contains("[webhook]\nsecret = \"***\"\n\n[ntfy]\ntoken = \"***\""), "{}", out.stdout);
+    for masked in ["webhook:*** (hass.example.org)", "ntfy:*** (ntfy.sh)", "slack:*** (hooks.slack.com)"] {
+        assert!(out.stdout.contains(masked), "{masked} in:\n{}", out.stdout);
+    }
 }
 
 #[test]
@@ -194,7 +211,7 @@ fn bad_timezone() {
 
 #[test]
 fn malformed_destination() {
-    assert_bad_config("[[watch]]\nname = \"w\"\nto = [\"console\", \"slack:5\"]\n", &["watch[0].to[1]", "slack:5"]);
+    assert_bad_config("[[watch]]\nname = \"w\"\nto = [\"console\", \"matrix:5\"]\n", &["watch[0].to[1]", "matrix:5"]);
 }
 
 #[test]
@@ -294,4 +311,13 @@ fn digest_is_checked_and_shown_and_the_shipped_example_is_valid() {
     let out = check_config(&format!("{WATCH}{example}\n"), &[]);
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     assert!(out.stdout.contains("digest = \"daily 08:00\""), "{}", out.stdout);
+}
+
+#[test]
+fn hook_urls_are_refused_over_plain_http_to_another_host() {
+    assert_bad_config(
+        "[[watch]]\nname = \"h\"\nto = [\"webhook:http://hass.example.org/api/webhook/WHSECRET\"]\n",
+        &["watch[0].to[0]", "webhook:***", "must be https", "loopback"],
+    );
+    assert_bad_config("[[watch]]\nname = \"h\"\nto = [\"ntfy:https://ntfy.sh\"]\n", &["watch[0].to[0]", "topic"]);
 }

@@ -384,7 +384,7 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     let fake = FakeDiscord::builder().token(TOKEN).start().await;
 
     let r = register(&discord_config(&fake, TOKEN, None)).await.unwrap();
-    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 17));
+    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 19));
     let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0].kind, Kind::GlobalCommands { app: APPLICATION_ID });

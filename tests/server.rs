@@ -295,6 +295,13 @@ const TG_TOKEN: &str = "7777777:TGSECRETtoken_abcdefghij";
 const DC_TOKEN: &str = "DCSECRET.token.abcdefghij";
 const HOOK_SECRET: &str = "WEBHOOKSECRETabcdef";
 const DEAD_HOOK_SECRET: &str = "DEADHOOKSECRETabcdef";
+/// Secrets of the URL destinations: their paths, the signing secret and
+/// the ntfy token.
+const URL_HOOK_SECRET: &str = "URLHOOKSECRETabcdef";
+const NTFY_TOPIC_SECRET: &str = "NTFYTOPICSECRETabcdef";
+const SLACK_SECRET: &str = "SLACKHOOKSECRETabcdef";
+const SIGNING_SECRET: &str = "SIGNINGSECRETabcdef";
+const NTFY_TOKEN: &str = "tk_NTFYTOKENSECRETabcdef";
 
 /// Answers every webhook post with a 500, so failure paths get logged.
 async fn failing_webhook() -> SocketAddr {
@@ -312,6 +319,7 @@ async fn once_with_secrets(config: &Path, rust_log: &str) -> (bool, String, Stri
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tminus"));
     cmd.arg("--config").arg(config).arg("once").env("RUST_LOG", rust_log);
     cmd.env("TMINUS_LL2_API_KEY", LL2_KEY).env("TMINUS_TELEGRAM_TOKEN", TG_TOKEN).env("TMINUS_DISCORD_TOKEN", DC_TOKEN);
+    cmd.env("TMINUS_WEBHOOK_SECRET", SIGNING_SECRET).env("TMINUS_NTFY_TOKEN", NTFY_TOKEN);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     (
         out.status.success(),
@@ -349,7 +357,9 @@ format = "{format}"
 name = "everything"
 to = ["console", "telegram:-1001234567890", "discord:112233445566778899",
       "discord-webhook:http://{hook}/api/webhooks/123456/{HOOK_SECRET}",
-      "discord-webhook:http://127.0.0.1:{dead}/api/webhooks/654321/{DEAD_HOOK_SECRET}"]
+      "discord-webhook:http://127.0.0.1:{dead}/api/webhooks/654321/{DEAD_HOOK_SECRET}",
+      "webhook:http://{hook}/hook/{URL_HOOK_SECRET}", "ntfy:http://127.0.0.1:{dead}/{NTFY_TOPIC_SECRET}",
+      "slack:http://{hook}/services/{SLACK_SECRET}"]
 "#,
             base = fake.base_url(),
             data = dir.path().join("data").display(),
@@ -383,7 +393,20 @@ to = ["console", "telegram:-1001234567890", "discord:112233445566778899",
     let all = outputs.join("\n");
     // The secrets and their distinctive parts (a token's halves, a URL's path).
     let tg_secret_half = TG_TOKEN.split(':').nth(1).unwrap();
-    for secret in [LL2_KEY, TG_TOKEN, tg_secret_half, DC_TOKEN, HOOK_SECRET, DEAD_HOOK_SECRET, "/api/webhooks/123456"] {
+    for secret in [
+        LL2_KEY,
+        TG_TOKEN,
+        tg_secret_half,
+        DC_TOKEN,
+        HOOK_SECRET,
+        DEAD_HOOK_SECRET,
+        "/api/webhooks/123456",
+        URL_HOOK_SECRET,
+        NTFY_TOPIC_SECRET,
+        SLACK_SECRET,
+        SIGNING_SECRET,
+        NTFY_TOKEN,
+    ] {
         if let Some(pos) = all.find(secret) {
             let line =
                 all[..pos].rsplit('\n').next().unwrap_or("").to_string() + all[pos..].split('\n').next().unwrap();

@@ -285,7 +285,7 @@ async fn only_new_alerts_and_results_carry_the_photo() {
     let sent = env.fake.sent_to(780);
     let methods: Vec<bool> = sent.iter().map(|c| c.is("sendPhoto")).collect();
     assert_eq!(methods, vec![true, false, true, false], "new: photo; hold: text; success: photo; reminder: text");
-    assert!(silent(&sent[0]), "a silent photo card: {:?}", sent[0].params);
+    assert!(sent[0].silent(), "a silent photo card: {:?}", sent[0].params);
     let preview = sent[1].link_preview_options.as_ref().unwrap();
     assert_eq!(preview["is_disabled"], true, "no image preview either: {preview}");
 }
@@ -735,10 +735,6 @@ async fn fake_serves_what_a_dispatcher_needs() {
 // ---------------------------------------------------------------------------
 // Loudness: silent messages carry `disable_notification` and are still sent.
 
-fn silent(call: &support::fake_telegram::Call) -> bool {
-    call.params.get("disable_notification").is_some_and(|v| v == &serde_json::json!(true) || v == "true")
-}
-
 fn webcast(went_live: bool) -> Change {
     Change::Webcast { went_live, url: Some("https://www.youtube.com/watch?v=abc".into()) }
 }
@@ -755,9 +751,9 @@ async fn a_webcast_link_appearing_is_silent_and_going_live_is_loud() {
     assert_eq!(env.drain_all(Duration::from_secs(10)).await.delivered, 3);
     let sent = env.fake.sent_to(901);
     // A webcast alert carries no photo (only new alerts and results do).
-    assert!(sent[0].is("sendMessage") && silent(&sent[0]), "link added, image left out: {:?}", sent[0].params);
-    assert!(sent[1].is("sendMessage") && silent(&sent[1]), "link added, text: {:?}", sent[1].params);
-    assert!(!silent(&sent[2]), "webcast live stays loud: {:?}", sent[2].params);
+    assert!(sent[0].is("sendMessage") && sent[0].silent(), "link added, image left out: {:?}", sent[0].params);
+    assert!(sent[1].is("sendMessage") && sent[1].silent(), "link added, text: {:?}", sent[1].params);
+    assert!(!sent[2].silent(), "webcast live stays loud: {:?}", sent[2].params);
 }
 
 #[tokio::test]
@@ -784,7 +780,7 @@ async fn quiet_hours_over_now_send_everything_silently_and_silent_kinds_only_the
     assert_eq!((stats.delivered, stats.dead, stats.waiting), (8, 0, 0), "none dropped or held back");
     let quiet_sent = env.fake.sent_to(902);
     assert_eq!(quiet_sent.len(), 4);
-    assert!(quiet_sent.iter().all(silent), "every message silent in quiet hours");
-    let loudness: Vec<bool> = env.fake.sent_to(903).iter().map(silent).collect();
+    assert!(quiet_sent.iter().all(|c| c.silent()), "every message silent in quiet hours");
+    let loudness: Vec<bool> = env.fake.sent_to(903).iter().map(|c| c.silent()).collect();
     assert_eq!(loudness, vec![false, true, false, false], "only the schedule change is silent");
 }

@@ -1,15 +1,13 @@
 //! iCalendar (RFC 5545) text for a feed: pure functions from items to the
-//! `.ics` body. It owns escaping (`\ ; ,` and newlines), 75-octet line
-//! folding on UTF-8 boundaries and the DTSTART rules by date precision; it
-//! must not read the store or the clock (the caller passes what it needs).
-//!
-//! Written here rather than with the `icalendar` crate's builder: the feed
-//! needs exact control over `DTSTART;VALUE=DATE` versus UTC date-times and
-//! over `SEQUENCE`/`DTSTAMP` (which must not come from the clock, or every
-//! request would change the ETag), and the writer is small. The tests parse
-//! the output with `icalendar`'s parser.
+//! `.ics` body. It owns what the feed says (the DTSTART rules by date
+//! precision, summary, description, status); the `icalendar` crate writes
+//! it (escaping, 75-octet folding, `VALUE=DATE`). `DTSTAMP` and `SEQUENCE`
+//! are always set from LL2's data and the store, never from the clock, or
+//! every request would change the ETag. It must not read the store or the
+//! clock (the caller passes what it needs).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use icalendar::{Calendar, Component, Event, EventLike, EventStatus, Property};
 
 use crate::item::{Item, Precision, status};
 use crate::links;
@@ -103,101 +101,54 @@ pub fn uid(item: &Item) -> String {
 
 /// A whole VCALENDAR named `name` with one VEVENT per entry that has a date.
 pub fn calendar(name: &str, entries: &[Entry<'_>]) -> String {
-    let mut out = String::new();
-    for line in ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//tminus//spaceflight calendar//EN", "CALSCALE:GREGORIAN"] {
-        push(&mut out, line);
-    }
-    push(&mut out, &format!("X-WR-CALNAME:{}", escape(name)));
-    push(&mut out, "REFRESH-INTERVAL;VALUE=DURATION:PT1H");
-    push(&mut out, "X-PUBLISHED-TTL:PT1H");
+    let mut cal = Calendar::empty();
+    cal.append_property(Property::new("VERSION", "2.0"));
+    cal.append_property(Property::new("PRODID", "-//tminus//spaceflight calendar//EN"));
+    cal.append_property(Property::new("CALSCALE", "GREGORIAN"));
+    cal.append_property(Property::new("X-WR-CALNAME", plain(name)));
+    cal.ttl(&Duration::hours(1));
     for entry in entries {
-        event(&mut out, entry);
+        if let Some(event) = event(entry) {
+            cal.push(event);
+        }
     }
-    push(&mut out, "END:VCALENDAR");
-    out
+    cal.to_string()
 }
 
-fn event(out: &mut String, entry: &Entry<'_>) {
+fn event(entry: &Entry<'_>) -> Option<Event> {
     let item = entry.item;
-    let Some(start) = start(item) else { return };
-    push(out, "BEGIN:VEVENT");
-    push(out, &format!("UID:{}", escape(&uid(item))));
+    let start = start(item)?;
+    let mut ev = Event::new();
+    ev.uid(&uid(item));
     // DTSTAMP and LAST-MODIFIED come from LL2's data, not the clock: an
     // unchanged feed keeps its ETag.
-    push(out, &format!("DTSTAMP:{}", utc(item.last_updated)));
-    push(out, &format!("LAST-MODIFIED:{}", utc(item.last_updated)));
+    ev.timestamp(item.last_updated).last_modified(item.last_updated);
     match start {
-        Start::Instant(at) => {
-            push(out, &format!("DTSTART:{}", utc(at)));
-            push(out, &format!("DTEND:{}", utc(end_of(item, at))));
-        }
-        Start::AllDay { day, .. } => {
-            push(out, &format!("DTSTART;VALUE=DATE:{}", day.format("%Y%m%d")));
-            let next = day.succ_opt().unwrap_or(day);
-            push(out, &format!("DTEND;VALUE=DATE:{}", next.format("%Y%m%d")));
-        }
-    }
-    push(out, &format!("SEQUENCE:{}", entry.sequence));
-    push(out, &format!("SUMMARY:{}", escape(&summary(item))));
+        Start::Instant(at) => ev.starts(at).ends(end_of(item, at)),
+        Start::AllDay { day, .. } => ev.starts(day).ends(day.succ_opt().unwrap_or(day)),
+    };
+    ev.sequence(entry.sequence).summary(&plain(&summary(item)));
     let description = description(item);
     if !description.is_empty() {
-        push(out, &format!("DESCRIPTION:{}", escape(&description)));
+        ev.description(&plain(&description));
     }
     if let Some(place) = location(item) {
-        push(out, &format!("LOCATION:{}", escape(&place)));
+        ev.location(&plain(&place));
     }
     if let Some(url) = links::main_page(item) {
-        // URL is a URI value: not escaped as text.
-        push(out, &format!("URL:{url}"));
+        ev.url(&url);
     }
     let confirmed = item.status.as_ref().and_then(|s| s.id).is_some_and(|id| id == status::GO);
-    push(out, if confirmed { "STATUS:CONFIRMED" } else { "STATUS:TENTATIVE" });
-    push(out, "TRANSP:TRANSPARENT");
-    push(out, "END:VEVENT");
+    ev.status(if confirmed { EventStatus::Confirmed } else { EventStatus::Tentative });
+    ev.append_property(Property::new("TRANSP", "TRANSPARENT"));
+    Some(ev.done())
 }
 
-fn utc(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-/// RFC 5545 TEXT escaping: backslash, semicolon, comma and newlines.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Appends one content line, folded to 75 octets per physical line (a
-/// continuation's leading space counts), never inside a UTF-8 character.
-fn push(out: &mut String, line: &str) {
-    out.push_str(&fold(line));
-    out.push_str("\r\n");
-}
-
-/// RFC 5545 §3.1 folding, without the final CRLF.
-pub fn fold(line: &str) -> String {
-    const MAX: usize = 75;
-    let mut out = String::with_capacity(line.len() + line.len() / MAX * 3);
-    let mut used = 0;
-    for c in line.chars() {
-        if used + c.len_utf8() > MAX {
-            out.push_str("\r\n ");
-            used = 1;
-        }
-        out.push(c);
-        used += c.len_utf8();
-    }
-    out
+/// Text as a TEXT value may hold it: the crate escapes `\ ; ,` and line
+/// feeds, but passes other control characters (a stray `\r` from LL2 would
+/// end the content line early), so they are dropped here.
+fn plain(text: &str) -> String {
+    text.chars().filter(|c| *c == '\n' || !c.is_control()).collect()
 }
 
 #[cfg(test)]
@@ -206,19 +157,21 @@ mod tests {
     use crate::detect::tests::sample_launch;
 
     #[test]
-    fn text_is_escaped() {
-        assert_eq!(escape("a,b;c\\d\ne\r\n"), "a\\,b\\;c\\\\d\\ne\\n");
-    }
-
-    #[test]
-    fn folding_keeps_lines_short_and_characters_whole() {
-        let line = format!("SUMMARY:{}", "🚀é".repeat(40));
-        let folded = fold(&line);
-        for physical in folded.split("\r\n") {
+    fn text_is_escaped_folded_and_read_back() {
+        let mut item = sample_launch();
+        item.name = format!("a,b;c\\d\ne\r {}", "🚀é".repeat(40));
+        item.when = Some("2026-10-19T19:41:03Z".parse().unwrap());
+        item.precision = Some(Precision::Minute);
+        let body = calendar("x", &[Entry { item: &item, sequence: 3 }]);
+        for physical in body.split("\r\n") {
             assert!(physical.len() <= 75, "{} octets: {physical:?}", physical.len());
         }
-        assert_eq!(folded.replace("\r\n ", ""), line);
-        assert_eq!(fold("short"), "short");
+        assert!(body.contains("SUMMARY:a\\,b\\;c\\\\d\\ne "), "{body}");
+        assert!(body.contains("SEQUENCE:3\r\n") && body.contains("DTSTAMP:"), "{body}");
+        let parsed: icalendar::Calendar = body.parse().unwrap();
+        let event = parsed.components[0].as_event().unwrap();
+        assert_eq!(event.get_summary().unwrap(), item.name.replace('\r', ""));
+        assert_eq!(event.get_timestamp(), Some(item.last_updated), "DTSTAMP is LL2's, not the clock's");
     }
 
     #[test]

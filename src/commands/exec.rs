@@ -122,11 +122,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
     let resumed = svc.subs.resume_from_chat(&ctx.destination)?;
     let chat = Chat { ctx, svc, settings, resumed };
     Ok(match cmd {
-        ChatCommand::Start => Reply::public(
-            "🚀 Hi! I send alerts about launches and space events: new items, schedule slips, status changes, \
-             webcasts and T-minus reminders.\n\n\
-             Try /subscribe for everything, or /subscribe agency SpaceX for one agency. /help lists all commands.",
-        ),
+        ChatCommand::Start => Reply::public(super::manage::WELCOME),
         ChatCommand::Help => Reply::public(help_text()),
         ChatCommand::Subscribe(filter, mentions) => chat.subscribe(filter, mentions)?,
         ChatCommand::Unsubscribe(target) => chat.unsubscribe(target)?,

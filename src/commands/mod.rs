@@ -14,10 +14,13 @@
 //! `/next [N] [NAME | agency|type|program NAME...]`, `/timezone Area/City`,
 //! `/reminders 24h 1h 10m | off`, `/alerts KIND... | all`,
 //! `/horizon DURATION | off`, `/mute NAME`, `/muted`, `/unmute N|all`,
-//! `/calendar [reset]`; the Mute button under alerts is `mute`.
+//! `/calendar [reset]`; the Mute button under alerts is `mute`. `/manage`
+//! (Telegram) and `/events` (Discord) are platform-specific: their grammar
+//! is in `manage`, their handling in the front-ends.
 
 mod exec;
 pub mod flood;
+pub mod manage;
 pub mod mute;
 pub mod next;
 mod parse;
@@ -41,7 +44,7 @@ pub(crate) const NEXT_DEFAULT: usize = 5;
 pub(crate) const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 18] = [
+pub const COMMANDS: [(&str, &str, &str); 19] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
@@ -60,4 +63,5 @@ pub const COMMANDS: [(&str, &str, &str); 18] = [
     ("unmute", "Hear about a muted item again", "/unmute 1"),
     ("calendar", "A private calendar feed of this chat's items", "/calendar"),
     ("settings", "This chat's settings as buttons", "/settings"),
+    ("manage", "From a private chat: act for a channel you administer", "/manage @mychannel"),
 ];

@@ -4,7 +4,8 @@
 //! the README ("Configuration") and the wording of config errors.
 //!
 //! It must not start anything, log, or touch the network, and it must never
-//! put a secret (tokens, the LL2 API key, Discord webhook URLs) into an error
+//! put a secret (tokens, the LL2 API key, the webhook signing secret, the
+//! URLs of `discord-webhook:`, `webhook:`, `ntfy:` and `slack:`) into an error
 //! message or into `render_effective`.
 //!
 //! The rooms: `model` is the effective configuration and its defaults; `raw`

@@ -17,6 +17,10 @@ pub(crate) const ENV_LL2_API_KEY: &str = "TMINUS_LL2_API_KEY";
 pub(crate) const ENV_TELEGRAM_TOKEN: &str = "TMINUS_TELEGRAM_TOKEN";
 /// Environment variable that overrides `[discord] token` when set and non-empty.
 pub(crate) const ENV_DISCORD_TOKEN: &str = "TMINUS_DISCORD_TOKEN";
+/// Environment variable that overrides `[webhook] secret` when set and non-empty.
+pub(crate) const ENV_WEBHOOK_SECRET: &str = "TMINUS_WEBHOOK_SECRET";
+/// Environment variable that overrides `[ntfy] token` when set and non-empty.
+pub(crate) const ENV_NTFY_TOKEN: &str = "TMINUS_NTFY_TOKEN";
 
 /// `[ll2] base_url` when unset: the public LL2 2.3.0 API.
 pub(crate) const DEFAULT_LL2_BASE_URL: &str = "https://ll.thespacedevs.com/2.3.0";
@@ -64,6 +68,10 @@ pub struct Config {
     pub telegram: TelegramConfig,
     /// `[discord]`: the Discord bot and REST API.
     pub discord: DiscordConfig,
+    /// `[webhook]`: how `webhook:` bodies are signed.
+    pub webhook: WebhookConfig,
+    /// `[ntfy]`: the token `ntfy:` destinations publish with.
+    pub ntfy: NtfyConfig,
     /// `[log]`: log output.
     pub log: LogConfig,
     /// `[server]`: the HTTP server (health, metrics, calendars).
@@ -161,6 +169,20 @@ impl DiscordConfig {
     pub fn is_enabled(&self) -> bool {
         !self.token.is_empty()
     }
+}
+
+/// `[webhook]`: settings of every `webhook:` destination.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebhookConfig {
+    /// HMAC-SHA256 key of `X-Tminus-Signature-256`; empty = unsigned.
+    pub secret: Secret,
+}
+
+/// `[ntfy]`: settings of every `ntfy:` destination.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NtfyConfig {
+    /// Sent as `Authorization: Bearer`; empty = anonymous.
+    pub token: Secret,
 }
 
 /// `[log] format`: how log lines are written.
@@ -288,6 +310,8 @@ impl Config {
                 public_key: None,
                 events_window: DEFAULT_EVENTS_WINDOW,
             },
+            webhook: WebhookConfig::default(),
+            ntfy: NtfyConfig::default(),
             log: LogConfig { format: LogFormat::Text },
             server: ServerConfig { listen: None, health_max_age: DEFAULT_HEALTH_MAX_AGE, public_url: None },
             delivery: DeliverySettings { max_age: DEFAULT_DELIVERY_MAX_AGE },

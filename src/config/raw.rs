@@ -23,6 +23,10 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) discord: RawDiscord,
     #[serde(default)]
+    pub(super) webhook: RawWebhook,
+    #[serde(default)]
+    pub(super) ntfy: RawNtfy,
+    #[serde(default)]
     pub(super) log: RawLog,
     #[serde(default)]
     pub(super) server: RawServer,
@@ -81,6 +85,18 @@ pub(super) struct RawDiscord {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    pub(super) secret: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNtfy {
+    pub(super) token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawLog {
     pub(super) format: Option<String>,
 }
@@ -132,6 +148,8 @@ pub(super) fn keys_of(path: &[Segment]) -> Option<&'static [&'static str]> {
             "alerts" => field_names::<RawAlerts>(),
             "telegram" => field_names::<RawTelegram>(),
             "discord" => field_names::<RawDiscord>(),
+            "webhook" => field_names::<RawWebhook>(),
+            "ntfy" => field_names::<RawNtfy>(),
             "log" => field_names::<RawLog>(),
             "server" => field_names::<RawServer>(),
             "delivery" => field_names::<RawDelivery>(),

@@ -1,6 +1,7 @@
 //! `tminus check-config` output: the effective configuration as TOML that
 //! loads back to the same `Config`. It must never print a secret: tokens and
-//! the LL2 key print as `"***"`, webhook URLs as `discord-webhook:***`.
+//! the LL2 key print as `"***"`, webhook URLs as `discord-webhook:***` or
+//! `webhook:*** (host)` (also `ntfy:`, `slack:`).
 
 use std::time::Duration;
 
@@ -54,6 +55,12 @@ impl Config {
             None => out.push_str("# public_key: not set\n"),
         }
         kv(&mut out, "events_window", &quote(&format_duration(self.discord.events_window)));
+
+        out.push_str("\n[webhook]\n");
+        kv(&mut out, "secret", &quote(&self.webhook.secret.to_string()));
+
+        out.push_str("\n[ntfy]\n");
+        kv(&mut out, "token", &quote(&self.ntfy.token.to_string()));
 
         out.push_str("\n[log]\n");
         kv(&mut out, "format", &quote(self.log.format.as_str()));

@@ -370,8 +370,8 @@ fn watches_are_validated() {
     assert_err("[[watch]]\nname = \"a\"\nto = []", &["watch[0].to", "at least one"]);
     assert_err(&format!("{WATCH}{WATCH}"), &["watch[1].name", "duplicate", "\"w\"", "watch[0]"]);
     assert_err(
-        "[[watch]]\nname = \"a\"\nto = [\"console\", \"telegram:1\", \"slack:5\"]",
-        &["invalid config: watch[0].to[2]:", "\"slack:5\""],
+        "[[watch]]\nname = \"a\"\nto = [\"console\", \"telegram:1\", \"matrix:5\"]",
+        &["invalid config: watch[0].to[2]:", "\"matrix:5\""],
     );
     assert_err("[[watch]]\nname = \"a\"\nto = [7]", &["watch[0].to[0]", "got 7"]);
     assert_err(&format!("{WATCH}timezone = \"Berlin\""), &["invalid config: watch[0].timezone:", "\"Berlin\""]);
@@ -517,4 +517,45 @@ fn watch_digest_is_validated() {
     assert_err(&format!("{WATCH}digest = \"weekly funday 8\"\n"), &["watch[0].digest", "\"funday\"", "mon, tue"]);
     assert_err(&format!("{WATCH}digest = \"daily 8\"\n"), &["watch[0].digest", "\"8\" is not a time of day"]);
     assert_err(&format!("{WATCH}digest = 8\n"), &["watch[0].digest", "got 8"]);
+}
+
+#[test]
+fn hook_destinations_are_validated_strictly() {
+    let watch = |to: &str| format!("[[watch]]\nname = \"h\"\nto = [\"console\", \"{to}\"]\n");
+    assert_err(&watch("webhook:http://hooks.example.com/SECRET"), &["watch[0].to[1]", "must be https", "loopback"]);
+    assert_err(&watch("slack:not a url SECRET"), &["watch[0].to[1]", "slack:***", "not a URL"]);
+    assert_err(&watch("ntfy:https://ntfy.sh/"), &["watch[0].to[1]", "topic"]);
+    for to in ["webhook:http://hooks.example.com/SECRET", "slack:not a url SECRET"] {
+        assert!(!err(&watch(to)).contains("SECRET"));
+    }
+    let ok = parse(&watch("webhook:http://127.0.0.1:8123/api/webhook/tminus")).unwrap();
+    assert_eq!(ok.watches[0].to[1].platform(), "webhook");
+}
+
+#[test]
+fn hook_secrets_come_from_the_file_or_the_environment_and_are_masked() {
+    let text = format!(
+        "[webhook]\nsecret = \"FILESECRET\"\n[ntfy]\ntoken = \"tk_FILETOKEN\"\n{WATCH}to = [\"webhook:https://h.example/HOOKSECRET\", \"ntfy:https://ntfy.sh/TOPICSECRET\", \"slack:https://hooks.slack.com/services/SLACKSECRET\"]\n"
+    )
+    .replace("to = [\"console\"]\n", "");
+    let config = parse(&text).unwrap();
+    assert_eq!(config.webhook.secret.expose(), "FILESECRET");
+    assert_eq!(config.ntfy.token.expose(), "tk_FILETOKEN");
+    let env = |name: &str| match name {
+        ENV_WEBHOOK_SECRET => Some("ENVSECRET".to_owned()),
+        ENV_NTFY_TOKEN => Some("tk_ENVTOKEN".to_owned()),
+        _ => None,
+    };
+    let from_env = Config::from_toml_str(&text, &env).unwrap();
+    assert_eq!((from_env.webhook.secret.expose(), from_env.ntfy.token.expose()), ("ENVSECRET", "tk_ENVTOKEN"));
+    let out = config.render_effective();
+    for secret in ["FILESECRET", "FILETOKEN", "HOOKSECRET", "TOPICSECRET", "SLACKSECRET"] {
+        assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+    }
+    assert!(out.contains("[webhook]\nsecret = \"***\"") && out.contains("[ntfy]\ntoken = \"***\""), "{out}");
+    assert!(
+        out.contains("\"webhook:*** (h.example)\", \"ntfy:*** (ntfy.sh)\", \"slack:*** (hooks.slack.com)\""),
+        "{out}"
+    );
+    assert_err("[ntfy]\ntokn = \"x\"", &["ntfy", "token"]);
 }

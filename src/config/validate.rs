@@ -28,6 +28,8 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
         paid_broadcast: raw.telegram.paid_broadcast.unwrap_or(false),
     };
     let discord = build_discord(raw.discord, env)?;
+    let webhook = WebhookConfig { secret: secret("webhook.secret", ENV_WEBHOOK_SECRET, raw.webhook.secret, env)? };
+    let ntfy = NtfyConfig { token: secret("ntfy.token", ENV_NTFY_TOKEN, raw.ntfy.token, env)? };
     let log = LogConfig {
         format: match raw.log.format.as_deref().map(str::trim) {
             None => LogFormat::Text,
@@ -74,7 +76,7 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
     }
     check_tokens(&watches, &telegram, &discord)?;
 
-    Ok(Config { ll2, store, alerts, telegram, discord, log, server, delivery, watches })
+    Ok(Config { ll2, store, alerts, telegram, discord, webhook, ntfy, log, server, delivery, watches })
 }
 
 /// A destination whose platform has no token would never be delivered (its

@@ -54,6 +54,7 @@ impl Deliverer {
             msg: crate::digest::message(digest.schedule, listed.len(), &sections, tz),
             mute: None,
             mentions: Vec::new(),
+            alert: None,
             keyboard: Some(crate::commands::next::digest_keyboard(shown, listed.len(), crate::digest::MAX_LISTED)),
             // Quiet hours only: a digest is no alert kind `silent` names.
             silent: subs.iter().all(|s| is_silent(&[], s, at)),

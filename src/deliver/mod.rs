@@ -135,6 +135,10 @@ pub struct AlertExtras<'a> {
     pub mentions: &'a [Mention],
     /// Sent without a sound (`rules::is_silent`); still sent.
     pub silent: bool,
+    /// The alert as this destination sees it (its changes merged, see
+    /// `merge.rs`), for senders that carry structured data (`webhook:`)
+    /// or derive a delivery id from it; `None` for plain sends.
+    pub alert: Option<&'a Alert>,
     /// Callback buttons under the message (a digest's `/next` page
     /// buttons), as platform-neutral keys.
     pub keyboard: Option<&'a crate::commands::settings::Keyboard>,
@@ -516,6 +520,7 @@ impl Deliverer {
                 mute: send.mute.as_ref(),
                 mentions: &send.mentions,
                 silent: send.silent,
+                alert: send.alert.as_ref(),
                 keyboard: send.keyboard.as_ref(),
             };
             // Held until the outcome is durable: the window bounds what a
@@ -590,11 +595,14 @@ impl Deliverer {
             self.store.discard(key)?;
             return Ok(None);
         }
+        // Readers of a channel cannot use a Mute button: none there.
+        let mute = merged.chat && !self.store.is_telegram_channel(&entry.destination)?;
         Ok(Some(ToSend {
             msg: render::message(&merged.seen, merged.timezone, at),
-            mute: merged.chat.then(|| alert.item.id.clone()),
+            mute: mute.then(|| alert.item.id.clone()),
             silent: merged.silent,
             mentions: merged.mentions,
+            alert: Some(merged.seen),
             keyboard: None,
         }))
     }
@@ -742,6 +750,9 @@ struct ToSend {
     mentions: Vec<Mention>,
     /// Sent without a sound, decided at send time.
     silent: bool,
+    /// The alert with the changes this destination sees; `None` for a
+    /// digest.
+    alert: Option<Alert>,
     /// Callback buttons (a digest's page buttons).
     keyboard: Option<crate::commands::settings::Keyboard>,
 }

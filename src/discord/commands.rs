@@ -476,6 +476,12 @@ impl Handler {
         let Some(channel) = inv.channel_id else {
             return Response::ephemeral("I cannot tell which channel this is; please use the command in a channel.");
         };
+        if inv.name == "events" {
+            return self.with_services(|svc| super::mirror::command(inv, channel, svc)).unwrap_or_else(|e| {
+                error!(channel, error = %e, "Discord /events failed");
+                Response::ephemeral("Something went wrong on my side; please try again in a moment.")
+            });
+        }
         let cmd = match to_command(&inv.name, &inv.options) {
             Ok(ChatCommand::Help) => {
                 // Like every command, it ends a pause of the channel.
@@ -818,6 +824,8 @@ mod tests {
                 "unmute",
                 "calendar",
                 "settings",
+                "events",
+                "start",
                 "help"
             ]
         );
@@ -826,7 +834,9 @@ mod tests {
             let d = c["description"].as_str().unwrap();
             assert!((1..=100).contains(&d.chars().count()), "{name}: {d:?}");
             let manage = MANAGING_COMMANDS.contains(&name);
-            assert_eq!(c["default_member_permissions"].as_str(), manage.then_some("16"), "{name}");
+            // Manage Events (1 << 33) for /events, Manage Channels (16) for the rest that change things.
+            let needs = if name == "events" { Some("8589934592") } else { manage.then_some("16") };
+            assert_eq!(c["default_member_permissions"].as_str(), needs, "{name}");
             for o in c["options"].as_array().map(Vec::as_slice).unwrap_or_default() {
                 let on = o["name"].as_str().unwrap();
                 assert!(on.len() <= 32 && on.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{on}");

@@ -13,7 +13,8 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 17] = [
+const EXAMPLES: [(&str, &str); 19] = [
+    ("start", "/start"),
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
     ("unsubscribe", "/unsubscribe which:2 (or which:all)"),
@@ -31,7 +32,11 @@ const EXAMPLES: [(&str, &str); 17] = [
     ("unmute", "/unmute which:1 (or which:all)"),
     ("calendar", "/calendar (or reset:True for a new link)"),
     ("settings", "/settings (then press the buttons; changing needs Manage Channels)"),
+    ("events", "/events state:on (or state:off; needs Manage Events)"),
 ];
+
+/// `/events`' description: Discord-only, so not in `commands::COMMANDS`.
+const EVENTS_DESCRIPTION: &str = "Mirror this channel's subscriptions as the server's scheduled events";
 
 /// The `/alerts` options, each one alert kind chosen from a list.
 pub(super) const ALERT_OPTIONS: [&str; 5] = ["first", "second", "third", "fourth", "fifth"];
@@ -137,6 +142,15 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
                 .required(false),
         ),
         CreateCommand::new("settings").description(describe_command("settings")),
+        CreateCommand::new("events")
+            .description(EVENTS_DESCRIPTION)
+            .default_member_permissions(Permissions::MANAGE_EVENTS)
+            .add_option(
+                string("state", "on or off; leave out to see whether events are on")
+                    .add_string_choice("on", "on")
+                    .add_string_choice("off", "off"),
+            ),
+        CreateCommand::new("start").description(describe_command("start")),
         CreateCommand::new("help").description(describe_command("help")),
     ]
     .into_iter()
@@ -166,7 +180,10 @@ fn alerts_definition() -> CreateCommand {
 }
 
 fn describe_command(name: &str) -> &'static str {
-    COMMANDS.iter().find(|(n, ..)| *n == name).map(|(_, what, _)| *what).unwrap_or("")
+    match name {
+        "events" => EVENTS_DESCRIPTION,
+        _ => COMMANDS.iter().find(|(n, ..)| *n == name).map(|(_, what, _)| *what).unwrap_or(""),
+    }
 }
 
 fn command_name(c: &CreateCommand) -> String {

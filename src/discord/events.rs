@@ -22,8 +22,10 @@
 //! at start-up deletes events the bot created that the store does not know
 //! (a crash between a create and its record) and forgets records whose
 //! event a human deleted. The sync ([`EventSync`]) is idempotent from the
-//! store's state: it runs after every store commit and every few minutes,
-//! on its own task, so it never blocks alerts.
+//! store's state: it runs after every store commit, after a chat's
+//! `/events on|off` (`Store::mirrors_changed`) and every few minutes, on
+//! its own task, so it never blocks alerts; with no guild to keep it makes
+//! no request at all.
 //!
 //! It must not log the bot token, nor decide which items a guild wants
 //! beyond the subscription filters.
@@ -397,6 +399,12 @@ impl EventSync {
         Ok(done)
     }
 
+    /// Whether no guild needs a pass (a store error counts as work: the
+    /// pass reports it).
+    fn idle(&self) -> bool {
+        self.guilds().is_ok_and(|g| g.is_empty())
+    }
+
     /// Logs a guild's failure: permission and membership problems once per
     /// guild (until it works again), with the fix.
     fn report(&self, guild: GuildId, e: &EventsError) {
@@ -451,6 +459,9 @@ impl EventSync {
     /// One full pass as `tminus once` runs it: identify the bot, reconcile
     /// and sync every guild; failures are logged.
     pub async fn pass_once(&self) {
+        if self.idle() {
+            return;
+        }
         match self.api.bot_user().await {
             Ok(me) => {
                 self.pass(&me, &mut HashSet::new()).await;
@@ -466,6 +477,16 @@ impl EventSync {
         let mut reconciled = HashSet::new();
         let mut bot_user: Option<String> = None;
         loop {
+            // Nothing to keep (no watch, no `/events on`): no request, until
+            // a change names a guild.
+            if self.idle() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = changes.changed() => {}
+                    _ = tokio::time::sleep(RESYNC) => {}
+                }
+                continue;
+            }
             if bot_user.is_none() {
                 match self.api.bot_user().await {
                     Ok(id) => bot_user = Some(id),

@@ -21,7 +21,9 @@
 //!   of serenity's `Interaction` both front-ends use;
 //! - [`gateway`]: registration at start-up and serenity's gateway client;
 //! - [`events`]: guild scheduled events mirroring upcoming items
-//!   (`discord-events:GUILD_ID`), planned from the store and kept in step.
+//!   (`discord-events:GUILD_ID`), planned from the store and kept in step;
+//!   `mirror`: `/events on|off`, a channel's subscriptions mirrored as
+//!   the guild's events from chat.
 //!
 //! Alerts go out through reqwest rather than serenity's `Http` because the
 //! outbox owns retries: serenity would sleep through a 429 and retry inside
@@ -41,6 +43,7 @@ pub mod definitions;
 pub mod events;
 pub mod gateway;
 pub mod interactions;
+mod mirror;
 mod pages;
 pub mod render;
 pub mod sender;

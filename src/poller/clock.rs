@@ -1,5 +1,5 @@
-//! The poller's wall clock. Production reads the system clock; the
-//! freshness simulator (`examples/freshness.rs`) makes wall time follow
+//! The poller's wall clock. Production reads the system clock; scenario
+//! runs set it (`from_fn`); the freshness simulator (`examples/freshness.rs`) makes wall time follow
 //! tokio's clock, so that under `tokio::time::pause` simulated hours pass in
 //! milliseconds and every date the poller compares (budget window, sweep
 //! age, watermark plausibility, alert times) moves with them.
@@ -26,6 +26,12 @@ impl Clock {
     pub fn tokio_from(start: DateTime<Utc>) -> Clock {
         let base = tokio::time::Instant::now();
         Clock(Arc::new(move || start + chrono::Duration::from_std(base.elapsed()).unwrap_or_default()))
+    }
+
+    /// The time `now` tells: a scenario that replays the moments of a
+    /// launch day (`tests/launch_day.rs`) jumps it from one to the next.
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
     }
 
     /// The current time, as this clock sees it.

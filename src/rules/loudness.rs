@@ -75,15 +75,33 @@ impl<'de> Deserialize<'de> for QuietHours {
 
 /// Whether a message of `changes` (what `sub` sees of one alert) goes out
 /// silently at `now`: always inside the subscription's quiet hours (local
-/// time in its timezone), otherwise when every change is quiet: a webcast
-/// link that appeared (not one that went live), or a kind in `sub.silent`.
+/// time in its timezone), otherwise when every change is quiet by default
+/// or a kind in `sub.silent`.
 pub fn is_silent(changes: &[Change], sub: &Subscription, now: DateTime<Utc>) -> bool {
     let local = now.with_timezone(&sub.timezone).time();
     if sub.quiet_hours.is_some_and(|q| q.contains(local)) {
         return true;
     }
-    let quiet = |c: &Change| matches!(c, Change::Webcast { went_live: false, .. }) || sub.silent.contains(&c.kind());
+    let quiet = |c: &Change| quiet_by_default(c, sub) || sub.silent.contains(&c.kind());
     !changes.is_empty() && changes.iter().all(quiet)
+}
+
+/// What needs no sound whatever the settings, because nothing has to be
+/// done about it now and a loud message about the same launch is near:
+/// - a webcast link appearing (going live is the loud one);
+/// - booster landing results (they complete the result, which was loud);
+/// - a reminder while one closer to T-0 is still to come for `sub` (with
+///   24h, 1h and 10m: the 24h and 1h ones are silent, T-10m is loud).
+///
+/// So a launch day with the defaults makes at most eight loud messages
+/// (README, "Loudness").
+fn quiet_by_default(c: &Change, sub: &Subscription) -> bool {
+    match c {
+        Change::Webcast { went_live, .. } => !went_live,
+        Change::Landing { .. } => true,
+        Change::Reminder { offset, .. } => sub.reminders.iter().any(|r| r < offset),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +111,7 @@ mod tests {
     use crate::rules::subscription::tests::sub;
     use crate::types::AlertKind;
     use chrono::TimeZone;
+    use std::time::Duration;
 
     fn q(s: &str) -> QuietHours {
         s.parse().unwrap()
@@ -140,6 +159,19 @@ mod tests {
         assert!(!is_silent(&[Change::New], &s, noon));
         s.silent = vec![AlertKind::New];
         assert!(is_silent(&[Change::New], &s, noon) && !is_silent(&[status()], &s, noon));
+    }
+
+    #[test]
+    fn landings_and_all_but_the_last_reminder_are_quiet_by_default() {
+        let mut s = sub(1, Filter::default());
+        s.reminders = vec![Duration::from_secs(86_400), Duration::from_secs(3600), Duration::from_secs(600)];
+        let noon = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let reminder = |secs| Change::Reminder { offset: Duration::from_secs(secs), when: noon };
+        assert!(is_silent(&[Change::Landing { results: vec![] }], &s, noon), "the landings follow the result");
+        assert!(is_silent(&[reminder(86_400)], &s, noon) && is_silent(&[reminder(3600)], &s, noon));
+        assert!(!is_silent(&[reminder(600)], &s, noon), "the last reminder before T-0 is loud");
+        s.reminders = vec![Duration::from_secs(3600)];
+        assert!(!is_silent(&[reminder(3600)], &s, noon), "a chat's only reminder is loud");
     }
 
     #[test]

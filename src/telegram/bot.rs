@@ -32,6 +32,10 @@
 //!   `telegram::pages`; paging is for everyone, so no admin check).
 //! - `/next` is answered with its first page and the page's buttons
 //!   (`commands::next::open`), `/settings` with the settings keyboard.
+//! - `/manage @channel` in a private chat makes its later commands and
+//!   buttons act for that channel (`manage`, rights re-checked on each);
+//!   chats seen to be channels are remembered, so their alerts carry no
+//!   Mute button.
 //!
 //! Start-up: `getMe` (retried with backoff until it answers), `deleteWebhook`
 //! (long polling and a webhook exclude each other), `setMyCommands` from
@@ -74,6 +78,8 @@ use crate::deliver::ratelimit::RateLimiter;
 use crate::telegram::pages;
 use crate::telegram::sender::{ChatKey, callback_button, classify};
 use crate::types::{ChatId, Destination, ThreadId};
+
+mod manage;
 
 /// Long-polling timeout (`getUpdates?timeout=`); below the HTTP client's
 /// 17 s request timeout.
@@ -344,6 +350,14 @@ impl Handlers {
             }
             return;
         };
+        self.remember_channel(&msg.chat);
+        if name == "manage" {
+            if self.admit(bot, msg) {
+                let text = self.manage(bot, me.user.id, msg, args).await;
+                self.reply(bot, msg, &text);
+            }
+            return;
+        }
         let parsed = commands::parse(&name, args);
         // In a group `/foo` may be meant for another bot: answer only
         // when it names this one.
@@ -373,27 +387,55 @@ impl Handlers {
                 }
             },
         };
-        debug!(chat, command = %name, can_manage, "Telegram command");
-        let context = CommandContext { destination: destination_of(msg), can_manage, now: Utc::now() };
+        let (destination, lead) = match self.target(bot, msg, &cmd).await {
+            Ok(target) => target,
+            Err(refusal) => {
+                self.reply(bot, msg, &refusal);
+                return;
+            }
+        };
+        debug!(chat, command = %name, can_manage, %destination, "Telegram command");
+        let context = CommandContext { destination, can_manage, now: Utc::now() };
+        self.run(bot, msg, &name, cmd, &context, lead.as_deref());
+    }
+
+    /// Runs `cmd` for `context` and replies to `msg`; `lead` names the
+    /// managed chat it acted for.
+    fn run(
+        &self,
+        bot: &Bot,
+        msg: &Message,
+        name: &str,
+        cmd: ChatCommand,
+        context: &CommandContext,
+        lead: Option<&str>,
+    ) {
+        let chat = msg.chat.id.0;
         let wants_keyboard = cmd == ChatCommand::Settings;
         let result = self.services.with(|services| {
             match cmd {
                 // A page with its buttons; a name nobody knows: the hint.
-                ChatCommand::Next(query) => next::open(&query, &context, services).map(|view| match view {
+                ChatCommand::Next(query) => next::open(&query, context, services).map(|view| match view {
                     Ok(view) => {
                         let (text, _, markup) = pages::render(&view);
                         (text, Some(markup).filter(|m| !m.inline_keyboard.is_empty()))
                     }
                     Err(problem) => (problem, None),
                 }),
-                cmd => commands::execute(cmd, &context, services).and_then(|reply| {
-                    let keys = if wants_keyboard { Some(settings::keyboard(&context, services)?) } else { None };
+                cmd => commands::execute(cmd, context, services).and_then(|reply| {
+                    let keys = if wants_keyboard { Some(settings::keyboard(context, services)?) } else { None };
                     Ok((reply.text, keys.as_ref().map(pages::inline_keyboard)))
                 }),
             }
         });
         match result {
-            Ok((text, keys)) => self.reply_with(bot, msg, &text, keys),
+            Ok((text, keys)) => {
+                let text = match lead {
+                    Some(label) => commands::manage::for_chat(label, &text),
+                    None => text,
+                };
+                self.reply_with(bot, msg, &text, keys)
+            }
             Err(e) => {
                 error!(chat, command = %name, error = %e, "store error while running a Telegram command");
                 self.reply(bot, msg, SORRY);
@@ -470,9 +512,12 @@ impl Handlers {
                 }
             }
         };
-        let destination = match message.regular_message() {
-            Some(m) => destination_of(m),
-            None => Destination::Telegram(ChatId(chat.id.0)),
+        let destination = match self.press_target(bot, query, message, data).await {
+            Ok(destination) => destination,
+            Err(refusal) => {
+                self.answer(bot, query, &refusal.chars().take(200).collect::<String>()).await;
+                return;
+            }
         };
         let context = CommandContext { destination, can_manage, now: Utc::now() };
         let result = self.services.with(|services| {
@@ -577,6 +622,7 @@ impl Handlers {
         let new = &update.new_chat_member.kind;
         let present = new.is_present();
         let status = status_name(new);
+        self.remember_channel(&update.chat);
         // Promoted or given its rights back: what the chat was paused for
         // may be fixed, so try it again now rather than at the next probe.
         if present && let Err(e) = self.services.subs.resume_from_chat(&Destination::Telegram(ChatId(chat))) {

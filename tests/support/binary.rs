@@ -31,7 +31,13 @@ pub fn listen_on(port: u16) -> String {
 pub fn tminus(config: &Path, cmd: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tminus"));
     c.arg("--config").arg(config).arg(cmd).env("RUST_LOG", "info").env_remove("NO_COLOR");
-    for var in ["TMINUS_LL2_API_KEY", "TMINUS_TELEGRAM_TOKEN", "TMINUS_DISCORD_TOKEN"] {
+    for var in [
+        "TMINUS_LL2_API_KEY",
+        "TMINUS_TELEGRAM_TOKEN",
+        "TMINUS_DISCORD_TOKEN",
+        "TMINUS_WEBHOOK_SECRET",
+        "TMINUS_NTFY_TOKEN",
+    ] {
         c.env_remove(var);
     }
     c

@@ -45,8 +45,9 @@
 //!   update is queued).
 //! - `getMe` (bot `@tminus_test_bot`, id [`FakeTelegram::BOT_ID`]),
 //!   `setMyCommands` (stored, see [`FakeTelegram::my_commands`]),
-//!   `getMyCommands`, `deleteWebhook`, `getChat`, `deleteMessage`,
-//!   `getChatMember` (status per (chat, user) from
+//!   `getMyCommands`, `deleteWebhook`, `getChat` (`@name` of a channel
+//!   too), `deleteMessage`, `getChatMember` (by id or `@name`; status per
+//!   (chat, user) from
 //!   [`FakeTelegram::set_member`], default `member`).
 //! - Buttons: [`FakeTelegram::callback_update`] makes a `callback_query`
 //!   update for a press on a message the fake sent (or on one it never
@@ -232,6 +233,12 @@ impl Call {
     /// Whether it is an accepted `sendMessage` or `sendPhoto`.
     pub fn is_delivery(&self) -> bool {
         self.ok() && (self.is("sendMessage") || self.is("sendPhoto"))
+    }
+
+    /// Whether it was sent without a sound (`disable_notification`, as
+    /// JSON or as a multipart field).
+    pub fn silent(&self) -> bool {
+        self.params.get("disable_notification").is_some_and(|v| v == &serde_json::json!(true) || v == "true")
     }
 
     /// The text or caption as sent.
@@ -901,14 +908,13 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, params: &Map<String, Value
         "answercallbackquery" => answer_callback(shared, params),
         "editmessagereplymarkup" => edit_reply_markup(shared, params),
         "editmessagetext" => edit::edit_message_text(shared, params, at),
-        "getchat" => match params.get("chat_id").and_then(as_i64) {
-            Some(chat) => Answer::ok(chat_json(chat, &chat_kind(&shared.lock(), chat))),
+        "getchat" => match params.get("chat_id").and_then(|c| resolve(&shared.lock(), c)) {
+            Some(chat) => Answer::ok(full_chat_json(&shared.lock(), chat)),
             None => Answer::err(400, "Bad Request: chat not found"),
         },
         "getchatmember" => {
-            let (Some(chat), Some(user)) =
-                (params.get("chat_id").and_then(as_i64), params.get("user_id").and_then(as_i64))
-            else {
+            let chat = params.get("chat_id").and_then(|c| resolve(&shared.lock(), c));
+            let (Some(chat), Some(user)) = (chat, params.get("user_id").and_then(as_i64)) else {
                 return Answer::err(400, "Bad Request: chat not found");
             };
             let status = shared.lock().members.get(&(chat, user)).copied().unwrap_or(MemberStatus::Member);
@@ -923,6 +929,25 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, params: &Map<String, Value
         }
         _ => Answer::err(404, "Not Found"),
     }
+}
+
+/// A `chat_id` parameter: a number, or the `@name` of a channel the fake knows.
+fn resolve(st: &State, chat: &Value) -> Option<i64> {
+    let named = chat.as_str().filter(|c| c.starts_with('@'));
+    as_i64(chat).or_else(|| named.and_then(|c| st.usernames.get(&c.to_ascii_lowercase()).copied()))
+}
+
+/// What `getChat` answers: the chat (with its username, for channels added
+/// by name) and the fields teloxide's `ChatFullInfo` requires.
+fn full_chat_json(st: &State, chat: i64) -> Value {
+    let mut info = chat_json(chat, &chat_kind(st, chat));
+    if let Some((name, _)) = st.usernames.iter().find(|(_, id)| **id == chat) {
+        info["username"] = json!(name.trim_start_matches('@'));
+    }
+    info["max_reaction_count"] = json!(11);
+    info["accepted_gift_types"] =
+        json!({"unlimited_gifts": false, "limited_gifts": false, "unique_gifts": false, "premium_subscription": false});
+    info
 }
 
 fn chat_kind(st: &State, chat: i64) -> String {

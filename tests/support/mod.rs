@@ -7,6 +7,8 @@
 //! - `app`: the tminus pipeline assembled in-process against the fakes.
 //! - `data`: shared test data (the sample launch).
 //! - `binary`: the `tminus` binary with a config for the fake LL2.
+//! - `fake_hook`: a fake receiver for `webhook:`, `ntfy:` and `slack:`
+//!   (records requests, scripted 500 / 429 / 4xx answers).
 //! - `telegram_chat`: the app, the fakes and the real command bot, for
 //!   tests that chat with the bot.
 #![allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
@@ -15,6 +17,7 @@ pub mod app;
 pub mod binary;
 pub mod data;
 pub mod fake_discord;
+pub mod fake_hook;
 pub mod fake_ll2;
 pub mod fake_telegram;
 pub mod logs;
