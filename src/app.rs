@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use crate::commands::Defaults;
 use crate::config::{Config, ConfigError, LogFormat, Watch};
 use crate::deliver::{Deliverer, DeliveryConfig, Senders, console::ConsoleSender};
+use crate::digest::{DIGEST_GRACE, Digests};
 use crate::poller::{BudgetWait, PollError, Poller, PollerConfig};
 use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
@@ -103,6 +104,8 @@ pub struct App {
     pub reminders: Arc<Reminders>,
     /// Polls the Spaceflight News API while someone wants `news`.
     pub news: crate::news::NewsFeed,
+    /// Enqueues the digests that come due.
+    pub digests: Arc<Digests>,
     /// Keeps `discord-events:` guilds in step; `None` without such a
     /// destination or without a Discord token.
     pub events: Option<Arc<discord::events::EventSync>>,
@@ -169,9 +172,10 @@ impl App {
         )?;
         let reminders =
             Arc::new(Reminders::new(store.clone(), subs.index(), config.alerts.reminder_grace, deliverer.wake.clone()));
+        let digests = Arc::new(Digests::new(store.clone(), DIGEST_GRACE, deliverer.wake.clone()));
         let events = event_sync(&config, &store, discord_limiter)?;
         let news = news_feed(&config, &store, &subs, &deliverer, &shutdown)?;
-        Ok(App { store, subs, poller, deliverer, reminders, news, events, config, telegram, shutdown })
+        Ok(App { store, subs, poller, deliverer, reminders, news, digests, events, config, telegram, shutdown })
     }
 
     /// `tminus once`: one poll of every feed (without waiting for the
@@ -208,6 +212,7 @@ impl App {
         if fired > 0 {
             info!(fired, "once: reminders due");
         }
+        self.digests.pass(chrono::Utc::now()).await?;
         let stats = self.deliverer.drain_within(ONCE_PATIENCE).await?;
         if stats.waiting > 0 {
             warn!(
@@ -236,7 +241,7 @@ impl App {
             self.shutdown.cancel();
             return Err(e);
         }
-        let App { store, subs, poller, deliverer, reminders, news, events, config, shutdown, .. } = self;
+        let App { store, subs, poller, deliverer, reminders, news, digests, events, config, shutdown, .. } = self;
         if let Some(events) = events {
             tasks.spawn(events.run(shutdown.clone()));
         }
@@ -247,6 +252,8 @@ impl App {
         tasks.spawn(async move { deliverer.run(stop).await });
         let stop = shutdown.clone();
         tasks.spawn(async move { reminders.run(stop).await });
+        let stop = shutdown.clone();
+        tasks.spawn(async move { digests.run(stop).await });
         tasks.spawn(prune_forever(store.clone(), config.store.retention, shutdown.clone()));
         tasks.close();
 

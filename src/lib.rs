@@ -22,6 +22,7 @@ pub mod commands;
 pub mod config;
 pub mod deliver;
 pub mod detect;
+pub mod digest;
 pub mod directory;
 pub mod discord;
 mod errors;

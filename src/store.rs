@@ -3,8 +3,9 @@
 //! alerts, the outbox of pending deliveries, the delivery log, dead letters,
 //! sent reminders, the items each chat muted, the destinations paused
 //! after a refusal an admin can fix (`DestinationPause`), which channel a
-//! Telegram private chat manages (`store/manage.rs`), and the news feed's
-//! articles and sent marks (`store/news.rs`).
+//! Telegram private chat manages (`store/manage.rs`), the news feed's
+//! articles and sent marks (`store/news.rs`), and queued digests with
+//! their marks (`store/digest.rs`).
 //!
 //! What must change together changes in one transaction: a fetched page's
 //! snapshots, its alerts, their outbox entries and the feed's watermark
@@ -53,6 +54,7 @@ use fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 
 mod calendar;
 mod cards;
+mod digest;
 mod listing;
 mod manage;
 mod news;
@@ -60,6 +62,7 @@ mod owner;
 mod retention;
 pub use calendar::{EventSpec, GuildEvent, Schedule, Sequenced};
 pub use cards::CardRecord;
+pub use digest::DigestRecord;
 pub use manage::ManagedChat;
 pub use news::{KEEP_ARTICLES, NewsBatch};
 pub use owner::PID_FILE;
@@ -266,6 +269,9 @@ pub struct ChatSettings {
     /// Card or messages on launch day (`/style`).
     #[serde(default, skip_serializing_if = "crate::types::Style::is_messages")]
     pub style: crate::types::Style,
+    /// When the chat gets its digest (`/digest`); `None`: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::rules::DigestSchedule>,
 }
 
 fn all_alert_kinds() -> Vec<AlertKind> {
@@ -360,6 +366,8 @@ pub struct Store {
     reminders: sled::Tree,
     /// `destination key \0 item key` → `CardRecord` (`store/cards.rs`).
     cards: sled::Tree,
+    /// Queued digests and their marks (`store/digest.rs`).
+    digests: sled::Tree,
     /// Calendar state: per-item SEQUENCE, private feed tokens and the
     /// Discord scheduled events the bot created (see `crate::calendar`).
     calendar: CalendarTrees,
@@ -445,6 +453,7 @@ impl Store {
             dead: db.open_tree("dead_letters")?,
             reminders: db.open_tree("reminders_sent")?,
             cards: db.open_tree("cards")?,
+            digests: db.open_tree("digests")?,
             calendar: CalendarTrees {
                 sequences: db.open_tree("calendar_sequences")?,
                 tokens: db.open_tree("calendar_tokens")?,

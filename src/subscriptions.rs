@@ -298,7 +298,8 @@ impl Subscriptions {
                     .with_schedule_horizon(w.schedule_horizon)
                     .with_mentions(if is_discord(dest) { w.mentions.clone() } else { Vec::new() })
                     .with_loudness(w.quiet_hours, w.silent.clone())
-                    .with_style(w.style);
+                    .with_style(w.style)
+                    .with_digest(w.digest);
                 match found {
                     Some(old) => {
                         // Keep a subscription the platform disabled, unless
@@ -372,6 +373,7 @@ pub fn default_console_watch(timezone: Tz, reminders: Vec<Duration>) -> Watch {
         quiet_hours: None,
         silent: vec![],
         style: Style::Messages,
+        digest: None,
     }
 }
 

@@ -257,6 +257,7 @@ mod tests {
             quiet_hours: None,
             silent: vec![AlertKind::News],
             style: crate::types::Style::Card,
+            digest: None,
         };
         let export = Export {
             format: FORMAT.into(),

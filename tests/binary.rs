@@ -153,6 +153,82 @@ async fn check_config_lists_filter_names_that_match_nothing() {
     assert!(!out.contains("\"MHI\" matches nothing"), "{out}");
 }
 
+/// The binary with the fake Telegram's token, its log in `log`.
+fn tminus_with_telegram(config: &Path, cmd: &str, log: &Path) -> Command {
+    let mut c = tminus(config, cmd);
+    c.env("TMINUS_TELEGRAM_TOKEN", support::fake_telegram::FakeTelegram::TOKEN);
+    c.stdout(Stdio::null()).stderr(std::fs::File::create(log).unwrap());
+    c
+}
+
+/// Issue 20's done-when row: a daily digest due shortly after the start
+/// sends exactly one message, listing both launches of the next 24 hours,
+/// and a restart right after it does not send it again. The binary has no
+/// clock control, so the digest is set to the next minute (Berlin time)
+/// and the test waits for it (at most ~70 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_digest_due_after_the_start_is_sent_once_and_not_again_after_a_restart() {
+    use chrono::{DurationRound, SecondsFormat, Utc};
+    let fake = FakeLl2::start().await;
+    let tg = support::fake_telegram::FakeTelegram::start().await;
+    let now = Utc::now();
+    for (id, hours) in [(MMX, 5), ("521f3a1c-f977-4306-9b7f-495858719adf", 3)] {
+        let net = json!((now + chrono::Duration::hours(hours)).to_rfc3339_opts(SecondsFormat::Secs, true));
+        fake.update(Feed::Launches, id, |item| {
+            item["net"] = net.clone();
+            item["window_start"] = net.clone();
+            item["window_end"] = net;
+        });
+    }
+    // The next minute, unless it is too close for the first sync to finish.
+    let mut due = now.duration_trunc(chrono::Duration::minutes(1)).unwrap() + chrono::Duration::minutes(1);
+    if due - now < chrono::Duration::seconds(8) {
+        due += chrono::Duration::minutes(1);
+    }
+    let local = due.with_timezone(&chrono_tz::Europe::Berlin).format("%H:%M");
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[telegram]\napi_url = \"{}\"\n\n[[watch]]\nname = \"calm\"\nto = [\"telegram:100\"]\ntimezone = \"Europe/Berlin\"\n\
+         alerts = [\"reminder\"]\nreminders = \"off\"\ndigest = \"daily {local}\"\n",
+        tg.api_url()
+    );
+    let config = write_config(dir.path(), &fake, &extra);
+    let log = |n: usize| dir.path().join(format!("run-{n}.log"));
+    let mut sync = tminus_with_telegram(&config, "once", &log(0));
+    assert!(tokio::task::spawn_blocking(move || sync.status().unwrap()).await.unwrap().success(), "first sync");
+    assert!(tg.sent().is_empty(), "first sync is silent and the digest is not due yet");
+
+    let mut child = tminus_with_telegram(&config, "run", &log(1)).spawn().unwrap();
+    let wait = (due - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(10);
+    let arrived = tg.wait_until(wait, |calls| calls.iter().any(|c| c.is_delivery() && c.ok())).await;
+    let text = |n: usize| std::fs::read_to_string(log(n)).unwrap_or_default();
+    assert!(arrived, "no digest by {due}; log:\n{}", text(1));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop(&mut child).await;
+
+    // A restart right after: the digest is within its grace but marked sent.
+    let mut again = tminus_with_telegram(&config, "run", &log(2)).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop(&mut again).await;
+    let sent: Vec<String> = tg.sent_to(100).into_iter().filter_map(|c| c.text).collect();
+    assert_eq!(sent.len(), 1, "exactly one message: {sent:?}\nlogs:\n{}\n{}", text(1), text(2));
+    let (roman, mmx) = (sent[0].find("Nancy Grace Roman"), sent[0].find("Martian Moon eXplorer"));
+    assert!(sent[0].contains("Daily digest") && roman.is_some() && roman < mmx, "both, in date order: {}", sent[0]);
+}
+
+/// SIGTERM, then the exit.
+async fn stop(child: &mut std::process::Child) {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let pid = child.id();
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while child.try_wait().unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "pid {pid} did not stop on SIGTERM");
+}
+
 /// Issue 21's acceptance: a SpaceX watch sends to `webhook:`, `ntfy:` and
 /// `slack:` receivers. The webhook gets one signed, versioned JSON naming
 /// the launch id after one retry (its first answer is a 500); ntfy's Title

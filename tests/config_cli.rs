@@ -300,6 +300,20 @@ fn the_shipped_quiet_hours_and_silent_examples_are_valid() {
 }
 
 #[test]
+fn digest_is_checked_and_shown_and_the_shipped_example_is_valid() {
+    let out = check_config(&format!("{WATCH}digest = \"weekly Monday 8:00\"\n"), &[]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stdout.contains("digest = \"weekly mon 08:00\""), "{}", out.stdout);
+    assert_bad_config(&format!("{WATCH}digest = \"weekly funday 8\"\n"), &["watch[0].digest", "funday"]);
+    assert_bad_config(&format!("{WATCH}digest = \"hourly\"\n"), &["watch[0].digest", "daily HH:MM"]);
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml")).unwrap();
+    let example = shipped.lines().find_map(|l| l.strip_prefix("# ").filter(|l| l.starts_with("digest ="))).unwrap();
+    let out = check_config(&format!("{WATCH}{example}\n"), &[]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stdout.contains("digest = \"daily 08:00\""), "{}", out.stdout);
+}
+
+#[test]
 fn hook_urls_are_refused_over_plain_http_to_another_host() {
     assert_bad_config(
         "[[watch]]\nname = \"h\"\nto = [\"webhook:http://hass.example.org/api/webhook/WHSECRET\"]\n",

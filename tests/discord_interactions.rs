@@ -384,7 +384,7 @@ async fn commands_are_registered_globally_or_in_one_guild() {
     let fake = FakeDiscord::builder().token(TOKEN).start().await;
 
     let r = register(&discord_config(&fake, TOKEN, None)).await.unwrap();
-    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 20));
+    assert_eq!((r.application_id, r.guild_id, r.commands), (APPLICATION_ID, None, 21));
     let puts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0].kind, Kind::GlobalCommands { app: APPLICATION_ID });
@@ -604,7 +604,7 @@ async fn settings_buttons_through_the_endpoint() {
     assert_eq!((status, shown["type"].as_u64()), (200, Some(4)), "{shown}");
     assert!(shown["data"].get("flags").is_none(), "{shown}");
     let rows = shown["data"]["components"].as_array().unwrap();
-    assert_eq!(rows.len(), 5, "kinds, reminders, horizons, timezones, news and the live card: {shown}");
+    assert_eq!(rows.len(), 5, "kinds, reminders, horizons, timezones, then news, live card and digest: {shown}");
     for row in rows {
         assert_eq!(row["type"], 1);
         for b in row["components"].as_array().unwrap() {
@@ -630,16 +630,16 @@ async fn settings_buttons_through_the_endpoint() {
     let settings = bot.store.chat_settings(&Destination::Discord(ChannelId(CHANNEL))).unwrap().unwrap();
     assert_eq!(settings.timezone, chrono_tz::Europe::Berlin);
 
-    // A subscription adds a remove button beside the news and live card
-    // toggles (five rows at most, Discord's limit); removing works.
+    // A subscription adds a remove button beside the news, live card and
+    // digest toggles (five rows at most, Discord's limit); removing works.
     bot.run(command("subscribe", strings(&[("agency", "SpaceX")]))).await;
     let (_, shown) = bot.signed(&command("settings", json!([]))).await;
     let last = |v: &serde_json::Value| v["data"]["components"][4]["components"].as_array().unwrap().len();
-    assert_eq!((shown["data"]["components"].as_array().unwrap().len(), last(&shown)), (5, 3), "{shown}");
+    assert_eq!((shown["data"]["components"].as_array().unwrap().len(), last(&shown)), (5, 4), "{shown}");
     let (_, edited) = bot.signed(&press(&button(&shown, "#1"), CHANNEL, MANAGER)).await;
     assert_eq!(edited["type"], 7, "{edited}");
     assert!(bot.subscriptions(CHANNEL).is_empty());
-    assert_eq!((edited["data"]["components"].as_array().unwrap().len(), last(&edited)), (5, 2));
+    assert_eq!((edited["data"]["components"].as_array().unwrap().len(), last(&edited)), (5, 3));
 
     // Stale (the earlier message) and forged data: refreshed, not applied.
     for data in [berlin.clone(), "s:zzzz:z0".into(), format!("s:{}", "9".repeat(90))] {

@@ -327,6 +327,7 @@ async fn a_chat_s_own_style_decides_when_its_subscription_takes_part() {
         quiet_hours: None,
         silent: vec![],
         style,
+        digest: None,
     };
     // CHAT has the card watch and a subscription of its own, with the
     // chat's style "messages"; OTHER only its own, with "card".

@@ -231,7 +231,8 @@ async fn chat_state(path: &Path) {
     let chat = [
         Subscription::new(SubId(store.next_id().unwrap()), tg.clone(), spacex, Origin::Chat)
             .with_reminders(vec![Duration::from_secs(3600)])
-            .with_loudness(Some("22:30-06:45".parse().unwrap()), vec![tminus::types::AlertKind::Schedule]),
+            .with_loudness(Some("22:30-06:45".parse().unwrap()), vec![tminus::types::AlertKind::Schedule])
+            .with_digest(Some("weekly mon 08:00".parse().unwrap())),
         Subscription::new(
             SubId(store.next_id().unwrap()),
             Destination::Discord(ChannelId(42)),
@@ -253,6 +254,7 @@ async fn chat_state(path: &Path) {
         quiet_hours: Some("23:00-07:00".parse().unwrap()),
         silent: vec![tminus::types::AlertKind::New],
         style: tminus::types::Style::Card,
+        digest: Some("daily 07:30".parse().unwrap()),
     };
     store.put_chat_settings(&tg, &settings).unwrap();
     let item = tminus::types::ItemId::new(tminus::types::ItemKind::Launch, "f059c8f4-1bd8-4c63-a1c6-4a0dbbd5ef2e");
@@ -295,6 +297,8 @@ async fn export_then_import_into_a_fresh_store_then_export_is_identical() {
     assert_eq!(quiet.map(|s| (&s["quiet_hours"], &s["silent"][0])), Some((&"22:30-06:45".into(), &"schedule".into())));
     assert_eq!(v["chat_settings"][0]["settings"]["quiet_hours"], "23:00-07:00", "{exported}");
     assert_eq!(v["chat_settings"][0]["settings"]["style"], "card", "{exported}");
+    assert_eq!(quiet.map(|s| &s["digest"]), Some(&"weekly mon 08:00".into()), "{exported}");
+    assert_eq!(v["chat_settings"][0]["settings"]["digest"], "daily 07:30", "{exported}");
     assert_eq!(v["mutes"].as_array().unwrap().len(), 1, "{exported}");
     assert_eq!(v["calendar_tokens"][0]["token"], "0123456789abcdef0123456789abcdef", "{exported}");
 

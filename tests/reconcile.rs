@@ -63,6 +63,7 @@ fn watch(name: &str, to: &[&str]) -> Watch {
         quiet_hours: None,
         silent: vec![],
         style: Style::Messages,
+        digest: None,
     }
 }
 
@@ -242,6 +243,20 @@ fn a_watch_style_reaches_its_subscriptions_on_reconcile() {
     let card = Watch { style: Style::Card, ..esa_flybys() };
     assert_eq!(subs.reconcile(std::slice::from_ref(&card)).unwrap(), rec(0, 1, 0, 0));
     assert_eq!(find(&subs, "esa flybys", &Destination::Console).style, Style::Card);
+}
+
+#[test]
+fn a_watchs_digest_reaches_its_subscription_and_a_change_is_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = Subscriptions::load(Store::open(dir.path()).unwrap()).unwrap();
+    subs.reconcile(&[esa_flybys()]).unwrap();
+    let daily = Watch { digest: Some("daily 08:00".parse().unwrap()), ..esa_flybys() };
+    assert_eq!(subs.reconcile(std::slice::from_ref(&daily)).unwrap(), rec(0, 1, 0, 0));
+    let after = find(&subs, "esa flybys", &Destination::Console);
+    assert_eq!(after.digest.map(|d| d.to_string()).as_deref(), Some("daily 08:00"));
+    assert_eq!(subs.reconcile(std::slice::from_ref(&daily)).unwrap(), rec(0, 0, 0, 1));
+    subs.reconcile(&[esa_flybys()]).unwrap();
+    assert_eq!(find(&subs, "esa flybys", &Destination::Console).digest, None, "removed from the watch: off");
 }
 
 #[test]

@@ -79,6 +79,17 @@ async fn settings_keyboard_presses_edit_in_place_and_take_effect() {
     assert_eq!(style(&h), tminus::types::Style::Card);
     let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 🪧 live card")).await;
     assert_eq!(style(&h), tminus::types::Style::Messages);
+
+    // The digest: on with the 📰 button (daily 08:00 in the chat's zone), then off.
+    let (toast, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ 📋 daily 08:00")).await;
+    assert!(toast.contains("daily 08:00 Europe/Berlin"), "{toast}");
+    let digest = |h: &TelegramChat| -> Option<String> {
+        h.app.store.subscriptions_of(&Destination::Telegram(ChatId(ALICE))).unwrap()[0].digest.map(|d| d.to_string())
+    };
+    assert_eq!(digest(&h).as_deref(), Some("daily 08:00"));
+    let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 📋 daily 08:00")).await;
+    find(&keys, "▫️ 📋 daily 08:00");
+    assert_eq!(digest(&h), None);
     assert_eq!(h.tg.sent_to(ALICE).len(), sends, "nothing new was posted");
     let shown = h.command(ALICE, ALICE, "/style").await.text.unwrap();
     assert!(shown.contains("Style here: messages") && shown.contains("/style card"), "{shown}");

@@ -13,7 +13,7 @@ use super::parse::{NextQuery, alert_kind_names};
 use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
 use crate::directory::Directory;
 use crate::item::Item;
-use crate::rules::{Filter, Origin, QuietHours, SubId, Subscription};
+use crate::rules::{DigestSchedule, Filter, Origin, QuietHours, SubId, Subscription};
 use crate::store::{ChatSettings, DestinationPause, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination, Mention, Style, format_duration};
@@ -158,6 +158,11 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
             self_style(chat.settings.style)
         )),
         ChatCommand::Style(Some(style)) => chat.set_style(style)?,
+        ChatCommand::Digest(None) => Reply::public(format!(
+            "Digest here: {}. Change with /digest daily 08:00, /digest weekly mon 08:00, or /digest off.",
+            crate::digest::describe(chat.settings.digest, chat.settings.timezone)
+        )),
+        ChatCommand::Digest(Some(d)) => chat.set_digest(d)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
         ChatCommand::News => chat.news()?,
@@ -181,6 +186,7 @@ pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<Ch
         quiet_hours: None,
         silent: Vec::new(),
         style: Default::default(),
+        digest: None,
     }))
 }
 
@@ -247,6 +253,7 @@ impl Chat<'_> {
             .with_reminders(self.settings.reminders.clone())
             .with_timezone(self.settings.timezone)
             .with_loudness(self.settings.quiet_hours, self.settings.silent.clone())
+            .with_digest(self.settings.digest)
             .with_mentions(mentions);
         self.svc.subs.put(&sub)?;
         Ok(Reply::private(format!(
@@ -359,6 +366,15 @@ impl Chat<'_> {
         let reply = Reply::private(format!("🔈 Sent without a sound: {}.", describe_silent(&kinds)));
         self.save(ChatSettings { silent: kinds.clone(), ..self.settings.clone() }, |s| s.silent = kinds.clone())?;
         Ok(reply)
+    }
+
+    fn set_digest(&self, digest: Option<DigestSchedule>) -> Result<Reply, StoreError> {
+        self.save(ChatSettings { digest, ..self.settings.clone() }, |s| s.digest = digest)?;
+        let mut text = format!("📰 Digest: {}.", crate::digest::describe(digest, self.settings.timezone));
+        if digest.is_some() && self.subscriptions()?.is_empty() {
+            text.push_str(" It lists what this chat's subscriptions select: /subscribe first.");
+        }
+        Ok(Reply::private(text))
     }
 
     /// `/mute NAME`: the one upcoming item whose name contains NAME (an
@@ -741,6 +757,28 @@ mod tests {
             for s in f.store.subscriptions_of(&dest).unwrap() {
                 assert_eq!((s.quiet_hours, s.silent.len()), (None, 0));
             }
+        }
+
+        #[test]
+        fn digest_applies_to_the_chats_subscriptions_old_and_new() {
+            let f = fixture();
+            let dest = Destination::Telegram(ChatId(12));
+            assert!(run(&f, 12, true, "/digest").text.starts_with("Digest here: off"));
+            let lonely = run(&f, 12, true, "/digest daily 08:00").text;
+            assert!(lonely.contains("/subscribe first"), "{lonely}");
+            run(&f, 12, true, "/subscribe agency SpaceX");
+            let set = run(&f, 12, true, "/digest weekly mon 8:00").text;
+            assert!(set.contains("weekly mon 08:00 UTC") && set.contains("next 7 days"), "{set}");
+            let odd = run(&f, 12, true, "/digest weekly funday 8").text;
+            assert!(odd.contains("\"funday\" is not a day of the week") && odd.contains("/digest off"), "{odd}");
+            run(&f, 12, true, "/subscribe type launch");
+            for s in f.store.subscriptions_of(&dest).unwrap() {
+                assert_eq!(s.digest.map(|d| d.to_string()).as_deref(), Some("weekly mon 08:00"));
+            }
+            assert!(run(&f, 12, true, "/digest").text.contains("weekly mon 08:00"));
+            assert!(run(&f, -100, false, "/digest daily 08:00").text.contains("Only administrators"));
+            assert!(run(&f, 12, true, "/digest off").text.contains("Digest: off"));
+            assert!(f.store.subscriptions_of(&dest).unwrap().iter().all(|s| s.digest.is_none()));
         }
     }
 }

@@ -44,7 +44,7 @@ pub(crate) const NEXT_DEFAULT: usize = 5;
 pub(crate) const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 20] = [
+pub const COMMANDS: [(&str, &str, &str); 21] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
@@ -59,6 +59,7 @@ pub const COMMANDS: [(&str, &str, &str); 20] = [
     ("quiet", "Hours when alerts here make no sound (or off)", "/quiet 23:00-07:00"),
     ("silent", "Alert kinds sent without a sound (or none)", "/silent schedule webcast"),
     ("style", "Launch day: one live card, or a message per alert", "/style card"),
+    ("digest", "One message listing what's coming (or off)", "/digest daily 08:00"),
     ("mute", "Silence one launch or event here", "/mute Starlink Group 10-1"),
     ("muted", "List the items muted here", "/muted"),
     ("unmute", "Hear about a muted item again", "/unmute 1"),

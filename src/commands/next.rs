@@ -45,6 +45,21 @@ fn not_flown(item: &Item, now: DateTime<Utc>) -> bool {
     item.when.is_some_and(|w| w > now || held_or_flying)
 }
 
+/// One list line (`/next`, the digest): name, date in `tz`, countdown,
+/// status. `discord`: the countdown as a `<t:…:R>` timestamp, which each
+/// reader's client keeps current.
+pub(crate) fn entry(item: &Item, tz: Tz, now: DateTime<Utc>, discord: bool) -> String {
+    let when = item.when.map(|w| format_when(w, item.precision.as_ref(), tz)).unwrap_or_default();
+    let exact = item.precision.is_none_or(|p| p.to_the_hour());
+    let tminus = match (item.when, exact) {
+        (Some(w), true) if discord => format!(" (<t:{}:R>)", w.timestamp()),
+        (Some(w), true) => format!(" ({})", format_tminus(w, now)),
+        _ => String::new(),
+    };
+    let status = item.status.as_ref().map(|s| format!(" [{}]", s.short())).unwrap_or_default();
+    format!("{} — {when}{tminus}{status}", item.name)
+}
+
 /// Which items a `/next` lists.
 type Wanted<'a> = Box<dyn Fn(&Item) -> bool + 'a>;
 
@@ -324,19 +339,8 @@ impl Listing {
         View::Page { text: text.trim_end().to_string(), keyboard }
     }
 
-    /// One line: name, date in the chat's timezone, countdown, status.
-    /// Discord shows the countdown as a `<t:…:R>` timestamp, which each
-    /// reader's client keeps current.
     fn entry(&self, item: &Item) -> String {
-        let when = item.when.map(|w| format_when(w, item.precision.as_ref(), self.tz)).unwrap_or_default();
-        let exact = item.precision.is_none_or(|p| p.to_the_hour());
-        let tminus = match (item.when, exact) {
-            (Some(w), true) if self.discord => format!(" (<t:{}:R>)", w.timestamp()),
-            (Some(w), true) => format!(" ({})", format_tminus(w, self.now)),
-            _ => String::new(),
-        };
-        let status = item.status.as_ref().map(|s| format!(" [{}]", s.short())).unwrap_or_default();
-        format!("{} — {when}{tminus}{status}", item.name)
+        entry(item, self.tz, self.now, self.discord)
     }
 
     /// The card of the item at `index`, with ◀ Back to its page.
@@ -357,6 +361,26 @@ impl Listing {
 
 fn key(label: &str, action: Action, query: &str) -> Key {
     Key { label: label.to_string(), data: data(action, query) }
+}
+
+/// The `/next` buttons under a digest listing `shown` (of `total` items,
+/// `page` per `/next` page, soonest first): ℹ️ per listed item and, when
+/// the list was cut, Later ▶ to the `/next` page after it. Their query is
+/// the count alone, so a press pages this chat's own subscriptions (every
+/// item in a chat without any), like a typed `/next`; a details press
+/// follows its item by id wherever it sits in that list.
+pub(crate) fn digest_keyboard(shown: &[&Item], total: usize, page: usize) -> Keyboard {
+    let q = page.to_string();
+    let mut keyboard = Vec::new();
+    if total > shown.len() {
+        keyboard.push(vec![key("Later ▶", Action::Page(shown.len()), &q)]);
+    }
+    let details: Vec<Key> = (0..)
+        .zip(shown)
+        .map(|(i, item)| key(&format!("ℹ️ {}", i + 1), Action::Details(i, item_stamp(item)), &q))
+        .collect();
+    keyboard.extend(details.chunks(PER_ROW).map(<[Key]>::to_vec));
+    keyboard
 }
 
 /// A short checksum of an item's id, so a details button notices that

@@ -222,3 +222,21 @@ fn a_launch_on_hold_or_in_flight_past_its_net_stays_listed_until_it_has_flown() 
     let listed: Vec<&str> = text.lines().skip(1).map(|l| l.split(" — ").next().unwrap()).collect();
     assert_eq!(listed, ["1. Launch 0", "2. Launch 1", "3. Launch 4"], "{text}");
 }
+
+#[test]
+fn a_digests_buttons_page_on_past_it_and_open_its_items_cards() {
+    let f = fixture();
+    let mut items = f.store.items().unwrap();
+    items.sort_by_key(|i| i.when);
+    let shown: Vec<&Item> = items.iter().take(3).collect();
+    let keys = digest_keyboard(&shown, items.len(), 3);
+    assert_eq!(labels(&keys), ["Later ▶", "ℹ️ 1", "ℹ️ 2", "ℹ️ 3"]);
+    assert!(keys.iter().flatten().all(|k| is_next_data(&k.data) && k.data.len() <= MAX_DATA_LEN));
+    let later = press(find(&keys, "Later ▶"), &ctx(1), &f.services()).unwrap();
+    assert!(page(&later.view).0.contains("4. Launch 3"), "{later:?}");
+    let details = press(find(&keys, "ℹ️ 2"), &ctx(1), &f.services()).unwrap();
+    let View::Card { message, .. } = &details.view else { panic!("{details:?}") };
+    assert_eq!(message.title, "Launch 1");
+    let all: Vec<&Item> = items.iter().collect();
+    assert_eq!(labels(&digest_keyboard(&all[..2], 2, 3)), ["ℹ️ 1", "ℹ️ 2"], "nothing cut: no Later");
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
 use crate::directory::Dimension;
-use crate::rules::{Filter, QuietHours};
+use crate::rules::{DigestSchedule, Filter, QuietHours};
 use crate::types::{AlertKind, ItemKind, Mention, Style, parse_duration};
 
 /// One parsed chat command.
@@ -39,6 +39,8 @@ pub enum ChatCommand {
     Silent(Option<Vec<AlertKind>>),
     /// `None`: show; `Some(style)`: a live card or messages on launch day.
     Style(Option<Style>),
+    /// `None`: show; `Some(None)`: off; `Some(schedule)`: a digest then.
+    Digest(Option<Option<DigestSchedule>>),
     /// Mute the upcoming item with this name.
     Mute(String),
     /// List the chat's mutes.
@@ -93,6 +95,7 @@ impl ChatCommand {
             ChatCommand::Quiet(q) => q.is_some(),
             ChatCommand::Silent(s) => s.is_some(),
             ChatCommand::Style(s) => s.is_some(),
+            ChatCommand::Digest(d) => d.is_some(),
             ChatCommand::Mute(_) | ChatCommand::Unmute(_) => true,
             ChatCommand::Calendar { reset } => *reset,
             _ => false,
@@ -162,6 +165,7 @@ pub fn parse(name: &str, args: &str) -> Result<ChatCommand, CommandError> {
         "quiet" => parse_quiet(args).map(ChatCommand::Quiet),
         "silent" => parse_silent(args).map(ChatCommand::Silent),
         "style" => parse_style(args).map(ChatCommand::Style),
+        "digest" => parse_digest(args).map(ChatCommand::Digest),
         "mute" => match args.trim() {
             "" => Err(CommandError::Usage(
                 "Use: /mute NAME (part of the name is enough), or press 🔕 Mute under an alert.".into(),
@@ -331,6 +335,23 @@ pub(super) fn parse_quiet(args: &str) -> Result<Option<Option<QuietHours>>, Comm
         CommandError::Usage(format!("{e} Example: /quiet 23:00-07:00 (in this chat's timezone), or /quiet off."))
     })?;
     Ok(Some(Some(span)))
+}
+
+/// `daily 08:00`, `weekly mon 08:00` or `off`; empty = show current.
+pub(super) fn parse_digest(args: &str) -> Result<Option<Option<DigestSchedule>>, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    if a.eq_ignore_ascii_case("off") || a.eq_ignore_ascii_case("none") {
+        return Ok(Some(None));
+    }
+    let schedule = a.parse::<DigestSchedule>().map_err(|e| {
+        CommandError::Usage(format!(
+            "{e} Example: /digest daily 08:00 or /digest weekly mon 08:00 (this chat's timezone), or /digest off."
+        ))
+    })?;
+    Ok(Some(Some(schedule)))
 }
 
 /// `schedule webcast` or `none`; empty = show current.
@@ -532,6 +553,13 @@ mod tests {
         let kinds = vec![AlertKind::Schedule, AlertKind::Webcast];
         assert_eq!(parse("silent", "webcast, schedule").unwrap(), ChatCommand::Silent(Some(kinds)));
         assert_eq!(parse("silent", "none").unwrap(), ChatCommand::Silent(Some(vec![])));
+        assert_eq!(parse("digest", "").unwrap(), ChatCommand::Digest(None));
+        assert_eq!(parse("digest", "off").unwrap(), ChatCommand::Digest(Some(None)));
+        let daily = ChatCommand::Digest(Some(Some("daily 08:00".parse().unwrap())));
+        assert_eq!(parse("digest", "daily 8:00").unwrap(), daily);
+        let funday = parse("digest", "weekly funday 8").unwrap_err().to_string();
+        assert!(funday.contains("\"funday\"") && funday.contains("/digest weekly mon 08:00"), "{funday}");
+        assert!(daily.changes_settings() && !ChatCommand::Digest(None).changes_settings());
         let odd = parse("silent", "launches").unwrap_err().to_string();
         assert!(odd.contains("\"launches\"") && odd.contains("or none"), "{odd}");
         assert!(ChatCommand::Quiet(Some(None)).changes_settings() && !ChatCommand::Silent(None).changes_settings());

@@ -1,7 +1,8 @@
 //! `/settings` as buttons: the chat's settings as a keyboard (a
 //! platform-neutral grid of labelled buttons with callback data), and what
 //! a press does. A press runs the same command a person could type
-//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/quiet`, `/style`, `/unsubscribe`), so
+//! (`/alerts`, `/reminders`, `/horizon`, `/timezone`, `/quiet`, `/style`, `/digest`,
+//! `/unsubscribe`), so
 //! permissions and storage have one path. Front-ends turn the grid into an
 //! inline keyboard (Telegram) or components (Discord), answer the press
 //! with the toast and edit the message in place. It must not talk to a
@@ -29,8 +30,9 @@ use crate::types::{AlertKind, Style, format_duration};
 pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
      Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
      and 🌙 quiet hours (no sound), then 📰 news about what you follow, 🪧 live card (one message \
-     per launch on its day, edited in place) and ❌ to remove a subscription.\n\
-     Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM.";
+     per launch on its day, edited in place), 📋 a daily digest and ❌ to remove a subscription.\n\
+     Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM; \
+     another digest: /digest weekly mon 08:00.";
 
 /// Reminder offsets always offered, besides those the chat has.
 const REMINDERS: [u64; 4] = [86_400, 43_200, 3_600, 600];
@@ -40,10 +42,13 @@ const HORIZONS: [Option<u64>; 5] = [Some(1), Some(3), Some(7), Some(30), None];
 pub const TIMEZONES: [Tz; 4] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Asia__Tokyo];
 /// The quiet hours the 🌙 button turns on.
 const QUIET_DEFAULT: &str = "23:00-07:00";
+/// The digest the 📋 button turns on.
+const DIGEST_DEFAULT: &str = "daily 08:00";
 /// Most subscriptions with a remove button: a row of Discord components
-/// holds five, and the last row also holds the 📰 news and 🪧 live card
-/// toggles (/unsubscribe removes any).
-const MAX_REMOVE: usize = 3;
+/// holds five, Discord allows no sixth row, and the last row also holds
+/// the 📰 news, 🪧 live card and 📋 digest toggles (/unsubscribe N removes
+/// any).
+const MAX_REMOVE: usize = 2;
 
 /// One button: what it says and what it sends back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +73,8 @@ enum Action {
     Quiet(bool),
     /// The live card on (`/style card`) or off (`/style messages`).
     Card(bool),
+    /// The digest on (`DIGEST_DEFAULT`) or off.
+    Digest(bool),
     Remove(u64),
 }
 
@@ -81,6 +88,7 @@ impl Action {
             Action::Zone(i) => format!("z{i}"),
             Action::Quiet(on) => format!("q{}", u8::from(*on)),
             Action::Card(on) => format!("c{}", u8::from(*on)),
+            Action::Digest(on) => format!("d{}", u8::from(*on)),
             Action::Remove(id) => format!("x{id}"),
         }
     }
@@ -96,6 +104,7 @@ impl Action {
             "z" => num().map(|i| i as usize).filter(|i| *i < TIMEZONES.len()).map(Action::Zone),
             "q" => num().filter(|n| *n <= 1).map(|n| Action::Quiet(n == 1)),
             "c" => num().filter(|n| *n <= 1).map(|n| Action::Card(n == 1)),
+            "d" => num().filter(|n| *n <= 1).map(|n| Action::Digest(n == 1)),
             "x" => num().map(Action::Remove),
             _ => None,
         }
@@ -176,14 +185,18 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         Some(q) => key(true, format!("🌙 {q}"), Action::Quiet(false)),
         None => key(false, format!("🌙 {QUIET_DEFAULT}"), Action::Quiet(true)),
     });
-    // Discord shows five rows of five: the opt-in news kind and the live
-    // card lead the last row, and the first subscriptions get a remove
+    // Discord shows five rows of five: the opt-in news kind, the live card
+    // and the digest lead the last row, and the first subscriptions get a remove
     // button beside them (/unsubscribe removes any).
     let news = AlertKind::News;
     let news = key(settings.alerts.contains(&news), format!("📰 {news}"), Action::Kind(news));
     let card = settings.style == Style::Card;
     let card = key(card, "🪧 live card".to_string(), Action::Card(!card));
-    let last: Vec<Key> = [news, card]
+    let digest = match settings.digest {
+        Some(d) => key(true, format!("📋 {d}"), Action::Digest(false)),
+        None => key(false, format!("📋 {DIGEST_DEFAULT}"), Action::Digest(true)),
+    };
+    let last: Vec<Key> = [news, card, digest]
         .into_iter()
         .chain(subs.iter().take(MAX_REMOVE).enumerate().map(|(i, s)| Key {
             label: format!("❌ #{}", i + 1),
@@ -253,6 +266,7 @@ pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Set
         Action::Zone(i) => ChatCommand::Timezone(Some(TIMEZONES[i].name().to_string())),
         Action::Quiet(on) => ChatCommand::Quiet(Some(on.then(|| QUIET_DEFAULT.parse()).transpose().ok().flatten())),
         Action::Card(on) => ChatCommand::Style(Some(if on { Style::Card } else { Style::Messages })),
+        Action::Digest(on) => ChatCommand::Digest(Some(on.then(|| DIGEST_DEFAULT.parse()).transpose().ok().flatten())),
         Action::Remove(id) => match subs.iter().position(|s| s.id.0 == id) {
             Some(n) => ChatCommand::Unsubscribe(Target::Number(n + 1)),
             None => return answer("That subscription is gone; here are the settings now."),
@@ -297,12 +311,31 @@ mod tests {
             Action::Quiet(false),
             Action::Card(true),
             Action::Card(false),
+            Action::Digest(true),
+            Action::Digest(false),
             Action::Remove(123_456_789),
         ] {
             assert_eq!(Action::decode(&a.encode()), Some(a));
         }
-        for bad in ["", "k", "kbogus", "r5", "r99999999999", "h2", "z4", "z-1", "x", "xabc", "q2", "q", "w1", "c2", "c"]
-        {
+        for bad in [
+            "",
+            "k",
+            "kbogus",
+            "r5",
+            "r99999999999",
+            "h2",
+            "z4",
+            "z-1",
+            "x",
+            "xabc",
+            "q2",
+            "q",
+            "w1",
+            "c2",
+            "c",
+            "d2",
+            "d",
+        ] {
             assert_eq!(Action::decode(bad), None, "{bad:?}");
         }
         assert!(is_settings_data("s:0a1b2c3d:hoff") && !is_settings_data("mute:launch/x"));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use crate::rules::QuietHours;
+use crate::rules::{DigestSchedule, QuietHours};
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, Style};
 
 /// Environment variable that overrides `[ll2] api_key` when set and non-empty.
@@ -291,6 +291,10 @@ pub struct Watch {
     /// `"card"`: one live card per launch on its day, edited in place;
     /// `"messages"` (default): a message per alert.
     pub style: Style,
+    /// `"daily HH:MM"` or `"weekly DAY HH:MM"` in `timezone`: one message
+    /// listing what the watch selects in the next 24 h or 7 days. `None`:
+    /// no digest.
+    pub digest: Option<DigestSchedule>,
 }
 
 impl Config {

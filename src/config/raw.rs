@@ -145,6 +145,7 @@ pub(super) struct RawWatch {
     pub(super) quiet_hours: Option<Value>,
     pub(super) silent: Option<Vec<Value>>,
     pub(super) style: Option<Value>,
+    pub(super) digest: Option<Value>,
 }
 
 /// The keys allowed in the table at `path`, as `deny_unknown_fields` checks

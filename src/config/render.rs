@@ -131,6 +131,9 @@ fn render_watch(out: &mut String, w: &Watch) {
     if !w.style.is_messages() {
         kv(out, "style", &quote(w.style.as_str()));
     }
+    if let Some(d) = w.digest {
+        kv(out, "digest", &quote(&d.to_string()));
+    }
 }
 
 fn render_horizon(h: Option<Duration>) -> String {

@@ -510,6 +510,16 @@ fn watch_quiet_hours_and_silent_kinds_are_validated() {
 }
 
 #[test]
+fn watch_digest_is_validated() {
+    let ok = parse(&format!("{WATCH}digest = \"weekly Monday 8:00\"\n")).unwrap();
+    assert_eq!(ok.watches[0].digest.map(|d| d.to_string()).as_deref(), Some("weekly mon 08:00"));
+    assert_eq!(parse(WATCH).unwrap().watches[0].digest, None);
+    assert_err(&format!("{WATCH}digest = \"weekly funday 8\"\n"), &["watch[0].digest", "\"funday\"", "mon, tue"]);
+    assert_err(&format!("{WATCH}digest = \"daily 8\"\n"), &["watch[0].digest", "\"8\" is not a time of day"]);
+    assert_err(&format!("{WATCH}digest = 8\n"), &["watch[0].digest", "got 8"]);
+}
+
+#[test]
 fn hook_destinations_are_validated_strictly() {
     let watch = |to: &str| format!("[[watch]]\nname = \"h\"\nto = [\"console\", \"{to}\"]\n");
     assert_err(&watch("webhook:http://hooks.example.com/SECRET"), &["watch[0].to[1]", "must be https", "loopback"]);

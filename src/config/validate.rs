@@ -15,7 +15,7 @@ use toml::Value;
 use super::diagnostics::{invalid, show};
 use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawNews, RawStore, RawWatch};
 use super::*;
-use crate::rules::QuietHours;
+use crate::rules::{DigestSchedule, QuietHours};
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, Style, format_duration, parse_duration};
 
 pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
@@ -327,6 +327,7 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
         quiet_hours: raw.quiet_hours.as_ref().map(|v| quiet_hours(&key("quiet_hours"), v)).transpose()?,
         silent: words::<AlertKind>(&key("silent"), raw.silent.as_deref().unwrap_or_default(), ALERT_KIND_WORDS)?,
         style: raw.style.as_ref().map(|v| style(&key("style"), v)).transpose()?.unwrap_or_default(),
+        digest: raw.digest.as_ref().map(|v| digest(&key("digest"), v)).transpose()?,
         name,
     })
 }
@@ -339,6 +340,14 @@ fn style(key: &str, value: &Value) -> Result<Style, ConfigError> {
     match value {
         Value::String(s) => s.parse().map_err(|e: String| invalid(key, e)),
         other => Err(invalid(key, format!("expected \"card\" or \"messages\", got {}", show(other)))),
+    }
+}
+
+/// `digest = "daily 08:00"` or `"weekly mon 08:00"` (`DigestSchedule`).
+fn digest(key: &str, value: &Value) -> Result<DigestSchedule, ConfigError> {
+    match value {
+        Value::String(s) => s.parse().map_err(|e: String| invalid(key, e)),
+        other => Err(invalid(key, format!("expected a schedule such as \"daily 08:00\", got {}", show(other)))),
     }
 }
 

@@ -35,6 +35,7 @@
 
 mod card;
 pub mod console;
+mod digest;
 mod merge;
 pub mod ratelimit;
 
@@ -172,6 +173,9 @@ pub struct AlertExtras<'a> {
     /// `merge.rs`), for senders that carry structured data (`webhook:`)
     /// or derive a delivery id from it; `None` for plain sends.
     pub alert: Option<&'a Alert>,
+    /// Callback buttons under the message (a digest's `/next` page
+    /// buttons), as platform-neutral keys.
+    pub keyboard: Option<&'a crate::commands::settings::Keyboard>,
     /// Sent as a reply to this message of the platform (a live card's
     /// short loud message answers the card).
     pub reply_to: Option<&'a str>,
@@ -609,6 +613,9 @@ impl Deliverer {
             slot.insert(self.store.alert(entry.alert)?);
         }
         let Some(alert) = alerts.get(&entry.alert).and_then(Option::as_ref) else {
+            if let Some(digest) = self.store.digest(entry.alert)? {
+                return self.prepare_digest(key, entry, &digest, now, stats);
+            }
             warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
             return dead("alert record missing", stats);
         };
@@ -648,8 +655,8 @@ impl Deliverer {
             mute: mute.then(|| alert.item.id.clone()).filter(|id| !id.id.is_empty()),
             silent: merged.silent,
             mentions: merged.mentions,
-            item: alert.item.id.clone(),
-            alert: merged.seen,
+            alert: Some(merged.seen),
+            keyboard: None,
             card,
         }))
     }
@@ -834,10 +841,11 @@ struct ToSend {
     mentions: Vec<Mention>,
     /// Sent without a sound, decided at send time.
     silent: bool,
-    /// The alert with the changes this destination sees.
-    alert: Alert,
-    /// The alert's item (a live card's key).
-    item: ItemId,
+    /// The alert with the changes this destination sees; `None` for a
+    /// digest.
+    alert: Option<Alert>,
+    /// Callback buttons (a digest's page buttons).
+    keyboard: Option<crate::commands::settings::Keyboard>,
     /// A live card to send or edit, with `msg` as the card (`card.rs`).
     card: Option<CardSend>,
 }
@@ -855,14 +863,17 @@ async fn transmit(
         mute: send.mute.as_ref(),
         mentions: &send.mentions,
         silent: send.silent,
-        alert: Some(&send.alert),
+        alert: send.alert.as_ref(),
+        keyboard: send.keyboard.as_ref(),
         ..AlertExtras::default()
     };
     let (outcome, card) = match &send.card {
         Some(c) => card::deliver(sender, dest, c, &send.msg, extras).await,
         None => (sender.send_alert(dest, &send.msg, extras).await, None),
     };
-    (outcome, card.map(|message_id| (send.item.clone(), CardRecord { message_id, at: now })))
+    // A card is always about an alert's item (a digest has no card).
+    let item = send.alert.as_ref().map(|a| a.item.id.clone());
+    (outcome, card.zip(item).map(|(message_id, item)| (item, CardRecord { message_id, at: now })))
 }
 
 /// The pause after one more refusal of `dest` an admin can fix: a new one,

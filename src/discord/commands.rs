@@ -287,6 +287,7 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
         "quiet" => &["span"],
         "silent" => &["kinds"],
         "style" => &["style"],
+        "digest" => &["schedule"],
         "mute" => &["name"],
         "unmute" => &["which"],
         "calendar" => &["reset"],
@@ -329,6 +330,7 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
         "quiet" => commands::parse("quiet", &text("span")?.unwrap_or_default()),
         "silent" => commands::parse("silent", &text("kinds")?.unwrap_or_default()),
         "style" => commands::parse("style", &text("style")?.unwrap_or_default()),
+        "digest" => commands::parse("digest", &text("schedule")?.unwrap_or_default()),
         "mute" => commands::parse("mute", &text("name")?.unwrap_or_default()),
         "muted" => Ok(ChatCommand::Muted),
         "news" => Ok(ChatCommand::News),
@@ -761,6 +763,8 @@ mod tests {
         assert_eq!(to_command("silent", &[s("kinds", "none")]).unwrap(), ChatCommand::Silent(Some(vec![])));
         let card = ChatCommand::Style(Some(crate::types::Style::Card));
         assert_eq!(to_command("style", &[s("style", "card")]).unwrap(), card);
+        assert_eq!(to_command("digest", &[s("schedule", "off")]).unwrap(), ChatCommand::Digest(Some(None)));
+        assert!(to_command("digest", &[s("schedule", "weekly funday 8")]).unwrap_err().to_string().contains("funday"));
         assert_eq!(to_command("mute", &[s("name", "Starlink")]).unwrap(), ChatCommand::Mute("Starlink".into()));
         assert_eq!(to_command("muted", &[]).unwrap(), ChatCommand::Muted);
         assert_eq!(to_command("unmute", &[s("which", "all")]).unwrap(), ChatCommand::Unmute(Target::All));
@@ -820,6 +824,7 @@ mod tests {
                 "quiet",
                 "silent",
                 "style",
+                "digest",
                 "mute",
                 "muted",
                 "news",

@@ -129,7 +129,7 @@ pub(crate) fn fit(keyboard: &Keyboard) -> Keyboard {
 }
 
 /// The keyboard as Discord action rows of buttons.
-pub(super) fn action_rows(keyboard: &Keyboard) -> Vec<CreateActionRow> {
+pub(crate) fn action_rows(keyboard: &Keyboard) -> Vec<CreateActionRow> {
     fit(keyboard)
         .into_iter()
         .map(|row| {

@@ -13,7 +13,7 @@ use crate::directory::Dimension;
 use crate::types::AlertKind;
 
 /// Discord-style examples for the help text, by command name.
-const EXAMPLES: [(&str, &str); 20] = [
+const EXAMPLES: [(&str, &str); 21] = [
     ("start", "/start"),
     ("help", "/help"),
     ("subscribe", "/subscribe agency:SpaceX exclude_program:Starlink"),
@@ -28,6 +28,7 @@ const EXAMPLES: [(&str, &str); 20] = [
     ("quiet", "/quiet span:23:00-07:00 (or span:off)"),
     ("silent", "/silent kinds:schedule webcast (or kinds:none)"),
     ("style", "/style style:card (or style:messages)"),
+    ("digest", "/digest schedule:daily 08:00 (or schedule:weekly mon 08:00, schedule:off)"),
     ("mute", "/mute name:Starlink Group 10-1 (or the 🔕 Mute button)"),
     ("muted", "/muted"),
     ("unmute", "/unmute which:1 (or which:all)"),
@@ -45,7 +46,7 @@ pub(super) const ALERT_OPTIONS: [&str; 6] = ["first", "second", "third", "fourth
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),
 /// and re-checked on every use.
-pub(crate) const MANAGING_COMMANDS: [&str; 11] = [
+pub(crate) const MANAGING_COMMANDS: [&str; 12] = [
     "subscribe",
     "unsubscribe",
     "timezone",
@@ -55,6 +56,7 @@ pub(crate) const MANAGING_COMMANDS: [&str; 11] = [
     "quiet",
     "silent",
     "style",
+    "digest",
     "mute",
     "unmute",
 ];
@@ -131,6 +133,10 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
             string("style", "card: one live card per launch on its day; messages: one per alert")
                 .add_string_choice("card", "card")
                 .add_string_choice("messages", "messages"),
+        ),
+        CreateCommand::new("digest").description(describe_command("digest")).add_option(
+            string("schedule", "daily 08:00, weekly mon 08:00 (local time), or off; leave out to see it")
+                .max_length(30),
         ),
         CreateCommand::new("mute").description(describe_command("mute")).add_option(
             string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),

@@ -10,11 +10,13 @@
 //! then `exclude_*` removes what it names. Values are LL2 ids, names or
 //! abbreviations, compared case-insensitively.
 
+mod digest;
 mod index;
 mod loudness;
 mod slots;
 mod subscription;
 
+pub use digest::DigestSchedule;
 pub use index::{Index, Target};
 pub use loudness::{QuietHours, is_silent};
 pub use subscription::{Filter, Origin, SubId, Subscription, normalize};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::QuietHours;
+use super::{DigestSchedule, QuietHours};
 use crate::detect::Alert;
 use crate::item::{Item, Named};
 use crate::types::{AlertKind, Destination, ItemKind, Mention, Style};
@@ -97,6 +97,10 @@ pub struct Subscription {
     /// own style is in its chat settings, see `deliver::card`).
     #[serde(default, skip_serializing_if = "Style::is_messages")]
     pub style: Style,
+    /// When a digest of what it selects is sent (`crate::digest`); `None`:
+    /// no digest. Independent of `alerts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestSchedule>,
     /// False while the destination refuses delivery (bot blocked or
     /// removed, channel gone): kept, so it resumes when the bot is let back
     /// in, but routes nothing meanwhile.
@@ -121,6 +125,7 @@ impl Subscription {
             quiet_hours: None,
             silent: Vec::new(),
             style: Style::Messages,
+            digest: None,
             enabled: true,
             origin,
         }
@@ -159,6 +164,11 @@ impl Subscription {
     /// Its launch-day style ([`Style`]).
     pub fn with_style(self, style: Style) -> Subscription {
         Subscription { style, ..self }
+    }
+
+    /// The digest schedule; `None`: no digest.
+    pub fn with_digest(self, digest: Option<DigestSchedule>) -> Subscription {
+        Subscription { digest, ..self }
     }
 
     /// Whether it is enabled and takes alerts of `kind`, whatever the item.

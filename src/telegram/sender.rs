@@ -44,6 +44,7 @@ use tracing::{debug, info, warn};
 
 use super::render::{buttons, caption, carries_photo, html, http_url};
 use crate::commands::mute::Button;
+use crate::commands::settings::Keyboard;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{AlertExtras, BoxFuture, EditError, SendError, Sender, Sent};
@@ -288,7 +289,7 @@ impl TelegramSender {
     async fn deliver(&self, to: &Target, msg: &Message, extras: AlertExtras<'_>) -> Result<Sent, SendError> {
         let (mute, silent) = (extras.mute, extras.silent);
         let chat = &to.key;
-        let keyboard = keyboard(msg, mute);
+        let keyboard = keyboard(msg, mute, extras.keyboard);
         // A live card is text with the picture as its preview: it grows
         // with the day past a caption's 1024 characters, and one kind of
         // message keeps its edits to one method (editMessageText).
@@ -380,7 +381,7 @@ impl TelegramSender {
             .edit_message_text(to.recipient(), MessageId(id), text.as_str())
             .parse_mode(ParseMode::Html)
             .link_preview_options(preview(image));
-        if let Some(k) = keyboard(msg, extras.mute) {
+        if let Some(k) = keyboard(msg, extras.mute, extras.keyboard) {
             req = req.reply_markup(k);
         }
         match req.await {
@@ -531,11 +532,13 @@ pub(super) fn link_row(msg: &Message) -> Vec<InlineKeyboardButton> {
         .collect()
 }
 
-/// The inline keyboard: one row with the buttons that have URLs, and a row
-/// with the Mute button when the chat may mute the item.
-fn keyboard(msg: &Message, mute: Option<&ItemId>) -> Option<InlineKeyboardMarkup> {
+/// The inline keyboard: one row with the buttons that have URLs, a row
+/// with the Mute button when the chat may mute the item, then `keys` (a
+/// digest's page buttons).
+fn keyboard(msg: &Message, mute: Option<&ItemId>, keys: Option<&Keyboard>) -> Option<InlineKeyboardMarkup> {
     let mut rows: Vec<Vec<InlineKeyboardButton>> = vec![link_row(msg)];
     rows.extend(mute.map(|item| vec![callback_button(&Button::Mute(item.clone()))]));
+    rows.extend(keys.map(|k| super::pages::inline_keyboard(k).inline_keyboard).unwrap_or_default());
     rows.retain(|r| !r.is_empty());
     (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
 }

@@ -70,6 +70,9 @@ pub struct AppOptions {
     pub dir: Option<Arc<tempfile::TempDir>>,
     /// `[news] base_url` (a fake SNAPI); `None`: the default.
     pub news_url: Option<String>,
+    /// Platform senders (e.g. the real Telegram and Discord senders aimed
+    /// at the fakes) in place of the console recorder.
+    pub senders: Option<Senders>,
 }
 
 impl AppOptions {
@@ -80,6 +83,7 @@ impl AppOptions {
             on_first_sync: false,
             dir: None,
             news_url: None,
+            senders: None,
         }
     }
 }
@@ -96,7 +100,7 @@ impl App {
             config.news.base_url = url;
         }
         let recorder = Arc::new(Recorder::default());
-        let senders = Senders::default().with("console", recorder.clone());
+        let senders = opts.senders.unwrap_or_else(|| Senders::default().with("console", recorder.clone()));
         let app = tminus::app::App::with_senders(config, senders).unwrap();
         App { dir, recorder, app }
     }
