@@ -145,26 +145,30 @@ fn to_chat(calls: &[Call], chat: i64) -> Vec<&Call> {
     calls.iter().filter(|c| c.is_delivery() && c.chat_id == Some(chat)).collect()
 }
 
-/// Plays the day and returns what each step sent.
-async fn play(config: &Path, ll2: &FakeLl2, tg: &FakeTelegram, roman: Value) -> Day {
+/// Plays the day with Roman's T-0 at `net` and returns what each step
+/// sent. `roman`: Roman as LL2 lists it, added at the first step (a new
+/// launch); `None`: it is listed already, without its webcast.
+async fn play(config: &Path, ll2: &FakeLl2, tg: &FakeTelegram, net: DateTime<Utc>, roman: Option<Value>) -> Day {
     let mut day = Day { steps: Vec::new() };
     let mut step = async |name: &'static str, edit: &dyn Fn()| {
         tg.clear_calls();
         edit();
         once(config).await;
-        day.steps.push((name, tg.sent()));
+        day.steps.push((name, tg.calls()));
     };
-    let net = Utc::now() + chrono::Duration::minutes(9);
-    step("new", &|| {
-        let mut r = roman.clone();
-        r["vid_urls"] = json!([]);
-        r["webcast_live"] = json!(false);
-        ll2.add_item(Feed::Launches, r);
-        retime(ll2, net, Some(status(1, "Go for Launch", "Go")), None);
-    })
-    .await;
+    let videos = json!([{"url": "https://www.youtube.com/watch?v=roman", "live": false}]);
+    if let Some(roman) = roman {
+        step("new", &|| {
+            let mut r = roman.clone();
+            r["vid_urls"] = json!([]);
+            r["webcast_live"] = json!(false);
+            ll2.add_item(Feed::Launches, r);
+            retime(ll2, net, Some(status(1, "Go for Launch", "Go")), None);
+        })
+        .await;
+    }
     step("webcast added", &|| {
-        ll2.set_field(Feed::Launches, ROMAN, "/vid_urls", roman["vid_urls"].clone());
+        ll2.set_field(Feed::Launches, ROMAN, "/vid_urls", videos.clone());
     })
     .await;
     step("webcast live", &|| {
@@ -202,7 +206,7 @@ async fn a_compressed_launch_day_is_calm_and_complete_in_every_chat() {
     once(&config).await;
     assert!(tg.sent().is_empty(), "the first sync is silent: {:#?}", tg.sent());
 
-    let day = play(&config, &ll2, &tg, roman).await;
+    let day = play(&config, &ll2, &tg, Utc::now() + chrono::Duration::minutes(9), Some(roman)).await;
     let single = day.bodies(SINGLE);
     let summary: Vec<(&str, usize)> = day.of(SINGLE).iter().map(|(n, c)| (*n, c.len())).collect();
 
@@ -252,6 +256,47 @@ async fn a_compressed_launch_day_is_calm_and_complete_in_every_chat() {
     assert!(loud < single.len(), "defaults keep the webcast link silent");
 }
 
+/// A chat following through a watch with `style = "card"`.
+const CARD_CHAT: i64 = 103;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_chat_gets_one_card_and_three_messages_at_most() {
+    let ll2 = FakeLl2::builder().with_rate_limit(1000, Duration::from_secs(3600)).start().await;
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "\n[[watch]]\nname = \"card\"\nto = [\"telegram:{CARD_CHAT}\"]\nkinds = [\"launch\"]\nstyle = \"card\"\n"
+    );
+    let config = write_config(dir.path(), &ll2, &tg);
+    let text = std::fs::read_to_string(&config).unwrap() + &extra;
+    std::fs::write(&config, text).unwrap();
+    // Roman is known, nine minutes out, its webcast not announced yet: the
+    // first sync is silent, then its T-10m reminder starts the card.
+    let net = Utc::now() + chrono::Duration::minutes(9);
+    ll2.set_field(Feed::Launches, ROMAN, "/vid_urls", json!([]));
+    ll2.set_field(Feed::Launches, ROMAN, "/webcast_live", json!(false));
+    retime(&ll2, net, Some(status(1, "Go for Launch", "Go")), None);
+    once(&config).await;
+    once(&config).await;
+    let started = to_chat(&tg.calls(), CARD_CHAT).len();
+    assert_eq!(started, 1, "the reminder starts the card: {:#?}", tg.calls());
+
+    let day = play(&config, &ll2, &tg, net, None).await;
+    let new_messages = started + day.bodies(CARD_CHAT).len();
+    let edits: Vec<&Call> = day
+        .steps
+        .iter()
+        .flat_map(|(_, calls)| calls)
+        .filter(|c| c.ok() && c.is("editMessageText") && c.chat_id == Some(CARD_CHAT))
+        .collect();
+    let replies: Vec<&str> = day.of(CARD_CHAT).into_iter().flat_map(|(n, c)| c.into_iter().map(move |_| n)).collect();
+    assert!(new_messages <= 3, "a card and its replies, the rest edits: {replies:?}");
+    assert_eq!(replies, ["liftoff", "success"], "only liftoff and the result reply to the card");
+    assert!(edits.len() >= 6, "every change edits the card: {} edits", edits.len());
+    let card = edits.last().unwrap().text.as_deref().unwrap();
+    assert!(card.contains("Launch Successful") && card.contains("landed ✅"), "the final card: {card}");
+}
+
 // The measure: a realistic launch day, T-48 h to T+2 h, replayed moment
 // by moment with the library's parts (the poller on a clock the test
 // moves, the reminders asked at each moment, the real Telegram sender
@@ -261,11 +306,13 @@ async fn a_compressed_launch_day_is_calm_and_complete_in_every_chat() {
 
 /// One watch, default settings.
 const DEFAULTS: i64 = 200;
+/// One watch with `style = "card"`.
+const CARD: i64 = 201;
 /// One watch with `silent = ["schedule", "reminder"]`.
 const SILENCED: i64 = 202;
 
-/// The chats of the measure and what each is called in the table.
-const MEASURED: [(i64, &str); 2] = [(DEFAULTS, "defaults"), (SILENCED, "silent = [\"schedule\", \"reminder\"]")];
+/// The chats of the measure, in the table's column order.
+const MEASURED: [i64; 3] = [DEFAULTS, CARD, SILENCED];
 
 fn measure_config(ll2: &FakeLl2, tg: &FakeTelegram, store: &Path) -> tminus::config::Config {
     let text = format!(
@@ -284,6 +331,12 @@ api_url = "{tg}"
 name = "defaults"
 to = ["telegram:{DEFAULTS}"]
 kinds = ["launch"]
+
+[[watch]]
+name = "card"
+to = ["telegram:{CARD}"]
+kinds = ["launch"]
+style = "card"
 
 [[watch]]
 name = "silenced"
@@ -425,8 +478,10 @@ async fn measure_a_realistic_launch_day() {
     app.poller = app.poller.with_clock(Clock::from_fn(move || *hands.lock().unwrap())).unwrap();
     app.poller.poll_feed(Feed::Launches, BudgetWait::Skip).await.unwrap();
 
-    let mut table = String::from("| moment | defaults | silent kinds |\n|---|---|---|\n");
-    let mut totals = [(0, 0); MEASURED.len()];
+    let mut table = String::from(
+        "| moment | defaults | `style = \"card\"` | `silent = [\"schedule\", \"reminder\"]` |\n|---|---|---|---|\n",
+    );
+    let mut totals = [(0, 0, 0); MEASURED.len()];
     for (moment, at, edit) in realistic_day(roman) {
         let sim = t0 + at;
         *now.lock().unwrap() = sim;
@@ -438,29 +493,38 @@ async fn measure_a_realistic_launch_day() {
         app.reminders.pass(sim).await.unwrap();
         app.deliverer.drain_once().await.unwrap();
         let mut row = format!("| {moment} |");
-        for (i, (chat, _)) in MEASURED.iter().enumerate() {
+        for (i, chat) in MEASURED.iter().enumerate() {
             let sent = tg.sent_to(*chat);
             let silent = sent.iter().filter(|c| c.silent()).count();
             let loud = sent.len() - silent;
             totals[i].0 += loud;
             totals[i].1 += silent;
-            let cell = match (loud, silent) {
-                (0, 0) => "–".to_string(),
-                (l, 0) => format!("{l} loud"),
-                (0, s) => format!("{s} silent"),
-                (l, s) => format!("{l} loud, {s} silent"),
-            };
+            let edits = tg.calls_to("editMessageText").iter().filter(|c| c.ok() && c.chat_id == Some(*chat)).count();
+            totals[i].2 += edits;
+            let mut cell: Vec<String> = Vec::new();
+            if loud > 0 {
+                cell.push(format!("{loud} loud"));
+            }
+            if silent > 0 {
+                cell.push(format!("{silent} silent"));
+            }
+            if edits > 0 {
+                cell.push(format!("{edits} edit{}", if edits > 1 { "s" } else { "" }));
+            }
+            let cell = if cell.is_empty() { "–".to_string() } else { cell.join(", ") };
             row.push_str(&format!(" {cell} |"));
         }
         table.push_str(&row);
         table.push('\n');
     }
     table.push_str("| **total** |");
-    for (loud, silent) in totals {
-        table.push_str(&format!(" **{loud} loud, {silent} silent** |"));
+    for (loud, silent, edits) in totals {
+        table.push_str(&format!(" **{loud} loud, {silent} silent, {edits} edits** |"));
     }
     println!("{table}");
-    let (defaults, silenced) = (totals[0], totals[1]);
+    let (defaults, card, silenced) = (totals[0], totals[1], totals[2]);
+    assert!(card.0 <= 4, "a card chat hears at most 4 loud messages:\n{table}");
+    assert!(card.0 + card.1 < defaults.0 + defaults.1, "and gets fewer messages, the rest edits:\n{table}");
     assert!(defaults.0 <= 8, "defaults make at most 8 loud messages:\n{table}");
     assert_eq!(defaults.0 + defaults.1, 12, "one message per moment but the last:\n{table}");
     assert!(silenced.0 < defaults.0, "silent kinds quieten the day:\n{table}");

@@ -48,8 +48,9 @@ use crate::render::{self, Message};
 use crate::store::CardRecord;
 use crate::types::{AlertKind, Destination, ItemKind, Style};
 
-/// How far before T-0 a launch gets a card instead of messages.
-pub(crate) const CARD_HORIZON: chrono::Duration = chrono::Duration::hours(24);
+/// How far before T-0 a launch gets a card instead of messages: its day,
+/// the span in which its alerts make a sound at all (`rules::LAUNCH_DAY`).
+pub(crate) const CARD_HORIZON: chrono::Duration = crate::rules::LAUNCH_DAY;
 
 /// What to do with one alert at one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use tracing::debug;
 
 use super::{Deliverer, DrainStats, ToSend};
 use crate::metrics::DeliveryOutcome;
-use crate::rules::is_silent;
+use crate::rules::in_quiet_hours;
 use crate::store::{DigestRecord, OutboxEntry, OutboxKey, StoreError};
 
 impl Deliverer {
@@ -58,7 +58,7 @@ impl Deliverer {
             keyboard: Some(crate::commands::next::digest_keyboard(shown, listed.len(), crate::digest::MAX_LISTED)),
             card: None,
             // Quiet hours only: a digest is no alert kind `silent` names.
-            silent: subs.iter().all(|s| is_silent(&[], s, at)),
+            silent: subs.iter().all(|s| in_quiet_hours(s, at)),
         }))
     }
 }

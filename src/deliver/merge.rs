@@ -70,7 +70,7 @@ pub(crate) fn merge(
             mentions.push(*m);
         }
     }
-    let silent = wanting.iter().all(|(s, seen)| is_silent(&seen.changes, s, now));
+    let silent = wanting.iter().all(|(s, seen)| is_silent(seen, s, now));
     let watch_card = wanting.iter().any(|(s, _)| s.origin != Origin::Chat && s.style == Style::Card);
     Some(Merged { seen: Alert { changes, ..alert.clone() }, timezone, mentions, chat, silent, watch_card })
 }

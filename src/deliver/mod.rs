@@ -683,7 +683,9 @@ impl Deliverer {
             Style::Messages => None,
         };
         let (seen, tz) = (&merged.seen, merged.timezone);
-        Ok(match card::plan(style, sender.can_edit(), seen, record.as_ref(), at) {
+        // "Within 24 h of T-0" is when the alert happened, not when it is
+        // sent: a backlog after downtime decides as it would have.
+        Ok(match card::plan(style, sender.can_edit(), seen, record.as_ref(), seen.detected_at) {
             card::Plan::Message => (render::message(seen, tz, at), None),
             card::Plan::NewCard { moment } => {
                 (card::body(seen, tz, at), Some(CardSend { edit: None, reply: None, loud: moment.is_some() }))

@@ -242,8 +242,10 @@ impl DiscordSender {
         let lean = watch.map(|_| Message { webcast: None, ..msg.clone() });
         let mut message = render::channel_message(lean.as_ref().unwrap_or(msg), extras.mentions);
         let mute = extras.mute.map(|item| Button::Mute(item.clone()));
-        if let Some(row) = alert_row(mute.as_ref(), watch) {
-            message = message.components(vec![row]);
+        let mut rows: Vec<_> = alert_row(mute.as_ref(), watch).into_iter().collect();
+        rows.extend(extras.keyboard.map(crate::discord::components::action_rows).unwrap_or_default());
+        if !rows.is_empty() {
+            message = message.components(rows);
         }
         let payload = serde_json::to_value(message)
             .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;

@@ -1,6 +1,7 @@
 //! Loudness: whether a message goes out with a sound or silently
 //! (Telegram `disable_notification`, Discord SUPPRESS_NOTIFICATIONS). Pure:
-//! the quiet-hours span, its parsing, and the one decision `is_silent`.
+//! the quiet-hours span, its parsing, and the one decision `is_silent`
+//! (with `in_quiet_hours` for what is no alert, a digest).
 //! It must not drop or delay anything; silent messages are still sent.
 
 use std::fmt;
@@ -10,7 +11,7 @@ use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Subscription;
-use crate::detect::Change;
+use crate::detect::{Alert, Change};
 
 /// A daily span of local wall-clock time, `start` inclusive to `end`
 /// exclusive, in minutes after midnight; it crosses midnight when
@@ -73,21 +74,35 @@ impl<'de> Deserialize<'de> for QuietHours {
     }
 }
 
-/// Whether a message of `changes` (what `sub` sees of one alert) goes out
-/// silently at `now`: always inside the subscription's quiet hours (local
-/// time in its timezone), otherwise when every change is quiet by default
-/// or a kind in `sub.silent`.
-pub fn is_silent(changes: &[Change], sub: &Subscription, now: DateTime<Utc>) -> bool {
+/// How long before T-0 a launch's day starts: before it, only a new item
+/// makes a sound (a live card starts within it too, `deliver::card`).
+pub const LAUNCH_DAY: chrono::Duration = chrono::Duration::hours(24);
+
+/// Whether `sub` is in its quiet hours at `now` (local time in its
+/// timezone): then everything goes out silently.
+pub fn in_quiet_hours(sub: &Subscription, now: DateTime<Utc>) -> bool {
     let local = now.with_timezone(&sub.timezone).time();
-    if sub.quiet_hours.is_some_and(|q| q.contains(local)) {
+    sub.quiet_hours.is_some_and(|q| q.contains(local))
+}
+
+/// Whether `seen` (what `sub` sees of one alert) goes out silently when
+/// sent at `now`: always in the subscription's quiet hours, otherwise when
+/// every change is quiet by default or a kind in `sub.silent`.
+pub fn is_silent(seen: &Alert, sub: &Subscription, now: DateTime<Utc>) -> bool {
+    if in_quiet_hours(sub, now) {
         return true;
     }
-    let quiet = |c: &Change| quiet_by_default(c, sub) || sub.silent.contains(&c.kind());
-    !changes.is_empty() && changes.iter().all(quiet)
+    // When the alert happened, not when it is sent: a backlog after
+    // downtime keeps the sound it would have had.
+    let early = seen.item.when.is_some_and(|t0| t0 - seen.detected_at > LAUNCH_DAY);
+    let quiet = |c: &Change| quiet_by_default(c, sub, early) || sub.silent.contains(&c.kind());
+    !seen.changes.is_empty() && seen.changes.iter().all(quiet)
 }
 
 /// What needs no sound whatever the settings, because nothing has to be
 /// done about it now and a loud message about the same launch is near:
+/// - before the launch's day (`early`), anything but a new item or news:
+///   a date or status more than a day ahead can be read at leisure;
 /// - a webcast link appearing (going live is the loud one);
 /// - booster landing results (they complete the result, which was loud);
 /// - a reminder while one closer to T-0 is still to come for `sub` (with
@@ -95,12 +110,14 @@ pub fn is_silent(changes: &[Change], sub: &Subscription, now: DateTime<Utc>) -> 
 ///
 /// So a launch day with the defaults makes at most eight loud messages
 /// (README, "Loudness").
-fn quiet_by_default(c: &Change, sub: &Subscription) -> bool {
+fn quiet_by_default(c: &Change, sub: &Subscription, early: bool) -> bool {
     match c {
+        Change::New | Change::News { .. } => false,
+        _ if early => true,
         Change::Webcast { went_live, .. } => !went_live,
         Change::Landing { .. } => true,
         Change::Reminder { offset, .. } => sub.reminders.iter().any(|r| r < offset),
-        _ => false,
+        Change::Schedule { .. } | Change::Status { .. } => false,
     }
 }
 
@@ -142,6 +159,13 @@ mod tests {
         assert_eq!(serde_json::from_str::<QuietHours>(&json).unwrap(), q("23:00-07:00"));
     }
 
+    /// An alert of `changes` about an item without a date.
+    fn seen(changes: Vec<Change>) -> Alert {
+        let mut item = crate::detect::tests::sample_launch();
+        item.when = None;
+        Alert::new(crate::detect::AlertId(1), item, changes, Utc::now())
+    }
+
     fn webcast(live: bool) -> Change {
         Change::Webcast { went_live: live, url: None }
     }
@@ -153,12 +177,12 @@ mod tests {
     fn link_added_and_silent_kinds_are_quiet_the_rest_loud() {
         let mut s = sub(1, Filter::default());
         let noon = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
-        assert!(is_silent(&[webcast(false)], &s, noon), "a link appearing is silent by default");
-        assert!(!is_silent(&[webcast(true)], &s, noon), "webcast live stays loud");
-        assert!(!is_silent(&[status(), webcast(false)], &s, noon), "a loud change keeps the message loud");
-        assert!(!is_silent(&[Change::New], &s, noon));
+        assert!(is_silent(&seen(vec![webcast(false)]), &s, noon), "a link appearing is silent by default");
+        assert!(!is_silent(&seen(vec![webcast(true)]), &s, noon), "webcast live stays loud");
+        assert!(!is_silent(&seen(vec![status(), webcast(false)]), &s, noon), "a loud change keeps the message loud");
+        assert!(!is_silent(&seen(vec![Change::New]), &s, noon));
         s.silent = vec![AlertKind::New];
-        assert!(is_silent(&[Change::New], &s, noon) && !is_silent(&[status()], &s, noon));
+        assert!(is_silent(&seen(vec![Change::New]), &s, noon) && !is_silent(&seen(vec![status()]), &s, noon));
     }
 
     #[test]
@@ -167,11 +191,29 @@ mod tests {
         s.reminders = vec![Duration::from_secs(86_400), Duration::from_secs(3600), Duration::from_secs(600)];
         let noon = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
         let reminder = |secs| Change::Reminder { offset: Duration::from_secs(secs), when: noon };
-        assert!(is_silent(&[Change::Landing { results: vec![] }], &s, noon), "the landings follow the result");
-        assert!(is_silent(&[reminder(86_400)], &s, noon) && is_silent(&[reminder(3600)], &s, noon));
-        assert!(!is_silent(&[reminder(600)], &s, noon), "the last reminder before T-0 is loud");
+        assert!(
+            is_silent(&seen(vec![Change::Landing { results: vec![] }]), &s, noon),
+            "the landings follow the result"
+        );
+        assert!(is_silent(&seen(vec![reminder(86_400)]), &s, noon) && is_silent(&seen(vec![reminder(3600)]), &s, noon));
+        assert!(!is_silent(&seen(vec![reminder(600)]), &s, noon), "the last reminder before T-0 is loud");
         s.reminders = vec![Duration::from_secs(3600)];
-        assert!(!is_silent(&[reminder(3600)], &s, noon), "a chat's only reminder is loud");
+        assert!(!is_silent(&seen(vec![reminder(3600)]), &s, noon), "a chat's only reminder is loud");
+    }
+
+    #[test]
+    fn before_the_launch_day_only_new_items_make_a_sound() {
+        let s = sub(1, Filter::default());
+        let noon = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let at = |lead_hours: i64, changes: Vec<Change>| {
+            let mut a = seen(changes);
+            a.item.when = Some(a.detected_at + chrono::Duration::hours(lead_hours));
+            a
+        };
+        assert!(is_silent(&at(30, vec![status()]), &s, noon), "a status change 30 h ahead");
+        assert!(!is_silent(&at(30, vec![Change::New]), &s, noon), "a new launch is announced loudly");
+        assert!(!is_silent(&at(20, vec![status()]), &s, noon), "on the launch's day it is loud");
+        assert!(!is_silent(&seen(vec![status()]), &s, noon), "an item without a date is never early");
     }
 
     #[test]
@@ -187,9 +229,9 @@ mod tests {
         // Night of the spring change: 01:30 UTC is 03:30 CEST.
         let dst_night = Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap();
         for t in [summer, winter_late, dst_night] {
-            assert!(is_silent(&[status()], &s, t), "{t}");
+            assert!(is_silent(&seen(vec![status()]), &s, t), "{t}");
         }
-        assert!(!is_silent(&[status()], &s, winter_early), "22:30 in Berlin is before the span");
-        assert!(!is_silent(&[status()], &s, winter_morning), "07:30 in Berlin is past the span");
+        assert!(!is_silent(&seen(vec![status()]), &s, winter_early), "22:30 in Berlin is before the span");
+        assert!(!is_silent(&seen(vec![status()]), &s, winter_morning), "07:30 in Berlin is past the span");
     }
 }

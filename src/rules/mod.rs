@@ -18,5 +18,5 @@ mod subscription;
 
 pub use digest::DigestSchedule;
 pub use index::{Index, Target};
-pub use loudness::{QuietHours, is_silent};
+pub use loudness::{LAUNCH_DAY, QuietHours, in_quiet_hours, is_silent};
 pub use subscription::{Filter, Origin, SubId, Subscription, normalize};
