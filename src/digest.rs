@@ -27,7 +27,7 @@
 //!   would pass sled's blob threshold); the deliverer draws the message
 //!   from the snapshots as they are when it sends (fresh status and
 //!   dates, the chat's zone and quiet hours then), via [`message`].
-//!   A later section kind (news headlines) adds a [`Section`] there.
+//!   The news headlines are a [`Section`] of their own ([`news_section`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -115,8 +115,8 @@ pub fn select<'a>(
     out
 }
 
-/// One titled block of a digest's lines (launches and events now; a news
-/// section could follow).
+/// One titled block of a digest's lines: launches and events, then the
+/// news headlines when the destination chose `news`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
     /// Its heading; `None` for the only section.
@@ -136,6 +136,25 @@ pub fn items_section(items: &[&Item], tz: Tz, now: DateTime<Utc>) -> Section {
         lines.push(format!("…and {} more: /next 20", items.len() - MAX_LISTED));
     }
     Section { title: None, lines }
+}
+
+/// Most headlines a digest lists (`/news` shows more).
+pub const MAX_HEADLINES: usize = 5;
+
+/// The news section: the headlines of the span just past about what the
+/// destination follows, newest first (`news::headlines_for`, which is empty
+/// unless one of its subscriptions chose `news`), with site and link;
+/// `None` without any.
+pub fn news_section(articles: &[crate::news::Article]) -> Option<Section> {
+    if articles.is_empty() {
+        return None;
+    }
+    let mut lines: Vec<String> =
+        articles.iter().take(MAX_HEADLINES).map(|a| format!("{} — {}: {}", a.title, a.news_site, a.url)).collect();
+    if articles.len() > MAX_HEADLINES {
+        lines.push(format!("…and {} more: /news", articles.len() - MAX_HEADLINES));
+    }
+    Some(Section { title: Some("News".into()), lines })
 }
 
 /// The digest as a platform-neutral message: headline and span, then the
@@ -412,5 +431,24 @@ mod tests {
         let titled = Section { title: Some("News".into()), lines: vec!["headline".into()] };
         let more = message(schedule, 2, &[items_section(&listed[..2], berlin, now), titled], berlin);
         assert_eq!(more.changes[2..], ["— News —".to_string(), "headline".to_string()]);
+    }
+
+    #[test]
+    fn the_news_section_lists_five_headlines_with_site_and_link() {
+        assert_eq!(news_section(&[]), None, "no headlines, no section");
+        let article = |n: u64| -> crate::news::Article {
+            serde_json::from_value(serde_json::json!({
+                "id": n, "title": format!("Headline {n}"), "url": format!("https://news.example/{n}"),
+                "news_site": "Example News", "summary": "", "published_at": "2026-07-22T08:00:00Z",
+                "updated_at": "2026-07-22T08:00:00Z",
+            }))
+            .unwrap()
+        };
+        let many: Vec<_> = (1..=7).map(article).collect();
+        let s = news_section(&many).unwrap();
+        assert_eq!(s.title.as_deref(), Some("News"));
+        assert_eq!(s.lines[0], "Headline 1 — Example News: https://news.example/1");
+        assert_eq!(s.lines.len(), MAX_HEADLINES + 1);
+        assert_eq!(s.lines[MAX_HEADLINES], "…and 2 more: /news");
     }
 }

@@ -631,9 +631,11 @@ async fn a_webcast_link_appearing_is_silent_in_channels_and_webhooks_going_live_
     let channel = env.subscribe(1, Destination::Discord(ChannelId(CHANNEL)));
     let hook = env.subscribe(2, env.webhook());
     let webcast = |went_live| Change::Webcast { went_live, url: Some("https://www.youtube.com/watch?v=abc123".into()) };
+    // On its day: before it, a webcast going live makes no sound either.
+    let today = Item { when: Some(chrono::Utc::now() + chrono::Duration::hours(1)), ..launch() };
     for sub in [&channel, &hook] {
-        env.enqueue_changes(sub, &launch(), vec![webcast(false)]);
-        env.enqueue_changes(sub, &launch(), vec![webcast(true)]);
+        env.enqueue_changes(sub, &today, vec![webcast(false)]);
+        env.enqueue_changes(sub, &today, vec![webcast(true)]);
     }
     env.drain_all(Duration::from_secs(10)).await;
     for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK_ID)] {

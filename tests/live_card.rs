@@ -146,11 +146,6 @@ fn created(post: &RecordedRequest) -> String {
     post.answer["id"].as_str().expect("a message object").to_string()
 }
 
-/// Whether a Telegram send went out without a sound.
-fn silent(call: &Call) -> bool {
-    call.params.get("disable_notification").is_some_and(|v| v == &json!(true) || v == &json!("true"))
-}
-
 fn stamp(t: DateTime<Utc>) -> Value {
     json!(t.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
@@ -166,7 +161,7 @@ async fn a_launch_day_is_one_card_and_three_messages_at_most() {
     let sends = env.sends();
     assert_eq!(sends.len(), 1, "the reminder starts the card: {sends:?}");
     assert!(sends[0].is("sendMessage"), "a card is text, editable as text");
-    assert!(!silent(&sends[0]), "a reminder starts the card: loud");
+    assert!(!sends[0].silent(), "a reminder starts the card: loud");
     let card = sends[0].message_id.unwrap();
     assert!(env.card(card).contains("T-1h"), "{}", env.card(card));
 
@@ -206,7 +201,7 @@ async fn a_launch_day_is_one_card_and_three_messages_at_most() {
     let replies: Vec<&Call> = sends[1..].iter().collect();
     for r in &replies {
         assert_eq!(r.params["reply_parameters"]["message_id"], json!(card), "a reply to the card: {:?}", r.params);
-        assert!(!silent(r), "loud");
+        assert!(!r.silent(), "loud");
     }
     assert!(replies[0].text.as_deref().unwrap().contains("Liftoff!"));
     assert!(replies[1].text.as_deref().unwrap().contains("Success"));
@@ -344,7 +339,7 @@ async fn a_chat_s_own_style_decides_when_its_subscription_takes_part() {
     assert_eq!(env.tg.sent_to(CHAT).len(), 2, "the chat said messages: one per alert");
     let other = env.tg.sent_to(OTHER);
     assert_eq!(other.len(), 1, "the chat said card: {other:?}");
-    assert!(silent(&other[0]), "a card started by a status change comes without a sound, like an edit");
+    assert!(other[0].silent(), "a card started by a status change comes without a sound, like an edit");
     let card = other[0].message_id.unwrap();
     assert!(env.tg.message_text(OTHER, card).unwrap().contains("Go for Launch"), "edited");
     assert_eq!(env.dc.posts(Target::Channel(CHANNEL)).len(), 1, "the watch's card elsewhere");

@@ -251,3 +251,44 @@ async fn the_news_command_lists_what_the_chat_follows_without_subscribing() {
     let text = execute(ChatCommand::News, &ctx, &svc).unwrap().text;
     assert!(text.contains("5. ") && !text.contains("6. "), "{text}");
 }
+
+/// A chat that chose both `news` and a digest finds the headlines of the
+/// span just past about what it follows at the end of its digest.
+#[tokio::test]
+async fn a_digest_ends_with_the_latest_headlines_when_the_chat_chose_news() {
+    let now = chrono::Utc::now();
+    let due = now - chrono::Duration::seconds(30);
+    // Weekly: the next 7 days list Roman, the past week's headlines join.
+    let digest = format!("weekly {}", due.format("%a %H:%M")).to_lowercase().parse().unwrap();
+    let spacex = Watch { digest: Some(digest), ..watch("spacex", 1, &["SpaceX"], with_news()) };
+    let no_news = Watch { digest: Some(digest), ..watch("spacex-quiet", 3, &["SpaceX"], AlertKind::ALL.to_vec()) };
+    let mut env = Env::start(vec![spacex, no_news]).await;
+    env.poll_news().await;
+    // Published an hour ago: within the week before the digest.
+    let mut fresh = fixture_articles("articles-new.json");
+    for a in &mut fresh {
+        a["published_at"] = json!((now - chrono::Duration::hours(1)).to_rfc3339());
+    }
+    env.snapi.add(fresh);
+    env.poll_news().await;
+    let roman = ItemId::new(ItemKind::Launch, ROMAN);
+    let t0 = env.app.store.item(&roman).unwrap().unwrap().when.unwrap();
+    assert!(t0 - due < chrono::Duration::days(7), "Roman flies within the digest's week: {t0}");
+
+    assert_eq!(env.app.digests.pass(now).await.unwrap(), 2, "one digest per watch's chat");
+    env.app.deliverer.drain_once().await.unwrap();
+    let digest_to = |n: i64| -> Vec<String> {
+        let d = dest(n);
+        let msgs = env.recorder.messages();
+        let (_, m) = msgs.iter().find(|(x, m)| *x == d && m.headline.contains("digest")).expect("a digest");
+        m.changes.clone()
+    };
+    let with_news = digest_to(1);
+    let heading = with_news.iter().position(|l| l == "— News —").unwrap_or_else(|| panic!("{with_news:#?}"));
+    assert!(
+        with_news[heading + 1].starts_with("SpaceX stacks Falcon Heavy for the Roman Space Telescope launch — "),
+        "{with_news:#?}"
+    );
+    assert!(!with_news.iter().any(|l| l.contains("Rocket Lab readies")), "only what the chat follows");
+    assert!(!digest_to(3).iter().any(|l| l.contains("News")), "a chat without news gets no headlines");
+}

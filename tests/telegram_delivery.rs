@@ -735,6 +735,11 @@ async fn fake_serves_what_a_dispatcher_needs() {
 // ---------------------------------------------------------------------------
 // Loudness: silent messages carry `disable_notification` and are still sent.
 
+/// `item` on its day, when its changes make a sound (see `rules::loudness`).
+fn today(item: Item) -> Item {
+    Item { when: Some(chrono::Utc::now() + chrono::Duration::hours(1)), ..item }
+}
+
 fn webcast(went_live: bool) -> Change {
     Change::Webcast { went_live, url: Some("https://www.youtube.com/watch?v=abc".into()) }
 }
@@ -747,7 +752,7 @@ async fn a_webcast_link_appearing_is_silent_and_going_live_is_loud() {
     photo.image = Some("https://example.org/rocket.jpg".into());
     env.enqueue_changes(photo, &[sub], vec![webcast(false)]);
     env.enqueue_changes(item("Falcon 9 | Text"), &[sub], vec![webcast(false)]);
-    env.enqueue_changes(item("Falcon 9 | Livestream"), &[sub], vec![webcast(true)]);
+    env.enqueue_changes(today(item("Falcon 9 | Livestream")), &[sub], vec![webcast(true)]);
     assert_eq!(env.drain_all(Duration::from_secs(10)).await.delivered, 3);
     let sent = env.fake.sent_to(901);
     // A webcast alert carries no photo (only new alerts and results do).
@@ -774,7 +779,7 @@ async fn quiet_hours_over_now_send_everything_silently_and_silent_kinds_only_the
         new_window: (None, None),
     };
     for (n, c) in [status, schedule, webcast(true), Change::New].into_iter().enumerate() {
-        env.enqueue_changes(item(&"x".repeat(n + 1)), &[quiet, picky], vec![c]);
+        env.enqueue_changes(today(item(&"x".repeat(n + 1))), &[quiet, picky], vec![c]);
     }
     let stats = env.drain_all(Duration::from_secs(10)).await;
     assert_eq!((stats.delivered, stats.dead, stats.waiting), (8, 0, 0), "none dropped or held back");

@@ -1,5 +1,6 @@
 //! A queued digest (`crate::digest`) made into its message at send time:
-//! the listed items' snapshots as they are now, the zone and quiet hours of
+//! the listed items' snapshots as they are now, the news headlines of the
+//! span just past (when the destination chose `news`), the zone and quiet hours of
 //! the destination's subscriptions with that schedule as they are now. A
 //! digest whose schedule was turned off meanwhile, or whose items all left
 //! the store, is not sent. It must not decide what a digest lists.
@@ -48,7 +49,12 @@ impl Deliverer {
         let tz = crate::digest::zone(&subs, chat_tz);
         let at = Utc::now();
         let listed: Vec<_> = items.iter().collect();
-        let sections = [crate::digest::items_section(&listed, tz, at)];
+        // The headlines of the span just past: the day's for a daily
+        // digest, the week's for a weekly one.
+        let since = digest.due - (digest.until - digest.due);
+        let headlines = crate::news::headlines_for(&self.store, &entry.destination, since)?;
+        let mut sections = vec![crate::digest::items_section(&listed, tz, at)];
+        sections.extend(crate::digest::news_section(&headlines));
         let shown = &listed[..listed.len().min(crate::digest::MAX_LISTED)];
         Ok(Some(ToSend {
             msg: crate::digest::message(digest.schedule, listed.len(), &sections, tz),
