@@ -443,8 +443,13 @@ impl Log {
     }
 
     async fn wait_for(&self, needle: &str, limit: Duration) {
+        self.wait_for_n(needle, 1, limit).await;
+    }
+
+    /// Waits until `needle` appears `n` times in the log.
+    async fn wait_for_n(&self, needle: &str, n: usize, limit: Duration) {
         let deadline = std::time::Instant::now() + limit;
-        while !self.text().contains(needle) {
+        while self.text().matches(needle).count() < n {
             assert!(std::time::Instant::now() < deadline, "no {needle:?} in the log:\n{}", self.text());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -491,7 +496,9 @@ async fn the_binary_registers_commands_answers_interactions_and_posts_to_the_cha
     // the names).
     log.wait_for("Discord slash commands registered in the guild", Duration::from_secs(20)).await;
     log.wait_for("Discord interactions endpoint enabled", Duration::from_secs(5)).await;
-    log.wait_for("poll cycle done", Duration::from_secs(20)).await;
+    // Both feeds (events, launches): the directory knows SpaceX from the
+    // launches.
+    log.wait_for_n("poll cycle done", 2, Duration::from_secs(20)).await;
     let put = discord.requests().into_iter().find(|r| r.method == "PUT").expect("commands registered");
     assert_eq!(put.kind, Kind::GuildCommands { app: APPLICATION_ID, guild: GUILD });
     assert_valid_commands(&put.body);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use support::data::upcoming_launch;
+use support::data::launch_at;
 use support::fake_hook::{Answer, FakeHook};
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
 use tminus::detect::{Alert, AlertId, Change};
@@ -26,11 +26,12 @@ use tminus::types::{AlertKind, Destination, Secret};
 const SECRET: &str = "whsec-SECRET-value-123";
 const NTFY_TOKEN: &str = "tk_ntfy-SECRET-token";
 
+/// A launch on its day (two hours out), when its changes make a sound.
 fn launch() -> Item {
     Item {
         videos: vec![Video { url: "https://www.youtube.com/watch?v=abc123".into(), title: None, live: None }],
         description: Some("A batch of Starlink satellites.".into()),
-        ..upcoming_launch()
+        ..launch_at(chrono::Utc::now() + chrono::Duration::hours(2))
     }
 }
 
