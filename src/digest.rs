@@ -170,28 +170,9 @@ pub fn message(schedule: DigestSchedule, count: usize, sections: &[Section], tz:
         changes.extend(s.lines.iter().cloned());
     }
     let things = if count == 1 { "1 launch or event".to_string() } else { format!("{count} launches and events") };
-    Message {
-        // Colour and icon of a reminder: a digest is a calm heads-up.
-        kind: AlertKind::Reminder,
-        emoji: "📰",
-        headline: schedule.title().to_string(),
-        title: format!("{things} in {span} (times in {})", tz.name()),
-        changes,
-        note: None,
-        when: None,
-        when_exact: None,
-        tminus: None,
-        status: None,
-        status_id: None,
-        agencies: None,
-        location: None,
-        details: Vec::new(),
-        webcast: None,
-        link: None,
-        pages: Vec::new(),
-        image: None,
-        description: None,
-    }
+    let title = format!("{things} in {span} (times in {})", tz.name());
+    // Colour of a reminder: a digest is a calm heads-up.
+    Message { changes, ..Message::bare(AlertKind::Reminder, "📋", schedule.title().to_string(), title) }
 }
 
 /// A chat's digest setting in words, for `/digest` and `/settings`.
@@ -410,7 +391,7 @@ mod tests {
         let berlin = chrono_tz::Europe::Berlin;
         let schedule: DigestSchedule = "daily 08:00".parse().unwrap();
         let two = message(schedule, 2, &[items_section(&listed[..2], berlin, now)], berlin);
-        assert_eq!((two.headline.as_str(), two.emoji), ("Daily digest", "📰"));
+        assert_eq!((two.headline.as_str(), two.emoji), ("Daily digest", "📋"));
         assert!(
             two.title.contains("2 launches and events in the next 24 hours") && two.title.contains("Europe/Berlin")
         );

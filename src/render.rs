@@ -72,6 +72,35 @@ pub struct Message {
     pub description: Option<String>,
 }
 
+impl Message {
+    /// A message with only its kind, icon, headline and title: what a
+    /// message that is no item update (a digest, an article, a live card's
+    /// reply) starts from, setting the fields it uses.
+    pub fn bare(kind: AlertKind, emoji: &'static str, headline: String, title: String) -> Message {
+        Message {
+            kind,
+            emoji,
+            headline,
+            title,
+            changes: Vec::new(),
+            note: None,
+            when: None,
+            when_exact: None,
+            tminus: None,
+            status: None,
+            status_id: None,
+            agencies: None,
+            location: None,
+            details: Vec::new(),
+            webcast: None,
+            link: None,
+            pages: Vec::new(),
+            image: None,
+            description: None,
+        }
+    }
+}
+
 /// One labelled line of details.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fact {

@@ -80,7 +80,7 @@ async fn settings_keyboard_presses_edit_in_place_and_take_effect() {
     let (_, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "✅ 🪧 live card")).await;
     assert_eq!(style(&h), tminus::types::Style::Messages);
 
-    // The digest: on with the 📰 button (daily 08:00 in the chat's zone), then off.
+    // The digest: on with the 📋 button (daily 08:00 in the chat's zone), then off.
     let (toast, keys) = press(&h, ALICE, ALICE, id, &find(&keys, "▫️ 📋 daily 08:00")).await;
     assert!(toast.contains("daily 08:00 Europe/Berlin"), "{toast}");
     let digest = |h: &TelegramChat| -> Option<String> {

@@ -148,25 +148,9 @@ pub(crate) fn reply(moment: Moment, seen: &Alert) -> Message {
     };
     let landings = render::details(item).into_iter().filter(|f| f.label == "Landing");
     Message {
-        kind: seen.kind(),
-        emoji,
-        headline,
-        title: item.name.clone(),
-        changes: Vec::new(),
-        note: None,
-        when: None,
-        when_exact: None,
-        tminus: None,
-        status: None,
         status_id: item.status.as_ref().and_then(|s| s.id),
-        agencies: None,
-        location: None,
         details: if matches!(moment, Moment::Result(_)) { landings.collect() } else { Vec::new() },
-        webcast: None,
-        link: None,
-        pages: Vec::new(),
-        image: None,
-        description: None,
+        ..Message::bare(seen.kind(), emoji, headline, item.name.clone())
     }
 }
 

@@ -20,25 +20,12 @@ pub const READ: &str = "Read the article";
 pub fn message(article: &Article, alert: &Alert, now: DateTime<Utc>) -> Message {
     let url = Some(article.url.trim().to_string()).filter(|u| crate::links::is_web(u));
     Message {
-        kind: AlertKind::News,
-        emoji: "📰",
-        headline: article.title.clone(),
-        title: article.news_site.clone(),
         changes: about_line(alert, now).into_iter().collect(),
-        note: None,
-        when: None,
-        when_exact: None,
-        tminus: None,
-        status: None,
-        status_id: None,
-        agencies: None,
-        location: None,
-        details: Vec::new(),
-        webcast: None,
         link: url.clone(),
         pages: url.map(|url| Link { label: READ, url }).into_iter().collect(),
         image: article.image_url.clone().filter(|u| crate::links::is_web(u)),
         description: Some(article.summary.clone()).filter(|s| !s.trim().is_empty()),
+        ..Message::bare(AlertKind::News, "📰", article.title.clone(), article.news_site.clone())
     }
 }
 

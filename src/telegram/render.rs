@@ -445,27 +445,7 @@ mod tests {
     }
 
     fn bare(headline: &str) -> Message {
-        Message {
-            kind: AlertKind::New,
-            emoji: "🆕",
-            headline: headline.into(),
-            title: String::new(),
-            changes: vec![],
-            note: None,
-            when: None,
-            when_exact: None,
-            tminus: None,
-            status: None,
-            status_id: None,
-            agencies: None,
-            location: None,
-            details: vec![],
-            webcast: None,
-            link: None,
-            pages: vec![],
-            image: None,
-            description: None,
-        }
+        Message::bare(AlertKind::New, "🆕", headline.into(), String::new())
     }
 
     #[test]
