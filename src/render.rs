@@ -126,21 +126,7 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     }
     let item = &alert.item;
     let precision = item.precision.as_ref();
-    let mut described = alert.changes.iter().map(|c| describe(c, item, tz));
-    let first = described.next().unwrap_or(Described {
-        emoji: "ℹ️",
-        headline: "Update".to_string(),
-        lines: Vec::new(),
-        note: None,
-    });
-    let (emoji, headline, mut changes, mut note) = (first.emoji, first.headline, first.lines, first.note);
-    for more in described {
-        if more.lines.is_empty() {
-            changes.push(format!("{} {}", more.emoji, more.headline));
-        }
-        changes.extend(more.lines);
-        note = note.or(more.note);
-    }
+    let Described { emoji, headline, lines: mut changes, note } = describe_all(alert, tz);
     let mut pages = links::pages(item);
     // LL2's librarian note says why a date or status moved; the alert's
     // item carries one only when it is new (see `detect::as_told`).
@@ -181,6 +167,27 @@ pub fn message(alert: &Alert, tz: Tz, now: DateTime<Utc>) -> Message {
     }
 }
 
+/// What all of the alert's changes say together: the first one's emoji and
+/// headline, every change's lines (a later change without lines named in
+/// one), and the first note.
+fn describe_all(alert: &Alert, tz: Tz) -> Described {
+    let mut described = alert.changes.iter().map(|c| describe(c, &alert.item, tz));
+    let mut all = described.next().unwrap_or(Described {
+        emoji: "ℹ️",
+        headline: "Update".to_string(),
+        lines: Vec::new(),
+        note: None,
+    });
+    for more in described {
+        if more.lines.is_empty() {
+            all.lines.push(format!("{} {}", more.emoji, more.headline));
+        }
+        all.lines.extend(more.lines);
+        all.note = all.note.or(more.note);
+    }
+    all
+}
+
 /// What one change says: its emoji, its headline, its lines and a note.
 fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
     let noun = match item.kind() {
@@ -192,49 +199,15 @@ fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
     let mut note = None;
     let (emoji, headline) = match change {
         Change::New => ("🆕", format!("New {}", noun.to_lowercase())),
-        Change::Schedule { old_when, new_when, old_precision, new_precision, old_window, new_window } => {
-            let (old_fine, new_fine) = (to_the_hour(old_precision.as_ref()), to_the_hour(new_precision.as_ref()));
-            if old_when != new_when || old_precision != new_precision {
-                let show = |w: &Option<DateTime<Utc>>, p: &Option<Precision>| {
-                    w.map(|w| labelled(date_label, format_when(w, p.as_ref(), tz))).unwrap_or_else(|| "unknown".into())
-                };
-                let mut line =
-                    format!("{date_label}: {} → {}", show(old_when, old_precision), show(new_when, new_precision));
-                // A shift compares like with like: "NET October" → "October 7"
-                // did not move by -24 days, nor "~13:00" → "13:36" by +10m.
-                let same_precision = old_precision == new_precision;
-                if let (Some(o), Some(n)) = (old_when, new_when)
-                    && o != n
-                    && same_precision
-                {
-                    line.push_str(&format!(" ({})", format_shift(*n - *o)));
-                }
-                changes.push(line);
-            }
-            // Windows of dates coarser than an hour are LL2 placeholders (a
-            // local time for them would be invented), and an instantaneous
-            // window at the NET says nothing the NET line does not.
-            let at_when = |w: &(Option<DateTime<Utc>>, Option<DateTime<Utc>>), when: &Option<DateTime<Utc>>| {
-                w.0.is_some() && w.0 == w.1 && w.0 == *when
-            };
-            let window_news = old_fine && new_fine && !(at_when(old_window, old_when) && at_when(new_window, new_when));
-            if old_window != new_window && window_news {
-                changes.push(window_line(*old_window, *new_window, *new_when, tz));
-            }
+        Change::Schedule { .. } => {
+            changes.extend(schedule_lines(change, date_label, tz));
             ("🗓", "Schedule changed".to_string())
         }
         Change::Status { old, new } => {
             let name =
                 |s: &Option<crate::item::Named>| s.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "unknown".into());
             changes.push(format!("Status: {} → {}", name(old), name(new)));
-            match new.as_ref().and_then(|s| s.id) {
-                Some(status::SUCCESS) => ("✅", "Success".to_string()),
-                Some(status::FAILURE) => ("❌", "Failure".to_string()),
-                Some(status::PARTIAL_FAILURE) => ("⚠️", "Partial failure".to_string()),
-                Some(status::IN_FLIGHT) => ("🚀", "In flight".to_string()),
-                Some(status::HOLD) => ("✋", "On hold".to_string()),
-                _ => ("🚦", "Status changed".to_string()),
-            }
+            status_headline(new.as_ref().and_then(|s| s.id))
         }
         Change::Landing { results } => {
             changes.extend(results.iter().map(landing_text));
@@ -264,6 +237,55 @@ fn describe(change: &Change, item: &Item, tz: Tz) -> Described {
         Change::News { article } => ("📰", article.title.clone()),
     };
     Described { emoji, headline, lines: changes, note }
+}
+
+/// What a schedule change says: the date line when the date or its
+/// precision moved, and the window line when the window is news.
+fn schedule_lines(change: &Change, date_label: &str, tz: Tz) -> Vec<String> {
+    let Change::Schedule { old_when, new_when, old_precision, new_precision, old_window, new_window } = change else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let (old_fine, new_fine) = (to_the_hour(old_precision.as_ref()), to_the_hour(new_precision.as_ref()));
+    if old_when != new_when || old_precision != new_precision {
+        let show = |w: &Option<DateTime<Utc>>, p: &Option<Precision>| {
+            w.map(|w| labelled(date_label, format_when(w, p.as_ref(), tz))).unwrap_or_else(|| "unknown".into())
+        };
+        let mut line = format!("{date_label}: {} → {}", show(old_when, old_precision), show(new_when, new_precision));
+        // A shift compares like with like: "NET October" → "October 7"
+        // did not move by -24 days, nor "~13:00" → "13:36" by +10m.
+        let same_precision = old_precision == new_precision;
+        if let (Some(o), Some(n)) = (old_when, new_when)
+            && o != n
+            && same_precision
+        {
+            line.push_str(&format!(" ({})", format_shift(*n - *o)));
+        }
+        lines.push(line);
+    }
+    // Windows of dates coarser than an hour are LL2 placeholders (a
+    // local time for them would be invented), and an instantaneous
+    // window at the NET says nothing the NET line does not.
+    let at_when = |w: &(Option<DateTime<Utc>>, Option<DateTime<Utc>>), when: &Option<DateTime<Utc>>| {
+        w.0.is_some() && w.0 == w.1 && w.0 == *when
+    };
+    let window_news = old_fine && new_fine && !(at_when(old_window, old_when) && at_when(new_window, new_when));
+    if old_window != new_window && window_news {
+        lines.push(window_line(*old_window, *new_window, *new_when, tz));
+    }
+    lines
+}
+
+/// The emoji and headline of a status change, by the new status.
+fn status_headline(new_status: Option<i64>) -> (&'static str, String) {
+    match new_status {
+        Some(status::SUCCESS) => ("✅", "Success".to_string()),
+        Some(status::FAILURE) => ("❌", "Failure".to_string()),
+        Some(status::PARTIAL_FAILURE) => ("⚠️", "Partial failure".to_string()),
+        Some(status::IN_FLIGHT) => ("🚀", "In flight".to_string()),
+        Some(status::HOLD) => ("✋", "On hold".to_string()),
+        _ => ("🚦", "Status changed".to_string()),
+    }
 }
 
 /// A launch window: its opening and closing instants.

@@ -244,39 +244,16 @@ pub(crate) fn health(
     now: DateTime<Utc>,
 ) -> (StatusCode, Value) {
     let max_age_s = max_age.as_secs();
-    let (mut stale, mut failing, mut starting) = (false, false, false);
-    let mut feeds_json = Map::new();
-    for feed in feeds {
-        let last = store.as_ref().ok().and_then(|s| s.last_success.iter().find(|(f, _)| f == feed)?.1);
-        let error = process.last_errors.iter().find(|(f, _)| f == feed).map(|(_, e)| e);
-        let age = last.map(|t| (now - t).num_seconds().max(0) as u64);
-        let fresh = age.is_some_and(|a| a <= max_age_s);
-        if !fresh {
-            match (last, error) {
-                (_, Some(e)) if last.is_none_or(|t| e.at >= t) => failing = true,
-                (None, _) => starting = true,
-                _ => stale = true,
-            }
-        }
-        feeds_json.insert(
-            feed.as_str().to_string(),
-            json!({
-                "last_success": last.map(rfc3339),
-                "age_s": age,
-                "stale": !fresh,
-                "last_error": error.map(|e| json!({"message": e.message, "at": rfc3339(e.at)})),
-            }),
-        );
-    }
+    let (feeds_json, short) = feeds_health(feeds, max_age_s, &store, process, now);
     let (store_ok, outbox_depth, store_error) = match &store {
         Ok(s) => (true, Some(s.outbox_depth), None),
         Err(e) => (false, None, Some(e.to_string())),
     };
     let status = match () {
         _ if !store_ok => "store_error",
-        _ if failing => "failing",
-        _ if stale => "stale",
-        _ if starting => "starting",
+        _ if short.failing => "failing",
+        _ if short.stale => "stale",
+        _ if short.starting => "starting",
         _ => "ok",
     };
     let mut body = json!({
@@ -297,6 +274,53 @@ pub(crate) fn health(
     }
     let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, body)
+}
+
+/// How the feeds fall short of fresh, for the health verdict.
+#[derive(Default)]
+struct Shortfall {
+    /// A feed's last poll failed and it has no fresh success.
+    failing: bool,
+    /// A feed's last success is older than `max_age`.
+    stale: bool,
+    /// A feed has neither a success nor an error yet.
+    starting: bool,
+}
+
+/// Each feed's last success, age and last error for `/healthz`, and how the
+/// feeds fall short of fresh.
+fn feeds_health(
+    feeds: &[Feed],
+    max_age_s: u64,
+    store: &Result<StoreHealth, StoreError>,
+    process: &ProcessHealth,
+    now: DateTime<Utc>,
+) -> (Map<String, Value>, Shortfall) {
+    let mut short = Shortfall::default();
+    let mut feeds_json = Map::new();
+    for feed in feeds {
+        let last = store.as_ref().ok().and_then(|s| s.last_success.iter().find(|(f, _)| f == feed)?.1);
+        let error = process.last_errors.iter().find(|(f, _)| f == feed).map(|(_, e)| e);
+        let age = last.map(|t| (now - t).num_seconds().max(0) as u64);
+        let fresh = age.is_some_and(|a| a <= max_age_s);
+        if !fresh {
+            match (last, error) {
+                (_, Some(e)) if last.is_none_or(|t| e.at >= t) => short.failing = true,
+                (None, _) => short.starting = true,
+                _ => short.stale = true,
+            }
+        }
+        feeds_json.insert(
+            feed.as_str().to_string(),
+            json!({
+                "last_success": last.map(rfc3339),
+                "age_s": age,
+                "stale": !fresh,
+                "last_error": error.map(|e| json!({"message": e.message, "at": rfc3339(e.at)})),
+            }),
+        );
+    }
+    (feeds_json, short)
 }
 
 /// Paused destinations for `/healthz`: a detail, not a verdict (a chat

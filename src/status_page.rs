@@ -116,76 +116,100 @@ pub(crate) fn render(v: &StatusView) -> String {
             body {
                 h1 { "tminus " (env!("CARGO_PKG_VERSION")) }
                 p { "Up " (short_duration(v.uptime)) " · as of " (time(v.now)) }
-                h2 { "Feeds" }
-                table {
-                    tr { th { "Feed" } th { "Last successful poll" } th { "Last error" } }
-                    @for f in &v.feeds {
-                        tr {
-                            td { (f.name) }
-                            td {
-                                @match f.last_success {
-                                    Some(t) => { span class="ok" { (countdown(v.now, t)) } br; small { (time(t)) } }
-                                    None => { span class="bad" { "never" } }
-                                }
-                            }
-                            td {
-                                @match &f.last_error {
-                                    Some(e) => { span class="bad" { (e.message) } br; small { (countdown(v.now, e.at)) } }
-                                    None => { "none" }
-                                }
-                            }
+                (feeds_section(v))
+                (delivery_section(v))
+                (upcoming_section(v))
+            }
+        }
+    };
+    page.into_string()
+}
+
+/// The "Feeds" section: each feed's last poll and error, and the LL2
+/// request budget.
+fn feeds_section(v: &StatusView) -> Markup {
+    html! {
+        h2 { "Feeds" }
+        table {
+            tr { th { "Feed" } th { "Last successful poll" } th { "Last error" } }
+            @for f in &v.feeds {
+                tr {
+                    td { (f.name) }
+                    td {
+                        @match f.last_success {
+                            Some(t) => { span class="ok" { (countdown(v.now, t)) } br; small { (time(t)) } }
+                            None => { span class="bad" { "never" } }
                         }
                     }
-                }
-                p {
-                    "Requests left this hour: "
-                    @match v.budget_left {
-                        Some((left, per_hour)) => { strong { (left) } " of " (per_hour) }
-                        None => { "not known yet (no request since start)" }
-                    }
-                }
-                h2 { "Delivery" }
-                p {
-                    "Outbox: " strong { (v.outbox_depth) } " waiting · dead letters: "
-                    strong class=@if v.dead_letters > 0 { "bad" } { (v.dead_letters) }
-                }
-                table {
-                    tr { th { "Platform" } th { "Subscriptions" } th { "Disabled" } }
-                    @for (platform, (enabled, disabled)) in &v.subscriptions {
-                        tr { td { (platform) } td { (enabled) } td { (disabled) } }
-                    }
-                }
-                @if !v.paused.is_empty() {
-                    p { "Paused destinations (their alerts become dead letters until fixed; a command there or a restart resumes them):" }
-                    table {
-                        tr { th { "Platform" } th { "Since" } th { "Reason" } }
-                        @for p in &v.paused {
-                            tr { td { (p.destination.platform()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
-                        }
-                    }
-                }
-                h2 { "Next " (UPCOMING) " upcoming" }
-                @if v.upcoming.is_empty() { p { "Nothing upcoming known yet." } }
-                table {
-                    @for item in &v.upcoming {
-                        tr {
-                            td {
-                                strong { (item.name) } br;
-                                small { (item.kind) @if let Some(s) = &item.status { " · " (s) } }
-                            }
-                            td { (countdown(v.now, item.when)) br; small { (time(item.when)) } }
-                            td {
-                                @for (offset, sent) in &item.reminders {
-                                    span class=@if *sent { "ok" } { (format_duration(*offset)) @if *sent { " sent" } @else { " pending" } } " "
-                                }
-                            }
+                    td {
+                        @match &f.last_error {
+                            Some(e) => { span class="bad" { (e.message) } br; small { (countdown(v.now, e.at)) } }
+                            None => { "none" }
                         }
                     }
                 }
             }
         }
-    };
-    page.into_string()
+        p {
+            "Requests left this hour: "
+            @match v.budget_left {
+                Some((left, per_hour)) => { strong { (left) } " of " (per_hour) }
+                None => { "not known yet (no request since start)" }
+            }
+        }
+    }
+}
+
+/// The "Delivery" section: outbox depth, dead letters, subscriptions per
+/// platform and any paused destinations.
+fn delivery_section(v: &StatusView) -> Markup {
+    html! {
+        h2 { "Delivery" }
+        p {
+            "Outbox: " strong { (v.outbox_depth) } " waiting · dead letters: "
+            strong class=@if v.dead_letters > 0 { "bad" } { (v.dead_letters) }
+        }
+        table {
+            tr { th { "Platform" } th { "Subscriptions" } th { "Disabled" } }
+            @for (platform, (enabled, disabled)) in &v.subscriptions {
+                tr { td { (platform) } td { (enabled) } td { (disabled) } }
+            }
+        }
+        @if !v.paused.is_empty() {
+            p { "Paused destinations (their alerts become dead letters until fixed; a command there or a restart resumes them):" }
+            table {
+                tr { th { "Platform" } th { "Since" } th { "Reason" } }
+                @for p in &v.paused {
+                    tr { td { (p.destination.platform()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
+                }
+            }
+        }
+    }
+}
+
+/// The "Next upcoming" section: each item with its countdown and reminder
+/// state.
+fn upcoming_section(v: &StatusView) -> Markup {
+    html! {
+        h2 { "Next " (UPCOMING) " upcoming" }
+        @if v.upcoming.is_empty() { p { "Nothing upcoming known yet." } }
+        table {
+            @for item in &v.upcoming {
+                tr {
+                    td {
+                        strong { (item.name) } br;
+                        small { (item.kind) @if let Some(s) = &item.status { " · " (s) } }
+                    }
+                    td { (countdown(v.now, item.when)) br; small { (time(item.when)) } }
+                    td {
+                        @for (offset, sent) in &item.reminders {
+                            span class=@if *sent { "ok" } { (format_duration(*offset)) @if *sent { " sent" } @else { " pending" } } " "
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

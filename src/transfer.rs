@@ -163,42 +163,9 @@ pub(crate) fn import(subs: &Subscriptions, export: &Export) -> Result<Imported, 
     let store = subs.store();
     let mut present: HashSet<String> =
         store.subscriptions()?.iter().filter(|s| s.origin == Origin::Chat).map(|s| portable(s).to_string()).collect();
-    let mut new = Vec::new();
-    for (i, v) in export.subscriptions.iter().enumerate() {
-        let mut full = v.clone();
-        let Value::Object(map) = &mut full else {
-            return Err(TransferError::Malformed(format!("subscriptions[{i}] is not an object")));
-        };
-        map.insert("id".into(), serde_json::to_value(SubId(0)).expect("ids serialize"));
-        map.insert("origin".into(), serde_json::to_value(Origin::Chat).expect("origins serialize"));
-        let sub: Subscription =
-            serde_json::from_value(full).map_err(|e| TransferError::Malformed(format!("subscriptions[{i}]: {e}")))?;
-        // The record form skips the checks of the text form (a `webhook:`
-        // URL must be https unless loopback): ask them again.
-        if let Err(m) = sub.destination.storage_key().parse::<Destination>() {
-            return Err(TransferError::Malformed(format!("subscriptions[{i}].destination: {m}")));
-        }
-        new.push(sub);
-    }
-    let mut settings = Vec::new();
-    for (i, e) in export.chat_settings.iter().enumerate() {
-        let dest = e
-            .destination
-            .parse::<Destination>()
-            .map_err(|m| TransferError::Malformed(format!("chat_settings[{i}].destination: {m}")))?;
-        settings.push((dest, &e.settings));
-    }
-    let mut tokens = Vec::new();
-    for (i, e) in export.calendar_tokens.iter().enumerate() {
-        let dest = e
-            .destination
-            .parse::<Destination>()
-            .map_err(|m| TransferError::Malformed(format!("calendar_tokens[{i}].destination: {m}")))?;
-        if e.token.is_empty() || !e.token.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(TransferError::Malformed(format!("calendar_tokens[{i}].token is not a token")));
-        }
-        tokens.push((dest, &e.token));
-    }
+    let new = imported_subscriptions(export)?;
+    let settings = imported_settings(export)?;
+    let tokens = imported_tokens(export)?;
     let mut done = Imported::default();
     for sub in new {
         if present.insert(portable(&sub).to_string()) {
@@ -226,6 +193,59 @@ pub(crate) fn import(subs: &Subscriptions, export: &Export) -> Result<Imported, 
         }
     }
     Ok(done)
+}
+
+/// The export's subscriptions as chat subscriptions (ids given at
+/// import), each checked as its text form would be.
+fn imported_subscriptions(export: &Export) -> Result<Vec<Subscription>, TransferError> {
+    let mut new = Vec::new();
+    for (i, v) in export.subscriptions.iter().enumerate() {
+        let mut full = v.clone();
+        let Value::Object(map) = &mut full else {
+            return Err(TransferError::Malformed(format!("subscriptions[{i}] is not an object")));
+        };
+        map.insert("id".into(), serde_json::to_value(SubId(0)).expect("ids serialize"));
+        map.insert("origin".into(), serde_json::to_value(Origin::Chat).expect("origins serialize"));
+        let sub: Subscription =
+            serde_json::from_value(full).map_err(|e| TransferError::Malformed(format!("subscriptions[{i}]: {e}")))?;
+        // The record form skips the checks of the text form (a `webhook:`
+        // URL must be https unless loopback): ask them again.
+        if let Err(m) = sub.destination.storage_key().parse::<Destination>() {
+            return Err(TransferError::Malformed(format!("subscriptions[{i}].destination: {m}")));
+        }
+        new.push(sub);
+    }
+    Ok(new)
+}
+
+/// The export's chat settings, by their parsed destination.
+fn imported_settings(export: &Export) -> Result<Vec<(Destination, &ChatSettings)>, TransferError> {
+    let mut settings = Vec::new();
+    for (i, e) in export.chat_settings.iter().enumerate() {
+        let dest = e
+            .destination
+            .parse::<Destination>()
+            .map_err(|m| TransferError::Malformed(format!("chat_settings[{i}].destination: {m}")))?;
+        settings.push((dest, &e.settings));
+    }
+    Ok(settings)
+}
+
+/// The export's calendar tokens, by their parsed destination; a token must
+/// be non-empty ASCII letters and digits (it goes into a URL).
+fn imported_tokens(export: &Export) -> Result<Vec<(Destination, &String)>, TransferError> {
+    let mut tokens = Vec::new();
+    for (i, e) in export.calendar_tokens.iter().enumerate() {
+        let dest = e
+            .destination
+            .parse::<Destination>()
+            .map_err(|m| TransferError::Malformed(format!("calendar_tokens[{i}].destination: {m}")))?;
+        if e.token.is_empty() || !e.token.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(TransferError::Malformed(format!("calendar_tokens[{i}].token is not a token")));
+        }
+        tokens.push((dest, &e.token));
+    }
+    Ok(tokens)
 }
 
 #[cfg(test)]

@@ -128,40 +128,20 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Unsubscribe(target) => chat.unsubscribe(target)?,
         ChatCommand::List => chat.list()?,
         ChatCommand::Next(query) => chat.next(&query)?,
-        ChatCommand::Timezone(None) => Reply::public(format!(
-            "Times here are shown in {}. Change with /timezone Area/City, e.g. /timezone Europe/Berlin.",
-            chat.settings.timezone.name()
-        )),
+        ChatCommand::Timezone(None) => chat.show_timezone(),
         ChatCommand::Timezone(Some(name)) => chat.set_timezone(&name)?,
-        ChatCommand::Reminders(None) => Reply::public(format!(
-            "Reminders here: {}. Change with /reminders 24h 1h 10m, or /reminders off.",
-            describe_reminders(&chat.settings.reminders)
-        )),
+        ChatCommand::Reminders(None) => chat.show_reminders(),
         ChatCommand::Reminders(Some(offsets)) => chat.set_reminders(offsets)?,
-        ChatCommand::Alerts(None) => Reply::public(format!(
-            "This chat hears: {}. Change with /alerts followed by any of {}, or /alerts all.",
-            describe_alerts(&chat.settings.alerts),
-            alert_kind_names()
-        )),
+        ChatCommand::Alerts(None) => chat.show_alerts(),
         ChatCommand::Alerts(Some(kinds)) => chat.set_alerts(kinds)?,
-        ChatCommand::Horizon(None) => Reply::public(format!(
-            "Schedule changes here: {}. Change with /horizon 7d, or /horizon off.",
-            describe_horizon(chat.settings.schedule_horizon)
-        )),
+        ChatCommand::Horizon(None) => chat.show_horizon(),
         ChatCommand::Horizon(Some(h)) => chat.set_horizon(h)?,
         ChatCommand::Quiet(None) | ChatCommand::Silent(None) => chat.loudness(),
         ChatCommand::Quiet(Some(q)) => chat.set_quiet(q)?,
         ChatCommand::Silent(Some(kinds)) => chat.set_silent(kinds)?,
-        ChatCommand::Style(None) => Reply::public(format!(
-            "Style here: {}. Change with /style card (one live card per launch on its day, edited as it \
-             changes; only reminders, liftoff and the result add a message) or /style messages.",
-            self_style(chat.settings.style)
-        )),
+        ChatCommand::Style(None) => chat.show_style(),
         ChatCommand::Style(Some(style)) => chat.set_style(style)?,
-        ChatCommand::Digest(None) => Reply::public(format!(
-            "Digest here: {}. Change with /digest daily 08:00, /digest weekly mon 08:00, or /digest off.",
-            crate::digest::describe(chat.settings.digest, chat.settings.timezone)
-        )),
+        ChatCommand::Digest(None) => chat.show_digest(),
         ChatCommand::Digest(Some(d)) => chat.set_digest(d)?,
         ChatCommand::Mute(name) => chat.mute(&name)?,
         ChatCommand::Muted => chat.muted()?,
@@ -337,6 +317,56 @@ impl Chat<'_> {
             s.schedule_horizon = horizon
         })?;
         Ok(Reply::private(format!("🗓 Schedule changes: {}.", describe_horizon(horizon))))
+    }
+
+    /// `/timezone` without a zone: the zone times are shown in.
+    fn show_timezone(&self) -> Reply {
+        Reply::public(format!(
+            "Times here are shown in {}. Change with /timezone Area/City, e.g. /timezone Europe/Berlin.",
+            self.settings.timezone.name()
+        ))
+    }
+
+    /// `/reminders` without times: the chat's reminders.
+    fn show_reminders(&self) -> Reply {
+        Reply::public(format!(
+            "Reminders here: {}. Change with /reminders 24h 1h 10m, or /reminders off.",
+            describe_reminders(&self.settings.reminders)
+        ))
+    }
+
+    /// `/alerts` without kinds: the alert kinds this chat hears.
+    fn show_alerts(&self) -> Reply {
+        Reply::public(format!(
+            "This chat hears: {}. Change with /alerts followed by any of {}, or /alerts all.",
+            describe_alerts(&self.settings.alerts),
+            alert_kind_names()
+        ))
+    }
+
+    /// `/horizon` without a duration: how close schedule changes must be.
+    fn show_horizon(&self) -> Reply {
+        Reply::public(format!(
+            "Schedule changes here: {}. Change with /horizon 7d, or /horizon off.",
+            describe_horizon(self.settings.schedule_horizon)
+        ))
+    }
+
+    /// `/style` without a style: this chat's style, and what each one does.
+    fn show_style(&self) -> Reply {
+        Reply::public(format!(
+            "Style here: {}. Change with /style card (one live card per launch on its day, edited as it \
+             changes; only reminders, liftoff and the result add a message) or /style messages.",
+            self_style(self.settings.style)
+        ))
+    }
+
+    /// `/digest` without a schedule: this chat's digest.
+    fn show_digest(&self) -> Reply {
+        Reply::public(format!(
+            "Digest here: {}. Change with /digest daily 08:00, /digest weekly mon 08:00, or /digest off.",
+            crate::digest::describe(self.settings.digest, self.settings.timezone)
+        ))
     }
 
     /// `/quiet` or `/silent` without arguments: how loud this chat is.

@@ -153,20 +153,7 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         .into_iter()
         .map(|k| key(settings.alerts.contains(&k), k.as_str().to_string(), Action::Kind(k)))
         .collect();
-    let mut offsets: Vec<u64> = REMINDERS.to_vec();
-    for r in &settings.reminders {
-        if !offsets.contains(&r.as_secs()) && offsets.len() < 5 {
-            offsets.push(r.as_secs());
-        }
-    }
-    offsets.sort_unstable_by(|a, b| b.cmp(a));
-    let reminders = offsets
-        .into_iter()
-        .map(|s| {
-            let on = settings.reminders.iter().any(|r| r.as_secs() == s);
-            key(on, reminder_label(s), Action::Reminder(s))
-        })
-        .collect();
+    let reminders = reminder_row(&settings, &key);
     let horizons = HORIZONS
         .into_iter()
         .map(|d| {
@@ -185,6 +172,39 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         Some(q) => key(true, format!("🌙 {q}"), Action::Quiet(false)),
         None => key(false, format!("🌙 {QUIET_DEFAULT}"), Action::Quiet(true)),
     });
+    let last = last_row(&settings, &subs, &stamp, &key);
+    let rows = vec![kinds, reminders, horizons, zones, last];
+    debug_assert!(rows.iter().flatten().all(|k| k.data.len() <= MAX_DATA_LEN));
+    Ok(rows)
+}
+
+/// The reminders row: the usual offsets and up to five in all with the
+/// chat's own, longest first.
+fn reminder_row(settings: &ChatSettings, key: &impl Fn(bool, String, Action) -> Key) -> Vec<Key> {
+    let mut offsets: Vec<u64> = REMINDERS.to_vec();
+    for r in &settings.reminders {
+        if !offsets.contains(&r.as_secs()) && offsets.len() < 5 {
+            offsets.push(r.as_secs());
+        }
+    }
+    offsets.sort_unstable_by(|a, b| b.cmp(a));
+    offsets
+        .into_iter()
+        .map(|s| {
+            let on = settings.reminders.iter().any(|r| r.as_secs() == s);
+            key(on, reminder_label(s), Action::Reminder(s))
+        })
+        .collect()
+}
+
+/// The last row: news, the live card, the digest, and remove buttons for
+/// the first subscriptions.
+fn last_row(
+    settings: &ChatSettings,
+    subs: &[Subscription],
+    stamp: &str,
+    key: &impl Fn(bool, String, Action) -> Key,
+) -> Vec<Key> {
     // Discord shows five rows of five: the opt-in news kind, the live card
     // and the digest lead the last row, and the first subscriptions get a remove
     // button beside them (/unsubscribe removes any).
@@ -196,16 +216,13 @@ pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, St
         Some(d) => key(true, format!("📋 {d}"), Action::Digest(false)),
         None => key(false, format!("📋 {DIGEST_DEFAULT}"), Action::Digest(true)),
     };
-    let last: Vec<Key> = [news, card, digest]
+    [news, card, digest]
         .into_iter()
         .chain(subs.iter().take(MAX_REMOVE).enumerate().map(|(i, s)| Key {
             label: format!("❌ #{}", i + 1),
             data: format!("s:{stamp}:{}", Action::Remove(s.id.0).encode()),
         }))
-        .collect();
-    let rows = vec![kinds, reminders, horizons, zones, last];
-    debug_assert!(rows.iter().flatten().all(|k| k.data.len() <= MAX_DATA_LEN));
-    Ok(rows)
+        .collect()
 }
 
 /// What to answer a press with: a toast, and the keyboard to show now.

@@ -18,74 +18,9 @@ impl Config {
     pub fn render_effective(&self) -> String {
         let mut out = String::from("# tminus effective configuration (defaults filled in, secrets masked)\n");
 
-        out.push_str("\n[ll2]\n");
-        kv(&mut out, "base_url", &quote(&self.ll2.base_url));
-        kv(&mut out, "api_key", &quote(&self.ll2.api_key.to_string()));
-        kv(&mut out, "requests_per_hour", &self.ll2.requests_per_hour.to_string());
-        kv(&mut out, "feeds", &list(self.ll2.feeds.iter().map(|f| f.as_str())));
-        kv(&mut out, "resweep_interval", &quote(&format_duration(self.ll2.resweep_interval)));
-        kv(&mut out, "timeout", &quote(&format_duration(self.ll2.timeout)));
-        kv(&mut out, "max_body_bytes", &self.ll2.max_body_bytes.to_string());
-
-        out.push_str("\n[store]\n");
-        kv(&mut out, "path", &quote(&self.store.path.to_string_lossy()));
-        kv(&mut out, "retention", &quote(&format_duration(self.store.retention)));
-
-        out.push_str("\n[alerts]\n");
-        kv(&mut out, "on_first_sync", &self.alerts.on_first_sync.to_string());
-        kv(&mut out, "reminders", &render_reminders(&self.alerts.reminders));
-        kv(&mut out, "timezone", &quote(self.alerts.timezone.name()));
-        kv(&mut out, "reminder_grace", &quote(&format_duration(self.alerts.reminder_grace)));
-        kv(&mut out, "schedule_horizon", &render_horizon(self.alerts.schedule_horizon));
-
-        out.push_str("\n[telegram]\n");
-        kv(&mut out, "token", &quote(&self.telegram.token.to_string()));
-        kv(&mut out, "api_url", &quote(&self.telegram.api_url));
-        kv(&mut out, "paid_broadcast", &self.telegram.paid_broadcast.to_string());
-
-        out.push_str("\n[discord]\n");
-        kv(&mut out, "token", &quote(&self.discord.token.to_string()));
-        kv(&mut out, "api_url", &quote(&self.discord.api_url));
-        match self.discord.guild_id {
-            Some(id) => kv(&mut out, "guild_id", &id.to_string()),
-            None => out.push_str("# guild_id: not set\n"),
-        }
-        match &self.discord.public_key {
-            Some(key) => kv(&mut out, "public_key", &quote(key)),
-            None => out.push_str("# public_key: not set\n"),
-        }
-        kv(&mut out, "events_window", &quote(&format_duration(self.discord.events_window)));
-
-        out.push_str("\n[webhook]\n");
-        kv(&mut out, "secret", &quote(&self.webhook.secret.to_string()));
-
-        out.push_str("\n[ntfy]\n");
-        kv(&mut out, "token", &quote(&self.ntfy.token.to_string()));
-
-        out.push_str("\n[log]\n");
-        kv(&mut out, "format", &quote(self.log.format.as_str()));
-
-        out.push_str("\n[server]\n");
-        match self.server.listen {
-            Some(addr) => kv(&mut out, "listen", &quote(&addr.to_string())),
-            None => out.push_str("# listen: not set (no HTTP server)\n"),
-        }
-        kv(&mut out, "health_max_age", &quote(&format_duration(self.server.health_max_age)));
-        match &self.server.public_url {
-            Some(url) => kv(&mut out, "public_url", &quote(url)),
-            None => out.push_str("# public_url: not set (no /calendar links)\n"),
-        }
-
-        out.push_str("\n[delivery]\n");
-        kv(&mut out, "max_age", &quote(&format_duration(self.delivery.max_age)));
-
-        out.push_str("\n[news]\n");
-        kv(&mut out, "base_url", &quote(&self.news.base_url));
-        kv(&mut out, "requests_per_hour", &self.news.requests_per_hour.to_string());
-        match self.news.enabled {
-            Some(on) => kv(&mut out, "enabled", &on.to_string()),
-            None => out.push_str("# enabled: not set (on while a watch or chat chose \"news\")\n"),
-        }
+        self.render_sources(&mut out);
+        self.render_platforms(&mut out);
+        self.render_service(&mut out);
 
         if self.watches.is_empty() {
             out.push_str("\n# no [[watch]] configured\n");
@@ -94,6 +29,85 @@ impl Config {
             render_watch(&mut out, w);
         }
         out
+    }
+
+    /// `[ll2]`, `[store]` and `[alerts]`: what is polled, kept and alerted.
+    fn render_sources(&self, out: &mut String) {
+        out.push_str("\n[ll2]\n");
+        kv(out, "base_url", &quote(&self.ll2.base_url));
+        kv(out, "api_key", &quote(&self.ll2.api_key.to_string()));
+        kv(out, "requests_per_hour", &self.ll2.requests_per_hour.to_string());
+        kv(out, "feeds", &list(self.ll2.feeds.iter().map(|f| f.as_str())));
+        kv(out, "resweep_interval", &quote(&format_duration(self.ll2.resweep_interval)));
+        kv(out, "timeout", &quote(&format_duration(self.ll2.timeout)));
+        kv(out, "max_body_bytes", &self.ll2.max_body_bytes.to_string());
+
+        out.push_str("\n[store]\n");
+        kv(out, "path", &quote(&self.store.path.to_string_lossy()));
+        kv(out, "retention", &quote(&format_duration(self.store.retention)));
+
+        out.push_str("\n[alerts]\n");
+        kv(out, "on_first_sync", &self.alerts.on_first_sync.to_string());
+        kv(out, "reminders", &render_reminders(&self.alerts.reminders));
+        kv(out, "timezone", &quote(self.alerts.timezone.name()));
+        kv(out, "reminder_grace", &quote(&format_duration(self.alerts.reminder_grace)));
+        kv(out, "schedule_horizon", &render_horizon(self.alerts.schedule_horizon));
+    }
+
+    /// `[telegram]`, `[discord]`, `[webhook]` and `[ntfy]`: the platforms,
+    /// their secrets masked.
+    fn render_platforms(&self, out: &mut String) {
+        out.push_str("\n[telegram]\n");
+        kv(out, "token", &quote(&self.telegram.token.to_string()));
+        kv(out, "api_url", &quote(&self.telegram.api_url));
+        kv(out, "paid_broadcast", &self.telegram.paid_broadcast.to_string());
+
+        out.push_str("\n[discord]\n");
+        kv(out, "token", &quote(&self.discord.token.to_string()));
+        kv(out, "api_url", &quote(&self.discord.api_url));
+        match self.discord.guild_id {
+            Some(id) => kv(out, "guild_id", &id.to_string()),
+            None => out.push_str("# guild_id: not set\n"),
+        }
+        match &self.discord.public_key {
+            Some(key) => kv(out, "public_key", &quote(key)),
+            None => out.push_str("# public_key: not set\n"),
+        }
+        kv(out, "events_window", &quote(&format_duration(self.discord.events_window)));
+
+        out.push_str("\n[webhook]\n");
+        kv(out, "secret", &quote(&self.webhook.secret.to_string()));
+
+        out.push_str("\n[ntfy]\n");
+        kv(out, "token", &quote(&self.ntfy.token.to_string()));
+    }
+
+    /// `[log]`, `[server]`, `[delivery]` and `[news]`: how the bot runs.
+    fn render_service(&self, out: &mut String) {
+        out.push_str("\n[log]\n");
+        kv(out, "format", &quote(self.log.format.as_str()));
+
+        out.push_str("\n[server]\n");
+        match self.server.listen {
+            Some(addr) => kv(out, "listen", &quote(&addr.to_string())),
+            None => out.push_str("# listen: not set (no HTTP server)\n"),
+        }
+        kv(out, "health_max_age", &quote(&format_duration(self.server.health_max_age)));
+        match &self.server.public_url {
+            Some(url) => kv(out, "public_url", &quote(url)),
+            None => out.push_str("# public_url: not set (no /calendar links)\n"),
+        }
+
+        out.push_str("\n[delivery]\n");
+        kv(out, "max_age", &quote(&format_duration(self.delivery.max_age)));
+
+        out.push_str("\n[news]\n");
+        kv(out, "base_url", &quote(&self.news.base_url));
+        kv(out, "requests_per_hour", &self.news.requests_per_hour.to_string());
+        match self.news.enabled {
+            Some(on) => kv(out, "enabled", &on.to_string()),
+            None => out.push_str("# enabled: not set (on while a watch or chat chose \"news\")\n"),
+        }
     }
 }
 

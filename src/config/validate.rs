@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use toml::Value;
 
 use super::diagnostics::{invalid, show};
-use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawNews, RawStore, RawWatch};
+use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawLog, RawNews, RawServer, RawStore, RawWatch};
 use super::*;
 use crate::rules::{DigestSchedule, QuietHours};
 use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, Style, format_duration, parse_duration};
@@ -30,8 +30,23 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
     let discord = build_discord(raw.discord, env)?;
     let webhook = WebhookConfig { secret: secret("webhook.secret", ENV_WEBHOOK_SECRET, raw.webhook.secret, env)? };
     let ntfy = NtfyConfig { token: secret("ntfy.token", ENV_NTFY_TOKEN, raw.ntfy.token, env)? };
-    let log = LogConfig {
-        format: match raw.log.format.as_deref().map(str::trim) {
+    let log = build_log(raw.log)?;
+    let server = build_server(raw.server)?;
+    let delivery = DeliverySettings {
+        max_age: positive_duration("delivery.max_age", raw.delivery.max_age.as_ref(), DEFAULT_DELIVERY_MAX_AGE)?,
+    };
+
+    let watches = build_watches(raw.watch, &alerts, &discord)?;
+    check_tokens(&watches, &telegram, &discord)?;
+    let news = build_news(raw.news)?;
+
+    Ok(Config { ll2, store, alerts, telegram, discord, webhook, ntfy, log, server, delivery, watches, news })
+}
+
+/// `[log]`: the format, text unless "json".
+fn build_log(raw: RawLog) -> Result<LogConfig, ConfigError> {
+    Ok(LogConfig {
+        format: match raw.format.as_deref().map(str::trim) {
             None => LogFormat::Text,
             Some(f) if f.eq_ignore_ascii_case("text") => LogFormat::Text,
             Some(f) if f.eq_ignore_ascii_case("json") => LogFormat::Json,
@@ -39,9 +54,14 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
                 return Err(invalid("log.format", format!("expected \"text\" or \"json\", got {f:?}")));
             }
         },
-    };
-    let server = ServerConfig {
-        listen: match raw.server.listen.as_deref().map(str::trim) {
+    })
+}
+
+/// `[server]`: where to listen (nothing: no server), the health threshold
+/// and the public URL for calendar links.
+fn build_server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    Ok(ServerConfig {
+        listen: match raw.listen.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
                 invalid("server.listen", format!("expected an IP address and port like \"127.0.0.1:8080\", got {s:?}"))
@@ -49,35 +69,36 @@ pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Config
         },
         health_max_age: positive_duration(
             "server.health_max_age",
-            raw.server.health_max_age.as_ref(),
+            raw.health_max_age.as_ref(),
             DEFAULT_HEALTH_MAX_AGE,
         )?,
-        public_url: match raw.server.public_url.as_deref().map(str::trim) {
+        public_url: match raw.public_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(u) => Some(http_url("server.public_url", u)?),
         },
-    };
-    let delivery = DeliverySettings {
-        max_age: positive_duration("delivery.max_age", raw.delivery.max_age.as_ref(), DEFAULT_DELIVERY_MAX_AGE)?,
-    };
+    })
+}
 
-    let mut watches: Vec<Watch> = Vec::with_capacity(raw.watch.len());
-    for (i, raw_watch) in raw.watch.into_iter().enumerate() {
+/// Every `[[watch]]`, with unique names and platforms that are configured.
+fn build_watches(
+    raw: Vec<RawWatch>,
+    alerts: &AlertsConfig,
+    discord: &DiscordConfig,
+) -> Result<Vec<Watch>, ConfigError> {
+    let mut watches: Vec<Watch> = Vec::with_capacity(raw.len());
+    for (i, raw_watch) in raw.into_iter().enumerate() {
         let prefix = format!("watch[{i}]");
-        let watch = build_watch(&prefix, raw_watch, &alerts)?;
+        let watch = build_watch(&prefix, raw_watch, alerts)?;
         if let Some(j) = watches.iter().position(|w| w.name == watch.name) {
             return Err(invalid(
                 &format!("{prefix}.name"),
                 format!("duplicate watch name {:?} (also used by watch[{j}])", watch.name),
             ));
         }
-        check_platforms(&prefix, &watch, &discord)?;
+        check_platforms(&prefix, &watch, discord)?;
         watches.push(watch);
     }
-    check_tokens(&watches, &telegram, &discord)?;
-    let news = build_news(raw.news)?;
-
-    Ok(Config { ll2, store, alerts, telegram, discord, webhook, ntfy, log, server, delivery, watches, news })
+    Ok(watches)
 }
 
 fn build_news(raw: RawNews) -> Result<NewsConfig, ConfigError> {
@@ -259,47 +280,15 @@ fn check_platforms(prefix: &str, watch: &Watch, discord: &DiscordConfig) -> Resu
 fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Watch, ConfigError> {
     let key = |field: &str| format!("{prefix}.{field}");
 
-    let name = match raw.name.as_deref().map(str::trim) {
-        None => {
-            return Err(invalid(&key("name"), "missing: every [[watch]] needs a unique name"));
-        }
-        Some("") => return Err(invalid(&key("name"), "must not be empty, got \"\"")),
-        Some(n) => n.to_owned(),
-    };
-
-    let Some(to_values) = raw.to else {
-        return Err(invalid(&key("to"), "missing: list where alerts go, e.g. [\"console\"]"));
-    };
-    // Destination's errors already mask webhook URLs.
-    let to = words::<Destination>(
-        &key("to"),
-        &to_values,
-        "a destination string (console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)",
-    )?;
-    if to.is_empty() {
-        return Err(invalid(&key("to"), "must name at least one destination, got []"));
-    }
-
+    let name = watch_name(&key("name"), raw.name.as_deref())?;
+    let to = watch_destinations(&key("to"), raw.to)?;
     let mut kinds =
         words::<ItemKind>(&key("kinds"), raw.kinds.as_deref().unwrap_or_default(), "\"event\" or \"launch\"")?;
     // An empty dimension matches everything (the README, "Watchlists").
     if kinds.is_empty() {
         kinds = vec![ItemKind::Event, ItemKind::Launch];
     }
-
-    let alert_kinds = match &raw.alerts {
-        None => AlertKind::ALL.to_vec(),
-        Some(values) => {
-            let out = words::<AlertKind>(&key("alerts"), values, ALERT_KIND_WORDS)?;
-            if out.is_empty() {
-                return Err(invalid(
-                    &key("alerts"),
-                    "must name at least one alert kind (or leave it out for all), got []",
-                ));
-            }
-            out
-        }
-    };
+    let alert_kinds = watch_alert_kinds(&key("alerts"), raw.alerts.as_deref())?;
 
     Ok(Watch {
         to,
@@ -330,6 +319,46 @@ fn build_watch(prefix: &str, raw: RawWatch, alerts: &AlertsConfig) -> Result<Wat
         digest: raw.digest.as_ref().map(|v| digest(&key("digest"), v)).transpose()?,
         name,
     })
+}
+
+/// A watch's `name`: required and not blank (trimmed).
+fn watch_name(key: &str, raw: Option<&str>) -> Result<String, ConfigError> {
+    match raw.map(str::trim) {
+        None => Err(invalid(key, "missing: every [[watch]] needs a unique name")),
+        Some("") => Err(invalid(key, "must not be empty, got \"\"")),
+        Some(n) => Ok(n.to_owned()),
+    }
+}
+
+/// A watch's `to`: required, at least one destination.
+fn watch_destinations(key: &str, raw: Option<Vec<Value>>) -> Result<Vec<Destination>, ConfigError> {
+    let Some(to_values) = raw else {
+        return Err(invalid(key, "missing: list where alerts go, e.g. [\"console\"]"));
+    };
+    // Destination's errors already mask webhook URLs.
+    let to = words::<Destination>(
+        key,
+        &to_values,
+        "a destination string (console, telegram:CHAT_ID, discord:CHANNEL_ID, discord-webhook:URL, calendar:NAME or discord-events:GUILD_ID)",
+    )?;
+    if to.is_empty() {
+        return Err(invalid(key, "must name at least one destination, got []"));
+    }
+    Ok(to)
+}
+
+/// A watch's `alerts`: every kind when left out, else at least one.
+fn watch_alert_kinds(key: &str, raw: Option<&[Value]>) -> Result<Vec<AlertKind>, ConfigError> {
+    match raw {
+        None => Ok(AlertKind::ALL.to_vec()),
+        Some(values) => {
+            let out = words::<AlertKind>(key, values, ALERT_KIND_WORDS)?;
+            if out.is_empty() {
+                return Err(invalid(key, "must name at least one alert kind (or leave it out for all), got []"));
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// What an alert kind in a list may be, for errors.

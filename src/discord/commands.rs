@@ -264,53 +264,13 @@ pub(super) fn clip(text: &str, max: usize) -> String {
 /// Interaction options → a chat command (pure). `name` is the command's
 /// name; unknown commands and options are usage errors.
 pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCommand, CommandError> {
-    let text = |opt: &str| -> Result<Option<String>, CommandError> {
-        match options.iter().find(|o| o.name == opt) {
-            None => Ok(None),
-            Some(o) => o
-                .value
-                .text()
-                .map(|t| Some(t.trim().to_owned()))
-                .ok_or_else(|| CommandError::Usage(format!("The {opt} option takes text."))),
-        }
-    };
-    let allowed: &[&str] = match name {
-        "subscribe" => {
-            &["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind", "mention"]
-        }
-        "unsubscribe" => &["which"],
-        "next" => &["count", "name"],
-        "timezone" => &["zone"],
-        "reminders" => &["times"],
-        "alerts" => &ALERT_OPTIONS,
-        "horizon" => &["duration"],
-        "quiet" => &["span"],
-        "silent" => &["kinds"],
-        "style" => &["style"],
-        "digest" => &["schedule"],
-        "mute" => &["name"],
-        "unmute" => &["which"],
-        "calendar" => &["reset"],
-        _ => &[],
-    };
-    if let Some(o) = options.iter().find(|o| !allowed.contains(&o.name.as_str())) {
-        return Err(CommandError::Usage(format!(
-            "/{name} has no option {:?}. Send /help for the options.",
-            o.name.chars().take(32).collect::<String>()
-        )));
-    }
+    reject_unknown_options(name, options)?;
+    let text = |opt: &str| option_text(options, opt);
     match name {
         "start" => Ok(ChatCommand::Start),
         "help" => Ok(ChatCommand::Help),
         "list" => Ok(ChatCommand::List),
-        "subscribe" => {
-            let mentions: Vec<Mention> = options.iter().filter_map(|o| o.value.mention()).collect();
-            let filters: Vec<CommandOption> = options.iter().filter(|o| o.name != "mention").cloned().collect();
-            if options.iter().any(|o| o.name == "mention") && mentions.is_empty() {
-                return Err(CommandError::Usage("The mention option takes a role or a member.".into()));
-            }
-            subscribe_filter(&filters).map(|f| ChatCommand::Subscribe(f, mentions))
-        }
+        "subscribe" => subscribe_command(options),
         "unsubscribe" => match text("which")? {
             Some(which) if !which.is_empty() => commands::parse("unsubscribe", &which),
             _ => Err(CommandError::Usage("Which subscription? Give its number from /list, or all.".into())),
@@ -346,6 +306,65 @@ pub(crate) fn to_command(name: &str, options: &[CommandOption]) -> Result<ChatCo
         }),
         other => Err(CommandError::Unknown(other.chars().take(32).collect())),
     }
+}
+
+/// The options each command takes; any other is refused.
+fn allowed_options(name: &str) -> &'static [&'static str] {
+    match name {
+        "subscribe" => {
+            &["agency", "type", "program", "exclude_agency", "exclude_type", "exclude_program", "kind", "mention"]
+        }
+        "unsubscribe" => &["which"],
+        "next" => &["count", "name"],
+        "timezone" => &["zone"],
+        "reminders" => &["times"],
+        "alerts" => &ALERT_OPTIONS,
+        "horizon" => &["duration"],
+        "quiet" => &["span"],
+        "silent" => &["kinds"],
+        "style" => &["style"],
+        "digest" => &["schedule"],
+        "mute" => &["name"],
+        "unmute" => &["which"],
+        "calendar" => &["reset"],
+        _ => &[],
+    }
+}
+
+/// Refuses an option the command does not take, naming it (cut short).
+fn reject_unknown_options(name: &str, options: &[CommandOption]) -> Result<(), CommandError> {
+    let allowed = allowed_options(name);
+    match options.iter().find(|o| !allowed.contains(&o.name.as_str())) {
+        Some(o) => Err(CommandError::Usage(format!(
+            "/{name} has no option {:?}. Send /help for the options.",
+            o.name.chars().take(32).collect::<String>()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The trimmed text of option `opt`, `None` when absent; an error when it
+/// holds something other than text.
+fn option_text(options: &[CommandOption], opt: &str) -> Result<Option<String>, CommandError> {
+    match options.iter().find(|o| o.name == opt) {
+        None => Ok(None),
+        Some(o) => o
+            .value
+            .text()
+            .map(|t| Some(t.trim().to_owned()))
+            .ok_or_else(|| CommandError::Usage(format!("The {opt} option takes text."))),
+    }
+}
+
+/// `/subscribe`: the filter from every option but `mention`, and the
+/// mentioned roles or members.
+fn subscribe_command(options: &[CommandOption]) -> Result<ChatCommand, CommandError> {
+    let mentions: Vec<Mention> = options.iter().filter_map(|o| o.value.mention()).collect();
+    let filters: Vec<CommandOption> = options.iter().filter(|o| o.name != "mention").cloned().collect();
+    if options.iter().any(|o| o.name == "mention") && mentions.is_empty() {
+        return Err(CommandError::Usage("The mention option takes a role or a member.".into()));
+    }
+    subscribe_filter(&filters).map(|f| ChatCommand::Subscribe(f, mentions))
 }
 
 /// The filter `/subscribe` options describe; no option means everything.

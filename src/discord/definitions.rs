@@ -64,31 +64,27 @@ pub(crate) const MANAGING_COMMANDS: [&str; 12] = [
 /// The slash commands as registered with Discord.
 pub(crate) fn definitions() -> Vec<CreateCommand> {
     let manage = |c: CreateCommand| c.default_member_permissions(Permissions::MANAGE_CHANNELS);
-    let string = |name: &str, description: &str| {
-        CreateCommandOption::new(CommandOptionType::String, name, description).required(false)
-    };
-    let mut subscribe = CreateCommand::new("subscribe").description(describe_command("subscribe"));
-    for (name, exclude, dim) in FILTER_OPTIONS {
-        let what = match dim {
-            Dimension::Agency => "agency (e.g. SpaceX, NASA, or an LL2 id)",
-            Dimension::Type => "event or mission type (e.g. Docking, Communications)",
-            Dimension::Program => "program (e.g. Artemis, Starlink)",
-        };
-        let description = if exclude { format!("Leave out this {what}") } else { format!("Only this {what}") };
-        subscribe = subscribe
-            .add_option(string(name, &description).set_autocomplete(true).min_length(1).max_length(MAX_OPTION_LEN));
-    }
-    subscribe = subscribe.add_option(
-        string("kind", "Only launches, or only events (dockings, spacewalks, landings…)")
-            .add_string_choice("launches", "launch")
-            .add_string_choice("events", "event"),
-    );
-    subscribe = subscribe.add_option(
-        CreateCommandOption::new(CommandOptionType::Mentionable, "mention", "A role or member its alerts ping")
-            .required(false),
-    );
+    subscription_definitions()
+        .into_iter()
+        .chain(setting_definitions())
+        .chain(other_definitions())
+        .map(|c| {
+            let name = command_name(&c);
+            if MANAGING_COMMANDS.contains(&name.as_str()) { manage(c) } else { c }
+        })
+        .collect()
+}
+
+/// An optional string option, the kind most commands take.
+fn string(name: &str, description: &str) -> CreateCommandOption {
+    CreateCommandOption::new(CommandOptionType::String, name, description).required(false)
+}
+
+/// The commands that add, remove and read subscriptions and launches:
+/// `/subscribe`, `/unsubscribe`, `/list`, `/next`.
+fn subscription_definitions() -> Vec<CreateCommand> {
     vec![
-        subscribe,
+        subscribe_definition(),
         CreateCommand::new("unsubscribe").description(describe_command("unsubscribe")).add_option(
             string("which", "The subscription's number from /list, or all")
                 .required(true)
@@ -109,6 +105,37 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
                     .min_length(1)
                     .max_length(MAX_OPTION_LEN),
             ),
+    ]
+}
+
+/// `/subscribe`: one autocompleted option per filter, plus kind and mention.
+fn subscribe_definition() -> CreateCommand {
+    let mut subscribe = CreateCommand::new("subscribe").description(describe_command("subscribe"));
+    for (name, exclude, dim) in FILTER_OPTIONS {
+        let what = match dim {
+            Dimension::Agency => "agency (e.g. SpaceX, NASA, or an LL2 id)",
+            Dimension::Type => "event or mission type (e.g. Docking, Communications)",
+            Dimension::Program => "program (e.g. Artemis, Starlink)",
+        };
+        let description = if exclude { format!("Leave out this {what}") } else { format!("Only this {what}") };
+        subscribe = subscribe
+            .add_option(string(name, &description).set_autocomplete(true).min_length(1).max_length(MAX_OPTION_LEN));
+    }
+    subscribe = subscribe.add_option(
+        string("kind", "Only launches, or only events (dockings, spacewalks, landings…)")
+            .add_string_choice("launches", "launch")
+            .add_string_choice("events", "event"),
+    );
+    subscribe.add_option(
+        CreateCommandOption::new(CommandOptionType::Mentionable, "mention", "A role or member its alerts ping")
+            .required(false),
+    )
+}
+
+/// The per-channel settings: `/timezone`, `/reminders`, `/alerts`,
+/// `/horizon`, `/quiet`, `/silent`, `/style`, `/digest`.
+fn setting_definitions() -> Vec<CreateCommand> {
+    vec![
         CreateCommand::new("timezone").description(describe_command("timezone")).add_option(
             string("zone", "An Area/City name such as Europe/Berlin; leave out to see the current one")
                 .set_autocomplete(true)
@@ -138,6 +165,13 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
             string("schedule", "daily 08:00, weekly mon 08:00 (local time), or off; leave out to see it")
                 .max_length(30),
         ),
+    ]
+}
+
+/// The rest, in registration order: muting, news, the calendar link, the
+/// settings panel, scheduled events, start and help.
+fn other_definitions() -> Vec<CreateCommand> {
+    vec![
         CreateCommand::new("mute").description(describe_command("mute")).add_option(
             string("name", "The launch or event, or part of its name").required(true).min_length(1).max_length(100),
         ),
@@ -162,12 +196,6 @@ pub(crate) fn definitions() -> Vec<CreateCommand> {
         CreateCommand::new("start").description(describe_command("start")),
         CreateCommand::new("help").description(describe_command("help")),
     ]
-    .into_iter()
-    .map(|c| {
-        let name = command_name(&c);
-        if MANAGING_COMMANDS.contains(&name.as_str()) { manage(c) } else { c }
-    })
-    .collect()
 }
 
 /// `/alerts`: up to five kinds, each picked from the list; none shows the

@@ -245,52 +245,66 @@ pub(crate) fn parse(body: &[u8]) -> Result<Invocation, serde_json::Error> {
     }
 }
 
+/// An object of which the press reads only the id (user, channel).
+#[derive(Deserialize)]
+struct PressId {
+    id: String,
+}
+
+/// The presser as a guild member: their permissions here, and who they are.
+#[derive(Deserialize)]
+struct PressMember {
+    permissions: Option<String>,
+    user: Option<PressId>,
+}
+
+/// The message whose button was pressed: only its rows of components.
+#[derive(Deserialize, Default)]
+struct PressMessage {
+    #[serde(default)]
+    components: Vec<PressRow>,
+}
+
+/// One row of the pressed message's components.
+#[derive(Deserialize, Default)]
+struct PressRow {
+    #[serde(default)]
+    components: Vec<PressPart>,
+}
+
+/// One component: a link button is style 5 with a URL.
+#[derive(Deserialize, Default)]
+struct PressPart {
+    style: Option<u8>,
+    url: Option<String>,
+}
+
+/// What was pressed: the button's `custom_id`.
+#[derive(Deserialize, Default)]
+struct PressData {
+    #[serde(default)]
+    custom_id: String,
+}
+
+/// A button-press interaction, only the fields the handler reads.
+#[derive(Deserialize)]
+struct PressRaw {
+    #[serde(default)]
+    data: PressData,
+    channel_id: Option<String>,
+    channel: Option<PressId>,
+    guild_id: Option<String>,
+    member: Option<PressMember>,
+    user: Option<PressId>,
+    #[serde(default)]
+    message: PressMessage,
+}
+
 /// A button press serenity's strict model refused (it wants the whole
 /// message): only the fields the handler reads. `custom_id` is bounded
 /// (Discord allows 100 characters) before it goes anywhere.
 fn component(body: &[u8]) -> Result<Invocation, serde_json::Error> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
-    }
-    #[derive(Deserialize)]
-    struct Member {
-        permissions: Option<String>,
-        user: Option<Id>,
-    }
-    #[derive(Deserialize, Default)]
-    struct Pressed {
-        #[serde(default)]
-        components: Vec<Row>,
-    }
-    #[derive(Deserialize, Default)]
-    struct Row {
-        #[serde(default)]
-        components: Vec<Part>,
-    }
-    #[derive(Deserialize, Default)]
-    struct Part {
-        style: Option<u8>,
-        url: Option<String>,
-    }
-    #[derive(Deserialize, Default)]
-    struct Data {
-        #[serde(default)]
-        custom_id: String,
-    }
-    #[derive(Deserialize)]
-    struct Raw {
-        #[serde(default)]
-        data: Data,
-        channel_id: Option<String>,
-        channel: Option<Id>,
-        guild_id: Option<String>,
-        member: Option<Member>,
-        user: Option<Id>,
-        #[serde(default)]
-        message: Pressed,
-    }
-    let raw: Raw = serde_json::from_slice(body)?;
+    let raw: PressRaw = serde_json::from_slice(body)?;
     let id = |s: Option<&String>| s.and_then(|s| s.parse::<u64>().ok());
     let user = raw.member.as_ref().and_then(|m| m.user.as_ref()).or(raw.user.as_ref());
     Ok(Invocation {

@@ -654,14 +654,7 @@ impl Core {
     /// gone or not ours to edit ([`GONE_CODES`]) is `EditError::Gone`.
     async fn request(&self, p: Post<'_>) -> Result<Sent, EditError> {
         let label = p.route.label.as_str();
-        // A message over Discord's limits would only earn a 400 (and count
-        // against Discord's invalid-request budget): stop it here.
-        if let Err(why) = render::check_limits(&p.payload) {
-            warn!(route = label, %why, payload = %p.payload, "rendered Discord message breaks a limit; not sent");
-            return Err(SendError::Rejected { reason: format!("message breaks a Discord limit: {why}") }.into());
-        }
-        let body = serde_json::to_vec(&p.payload)
-            .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })?;
+        let body = checked_body(&p.payload, label)?;
 
         self.wait_for_limits(&p.route).await?;
         let req = if p.edit { self.http.patch(p.url) } else { self.http.post(p.url) };
@@ -690,42 +683,14 @@ impl Core {
         if status.is_success() {
             // The message is posted even if its body got lost on the way:
             // failing now would post it twice.
-            let id = bytes.ok().and_then(|b| serde_json::from_slice::<Created>(&b).ok()).and_then(|c| match c.id {
-                serde_json::Value::String(s) => Some(s),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
-            return Ok(Sent { message_id: id });
+            return Ok(Sent { message_id: bytes.ok().and_then(|b| created_id(&b)) });
         }
         let bytes = bytes.unwrap_or_default();
         let parsed: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         let text = redact(&String::from_utf8_lossy(&bytes[..bytes.len().min(2000)]), &p.secrets);
 
         if status == StatusCode::TOO_MANY_REQUESTS {
-            self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-            let scope = header_str(&headers, "x-ratelimit-scope").unwrap_or("");
-            let retry = parsed
-                .as_ref()
-                .and_then(|b| b.retry_after)
-                .and_then(secs)
-                .or_else(|| header_secs(&headers, "retry-after"))
-                .or_else(|| header_secs(&headers, "x-ratelimit-reset-after"));
-            let global = parsed.as_ref().is_none_or(|b| b.global == Some(true))
-                || header_str(&headers, "x-ratelimit-global").is_some_and(|g| g.eq_ignore_ascii_case("true"))
-                || scope == "global";
-            let retry = retry.unwrap_or(if parsed.is_none() { CLOUDFLARE_RETRY } else { Duration::from_secs(1) });
-            if global {
-                self.limiter.pause_all(received + retry);
-            } else {
-                self.limiter.pause_key(&p.route.key, received + retry);
-            }
-            warn!(route = label, retry_after_s = retry.as_secs_f64(), global, scope, "Discord rate limited us");
-            let kind = if global { "global rate limit" } else { "rate limited" };
-            return Err(SendError::Transient {
-                reason: format!("{kind} on {label}, retry after {:.2}s", retry.as_secs_f64()),
-                retry_after: Some(retry),
-            }
-            .into());
+            return Err(self.rate_limited(&p.route, &headers, parsed.as_ref(), received).into());
         }
         let code = parsed.as_ref().and_then(|b| b.code);
         if let Some((_, name)) = GONE_CODES.iter().find(|(c, _)| p.edit && Some(*c) == code) {
@@ -733,6 +698,63 @@ impl Core {
         }
         Ok(classify(status, parsed, &text, &p.route, &p.payload)?)
     }
+
+    /// A 429: pauses the route, or every route when the limit is global,
+    /// for as long as Discord asked (Cloudflare's ban when it sent no JSON),
+    /// and hands back the `Transient` error to retry after that.
+    fn rate_limited(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+        parsed: Option<&ErrorBody>,
+        received: Instant,
+    ) -> SendError {
+        let label = route.label.as_str();
+        self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let scope = header_str(headers, "x-ratelimit-scope").unwrap_or("");
+        let retry = parsed
+            .and_then(|b| b.retry_after)
+            .and_then(secs)
+            .or_else(|| header_secs(headers, "retry-after"))
+            .or_else(|| header_secs(headers, "x-ratelimit-reset-after"));
+        let global = parsed.is_none_or(|b| b.global == Some(true))
+            || header_str(headers, "x-ratelimit-global").is_some_and(|g| g.eq_ignore_ascii_case("true"))
+            || scope == "global";
+        let retry = retry.unwrap_or(if parsed.is_none() { CLOUDFLARE_RETRY } else { Duration::from_secs(1) });
+        if global {
+            self.limiter.pause_all(received + retry);
+        } else {
+            self.limiter.pause_key(&route.key, received + retry);
+        }
+        warn!(route = label, retry_after_s = retry.as_secs_f64(), global, scope, "Discord rate limited us");
+        let kind = if global { "global rate limit" } else { "rate limited" };
+        SendError::Transient {
+            reason: format!("{kind} on {label}, retry after {:.2}s", retry.as_secs_f64()),
+            retry_after: Some(retry),
+        }
+    }
+}
+
+/// The JSON body of `payload`, refused before sending when it breaks one of
+/// Discord's limits: it would only earn a 400 (and count against Discord's
+/// invalid-request budget).
+fn checked_body(payload: &serde_json::Value, label: &str) -> Result<Vec<u8>, SendError> {
+    if let Err(why) = render::check_limits(payload) {
+        warn!(route = label, %why, payload = %payload, "rendered Discord message breaks a limit; not sent");
+        return Err(SendError::Rejected { reason: format!("message breaks a Discord limit: {why}") });
+    }
+    serde_json::to_vec(payload)
+        .map_err(|e| SendError::Rejected { reason: format!("cannot serialize the message: {e}") })
+}
+
+/// The id of the message Discord created, from its answer's body (a
+/// string, or a number); `None` when the body names none.
+fn created_id(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Created>(body).ok().and_then(|c| match c.id {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
 }
 
 /// Maps a non-2xx, non-429 answer onto what the deliverer should do.

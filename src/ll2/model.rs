@@ -372,24 +372,9 @@ impl<'de> Deserialize<'de> for Ll2Id {
 
 impl Launch {
     fn into_item(self) -> Item {
-        let (description, item_type, mission_agencies, orbit) = match self.mission {
-            Some(m) => (
-                m.description,
-                // Mission types have no id in LL2; drop one if it ever appears
-                // so that subscriptions match mission types by name only.
-                m.mission_type.and_then(NamedModel::into_named).map(|t| Named { id: None, ..t }),
-                m.agencies,
-                m.orbit.and_then(NamedModel::into_named),
-            ),
-            None => (None, None, Vec::new(), None),
-        };
-        let (rocket, landings) = match self.rocket {
-            Some(r) => (
-                r.configuration.and_then(|c| c.full_name.or(c.name)),
-                r.launcher_stage.into_iter().filter_map(LauncherStage::into_landing).collect(),
-            ),
-            None => (None, Vec::new()),
-        };
+        let MissionParts { description, item_type, agencies: mission_agencies, orbit } =
+            self.mission.map(Mission::into_parts).unwrap_or_default();
+        let (rocket, landings) = self.rocket.map(Rocket::into_parts).unwrap_or_default();
         let details = Details {
             rocket,
             orbit,
@@ -433,6 +418,40 @@ impl Launch {
             last_updated: self.last_updated,
             details,
         }
+    }
+}
+
+/// What an item takes from a launch's mission.
+#[derive(Default)]
+struct MissionParts {
+    description: Option<String>,
+    item_type: Option<Named>,
+    agencies: Vec<NamedModel>,
+    orbit: Option<Named>,
+}
+
+impl Mission {
+    /// The mission's description, type, agencies and orbit.
+    fn into_parts(self) -> MissionParts {
+        MissionParts {
+            description: self.description,
+            // Mission types have no id in LL2; drop one if it ever appears
+            // so that subscriptions match mission types by name only.
+            item_type: self.mission_type.and_then(NamedModel::into_named).map(|t| Named { id: None, ..t }),
+            agencies: self.agencies,
+            orbit: self.orbit.and_then(NamedModel::into_named),
+        }
+    }
+}
+
+impl Rocket {
+    /// The rocket's name (its full name when LL2 gives one) and its
+    /// stages' landings.
+    fn into_parts(self) -> (Option<String>, Vec<Landing>) {
+        (
+            self.configuration.and_then(|c| c.full_name.or(c.name)),
+            self.launcher_stage.into_iter().filter_map(LauncherStage::into_landing).collect(),
+        )
     }
 }
 

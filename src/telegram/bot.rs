@@ -55,13 +55,13 @@ use std::time::Duration;
 use chrono::Utc;
 use teloxide::Bot;
 use teloxide::RequestError;
-use teloxide::dispatching::{Dispatcher, UpdateFilterExt, UpdateHandler};
+use teloxide::dispatching::{DefaultKey, Dispatcher, UpdateFilterExt, UpdateHandler};
 use teloxide::dptree;
 use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, SendMessageSetters};
 use teloxide::requests::Requester;
 use teloxide::types::{
-    BotCommand, CallbackQuery, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButtonKind, InlineKeyboardMarkup, Me,
-    Message, ReplyParameters, Update, UserId,
+    BotCommand, CallbackQuery, Chat, ChatMemberKind, ChatMemberUpdated, InlineKeyboardButtonKind, InlineKeyboardMarkup,
+    Me, Message, ReplyParameters, Update, UserId,
 };
 use teloxide::update_listeners::Polling;
 use tokio::time::Instant;
@@ -147,28 +147,10 @@ impl CommandBot {
             }
         }
 
-        let ctx = Arc::new(Handlers {
-            services,
-            limiter,
-            admins: AdminCache::new(ADMIN_CACHE_TTL, ADMIN_CACHE_MAX),
-            flood: Mutex::new(FloodGuard::new(flood)),
-            replies: TaskTracker::new(),
-        });
-        let ctx_at_stop = ctx.clone();
-        let stop_replies = || async move {
-            ctx_at_stop.replies.close();
-            if tokio::time::timeout(STOP_BUDGET, ctx_at_stop.replies.wait()).await.is_err() {
-                warn!("command replies still sending after {}s; leaving them", STOP_BUDGET.as_secs());
-            }
-        };
+        let ctx = Arc::new(Handlers::new(services, limiter, flood));
         let mut failures = 0u32;
         loop {
-            let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
-                .dependencies(dptree::deps![ctx.clone()])
-                .default_handler(|update: Arc<Update>| async move {
-                    debug!(update = update.id.0, "Telegram update ignored");
-                })
-                .build();
+            let mut dispatcher = dispatcher(&bot, &ctx);
             let shutdown = dispatcher.shutdown_token();
             let listener = Polling::builder(bot.clone()).timeout(POLL_TIMEOUT).backoff_strategy(backoff).build();
             let listener_errors = {
@@ -184,7 +166,7 @@ impl CommandBot {
                 result = &mut dispatch => match result {
                     Ok(()) => {
                         info!("Telegram polling ended");
-                        stop_replies().await;
+                        ctx.finish_replies().await;
                         return;
                     }
                     // The dispatcher's own getMe failed: the network is
@@ -205,13 +187,24 @@ impl CommandBot {
                     if shutdown.shutdown().is_ok() && tokio::time::timeout(STOP_BUDGET, dispatch).await.is_err() {
                         warn!("Telegram polling did not stop within {}s; leaving it", STOP_BUDGET.as_secs());
                     }
-                    stop_replies().await;
+                    ctx.finish_replies().await;
                     info!("Telegram bot stopped");
                     return;
                 }
             }
         }
     }
+}
+
+/// A dispatcher routing updates through [`schema`] to `ctx`; updates no
+/// branch takes are only logged.
+fn dispatcher(bot: &Bot, ctx: &Arc<Handlers>) -> Dispatcher<Bot, Infallible, DefaultKey> {
+    Dispatcher::builder(bot.clone(), schema())
+        .dependencies(dptree::deps![ctx.clone()])
+        .default_handler(|update: Arc<Update>| async move {
+            debug!(update = update.id.0, "Telegram update ignored");
+        })
+        .build()
 }
 
 /// `getMe` until it answers (proves the token and the connection), then
@@ -323,6 +316,27 @@ struct Handlers {
     flood: Mutex<FloodGuard<Sender>>,
     /// Replies being sent, waited for at stop.
     replies: TaskTracker,
+}
+
+impl Handlers {
+    fn new(services: SharedServices, limiter: Option<Arc<RateLimiter<ChatKey>>>, flood: FloodLimits) -> Handlers {
+        Handlers {
+            services,
+            limiter,
+            admins: AdminCache::new(ADMIN_CACHE_TTL, ADMIN_CACHE_MAX),
+            flood: Mutex::new(FloodGuard::new(flood)),
+            replies: TaskTracker::new(),
+        }
+    }
+
+    /// At stop: takes no more replies and waits up to [`STOP_BUDGET`] for
+    /// those still sending.
+    async fn finish_replies(&self) {
+        self.replies.close();
+        if tokio::time::timeout(STOP_BUDGET, self.replies.wait()).await.is_err() {
+            warn!("command replies still sending after {}s; leaving them", STOP_BUDGET.as_secs());
+        }
+    }
 }
 
 /// What a pressed button was, once handled (before anything is sent).
@@ -499,19 +513,7 @@ impl Handlers {
             return;
         };
         let chat = message.chat();
-        // Paging `/next` is for everyone: no `getChatMember` for it.
-        let can_manage = if chat.is_private() || next::is_next_data(data) {
-            chat.is_private()
-        } else {
-            match self.administers(bot, chat.id, query.from.id).await {
-                Ok(admin) => admin,
-                Err(reason) => {
-                    warn!(chat = chat.id.0, %reason, "could not check the presser's admin status (getChatMember)");
-                    self.answer(bot, query, SORRY).await;
-                    return;
-                }
-            }
-        };
+        let Some(can_manage) = self.may_manage(bot, query, chat, data).await else { return };
         let destination = match self.press_target(bot, query, message, data).await {
             Ok(destination) => destination,
             Err(refusal) => {
@@ -540,6 +542,39 @@ impl Handlers {
             }
             Press::Next(Err(e)) => Err(e),
         };
+        self.mute_pressed(bot, query, can_manage, result).await;
+    }
+
+    /// Whether the presser may change settings: anyone in a private chat,
+    /// else the chat's admins. Paging `/next` is for everyone: no
+    /// `getChatMember` for it. `None` once the press was answered [`SORRY`]
+    /// because the admin check failed.
+    async fn may_manage(&self, bot: &Bot, query: &CallbackQuery, chat: &Chat, data: &str) -> Option<bool> {
+        if chat.is_private() || next::is_next_data(data) {
+            return Some(chat.is_private());
+        }
+        match self.administers(bot, chat.id, query.from.id).await {
+            Ok(admin) => Some(admin),
+            Err(reason) => {
+                warn!(chat = chat.id.0, %reason, "could not check the presser's admin status (getChatMember)");
+                self.answer(bot, query, SORRY).await;
+                None
+            }
+        }
+    }
+
+    /// Answers a mute press with its toast and, when it names one, shows
+    /// the new button in place of the pressed one.
+    async fn mute_pressed(
+        &self,
+        bot: &Bot,
+        query: &CallbackQuery,
+        can_manage: bool,
+        result: Result<mute::Pressed, crate::store::StoreError>,
+    ) {
+        let Some(message) = query.message.as_ref() else { return };
+        let chat = message.chat();
+        let data = query.data.as_deref().unwrap_or_default();
         let pressed = match result {
             Ok(p) => p,
             Err(e) => {

@@ -177,12 +177,7 @@ fn body(msg: &Message, caps: Caps, details: usize) -> (Body, bool) {
     }
 
     let mut facts = Vec::new();
-    let when = match (&msg.when, &msg.tminus) {
-        (Some(w), Some(t)) => Some(format!("{w} ({t})")),
-        (Some(w), None) => Some(w.clone()),
-        (None, Some(t)) => Some(t.clone()),
-        (None, None) => None,
-    };
+    let when = when_text(msg);
     for (icon, label, value) in [
         ("🕒", "When", &when),
         ("🚦", "Status", &msg.status),
@@ -197,6 +192,23 @@ fn body(msg: &Message, caps: Caps, details: usize) -> (Body, bool) {
         facts.push(format!("{} <b>{}:</b> {}", f.icon, escape(f.label), field(&f.value, caps.field)));
     }
 
+    (Body { header, changes, facts, links: link_lines(msg) }, cut || dropped_changes)
+}
+
+/// The "When" fact: the date and the countdown, either alone when the
+/// other is not known.
+fn when_text(msg: &Message) -> Option<String> {
+    match (&msg.when, &msg.tminus) {
+        (Some(w), Some(t)) => Some(format!("{w} ({t})")),
+        (Some(w), None) => Some(w.clone()),
+        (None, Some(t)) => Some(t.clone()),
+        (None, None) => None,
+    }
+}
+
+/// The link lines: the webcast, then the item's pages on one line; only
+/// web (http/https) links.
+fn link_lines(msg: &Message) -> Vec<String> {
     let mut links = Vec::new();
     if let Some(u) = msg.webcast.as_deref().filter(|u| links::is_web(u)).and_then(http_url) {
         links.push(format!("📺 <a href=\"{}\">{}</a>", escape(&u), links::WATCH_LIVE));
@@ -210,8 +222,7 @@ fn body(msg: &Message, caps: Caps, details: usize) -> (Body, bool) {
     if !pages.is_empty() {
         links.push(format!("🔗 {}", pages.join(" · ")));
     }
-
-    (Body { header, changes, facts, links }, cut || dropped_changes)
+    links
 }
 
 struct Body {

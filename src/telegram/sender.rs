@@ -624,9 +624,7 @@ pub fn classify(err: &RequestError, token: &str) -> SendError {
 
 fn classify_api(e: &ApiError, reason: &str) -> SendError {
     let permanent = || SendError::Permanent { reason: format!("Telegram: {reason}") };
-    let paused = || SendError::Paused { reason: format!("Telegram: {reason}") };
     let rejected = || SendError::Rejected { reason: format!("Telegram: {reason}") };
-    let transient = || SendError::Transient { reason: format!("Telegram: {reason}"), retry_after: None };
     match e {
         ApiError::BotBlocked
         | ApiError::BotKicked
@@ -637,11 +635,8 @@ fn classify_api(e: &ApiError, reason: &str) -> SendError {
         | ApiError::CantTalkWithBots
         | ApiError::ChatNotFound
         | ApiError::GroupDeactivated => permanent(),
-        ApiError::NotEnoughRightsToPostMessages => paused(),
-        ApiError::InvalidToken => SendError::Transient {
-            reason: format!("Telegram refuses the bot token ({reason}); check telegram.token"),
-            retry_after: Some(BAD_TOKEN_RETRY),
-        },
+        ApiError::NotEnoughRightsToPostMessages => SendError::Paused { reason: format!("Telegram: {reason}") },
+        ApiError::InvalidToken => refused_token(reason),
         ApiError::CantParseEntities(_)
         | ApiError::MessageIsTooLong
         | ApiError::MessageTextIsEmpty
@@ -651,46 +646,57 @@ fn classify_api(e: &ApiError, reason: &str) -> SendError {
         | ApiError::WrongHttpUrl
         | ApiError::CantParseUrl
         | ApiError::RequestEntityTooLarge => rejected(),
-        _ => {
-            let d = reason.to_ascii_lowercase();
-            // An admin can give the rights back or reopen the topic.
-            const FIXABLE: &[&str] = &[
-                "not enough rights to send",
-                "have no rights to send",
-                "need administrator rights",
-                "chat_write_forbidden",
-                "topic_closed",
-            ];
-            const GONE: &[&str] = &[
-                "chat not found",
-                "chat_restricted",
-                "group chat was deactivated",
-                "group is deactivated",
-                "user is deactivated",
-                "peer_id_invalid",
-                "chat was deleted",
-                // A forum topic deleted, or a topic id on a group without
-                // topics: only that topic's subscriptions stop.
-                "message thread not found",
-                "topic_deleted",
-            ];
-            if FIXABLE.iter().any(|g| d.contains(g)) {
-                paused()
-            } else if d.starts_with("forbidden") || GONE.iter().any(|g| d.contains(g)) {
-                permanent()
-            } else if d.starts_with("unauthorized") {
-                SendError::Transient {
-                    reason: format!("Telegram refuses the bot token ({reason}); check telegram.token"),
-                    retry_after: Some(BAD_TOKEN_RETRY),
-                }
-            } else if d.starts_with("bad request") {
-                rejected()
-            } else {
-                // 5xx ("Internal Server Error", "Bad Gateway"), "Too Many
-                // Requests" without parameters, and what we do not know yet.
-                transient()
-            }
-        }
+        _ => classify_description(reason),
+    }
+}
+
+/// An error teloxide has no variant for, classified by Telegram's
+/// description (`reason`).
+fn classify_description(reason: &str) -> SendError {
+    let d = reason.to_ascii_lowercase();
+    // An admin can give the rights back or reopen the topic.
+    const FIXABLE: &[&str] = &[
+        "not enough rights to send",
+        "have no rights to send",
+        "need administrator rights",
+        "chat_write_forbidden",
+        "topic_closed",
+    ];
+    const GONE: &[&str] = &[
+        "chat not found",
+        "chat_restricted",
+        "group chat was deactivated",
+        "group is deactivated",
+        "user is deactivated",
+        "peer_id_invalid",
+        "chat was deleted",
+        // A forum topic deleted, or a topic id on a group without
+        // topics: only that topic's subscriptions stop.
+        "message thread not found",
+        "topic_deleted",
+    ];
+    let told = || format!("Telegram: {reason}");
+    if FIXABLE.iter().any(|g| d.contains(g)) {
+        SendError::Paused { reason: told() }
+    } else if d.starts_with("forbidden") || GONE.iter().any(|g| d.contains(g)) {
+        SendError::Permanent { reason: told() }
+    } else if d.starts_with("unauthorized") {
+        refused_token(reason)
+    } else if d.starts_with("bad request") {
+        SendError::Rejected { reason: told() }
+    } else {
+        // 5xx ("Internal Server Error", "Bad Gateway"), "Too Many
+        // Requests" without parameters, and what we do not know yet.
+        SendError::Transient { reason: told(), retry_after: None }
+    }
+}
+
+/// Telegram refused the bot token: retried slowly ([`BAD_TOKEN_RETRY`])
+/// until someone fixes `telegram.token`, never disabling a subscription.
+fn refused_token(reason: &str) -> SendError {
+    SendError::Transient {
+        reason: format!("Telegram refuses the bot token ({reason}); check telegram.token"),
+        retry_after: Some(BAD_TOKEN_RETRY),
     }
 }
 
