@@ -20,6 +20,7 @@ pub mod calendar;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod deliver;
 pub mod detect;
 pub mod digest;

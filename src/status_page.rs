@@ -160,7 +160,7 @@ pub(crate) fn render(v: &StatusView) -> String {
                     table {
                         tr { th { "Platform" } th { "Since" } th { "Reason" } }
                         @for p in &v.paused {
-                            tr { td { (p.destination.platform()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
+                            tr { td { (p.destination.platform().as_str()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
                         }
                     }
                 }
