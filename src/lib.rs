@@ -43,6 +43,7 @@ mod status_page;
 pub mod store;
 pub mod subscriptions;
 pub mod telegram;
+pub mod text;
 mod transfer;
 pub mod types;
 pub mod tz;

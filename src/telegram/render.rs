@@ -316,7 +316,10 @@ fn multi_line(s: &str) -> String {
 }
 
 /// Whole lines of `text` that fit in `limit`. Safe because no tag spans
-/// lines in what this module produces.
+/// lines in what this module produces. It selects lines rather than clips
+/// text (no cut inside a line, which could split a tag; no ellipsis;
+/// UTF-16 units, Telegram's measure), so it does not go through
+/// `crate::text::clip`, which cuts everything else.
 fn cut_lines(text: &str, limit: usize) -> String {
     let mut out = String::new();
     for line in text.split('\n') {
