@@ -30,14 +30,34 @@ pub fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
 /// shorten it further (end at a word, drop a dangling escape), never
 /// lengthen it.
 pub fn clip_with<'a>(text: &'a str, max_chars: usize, tidy: impl FnOnce(&'a str) -> &'a str) -> Cow<'a, str> {
-    let Some(fit) = text.char_indices().nth(max_chars).map(|(i, _)| i) else {
+    clip_by(text, max_chars, |_| 1, tidy)
+}
+
+/// [`clip_with`] for a limit in other units than characters: `weight`
+/// says what each character costs (Telegram counts UTF-16 units of the
+/// escaped text), `max` is the most the result may cost, `…` included.
+pub fn clip_by<'a>(
+    text: &'a str,
+    max: usize,
+    weight: impl Fn(char) -> usize,
+    tidy: impl FnOnce(&'a str) -> &'a str,
+) -> Cow<'a, str> {
+    // Stops at the first character past `max`: a long text is not walked whole.
+    let fits = text.chars().try_fold(0usize, |used, c| Some(used + weight(c)).filter(|u| *u <= max)).is_some();
+    if fits {
         return Cow::Borrowed(text);
-    };
-    if max_chars == 0 {
-        return Cow::Borrowed("");
     }
-    // Room for the ellipsis: one character fewer than the limit.
-    let cut = text[..fit].char_indices().next_back().map_or(0, |(i, _)| i);
+    let Some(room) = max.checked_sub(weight(ELLIPSIS)) else {
+        return Cow::Borrowed("");
+    };
+    let mut used = 0;
+    let cut = text
+        .char_indices()
+        .find(|(_, c)| {
+            used += weight(*c);
+            used > room
+        })
+        .map_or(text.len(), |(i, _)| i);
     let head = tidy(&text[..cluster_boundary(text, cut)]);
     let mut out = String::with_capacity(head.len() + ELLIPSIS.len_utf8());
     out.push_str(head);
@@ -127,6 +147,15 @@ mod tests {
         let text = "cafe\u{301} au lait"; // é as e + combining acute
         assert_eq!(clip(text, 5), "caf…");
         assert_eq!(clip(text, 6), "cafe\u{301}…");
+    }
+
+    #[test]
+    fn a_limit_in_other_units_weighs_each_character() {
+        let weight = |c: char| if c == '<' { 4 } else { 1 };
+        assert!(matches!(clip_by("a<b", 6, weight, |h| h), Cow::Borrowed("a<b")), "exact fit");
+        assert_eq!(clip_by("a<b<c", 6, weight, |h| h), "a<…");
+        assert_eq!(clip_by("a<b<c", 5, weight, |h| h), "a…", "a heavy character goes whole or not at all");
+        assert_eq!(clip_by("a<b", 0, weight, |h| h), "");
     }
 
     #[test]
