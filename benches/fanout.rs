@@ -47,6 +47,7 @@ use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, Delivered, OutboxEntry, Store};
 use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 use tminus::types::{ChatId, Destination, Feed};
 use tokio::runtime::Runtime;
 
@@ -119,7 +120,7 @@ fn fan_out(rt: &Runtime, fake_rt: &Runtime, chats: u64, factor: Option<f64>, lat
     };
     let (_dir, store) = store_with_fan_out(rt, chats);
     let sender = Arc::new(TelegramSender::new(&fake.token(), &fake.api_url(), limits).expect("sender"));
-    let senders = Senders::default().with("telegram", sender as Arc<dyn Sender>);
+    let senders = Senders::default().with(Platform::Telegram, sender as Arc<dyn Sender>);
     let subs = Subscriptions::load(store.clone()).expect("subscriptions load");
     let deliverer = Arc::new(Deliverer::new(subs, senders, DeliveryConfig { window, ..DeliveryConfig::default() }));
 

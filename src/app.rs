@@ -21,7 +21,8 @@ use tracing::{info, warn};
 
 use crate::commands::Defaults;
 use crate::config::{Config, ConfigError, LogFormat, Watch};
-use crate::deliver::{Deliverer, DeliveryConfig, Senders, console::ConsoleSender};
+use crate::console::ConsoleSender;
+use crate::deliver::{Deliverer, DeliveryConfig, Senders};
 use crate::digest::{DIGEST_GRACE, Digests};
 use crate::poller::{BudgetWait, PollError, Poller, PollerConfig};
 use crate::reminders::Reminders;
@@ -29,6 +30,7 @@ use crate::store::{Store, StoreError};
 use crate::subscriptions::{self, Subscriptions};
 use crate::telegram::TelegramSender;
 use crate::transfer::{self, TransferError};
+use crate::types::Platform;
 use crate::{calendar, discord, ll2, metrics, server, telegram};
 
 /// Why the app could not start or stopped with an error. The binary maps it
@@ -444,13 +446,14 @@ fn build_senders(
     let startup = |e: &dyn std::fmt::Display| AppError::Startup(e.to_string());
     let webhooks =
         discord::sender::WebhookSender::new(discord::sender::SenderConfig::default()).map_err(|e| startup(&e))?;
-    let mut senders =
-        Senders::default().with("console", Arc::new(ConsoleSender)).with("discord-webhook", Arc::new(webhooks));
+    let mut senders = Senders::default()
+        .with(Platform::Console, Arc::new(ConsoleSender))
+        .with(Platform::DiscordWebhook, Arc::new(webhooks));
     senders = crate::hooks::register(senders, &config.webhook, &config.ntfy).map_err(|e| startup(&e))?;
     let mut telegram_sender = None;
     if !config.telegram.token.is_empty() {
         let sender = Arc::new(TelegramSender::from_config(&config.telegram).map_err(|e| startup(&e))?);
-        senders = senders.with("telegram", sender.clone());
+        senders = senders.with(Platform::Telegram, sender.clone());
         telegram_sender = Some(sender);
     } else {
         info!("no telegram.token: Telegram is off (alerts for telegram: destinations wait in the outbox)");
@@ -458,7 +461,7 @@ fn build_senders(
     if !config.discord.token.is_empty() {
         let sender = discord::sender::DiscordSender::from_config(&config.discord, discord_limiter.clone())
             .map_err(|e| startup(&e))?;
-        senders = senders.with("discord", Arc::new(sender));
+        senders = senders.with(Platform::Discord, Arc::new(sender));
     } else {
         info!("no discord.token: the Discord bot is off (discord-webhook destinations still work)");
     }

@@ -456,7 +456,7 @@ pub(crate) fn store_gauges(store: &Store, feeds: &[Feed]) -> Result<StoreGauges,
         ..Default::default()
     };
     store.for_each_subscription(|s| {
-        *g.subscriptions.entry((s.destination.platform(), s.enabled)).or_default() += 1;
+        *g.subscriptions.entry((s.destination.platform().as_str(), s.enabled)).or_default() += 1;
     })?;
     for (feed, last) in store_health(store, feeds)?.last_success {
         if let Some(at) = last {

@@ -180,7 +180,7 @@ fn delivery_section(v: &StatusView) -> Markup {
             table {
                 tr { th { "Platform" } th { "Since" } th { "Reason" } }
                 @for p in &v.paused {
-                    tr { td { (p.destination.platform()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
+                    tr { td { (p.destination.platform().as_str()) } td { (time(p.since)) } td { span class="bad" { (platform_words(&p.reason)) } } }
                 }
             }
         }

@@ -356,6 +356,55 @@ pub enum Destination {
     Slack(Secret),
 }
 
+/// The kind of a [`Destination`]: which sender handles it. Senders are
+/// registered by it (`deliver::Senders::with`), and delivery's per-kind
+/// bounds and metrics are kept by it, so delivery names no platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Platform {
+    /// [`Destination::Console`].
+    Console,
+    /// Telegram chats, topics and channels.
+    Telegram,
+    /// [`Destination::Discord`]: the Discord bot.
+    Discord,
+    /// [`Destination::DiscordWebhook`].
+    DiscordWebhook,
+    /// [`Destination::Calendar`].
+    Calendar,
+    /// [`Destination::DiscordEvents`].
+    DiscordEvents,
+    /// [`Destination::Webhook`].
+    Webhook,
+    /// [`Destination::Ntfy`].
+    Ntfy,
+    /// [`Destination::Slack`].
+    Slack,
+}
+
+impl Platform {
+    /// Its name in config (`telegram`, `discord-webhook`, ...), metrics
+    /// labels, logs and the status page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Console => "console",
+            Platform::Telegram => "telegram",
+            Platform::Discord => "discord",
+            Platform::DiscordWebhook => "discord-webhook",
+            Platform::Calendar => "calendar",
+            Platform::DiscordEvents => "discord-events",
+            Platform::Webhook => "webhook",
+            Platform::Ntfy => "ntfy",
+            Platform::Slack => "slack",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A Discord guild (server) snowflake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GuildId(pub u64);
@@ -378,18 +427,20 @@ impl Destination {
         }
     }
 
-    /// Which sender handles it (`telegram`, `discord-webhook`, ...); also the metrics label.
-    pub fn platform(&self) -> &'static str {
+    /// Which sender handles it; its [`Platform::as_str`] is the metrics label.
+    pub fn platform(&self) -> Platform {
         match self {
-            Destination::Console => "console",
-            Destination::Telegram(_) | Destination::TelegramTopic(..) | Destination::TelegramChannel(_) => "telegram",
-            Destination::Discord(_) => "discord",
-            Destination::DiscordWebhook(_) => "discord-webhook",
-            Destination::Calendar(_) => "calendar",
-            Destination::DiscordEvents(_) => "discord-events",
-            Destination::Webhook(_) => "webhook",
-            Destination::Ntfy(_) => "ntfy",
-            Destination::Slack(_) => "slack",
+            Destination::Console => Platform::Console,
+            Destination::Telegram(_) | Destination::TelegramTopic(..) | Destination::TelegramChannel(_) => {
+                Platform::Telegram
+            }
+            Destination::Discord(_) => Platform::Discord,
+            Destination::DiscordWebhook(_) => Platform::DiscordWebhook,
+            Destination::Calendar(_) => Platform::Calendar,
+            Destination::DiscordEvents(_) => Platform::DiscordEvents,
+            Destination::Webhook(_) => Platform::Webhook,
+            Destination::Ntfy(_) => Platform::Ntfy,
+            Destination::Slack(_) => Platform::Slack,
         }
     }
 
@@ -413,7 +464,7 @@ impl Destination {
             Destination::Calendar(name) => format!("calendar:{name}"),
             Destination::DiscordEvents(g) => format!("discord-events:{}", g.0),
             Destination::Webhook(u) | Destination::Ntfy(u) | Destination::Slack(u) => {
-                format!("{}:{}", self.platform(), u.expose())
+                format!("{}:{}", self.platform().as_str(), u.expose())
             }
         }
     }
@@ -630,6 +681,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_platform_is_named_as_its_destinations_are_written() {
+        for (text, platform) in [
+            ("console", Platform::Console),
+            ("telegram:5", Platform::Telegram),
+            ("telegram:-1005/7", Platform::Telegram),
+            ("telegram:@tminus_news", Platform::Telegram),
+            ("discord:1", Platform::Discord),
+            ("discord-webhook:https://discord.test/api/webhooks/1/x", Platform::DiscordWebhook),
+            ("calendar:ops", Platform::Calendar),
+            ("discord-events:1", Platform::DiscordEvents),
+            ("webhook:https://hooks.test/in", Platform::Webhook),
+            ("ntfy:https://ntfy.sh/launches", Platform::Ntfy),
+            ("slack:https://hooks.slack.test/services/x", Platform::Slack),
+        ] {
+            let dest: Destination = text.parse().unwrap();
+            assert_eq!(dest.platform(), platform, "{text}");
+            assert_eq!(text.split(':').next(), Some(platform.as_str()), "metrics and status-page label of {text}");
+        }
+    }
+
+    #[test]
     fn durations_round_trip() {
         for (text, secs) in [("10m", 600), ("1h", 3600), ("24h", 86_400), ("1h30m", 5400), ("45s", 45)] {
             let d = parse_duration(text).unwrap();
@@ -692,15 +764,15 @@ mod tests {
     fn hook_destinations_are_strict_and_masked() {
         let hook: Destination = "webhook:https://hooks.example.com/t/SECRET".parse().unwrap();
         assert_eq!(hook, Destination::Webhook(Secret::new("https://hooks.example.com/t/SECRET")));
-        assert_eq!(hook.platform(), "webhook");
+        assert_eq!(hook.platform().as_str(), "webhook");
         assert_eq!(hook.to_string(), "webhook:*** (hooks.example.com)");
         assert!(!format!("{hook:?}").contains("SECRET"));
         assert!(hook.to_string().parse::<Destination>().is_err(), "the masked form is no destination");
         assert_eq!(hook.storage_key(), "webhook:https://hooks.example.com/t/SECRET");
         let ntfy: Destination = "ntfy:https://ntfy.sh/launches-SECRET".parse().unwrap();
-        assert_eq!((ntfy.platform(), ntfy.to_string().as_str()), ("ntfy", "ntfy:*** (ntfy.sh)"));
+        assert_eq!((ntfy.platform().as_str(), ntfy.to_string().as_str()), ("ntfy", "ntfy:*** (ntfy.sh)"));
         let slack: Destination = "slack:https://hooks.slack.com/services/T0/B0/SECRET".parse().unwrap();
-        assert_eq!(slack.platform(), "slack");
+        assert_eq!(slack.platform().as_str(), "slack");
         for local in
             ["webhook:http://127.0.0.1:8123/api/webhook/x", "ntfy:http://localhost/t", "slack:http://[::1]:9/x"]
         {

@@ -24,6 +24,7 @@ use tminus::poller::BudgetWait;
 use tminus::subscriptions::default_console_watch;
 use tminus::telegram::{TelegramLimits, TelegramSender};
 use tminus::types::Feed;
+use tminus::types::Platform;
 use tminus::types::Secret;
 
 /// Falcon Heavy | Nancy Grace Roman Space Telescope (to Sun-Earth L2).
@@ -60,8 +61,8 @@ impl Env {
         let telegram = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default()).unwrap();
         let discord = DiscordSender::new(Secret::new("discord-token"), &dc.api_url(), SenderConfig::default()).unwrap();
         let senders = Senders::default()
-            .with("telegram", Arc::new(telegram) as Arc<dyn Sender>)
-            .with("discord", Arc::new(discord) as Arc<dyn Sender>);
+            .with(Platform::Telegram, Arc::new(telegram) as Arc<dyn Sender>)
+            .with(Platform::Discord, Arc::new(discord) as Arc<dyn Sender>);
         let app = tminus::app::App::with_senders(config, senders).unwrap();
         let mut env = Env { _dir: dir, ll2, tg, dc, app };
         env.poll().await;

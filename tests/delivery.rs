@@ -20,6 +20,7 @@ use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, FanOut, Store};
 use tminus::subscriptions::{Subscriptions, default_console_watch};
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 use tminus::types::{ChatId, Destination};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -50,7 +51,7 @@ async fn wide_fan_out_completes_without_stalling() {
     let recorder = Arc::new(Recorder::default());
     let deliverer = Arc::new(Deliverer::new(
         subs,
-        Senders::default().with("telegram", recorder.clone()),
+        Senders::default().with(Platform::Telegram, recorder.clone()),
         DeliveryConfig::default(),
     ));
     let stats = tokio::time::timeout(Duration::from_secs(60), deliverer.drain_once()).await.expect("no stall").unwrap();
@@ -83,7 +84,7 @@ impl Telegram {
         let subs = Subscriptions::load(store.clone()).unwrap();
         let limits = TelegramLimits::default().scaled(10.0);
         let sender = Arc::new(TelegramSender::new(&fake.token(), &fake.api_url(), limits).unwrap());
-        let senders = Senders::default().with("telegram", sender as Arc<dyn Sender>);
+        let senders = Senders::default().with(Platform::Telegram, sender as Arc<dyn Sender>);
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         Telegram { fake, store, subs, deliverer, _dir: dir }
     }

@@ -23,6 +23,7 @@ use tminus::rules::{Filter, Origin, SubId, Subscription, Target};
 use tminus::store::{Batch, FanOut, Store};
 use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 use tminus::types::{ChannelId, ChatId, Destination, ThreadId};
 use tokio_util::sync::CancellationToken;
 
@@ -68,9 +69,9 @@ impl Env {
             DiscordSender::new(tminus::types::Secret::new(DISCORD_TOKEN), &discord.api_url(), SenderConfig::default())
                 .unwrap();
         let senders = Senders::default()
-            .with("telegram", Arc::new(telegram) as Arc<dyn Sender>)
-            .with("discord", Arc::new(bot) as Arc<dyn Sender>)
-            .with("console", console.clone() as Arc<dyn Sender>);
+            .with(Platform::Telegram, Arc::new(telegram) as Arc<dyn Sender>)
+            .with(Platform::Discord, Arc::new(bot) as Arc<dyn Sender>)
+            .with(Platform::Console, console.clone() as Arc<dyn Sender>);
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         let stop = CancellationToken::new();
         let running = deliverer.clone();
@@ -216,7 +217,7 @@ async fn a_hundred_thousand_entries_without_a_sender_crowd_out_nothing() {
     store.apply(&batch).unwrap();
 
     let console = Arc::new(Recorder::default());
-    let senders = Senders::default().with("console", console.clone() as Arc<dyn Sender>);
+    let senders = Senders::default().with(Platform::Console, console.clone() as Arc<dyn Sender>);
     let deliverer = Arc::new(Deliverer::new(subs, senders, config));
     let stats = deliverer.drain_once().await.unwrap();
     assert_eq!((stats.delivered, stats.waiting), (1, orphans), "{stats:?}");

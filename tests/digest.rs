@@ -24,6 +24,7 @@ use tminus::discord::{DiscordSender, SenderConfig};
 use tminus::poller::BudgetWait;
 use tminus::subscriptions::default_console_watch;
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 use tminus::types::{AlertKind, Feed, Secret};
 
 /// Falcon Heavy | Nancy Grace Roman Space Telescope.
@@ -69,8 +70,8 @@ impl Env {
         let telegram = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default()).unwrap();
         let discord = DiscordSender::new(Secret::new("discord-token"), &dc.api_url(), SenderConfig::default()).unwrap();
         let senders = Senders::default()
-            .with("telegram", Arc::new(telegram) as Arc<dyn Sender>)
-            .with("discord", Arc::new(discord) as Arc<dyn Sender>);
+            .with(Platform::Telegram, Arc::new(telegram) as Arc<dyn Sender>)
+            .with(Platform::Discord, Arc::new(discord) as Arc<dyn Sender>);
         let opts =
             AppOptions { watches: vec![watch(due)], senders: Some(senders), ..AppOptions::new(ll2.ll2_config()) };
         let mut app = App::start(opts).await;

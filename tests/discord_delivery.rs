@@ -21,6 +21,7 @@ use tminus::render::Message;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, OutboxEntry, Store};
 use tminus::subscriptions::Subscriptions;
+use tminus::types::Platform;
 use tminus::types::{ChannelId, Destination, Secret};
 
 const TOKEN: &str = "MTIzNDU2Nzg5.bot-token-SECRET-value";
@@ -60,8 +61,8 @@ impl Env {
         let bot = Arc::new(DiscordSender::new(Secret::new(TOKEN), &fake.api_url(), config.clone()).unwrap());
         let hook = Arc::new(WebhookSender::new(config).unwrap());
         let senders = Senders::default()
-            .with("discord", bot.clone() as Arc<dyn Sender>)
-            .with("discord-webhook", hook.clone() as Arc<dyn Sender>);
+            .with(Platform::Discord, bot.clone() as Arc<dyn Sender>)
+            .with(Platform::DiscordWebhook, hook.clone() as Arc<dyn Sender>);
         let subs = Subscriptions::load(store.clone()).unwrap();
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         Env { _dir: dir, store, subs, fake, bot, hook, deliverer }

@@ -21,6 +21,7 @@ use tminus::item::{Item, Video};
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::{Batch, OutboxEntry, Store};
 use tminus::subscriptions::Subscriptions;
+use tminus::types::Platform;
 use tminus::types::{AlertKind, Destination, Secret};
 
 const SECRET: &str = "whsec-SECRET-value-123";
@@ -50,11 +51,11 @@ impl Env {
         let settings = HookSettings { timeout: Duration::from_secs(5), ..HookSettings::default() };
         let senders = Senders::default()
             .with(
-                "webhook",
+                Platform::Webhook,
                 Arc::new(WebhookSender::new(Secret::new(SECRET), settings.clone()).unwrap()) as Arc<dyn Sender>,
             )
-            .with("ntfy", Arc::new(NtfySender::new(Secret::new(NTFY_TOKEN), settings.clone()).unwrap()))
-            .with("slack", Arc::new(SlackSender::new(settings).unwrap()));
+            .with(Platform::Ntfy, Arc::new(NtfySender::new(Secret::new(NTFY_TOKEN), settings.clone()).unwrap()))
+            .with(Platform::Slack, Arc::new(SlackSender::new(settings).unwrap()));
         let subs = Subscriptions::load(store.clone()).unwrap();
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         Env { _dir: dir, store, subs, deliverer, fake: FakeHook::start().await }

@@ -462,6 +462,7 @@ async fn measure_a_realistic_launch_day() {
     use tminus::deliver::{Sender, Senders};
     use tminus::poller::{BudgetWait, Clock};
     use tminus::telegram::{TelegramLimits, TelegramSender};
+    use tminus::types::Platform;
 
     let ll2 = FakeLl2::builder().with_rate_limit(100_000, Duration::from_secs(3600)).start().await;
     let tg = FakeTelegram::start().await;
@@ -472,7 +473,7 @@ async fn measure_a_realistic_launch_day() {
     let now = Arc::new(Mutex::new(Utc::now()));
     let hands = now.clone();
     let telegram = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default()).unwrap();
-    let senders = Senders::default().with("telegram", Arc::new(telegram) as Arc<dyn Sender>);
+    let senders = Senders::default().with(Platform::Telegram, Arc::new(telegram) as Arc<dyn Sender>);
     let mut app =
         tminus::app::App::with_senders(measure_config(&ll2, &tg, &dir.path().join("store")), senders).unwrap();
     app.poller = app.poller.with_clock(Clock::from_fn(move || *hands.lock().unwrap())).unwrap();

@@ -25,6 +25,7 @@ use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::store::ChatSettings;
 use tminus::subscriptions::default_console_watch;
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 use tminus::types::{AlertKind, ChatId, Destination, Feed, Secret, Style};
 
 /// Falcon Heavy | Nancy Grace Roman Space Telescope (to Sun-Earth L2).
@@ -136,9 +137,9 @@ fn senders(tg: &FakeTelegram, dc: &FakeDiscord) -> Senders {
     let discord = DiscordSender::new(Secret::new("discord-token"), &dc.api_url(), SenderConfig::default()).unwrap();
     let webhooks = WebhookSender::new(SenderConfig::default()).unwrap();
     Senders::default()
-        .with("telegram", Arc::new(telegram) as Arc<dyn Sender>)
-        .with("discord", Arc::new(discord) as Arc<dyn Sender>)
-        .with("discord-webhook", Arc::new(webhooks) as Arc<dyn Sender>)
+        .with(Platform::Telegram, Arc::new(telegram) as Arc<dyn Sender>)
+        .with(Platform::Discord, Arc::new(discord) as Arc<dyn Sender>)
+        .with(Platform::DiscordWebhook, Arc::new(webhooks) as Arc<dyn Sender>)
 }
 
 /// The id of the message a Discord post created.

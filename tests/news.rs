@@ -21,6 +21,7 @@ use tminus::poller::BudgetWait;
 use tminus::render::Message;
 use tminus::rules::{Filter, Origin, SubId, Subscription};
 use tminus::subscriptions::default_console_watch;
+use tminus::types::Platform;
 use tminus::types::{AlertKind, Destination, Feed, ItemId, ItemKind};
 
 /// Falcon Heavy | Nancy Grace Roman Space Telescope (SpaceX).
@@ -74,7 +75,8 @@ impl Env {
         config.news.base_url = snapi.base_url();
         config.watches = watches;
         let recorder = Arc::new(Recorder::default());
-        let senders = Senders::default().with("telegram", recorder.clone()).with("console", recorder.clone());
+        let senders =
+            Senders::default().with(Platform::Telegram, recorder.clone()).with(Platform::Console, recorder.clone());
         let mut app = tminus::app::App::with_senders(config, senders).unwrap();
         for feed in Feed::ALL {
             app.poller.poll_feed(feed, BudgetWait::Skip).await.unwrap();

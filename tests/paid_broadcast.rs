@@ -19,6 +19,7 @@ use teloxide::types::ChatId as TgChatId;
 use tminus::config::TelegramConfig;
 use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 
 /// Telegram's numbers times this on both sides: free 6/s, paid 200/s.
 const FACTOR: f64 = 0.2;
@@ -53,7 +54,7 @@ async fn paid_broadcast_sends_the_parameter_and_outpaces_the_free_limit_without_
 
     let (_dir, store, subs) = telegram_fan_out(CHATS);
 
-    let senders = Senders::default().with("telegram", sender as Arc<dyn Sender>);
+    let senders = Senders::default().with(Platform::Telegram, sender as Arc<dyn Sender>);
     let deliverer = Arc::new(Deliverer::new(subs, senders, DeliveryConfig::default()));
     let deadline = Instant::now() + Duration::from_secs(60);
     while store.outbox_len() > 0 && Instant::now() < deadline {

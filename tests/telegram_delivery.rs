@@ -27,6 +27,7 @@ use tminus::server::{self, ServerState};
 use tminus::store::{Batch, OutboxEntry, Store};
 use tminus::subscriptions::Subscriptions;
 use tminus::telegram::{TelegramLimits, TelegramSender, classify};
+use tminus::types::Platform;
 use tminus::types::{AlertKind, ChatId, Destination, Feed, ItemId, ItemKind, Secret};
 
 // ---------------------------------------------------------------------------
@@ -107,7 +108,7 @@ impl Env {
     fn with_sender(fake: FakeTelegram, sender: Arc<TelegramSender>) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        let senders = Senders::default().with("telegram", sender.clone() as Arc<dyn Sender>);
+        let senders = Senders::default().with(Platform::Telegram, sender.clone() as Arc<dyn Sender>);
         let subs = Subscriptions::load(store.clone()).unwrap();
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         Env { fake, store, subs, sender, deliverer, _dir: dir, _watchdog: Watchdog::arm(Duration::from_secs(120)) }

@@ -21,6 +21,7 @@ use tminus::deliver::{Deliverer, DeliveryConfig, Sender, Senders};
 use tminus::directory::Directory;
 use tminus::telegram::bot::CommandBot;
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 use tokio_util::sync::CancellationToken;
 
 /// Telegram's numbers times this on both sides: 60 messages/s overall.
@@ -54,7 +55,7 @@ async fn a_command_reply_overtakes_an_alert_fan_out() {
 
     let config = DeliveryConfig::default();
     let window = config.window;
-    let senders = Senders::default().with("telegram", sender.clone() as Arc<dyn Sender>);
+    let senders = Senders::default().with(Platform::Telegram, sender.clone() as Arc<dyn Sender>);
     let deliverer = Arc::new(Deliverer::new(subs, senders, config));
     let fan_out = {
         let store = store.clone();

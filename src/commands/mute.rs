@@ -112,13 +112,10 @@ pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Pre
     })
 }
 
-/// A name short enough for a toast (Telegram shows up to 200 characters).
-fn short(name: &str) -> String {
-    let mut s: String = name.chars().take(80).collect();
-    if s.len() < name.len() {
-        s.push('…');
-    }
-    s
+/// A name short enough for a toast (Telegram shows up to 200 characters):
+/// 81 characters at most, the ellipsis included.
+fn short(name: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::clip(name, 81)
 }
 
 #[cfg(test)]

@@ -304,12 +304,7 @@ fn reminder_label(secs: u64) -> String {
 
 /// Toasts are short (Telegram: 200 characters): the first line, clipped.
 pub(super) fn clip_toast(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() <= 190 {
-        line.to_string()
-    } else {
-        format!("{}…", line.chars().take(189).collect::<String>())
-    }
+    crate::text::clip(text.lines().next().unwrap_or_default(), 190).into_owned()
 }
 
 #[cfg(test)]

@@ -529,7 +529,7 @@ fn hook_destinations_are_validated_strictly() {
         assert!(!err(&watch(to)).contains("SECRET"));
     }
     let ok = parse(&watch("webhook:http://127.0.0.1:8123/api/webhook/tminus")).unwrap();
-    assert_eq!(ok.watches[0].to[1].platform(), "webhook");
+    assert_eq!(ok.watches[0].to[1].platform().as_str(), "webhook");
 }
 
 #[test]

@@ -16,7 +16,9 @@ use super::diagnostics::{invalid, show};
 use super::raw::{RawAlerts, RawConfig, RawDiscord, RawLl2, RawLog, RawNews, RawServer, RawStore, RawWatch};
 use super::*;
 use crate::rules::{DigestSchedule, QuietHours};
-use crate::types::{AlertKind, Destination, Feed, ItemKind, Mention, Secret, Style, format_duration, parse_duration};
+use crate::types::{
+    AlertKind, Destination, Feed, ItemKind, Mention, Platform, Secret, Style, format_duration, parse_duration,
+};
 
 pub(super) fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     let ll2 = build_ll2(raw.ll2, env)?;
@@ -122,8 +124,8 @@ fn check_tokens(watches: &[Watch], telegram: &TelegramConfig, discord: &DiscordC
     for (i, w) in watches.iter().enumerate() {
         for (j, to) in w.to.iter().enumerate() {
             let (key, env_name, platform) = match to.platform() {
-                "telegram" if telegram.token.is_empty() => ("telegram.token", ENV_TELEGRAM_TOKEN, "Telegram"),
-                "discord" | "discord-events" if discord.token.is_empty() => {
+                Platform::Telegram if telegram.token.is_empty() => ("telegram.token", ENV_TELEGRAM_TOKEN, "Telegram"),
+                Platform::Discord | Platform::DiscordEvents if discord.token.is_empty() => {
                     ("discord.token", ENV_DISCORD_TOKEN, "Discord")
                 }
                 _ => continue,

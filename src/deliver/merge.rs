@@ -94,7 +94,7 @@ mod tests {
     use crate::detect::AlertId;
     use crate::item::Named;
     use crate::rules::Filter;
-    use crate::types::{AlertKind, ChatId, Destination};
+    use crate::types::{AlertKind, Destination};
 
     fn alert() -> Alert {
         let item = crate::detect::tests::sample_launch();
@@ -108,7 +108,7 @@ mod tests {
     }
 
     fn sub(id: u64, origin: Origin, kinds: &[AlertKind]) -> Subscription {
-        Subscription::new(SubId(id), Destination::Telegram(ChatId(5)), Filter::default(), origin)
+        Subscription::new(SubId(id), Destination::Calendar("ops".into()), Filter::default(), origin)
             .with_alerts(kinds.to_vec())
     }
 

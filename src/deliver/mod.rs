@@ -34,7 +34,6 @@
 //! start for config watches (the config is the truth).
 
 mod card;
-pub mod console;
 mod digest;
 mod merge;
 pub mod ratelimit;
@@ -57,7 +56,7 @@ use crate::render::{self, Message};
 use crate::rules::Origin;
 use crate::store::{CardRecord, Delivered, DestinationPause, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
-use crate::types::{ChatId, Destination, ItemId, Mention, Style};
+use crate::types::{Destination, ItemId, Mention, Platform, Style};
 use card::CardSend;
 
 /// The boxed future a [`Sender`] returns (object-safe async).
@@ -66,8 +65,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What a platform confirmed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sent {
-    /// The platform's id of the message; `None` when it gives none (the
-    /// console).
+    /// The platform's id of the message; `None` when it gives none (a
+    /// sink that keeps no messages).
     pub message_id: Option<String>,
 }
 
@@ -89,11 +88,12 @@ pub enum SendError {
         /// The platform's answer.
         reason: String,
     },
-    /// A Telegram group became a supergroup: move and resend.
-    #[error("chat migrated to {}", to.0)]
-    Migrated {
-        /// The supergroup's id.
-        to: ChatId,
+    /// The destination moved (the platform gave it a new address): move
+    /// its subscriptions there and resend.
+    #[error("destination moved to {to}")]
+    Moved {
+        /// Where it is now, built by the sender from the platform's answer.
+        to: Destination,
     },
     /// The destination refuses us for a reason its admin can fix (missing
     /// permissions, a closed topic): pause it, keep its subscriptions.
@@ -165,12 +165,13 @@ pub trait Sender: Send + Sync {
 pub struct AlertExtras<'a> {
     /// The item the chat may mute from the message itself (a Mute button).
     pub mute: Option<&'a ItemId>,
-    /// Discord roles and users the alert pings, and no one else.
+    /// Roles and users the alert pings, and no one else (on platforms
+    /// that have them).
     pub mentions: &'a [Mention],
     /// Sent without a sound (`rules::is_silent`); still sent.
     pub silent: bool,
     /// The alert as this destination sees it (its changes merged, see
-    /// `merge.rs`), for senders that carry structured data (`webhook:`)
+    /// `merge.rs`), for senders that carry structured data (a JSON hook)
     /// or derive a delivery id from it; `None` for plain sends.
     pub alert: Option<&'a Alert>,
     /// Callback buttons under the message (a digest's `/next` page
@@ -203,18 +204,18 @@ pub enum EditError {
 /// until `max_age`, then they move to dead letters.
 #[derive(Clone, Default)]
 pub struct Senders {
-    by_platform: HashMap<&'static str, Arc<dyn Sender>>,
+    by_platform: HashMap<Platform, Arc<dyn Sender>>,
 }
 
 impl Senders {
     /// Adds (or replaces) the sender for `platform` ([`Destination::platform`]).
-    pub fn with(mut self, platform: &'static str, sender: Arc<dyn Sender>) -> Self {
+    pub fn with(mut self, platform: Platform, sender: Arc<dyn Sender>) -> Self {
         self.by_platform.insert(platform, sender);
         self
     }
 
     fn get(&self, dest: &Destination) -> Option<&Arc<dyn Sender>> {
-        self.by_platform.get(dest.platform())
+        self.by_platform.get(&dest.platform())
     }
 }
 
@@ -222,8 +223,9 @@ impl Senders {
 /// kill can repeat only sends the platform accepted but the store has not
 /// recorded, so at most W per platform per crash. A slot is busy for one
 /// round trip plus the store flush (~150 ms against the real APIs), so 8
-/// slots allow ~53 sends/s: above Telegram's 30/s and Discord's 50/s, i.e.
-/// throughput stays at the platform's limit (>= 0.95 of it).
+/// slots allow ~53 sends/s: above the 30/s and 50/s global ceilings of the
+/// chat platforms, i.e. throughput stays at the platform's limit (>= 0.95
+/// of it).
 pub const DEFAULT_WINDOW: usize = 8;
 
 /// Delivery settings.
@@ -297,10 +299,10 @@ pub struct Deliverer {
 
 /// One semaphore per platform, created on first use.
 #[derive(Default)]
-struct Semaphores(std::sync::Mutex<HashMap<&'static str, Arc<tokio::sync::Semaphore>>>);
+struct Semaphores(std::sync::Mutex<HashMap<Platform, Arc<tokio::sync::Semaphore>>>);
 
 impl Semaphores {
-    fn of(&self, platform: &'static str, permits: usize) -> Arc<tokio::sync::Semaphore> {
+    fn of(&self, platform: Platform, permits: usize) -> Arc<tokio::sync::Semaphore> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(platform).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(permits.max(1)))).clone()
     }
@@ -645,7 +647,7 @@ impl Deliverer {
             return Ok(None);
         }
         // Readers of a channel cannot use a Mute button: none there.
-        let mute = merged.chat && !self.store.is_telegram_channel(&entry.destination)?;
+        let mute = merged.chat && !self.store.is_channel(&entry.destination)?;
         let chat_style = settings.map(|c| c.style).unwrap_or_default();
         let (msg, card) = self.render(&merged, chat_style, &entry.destination, sender, at)?;
         Ok(Some(ToSend {
@@ -725,7 +727,7 @@ impl Deliverer {
                     Some((item, card)) => self.store.complete_with_card(key, &record, &item, &card)?,
                     None => self.store.complete(key, &record)?,
                 }
-                metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Delivered);
+                metrics::global().delivery(entry.destination.platform().as_str(), DeliveryOutcome::Delivered);
                 stats.delivered += 1;
             }
             Err(SendError::Transient { reason, retry_after }) => {
@@ -737,13 +739,13 @@ impl Deliverer {
                 self.bury(key, &entry, &reason, DeliveryOutcome::Permanent, now, stats)?;
             }
             Err(SendError::Paused { reason }) => self.pause(key, &entry, &reason, now, stats, pause)?,
-            Err(SendError::Migrated { to }) => {
-                info!(from = %entry.destination, to = to.0, "chat migrated; moving its subscriptions and resending");
-                let to = Destination::Telegram(to);
+            Err(SendError::Moved { to }) => {
+                info!(from = %entry.destination, %to, "destination moved; moving its subscriptions and resending");
+                let platform = entry.destination.platform();
                 self.subs.migrate(&entry.destination, &to)?;
                 entry.destination = to;
                 self.store.reschedule(key, &entry)?;
-                metrics::global().delivery("telegram", DeliveryOutcome::Retried);
+                metrics::global().delivery(platform.as_str(), DeliveryOutcome::Retried);
                 stats.retried += 1;
             }
             Err(SendError::Rejected { reason }) => {
@@ -765,7 +767,7 @@ impl Deliverer {
         stats: &mut DrainStats,
     ) -> Result<(), StoreError> {
         self.store.dead_letter(key, entry, reason, now)?;
-        metrics::global().delivery(entry.destination.platform(), outcome);
+        metrics::global().delivery(entry.destination.platform().as_str(), outcome);
         stats.dead += 1;
         Ok(())
     }
@@ -802,7 +804,7 @@ impl Deliverer {
         stats: &mut DrainStats,
     ) -> Result<(), StoreError> {
         if retry_after.is_some() {
-            metrics::global().rate_limited(entry.destination.platform());
+            metrics::global().rate_limited(entry.destination.platform().as_str());
         }
         let age = (now - entry.enqueued_at).to_std().unwrap_or_default();
         if age > self.config.max_age {
@@ -814,7 +816,7 @@ impl Deliverer {
             debug!(dest = %entry.destination, attempts = entry.attempts, wait_s = wait.as_secs_f64(), %reason, "delivery failed, will retry");
             entry.not_before = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
             self.store.reschedule(key, &entry)?;
-            metrics::global().delivery(entry.destination.platform(), DeliveryOutcome::Retried);
+            metrics::global().delivery(entry.destination.platform().as_str(), DeliveryOutcome::Retried);
             stats.retried += 1;
         }
         Ok(())
@@ -916,7 +918,7 @@ mod tests {
 
     #[test]
     fn pauses_start_at_an_hour_and_double_to_a_day() {
-        let dest = Destination::Console;
+        let dest = Destination::Calendar("ops".into());
         let now = Utc::now();
         let mut pause = next_pause(None, &dest, "no rights", now);
         assert_eq!((pause.attempts, pause.since, pause.until - now), (1, now, chrono::Duration::hours(1)));

@@ -1,21 +1,19 @@
 //! Client-side rate limiting shared by the platform senders: a global rate,
 //! a rate per key (a chat, a channel, a route), a stricter rate for keys
 //! that are groups, and pauses ("come back after N seconds") per key or for
-//! everything, as platforms ask for with HTTP 429 or, for Discord, with an
-//! empty rate-limit bucket.
+//! everything, as platforms ask for with HTTP 429 or with an empty
+//! rate-limit bucket.
 //!
-//! Why one limiter of our own for both platforms, rather than each
+//! Why one limiter of our own for every platform, rather than each
 //! platform library's: the outbox owns retries. A send that cannot go out
 //! soon must come back to the deliverer as `SendError::Transient` with its
 //! `retry_after`, so the entry is rescheduled, counted and eventually
 //! dead-lettered, instead of a library sleeping and retrying a 429 inside
-//! the call while it holds a delivery worker. serenity's `Http` does the
-//! latter, and its rate limiter also ignores a proxy base URL (serenity
-//! issue #1739), so Discord messages go out through reqwest; Telegram's
-//! through teloxide without its throttling adaptor. Both senders then
-//! translate what their platform says (Telegram's fixed ceilings and
-//! `retry_after`; Discord's bucket headers, 429s and global ceiling) into
-//! the same few terms here: rates, per-key pauses and global pauses.
+//! the call while it holds a delivery worker (each sender's module says
+//! which library throttling it bypasses and why). Every sender then
+//! translates what its platform says (fixed ceilings and `retry_after`,
+//! bucket headers, 429s and global ceilings) into the same few terms here:
+//! rates, per-key pauses and global pauses.
 //! `RateLimiter::acquire_within` lets a sender hand a long pause back
 //! instead of waiting it out.
 //!
@@ -35,9 +33,9 @@
 //! alert fan-out: alert sends take one of the deliverer's W window slots
 //! (`DeliveryConfig::window`, 8) before they reserve here, so at most W
 //! alert grants are ever booked ahead of a reply, which then waits at most
-//! about W / global rate (Telegram: 8 / 30 per s ≈ 0.3 s) plus its own
-//! chat's spacing, however many chats the fan-out still has to reach
-//! (tests/telegram_reply_during_fanout.rs). A pause that arrives while
+//! about W / global rate (8 / 30 per s ≈ 0.3 s at a 30/s ceiling) plus its
+//! own chat's spacing, however many chats the fan-out still has to reach
+//! (the reply-during-fan-out test in `tests/`). A pause that arrives while
 //! a caller sleeps still applies: the caller re-checks after waking and
 //! queues again.
 //! Reserved slots are plans; a busy runtime can wake callers late and
@@ -100,8 +98,8 @@ impl Rate {
     }
 }
 
-/// A key the limiter tracks separately: a Telegram chat, a Discord route
-/// (a channel or a webhook). `is_group` selects the additional `Limits::per_group` rate.
+/// A key the limiter tracks separately: a chat, a channel, a route.
+/// `is_group` selects the additional `Limits::per_group` rate.
 pub trait LimitKey: Hash + Eq + Clone + Send + Sync {
     /// Whether `Limits::per_group` applies to this key too; no by default.
     fn is_group(&self) -> bool {
@@ -127,7 +125,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// No limits at all; platforms build their own (e.g. Telegram's).
+    /// No limits at all; each platform's sender builds its own.
     fn default() -> Limits {
         Limits { global: None, per_key: None, per_group: None, headroom: 0.0, max_keys: 100_000 }
     }

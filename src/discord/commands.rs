@@ -251,14 +251,12 @@ impl Response {
 /// At most `max` characters, cut at a line or word boundary when one is
 /// near, with an ellipsis.
 pub(super) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max - 1).collect();
-    let floor = cut.len() * 3 / 4;
-    let end = cut.rfind('\n').filter(|i| *i >= floor).or_else(|| cut.rfind(' ').filter(|i| *i >= floor));
-    let kept = end.map_or(cut.as_str(), |i| &cut[..i]).trim_end();
-    format!("{kept}…")
+    crate::text::clip_with(text, max, |cut| {
+        let floor = cut.len() * 3 / 4;
+        let end = cut.rfind('\n').filter(|i| *i >= floor).or_else(|| cut.rfind(' ').filter(|i| *i >= floor));
+        end.map_or(cut, |i| &cut[..i]).trim_end()
+    })
+    .into_owned()
 }
 
 /// Interaction options → a chat command (pure). `name` is the command's

@@ -62,8 +62,6 @@ pub(crate) mod colours {
     pub(crate) const NEWS: u32 = 0x607D8B;
 }
 
-const ELLIPSIS: char = '…';
-
 /// The item description is only worth showing when a reasonable piece of it
 /// fits; a dozen characters and an ellipsis would be noise.
 const MIN_ITEM_DESCRIPTION: usize = 40;
@@ -141,27 +139,15 @@ pub fn webhook_message(msg: &Message, mentions: &[Mention]) -> ExecuteWebhook {
     if mentions.is_empty() { m } else { m.content(mention_content(mentions)) }
 }
 
-/// `text` cut to at most `max` characters on a character boundary, ending
-/// in an ellipsis when cut. Never leaves a dangling markdown escape
+/// `text` cut to at most `max` characters by [`crate::text::clip_with`]
+/// (grapheme-safe), ending in an ellipsis when cut. Never leaves a dangling markdown escape
 /// (a lone trailing backslash) or trailing whitespace before the ellipsis.
 pub fn truncate(text: &str, max: usize) -> Cow<'_, str> {
-    let count = text.chars().count();
-    if count <= max {
-        return Cow::Borrowed(text);
-    }
-    if max == 0 {
-        return Cow::Borrowed("");
-    }
-    let cut = text.char_indices().nth(max - 1).map_or(text.len(), |(i, _)| i);
-    let mut head = text[..cut].trim_end();
-    let backslashes = head.len() - head.trim_end_matches('\\').len();
-    if backslashes % 2 == 1 {
-        head = head[..head.len() - 1].trim_end();
-    }
-    let mut out = String::with_capacity(head.len() + ELLIPSIS.len_utf8());
-    out.push_str(head);
-    out.push(ELLIPSIS);
-    Cow::Owned(out)
+    crate::text::clip_with(text, max, |cut| {
+        let head = cut.trim_end();
+        let backslashes = head.len() - head.trim_end_matches('\\').len();
+        if backslashes % 2 == 1 { head[..head.len() - 1].trim_end() } else { head }
+    })
 }
 
 /// Escapes Discord markdown in text that comes from LL2, so names like
@@ -529,7 +515,7 @@ mod tests {
         check_limits(&v).unwrap();
         let desc = v["embeds"][0]["description"].as_str().unwrap();
         assert!(chars(desc) <= limits::DESCRIPTION);
-        assert!(desc.ends_with(ELLIPSIS), "cut text ends with an ellipsis");
+        assert!(desc.ends_with(crate::text::ELLIPSIS), "cut text ends with an ellipsis");
         assert!(desc.starts_with("🆕 **New launch**"), "the headline survives: {}", &desc[..40]);
     }
 

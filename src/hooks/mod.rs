@@ -33,7 +33,7 @@ use tracing::{debug, warn};
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{SendError, Sent};
 use crate::errors::{error_chain, redact};
-use crate::types::Destination;
+use crate::types::{Destination, Platform};
 
 pub use ntfy::NtfySender;
 pub use slack::SlackSender;
@@ -48,9 +48,9 @@ pub fn register(
 ) -> Result<crate::deliver::Senders, SetupError> {
     let settings = HookSettings::default();
     Ok(senders
-        .with("webhook", std::sync::Arc::new(WebhookSender::new(webhook.secret.clone(), settings.clone())?))
-        .with("ntfy", std::sync::Arc::new(NtfySender::new(ntfy.token.clone(), settings.clone())?))
-        .with("slack", std::sync::Arc::new(SlackSender::new(settings)?)))
+        .with(Platform::Webhook, std::sync::Arc::new(WebhookSender::new(webhook.secret.clone(), settings.clone())?))
+        .with(Platform::Ntfy, std::sync::Arc::new(NtfySender::new(ntfy.token.clone(), settings.clone())?))
+        .with(Platform::Slack, std::sync::Arc::new(SlackSender::new(settings)?)))
 }
 
 /// Wait after a 429 that does not say how long.

@@ -661,9 +661,15 @@ fn describe_object(map: &Map<String, Value>) -> String {
 }
 
 /// Server text made safe for one log line: control characters become
-/// spaces, whitespace runs collapse, and at most `max_chars` are kept.
+/// spaces, whitespace runs collapse, and at most `max_chars` are kept,
+/// then `…` when cut (`crate::text::clip`).
 pub(crate) fn sanitize(s: &str, max_chars: usize) -> String {
-    let mut out = String::new();
+    // Flattened only as far as the clip can look, so a huge body is not
+    // copied whole: `max_chars` and the ellipsis' place, one more to know
+    // it is longer, and one for a trailing space the trim removes (runs
+    // are collapsed, so there is at most one).
+    let room = max_chars + 1;
+    let mut flat = String::new();
     let mut count = 0;
     let mut last_space = true;
     for c in s.chars() {
@@ -671,15 +677,14 @@ pub(crate) fn sanitize(s: &str, max_chars: usize) -> String {
         if c == ' ' && last_space {
             continue;
         }
-        if count == max_chars {
-            out.push('…');
+        if count == room + 2 {
             break;
         }
         last_space = c == ' ';
-        out.push(c);
+        flat.push(c);
         count += 1;
     }
-    out.trim_end().to_string()
+    crate::text::clip(flat.trim_end(), room).into_owned()
 }
 
 #[cfg(test)]
@@ -941,5 +946,7 @@ mod tests {
     fn sanitize_flattens_and_truncates() {
         assert_eq!(sanitize("  a\n\n\tb\u{7}c  ", 80), "a b c");
         assert_eq!(sanitize("abcdef", 3), "abc…");
+        assert_eq!(sanitize("abcd \n", 4), "abcd", "an exact fit is not cut");
+        assert_eq!(sanitize(&"ab ".repeat(100_000), 5), "ab ab…", "a long body is cut, not copied whole");
     }
 }

@@ -97,17 +97,17 @@ fn short_summary<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
     Ok(cut(s.trim(), SUMMARY_CHARS))
 }
 
-/// `s` cut to at most `max` characters at a word boundary, with `…`.
+/// `s` cut to at most `max` characters at a word boundary, with `…`
+/// (`crate::text::clip_with`).
 pub fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let head: String = s.chars().take(max.saturating_sub(1)).collect();
-    let head = match head.rfind(char::is_whitespace) {
-        Some(i) if i > max / 2 => &head[..i],
-        _ => head.as_str(),
-    };
-    format!("{}…", head.trim_end())
+    crate::text::clip_with(s, max, |head| {
+        let head = match head.rfind(char::is_whitespace) {
+            Some(i) if i > max / 2 => &head[..i],
+            _ => head,
+        };
+        head.trim_end()
+    })
+    .into_owned()
 }
 
 /// One page of `/articles/`, read.

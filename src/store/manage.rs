@@ -51,9 +51,10 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `dest` is a Telegram channel: one named `@name`, or a chat
-    /// seen to be one.
-    pub fn is_telegram_channel(&self, dest: &Destination) -> Result<bool> {
+    /// Whether `dest` is a broadcast channel, whose readers cannot press a
+    /// message's buttons: a Telegram channel named `@name`, or a chat seen
+    /// to be one.
+    pub fn is_channel(&self, dest: &Destination) -> Result<bool> {
         Ok(match dest {
             Destination::TelegramChannel(_) => true,
             Destination::Telegram(chat) => self.telegram_chats.contains_key(channel_key(*chat))?,
@@ -85,12 +86,12 @@ mod tests {
         store.set_managed(ChatId(5), None).unwrap();
         assert_eq!(store.managed_by(ChatId(5)).unwrap(), None);
 
-        assert!(!store.is_telegram_channel(&Destination::Telegram(ChatId(-1001))).unwrap());
+        assert!(!store.is_channel(&Destination::Telegram(ChatId(-1001))).unwrap());
         store.mark_telegram_channel(ChatId(-1001)).unwrap();
         store.mark_telegram_channel(ChatId(-1001)).unwrap();
-        assert!(store.is_telegram_channel(&Destination::Telegram(ChatId(-1001))).unwrap());
-        assert!(!store.is_telegram_channel(&Destination::Telegram(ChatId(-1002))).unwrap());
+        assert!(store.is_channel(&Destination::Telegram(ChatId(-1001))).unwrap());
+        assert!(!store.is_channel(&Destination::Telegram(ChatId(-1002))).unwrap());
         let named = Destination::TelegramChannel(ChannelName::parse("@spacenews").unwrap());
-        assert!(store.is_telegram_channel(&named).unwrap());
+        assert!(store.is_channel(&named).unwrap());
     }
 }

@@ -274,28 +274,14 @@ fn with_description(body: &Body, msg: &Message, limit: usize, max_description: u
 /// text, ending with "…" when cut (preferably at a word boundary). Cutting
 /// happens on the raw text, so an entity is never split.
 fn fit(s: &str, cap: usize) -> (String, bool) {
-    let total: usize = s.chars().map(escaped_units).sum();
-    if total <= cap {
-        return (escape(s), false);
-    }
-    let room = cap.saturating_sub(1); // for the ellipsis
-    let mut kept = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let n = escaped_units(c);
-        if used + n > room {
-            break;
-        }
-        used += n;
-        kept.push(c);
-    }
-    // Prefer ending at whitespace if one is near the cut.
-    if let Some(i) = kept.char_indices().rev().take(40).find(|(_, c)| c.is_whitespace()).map(|(i, _)| i) {
-        kept.truncate(i);
-    }
-    let mut out = escape(kept.trim_end());
-    out.push('…');
-    (out, true)
+    let clipped = crate::text::clip_by(s, cap, escaped_units, |kept| {
+        // Prefer ending at whitespace if one is near the cut.
+        let end = kept.char_indices().rev().take(40).find(|(_, c)| c.is_whitespace()).map_or(kept.len(), |(i, _)| i);
+        kept[..end].trim_end()
+    });
+    // `…` needs no escaping, so escaping the clipped text escapes its head.
+    let cut = matches!(clipped, std::borrow::Cow::Owned(_));
+    (escape(&clipped), cut)
 }
 
 /// A single-line field: control characters (including newlines) become
@@ -327,7 +313,10 @@ fn multi_line(s: &str) -> String {
 }
 
 /// Whole lines of `text` that fit in `limit`. Safe because no tag spans
-/// lines in what this module produces.
+/// lines in what this module produces. It selects lines rather than clips
+/// text (no cut inside a line, which could split a tag; no ellipsis;
+/// UTF-16 units, Telegram's measure), so it does not go through
+/// `crate::text::clip`, which cuts everything else.
 fn cut_lines(text: &str, limit: usize) -> String {
     let mut out = String::new();
     for line in text.split('\n') {

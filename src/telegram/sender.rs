@@ -593,7 +593,9 @@ pub fn classify(err: &RequestError, token: &str) -> SendError {
                 retry_after: Some(wait),
             }
         }
-        RequestError::MigrateToChatId(to) => SendError::Migrated { to: ChatId(to.0) },
+        // A group that became a supergroup: only plain groups migrate (forum
+        // topics live in supergroups), so the new place is a plain chat.
+        RequestError::MigrateToChatId(to) => SendError::Moved { to: Destination::Telegram(ChatId(to.0)) },
         RequestError::Api(e) => classify_api(e, &clean(&description(e))),
         RequestError::Network(e) => {
             let what = if e.is_timeout() {
@@ -765,7 +767,7 @@ mod tests {
         );
         assert_eq!(
             classify(&RequestError::MigrateToChatId(TgChatId(-1001234)), TOKEN),
-            SendError::Migrated { to: ChatId(-1001234) }
+            SendError::Moved { to: Destination::Telegram(ChatId(-1001234)) }
         );
         let raw = format!("<html>502 for /bot{TOKEN}/x</html>");
         let json = RequestError::InvalidJson {

@@ -13,6 +13,7 @@ use tminus::deliver::{AlertExtras, BoxFuture, SendError, Sender, Senders, Sent};
 use tminus::poller::{BudgetWait, FeedReport, PollError};
 use tminus::render::Message;
 use tminus::subscriptions::default_console_watch;
+use tminus::types::Platform;
 use tminus::types::{Destination, Feed};
 
 /// Records what would have been shown, instead of printing it.
@@ -100,7 +101,7 @@ impl App {
             config.news.base_url = url;
         }
         let recorder = Arc::new(Recorder::default());
-        let senders = opts.senders.unwrap_or_else(|| Senders::default().with("console", recorder.clone()));
+        let senders = opts.senders.unwrap_or_else(|| Senders::default().with(Platform::Console, recorder.clone()));
         let app = tminus::app::App::with_senders(config, senders).unwrap();
         App { dir, recorder, app }
     }

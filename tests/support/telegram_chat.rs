@@ -21,6 +21,7 @@ use tminus::store::Store;
 use tminus::subscriptions::{Subscriptions, default_console_watch};
 use tminus::telegram::bot::CommandBot;
 use tminus::telegram::{TelegramLimits, TelegramSender};
+use tminus::types::Platform;
 use tminus::types::{ChatId, Destination, Feed};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -115,7 +116,7 @@ impl TelegramChatBuilder {
             tg.set_member(chat, user, status);
         }
         let sender = TelegramSender::new(&tg.token(), &tg.api_url(), TelegramLimits::default().scaled(10.0)).unwrap();
-        let senders = Senders::default().with("telegram", Arc::new(sender) as Arc<dyn Sender>);
+        let senders = Senders::default().with(Platform::Telegram, Arc::new(sender) as Arc<dyn Sender>);
         let deliverer = Arc::new(Deliverer::new(app.subs.clone(), senders, DeliveryConfig::default()));
         let stop = CancellationToken::new();
         let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(tg.api_url().parse().unwrap());

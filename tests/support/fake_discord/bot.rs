@@ -23,6 +23,7 @@ use tminus::poller::{BudgetWait, Poller, PollerConfig};
 use tminus::server::{self, ServerState};
 use tminus::store::Store;
 use tminus::subscriptions::Subscriptions;
+use tminus::types::Platform;
 use tminus::types::{ChannelId, Destination, Feed, Secret};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -169,7 +170,7 @@ impl Bot {
         let store = Store::open(&dir.path().join("store")).unwrap();
         let subs = Subscriptions::load(store.clone()).unwrap();
         let sender = DiscordSender::new(Secret::new(TOKEN), &discord.api_url(), SenderConfig::default()).unwrap();
-        let senders = Senders::default().with("discord", Arc::new(sender));
+        let senders = Senders::default().with(Platform::Discord, Arc::new(sender));
         let deliverer = Arc::new(Deliverer::new(subs.clone(), senders, DeliveryConfig::default()));
         let stop = CancellationToken::new();
         let cfg = ll2.ll2_config();

@@ -1,10 +1,11 @@
 //! The console destination: alerts as readable blocks on stdout, so a
 //! fresh install shows something useful without any token. Logs stay on
-//! stderr.
+//! stderr. It must not decide retries: a failure goes back to the
+//! deliverer like any sender's.
 
 use std::io::Write;
 
-use super::{AlertExtras, BoxFuture, SendError, Sender, Sent};
+use crate::deliver::{AlertExtras, BoxFuture, SendError, Sender, Sent};
 use crate::render::{self, Message};
 use crate::types::Destination;
 
