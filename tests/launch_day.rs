@@ -34,6 +34,18 @@ const SINGLE: i64 = 101;
 /// One watch with quiet hours over the whole test.
 const QUIET: i64 = 102;
 
+/// The config's sections before its watches: the fakes (launches only, a
+/// budget no step runs out of) and the store.
+fn header(ll2: &FakeLl2, tg: &FakeTelegram, store: &Path) -> String {
+    format!(
+        "[ll2]\nbase_url = \"{}\"\nrequests_per_hour = 1000\nfeeds = [\"launches\"]\n\n[store]\npath = \"{}\"\n\n\
+         [telegram]\napi_url = \"{}\"\n",
+        ll2.base_url(),
+        store.display(),
+        tg.api_url()
+    )
+}
+
 fn write_config(dir: &Path, ll2: &FakeLl2, tg: &FakeTelegram) -> PathBuf {
     let now = Utc::now();
     let quiet = format!(
@@ -41,18 +53,8 @@ fn write_config(dir: &Path, ll2: &FakeLl2, tg: &FakeTelegram) -> PathBuf {
         (now - chrono::Duration::hours(1)).format("%H:%M"),
         (now + chrono::Duration::hours(2)).format("%H:%M")
     );
-    let body = format!(
-        r#"[ll2]
-base_url = "{ll2}"
-requests_per_hour = 1000
-feeds = ["launches"]
-
-[store]
-path = "{store}"
-
-[telegram]
-api_url = "{tg}"
-
+    let watches = format!(
+        r#"
 [[watch]]
 name = "spacex"
 to = ["telegram:{OVERLAP}"]
@@ -68,11 +70,9 @@ name = "night-owls"
 to = ["telegram:{QUIET}"]
 kinds = ["launch"]
 quiet_hours = "{quiet}"
-"#,
-        ll2 = ll2.base_url(),
-        store = dir.join("data").display(),
-        tg = tg.api_url(),
+"#
     );
+    let body = header(ll2, tg, &dir.join("data")) + &watches;
     let path = dir.join("config.toml");
     std::fs::write(&path, body).unwrap();
     path
@@ -315,18 +315,8 @@ const SILENCED: i64 = 202;
 const MEASURED: [i64; 3] = [DEFAULTS, CARD, SILENCED];
 
 fn measure_config(ll2: &FakeLl2, tg: &FakeTelegram, store: &Path) -> tminus::config::Config {
-    let text = format!(
-        r#"[ll2]
-base_url = "{ll2}"
-requests_per_hour = 1000
-feeds = ["launches"]
-
-[store]
-path = "{store}"
-
-[telegram]
-api_url = "{tg}"
-
+    let watches = format!(
+        r#"
 [[watch]]
 name = "defaults"
 to = ["telegram:{DEFAULTS}"]
@@ -343,11 +333,9 @@ name = "silenced"
 to = ["telegram:{SILENCED}"]
 kinds = ["launch"]
 silent = ["schedule", "reminder"]
-"#,
-        ll2 = ll2.base_url(),
-        store = store.display(),
-        tg = tg.api_url(),
+"#
     );
+    let text = header(ll2, tg, store) + &watches;
     let token = |var: &str| (var == "TMINUS_TELEGRAM_TOKEN").then(|| FakeTelegram::TOKEN.to_string());
     tminus::config::Config::from_toml_str(&text, &token).unwrap()
 }
