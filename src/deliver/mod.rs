@@ -54,7 +54,7 @@ use crate::detect::{Alert, AlertId};
 use crate::metrics::{self, DeliveryOutcome};
 use crate::render::{self, Message};
 use crate::rules::Origin;
-use crate::store::{CardRecord, Delivered, DestinationPause, OutboxEntry, OutboxKey, Store, StoreError};
+use crate::store::{CardRecord, ChatSettings, Delivered, DestinationPause, OutboxEntry, OutboxKey, Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{Destination, ItemId, Mention, Platform, Style};
 use card::CardSend;
@@ -621,23 +621,13 @@ impl Deliverer {
             warn!(dest = %entry.destination, alert = entry.alert.0, "outbox entry without its alert record; moved to dead letters");
             return dead("alert record missing", stats);
         };
-        // One message for every subscription of the destination that wants
-        // the alert (routing queued one entry for them all).
-        let subs = self.store.subscriptions_of(&entry.destination)?;
-        let settings = if subs.iter().any(|s| s.origin == Origin::Chat) {
-            self.store.chat_settings(&entry.destination)?
-        } else {
-            None
-        };
-        let chat_timezone = settings.as_ref().map(|c| c.timezone);
         let at = Utc::now();
-        let Some(merged) = merge::merge(alert, entry.sub, &subs, chat_timezone, at) else {
-            if subs.iter().any(|s| s.id == entry.sub && s.enabled) {
-                debug!(dest = %entry.destination, "dropping delivery: the subscription no longer wants any of its changes");
-                return dead("subscription no longer wants these changes", stats);
+        let (merged, settings) = match self.merged(alert, entry, at)? {
+            Ok(found) => found,
+            Err(reason) => {
+                debug!(dest = %entry.destination, reason, "dropping delivery");
+                return dead(reason, stats);
             }
-            debug!(dest = %entry.destination, "dropping delivery: subscription was removed or disabled");
-            return dead("subscription removed or disabled", stats);
         };
         // Mutes belong to the chat's own subscriptions, never to a config
         // watch alone; when both want the alert, the stricter wins.
@@ -661,6 +651,32 @@ impl Deliverer {
             keyboard: None,
             card,
         }))
+    }
+
+    /// One message for every subscription of `entry`'s destination that
+    /// wants `alert` (routing queued one entry for them all), with the
+    /// chat's settings when a chat's own subscription is there; `Err`: why
+    /// none wants it any more.
+    fn merged(
+        &self,
+        alert: &Alert,
+        entry: &OutboxEntry,
+        at: DateTime<Utc>,
+    ) -> Result<Result<(merge::Merged, Option<ChatSettings>), &'static str>, StoreError> {
+        let subs = self.store.subscriptions_of(&entry.destination)?;
+        let settings = if subs.iter().any(|s| s.origin == Origin::Chat) {
+            self.store.chat_settings(&entry.destination)?
+        } else {
+            None
+        };
+        let chat_timezone = settings.as_ref().map(|c| c.timezone);
+        Ok(match merge::merge(alert, entry.sub, &subs, chat_timezone, at) {
+            Some(merged) => Ok((merged, settings)),
+            None if subs.iter().any(|s| s.id == entry.sub && s.enabled) => {
+                Err("subscription no longer wants these changes")
+            }
+            None => Err("subscription removed or disabled"),
+        })
     }
 
     /// The message for `merged` at `dest`: a live card (to send or edit,
