@@ -86,7 +86,9 @@ pub(crate) enum Moment {
 /// Decides how `alert` reaches a destination of `style` whose card of the
 /// launch is `card`, at `now`; `editable`: its sender can edit.
 pub(crate) fn plan(style: Style, editable: bool, alert: &Alert, card: Option<&CardRecord>, now: DateTime<Utc>) -> Plan {
-    if style != Style::Card || !editable || alert.item.kind() != ItemKind::Launch {
+    // An article is its own message, never a card's state.
+    let news = alert.changes.iter().any(|c| matches!(c, Change::News { .. }));
+    if style != Style::Card || !editable || alert.item.kind() != ItemKind::Launch || news {
         return Plan::Message;
     }
     if let Some(card) = card {
@@ -279,6 +281,14 @@ mod tests {
         assert_eq!(plan(Style::Card, true, &alert(event, vec![Change::New]), None, at(1)), Plan::Message);
         let undated = Item { when: None, ..sample_launch() };
         assert_eq!(plan(Style::Card, true, &alert(undated, vec![Change::New]), None, at(1)), Plan::Message);
+        // An article about the launch is a message of its own, card or not.
+        let article: crate::news::Article = serde_json::from_value(serde_json::json!({
+            "id": 1, "title": "Roman stacked", "url": "https://news.example/1", "news_site": "Example",
+            "summary": "", "published_at": "2026-07-22T08:00:00Z", "updated_at": "2026-07-22T08:00:00Z",
+        }))
+        .unwrap();
+        let news = alert(sample_launch(), vec![Change::News { article: Box::new(article) }]);
+        assert_eq!(plan(Style::Card, true, &news, Some(&card("7")), at(1)), Plan::Message);
     }
 
     #[test]
