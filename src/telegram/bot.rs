@@ -76,7 +76,7 @@ use crate::commands::{self, ChatCommand, CommandContext, CommandError, SharedSer
 use crate::deliver::SendError;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::telegram::pages;
-use crate::telegram::sender::{ChatKey, callback_button, classify};
+use crate::telegram::sender::{ChatKey, callback_button, classify, inline_keyboard, reason};
 use crate::types::{ChatId, Destination, ThreadId};
 
 mod manage;
@@ -247,11 +247,6 @@ fn retry_wait(e: &RequestError, token: &str, failures: u32) -> Duration {
         SendError::Transient { retry_after: Some(wait), .. } => wait,
         _ => backoff(failures),
     }
-}
-
-/// A failed request in words, without the token.
-pub(super) fn reason(e: &RequestError, token: &str) -> String {
-    crate::errors::redact(&classify(e, token).to_string(), &[token])
 }
 
 fn schema() -> UpdateHandler<Infallible> {
@@ -438,7 +433,7 @@ impl Handlers {
                 }),
                 cmd => commands::execute(cmd, context, services).and_then(|reply| {
                     let keys = if wants_keyboard { Some(settings::keyboard(context, services)?) } else { None };
-                    Ok((reply.text, keys.as_ref().map(pages::inline_keyboard)))
+                    Ok((reply.text, keys.as_ref().map(inline_keyboard)))
                 }),
             }
         });
@@ -619,7 +614,7 @@ impl Handlers {
         if let Some(limiter) = &self.limiter {
             limiter.acquire(&ChatKey::Id(ChatId(chat.0))).await;
         }
-        let markup = pages::inline_keyboard(&pressed.keyboard);
+        let markup = inline_keyboard(&pressed.keyboard);
         if let Err(e) = bot.edit_message_reply_markup(chat, message.id()).reply_markup(markup).await {
             // "message is not modified" when the press changed nothing.
             debug!(chat = chat.0, reason = %reason(&e, bot.token()), "could not refresh the settings keyboard");

@@ -13,14 +13,12 @@ use teloxide::Bot;
 use teloxide::RequestError;
 use teloxide::payloads::EditMessageTextSetters;
 use teloxide::requests::Requester;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ParseMode};
+use teloxide::types::{InlineKeyboardMarkup, MessageId, ParseMode};
 use tracing::debug;
 
-use super::bot::reason;
 use super::render::html;
-use super::sender::{ChatKey, NO_PREVIEW, link_row};
+use super::sender::{ChatKey, NO_PREVIEW, inline_keyboard, link_row, reason};
 use crate::commands::next::{NextPressed, View};
-use crate::commands::settings::Keyboard;
 use crate::deliver::ratelimit::RateLimiter;
 use crate::types::ChatId;
 
@@ -37,14 +35,6 @@ pub(super) fn render(view: &View) -> (String, Option<ParseMode>, InlineKeyboardM
             (html(message), Some(ParseMode::Html), markup)
         }
     }
-}
-
-/// Neutral keys as Telegram inline buttons.
-pub(super) fn inline_keyboard(keys: &Keyboard) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(
-        keys.iter()
-            .map(|row| row.iter().map(|k| InlineKeyboardButton::callback(&k.label, &k.data)).collect::<Vec<_>>()),
-    )
 }
 
 /// Shows what a press returned in place of message `id` of `chat`, paced

@@ -524,6 +524,19 @@ pub(super) const NO_PREVIEW: LinkPreviewOptions = LinkPreviewOptions {
     show_above_text: false,
 };
 
+/// Neutral keys as Telegram inline buttons.
+pub(super) fn inline_keyboard(keys: &Keyboard) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(
+        keys.iter()
+            .map(|row| row.iter().map(|k| InlineKeyboardButton::callback(&k.label, &k.data)).collect::<Vec<_>>()),
+    )
+}
+
+/// A failed request in words, without the token.
+pub(super) fn reason(e: &RequestError, token: &str) -> String {
+    crate::errors::redact(&classify(e, token).to_string(), &[token])
+}
+
 /// The message's links (Watch live, Details, …) as one row of URL buttons.
 pub(super) fn link_row(msg: &Message) -> Vec<InlineKeyboardButton> {
     buttons(msg)
@@ -538,7 +551,7 @@ pub(super) fn link_row(msg: &Message) -> Vec<InlineKeyboardButton> {
 fn keyboard(msg: &Message, mute: Option<&ItemId>, keys: Option<&Keyboard>) -> Option<InlineKeyboardMarkup> {
     let mut rows: Vec<Vec<InlineKeyboardButton>> = vec![link_row(msg)];
     rows.extend(mute.map(|item| vec![callback_button(&Button::Mute(item.clone()))]));
-    rows.extend(keys.map(|k| super::pages::inline_keyboard(k).inline_keyboard).unwrap_or_default());
+    rows.extend(keys.map(|k| inline_keyboard(k).inline_keyboard).unwrap_or_default());
     rows.retain(|r| !r.is_empty());
     (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
 }

@@ -23,10 +23,11 @@ use teloxide::requests::Requester;
 use teloxide::types::{CallbackQuery, Chat, MaybeInaccessibleMessage, Message, Recipient, UserId};
 use tracing::{error, info, warn};
 
-use super::{Handlers, SORRY, destination_of, reason};
+use super::{Handlers, SORRY, destination_of};
 use crate::commands::manage::{ChannelRef, ManageArg, parse_manage};
 use crate::commands::{ChatCommand, next, settings};
 use crate::store::ManagedChat;
+use crate::telegram::sender::reason;
 use crate::types::{ChatId, Destination};
 
 /// The answer to `/manage` outside a private chat.
