@@ -14,7 +14,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -80,10 +79,8 @@ quiet_hours = "{quiet}"
 
 /// One `tminus once`: a poll, the reminders due, then delivery.
 async fn once(config: &Path) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tminus"));
-    cmd.arg("--config").arg(config).arg("once");
-    cmd.env("RUST_LOG", "info").env("TMINUS_TELEGRAM_TOKEN", FakeTelegram::TOKEN);
-    cmd.env_remove("TMINUS_LL2_API_KEY").env_remove("TMINUS_DISCORD_TOKEN");
+    let mut cmd = support::binary::tminus(config, "once");
+    cmd.env("TMINUS_TELEGRAM_TOKEN", FakeTelegram::TOKEN);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert!(out.status.success(), "once failed: {}", String::from_utf8_lossy(&out.stderr));
 }
@@ -185,11 +182,7 @@ async fn play(config: &Path, ll2: &FakeLl2, tg: &FakeTelegram, net: DateTime<Utc
     step("liftoff", &|| retime(ll2, recycle, Some(status(6, "Launch in Flight", "In Flight")), None)).await;
     step("success", &|| retime(ll2, recycle, Some(status(3, "Launch Successful", "Success")), None)).await;
     step("landing", &|| {
-        ll2.update(Feed::Launches, ROMAN, |item| {
-            let stages = item["rocket"]["launcher_stage"].as_array_mut().unwrap();
-            stages[0]["landing"]["success"] = json!(true);
-            stages[1]["landing"]["success"] = json!(true);
-        });
+        ll2.land_boosters(ROMAN, true);
     })
     .await;
     day
@@ -433,11 +426,7 @@ fn realistic_day(roman: Value) -> Vec<Moment> {
             "landings",
             slip + D::minutes(40),
             edit(Box::new(|ll2, _| {
-                ll2.update(Feed::Launches, ROMAN, |item| {
-                    for stage in item["rocket"]["launcher_stage"].as_array_mut().unwrap() {
-                        stage["landing"]["success"] = json!(true);
-                    }
-                });
+                ll2.land_boosters(ROMAN, true);
             })),
         ),
         ("T+2h", D::hours(2), None),

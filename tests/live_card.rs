@@ -190,11 +190,7 @@ async fn a_launch_day_is_one_card_and_three_messages_at_most() {
     env.poll().await;
     env.edit_roman(|i| i["status"] = status(3, "Launch Successful", "Success"));
     env.poll().await;
-    env.edit_roman(|i| {
-        for stage in i["rocket"]["launcher_stage"].as_array_mut().unwrap() {
-            stage["landing"]["success"] = json!(true);
-        }
-    });
+    env.ll2.land_boosters(ROMAN, true);
     env.poll().await;
 
     let sends = env.sends();
@@ -261,11 +257,7 @@ async fn discord_gets_one_card_edited_in_place_and_replies_to_it() {
     env.poll().await;
     env.edit_roman(|i| i["status"] = status(3, "Launch Successful", "Success"));
     env.poll().await;
-    env.edit_roman(|i| {
-        for stage in i["rocket"]["launcher_stage"].as_array_mut().unwrap() {
-            stage["landing"]["success"] = json!(true);
-        }
-    });
+    env.ll2.land_boosters(ROMAN, true);
     env.poll().await;
 
     for target in [Target::Channel(CHANNEL), Target::Webhook(HOOK)] {

@@ -323,6 +323,16 @@ impl FakeLl2 {
         self.update(kind, id, |_| {})
     }
 
+    /// Every booster of launch `id` landed (`true`) or was lost (`false`),
+    /// in one LL2 edit.
+    pub fn land_boosters(&self, id: impl ToString, success: bool) -> DateTime<Utc> {
+        self.update(Feed::Launches, id, |item| {
+            for stage in item["rocket"]["launcher_stage"].as_array_mut().expect("a launch with stages") {
+                stage["landing"]["success"] = json!(success);
+            }
+        })
+    }
+
     /// Adds an item (must have an `id`), stamped with a new `last_updated`.
     /// Returns its id.
     pub fn add_item(&self, kind: impl Collection, mut item: Value) -> String {
