@@ -73,7 +73,7 @@ pub enum Change {
     /// nothing the store knows rides on [`crate::news::unlinked_item`].
     News {
         /// The article, as the news feed read it.
-        article: Box<crate::news::Article>,
+        article: Box<crate::news::model::Article>,
     },
 }
 

@@ -175,18 +175,6 @@ pub fn message(schedule: DigestSchedule, count: usize, sections: &[Section], tz:
     Message { changes, ..Message::bare(AlertKind::Reminder, "📋", schedule.title().to_string(), title) }
 }
 
-/// A chat's digest setting in words, for `/digest` and `/settings`.
-pub fn describe(digest: Option<DigestSchedule>, tz: Tz) -> String {
-    match digest {
-        None => "off".into(),
-        Some(d) => format!(
-            "{d} {}: one message listing what this chat's subscriptions select in {} (none when nothing is coming)",
-            tz.name(),
-            if matches!(d, DigestSchedule::Daily(_)) { "the next 24 hours" } else { "the next 7 days" }
-        ),
-    }
-}
-
 /// Queues the digests that come due.
 pub struct Digests {
     store: Store,

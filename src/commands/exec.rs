@@ -3,46 +3,17 @@
 //! with a plain-text `Reply`. It must not parse text (see `parse`) nor
 //! write subscriptions other than through `Subscriptions`.
 
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::context::{CommandContext, Services, chat_settings, unknown_names};
 use super::parse::{NextQuery, alert_kind_names};
 use super::{COMMANDS, ChatCommand, MAX_SUBSCRIPTIONS_PER_CHAT, Target};
-use crate::directory::Directory;
 use crate::item::Item;
 use crate::rules::{DigestSchedule, Filter, Origin, QuietHours, SubId, Subscription};
-use crate::store::{ChatSettings, DestinationPause, Store, StoreError};
-use crate::subscriptions::Subscriptions;
-use crate::types::{AlertKind, Destination, Mention, Style, format_duration};
-
-/// The chat a command came from and what its sender may do.
-#[derive(Debug, Clone)]
-pub struct CommandContext {
-    /// The chat (or topic, or channel) the command was sent in.
-    pub destination: Destination,
-    /// Allowed to change subscriptions and settings (private chat, group
-    /// admin, Manage Channels on Discord).
-    pub can_manage: bool,
-    /// When the command arrived.
-    pub now: DateTime<Utc>,
-}
-
-/// Defaults for chats that set nothing yet: `[alerts]` of the config.
-#[derive(Debug, Clone)]
-pub struct Defaults {
-    /// `[alerts].timezone`.
-    pub timezone: Tz,
-    /// `[alerts].reminders`, longest first; empty: none.
-    pub reminders: Vec<Duration>,
-    /// `[server] public_url` when the server that serves feeds is on
-    /// (`listen` set): the base of `/calendar` links.
-    pub calendar_base: Option<String>,
-    /// `[alerts].schedule_horizon`, given to new chat subscriptions.
-    pub schedule_horizon: Option<Duration>,
-}
+use crate::store::{ChatSettings, DestinationPause, StoreError};
+use crate::types::{AlertKind, Mention, Style, format_duration};
 
 /// What to answer. `private`: only the sender should see it (Discord
 /// ephemeral replies).
@@ -60,43 +31,6 @@ impl Reply {
     }
     fn private(text: impl Into<String>) -> Reply {
         Reply { text: text.into(), private: true }
-    }
-}
-
-/// What a command needs to run.
-pub struct Services<'a> {
-    /// The subscription API that changes are made through.
-    pub subs: &'a Subscriptions,
-    /// Items, subscriptions and chat settings to read.
-    pub store: &'a Store,
-    /// Known agencies, programs and types, for names in filters.
-    pub directory: &'a Directory,
-    /// What chats without settings get.
-    pub defaults: &'a Defaults,
-}
-
-/// The handles a front-end keeps to run commands: cheap clones of the
-/// services the rest of tminus uses (the subscription API, the store, the
-/// directory the poller fills). [`SharedServices::with`] lends them as
-/// [`Services`] for one command or press.
-#[derive(Clone)]
-pub struct SharedServices {
-    /// The subscription API that changes are made through.
-    pub subs: Subscriptions,
-    /// Items, subscriptions and chat settings to read.
-    pub store: Store,
-    /// Known agencies, programs and types, filled by the poller.
-    pub directory: Arc<RwLock<Directory>>,
-    /// What chats without settings get.
-    pub defaults: Defaults,
-}
-
-impl SharedServices {
-    /// Runs `f` with the services; the directory is read-locked meanwhile
-    /// (the poller only writes it briefly after a sync).
-    pub fn with<T>(&self, f: impl FnOnce(&Services<'_>) -> T) -> T {
-        let directory = self.directory.read().unwrap_or_else(|e| e.into_inner());
-        f(&Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults })
     }
 }
 
@@ -147,7 +81,7 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
         ChatCommand::Muted => chat.muted()?,
         ChatCommand::News => chat.news()?,
         // The front-end shows the keyboard (`settings::keyboard`) with it.
-        ChatCommand::Settings => Reply::public(super::settings::SETTINGS_TEXT),
+        ChatCommand::Settings => Reply::public(super::SETTINGS_TEXT),
         ChatCommand::Unmute(target) => chat.unmute(target)?,
         ChatCommand::Calendar { reset } => chat.calendar(reset)?,
     })
@@ -155,20 +89,6 @@ pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Re
 
 /// Articles `/news` shows.
 const NEWS_COUNT: usize = 5;
-
-/// A chat's settings, or the defaults when it set none yet.
-pub(super) fn chat_settings(dest: &Destination, svc: &Services<'_>) -> Result<ChatSettings, StoreError> {
-    Ok(svc.store.chat_settings(dest)?.unwrap_or_else(|| ChatSettings {
-        timezone: svc.defaults.timezone,
-        reminders: svc.defaults.reminders.clone(),
-        alerts: AlertKind::ALL.to_vec(),
-        schedule_horizon: svc.defaults.schedule_horizon,
-        quiet_hours: None,
-        silent: Vec::new(),
-        style: Default::default(),
-        digest: None,
-    }))
-}
 
 /// One chat while a command runs: its settings (or the defaults) and the
 /// services to change them.
@@ -365,7 +285,7 @@ impl Chat<'_> {
     fn show_digest(&self) -> Reply {
         Reply::public(format!(
             "Digest here: {}. Change with /digest daily 08:00, /digest weekly mon 08:00, or /digest off.",
-            crate::digest::describe(self.settings.digest, self.settings.timezone)
+            crate::rules::describe_digest(self.settings.digest, self.settings.timezone)
         ))
     }
 
@@ -400,7 +320,7 @@ impl Chat<'_> {
 
     fn set_digest(&self, digest: Option<DigestSchedule>) -> Result<Reply, StoreError> {
         self.save(ChatSettings { digest, ..self.settings.clone() }, |s| s.digest = digest)?;
-        let mut text = format!("📰 Digest: {}.", crate::digest::describe(digest, self.settings.timezone));
+        let mut text = format!("📰 Digest: {}.", crate::rules::describe_digest(digest, self.settings.timezone));
         if digest.is_some() && self.subscriptions()?.is_empty() {
             text.push_str(" It lists what this chat's subscriptions select: /subscribe first.");
         }
@@ -586,33 +506,6 @@ fn describe_reminders(r: &[Duration]) -> String {
     if r.is_empty() { "off".into() } else { r.iter().map(|d| format_duration(*d)).collect::<Vec<_>>().join(" ") }
 }
 
-/// Names the directory does not know, with suggestions. Ids always pass
-/// (the directory only knows what LL2 listed recently), and before the
-/// first sync nothing can be checked.
-pub(super) fn unknown_names(filter: &Filter, dir: &Directory) -> Option<String> {
-    if dir.is_empty() {
-        return None;
-    }
-    let mut lines = Vec::new();
-    for (dim, value) in dir.unresolved(filter) {
-        if value.parse::<i64>().is_ok() {
-            continue;
-        }
-        let hint = dir.suggest(dim, &value, 3);
-        lines.push(if hint.is_empty() {
-            format!("I don't know the {} {value:?} (nothing upcoming from it on LL2).", dim.as_str())
-        } else {
-            format!("I don't know the {} {value:?}. Did you mean {}?", dim.as_str(), hint.join(", "))
-        });
-    }
-    if lines.is_empty() {
-        None
-    } else {
-        lines.push("Names are matched as LL2 spells them; an LL2 id works too.".into());
-        Some(lines.join("\n"))
-    }
-}
-
 /// A timezone by IANA name, case-insensitively; otherwise a hint with the
 /// closest names.
 pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
@@ -632,6 +525,7 @@ pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
 mod tests {
     use super::*;
     use crate::commands::{parse, parse_filter, split_command};
+    use crate::types::Destination;
 
     #[test]
     fn timezones_with_hints() {

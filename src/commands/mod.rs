@@ -18,8 +18,10 @@
 //! (Telegram) and `/events` (Discord) are platform-specific: their grammar
 //! is in `manage`, their handling in the front-ends.
 
+mod context;
 mod exec;
 pub mod flood;
+pub mod keyboard;
 pub mod manage;
 pub mod mute;
 pub mod next;
@@ -28,7 +30,8 @@ pub mod settings;
 #[cfg(test)]
 mod test_fixture;
 
-pub use exec::{CommandContext, Defaults, Reply, Services, SharedServices, describe, execute, resolve_timezone};
+pub use context::{CommandContext, Defaults, Services, SharedServices};
+pub use exec::{Reply, describe, execute, resolve_timezone};
 pub use parse::{
     ChatCommand, CommandError, NextQuery, Target, dimension, parse, parse_alerts, parse_filter, parse_horizon,
     parse_next, parse_reminders, split_command,
@@ -67,3 +70,11 @@ pub const COMMANDS: [(&str, &str, &str); 21] = [
     ("settings", "This chat's settings as buttons", "/settings"),
     ("manage", "From a private chat: act for a channel you administer", "/manage @mychannel"),
 ];
+
+/// The message above the `/settings` keyboard (`settings::keyboard`).
+pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
+     Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
+     and 🌙 quiet hours (no sound), then 📰 news about what you follow, 🪧 live card (one message \
+     per launch on its day, edited in place), 📋 a daily digest and ❌ to remove a subscription.\n\
+     Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM; \
+     another digest: /digest weekly mon 08:00.";

@@ -6,12 +6,11 @@
 //! interactions). It must not talk to a platform: front-ends answer the
 //! press and swap the button.
 
-use super::exec::{CommandContext, Services};
+use super::context::{CommandContext, Services};
+use super::keyboard::MAX_DATA_LEN;
 use crate::store::StoreError;
 use crate::types::{ItemId, ItemKind};
 
-/// Telegram's limit for `callback_data` (Discord allows 100).
-pub const MAX_DATA_LEN: usize = 64;
 /// The longest item id accepted in data: LL2 launch ids are 36-character
 /// UUIDs, event ids short integers.
 const MAX_ID_LEN: usize = 40;

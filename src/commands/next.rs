@@ -23,10 +23,9 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::exec::{CommandContext, Services, chat_settings, unknown_names};
-use super::mute::MAX_DATA_LEN;
+use super::context::{CommandContext, Services, chat_settings, unknown_names};
+use super::keyboard::{Key, Keyboard, MAX_DATA_LEN, clip_toast, fnv1a};
 use super::parse::{NextQuery, parse_next};
-use super::settings::{Key, Keyboard, clip_toast, fnv1a};
 use crate::detect::{Alert, AlertId, Change};
 use crate::directory::{Dimension, Directory};
 use crate::item::{Item, status};

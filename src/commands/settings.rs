@@ -19,20 +19,13 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use super::exec::{CommandContext, Services, chat_settings, execute};
-use super::mute::MAX_DATA_LEN;
+use super::context::{CommandContext, Services, chat_settings};
+use super::exec::execute;
+use super::keyboard::{Key, Keyboard, MAX_DATA_LEN, clip_toast, fnv1a};
 use super::parse::{ChatCommand, Target};
 use crate::rules::{Origin, Subscription};
 use crate::store::{ChatSettings, StoreError};
 use crate::types::{AlertKind, Style, format_duration};
-
-/// The message above the keyboard.
-pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
-     Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
-     and 🌙 quiet hours (no sound), then 📰 news about what you follow, 🪧 live card (one message \
-     per launch on its day, edited in place), 📋 a daily digest and ❌ to remove a subscription.\n\
-     Another timezone: send /timezone Area/City; other quiet hours: /quiet HH:MM-HH:MM; \
-     another digest: /digest weekly mon 08:00.";
 
 /// Reminder offsets always offered, besides those the chat has.
 const REMINDERS: [u64; 4] = [86_400, 43_200, 3_600, 600];
@@ -49,18 +42,6 @@ const DIGEST_DEFAULT: &str = "daily 08:00";
 /// the 📰 news, 🪧 live card and 📋 digest toggles (/unsubscribe N removes
 /// any).
 const MAX_REMOVE: usize = 2;
-
-/// One button: what it says and what it sends back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
-    /// The text on the button.
-    pub label: String,
-    /// Callback data / custom id sent back when pressed.
-    pub data: String,
-}
-
-/// Rows of buttons.
-pub type Keyboard = Vec<Vec<Key>>;
 
 /// What a press of a settings button does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,16 +109,6 @@ fn stamp(settings: &ChatSettings, subs: &[Subscription]) -> String {
         text.push_str(&format!(",{}", s.id.0));
     }
     format!("{:08x}", fnv1a(&text))
-}
-
-/// FNV-1a of `text`: stable across restarts and builds (std's hasher is
-/// not), which button data needs; a checksum, not a secret.
-pub(super) fn fnv1a(text: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in text.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    h
 }
 
 /// The chat's settings as buttons.
@@ -300,11 +271,6 @@ fn reminder_label(secs: u64) -> String {
     } else {
         format_duration(Duration::from_secs(secs))
     }
-}
-
-/// Toasts are short (Telegram: 200 characters): the first line, clipped.
-pub(super) fn clip_toast(text: &str) -> String {
-    crate::text::clip(text.lines().next().unwrap_or_default(), 190).into_owned()
 }
 
 #[cfg(test)]

@@ -176,7 +176,7 @@ pub struct AlertExtras<'a> {
     pub alert: Option<&'a Alert>,
     /// Callback buttons under the message (a digest's `/next` page
     /// buttons), as platform-neutral keys.
-    pub keyboard: Option<&'a crate::commands::settings::Keyboard>,
+    pub keyboard: Option<&'a crate::commands::keyboard::Keyboard>,
     /// Sent as a reply to this message of the platform (a live card's
     /// short loud message answers the card).
     pub reply_to: Option<&'a str>,
@@ -865,7 +865,7 @@ struct ToSend {
     /// digest.
     alert: Option<Alert>,
     /// Callback buttons (a digest's page buttons).
-    keyboard: Option<crate::commands::settings::Keyboard>,
+    keyboard: Option<crate::commands::keyboard::Keyboard>,
     /// A live card to send or edit, with `msg` as the card (`card.rs`).
     card: Option<CardSend>,
 }

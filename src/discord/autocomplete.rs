@@ -3,7 +3,7 @@
 //! on autocomplete answers. It must not read the store; the channel's own
 //! subscriptions are offered by `commands::Handler`, which owns it.
 
-use super::commands::{Choice, MAX_CHOICE_LEN, MAX_CHOICES, clip};
+use super::reply::{Choice, MAX_CHOICE_LEN, MAX_CHOICES, clip};
 use crate::directory::{Dimension, Directory};
 
 /// Directory names for the option being typed: names or abbreviations that

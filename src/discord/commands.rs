@@ -28,13 +28,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serenity::all::{ApplicationId, GuildId};
 use serenity::http::{HttpBuilder, HttpError, LightMethod, Request, Route};
-use serenity::model::permissions::Permissions;
 use tokio::time::Instant;
 use tracing::{debug, error, info};
 
 use crate::commands::flood::{FloodGuard, FloodLimits, SLOW_DOWN, Verdict};
-use crate::commands::mute::Button;
-use crate::commands::settings::{self, Keyboard};
+use crate::commands::settings;
 use crate::commands::{
     self, ChatCommand, CommandContext, CommandError, Defaults, MAX_ARGS_LEN, Reply, Services, SharedServices,
 };
@@ -45,219 +43,16 @@ use crate::store::{Store, StoreError};
 use crate::subscriptions::Subscriptions;
 use crate::types::{ChannelId, Destination, ItemKind, Mention};
 
-/// Discord's limits on replies and autocomplete choices.
-/// Longest reply, in characters.
-pub(super) const MAX_CONTENT: usize = 2000;
-/// Most autocomplete choices in one answer.
-pub(super) const MAX_CHOICES: usize = 25;
-/// Longest name or value of one choice, in characters.
-pub(super) const MAX_CHOICE_LEN: usize = 100;
-/// Longest accepted value of one name option (Discord enforces it too).
-pub const MAX_OPTION_LEN: u16 = 100;
 /// The answer to commands past the flood limit after [`SLOW_DOWN`].
 const STILL_FLOODING: &str = "⏳ Still too many commands here; try again in a few seconds.";
 /// Per registration request: connect, send and read the answer.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The filter options of `/subscribe`, as (option name, exclude, dimension).
-pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
-    ("agency", false, Dimension::Agency),
-    ("type", false, Dimension::Type),
-    ("program", false, Dimension::Program),
-    ("exclude_agency", true, Dimension::Agency),
-    ("exclude_type", true, Dimension::Type),
-    ("exclude_program", true, Dimension::Program),
-];
-
 use super::autocomplete::{name_choices, timezone_choices};
-use super::definitions::ALERT_OPTIONS;
+use super::definitions::{ALERT_OPTIONS, FILTER_OPTIONS};
 pub(crate) use super::definitions::{definitions, help_text};
-
-/// One option value of an interaction.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum OptionValue {
-    /// A string option.
-    String(String),
-    /// An integer option.
-    Integer(i64),
-    /// A number (float) option.
-    Number(f64),
-    /// A boolean option.
-    Bool(bool),
-    /// A role or a member picked for a mentionable option (never the
-    /// guild's `@everyone` role).
-    Mention(Mention),
-    /// Channels, attachments…: nothing this bot asks for.
-    Other,
-}
-
-impl OptionValue {
-    /// The value as text, as a user would have typed it.
-    fn text(&self) -> Option<String> {
-        match self {
-            OptionValue::String(s) => Some(s.clone()),
-            OptionValue::Integer(i) => Some(i.to_string()),
-            OptionValue::Number(n) => Some(n.to_string()),
-            OptionValue::Bool(_) | OptionValue::Mention(_) | OptionValue::Other => None,
-        }
-    }
-
-    fn mention(&self) -> Option<Mention> {
-        match self {
-            OptionValue::Mention(m) => Some(*m),
-            _ => None,
-        }
-    }
-}
-
-/// One named option of an invocation.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CommandOption {
-    /// The option's name as registered.
-    pub(crate) name: String,
-    /// What the user gave.
-    pub(crate) value: OptionValue,
-    /// The option being typed (autocomplete interactions).
-    pub(crate) focused: bool,
-}
-
-impl CommandOption {
-    /// An option that is not being typed.
-    #[cfg(test)]
-    pub(crate) fn new(name: &str, value: OptionValue) -> CommandOption {
-        CommandOption { name: name.to_owned(), value, focused: false }
-    }
-}
-
-/// Discord's interaction types this front-end tells apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InvocationKind {
-    /// Type 1: Discord checking the endpoint.
-    Ping,
-    /// Type 2: a slash command was used.
-    Command,
-    /// Type 4: an option is being typed.
-    Autocomplete,
-    /// Type 3: a button under an alert was pressed; `Invocation::name` is
-    /// its `custom_id`.
-    Component,
-    /// Modals and anything newer: not used by this bot.
-    Unsupported(u8),
-}
-
-/// What the front-end needs from one interaction.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Invocation {
-    /// Ping, command, autocomplete or button.
-    pub(crate) kind: InvocationKind,
-    /// The command name (`data.name`); empty for a ping.
-    pub(crate) name: String,
-    /// Top-level options (sub-command options flattened).
-    pub(crate) options: Vec<CommandOption>,
-    /// Channel it was used in; `None` if Discord sent none.
-    pub(crate) channel_id: Option<u64>,
-    /// Guild it was used in; `None` in a DM.
-    pub(crate) guild_id: Option<u64>,
-    /// The member's permissions in the channel (`member.permissions`);
-    /// `None` outside a guild.
-    pub(crate) permissions: Option<Permissions>,
-    /// Who used it (member or DM user); `None` if Discord sent neither.
-    pub(crate) user_id: Option<u64>,
-    /// A pressed button's message's "Watch live" link, kept when its
-    /// buttons change; `None` for everything else.
-    pub(crate) watch: Option<String>,
-}
-
-impl Invocation {
-    /// An interaction of `kind` that carries nothing the handler reads.
-    pub(crate) fn of_kind(kind: InvocationKind) -> Invocation {
-        Invocation {
-            kind,
-            name: String::new(),
-            options: Vec::new(),
-            channel_id: None,
-            guild_id: None,
-            permissions: None,
-            user_id: None,
-            watch: None,
-        }
-    }
-
-    /// Manage Channels or Administrator in a guild; in a DM with the bot
-    /// (no guild) the user manages their own DM channel.
-    pub(crate) fn can_manage(&self) -> bool {
-        match (self.permissions, self.guild_id) {
-            (Some(p), _) => p.intersects(Permissions::MANAGE_CHANNELS | Permissions::ADMINISTRATOR),
-            (None, None) => true,
-            (None, Some(_)) => false,
-        }
-    }
-}
-
-/// A choice offered while an option is typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Choice {
-    /// What the user sees, at most `MAX_CHOICE_LEN` characters.
-    pub(crate) name: String,
-    /// What the option is set to when picked.
-    pub(crate) value: String,
-}
-
-/// The answer to an interaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Response {
-    /// The answer to a ping (type 1).
-    Pong,
-    /// A message; `ephemeral`: only the user who used the command sees it.
-    Message {
-        /// The reply text, clipped to `MAX_CONTENT`.
-        content: String,
-        /// Shown only to the user who used the command.
-        ephemeral: bool,
-    },
-    /// Autocomplete choices, at most `MAX_CHOICES`.
-    Choices(Vec<Choice>),
-    /// A pressed button's message, with the button swapped (type 7) and
-    /// its "Watch live" link, if it had one, kept.
-    Buttons(Button, Option<String>),
-    /// `/settings`: the text with the settings as buttons, as a new message
-    /// (type 4) or, for a press, editing the pressed message (type 7).
-    Settings {
-        /// The message text, clipped to `MAX_CONTENT`.
-        content: String,
-        /// The buttons, laid out by `components::fit`.
-        keyboard: Keyboard,
-        /// Edit the pressed message instead of answering with a new one.
-        edit: bool,
-    },
-    /// A press acknowledged without any change (type 6): what a press
-    /// past the flood limit gets.
-    Acknowledge,
-    /// A `/next` page or card: a new reply, or the pressed message updated.
-    Page(super::pages::Page),
-}
-
-impl Response {
-    fn message(reply: Reply) -> Response {
-        Response::Message { content: clip(&reply.text, MAX_CONTENT), ephemeral: reply.private }
-    }
-
-    /// A message only the user sees, clipped to Discord's limit.
-    pub(crate) fn ephemeral(text: impl Into<String>) -> Response {
-        Response::Message { content: clip(&text.into(), MAX_CONTENT), ephemeral: true }
-    }
-}
-
-/// At most `max` characters, cut at a line or word boundary when one is
-/// near, with an ellipsis.
-pub(super) fn clip(text: &str, max: usize) -> String {
-    crate::text::clip_with(text, max, |cut| {
-        let floor = cut.len() * 3 / 4;
-        let end = cut.rfind('\n').filter(|i| *i >= floor).or_else(|| cut.rfind(' ').filter(|i| *i >= floor));
-        end.map_or(cut, |i| &cut[..i]).trim_end()
-    })
-    .into_owned()
-}
+use super::invocation::{CommandOption, Invocation, InvocationKind, OptionValue};
+use super::reply::{Choice, MAX_CHOICE_LEN, MAX_CHOICES, MAX_CONTENT, Response, clip};
 
 /// Interaction options → a chat command (pure). `name` is the command's
 /// name; unknown commands and options are usage errors.
@@ -705,6 +500,7 @@ mod tests {
     use crate::discord::definitions::{MANAGING_COMMANDS, definitions_json};
     use crate::rules::Filter;
     use crate::types::AlertKind;
+    use serenity::model::permissions::Permissions;
 
     fn s(name: &str, v: &str) -> CommandOption {
         CommandOption::new(name, OptionValue::String(v.into()))

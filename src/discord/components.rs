@@ -24,9 +24,15 @@ use serenity::builder::{
 };
 use tracing::{error, info, warn};
 
-use super::commands::{Handler, Invocation, MAX_CONTENT, Response, clip};
+use super::commands::Handler;
+use super::invocation::Invocation;
+use super::render::embed;
+use super::reply::{MAX_CONTENT, Page, Response, clip};
+use crate::commands::SETTINGS_TEXT;
+use crate::commands::keyboard::{Key, Keyboard};
 use crate::commands::mute::{self, Button, Pressed};
-use crate::commands::settings::{self, Key, Keyboard, SETTINGS_TEXT, SettingsPressed};
+use crate::commands::next::View;
+use crate::commands::settings::{self, SettingsPressed};
 use crate::links;
 
 /// Discord's component limits: action rows per message, buttons per row,
@@ -200,6 +206,26 @@ impl Handler {
                 error!(channel, error = %e, "Discord settings press failed");
                 Response::ephemeral(SORRY)
             }
+        }
+    }
+}
+
+impl From<Page> for CreateInteractionResponse {
+    fn from(page: Page) -> CreateInteractionResponse {
+        let (message, keys) = match &page.view {
+            // `embeds([])` takes a card's embed away when Back is pressed.
+            View::Page { text, keyboard } => {
+                (CreateInteractionResponseMessage::new().content(clip(text, MAX_CONTENT)).embeds(Vec::new()), keyboard)
+            }
+            View::Card { message, keyboard } => {
+                (CreateInteractionResponseMessage::new().content("").embed(embed(message)), keyboard)
+            }
+        };
+        let message = message.components(action_rows(keys)).allowed_mentions(CreateAllowedMentions::new());
+        if page.update {
+            CreateInteractionResponse::UpdateMessage(message)
+        } else {
+            CreateInteractionResponse::Message(message)
         }
     }
 }

@@ -7,7 +7,6 @@ use serenity::builder::{CreateCommand, CreateCommandOption};
 use serenity::model::application::CommandOptionType;
 use serenity::model::permissions::Permissions;
 
-use super::commands::{FILTER_OPTIONS, MAX_OPTION_LEN};
 use crate::commands::{COMMANDS, NEXT_MAX};
 use crate::directory::Dimension;
 use crate::types::AlertKind;
@@ -42,6 +41,19 @@ const EVENTS_DESCRIPTION: &str = "Mirror this channel's subscriptions as the ser
 
 /// The `/alerts` options, each one alert kind chosen from a list.
 pub(super) const ALERT_OPTIONS: [&str; 6] = ["first", "second", "third", "fourth", "fifth", "sixth"];
+
+/// Longest accepted value of one name option (Discord enforces it too).
+pub const MAX_OPTION_LEN: u16 = 100;
+
+/// The filter options of `/subscribe`, as (option name, exclude, dimension).
+pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
+    ("agency", false, Dimension::Agency),
+    ("type", false, Dimension::Type),
+    ("program", false, Dimension::Program),
+    ("exclude_agency", true, Dimension::Agency),
+    ("exclude_type", true, Dimension::Type),
+    ("exclude_program", true, Dimension::Program),
+];
 
 /// The commands that change a channel's subscriptions or settings: hidden
 /// from members without Manage Channels (`default_member_permissions`),

@@ -56,8 +56,10 @@ use serenity::interactions_endpoint::Verifier;
 use serenity::model::permissions::Permissions;
 use tracing::{debug, error, warn};
 
-use super::commands::{CommandOption, Handler, Invocation, InvocationKind, OptionValue, Response};
+use super::commands::Handler;
 use super::components::watch_url;
+use super::invocation::{CommandOption, Invocation, InvocationKind, OptionValue};
+use super::reply::Response;
 use crate::types::Mention;
 
 /// Where the endpoint is mounted.
@@ -518,7 +520,7 @@ mod tests {
 
     #[test]
     fn answers_are_serenity_responses() {
-        use super::super::commands::{Choice, Response};
+        use super::super::reply::{Choice, Response};
         let body = |r: Response| serde_json::from_slice::<Value>(&answer_body(r.into())).unwrap();
         assert_eq!(body(Response::Pong), json!({"type": 1}));
         let r = body(Response::Message { content: "hi".into(), ephemeral: true });

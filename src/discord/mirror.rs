@@ -13,7 +13,8 @@
 
 use serenity::model::permissions::Permissions;
 
-use super::commands::{Invocation, OptionValue, Response};
+use super::invocation::{Invocation, OptionValue};
+use super::reply::Response;
 use crate::commands::Services;
 use crate::commands::manage::{EventsArg, parse_events};
 use crate::rules::{Origin, SubId, Subscription};

@@ -43,9 +43,11 @@ pub mod definitions;
 pub mod events;
 pub mod gateway;
 pub mod interactions;
+mod invocation;
 mod mirror;
 mod pages;
 pub mod render;
+mod reply;
 pub mod sender;
 
 pub use sender::{BotLimiter, DiscordSender, SenderConfig, SenderStats, SetupError, WebhookSender};

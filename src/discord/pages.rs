@@ -6,22 +6,11 @@
 //! no toast; the press's toast is only logged. It must not decide what a
 //! press means; that is `commands::next`'s.
 
-use serenity::builder::{CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseMessage};
 use tracing::{debug, error};
 
-use super::commands::{MAX_CONTENT, Response, clip};
-use super::components::action_rows;
-use super::render::embed;
-use crate::commands::next::{self, View};
+use super::reply::{Page, Response};
+use crate::commands::next;
 use crate::commands::{CommandContext, NextQuery, Services};
-
-/// A `/next` view as Discord shows it; `update`: in place of the pressed
-/// message (type 7) rather than as a new reply (type 4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Page {
-    view: View,
-    update: bool,
-}
 
 /// The reply to a `/next` command: the first page with its buttons, or
 /// the hint for a name nobody knows (only to its user).
@@ -46,26 +35,6 @@ pub(crate) fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Res
         Err(e) => {
             error!(destination = %ctx.destination, error = %e, "Discord /next button press failed");
             Response::ephemeral("Something went wrong on my side; please try again in a moment.")
-        }
-    }
-}
-
-impl From<Page> for CreateInteractionResponse {
-    fn from(page: Page) -> CreateInteractionResponse {
-        let (message, keys) = match &page.view {
-            // `embeds([])` takes a card's embed away when Back is pressed.
-            View::Page { text, keyboard } => {
-                (CreateInteractionResponseMessage::new().content(clip(text, MAX_CONTENT)).embeds(Vec::new()), keyboard)
-            }
-            View::Card { message, keyboard } => {
-                (CreateInteractionResponseMessage::new().content("").embed(embed(message)), keyboard)
-            }
-        };
-        let message = message.components(action_rows(keys)).allowed_mentions(CreateAllowedMentions::new());
-        if page.update {
-            CreateInteractionResponse::UpdateMessage(message)
-        } else {
-            CreateInteractionResponse::Message(message)
         }
     }
 }

@@ -10,7 +10,7 @@ use super::model::Article;
 use super::route::is_unlinked;
 use crate::detect::Alert;
 use crate::links::Link;
-use crate::render::{Message, format_tminus, format_when};
+use crate::render::message::{Message, format_tminus, format_when};
 use crate::types::{AlertKind, ItemKind};
 
 /// The label of the article's link.

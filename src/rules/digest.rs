@@ -158,6 +158,18 @@ impl<'de> Deserialize<'de> for DigestSchedule {
     }
 }
 
+/// A chat's digest setting in words, for `/digest` and `/settings`.
+pub fn describe_digest(digest: Option<DigestSchedule>, tz: Tz) -> String {
+    match digest {
+        None => "off".into(),
+        Some(d) => format!(
+            "{d} {}: one message listing what this chat's subscriptions select in {} (none when nothing is coming)",
+            tz.name(),
+            if matches!(d, DigestSchedule::Daily(_)) { "the next 24 hours" } else { "the next 7 days" }
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ mod loudness;
 mod slots;
 mod subscription;
 
-pub use digest::DigestSchedule;
+pub use digest::{DigestSchedule, describe_digest};
 pub use index::{Index, Target};
 pub use loudness::{LAUNCH_DAY, QuietHours, in_quiet_hours, is_silent};
 pub use subscription::{Filter, Origin, SubId, Subscription, normalize};

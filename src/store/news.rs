@@ -16,7 +16,7 @@ use sled::transaction::ConflictableTransactionError;
 use super::fan_out::{FanOutRecord, fan_out_key, fan_out_len};
 use super::{FanOut, FeedState, Result, Store, StoreError, abort, dec, enc, records};
 use crate::detect::Alert;
-use crate::news::Article;
+use crate::news::model::Article;
 use crate::types::Destination;
 
 /// Articles kept; older ones (by SNAPI id) and their marks are dropped when

@@ -64,7 +64,7 @@ pub(super) async fn edit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::settings::Key;
+    use crate::commands::keyboard::Key;
     use crate::detect::tests::sample_launch_with_details;
     use crate::detect::{Alert, AlertId, Change};
     use crate::telegram::render::buttons;

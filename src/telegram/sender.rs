@@ -43,8 +43,8 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::render::{buttons, caption, carries_photo, html, http_url};
+use crate::commands::keyboard::Keyboard;
 use crate::commands::mute::Button;
-use crate::commands::settings::Keyboard;
 use crate::config::TelegramConfig;
 use crate::deliver::ratelimit::{LimitKey, Limits, Rate, RateLimiter};
 use crate::deliver::{AlertExtras, BoxFuture, EditError, SendError, Sender, Sent};
