@@ -86,7 +86,7 @@ impl AppError {
 
 /// How far ahead `once` waits for a paused delivery (a 429's retry-after,
 /// a retry) before exiting; later ones stay in the outbox for the next run.
-pub const ONCE_PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const ONCE_PATIENCE: Duration = Duration::from_secs(60);
 
 /// How long in-flight work may take once a shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -132,7 +132,8 @@ impl App {
 
     /// The bot with `senders` instead of the configured platforms, and
     /// exactly `config.watches` (tests record what would be sent).
-    pub fn with_senders(config: Config, senders: Senders) -> Result<App, AppError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn with_senders(config: Config, senders: Senders) -> Result<App, AppError> {
         let watches = config.watches.clone();
         App::assemble(config, senders, None, &watches, discord::BotLimiter::discord())
     }

@@ -40,7 +40,8 @@ pub enum Command {
 
 impl Command {
     /// The subcommand's name as typed (`check-config`).
-    pub fn as_str(&self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             Command::Run => "run",
             Command::Once => "once",

@@ -11,7 +11,7 @@ use crate::types::Destination;
 
 /// The `console` destination: prints each alert to stdout as plain text.
 #[derive(Debug, Default)]
-pub struct ConsoleSender;
+pub(crate) struct ConsoleSender;
 
 impl Sender for ConsoleSender {
     fn send_alert<'a>(

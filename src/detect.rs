@@ -92,7 +92,7 @@ impl Change {
 
     /// Importance, lower first: status > landing > webcast > schedule > new
     /// (a reminder and an article are always alone).
-    pub fn rank(&self) -> u8 {
+    pub(crate) fn rank(&self) -> u8 {
         match self {
             Change::Status { .. } => 0,
             Change::Landing { .. } => 1,
@@ -110,7 +110,7 @@ impl Change {
     /// (a scrub after T-0 moved days out must reach a subscriber whose
     /// horizon is shorter than the new date). `None` when the old date is
     /// unknown and the new one passed or is unknown.
-    pub fn nearest_future_date(&self, now: DateTime<Utc>) -> Option<Duration> {
+    pub(crate) fn nearest_future_date(&self, now: DateTime<Utc>) -> Option<Duration> {
         let Change::Schedule { old_when, new_when, .. } = self else { return None };
         if old_when.is_some_and(|d| d <= now) {
             return Some(Duration::ZERO);
@@ -124,7 +124,8 @@ impl Change {
     }
 
     /// How far the date moved, when both ends are known.
-    pub fn shift(&self) -> Option<chrono::Duration> {
+    #[cfg(test)]
+    pub(crate) fn shift(&self) -> Option<chrono::Duration> {
         match self {
             Change::Schedule { old_when: Some(o), new_when: Some(n), .. } => Some(*n - *o),
             _ => None,
@@ -176,7 +177,7 @@ impl Alert {
     }
 
     /// The headline change.
-    pub fn headline(&self) -> Option<&Change> {
+    pub(crate) fn headline(&self) -> Option<&Change> {
         self.changes.first()
     }
 
@@ -190,7 +191,7 @@ impl Alert {
     /// `horizon`: the kinds asked for, schedule changes only within the
     /// horizon (as of detection), and a correction after lift-off only
     /// together with the status it belongs to.
-    pub fn visible(&self, kinds: &[AlertKind], horizon: Option<Duration>) -> Vec<Change> {
+    pub(crate) fn visible(&self, kinds: &[AlertKind], horizon: Option<Duration>) -> Vec<Change> {
         let mut out: Vec<Change> = self
             .changes
             .iter()
@@ -206,7 +207,7 @@ impl Alert {
 
     /// This alert as seen by someone who wants `kinds` with `horizon`;
     /// `None` when none of its changes is for them.
-    pub fn seen_by(&self, kinds: &[AlertKind], horizon: Option<Duration>) -> Option<Alert> {
+    pub(crate) fn seen_by(&self, kinds: &[AlertKind], horizon: Option<Duration>) -> Option<Alert> {
         let changes = self.visible(kinds, horizon);
         (!changes.is_empty()).then(|| Alert { changes, ..self.clone() })
     }
@@ -217,7 +218,7 @@ impl Alert {
 /// date lies within `now..=now + horizon` (see
 /// [`Change::nearest_future_date`]). `None` means no horizon: always.
 /// Other changes are not affected.
-pub fn within_horizon(change: &Change, horizon: Option<Duration>, now: DateTime<Utc>) -> bool {
+pub(crate) fn within_horizon(change: &Change, horizon: Option<Duration>, now: DateTime<Utc>) -> bool {
     match (change, horizon) {
         (Change::Schedule { .. }, Some(h)) => change.nearest_future_date(now).is_some_and(|d| d <= h),
         _ => true,
@@ -227,7 +228,7 @@ pub fn within_horizon(change: &Change, horizon: Option<Duration>, now: DateTime<
 /// Whether the item's date has passed at `now` and its status is final
 /// (success, failure, partial failure) or in flight: from then on a
 /// NET/window correction belongs to the result, not to a message of its own.
-pub fn after_liftoff(item: &Item, now: DateTime<Utc>) -> bool {
+pub(crate) fn after_liftoff(item: &Item, now: DateTime<Utc>) -> bool {
     let flown = item
         .status
         .as_ref()
@@ -295,7 +296,7 @@ pub fn detect(old: Option<&Item>, new: &Item) -> Vec<Change> {
 /// `item` as an alert tells it: with its LL2 update note only when the note
 /// is newer than the one the snapshot `old` carried (it is then the reason
 /// for the change being alerted); an old note is not news.
-pub fn as_told(old: Option<&Item>, item: &Item) -> Item {
+pub(crate) fn as_told(old: Option<&Item>, item: &Item) -> Item {
     let mut told = item.clone();
     let before = old.and_then(|o| o.details.update.as_ref());
     if !told.details.update.as_ref().is_some_and(|n| n.is_newer_than(before)) {

@@ -48,11 +48,11 @@ use crate::types::{AlertKind, Destination};
 /// Most entries one digest message lists; the rest are counted in a last
 /// line pointing to `/next` (a message must stay readable and within
 /// Telegram's 4096 characters).
-pub const MAX_LISTED: usize = 15;
+pub(crate) const MAX_LISTED: usize = 15;
 
 /// How late a digest may still go out: one missed while the bot was down
 /// for less than this is sent once on start; a later one is skipped.
-pub const DIGEST_GRACE: Duration = Duration::from_secs(3600);
+pub(crate) const DIGEST_GRACE: Duration = Duration::from_secs(3600);
 
 /// The longest the task waits between passes (a chat may set a digest
 /// due sooner than the ones it knew).
@@ -63,18 +63,18 @@ const KEEP_RECORDS: chrono::Duration = chrono::Duration::days(2);
 
 /// The subscriptions at one destination sharing one schedule: one digest.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Group {
+pub(crate) struct Group {
     /// Where it goes.
-    pub destination: Destination,
+    pub(crate) destination: Destination,
     /// When.
-    pub schedule: DigestSchedule,
+    pub(crate) schedule: DigestSchedule,
     /// The enabled subscriptions there with this schedule, in id order.
-    pub subs: Vec<Subscription>,
+    pub(crate) subs: Vec<Subscription>,
 }
 
 /// Groups the enabled subscriptions that have a digest, by destination and
 /// schedule, in a stable order.
-pub fn groups(subs: Vec<Subscription>) -> Vec<Group> {
+pub(crate) fn groups(subs: Vec<Subscription>) -> Vec<Group> {
     let mut by: BTreeMap<(String, String), Group> = BTreeMap::new();
     for s in subs.into_iter().filter(|s| s.enabled) {
         let Some(schedule) = s.digest else { continue };
@@ -89,7 +89,7 @@ pub fn groups(subs: Vec<Subscription>) -> Vec<Group> {
 /// The zone a group's digest is shown and scheduled in: the chat's own
 /// (`chat_timezone`) when a chat's subscription is among them, else the
 /// first subscription's.
-pub fn zone(subs: &[Subscription], chat_timezone: Option<Tz>) -> Tz {
+pub(crate) fn zone(subs: &[Subscription], chat_timezone: Option<Tz>) -> Tz {
     let chat = subs.iter().any(|s| s.origin == Origin::Chat);
     chat_timezone.filter(|_| chat).or_else(|| subs.first().map(|s| s.timezone)).unwrap_or(chrono_tz::UTC)
 }
@@ -97,7 +97,7 @@ pub fn zone(subs: &[Subscription], chat_timezone: Option<Tz>) -> Tz {
 /// The items a digest of `subs` lists for `[from, until)`: dated in the
 /// span, selected by any of them, not muted (`muted` is asked only when a
 /// chat's own subscription is among them); soonest first.
-pub fn select<'a>(
+pub(crate) fn select<'a>(
     items: &'a [Item],
     subs: &[Subscription],
     muted: impl Fn(&Item) -> bool,
@@ -118,16 +118,16 @@ pub fn select<'a>(
 /// One titled block of a digest's lines: launches and events, then the
 /// news headlines when the destination chose `news`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Section {
+pub(crate) struct Section {
     /// Its heading; `None` for the only section.
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// One line per entry.
-    pub lines: Vec<String>,
+    pub(crate) lines: Vec<String>,
 }
 
 /// The launches-and-events section: one numbered `/next`-style line per
 /// item (at most [`MAX_LISTED`], then a count of the rest).
-pub fn items_section(items: &[&Item], tz: Tz, now: DateTime<Utc>) -> Section {
+pub(crate) fn items_section(items: &[&Item], tz: Tz, now: DateTime<Utc>) -> Section {
     let mut lines: Vec<String> = (1..)
         .zip(items.iter().take(MAX_LISTED))
         .map(|(n, i)| format!("{n}. {}", crate::commands::next::entry(i, tz, now, false)))
@@ -139,13 +139,13 @@ pub fn items_section(items: &[&Item], tz: Tz, now: DateTime<Utc>) -> Section {
 }
 
 /// Most headlines a digest lists (`/news` shows more).
-pub const MAX_HEADLINES: usize = 5;
+pub(crate) const MAX_HEADLINES: usize = 5;
 
 /// The news section: the headlines of the span just past about what the
 /// destination follows, newest first (`news::headlines_for`, which is empty
 /// unless one of its subscriptions chose `news`), with site and link;
 /// `None` without any.
-pub fn news_section(articles: &[crate::news::Article]) -> Option<Section> {
+pub(crate) fn news_section(articles: &[crate::news::Article]) -> Option<Section> {
     if articles.is_empty() {
         return None;
     }
@@ -159,7 +159,7 @@ pub fn news_section(articles: &[crate::news::Article]) -> Option<Section> {
 
 /// The digest as a platform-neutral message: headline and span, then the
 /// sections' lines (a heading line before each titled section).
-pub fn message(schedule: DigestSchedule, count: usize, sections: &[Section], tz: Tz) -> Message {
+pub(crate) fn message(schedule: DigestSchedule, count: usize, sections: &[Section], tz: Tz) -> Message {
     let span = match schedule {
         DigestSchedule::Daily(_) => "the next 24 hours",
         DigestSchedule::Weekly(..) => "the next 7 days",
@@ -176,7 +176,8 @@ pub fn message(schedule: DigestSchedule, count: usize, sections: &[Section], tz:
 }
 
 /// Queues the digests that come due.
-pub struct Digests {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct Digests {
     store: Store,
     grace: Duration,
     wake_delivery: std::sync::Arc<Notify>,
@@ -185,7 +186,7 @@ pub struct Digests {
 impl Digests {
     /// `grace`: how late a digest may still go out (after a restart);
     /// `wake_delivery` is notified when one is queued.
-    pub fn new(store: Store, grace: Duration, wake_delivery: std::sync::Arc<Notify>) -> Digests {
+    pub(crate) fn new(store: Store, grace: Duration, wake_delivery: std::sync::Arc<Notify>) -> Digests {
         Digests { store, grace, wake_delivery }
     }
 
@@ -208,7 +209,8 @@ impl Digests {
 
     /// Queues every digest due at `now` and not yet handled; returns how
     /// many were queued (empty ones are not counted).
-    pub async fn pass(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn pass(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.pass_over(&self.digest_groups()?, now).await
     }
 
@@ -275,7 +277,7 @@ impl Digests {
 
     /// Looks for due digests at start, then at each due moment and at
     /// least once a minute, until shutdown.
-    pub async fn run(&self, shutdown: CancellationToken) {
+    pub(crate) async fn run(&self, shutdown: CancellationToken) {
         loop {
             let wait = self.round().await;
             tokio::select! {

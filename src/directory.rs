@@ -12,9 +12,10 @@ use crate::item::{Item, Named};
 use crate::rules::{Filter, normalize};
 
 /// The filter dimensions that take names.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Dimension {
+pub(crate) enum Dimension {
     /// Agencies: launch providers, mission and event agencies.
     Agency,
     /// LL2 programs (Artemis, Starlink…).
@@ -25,7 +26,7 @@ pub enum Dimension {
 
 impl Dimension {
     /// The word users type for it ("agency", "program", "type").
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Dimension::Agency => "agency",
             Dimension::Program => "program",
@@ -48,7 +49,8 @@ fn entry_key(n: &Named) -> String {
 
 impl Directory {
     /// Adds what `item` names; returns whether anything was new.
-    pub fn learn(&mut self, item: &Item) -> bool {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn learn(&mut self, item: &Item) -> bool {
         let mut changed = false;
         let mut add = |d: Dimension, n: &Named| {
             let map = self.entries.entry(d).or_default();
@@ -77,17 +79,18 @@ impl Directory {
     }
 
     /// Names known, all dimensions together.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.values().map(BTreeMap::len).sum()
     }
 
     /// Whether no name is known yet (nothing polled).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The entry a user value names: by id, name or abbreviation.
-    pub fn resolve(&self, dim: Dimension, value: &str) -> Option<&Named> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn resolve(&self, dim: Dimension, value: &str) -> Option<&Named> {
         let v = normalize(value);
         if dim == Dimension::Type && (v == "launch" || v == "event") {
             return None;
@@ -101,14 +104,16 @@ impl Directory {
 
     /// Whether a value can match something: known to the directory, or one
     /// of the words every item has (`launch`, `event` as types).
-    pub fn knows(&self, dim: Dimension, value: &str) -> bool {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn knows(&self, dim: Dimension, value: &str) -> bool {
         let v = normalize(value);
         (dim == Dimension::Type && (v == "launch" || v == "event")) || self.resolve(dim, value).is_some()
     }
 
     /// Up to `n` known names closest to `value`, best first: names that
     /// contain it, then by edit distance.
-    pub fn suggest(&self, dim: Dimension, value: &str, n: usize) -> Vec<String> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn suggest(&self, dim: Dimension, value: &str, n: usize) -> Vec<String> {
         let v = normalize(value);
         let Some(map) = self.entries.get(&dim) else { return Vec::new() };
         let mut scored: Vec<(usize, String)> = map
@@ -131,12 +136,13 @@ impl Directory {
     }
 
     /// All names of one dimension, for autocomplete.
-    pub fn names(&self, dim: Dimension) -> Vec<&Named> {
+    pub(crate) fn names(&self, dim: Dimension) -> Vec<&Named> {
         self.entries.get(&dim).map(|m| m.values().collect()).unwrap_or_default()
     }
 
     /// The values of `filter` that match nothing seen so far.
-    pub fn unresolved(&self, filter: &Filter) -> Vec<(Dimension, String)> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn unresolved(&self, filter: &Filter) -> Vec<(Dimension, String)> {
         let dims: [(Dimension, &[String]); 6] = [
             (Dimension::Type, &filter.types),
             (Dimension::Agency, &filter.agencies),

@@ -23,12 +23,14 @@ pub struct Named {
 
 impl Named {
     /// Builds a name as LL2 would give it.
-    pub fn new(id: Option<i64>, name: impl Into<String>, abbrev: Option<String>) -> Self {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(id: Option<i64>, name: impl Into<String>, abbrev: Option<String>) -> Self {
         Named { id, name: name.into(), abbrev }
     }
 
     /// The short label people know: the abbreviation if LL2 has one.
-    pub fn short(&self) -> &str {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn short(&self) -> &str {
         self.abbrev.as_deref().filter(|a| !a.is_empty()).unwrap_or(&self.name)
     }
 }
@@ -37,31 +39,34 @@ impl Named {
 /// are named.
 pub mod status {
     /// "Go for Launch": date and time confirmed.
-    pub const GO: i64 = 1;
+    pub(crate) const GO: i64 = 1;
     /// "To Be Determined": the date is not firm.
-    pub const TBD: i64 = 2;
+    pub(crate) const TBD: i64 = 2;
     /// "Launch Successful".
-    pub const SUCCESS: i64 = 3;
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) const SUCCESS: i64 = 3;
     /// "Launch Failure".
-    pub const FAILURE: i64 = 4;
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) const FAILURE: i64 = 4;
     /// "On Hold": the count is stopped.
-    pub const HOLD: i64 = 5;
+    pub(crate) const HOLD: i64 = 5;
     /// "Launch in Flight": lifted off, result not yet known.
-    pub const IN_FLIGHT: i64 = 6;
+    pub(crate) const IN_FLIGHT: i64 = 6;
     /// "Launch was a Partial Failure".
-    pub const PARTIAL_FAILURE: i64 = 7;
+    pub(crate) const PARTIAL_FAILURE: i64 = 7;
     /// "To Be Confirmed": a date announced but not yet confirmed.
-    pub const TBC: i64 = 8;
+    pub(crate) const TBC: i64 = 8;
     /// "Payload Deployed".
-    pub const PAYLOAD_DEPLOYED: i64 = 9;
+    pub(crate) const PAYLOAD_DEPLOYED: i64 = 9;
 
     /// Statuses that end a launch: nothing more to remind of.
-    pub const FINAL: [i64; 3] = [SUCCESS, FAILURE, PARTIAL_FAILURE];
+    pub(crate) const FINAL: [i64; 3] = [SUCCESS, FAILURE, PARTIAL_FAILURE];
 }
 
 /// A video link. `live` is known only from LL2 2.3.0 detailed responses.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Video {
+pub(crate) struct Video {
     /// Where to watch (YouTube, X, an agency's site…).
     pub url: String,
     /// The title LL2 gives the stream, if any.
@@ -111,7 +116,8 @@ pub enum Precision {
 
 impl Precision {
     /// The level LL2's precision id names.
-    pub fn from_id(id: i64) -> Precision {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn from_id(id: i64) -> Precision {
         match id {
             0 => Precision::Second,
             1 => Precision::Minute,
@@ -130,7 +136,7 @@ impl Precision {
     }
 
     /// LL2's id of the level.
-    pub fn id(self) -> i64 {
+    pub(crate) fn id(self) -> i64 {
         match self {
             Precision::Second => 0,
             Precision::Minute => 1,
@@ -149,7 +155,7 @@ impl Precision {
     }
 
     /// LL2's name of the level; empty for `Other`.
-    pub fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         match self {
             Precision::Second => "Second".into(),
             Precision::Minute => "Minute".into(),
@@ -169,13 +175,13 @@ impl Precision {
 
     /// Whether a date this precise names an instant (to the hour or
     /// finer) rather than a placeholder for a coarser period.
-    pub fn to_the_hour(self) -> bool {
+    pub(crate) fn to_the_hour(self) -> bool {
         matches!(self, Precision::Second | Precision::Minute | Precision::Hour)
     }
 
     /// The uncertainty of a date with this precision, in seconds; `None` when
     /// unknown. Used to decide which reminders make sense.
-    pub fn uncertainty_secs(self) -> Option<i64> {
+    pub(crate) fn uncertainty_secs(self) -> Option<i64> {
         Some(match self {
             Precision::Second => 1,
             Precision::Minute => 60,
@@ -281,60 +287,61 @@ pub struct Item {
 }
 
 /// Launch and event details beyond what detection compares.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Details {
+pub(crate) struct Details {
     /// Rocket configuration, full name ("Falcon 9 Block 5").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rocket: Option<String>,
+    pub(crate) rocket: Option<String>,
     /// Target orbit of the mission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orbit: Option<Named>,
+    pub(crate) orbit: Option<Named>,
     /// Launch probability (weather), percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probability: Option<u8>,
+    pub(crate) probability: Option<u8>,
     /// LL2's `weather_concerns`, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weather: Option<String>,
+    pub(crate) weather: Option<String>,
     /// Booster landings, one per first-stage core (detailed mode only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub landings: Vec<Landing>,
+    pub(crate) landings: Vec<Landing>,
     /// Flight Club's page of the launch, as LL2 gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flightclub_url: Option<String>,
+    pub(crate) flightclub_url: Option<String>,
     /// Events: the names of the launches they belong to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub launches: Vec<String>,
+    pub(crate) launches: Vec<String>,
     /// Events: their own information page (the highest-priority one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub info_url: Option<String>,
+    pub(crate) info_url: Option<String>,
     /// LL2's newest librarian note (`updates[]`, detailed mode), e.g.
     /// "Delayed to NET January 3.". In an alert's item it is kept only
     /// when it is newer than the snapshot before: then it is the reason
     /// for the alert's schedule or status change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update: Option<UpdateNote>,
+    pub(crate) update: Option<UpdateNote>,
 }
 
 /// One entry of LL2's `updates[]`: why a librarian changed the item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpdateNote {
+pub(crate) struct UpdateNote {
     /// LL2's id of the note (they only grow), when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
+    pub(crate) id: Option<i64>,
     /// The note itself, on one line.
-    pub comment: String,
+    pub(crate) comment: String,
     /// Where it comes from (an article, a NOTAM), an http(s) URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
+    pub(crate) link: Option<String>,
     /// When LL2 wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<DateTime<Utc>>,
+    pub(crate) at: Option<DateTime<Utc>>,
 }
 
 impl UpdateNote {
     /// Whether this note came after `before` (the note an older snapshot
     /// carried): a different note written later, or the first one.
-    pub fn is_newer_than(&self, before: Option<&UpdateNote>) -> bool {
+    pub(crate) fn is_newer_than(&self, before: Option<&UpdateNote>) -> bool {
         match before {
             None => true,
             Some(b) if b == self => false,
@@ -349,7 +356,7 @@ impl UpdateNote {
 
 impl Details {
     /// Whether nothing is known: such details are left out of snapshots.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == Details::default()
     }
 }
@@ -359,18 +366,18 @@ impl Details {
 pub struct Landing {
     /// Booster serial number ("B1082").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub booster: Option<String>,
+    pub(crate) booster: Option<String>,
     /// Whether a landing is attempted at all (false: expended).
-    pub attempt: bool,
+    pub(crate) attempt: bool,
     /// `None` until the result is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success: Option<bool>,
+    pub(crate) success: Option<bool>,
     /// Where, short ("OCISLY", "LZ-1").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
     /// How, short ("ASDS", "RTLS").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub(crate) method: Option<String>,
 }
 
 impl Item {
@@ -393,7 +400,7 @@ impl Item {
     }
 
     /// The best link to watch: a video flagged live, else the first one.
-    pub fn webcast_url(&self) -> Option<&str> {
+    pub(crate) fn webcast_url(&self) -> Option<&str> {
         self.videos.iter().find(|v| v.live == Some(true)).or_else(|| self.videos.first()).map(|v| v.url.as_str())
     }
 }

@@ -13,20 +13,20 @@ use crate::types::ItemKind;
 
 /// One labelled link.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
+pub(crate) struct Link {
     /// What the link is, as shown ("Watch live", "Space Launch Now").
-    pub label: &'static str,
+    pub(crate) label: &'static str,
     /// An absolute http(s) URL.
-    pub url: String,
+    pub(crate) url: String,
 }
 
 /// Label of the webcast link.
-pub const WATCH_LIVE: &str = "Watch live";
+pub(crate) const WATCH_LIVE: &str = "Watch live";
 
 /// The item's pages, most useful first: the webcast (when there is one),
 /// Space Launch Now, Go4Liftoff, then Flight Club (launches) or the
 /// event's own page. Items without a slug or id get fewer.
-pub fn for_item(item: &Item) -> Vec<Link> {
+pub(crate) fn for_item(item: &Item) -> Vec<Link> {
     let mut out = Vec::new();
     if let Some(url) = item.webcast_url().filter(|u| is_web(u)) {
         out.push(Link { label: WATCH_LIVE, url: url.to_string() });
@@ -36,7 +36,7 @@ pub fn for_item(item: &Item) -> Vec<Link> {
 }
 
 /// The item's pages without the webcast: its main page first.
-pub fn pages(item: &Item) -> Vec<Link> {
+pub(crate) fn pages(item: &Item) -> Vec<Link> {
     let mut out = Vec::new();
     let path = match item.kind() {
         ItemKind::Launch => "launch",
@@ -59,22 +59,24 @@ pub fn pages(item: &Item) -> Vec<Link> {
 }
 
 /// Label of a launch's Flight Club page.
-pub const FLIGHT_CLUB: &str = "Flight Club";
+pub(crate) const FLIGHT_CLUB: &str = "Flight Club";
 /// Label of an event's own information page.
-pub const EVENT_INFO: &str = "Official page";
+pub(crate) const EVENT_INFO: &str = "Official page";
 
 /// The one page to open for an item (a calendar's `URL`, an embed title).
-pub fn main_page(item: &Item) -> Option<String> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn main_page(item: &Item) -> Option<String> {
     pages(item).into_iter().next().map(|l| l.url)
 }
 
 /// Whether a link may be shown: http(s) and not the LL2 API.
-pub fn is_web(url: &str) -> bool {
+pub(crate) fn is_web(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://")) && !is_ll2_api(url)
 }
 
 /// Whether a URL points at the Launch Library 2 API (any host, any version).
-pub fn is_ll2_api(url: &str) -> bool {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn is_ll2_api(url: &str) -> bool {
     url.contains("thespacedevs.com/2.") || url.contains("/api/ll/")
 }
 

@@ -42,19 +42,21 @@ use prometheus_client::registry::Registry;
 const LATENCY_BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0];
 
 /// The `Content-Type` of what [`Metrics::render`] returns.
-pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 static GLOBAL: LazyLock<Arc<Metrics>> = LazyLock::new(|| Arc::new(Metrics::default()));
 
 /// The registry of this process. See the module documentation for why it
 /// is a `static`.
-pub fn global() -> &'static Arc<Metrics> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn global() -> &'static Arc<Metrics> {
     &GLOBAL
 }
 
 /// How a delivery attempt ended, as the deliverer settled it.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeliveryOutcome {
+pub(crate) enum DeliveryOutcome {
     /// The platform confirmed; the entry left the outbox.
     Delivered,
     /// Transient failure (network, 5xx, 429) or a migrated chat: rescheduled.
@@ -70,7 +72,7 @@ pub enum DeliveryOutcome {
 
 impl DeliveryOutcome {
     /// The `outcome` label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DeliveryOutcome::Delivered => "delivered",
             DeliveryOutcome::Retried => "retried",
@@ -89,15 +91,15 @@ impl EncodeLabelValue for DeliveryOutcome {
 
 /// How one LL2 request ended, for `Metrics::ll2_request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ll2Request {
+pub(crate) struct Ll2Request {
     /// The feed's name (`events`, `launches`).
-    pub feed: &'static str,
+    pub(crate) feed: &'static str,
     /// `ok` or the kind of failure (`throttled`, `http_5xx`, `timeout`, …).
-    pub status: &'static str,
+    pub(crate) status: &'static str,
     /// Body bytes read, for a successful request.
-    pub bytes: Option<u64>,
+    pub(crate) bytes: Option<u64>,
     /// From sending the request to the whole body.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -150,18 +152,19 @@ struct SubscriptionState {
 }
 
 /// Values read from the store when `/metrics` is scraped.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoreGauges {
+pub(crate) struct StoreGauges {
     /// Outbox entries waiting.
-    pub outbox_depth: u64,
+    pub(crate) outbox_depth: u64,
     /// Dead letters kept.
-    pub dead_letters: u64,
+    pub(crate) dead_letters: u64,
     /// Item snapshots kept.
-    pub items: u64,
+    pub(crate) items: u64,
     /// (platform, enabled) → subscriptions.
-    pub subscriptions: BTreeMap<(&'static str, bool), u64>,
+    pub(crate) subscriptions: BTreeMap<(&'static str, bool), u64>,
     /// Feed name → when its last successful poll finished.
-    pub last_success: BTreeMap<&'static str, DateTime<Utc>>,
+    pub(crate) last_success: BTreeMap<&'static str, DateTime<Utc>>,
 }
 
 type FloatGauge = Gauge<f64, AtomicU64>;
@@ -172,8 +175,9 @@ fn latency_histogram() -> Histogram {
 
 /// The registry. All methods take `&self` and are safe to call from any
 /// thread.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     started: DateTime<Utc>,
     registry: Registry,
     ll2_requests: Family<FeedStatus, Counter>,
@@ -199,11 +203,11 @@ struct Status {
 
 /// A failed poll of a feed: the error, worded for operators, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollFailure {
+pub(crate) struct PollFailure {
     /// The error, worded for operators.
-    pub message: String,
+    pub(crate) message: String,
     /// When the poll failed.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
 }
 
 impl Default for Metrics {
@@ -259,7 +263,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// When this registry was created (process start, for the global one).
-    pub fn started(&self) -> DateTime<Utc> {
+    pub(crate) fn started(&self) -> DateTime<Utc> {
         self.started
     }
 
@@ -277,7 +281,8 @@ impl Metrics {
 
     /// The request budget after a request: the hourly ceiling and what is
     /// left of it in the sliding hour.
-    pub fn budget(&self, per_hour: u32, remaining: u32) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn budget(&self, per_hour: u32, remaining: u32) {
         self.budget_per_hour.set(per_hour.into());
         self.budget_remaining.set(remaining.into());
         self.budget_used.set(i64::from(per_hour.saturating_sub(remaining)));
@@ -286,7 +291,8 @@ impl Metrics {
     /// A poll of `feed` finished: successfully (`error` is `None`) or not.
     /// The last error of each feed is kept for `/healthz` and the status
     /// page (in memory: the next poll after a restart tells anew).
-    pub fn poll_finished(&self, feed: &'static str, error: Option<String>) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn poll_finished(&self, feed: &'static str, error: Option<String>) {
         let result = if error.is_some() { "error" } else { "ok" };
         self.polls.get_or_create(&FeedResult { feed, result }).inc();
         if let Some(message) = error {
@@ -321,7 +327,8 @@ impl Metrics {
     }
 
     /// A delivery attempt to `platform` settled as `outcome`.
-    pub fn delivery(&self, platform: &'static str, outcome: DeliveryOutcome) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn delivery(&self, platform: &'static str, outcome: DeliveryOutcome) {
         self.deliveries.get_or_create(&Delivery { platform, outcome }).inc();
     }
 
@@ -336,7 +343,8 @@ impl Metrics {
     /// A rate-limit answer (HTTP 429 or an explicit "retry after") from
     /// `source`: `"ll2"` or a platform name. The poller counts LL2's, the
     /// deliverer a platform's whenever a send fails with a `retry_after`.
-    pub fn rate_limited(&self, source: &'static str) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn rate_limited(&self, source: &'static str) {
         self.rate_limited.get_or_create(&Source { source }).inc();
     }
 
@@ -345,7 +353,8 @@ impl Metrics {
     /// Everything in the Prometheus text format. `store` adds the gauges
     /// read from the store (left out when the store could not be read;
     /// `tminus_store_ok` says which).
-    pub fn render(&self, store: Option<&StoreGauges>) -> String {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn render(&self, store: Option<&StoreGauges>) -> String {
         let mut out = String::with_capacity(4096);
         // Writing to a `String` cannot fail.
         let _ = prometheus_text::encode(&mut out, &self.registry);

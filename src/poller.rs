@@ -109,8 +109,9 @@ impl PollerConfig {
 }
 
 /// Why a poll did not complete.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, thiserror::Error)]
-pub enum PollError {
+pub(crate) enum PollError {
     /// The LL2 request or its answer failed.
     #[error(transparent)]
     Ll2(#[from] Ll2Error),
@@ -126,12 +127,13 @@ pub enum PollError {
 }
 
 /// What one poll of one feed did.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FeedReport {
+pub(crate) struct FeedReport {
     /// LL2 requests made.
     pub requests: u32,
     /// Response bytes read.
-    pub bytes: usize,
+    pub(crate) bytes: usize,
     /// Items in the answers.
     pub items: usize,
     /// Alerts created (silent first-sync changes are not counted).
@@ -144,8 +146,9 @@ pub struct FeedReport {
 
 /// Whether to wait for the budget (the daemon) or give up on the feed for
 /// now (`tminus once`).
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BudgetWait {
+pub(crate) enum BudgetWait {
     /// Sleep until a request is free (or shutdown).
     Wait,
     /// Fail with [`PollError::NoBudget`].
@@ -220,14 +223,9 @@ impl Poller {
         self
     }
 
-    /// The current schedule: the interval of each request class and the
-    /// hot launches. Updated whenever the plan changes.
-    pub fn plan_watch(&self) -> watch::Receiver<Plan> {
-        self.plan.subscribe()
-    }
-
     /// The directory of names seen, shared with the chat front-ends.
-    pub fn directory(&self) -> Arc<RwLock<Directory>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn directory(&self) -> Arc<RwLock<Directory>> {
         self.directory.clone()
     }
 
@@ -253,7 +251,7 @@ impl Poller {
     }
 
     /// LL2 requests left in the sliding hour, now.
-    pub fn requests_left(&mut self) -> u32 {
+    pub(crate) fn requests_left(&mut self) -> u32 {
         self.budget.remaining(self.clock.now())
     }
 
@@ -368,7 +366,8 @@ impl Poller {
     /// feed's watermark and sweep state stay as they are, and the feed's
     /// next incremental query sees the launch again (without re-alerting:
     /// the snapshot is already current).
-    pub async fn poll_launch(&mut self, id: &str, wait: BudgetWait) -> Result<FeedReport, PollError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn poll_launch(&mut self, id: &str, wait: BudgetWait) -> Result<FeedReport, PollError> {
         let mut report = FeedReport::default();
         let url = self.client.launch_url(id);
         let page = self.fetch(Feed::Launches, &url, wait, &mut report).await?;
@@ -379,7 +378,8 @@ impl Poller {
 
     /// One poll of one feed: a sweep when due (first sync or periodic),
     /// else the incremental query.
-    pub async fn poll_feed(&mut self, feed: Feed, wait: BudgetWait) -> Result<FeedReport, PollError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn poll_feed(&mut self, feed: Feed, wait: BudgetWait) -> Result<FeedReport, PollError> {
         let state = self.store.feed_state(feed)?;
         let hot = !self.plan.borrow().hot.is_empty();
         let sweep_due = sweep_due(&state, self.config.resweep_interval, hot, self.clock.now());
@@ -388,7 +388,8 @@ impl Poller {
 
     /// Re-reads the whole upcoming list of `feed` now, whatever the
     /// schedule says (the sweep of the module doc).
-    pub async fn sweep_feed(&mut self, feed: Feed, wait: BudgetWait) -> Result<FeedReport, PollError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn sweep_feed(&mut self, feed: Feed, wait: BudgetWait) -> Result<FeedReport, PollError> {
         let state = self.store.feed_state(feed)?;
         self.poll_feed_as(feed, state, true, wait).await
     }

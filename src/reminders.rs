@@ -25,13 +25,13 @@ use crate::store::{Batch, FanOut, ReminderKey, ReminderSent, Store, StoreError};
 
 /// A reminder that is due now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Due {
+pub(crate) struct Due {
     /// The configured reminder offset (how long before the item).
-    pub offset: Duration,
+    pub(crate) offset: Duration,
     /// The item's date.
-    pub when: DateTime<Utc>,
+    pub(crate) when: DateTime<Utc>,
     /// The moment the reminder is for: `when - offset`.
-    pub fire_at: DateTime<Utc>,
+    pub(crate) fire_at: DateTime<Utc>,
 }
 
 /// Whether the item's date is precise enough for a reminder `offset`
@@ -46,7 +46,7 @@ pub(crate) fn precise_enough(item: &Item, offset: Duration) -> bool {
 
 /// Reminders of `item` due at `now` for the given offsets. `sent` tells
 /// what was already sent per offset.
-pub fn due(
+pub(crate) fn due(
     item: &Item,
     offsets: &[Duration],
     now: DateTime<Utc>,
@@ -84,7 +84,8 @@ pub fn due(
 
 /// Turns due reminders into alerts and outbox entries, once per item,
 /// offset and date.
-pub struct Reminders {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct Reminders {
     store: Store,
     index: Arc<RwLock<Index>>,
     grace: Duration,
@@ -94,13 +95,20 @@ pub struct Reminders {
 impl Reminders {
     /// `grace`: how late a reminder may still fire (after a restart);
     /// `wake_delivery` is notified when reminders are enqueued.
-    pub fn new(store: Store, index: Arc<RwLock<Index>>, grace: Duration, wake_delivery: Arc<Notify>) -> Reminders {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(
+        store: Store,
+        index: Arc<RwLock<Index>>,
+        grace: Duration,
+        wake_delivery: Arc<Notify>,
+    ) -> Reminders {
         Reminders { store, index, grace, wake_delivery }
     }
 
     /// Creates the alerts of every reminder due at `now`. Returns how many
     /// reminders fired.
-    pub async fn pass(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn pass(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let offsets = self.index.read().map(|ix| ix.reminder_offsets()).unwrap_or_default();
         if offsets.is_empty() {
             return Ok(0);
@@ -143,7 +151,7 @@ impl Reminders {
     }
 
     /// Checks for due reminders every 20 seconds until shutdown.
-    pub async fn run(&self, shutdown: CancellationToken) {
+    pub(crate) async fn run(&self, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.pass(Utc::now()).await {
                 warn!(error = %e, "reminder pass failed");

@@ -76,11 +76,13 @@ use crate::types::Feed;
 /// How long store-derived gauges of `/metrics` are reused.
 const GAUGE_CACHE: Duration = Duration::from_secs(10);
 /// How long a rendered status page is served again (see the module doc).
-pub const PAGE_TTL: Duration = Duration::from_secs(10);
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const PAGE_TTL: Duration = Duration::from_secs(10);
 /// The longest any request may take (see the module doc).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests in flight on every route but `/healthz` (see the module doc).
-pub const MAX_IN_FLIGHT: usize = 64;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const MAX_IN_FLIGHT: usize = 64;
 
 /// The staleness threshold actually applied: the configured
 /// `health_max_age`, but never less than two poll intervals of one feed,
@@ -91,8 +93,9 @@ pub(crate) fn health_threshold(configured: Duration, feed_interval: Duration) ->
 }
 
 /// What the handlers need. Cheap to clone.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Clone)]
-pub struct ServerState {
+pub(crate) struct ServerState {
     store: Store,
     metrics: Arc<Metrics>,
     feeds: Vec<Feed>,
@@ -115,7 +118,8 @@ impl ServerState {
     /// `feeds`: the configured feeds (each must stay fresh); `max_age`: the
     /// staleness threshold (see `health_threshold`). The start time is the
     /// registry's creation time.
-    pub fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(store: Store, metrics: Arc<Metrics>, feeds: Vec<Feed>, max_age: Duration) -> ServerState {
         let started = metrics.started();
         ServerState {
             store,
@@ -130,13 +134,14 @@ impl ServerState {
     }
 
     /// The reminder offsets (`[alerts] reminders`) the status page reports.
-    pub fn with_reminders(mut self, reminders: Vec<Duration>) -> ServerState {
+    pub(crate) fn with_reminders(mut self, reminders: Vec<Duration>) -> ServerState {
         self.reminders = reminders;
         self
     }
 
     /// Overrides the start time the grace period counts from (tests).
-    pub fn with_started(mut self, started: DateTime<Utc>) -> ServerState {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn with_started(mut self, started: DateTime<Utc>) -> ServerState {
         self.started = started;
         self
     }
@@ -160,7 +165,8 @@ pub(crate) fn router(state: ServerState, extra: Option<Router>) -> Router {
 /// Binds `addr` (so a taken port fails start-up with a clear error), then
 /// serves `router` plus `extra` in a task until `shutdown` is cancelled.
 /// Returns the bound address (port 0 picks a free one) and the task.
-pub async fn start(
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) async fn start(
     addr: SocketAddr,
     state: ServerState,
     extra: Option<Router>,

@@ -60,12 +60,12 @@ mod manage;
 mod news;
 mod owner;
 mod retention;
-pub use calendar::{EventSpec, GuildEvent, Schedule, Sequenced};
-pub use cards::CardRecord;
-pub use digest::DigestRecord;
-pub use manage::ManagedChat;
-pub use news::{KEEP_ARTICLES, NewsBatch};
-pub use owner::PID_FILE;
+pub(crate) use calendar::{EventSpec, GuildEvent, Sequenced};
+pub(crate) use cards::CardRecord;
+pub(crate) use digest::DigestRecord;
+pub(crate) use manage::ManagedChat;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use news::NewsBatch;
 pub use retention::{Pruned, release_freed_memory};
 
 /// Bump when the layout of a tree changes incompatibly. 2: deliveries may
@@ -111,7 +111,7 @@ pub enum StoreError {
 }
 
 /// A store operation's result.
-pub type Result<T> = std::result::Result<T, StoreError>;
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
 /// Per-feed progress.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,14 +188,15 @@ pub struct Delivered {
 }
 
 /// A delivery given up on, with the reason.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeadLetter {
+pub(crate) struct DeadLetter {
     /// The entry as it was in the outbox.
     pub entry: OutboxEntry,
     /// Why it was given up on.
     pub reason: String,
     /// When.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
 }
 
 /// A destination that refused delivery for a reason its admin can fix (the
@@ -204,8 +205,9 @@ pub struct DeadLetter {
 /// `until`, when one probe send is tried. Written only through the
 /// subscription API; cleared by a command from the chat, by a probe that
 /// goes through, and at start for destinations of config watches.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DestinationPause {
+pub(crate) struct DestinationPause {
     /// The paused destination.
     pub destination: Destination,
     /// The platform's refusal, as the deliverer logged it.
@@ -246,8 +248,9 @@ pub struct ReminderSent {
 /// Preferences a chat set with `/timezone`, `/reminders`, `/alerts` and
 /// `/horizon`; they apply to its existing subscriptions and to the ones it
 /// makes later.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatSettings {
+pub(crate) struct ChatSettings {
     /// The zone times are shown in (`/timezone`).
     pub timezone: chrono_tz::Tz,
     /// Reminder offsets before each item (`/reminders`).
@@ -283,8 +286,9 @@ fn all_alert_kinds() -> Vec<AlertKind> {
 /// silence, unless one of them wants the same alert: they make one
 /// message, and the mute holds for it). `name` is kept for `/muted`, which
 /// must work after the item left the store.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Mute {
+pub(crate) struct Mute {
     /// The chat that muted it.
     pub destination: Destination,
     /// The muted item.
@@ -513,13 +517,15 @@ impl Store {
     // ---- items and feeds -------------------------------------------------
 
     /// The stored snapshot of an item, if any.
-    pub fn item(&self, id: &ItemId) -> Result<Option<Item>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn item(&self, id: &ItemId) -> Result<Option<Item>> {
         let key = id.key();
         self.items.get(&key)?.map(|v| dec("items", key.as_bytes(), &v)).transpose()
     }
 
     /// All stored items, in key order.
-    pub fn items(&self) -> Result<Vec<Item>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn items(&self) -> Result<Vec<Item>> {
         records(&self.items, "items").collect()
     }
 
@@ -540,7 +546,8 @@ impl Store {
     }
 
     /// A feed's progress; the default before its first poll.
-    pub fn feed_state(&self, feed: Feed) -> Result<FeedState> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn feed_state(&self, feed: Feed) -> Result<FeedState> {
         Ok(self
             .feeds
             .get(feed.as_str())?
@@ -608,7 +615,7 @@ impl Store {
     }
 
     /// The names seen so far (empty before the first sync).
-    pub fn directory(&self) -> Result<Directory> {
+    pub(crate) fn directory(&self) -> Result<Directory> {
         Ok(self.meta.get("directory")?.map(|v| dec("meta", b"directory", &v)).transpose()?.unwrap_or_default())
     }
 
@@ -659,7 +666,8 @@ impl Store {
     // ---- subscriptions ---------------------------------------------------
 
     /// Every subscription, in id order.
-    pub fn subscriptions(&self) -> Result<Vec<Subscription>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn subscriptions(&self) -> Result<Vec<Subscription>> {
         records(&self.subs, "subscriptions").collect()
     }
 
@@ -672,7 +680,8 @@ impl Store {
     }
 
     /// One subscription by id.
-    pub fn subscription(&self, id: SubId) -> Result<Option<Subscription>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn subscription(&self, id: SubId) -> Result<Option<Subscription>> {
         let k = id.0.to_be_bytes();
         self.subs.get(k)?.map(|v| dec("subscriptions", &k, &v)).transpose()
     }
@@ -715,7 +724,8 @@ impl Store {
     }
 
     /// The subscriptions of one destination, in id order.
-    pub fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
         let mut prefix = dest.storage_key().into_bytes();
         prefix.push(0);
         let mut out = Vec::new();
@@ -730,13 +740,15 @@ impl Store {
     }
 
     /// A chat's settings; `None` if it never set any.
-    pub fn chat_settings(&self, dest: &Destination) -> Result<Option<ChatSettings>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn chat_settings(&self, dest: &Destination) -> Result<Option<ChatSettings>> {
         let k = dest.storage_key();
         self.chat_settings.get(&k)?.map(|v| dec("chat_settings", k.as_bytes(), &v)).transpose()
     }
 
     /// Replaces a chat's settings.
-    pub fn put_chat_settings(&self, dest: &Destination, settings: &ChatSettings) -> Result<()> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn put_chat_settings(&self, dest: &Destination, settings: &ChatSettings) -> Result<()> {
         self.chat_settings.insert(dest.storage_key(), enc(settings))?;
         Ok(())
     }
@@ -760,7 +772,8 @@ impl Store {
     }
 
     /// The items one destination muted, in key order.
-    pub fn mutes_of(&self, dest: &Destination) -> Result<Vec<Mute>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn mutes_of(&self, dest: &Destination) -> Result<Vec<Mute>> {
         let mut prefix = dest.storage_key().into_bytes();
         prefix.push(0);
         self.mutes
@@ -773,7 +786,7 @@ impl Store {
     }
 
     /// Every mute of every destination.
-    pub fn mutes(&self) -> Result<Vec<Mute>> {
+    pub(crate) fn mutes(&self) -> Result<Vec<Mute>> {
         records(&self.mutes, "mutes").collect()
     }
 
@@ -792,13 +805,14 @@ impl Store {
     }
 
     /// The pause of `dest`, if it is paused.
-    pub fn pause_of(&self, dest: &Destination) -> Result<Option<DestinationPause>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn pause_of(&self, dest: &Destination) -> Result<Option<DestinationPause>> {
         let k = dest.storage_key();
         self.pauses.get(&k)?.map(|v| dec("destination_pauses", k.as_bytes(), &v)).transpose()
     }
 
     /// Every paused destination, in key order.
-    pub fn pauses(&self) -> Result<Vec<DestinationPause>> {
+    pub(crate) fn pauses(&self) -> Result<Vec<DestinationPause>> {
         records(&self.pauses, "destination_pauses").collect()
     }
 
@@ -822,7 +836,7 @@ impl Store {
     /// records from being turned into entries, so a mass of entries nobody
     /// can send (a platform without a sender) cannot crowd out the rest;
     /// `keep` sees each of them once per call, e.g. to expire them.
-    pub fn pending_where(
+    pub(crate) fn pending_where(
         &self,
         limit: usize,
         mut keep: impl FnMut(OutboxKey, &OutboxEntry) -> bool,
@@ -968,7 +982,8 @@ impl Store {
     }
 
     /// Every dead letter.
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         records(&self.dead, "dead_letters").collect()
     }
 

@@ -81,7 +81,7 @@ impl Subscriptions {
     }
 
     /// The store the subscriptions live in.
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
@@ -106,7 +106,8 @@ impl Subscriptions {
 
     /// Mutes `item` for the chat `dest`: its own subscriptions hear no more
     /// alerts or reminders about it. Returns false when it already was.
-    pub fn mute(&self, dest: &Destination, item: &Item, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn mute(&self, dest: &Destination, item: &Item, now: DateTime<Utc>) -> Result<bool, StoreError> {
         if self.store.is_muted(dest, &item.id)? {
             return Ok(false);
         }
@@ -121,7 +122,8 @@ impl Subscriptions {
 
     /// Puts a mute record back as it was (an import), store and routing
     /// together; the item need not be known yet.
-    pub fn restore_mute(&self, mute: &Mute) -> Result<(), StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn restore_mute(&self, mute: &Mute) -> Result<(), StoreError> {
         self.store.put_mute(mute, &Write(()))?;
         let ids = self.muting_subscriptions(&mute.destination)?;
         let mut index = self.index_write();
@@ -130,7 +132,7 @@ impl Subscriptions {
     }
 
     /// Undoes `mute`. Returns false when the item was not muted.
-    pub fn unmute(&self, dest: &Destination, item: &ItemId) -> Result<bool, StoreError> {
+    pub(crate) fn unmute(&self, dest: &Destination, item: &ItemId) -> Result<bool, StoreError> {
         let existed = self.store.remove_mute(dest, item, &Write(()))?;
         let ids = self.muting_subscriptions(dest)?;
         self.index_write().unmute(item, &ids);
@@ -140,7 +142,7 @@ impl Subscriptions {
     /// The items `dest` muted that are still upcoming, in the order muted;
     /// mutes of items that left the store (no longer upcoming) are
     /// forgotten on the way.
-    pub fn mutes_of(&self, dest: &Destination) -> Result<Vec<Mute>, StoreError> {
+    pub(crate) fn mutes_of(&self, dest: &Destination) -> Result<Vec<Mute>, StoreError> {
         let mut kept = Vec::new();
         for m in self.store.mutes_of(dest)? {
             if self.store.item(&m.item)?.is_some() {
@@ -155,7 +157,7 @@ impl Subscriptions {
 
     /// Forgets every mute of items that left the store (no longer
     /// upcoming). Returns how many went.
-    pub fn forget_gone_mutes(&self) -> Result<usize, StoreError> {
+    pub(crate) fn forget_gone_mutes(&self) -> Result<usize, StoreError> {
         let mut gone = 0;
         for m in self.store.mutes()? {
             if self.store.item(&m.item)?.is_none() {
@@ -167,7 +169,8 @@ impl Subscriptions {
     }
 
     /// Deletes one subscription; a missing id is not an error.
-    pub fn remove(&self, id: SubId) -> Result<(), StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn remove(&self, id: SubId) -> Result<(), StoreError> {
         self.store.remove_subscription(id, &Write(()))?;
         self.index_write().remove(id);
         Ok(())
@@ -177,7 +180,8 @@ impl Subscriptions {
     /// blocked, kicked or added back; the platform refuses delivery for
     /// good). A disabled subscription leaves routing at once. Returns how
     /// many changed.
-    pub fn set_enabled(&self, dest: &Destination, enabled: bool) -> Result<usize, StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn set_enabled(&self, dest: &Destination, enabled: bool) -> Result<usize, StoreError> {
         let mut changed = 0;
         for sub in self.store.subscriptions_of(dest)? {
             if sub.enabled != enabled {
@@ -190,7 +194,7 @@ impl Subscriptions {
 
     /// [`Subscriptions::set_enabled`] for a Telegram chat and every forum
     /// topic of it (the bot left or rejoined the group).
-    pub fn set_enabled_in_chat(&self, chat: ChatId, enabled: bool) -> Result<usize, StoreError> {
+    pub(crate) fn set_enabled_in_chat(&self, chat: ChatId, enabled: bool) -> Result<usize, StoreError> {
         let mut dests: Vec<Destination> = self
             .store
             .subscriptions()?
@@ -212,13 +216,14 @@ impl Subscriptions {
     /// delivery for a reason its admin can fix. Its subscriptions stay
     /// enabled and routed: the deliverer turns its alerts into dead letters
     /// until `pause.until`, then probes.
-    pub fn pause(&self, pause: &DestinationPause) -> Result<(), StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn pause(&self, pause: &DestinationPause) -> Result<(), StoreError> {
         self.store.put_pause(pause, &Write(()))
     }
 
     /// Ends the pause of `dest` (a probe went through). Returns it, if
     /// there was one.
-    pub fn resume(&self, dest: &Destination) -> Result<Option<DestinationPause>, StoreError> {
+    pub(crate) fn resume(&self, dest: &Destination) -> Result<Option<DestinationPause>, StoreError> {
         let pause = self.store.pause_of(dest)?;
         if let Some(p) = &pause {
             self.store.remove_pause(dest, &Write(()))?;
@@ -230,7 +235,7 @@ impl Subscriptions {
     /// A command came from `dest`: ends its pause and, for a Telegram chat,
     /// the pauses of the chat and its forum topics (rights are the chat's,
     /// so someone there may have fixed them). Returns the pauses lifted.
-    pub fn resume_from_chat(&self, dest: &Destination) -> Result<Vec<DestinationPause>, StoreError> {
+    pub(crate) fn resume_from_chat(&self, dest: &Destination) -> Result<Vec<DestinationPause>, StoreError> {
         let chat = dest.telegram_chat();
         let mut lifted = Vec::new();
         for p in self.store.pauses()? {
@@ -244,7 +249,7 @@ impl Subscriptions {
     /// Ends the pause of every destination a config watch sends to: the
     /// config is the truth, so each start tries them again. Returns how many
     /// were lifted.
-    pub fn resume_config_watches(&self) -> Result<usize, StoreError> {
+    pub(crate) fn resume_config_watches(&self) -> Result<usize, StoreError> {
         let mut lifted = 0;
         for p in self.store.pauses()? {
             let watched =
@@ -260,7 +265,8 @@ impl Subscriptions {
 
     /// Moves every subscription of `from` to `to` (a Telegram group became
     /// a supergroup with a new chat id). Returns how many moved.
-    pub fn migrate(&self, from: &Destination, to: &Destination) -> Result<usize, StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn migrate(&self, from: &Destination, to: &Destination) -> Result<usize, StoreError> {
         let moved = self.store.subscriptions_of(from)?;
         // Mutes first: `put` applies the new chat's mutes to what moves in.
         for m in self.store.mutes_of(from)? {
@@ -274,7 +280,8 @@ impl Subscriptions {
     }
 
     /// Every stored subscription, chat-made and from watches.
-    pub fn all(&self) -> Result<Vec<Subscription>, StoreError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn all(&self) -> Result<Vec<Subscription>, StoreError> {
         self.store.subscriptions()
     }
 
@@ -340,7 +347,7 @@ fn is_discord(dest: &Destination) -> bool {
 }
 
 /// The filter a `[[watch]]` describes.
-pub fn watch_filter(w: &Watch) -> Filter {
+pub(crate) fn watch_filter(w: &Watch) -> Filter {
     Filter {
         kinds: w.kinds.clone(),
         types: w.types.clone(),

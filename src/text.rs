@@ -17,26 +17,26 @@
 use std::borrow::Cow;
 
 /// The mark a cut ends with; it counts within the limit.
-pub const ELLIPSIS: char = '…';
+pub(crate) const ELLIPSIS: char = '…';
 
 /// `text` cut to at most `max_chars` characters, the last being `…` when
 /// anything was cut; borrowed when it fits. The cut never splits a
 /// grapheme cluster (see the module doc), so it may keep fewer.
-pub fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
+pub(crate) fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
     clip_with(text, max_chars, |head| head)
 }
 
 /// [`clip`], with `tidy` given the kept head before `…` is added: it may
 /// shorten it further (end at a word, drop a dangling escape), never
 /// lengthen it.
-pub fn clip_with<'a>(text: &'a str, max_chars: usize, tidy: impl FnOnce(&'a str) -> &'a str) -> Cow<'a, str> {
+pub(crate) fn clip_with<'a>(text: &'a str, max_chars: usize, tidy: impl FnOnce(&'a str) -> &'a str) -> Cow<'a, str> {
     clip_by(text, max_chars, |_| 1, tidy)
 }
 
 /// [`clip_with`] for a limit in other units than characters: `weight`
 /// says what each character costs (Telegram counts UTF-16 units of the
 /// escaped text), `max` is the most the result may cost, `…` included.
-pub fn clip_by<'a>(
+pub(crate) fn clip_by<'a>(
     text: &'a str,
     max: usize,
     weight: impl Fn(char) -> usize,

@@ -24,7 +24,8 @@ impl Feed {
     pub const ALL: [Feed; 2] = [Feed::Events, Feed::Launches];
 
     /// The name used in the config and the store.
-    pub fn as_str(self) -> &'static str {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Feed::Events => "events",
             Feed::Launches => "launches",
@@ -69,7 +70,7 @@ pub enum ItemKind {
 
 impl ItemKind {
     /// The name used in the config, commands and store keys.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ItemKind::Event => "event",
             ItemKind::Launch => "launch",
@@ -77,7 +78,8 @@ impl ItemKind {
     }
 
     /// The feed that yields items of this kind.
-    pub fn feed(self) -> Feed {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn feed(self) -> Feed {
         match self {
             ItemKind::Event => Feed::Events,
             ItemKind::Launch => Feed::Launches,
@@ -114,7 +116,8 @@ pub struct ItemId {
 
 impl ItemId {
     /// An id of the given kind.
-    pub fn new(kind: ItemKind, id: impl Into<String>) -> Self {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(kind: ItemKind, id: impl Into<String>) -> Self {
         ItemId { kind, id: id.into() }
     }
 
@@ -132,12 +135,14 @@ impl fmt::Display for ItemId {
 
 /// The newest `last_updated` of a feed that has been fully processed. It comes
 /// from LL2's data, never from the local clock, so clock skew cannot hide edits.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Watermark(pub DateTime<Utc>);
+pub(crate) struct Watermark(pub DateTime<Utc>);
 
 impl Watermark {
     /// The form LL2 accepts in `last_updated__gte`.
-    pub fn to_query(self) -> String {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn to_query(self) -> String {
         self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
     }
 }
@@ -169,7 +174,8 @@ impl AlertKind {
         [AlertKind::New, AlertKind::Schedule, AlertKind::Status, AlertKind::Webcast, AlertKind::Reminder];
 
     /// Every kind one may choose: [`AlertKind::ALL`] and the opt-in `news`.
-    pub const CHOOSABLE: [AlertKind; 6] = [
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) const CHOOSABLE: [AlertKind; 6] = [
         AlertKind::New,
         AlertKind::Schedule,
         AlertKind::Status,
@@ -179,7 +185,7 @@ impl AlertKind {
     ];
 
     /// The name used in the config, commands and the store.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AlertKind::New => "new",
             AlertKind::Schedule => "schedule",
@@ -222,7 +228,8 @@ pub struct ChannelName(String);
 impl ChannelName {
     /// Telegram's username rules: 5 to 32 of `a-z`, `0-9` and `_`,
     /// starting with a letter.
-    pub fn parse(s: &str) -> Result<ChannelName, String> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn parse(s: &str) -> Result<ChannelName, String> {
         let name = s.strip_prefix('@').unwrap_or(s);
         let ok = (5..=32).contains(&name.len())
             && name.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -235,7 +242,7 @@ impl ChannelName {
     }
 
     /// The form the Bot API takes as `chat_id`: `@name`.
-    pub fn handle(&self) -> String {
+    pub(crate) fn handle(&self) -> String {
         format!("@{}", self.0)
     }
 }
@@ -296,11 +303,11 @@ impl Secret {
         Secret(s.into())
     }
     /// The raw value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
     /// Whether no value is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -384,7 +391,7 @@ pub enum Platform {
 impl Platform {
     /// Its name in config (`telegram`, `discord-webhook`, ...), metrics
     /// labels, logs and the status page.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Platform::Console => "console",
             Platform::Telegram => "telegram",
@@ -412,7 +419,7 @@ pub struct GuildId(pub u64);
 impl Destination {
     /// The Telegram chat a destination posts into, when it is known by id
     /// (a chat or one of its topics).
-    pub fn telegram_chat(&self) -> Option<ChatId> {
+    pub(crate) fn telegram_chat(&self) -> Option<ChatId> {
         match self {
             Destination::Telegram(c) | Destination::TelegramTopic(c, _) => Some(*c),
             _ => None,
@@ -420,7 +427,7 @@ impl Destination {
     }
 
     /// A Telegram chat, or the topic `thread` of it.
-    pub fn telegram(chat: ChatId, thread: Option<ThreadId>) -> Destination {
+    pub(crate) fn telegram(chat: ChatId, thread: Option<ThreadId>) -> Destination {
         match thread {
             Some(t) => Destination::TelegramTopic(chat, t),
             None => Destination::Telegram(chat),
@@ -428,7 +435,7 @@ impl Destination {
     }
 
     /// Which sender handles it; its [`Platform::as_str`] is the metrics label.
-    pub fn platform(&self) -> Platform {
+    pub(crate) fn platform(&self) -> Platform {
         match self {
             Destination::Console => Platform::Console,
             Destination::Telegram(_) | Destination::TelegramTopic(..) | Destination::TelegramChannel(_) => {
@@ -447,13 +454,13 @@ impl Destination {
     /// Whether alerts are sent to it as messages. Calendars and guild
     /// events are mirrors of the store's items, kept by the calendar sync
     /// (see `crate::calendar`), so alerts routed to them need no delivery.
-    pub fn takes_messages(&self) -> bool {
+    pub(crate) fn takes_messages(&self) -> bool {
         !matches!(self, Destination::Calendar(_) | Destination::DiscordEvents(_))
     }
 
     /// Stable key for grouping and storage. Contains the webhook URL, so it is
     /// for the store only, never for logs (use `Display` there).
-    pub fn storage_key(&self) -> String {
+    pub(crate) fn storage_key(&self) -> String {
         match self {
             Destination::Console => "console".into(),
             Destination::Telegram(c) => format!("telegram:{}", c.0),
@@ -595,7 +602,7 @@ fn parse_telegram(rest: &str) -> Result<Destination, String> {
 /// `1h 30m` (so `check-config` output would change and no longer match what
 /// users wrote) and accepts more than the documented units (`6 hours`, `5y`,
 /// `1month`), which the config and chat commands reject with a hint.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("empty duration (expected e.g. \"10m\", \"1h\", \"24h\")".into());
@@ -628,7 +635,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration the way `parse_duration` reads it: `1h30m`, `10m`, `2d`.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let mut secs = d.as_secs();
     if secs == 0 {
         return "0s".into();
@@ -835,7 +842,7 @@ pub enum Style {
 
 impl Style {
     /// The name used in the config, commands and the store.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Style::Messages => "messages",
             Style::Card => "card",
@@ -843,7 +850,7 @@ impl Style {
     }
 
     /// Whether it is the default (records leave it out).
-    pub fn is_messages(&self) -> bool {
+    pub(crate) fn is_messages(&self) -> bool {
         *self == Style::Messages
     }
 }

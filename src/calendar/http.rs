@@ -16,11 +16,9 @@ use tracing::warn;
 use crate::store::{Store, StoreError};
 use crate::types::Destination;
 
-/// Where feeds live on the server.
-pub const PREFIX: &str = "/calendar";
-
 /// The calendar route, state applied, ready to merge into the server.
-pub fn router(store: Store) -> Router {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn router(store: Store) -> Router {
     Router::new().route("/calendar/{file}", get(serve)).with_state(store)
 }
 
@@ -55,14 +53,14 @@ fn body_for(store: &Store, key: &str, now: chrono::DateTime<chrono::Utc>) -> Res
 }
 
 /// A strong validator for the body: stable for the same text.
-pub fn etag(body: &str) -> String {
+pub(crate) fn etag(body: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut h);
     format!("\"{:016x}-{:x}\"", h.finish(), body.len())
 }
 
 /// Whether an `If-None-Match` value matches `etag` (a list, weak forms, `*`).
-pub fn matches(if_none_match: &str, etag: &str) -> bool {
+pub(crate) fn matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 

@@ -14,16 +14,16 @@ use crate::links;
 
 /// One VEVENT to write: the item and its stored sequence number.
 #[derive(Debug, Clone, Copy)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     /// The item the event shows.
-    pub item: &'a Item,
+    pub(crate) item: &'a Item,
     /// Its `SEQUENCE`, from the store.
-    pub sequence: u32,
+    pub(crate) sequence: u32,
 }
 
 /// How the feed shows an item's date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
+pub(crate) enum Start {
     /// A UTC instant (precision of an hour or finer).
     Instant(DateTime<Utc>),
     /// An all-day event on that (UTC) day; `net` is true when the date is
@@ -37,10 +37,10 @@ pub enum Start {
 }
 
 /// Default length of a timed event without a window.
-pub const DEFAULT_LENGTH: Duration = Duration::hours(1);
+pub(crate) const DEFAULT_LENGTH: Duration = Duration::hours(1);
 
 /// The start of an item as the feed shows it; `None` without a date.
-pub fn start(item: &Item) -> Option<Start> {
+pub(crate) fn start(item: &Item) -> Option<Start> {
     let when = item.when?;
     Some(match item.precision {
         // An unknown level is shown as exact, as the renderers do.
@@ -56,12 +56,12 @@ pub fn start(item: &Item) -> Option<Start> {
 
 /// The end of a timed event: the launch window's end when it is after the
 /// start, else the start plus [`DEFAULT_LENGTH`].
-pub fn end_of(item: &Item, start: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn end_of(item: &Item, start: DateTime<Utc>) -> DateTime<Utc> {
     item.window_end.filter(|e| *e > start).unwrap_or(start + DEFAULT_LENGTH)
 }
 
 /// The summary: the name, with "NET" and the precision for coarse dates.
-pub fn summary(item: &Item) -> String {
+pub(crate) fn summary(item: &Item) -> String {
     match (start(item), item.precision) {
         (Some(Start::AllDay { net: true, .. }), Some(p)) => format!("{} (NET {})", item.name, p.name()),
         _ => item.name.clone(),
@@ -70,7 +70,7 @@ pub fn summary(item: &Item) -> String {
 
 /// Plain-text description: status, mission type, agencies, then the human
 /// links. Used by the feed and by Discord scheduled events.
-pub fn description(item: &Item) -> String {
+pub(crate) fn description(item: &Item) -> String {
     let mut lines = Vec::new();
     if let Some(s) = &item.status {
         lines.push(format!("Status: {}", s.name));
@@ -89,18 +89,18 @@ pub fn description(item: &Item) -> String {
 }
 
 /// The place: pad and location, whichever LL2 gave.
-pub fn location(item: &Item) -> Option<String> {
+pub(crate) fn location(item: &Item) -> Option<String> {
     let parts: Vec<&str> = [item.pad.as_deref(), item.location.as_deref()].into_iter().flatten().collect();
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The stable UID of an item's event: it contains the LL2 id.
-pub fn uid(item: &Item) -> String {
+pub(crate) fn uid(item: &Item) -> String {
     format!("{}-{}@tminus", item.kind(), item.id.id)
 }
 
 /// A whole VCALENDAR named `name` with one VEVENT per entry that has a date.
-pub fn calendar(name: &str, entries: &[Entry<'_>]) -> String {
+pub(crate) fn calendar(name: &str, entries: &[Entry<'_>]) -> String {
     let mut cal = Calendar::empty();
     cal.append_property(Property::new("VERSION", "2.0"));
     cal.append_property(Property::new("PRODID", "-//tminus//spaceflight calendar//EN"));

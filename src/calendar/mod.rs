@@ -18,7 +18,7 @@
 //! [`http`], the text in [`ics`].
 
 pub mod http;
-pub mod ics;
+pub(crate) mod ics;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
@@ -29,23 +29,27 @@ use crate::store::{Store, StoreError};
 use crate::types::Destination;
 
 /// How long an item stays in a feed after its date.
-pub const KEEP_PAST: Duration = Duration::days(3);
+pub(crate) const KEEP_PAST: Duration = Duration::days(3);
 
 /// Whether an item belongs in a mirror at `now`: it has a date and that
 /// date is at most [`KEEP_PAST`] ago.
-pub fn is_current(item: &Item, now: DateTime<Utc>) -> bool {
+pub(crate) fn is_current(item: &Item, now: DateTime<Utc>) -> bool {
     item.when.is_some_and(|w| w >= now - KEEP_PAST)
 }
 
 /// Whether one of `subs` (enabled) selects `item`. Kinds are part of the
 /// filter; alert kinds do not apply to a calendar (it shows the item, not
 /// its alerts).
-pub fn selected(subs: &[Subscription], item: &Item) -> bool {
+pub(crate) fn selected(subs: &[Subscription], item: &Item) -> bool {
     subs.iter().any(|s| s.enabled && s.filter.matches(item))
 }
 
 /// The current items `subs` select, soonest first, with their sequences.
-pub fn entries(store: &Store, subs: &[Subscription], now: DateTime<Utc>) -> Result<Vec<(Item, u32)>, StoreError> {
+pub(crate) fn entries(
+    store: &Store,
+    subs: &[Subscription],
+    now: DateTime<Utc>,
+) -> Result<Vec<(Item, u32)>, StoreError> {
     let mut out = Vec::new();
     if subs.iter().all(|s| !s.enabled) {
         return Ok(out);
@@ -62,7 +66,7 @@ pub fn entries(store: &Store, subs: &[Subscription], now: DateTime<Utc>) -> Resu
 
 /// The `.ics` text of the feed of `dest` (its subscriptions' items, less
 /// the ones that chat muted).
-pub fn feed(store: &Store, dest: &Destination, name: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
+pub(crate) fn feed(store: &Store, dest: &Destination, name: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
     let subs = store.subscriptions_of(dest)?;
     let muted: Vec<_> = store.mutes_of(dest)?.into_iter().map(|m| m.item).collect();
     let mut items = entries(store, &subs, now)?;
@@ -74,7 +78,8 @@ pub fn feed(store: &Store, dest: &Destination, name: &str, now: DateTime<Utc>) -
 
 /// A fresh private-feed token: 128 random bits as 32 lowercase hex digits
 /// (URL-safe, unguessable, and says nothing about the chat).
-pub fn new_token() -> String {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -82,7 +87,12 @@ pub fn new_token() -> String {
 
 /// The private feed link of a chat, creating its token on first use, or
 /// a fresh one (the old link stops working) when `reset`.
-pub fn private_link(store: &Store, public_url: &str, chat: &Destination, reset: bool) -> Result<String, StoreError> {
+pub(crate) fn private_link(
+    store: &Store,
+    public_url: &str,
+    chat: &Destination,
+    reset: bool,
+) -> Result<String, StoreError> {
     let token = match store.calendar_token(chat)? {
         Some(t) if !reset => t,
         _ => {

@@ -19,8 +19,9 @@ use crate::subscriptions::Subscriptions;
 use crate::types::{AlertKind, Destination};
 
 /// The chat a command came from and what its sender may do.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone)]
-pub struct CommandContext {
+pub(crate) struct CommandContext {
     /// The chat (or topic, or channel) the command was sent in.
     pub destination: Destination,
     /// Allowed to change subscriptions and settings (private chat, group
@@ -31,8 +32,9 @@ pub struct CommandContext {
 }
 
 /// Defaults for chats that set nothing yet: `[alerts]` of the config.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// `[alerts].timezone`.
     pub timezone: Tz,
     /// `[alerts].reminders`, longest first; empty: none.
@@ -45,7 +47,8 @@ pub struct Defaults {
 }
 
 /// What a command needs to run.
-pub struct Services<'a> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct Services<'a> {
     /// The subscription API that changes are made through.
     pub subs: &'a Subscriptions,
     /// Items, subscriptions and chat settings to read.
@@ -60,8 +63,9 @@ pub struct Services<'a> {
 /// services the rest of tminus uses (the subscription API, the store, the
 /// directory the poller fills). [`SharedServices::with`] lends them as
 /// [`Services`] for one command or press.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Clone)]
-pub struct SharedServices {
+pub(crate) struct SharedServices {
     /// The subscription API that changes are made through.
     pub subs: Subscriptions,
     /// Items, subscriptions and chat settings to read.
@@ -75,7 +79,7 @@ pub struct SharedServices {
 impl SharedServices {
     /// Runs `f` with the services; the directory is read-locked meanwhile
     /// (the poller only writes it briefly after a sync).
-    pub fn with<T>(&self, f: impl FnOnce(&Services<'_>) -> T) -> T {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Services<'_>) -> T) -> T {
         let directory = self.directory.read().unwrap_or_else(|e| e.into_inner());
         f(&Services { subs: &self.subs, store: &self.store, directory: &directory, defaults: &self.defaults })
     }

@@ -17,8 +17,9 @@ use crate::types::{AlertKind, Mention, Style, format_duration};
 
 /// What to answer. `private`: only the sender should see it (Discord
 /// ephemeral replies).
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// Plain text, no platform markup.
     pub text: String,
     /// Only the sender should see it.
@@ -45,7 +46,8 @@ fn help_text() -> String {
 }
 
 /// Runs a parsed command for one chat.
-pub fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Result<Reply, StoreError> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn execute(cmd: ChatCommand, ctx: &CommandContext, svc: &Services<'_>) -> Result<Reply, StoreError> {
     if cmd.changes_settings() && !ctx.can_manage {
         return Ok(Reply::private("Only administrators of this chat can change its subscriptions and settings."));
     }
@@ -456,7 +458,7 @@ fn self_style(style: Style) -> &'static str {
 }
 
 /// A filter in words: "agency SpaceX, except program Starlink".
-pub fn describe(f: &Filter) -> String {
+pub(crate) fn describe(f: &Filter) -> String {
     let mut parts = Vec::new();
     let mut add = |label: &str, values: &[String]| {
         if !values.is_empty() {
@@ -508,7 +510,7 @@ fn describe_reminders(r: &[Duration]) -> String {
 
 /// A timezone by IANA name, case-insensitively; otherwise a hint with the
 /// closest names.
-pub fn resolve_timezone(name: &str) -> Result<Tz, String> {
+pub(crate) fn resolve_timezone(name: &str) -> Result<Tz, String> {
     crate::tz::parse_timezone(name).map_err(|unknown| {
         let shown: String = name.trim().chars().take(40).collect();
         if unknown.close.is_empty() {

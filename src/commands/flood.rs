@@ -16,11 +16,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The one reply to a burst past the limit.
-pub const SLOW_DOWN: &str = "That's a lot of commands at once. I'll answer again in a few seconds.";
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const SLOW_DOWN: &str = "That's a lot of commands at once. I'll answer again in a few seconds.";
 
 /// What to do with one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Within the limit: run it and reply.
     Answer,
     /// Over the limit for the first time in this burst: say so, once.
@@ -30,8 +31,9 @@ pub enum Verdict {
 }
 
 /// The numbers: `burst` commands at once, then one more every `refill`.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FloodLimits {
+pub(crate) struct FloodLimits {
     /// Commands accepted at once from a full bucket.
     pub burst: u32,
     /// Time to earn back one command.
@@ -57,21 +59,21 @@ struct Bucket {
 
 /// Token buckets by key (a chat, or a chat and a user).
 #[derive(Debug)]
-pub struct FloodGuard<K> {
+pub(crate) struct FloodGuard<K> {
     limits: FloodLimits,
     buckets: HashMap<K, Bucket>,
 }
 
 impl<K: Hash + Eq + Clone> FloodGuard<K> {
     /// A guard with every bucket full.
-    pub fn new(limits: FloodLimits) -> FloodGuard<K> {
+    pub(crate) fn new(limits: FloodLimits) -> FloodGuard<K> {
         FloodGuard { limits, buckets: HashMap::new() }
     }
 
     /// The verdict for a command arriving at `now` that counts against
     /// every key in `keys` (the chat, and in groups also the sender): it is
     /// answered only when all of them have room, and only then charged.
-    pub fn check(&mut self, keys: &[K], now: Instant) -> Verdict {
+    pub(crate) fn check(&mut self, keys: &[K], now: Instant) -> Verdict {
         self.forget_idle(now);
         let burst = f64::from(self.limits.burst.max(1));
         let per_token = self.limits.refill.as_secs_f64().max(f64::EPSILON);

@@ -6,19 +6,19 @@
 //! components (Discord). It must not decide what a press does.
 
 /// Telegram's limit for `callback_data` (Discord allows 100).
-pub const MAX_DATA_LEN: usize = 64;
+pub(crate) const MAX_DATA_LEN: usize = 64;
 
 /// One button: what it says and what it sends back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     /// The text on the button.
-    pub label: String,
+    pub(crate) label: String,
     /// Callback data / custom id sent back when pressed.
-    pub data: String,
+    pub(crate) data: String,
 }
 
 /// Rows of buttons.
-pub type Keyboard = Vec<Vec<Key>>;
+pub(crate) type Keyboard = Vec<Vec<Key>>;
 
 /// FNV-1a of `text`: stable across restarts and builds (std's hasher is
 /// not), which button data needs; a checksum, not a secret.

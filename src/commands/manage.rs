@@ -9,13 +9,14 @@ use super::CommandError;
 use crate::types::ChannelName;
 
 /// The welcome `/start` answers with, on every platform.
-pub const WELCOME: &str = "🚀 Hi! I send alerts about launches and space events: new items, schedule slips, \
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const WELCOME: &str = "🚀 Hi! I send alerts about launches and space events: new items, schedule slips, \
      status changes, webcasts and T-minus reminders.\n\n\
      Try /subscribe for everything, or /subscribe agency SpaceX for one agency. /help lists all commands.";
 
 /// A channel as a user names it: `@name` or its numeric id (`-100…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChannelRef {
+pub(crate) enum ChannelRef {
     /// A public channel's username.
     Name(ChannelName),
     /// A channel's id, as Telegram's clients show it.
@@ -24,7 +25,7 @@ pub enum ChannelRef {
 
 impl ChannelRef {
     /// How replies name it.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             ChannelRef::Name(n) => n.handle(),
             ChannelRef::Id(id) => id.to_string(),
@@ -34,7 +35,7 @@ impl ChannelRef {
 
 /// What `/manage` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManageArg {
+pub(crate) enum ManageArg {
     /// `/manage`: which chat the commands act for now.
     Show,
     /// `/manage off`: back to the private chat itself.
@@ -44,7 +45,7 @@ pub enum ManageArg {
 }
 
 /// Parses `/manage`'s arguments.
-pub fn parse_manage(args: &str) -> Result<ManageArg, CommandError> {
+pub(crate) fn parse_manage(args: &str) -> Result<ManageArg, CommandError> {
     let a = args.trim();
     let usage = || {
         CommandError::Usage(
@@ -71,7 +72,7 @@ pub fn parse_manage(args: &str) -> Result<ManageArg, CommandError> {
 
 /// What `/events` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventsArg {
+pub(crate) enum EventsArg {
     /// `/events`: whether the guild's events mirror anything.
     Show,
     /// `/events on`: mirror this channel's subscriptions.
@@ -81,7 +82,7 @@ pub enum EventsArg {
 }
 
 /// Parses `/events`' argument.
-pub fn parse_events(arg: &str) -> Result<EventsArg, CommandError> {
+pub(crate) fn parse_events(arg: &str) -> Result<EventsArg, CommandError> {
     match arg.trim().to_ascii_lowercase().as_str() {
         "" => Ok(EventsArg::Show),
         "on" => Ok(EventsArg::On),
@@ -92,7 +93,7 @@ pub fn parse_events(arg: &str) -> Result<EventsArg, CommandError> {
 
 /// The lead of a reply given for a managed chat, so nobody mistakes which
 /// chat a private answer speaks of.
-pub fn for_chat(label: &str, text: &str) -> String {
+pub(crate) fn for_chat(label: &str, text: &str) -> String {
     format!("For {label}: {text}")
 }
 

@@ -5,7 +5,7 @@
 //! `parse`/`execute` calls and send the reply; they decide who may manage a
 //! chat (`CommandContext::can_manage`). Replies are plain text, so no
 //! platform markup needs escaping. Buttons are planned here too, as a
-//! neutral `settings::Keyboard`: `/settings` (`settings`), Mute (`mute`)
+//! neutral `keyboard::Keyboard`: `/settings` (`settings`), Mute (`mute`)
 //! and the `/next` pages (`next`).
 //!
 //! Grammar (the README): `/start`, `/help`,
@@ -21,33 +21,38 @@
 mod context;
 mod exec;
 pub mod flood;
-pub mod keyboard;
+pub(crate) mod keyboard;
 pub mod manage;
 pub mod mute;
 pub mod next;
 mod parse;
-pub mod settings;
+pub(crate) mod settings;
 #[cfg(test)]
 mod test_fixture;
 
-pub use context::{CommandContext, Defaults, Services, SharedServices};
-pub use exec::{Reply, describe, execute, resolve_timezone};
-pub use parse::{
-    ChatCommand, CommandError, NextQuery, Target, dimension, parse, parse_alerts, parse_filter, parse_horizon,
-    parse_next, parse_reminders, split_command,
-};
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use context::{CommandContext, Defaults, Services, SharedServices};
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use exec::execute;
+pub(crate) use exec::{Reply, describe};
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use parse::{ChatCommand, CommandError};
+pub(crate) use parse::{NextQuery, Target};
+pub use parse::{parse, parse_filter, parse_reminders, split_command};
 
 /// Longest argument text accepted.
-pub const MAX_ARGS_LEN: usize = 200;
+pub(crate) const MAX_ARGS_LEN: usize = 200;
 /// Most subscriptions one chat may have.
-pub const MAX_SUBSCRIPTIONS_PER_CHAT: usize = 20;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const MAX_SUBSCRIPTIONS_PER_CHAT: usize = 20;
 /// How many items `/next` shows without a count.
 pub(crate) const NEXT_DEFAULT: usize = 5;
 /// Most items one `/next` shows.
 pub(crate) const NEXT_MAX: usize = 20;
 
 /// The commands, for help texts and platform registration.
-pub const COMMANDS: [(&str, &str, &str); 21] = [
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const COMMANDS: [(&str, &str, &str); 21] = [
     ("start", "Welcome and how to subscribe", "/start"),
     ("help", "List the commands with examples", "/help"),
     ("subscribe", "Get alerts here, optionally filtered", "/subscribe agency SpaceX -program Starlink"),
@@ -72,7 +77,7 @@ pub const COMMANDS: [(&str, &str, &str); 21] = [
 ];
 
 /// The message above the `/settings` keyboard (`settings::keyboard`).
-pub const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
+pub(crate) const SETTINGS_TEXT: &str = "⚙️ Settings of this chat. Press a button to change it.\n\
      Row by row: alert kinds, reminders before T-0, how far ahead schedule changes alert, timezone \
      and 🌙 quiet hours (no sound), then 📰 news about what you follow, 🪧 live card (one message \
      per launch on its day, edited in place), 📋 a daily digest and ❌ to remove a subscription.\n\

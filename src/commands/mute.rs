@@ -22,7 +22,7 @@ const UNMUTE_LABEL: &str = "🔔 Unmute";
 
 /// What a button does when pressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Button {
+pub(crate) enum Button {
     /// Mute this item in the chat.
     Mute(ItemId),
     /// Lift this item's mute in the chat.
@@ -31,7 +31,7 @@ pub enum Button {
 
 impl Button {
     /// The callback data / custom id: `mute:launch/<uuid>`, `unmute:event/42`.
-    pub fn data(&self) -> String {
+    pub(crate) fn data(&self) -> String {
         match self {
             Button::Mute(item) => format!("mute:{}", item.key()),
             Button::Unmute(item) => format!("unmute:{}", item.key()),
@@ -39,7 +39,7 @@ impl Button {
     }
 
     /// The text shown on the button.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Button::Mute(_) => MUTE_LABEL,
             Button::Unmute(_) => UNMUTE_LABEL,
@@ -48,7 +48,7 @@ impl Button {
 
     /// Reads callback data back, refusing anything this bot did not make:
     /// too long, an unknown action or kind, an id with other characters.
-    pub fn parse(data: &str) -> Option<Button> {
+    pub(crate) fn parse(data: &str) -> Option<Button> {
         if data.len() > MAX_DATA_LEN {
             return None;
         }
@@ -72,11 +72,11 @@ impl Button {
 /// What to answer a press with: a short toast, and the button to show in
 /// place of the pressed one (`None`: leave the message alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pressed {
+pub(crate) struct Pressed {
     /// Short text the platform shows the presser.
-    pub toast: String,
+    pub(crate) toast: String,
     /// The button to show instead; `None`: leave the message alone.
-    pub button: Option<Button>,
+    pub(crate) button: Option<Button>,
 }
 
 impl Pressed {
@@ -86,7 +86,7 @@ impl Pressed {
 }
 
 /// Runs a press of a button whose data is `data` in the chat of `ctx`.
-pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Pressed, StoreError> {
+pub(crate) fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<Pressed, StoreError> {
     let Some(button) = Button::parse(data) else {
         return Ok(Pressed::toast("This button is not one I understand any more."));
     };

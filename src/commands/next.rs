@@ -71,7 +71,7 @@ const PER_ROW: usize = 5;
 
 /// What a message shows: a page of the list, or one item's card.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum View {
+pub(crate) enum View {
     /// A page of upcoming items as plain text.
     Page {
         /// The page, plain text.
@@ -91,15 +91,15 @@ pub enum View {
 
 /// What to answer a press with: a toast and what the message shows now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NextPressed {
+pub(crate) struct NextPressed {
     /// Short text the platform shows the presser.
-    pub toast: String,
+    pub(crate) toast: String,
     /// The message's new content.
-    pub view: View,
+    pub(crate) view: View,
 }
 
 /// Whether callback data is a `/next` button's.
-pub fn is_next_data(data: &str) -> bool {
+pub(crate) fn is_next_data(data: &str) -> bool {
     data.starts_with(PREFIX)
 }
 
@@ -391,7 +391,11 @@ fn item_stamp(item: &Item) -> u16 {
 /// The first page of a typed `/next`; `Err`: the reply to give instead
 /// (a name the directory does not know). Like every command it ends a
 /// pause of the chat (see `exec::execute`).
-pub fn open(query: &NextQuery, ctx: &CommandContext, svc: &Services<'_>) -> Result<Result<View, String>, StoreError> {
+pub(crate) fn open(
+    query: &NextQuery,
+    ctx: &CommandContext,
+    svc: &Services<'_>,
+) -> Result<Result<View, String>, StoreError> {
     svc.subs.resume_from_chat(&ctx.destination)?;
     Ok(Listing::load(query, ctx, svc)?.map(|l| l.page(0)))
 }
@@ -410,7 +414,7 @@ pub(super) fn text(
 
 /// Runs a press of a `/next` button with `data` in the chat of `ctx`.
 /// Never an error for stale or strange data: a toast and a fresh page.
-pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<NextPressed, StoreError> {
+pub(crate) fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<NextPressed, StoreError> {
     let answer = |toast: &str, view: View| Ok(NextPressed { toast: clip_toast(toast), view });
     let fallback = |toast: &str| -> Result<NextPressed, StoreError> {
         let listing = Listing::load(&NextQuery::count(super::NEXT_DEFAULT), ctx, svc)?;

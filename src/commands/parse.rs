@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use super::{MAX_ARGS_LEN, NEXT_DEFAULT, NEXT_MAX};
-use crate::directory::Dimension;
 use crate::rules::{DigestSchedule, Filter, QuietHours};
 use crate::types::{AlertKind, ItemKind, Mention, Style, parse_duration};
 
@@ -65,27 +64,22 @@ pub struct NextQuery {
     /// How many items to show.
     pub count: usize,
     /// Explicit dimensions (`agency SpaceX`).
-    pub filter: Filter,
+    pub(crate) filter: Filter,
     /// A bare name (`/next SpaceX`): any agency, program or type so named.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 impl NextQuery {
     /// `count` items, no filter.
-    pub fn count(count: usize) -> NextQuery {
+    pub(crate) fn count(count: usize) -> NextQuery {
         NextQuery { count, ..Default::default() }
-    }
-
-    /// No filter given: the chat's subscriptions decide.
-    pub fn is_unfiltered(&self) -> bool {
-        self.name.is_none() && self.filter.is_everything()
     }
 }
 
 impl ChatCommand {
     /// Commands that change the chat's subscriptions or settings; in groups
     /// only administrators may use them.
-    pub fn changes_settings(&self) -> bool {
+    pub(crate) fn changes_settings(&self) -> bool {
         match self {
             ChatCommand::Subscribe(..) | ChatCommand::Unsubscribe(_) => true,
             ChatCommand::Timezone(tz) => tz.is_some(),
@@ -281,7 +275,7 @@ fn parse_target(args: &str) -> Result<Target, CommandError> {
 }
 
 /// `[N] [agency|type|program NAME]...` or `[N] NAME`.
-pub fn parse_next(args: &str) -> Result<NextQuery, CommandError> {
+pub(crate) fn parse_next(args: &str) -> Result<NextQuery, CommandError> {
     let usage = || {
         CommandError::Usage(format!(
             "Use: /next [N] [NAME], N from 1 to {NEXT_MAX}; e.g. /next SpaceX, /next 5 agency SpaceX, /next program Artemis"
@@ -311,7 +305,7 @@ pub fn parse_next(args: &str) -> Result<NextQuery, CommandError> {
 
 /// `new schedule status webcast reminder news` (also comma-separated) or
 /// `all` (every kind but the opt-in `news`); empty = show current.
-pub fn parse_alerts(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> {
+pub(crate) fn parse_alerts(args: &str) -> Result<Option<Vec<AlertKind>>, CommandError> {
     let a = args.trim();
     if a.is_empty() {
         return Ok(None);
@@ -406,7 +400,7 @@ pub(crate) fn alert_kind_names() -> String {
 }
 
 /// `7d`, `36h` or `off`; empty = show current.
-pub fn parse_horizon(args: &str) -> Result<Option<Option<Duration>>, CommandError> {
+pub(crate) fn parse_horizon(args: &str) -> Result<Option<Option<Duration>>, CommandError> {
     let a = args.trim();
     if a.is_empty() {
         return Ok(None);
@@ -462,16 +456,6 @@ pub fn parse_reminders(args: &str) -> Result<Option<Vec<Duration>>, CommandError
     }
     out.sort_by(|a, b| b.cmp(a));
     Ok(Some(out))
-}
-
-/// The directory dimension a filter dimension word names (for autocomplete).
-pub fn dimension(word: &str) -> Option<Dimension> {
-    match dimension_word(word)? {
-        "agency" => Some(Dimension::Agency),
-        "type" => Some(Dimension::Type),
-        "program" => Some(Dimension::Program),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ const REMINDERS: [u64; 4] = [86_400, 43_200, 3_600, 600];
 /// Horizon choices, in days; `None` = off.
 const HORIZONS: [Option<u64>; 5] = [Some(1), Some(3), Some(7), Some(30), None];
 /// Timezone shortcuts.
-pub const TIMEZONES: [Tz; 4] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Asia__Tokyo];
+pub(crate) const TIMEZONES: [Tz; 4] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Asia__Tokyo];
 /// The quiet hours the 🌙 button turns on.
 const QUIET_DEFAULT: &str = "23:00-07:00";
 /// The digest the 📋 button turns on.
@@ -93,7 +93,7 @@ impl Action {
 }
 
 /// Whether callback data is a settings button's (else: another button).
-pub fn is_settings_data(data: &str) -> bool {
+pub(crate) fn is_settings_data(data: &str) -> bool {
     data.starts_with("s:")
 }
 
@@ -112,7 +112,7 @@ fn stamp(settings: &ChatSettings, subs: &[Subscription]) -> String {
 }
 
 /// The chat's settings as buttons.
-pub fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, StoreError> {
+pub(crate) fn keyboard(ctx: &CommandContext, svc: &Services<'_>) -> Result<Keyboard, StoreError> {
     let settings = chat_settings(&ctx.destination, svc)?;
     let subs = own_subscriptions(ctx, svc)?;
     let stamp = stamp(&settings, &subs);
@@ -198,15 +198,15 @@ fn last_row(
 
 /// What to answer a press with: a toast, and the keyboard to show now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingsPressed {
+pub(crate) struct SettingsPressed {
     /// Short text the platform shows the presser.
-    pub toast: String,
+    pub(crate) toast: String,
     /// The settings buttons to show now.
-    pub keyboard: Keyboard,
+    pub(crate) keyboard: Keyboard,
 }
 
 /// Runs a press of a settings button with `data` in the chat of `ctx`.
-pub fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<SettingsPressed, StoreError> {
+pub(crate) fn press(data: &str, ctx: &CommandContext, svc: &Services<'_>) -> Result<SettingsPressed, StoreError> {
     let answer = |toast: &str| -> Result<SettingsPressed, StoreError> {
         Ok(SettingsPressed { toast: clip_toast(toast), keyboard: keyboard(ctx, svc)? })
     };

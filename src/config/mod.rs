@@ -26,7 +26,7 @@ pub use model::*;
 
 /// Looks up an environment variable; injectable so tests need not touch the
 /// process environment (tests run in parallel).
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// What a missing config file means: the default path may be absent (all
 /// defaults), a path the user named must exist (the README, "Usage").
@@ -45,7 +45,7 @@ impl Config {
     }
 
     /// Like [`Config::load`], reading environment variables through `env`.
-    pub fn load_with_env(path: &Path, if_missing: IfMissing, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    pub(crate) fn load_with_env(path: &Path, if_missing: IfMissing, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && if_missing == IfMissing::Defaults => String::new(),
@@ -58,7 +58,8 @@ impl Config {
 
     /// Parses and validates config text, reading environment variables
     /// through `env`. An empty text gives the defaults.
-    pub fn from_toml_str(text: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn from_toml_str(text: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         let raw: raw::RawConfig = diagnostics::deserialize(text)?;
         validate::build(raw, env)
     }

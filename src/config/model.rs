@@ -81,7 +81,7 @@ pub struct Config {
     /// `[server]`: the HTTP server (health, metrics, calendars).
     pub server: ServerConfig,
     /// `[delivery]`: retry limits.
-    pub delivery: DeliverySettings,
+    pub(crate) delivery: DeliverySettings,
     /// The `[[watch]]` tables, in file order.
     pub watches: Vec<Watch>,
     /// `[news]`: the Spaceflight News API feed (the `news` alert kind).
@@ -89,15 +89,16 @@ pub struct Config {
 }
 
 /// `[news]`: articles of the Spaceflight News API, sent as `news` alerts.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewsConfig {
+pub(crate) struct NewsConfig {
     /// Without trailing slash, e.g. `https://api.spaceflightnewsapi.net/v4`.
     pub base_url: String,
     /// SNAPI requests per sliding hour (its own budget, not LL2's).
-    pub requests_per_hour: u32,
+    pub(crate) requests_per_hour: u32,
     /// `Some`: forced on or off; `None` (unset): polled only while some
     /// watch or chat chose `news`.
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
 }
 
 /// `[ll2]`: the Launch Library 2 API and how the poller uses it.
@@ -126,7 +127,7 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// Delivered records, old alerts, dead letters, reminder marks and
     /// snapshots of past items are pruned after this long.
-    pub retention: Duration,
+    pub(crate) retention: Duration,
 }
 
 /// `[alerts]`: defaults for subscriptions that do not set their own.
@@ -135,15 +136,15 @@ pub struct AlertsConfig {
     /// Alert on what a feed's first sync finds; otherwise that sync only fills the store.
     pub on_first_sync: bool,
     /// Distinct, non-zero, longest first. Empty means no reminders.
-    pub reminders: Vec<Duration>,
+    pub(crate) reminders: Vec<Duration>,
     /// Zone that rendered dates and times are shown in.
-    pub timezone: Tz,
+    pub(crate) timezone: Tz,
     /// `reminder_grace`, default 15m: a reminder whose moment passed longer
     /// ago than this (bot was down) is skipped.
-    pub reminder_grace: Duration,
+    pub(crate) reminder_grace: Duration,
     /// `schedule_horizon`, default 7d: schedule changes alert only while
     /// the old or the new date is this close. `None` ("off"): always.
-    pub schedule_horizon: Option<Duration>,
+    pub(crate) schedule_horizon: Option<Duration>,
 }
 
 /// `[telegram]`: the Telegram bot.
@@ -159,13 +160,6 @@ pub struct TelegramConfig {
     pub paid_broadcast: bool,
 }
 
-impl TelegramConfig {
-    /// Whether a token is set, i.e. the Telegram bot runs.
-    pub fn is_enabled(&self) -> bool {
-        !self.token.is_empty()
-    }
-}
-
 /// `[discord]`: the Discord bot, its REST API and scheduled events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiscordConfig {
@@ -176,15 +170,15 @@ pub struct DiscordConfig {
     /// Guild to register the slash commands in; `None`: registered globally.
     pub guild_id: Option<u64>,
     /// 64 lowercase hex characters when set.
-    pub public_key: Option<String>,
+    pub(crate) public_key: Option<String>,
     /// `events_window`, default 14d: `discord-events:` destinations mirror
     /// items this far ahead.
-    pub events_window: Duration,
+    pub(crate) events_window: Duration,
 }
 
 impl DiscordConfig {
     /// Whether a token is set, i.e. the Discord bot runs.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         !self.token.is_empty()
     }
 }
@@ -193,14 +187,14 @@ impl DiscordConfig {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WebhookConfig {
     /// HMAC-SHA256 key of `X-Tminus-Signature-256`; empty = unsigned.
-    pub secret: Secret,
+    pub(crate) secret: Secret,
 }
 
 /// `[ntfy]`: settings of every `ntfy:` destination.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NtfyConfig {
     /// Sent as `Authorization: Bearer`; empty = anonymous.
-    pub token: Secret,
+    pub(crate) token: Secret,
 }
 
 /// `[log] format`: how log lines are written.
@@ -214,7 +208,7 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// The spelling used in the config file.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
@@ -230,24 +224,25 @@ pub struct LogConfig {
 }
 
 /// `[server]`: the HTTP server for health, metrics and calendars.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     /// Address to listen on; `None`: no server.
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
     /// `health_max_age`, default 1h: `/healthz` answers 503 when a feed's
     /// last successful poll is older (never less than two poll intervals).
     pub health_max_age: Duration,
     /// `public_url`: how users reach the server (calendar links), an
     /// http(s) URL without trailing slash.
-    pub public_url: Option<String>,
+    pub(crate) public_url: Option<String>,
 }
 
 /// `[delivery]`: how long an alert may keep failing before it is given up.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeliverySettings {
+pub(crate) struct DeliverySettings {
     /// `max_age`, default 6h: a delivery still failing this long after its
     /// alert was created moves to the dead letters.
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
 }
 
 /// One `[[watch]]`: a static watchlist.
@@ -300,7 +295,8 @@ pub struct Watch {
 impl Config {
     /// The configuration used when no file exists and no environment variable
     /// is set.
-    pub fn default_config() -> Config {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn default_config() -> Config {
         Config {
             ll2: Ll2Config {
                 base_url: DEFAULT_LL2_BASE_URL.to_owned(),

@@ -15,7 +15,8 @@ impl Config {
     /// Secrets print as `"***"` when set and `""` when empty; webhook URLs as
     /// `discord-webhook:***`. Without secrets the output loads back to the
     /// same `Config`.
-    pub fn render_effective(&self) -> String {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn render_effective(&self) -> String {
         let mut out = String::from("# tminus effective configuration (defaults filled in, secrets masked)\n");
 
         self.render_sources(&mut out);

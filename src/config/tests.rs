@@ -55,7 +55,7 @@ fn empty_text_is_the_default_config() {
     assert_eq!(c.alerts.reminders, [86_400, 3600, 600].map(Duration::from_secs).to_vec());
     assert_eq!(c.alerts.timezone, Tz::UTC);
     assert_eq!(c.alerts.reminder_grace, Duration::from_secs(900));
-    assert!(!c.telegram.is_enabled());
+    assert!(c.telegram.token.is_empty());
     assert_eq!(c.telegram.api_url, "https://api.telegram.org");
     assert!(!c.telegram.paid_broadcast, "paid broadcast is off by default");
     assert!(!c.discord.is_enabled());
@@ -113,7 +113,7 @@ fn env_overrides_secrets_when_non_empty() {
 
     let c = parse(text).unwrap();
     assert_eq!(c.ll2.api_key.expose(), "file-key");
-    assert!(c.telegram.is_enabled());
+    assert!(!c.telegram.token.is_empty());
 }
 
 #[test]

@@ -36,7 +36,7 @@
 mod card;
 mod digest;
 mod merge;
-pub mod ratelimit;
+pub(crate) mod ratelimit;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -60,14 +60,15 @@ use crate::types::{Destination, ItemId, Mention, Platform, Style};
 use card::CardSend;
 
 /// The boxed future a [`Sender`] returns (object-safe async).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a platform confirmed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sent {
     /// The platform's id of the message; `None` when it gives none (a
     /// sink that keeps no messages).
-    pub message_id: Option<String>,
+    pub(crate) message_id: Option<String>,
 }
 
 /// Why a send failed, classified by what to do next.
@@ -114,7 +115,7 @@ impl EditError {
     /// The failure as a send's: a send cannot meet a gone message (a
     /// reply's target that is gone is not an error), so `Gone` here is a
     /// request the platform refused as malformed.
-    pub fn into_send(self) -> SendError {
+    pub(crate) fn into_send(self) -> SendError {
         match self {
             EditError::Failed(e) => e,
             EditError::Gone { reason } => SendError::Rejected { reason },
@@ -164,24 +165,24 @@ pub trait Sender: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AlertExtras<'a> {
     /// The item the chat may mute from the message itself (a Mute button).
-    pub mute: Option<&'a ItemId>,
+    pub(crate) mute: Option<&'a ItemId>,
     /// Roles and users the alert pings, and no one else (on platforms
     /// that have them).
-    pub mentions: &'a [Mention],
+    pub(crate) mentions: &'a [Mention],
     /// Sent without a sound (`rules::is_silent`); still sent.
-    pub silent: bool,
+    pub(crate) silent: bool,
     /// The alert as this destination sees it (its changes merged, see
     /// `merge.rs`), for senders that carry structured data (a JSON hook)
     /// or derive a delivery id from it; `None` for plain sends.
-    pub alert: Option<&'a Alert>,
+    pub(crate) alert: Option<&'a Alert>,
     /// Callback buttons under the message (a digest's `/next` page
     /// buttons), as platform-neutral keys.
-    pub keyboard: Option<&'a crate::commands::keyboard::Keyboard>,
+    pub(crate) keyboard: Option<&'a crate::commands::keyboard::Keyboard>,
     /// Sent as a reply to this message of the platform (a live card's
     /// short loud message answers the card).
-    pub reply_to: Option<&'a str>,
+    pub(crate) reply_to: Option<&'a str>,
     /// It is a live card: sent in a form the sender can edit later.
-    pub card: bool,
+    pub(crate) card: bool,
 }
 
 /// Why an edit failed.
@@ -510,7 +511,8 @@ impl Deliverer {
     /// for (see the module doc). A pass reads the outbox, so passes are at
     /// least ten times their own duration apart: a huge outbox costs at
     /// most a tenth of a core.
-    pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn run(self: &Arc<Self>, shutdown: CancellationToken) {
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             let started = std::time::Instant::now();

@@ -62,15 +62,15 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
     /// Grants allowed per window; at least 1 (see [`Rate::new`]).
-    pub count: u32,
+    pub(crate) count: u32,
     /// The window.
-    pub per: Duration,
+    pub(crate) per: Duration,
 }
 
 impl Rate {
     /// A rate of `count` per `per`; a count of 0 is taken as 1, so a rate
     /// always lets traffic through eventually.
-    pub const fn new(count: u32, per: Duration) -> Rate {
+    pub(crate) const fn new(count: u32, per: Duration) -> Rate {
         Rate { count: if count == 0 { 1 } else { count }, per }
     }
 
@@ -86,13 +86,13 @@ impl Rate {
 
     /// The same rate `factor` times faster (benchmarks scale the platform
     /// ceilings up this way). The window stays; the count scales.
-    pub fn scaled(self, factor: f64) -> Rate {
+    pub(crate) fn scaled(self, factor: f64) -> Rate {
         let count = (f64::from(self.count) * factor).round().clamp(1.0, f64::from(u32::MAX)) as u32;
         Rate::new(count, self.per)
     }
 
     /// Spacing between two grants, widened by `headroom` (0.03 = 3%).
-    pub fn interval(&self, headroom: f64) -> Duration {
+    pub(crate) fn interval(&self, headroom: f64) -> Duration {
         let base = self.per.as_secs_f64() / f64::from(self.count.max(1));
         Duration::from_secs_f64(base * (1.0 + headroom.clamp(0.0, 10.0)))
     }
@@ -100,7 +100,8 @@ impl Rate {
 
 /// A key the limiter tracks separately: a chat, a channel, a route.
 /// `is_group` selects the additional `Limits::per_group` rate.
-pub trait LimitKey: Hash + Eq + Clone + Send + Sync {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) trait LimitKey: Hash + Eq + Clone + Send + Sync {
     /// Whether `Limits::per_group` applies to this key too; no by default.
     fn is_group(&self) -> bool {
         false
@@ -109,19 +110,19 @@ pub trait LimitKey: Hash + Eq + Clone + Send + Sync {
 
 /// The numbers a limiter enforces. `None` means unlimited on that level.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Shared by every request.
-    pub global: Option<Rate>,
+    pub(crate) global: Option<Rate>,
     /// Applies to each key on its own.
-    pub per_key: Option<Rate>,
+    pub(crate) per_key: Option<Rate>,
     /// Applies in addition to keys whose `is_group()` is true.
-    pub per_group: Option<Rate>,
+    pub(crate) per_group: Option<Rate>,
     /// Fraction added to every spacing, so we stay just under a ceiling
     /// even when requests arrive at the server with some jitter.
-    pub headroom: f64,
+    pub(crate) headroom: f64,
     /// Hard ceiling on remembered keys. Idle keys are forgotten long
     /// before; this only bites with more *active* keys than that.
-    pub max_keys: usize,
+    pub(crate) max_keys: usize,
 }
 
 impl Default for Limits {
@@ -177,7 +178,8 @@ const SWEEP_FLOOR: usize = 1024;
 
 /// Paces requests to the limits it was built with. Share it (`Arc`)
 /// between every task that talks to one platform account.
-pub struct RateLimiter<K> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct RateLimiter<K> {
     limits: Limits,
     intervals: Intervals,
     /// The global rate's window, widened by the headroom.
@@ -187,7 +189,7 @@ pub struct RateLimiter<K> {
 
 impl<K: LimitKey> RateLimiter<K> {
     /// A limiter with nothing granted or paused yet.
-    pub fn new(limits: Limits) -> RateLimiter<K> {
+    pub(crate) fn new(limits: Limits) -> RateLimiter<K> {
         let h = limits.headroom;
         let intervals = Intervals {
             global: limits.global.map(|r| r.interval(h)),
@@ -212,7 +214,7 @@ impl<K: LimitKey> RateLimiter<K> {
     }
 
     /// The limits it enforces.
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
 
@@ -226,7 +228,7 @@ impl<K: LimitKey> RateLimiter<K> {
     /// `key`, and counts that request. Returns whether it had to wait for
     /// a rate (not for a pause). Cancel-safe: a cancelled wait only wastes
     /// the slot it had reserved.
-    pub async fn acquire(&self, key: &K) -> bool {
+    pub(crate) async fn acquire(&self, key: &K) -> bool {
         self.acquire_within(key, Duration::MAX).await.unwrap_or(true)
     }
 
@@ -341,7 +343,8 @@ impl<K: LimitKey> RateLimiter<K> {
     }
 
     /// When `key` (or everything) is paused past now, until when.
-    pub fn paused_until(&self, key: &K) -> Option<Instant> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn paused_until(&self, key: &K) -> Option<Instant> {
         let now = Instant::now();
         let st = self.lock();
         let until = st.keys.get(key).map_or(st.global_paused_until, |k| k.paused_until.max(st.global_paused_until));
@@ -349,7 +352,8 @@ impl<K: LimitKey> RateLimiter<K> {
     }
 
     /// Keys currently remembered (for tests and metrics).
-    pub fn tracked_keys(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn tracked_keys(&self) -> usize {
         self.lock().keys.len()
     }
 

@@ -205,7 +205,8 @@ pub(crate) fn subscribe_filter(options: &[CommandOption]) -> Result<Filter, Comm
 }
 
 /// What the handler works with; cheap to share.
-pub struct Handler {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct Handler {
     services: SharedServices,
     flood: Mutex<FloodGuard<FloodKey>>,
 }
@@ -222,13 +223,20 @@ impl Handler {
     /// `directory`: the poller's live directory (`Poller::directory`), so
     /// autocomplete knows the names of the latest sync. Flooding is judged
     /// with [`FloodLimits::default`].
-    pub fn new(store: Store, subs: Subscriptions, directory: Arc<RwLock<Directory>>, defaults: Defaults) -> Handler {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(
+        store: Store,
+        subs: Subscriptions,
+        directory: Arc<RwLock<Directory>>,
+        defaults: Defaults,
+    ) -> Handler {
         let flood = Mutex::new(FloodGuard::new(FloodLimits::default()));
         Handler { services: SharedServices { subs, store, directory, defaults }, flood }
     }
 
     /// The same handler with other flood limits.
-    pub fn with_flood_limits(self, limits: FloodLimits) -> Handler {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn with_flood_limits(self, limits: FloodLimits) -> Handler {
         Handler { flood: Mutex::new(FloodGuard::new(limits)), ..self }
     }
 
@@ -388,8 +396,9 @@ impl Handler {
 }
 
 /// Why registration failed. Never contains the token.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, thiserror::Error)]
-pub enum RegisterError {
+pub(crate) enum RegisterError {
     /// The request did not get an answer (network, TLS, timeout).
     #[error("Discord request failed: {0}")]
     Http(String),
@@ -414,7 +423,8 @@ pub enum RegisterError {
 
 impl RegisterError {
     /// Worth trying again later (network, 5xx, 429); a 4xx is not.
-    pub fn is_transient(&self) -> bool {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             RegisterError::Http(_) | RegisterError::RateLimited { .. } => true,
             RegisterError::Status { status, .. } => *status >= 500,
@@ -439,8 +449,9 @@ impl RegisterError {
 }
 
 /// Where the commands went.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Registered {
+pub(crate) struct Registered {
     /// The bot's application id.
     pub application_id: u64,
     /// The guild they were registered in; `None`: globally.
@@ -458,7 +469,8 @@ pub struct Registered {
 /// own rate limiter is off: that limiter would ignore the proxy and talk to
 /// discord.com (serenity issue #1739). Registration is two requests at
 /// start-up; the caller retries transient failures.
-pub async fn register(cfg: &DiscordConfig) -> Result<Registered, RegisterError> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) async fn register(cfg: &DiscordConfig) -> Result<Registered, RegisterError> {
     let client = reqwest::Client::builder()
         .timeout(REGISTER_TIMEOUT)
         .build()

@@ -43,10 +43,10 @@ const EVENTS_DESCRIPTION: &str = "Mirror this channel's subscriptions as the ser
 pub(super) const ALERT_OPTIONS: [&str; 6] = ["first", "second", "third", "fourth", "fifth", "sixth"];
 
 /// Longest accepted value of one name option (Discord enforces it too).
-pub const MAX_OPTION_LEN: u16 = 100;
+pub(crate) const MAX_OPTION_LEN: u16 = 100;
 
 /// The filter options of `/subscribe`, as (option name, exclude, dimension).
-pub const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
+pub(crate) const FILTER_OPTIONS: [(&str, bool, Dimension); 6] = [
     ("agency", false, Dimension::Agency),
     ("type", false, Dimension::Type),
     ("program", false, Dimension::Program),

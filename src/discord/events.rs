@@ -27,6 +27,11 @@
 //! its own task, so it never blocks alerts; with no guild to keep it makes
 //! no request at all.
 //!
+//! The calls go through reqwest, not serenity's `Http`, for the reason the
+//! sender gives (`discord::sender`): they are paced by the same
+//! [`BotLimiter`] as alerts, whose 429 handling is the outbox's, not a
+//! retry loop inside the request.
+//!
 //! It must not log the bot token, nor decide which items a guild wants
 //! beyond the subscription filters.
 
@@ -52,13 +57,14 @@ use crate::store::{EventSpec, GuildEvent, Store, StoreError};
 use crate::types::{Destination, GuildId, ItemId, Secret};
 
 /// Discord allows this many scheduled (and active) events per guild.
-pub const MAX_ACTIVE: usize = 100;
+pub(crate) const MAX_ACTIVE: usize = 100;
 /// Discord's limits on an event's text, in characters.
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_LOCATION: usize = 100;
 /// `[discord] events_window` default.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(14 * 86_400);
+#[cfg(test)]
+pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_secs(14 * 86_400);
 /// How often the sync runs without a store change (the window moves, and
 /// guilds that failed are retried).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -66,7 +72,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 impl EventSpec {
     /// The event of an item, or `None` when its date is not known to the
     /// day (Discord events need an instant).
-    pub fn of(item: &Item) -> Option<EventSpec> {
+    pub(crate) fn of(item: &Item) -> Option<EventSpec> {
         let start = match ics::start(item)? {
             ics::Start::Instant(at) => at,
             ics::Start::AllDay { net: false, .. } => item.when?,
@@ -82,7 +88,7 @@ impl EventSpec {
     }
 
     /// The JSON body of a create or a patch: an EXTERNAL event (type 3).
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         json!({
             "name": self.name,
             "description": self.description,
@@ -157,8 +163,9 @@ pub(crate) fn plan(desired: &[(ItemId, EventSpec)], stored: &[GuildEvent], now: 
 }
 
 /// Why a REST call failed.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, thiserror::Error)]
-pub enum EventsError {
+pub(crate) enum EventsError {
     /// Discord answered 429, or the local limiter would wait too long: try
     /// again after this long.
     #[error("rate limited, retry after {0:?}")]
@@ -199,7 +206,8 @@ pub(crate) struct Listed {
 }
 
 /// The scheduled-events REST calls, as the bot.
-pub struct EventsApi {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct EventsApi {
     http: reqwest::Client,
     base: String,
     token: Secret,
@@ -210,7 +218,8 @@ impl EventsApi {
     /// `api_url` as `[discord] api_url` (requests go to `{api_url}/api/v10`);
     /// `limiter` is the bot's (`DiscordSender::limiter`), so events and
     /// alerts together stay under Discord's ceiling.
-    pub fn new(token: Secret, api_url: &str, limiter: BotLimiter) -> Result<EventsApi, EventsError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(token: Secret, api_url: &str, limiter: BotLimiter) -> Result<EventsApi, EventsError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("DiscordBot (tminus, ", env!("CARGO_PKG_VERSION"), ")"))
             .timeout(Duration::from_secs(15))
@@ -268,7 +277,7 @@ impl EventsApi {
     }
 
     /// The bot's own user id (to recognise the events it created).
-    pub async fn bot_user(&self) -> Result<String, EventsError> {
+    pub(crate) async fn bot_user(&self) -> Result<String, EventsError> {
         let me = self.call(0, reqwest::Method::GET, "/users/@me", None).await?;
         me.get("id").and_then(Value::as_str).map(str::to_owned).ok_or(EventsError::Transport("no user id".into()))
     }
@@ -297,7 +306,8 @@ impl EventsApi {
 }
 
 /// Keeps every `discord-events:` guild in step with the store.
-pub struct EventSync {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct EventSync {
     store: Store,
     api: EventsApi,
     window: Duration,
@@ -308,14 +318,15 @@ pub struct EventSync {
 impl EventSync {
     /// A sync of the guilds the store's subscriptions name, mirroring items
     /// that start within `window` (`[discord] events_window`).
-    pub fn new(store: Store, api: EventsApi, window: Duration) -> EventSync {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(store: Store, api: EventsApi, window: Duration) -> EventSync {
         EventSync { store, api, window, warned: Default::default() }
     }
 
     /// The guilds some subscription mirrors into, and those that still
     /// have events of ours although no subscription wants them any more
     /// (a watch was removed): their pass deletes those events.
-    pub fn guilds(&self) -> Result<Vec<GuildId>, StoreError> {
+    pub(crate) fn guilds(&self) -> Result<Vec<GuildId>, StoreError> {
         let mut out: Vec<GuildId> = self
             .store
             .subscriptions()?
@@ -334,7 +345,7 @@ impl EventSync {
     /// Start-up check against what the guild lists: events the bot created
     /// that the store does not know are deleted (a crash between a create
     /// and its record), records whose event is gone are forgotten.
-    pub async fn reconcile(&self, guild: GuildId, bot_user: &str) -> Result<(), EventsError> {
+    pub(crate) async fn reconcile(&self, guild: GuildId, bot_user: &str) -> Result<(), EventsError> {
         let listed = self.api.list(guild).await?;
         let stored = self.store.guild_events(guild)?;
         let known: HashSet<&str> = stored.iter().map(|(_, g)| g.event_id.as_str()).collect();
@@ -358,7 +369,7 @@ impl EventSync {
 
     /// One pass over a guild: plan from the store, apply, record each
     /// confirmed operation at once. Returns the operations done.
-    pub async fn sync_guild(&self, guild: GuildId, now: DateTime<Utc>) -> Result<usize, EventsError> {
+    pub(crate) async fn sync_guild(&self, guild: GuildId, now: DateTime<Utc>) -> Result<usize, EventsError> {
         let subs = self.store.subscriptions_of(&Destination::DiscordEvents(guild))?;
         let items: Vec<Item> = self
             .store
@@ -423,7 +434,8 @@ impl EventSync {
     /// Every guild once: reconcile on the first successful pass of a guild
     /// (`reconciled` remembers), then sync. Returns the earliest retry a
     /// rate limit asked for.
-    pub async fn pass(&self, bot_user: &str, reconciled: &mut HashSet<u64>) -> Option<Duration> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn pass(&self, bot_user: &str, reconciled: &mut HashSet<u64>) -> Option<Duration> {
         let mut retry: Option<Duration> = None;
         let guilds = match self.guilds() {
             Ok(g) => g,
@@ -458,7 +470,8 @@ impl EventSync {
 
     /// One full pass as `tminus once` runs it: identify the bot, reconcile
     /// and sync every guild; failures are logged.
-    pub async fn pass_once(&self) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn pass_once(&self) {
         if self.idle() {
             return;
         }
@@ -472,7 +485,8 @@ impl EventSync {
 
     /// The sync task: a pass at start, after every store commit and every
     /// few minutes, until `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut changes = self.store.changes();
         let mut reconciled = HashSet::new();
         let mut bot_user: Option<String> = None;

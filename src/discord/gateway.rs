@@ -55,7 +55,8 @@ fn discord_itself(cfg: &DiscordConfig) -> bool {
 
 /// Registers the commands and runs the gateway connection until `stop` is
 /// cancelled.
-pub async fn run(cfg: DiscordConfig, handler: Arc<Handler>, stop: CancellationToken) {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) async fn run(cfg: DiscordConfig, handler: Arc<Handler>, stop: CancellationToken) {
     let registration = tokio::spawn(register_with_retry(cfg.clone(), stop.clone()));
     run_gateway(&cfg, handler, &stop).await;
     registration.abort();

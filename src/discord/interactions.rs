@@ -70,9 +70,10 @@ pub(crate) const MAX_BODY: usize = 256 * 1024;
 pub(crate) const MAX_SKEW: Duration = Duration::from_secs(300);
 
 /// `discord.public_key` is not a valid Ed25519 key.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, thiserror::Error)]
 #[error("discord.public_key is not a valid Ed25519 public key (64 hex characters)")]
-pub struct InvalidPublicKey;
+pub(crate) struct InvalidPublicKey;
 
 #[derive(Clone)]
 struct EndpointState {
@@ -150,7 +151,8 @@ pub(crate) fn verifier(public_key: &str) -> Result<Verifier, InvalidPublicKey> {
 
 /// `POST /discord/interactions`, state applied: give it to `server::start`
 /// as the extra router.
-pub fn router(handler: Arc<Handler>, public_key: &str) -> Result<Router, InvalidPublicKey> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn router(handler: Arc<Handler>, public_key: &str) -> Result<Router, InvalidPublicKey> {
     let replays = Arc::new(Mutex::new(Replays::new(Utc::now().timestamp())));
     let state = EndpointState { handler, verifier: verifier(public_key)?, replays };
     Ok(Router::new().route(PATH, post(endpoint)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(state))

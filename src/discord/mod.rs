@@ -38,8 +38,8 @@
 
 mod autocomplete;
 pub mod commands;
-pub mod components;
-pub mod definitions;
+pub(crate) mod components;
+pub(crate) mod definitions;
 pub mod events;
 pub mod gateway;
 pub mod interactions;
@@ -50,4 +50,5 @@ pub mod render;
 mod reply;
 pub mod sender;
 
-pub use sender::{BotLimiter, DiscordSender, SenderConfig, SenderStats, SetupError, WebhookSender};
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use sender::{BotLimiter, DiscordSender, SenderConfig, WebhookSender};

@@ -67,7 +67,7 @@ pub(crate) mod colours {
 const MIN_ITEM_DESCRIPTION: usize = 40;
 
 /// The colour of the embed for `msg`.
-pub fn colour(msg: &Message) -> u32 {
+pub(crate) fn colour(msg: &Message) -> u32 {
     match msg.status_id {
         Some(status::SUCCESS | status::PAYLOAD_DEPLOYED) => return colours::SUCCESS,
         Some(status::FAILURE) => return colours::FAILURE,
@@ -88,7 +88,7 @@ pub fn colour(msg: &Message) -> u32 {
 }
 
 /// The embed for `msg`, within every Discord limit.
-pub fn embed(msg: &Message) -> CreateEmbed {
+pub(crate) fn embed(msg: &Message) -> CreateEmbed {
     let parts = EmbedParts::of(msg);
     let mut e = CreateEmbed::new().colour(parts.colour);
     if let Some(title) = parts.title {
@@ -128,13 +128,15 @@ fn mention_content(mentions: &[Mention]) -> String {
 }
 
 /// Body of `POST /channels/{id}/messages` for `msg`, pinging `mentions`.
-pub fn channel_message(msg: &Message, mentions: &[Mention]) -> CreateMessage {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn channel_message(msg: &Message, mentions: &[Mention]) -> CreateMessage {
     let m = CreateMessage::new().embed(embed(msg)).allowed_mentions(allowed(mentions));
     if mentions.is_empty() { m } else { m.content(mention_content(mentions)) }
 }
 
 /// Body of `POST /webhooks/{id}/{token}` for `msg`, pinging `mentions`.
-pub fn webhook_message(msg: &Message, mentions: &[Mention]) -> ExecuteWebhook {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn webhook_message(msg: &Message, mentions: &[Mention]) -> ExecuteWebhook {
     let m = ExecuteWebhook::new().embed(embed(msg)).allowed_mentions(allowed(mentions));
     if mentions.is_empty() { m } else { m.content(mention_content(mentions)) }
 }
@@ -142,7 +144,7 @@ pub fn webhook_message(msg: &Message, mentions: &[Mention]) -> ExecuteWebhook {
 /// `text` cut to at most `max` characters by [`crate::text::clip_with`]
 /// (grapheme-safe), ending in an ellipsis when cut. Never leaves a dangling markdown escape
 /// (a lone trailing backslash) or trailing whitespace before the ellipsis.
-pub fn truncate(text: &str, max: usize) -> Cow<'_, str> {
+pub(crate) fn truncate(text: &str, max: usize) -> Cow<'_, str> {
     crate::text::clip_with(text, max, |cut| {
         let head = cut.trim_end();
         let backslashes = head.len() - head.trim_end_matches('\\').len();
@@ -153,7 +155,7 @@ pub fn truncate(text: &str, max: usize) -> Cow<'_, str> {
 /// Escapes Discord markdown in text that comes from LL2, so names like
 /// `*Mission*` or `__x__` show as written. Characters that only matter at
 /// the start of a line (headings, quotes, lists) are escaped there only.
-pub fn escape_markdown(text: &str) -> String {
+pub(crate) fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut line_start = true;
     for c in text.chars() {
@@ -343,7 +345,8 @@ fn when_value(msg: &Message) -> Option<String> {
 /// the first violation. The sender runs it before posting so a rendering
 /// bug is reported as such instead of costing a request (and an invalid
 /// request against Discord's per-IP budget).
-pub fn check_limits(body: &serde_json::Value) -> Result<(), String> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn check_limits(body: &serde_json::Value) -> Result<(), String> {
     use serde_json::Value;
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(chars);
     let content = text(body, "content").unwrap_or(0);

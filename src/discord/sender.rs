@@ -30,6 +30,20 @@
 //! is gone (`EditError::Gone`), never a disabled subscription. The bot's
 //! short card messages reply to the card (`message_reference`).
 //!
+//! Why reqwest and not serenity's `Http`: serenity's `Http` serves one-off
+//! calls well, and the registration of the slash commands goes through it
+//! (`discord::commands::register`). Alert delivery needs three things it does
+//! not give:
+//! - one attempt per send: serenity's ratelimiter sleeps through a 429 and
+//!   retries in place, while here a 429 must go back to the deliverer as
+//!   `Transient`, so the outbox keeps the entry, backs the destination off
+//!   and the send window (W = 8 unconfirmed sends per platform) stays true;
+//! - one limiter across callers: the bot's global ceiling counts alerts and
+//!   the scheduled-events sync together ([`BotLimiter`]), and the ceiling is
+//!   configurable for scaled benchmarks;
+//! - lenient answers: only the message id is read, where serenity's
+//!   `Message` model refuses an answer that lacks a field the bot never uses.
+//!
 //! Secrets: the bot token and the webhook URL never appear in an error or a
 //! log line. Routes are logged as `channel ID` / `webhook ID`; reqwest
 //! errors are stripped of their URL and every text that leaves this module
@@ -56,7 +70,7 @@ use crate::render::Message;
 use crate::types::{Destination, Secret};
 
 /// Discord REST API version the bot talks to.
-pub const API_PATH: &str = "/api/v10";
+pub(crate) const API_PATH: &str = "/api/v10";
 
 /// Discord error codes that mean the destination is gone or refuses us for
 /// good: retrying cannot help, the subscription is disabled.
@@ -98,8 +112,9 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 const GLOBAL_HEADROOM: f64 = 0.05;
 
 /// Tuning of one sender. The defaults are Discord's production limits.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SenderConfig {
+pub(crate) struct SenderConfig {
     /// Requests allowed per `global_window` over all routes, paced evenly;
     /// `None` for no ceiling of our own (429s are still honoured). Discord
     /// allows a bot 50 per second.
@@ -126,8 +141,9 @@ impl Default for SenderConfig {
 }
 
 /// Counters for logs, tests and benchmarks.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SenderStats {
+pub(crate) struct SenderStats {
     /// Requests that reached the network.
     pub requests: u64,
     /// 429 answers received.
@@ -139,8 +155,9 @@ pub struct SenderStats {
 }
 
 /// Why a sender could not be built.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     /// The bot sender needs a token.
     #[error("discord.token is empty")]
     NoToken,
@@ -153,7 +170,8 @@ pub enum SetupError {
 }
 
 /// Posts alerts into channels as the bot: `Destination::Discord`.
-pub struct DiscordSender {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct DiscordSender {
     core: Core,
     token: Secret,
     /// `{api_url}/api/v10`, without trailing slash.
@@ -162,7 +180,8 @@ pub struct DiscordSender {
 
 /// Executes incoming webhooks: `Destination::DiscordWebhook`. No token; the
 /// webhook URL is the credential.
-pub struct WebhookSender {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct WebhookSender {
     core: Core,
 }
 
@@ -170,14 +189,15 @@ impl DiscordSender {
     /// `api_url` is Discord's origin (`https://discord.com`) or a test
     /// server's; requests go to `{api_url}/api/v10/...`. `token` may carry
     /// the `Bot ` prefix or not.
-    pub fn new(token: Secret, api_url: &str, config: SenderConfig) -> Result<DiscordSender, SetupError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(token: Secret, api_url: &str, config: SenderConfig) -> Result<DiscordSender, SetupError> {
         let limiter = BotLimiter::new(&config);
         DiscordSender::with_limiter(token, api_url, config, limiter)
     }
 
     /// [`new`](Self::new), paced by `limiter` (`config`'s global ceiling is
     /// the limiter's): the one the bot's other REST callers use too.
-    pub fn with_limiter(
+    pub(crate) fn with_limiter(
         token: Secret,
         api_url: &str,
         config: SenderConfig,
@@ -202,31 +222,31 @@ impl DiscordSender {
 
     /// A bot sender for `[discord]` with Discord's limits, paced by
     /// `limiter` (built with [`BotLimiter::discord`]).
-    pub fn from_config(cfg: &crate::config::DiscordConfig, limiter: BotLimiter) -> Result<DiscordSender, SetupError> {
+    pub(crate) fn from_config(
+        cfg: &crate::config::DiscordConfig,
+        limiter: BotLimiter,
+    ) -> Result<DiscordSender, SetupError> {
         DiscordSender::with_limiter(cfg.token.clone(), &cfg.api_url, SenderConfig::default(), limiter)
     }
 
-    /// The limiter this sender is paced by, for the bot's other REST
-    /// callers.
-    pub fn limiter(&self) -> BotLimiter {
-        BotLimiter(self.core.limiter.clone())
-    }
-
     /// Counters since the sender was built.
-    pub fn stats(&self) -> SenderStats {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn stats(&self) -> SenderStats {
         self.core.stats.snapshot()
     }
 }
 
 impl WebhookSender {
     /// A webhook sender; webhooks need no token (the URL is the secret).
-    pub fn new(config: SenderConfig) -> Result<WebhookSender, SetupError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(config: SenderConfig) -> Result<WebhookSender, SetupError> {
         let limiter = BotLimiter::new(&config).0;
         Ok(WebhookSender { core: Core::new(config, limiter)? })
     }
 
     /// Counters since the sender was built.
-    pub fn stats(&self) -> SenderStats {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn stats(&self) -> SenderStats {
         self.core.stats.snapshot()
     }
 }
@@ -475,13 +495,14 @@ impl LimitKey for RouteKey {}
 /// makes them. Built once (`app.rs`) and shared (cheap to clone) by the
 /// alert sender and the scheduled-events sync, so together they stay under
 /// that ceiling; a `global` 429 either of them gets pauses both.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Clone)]
-pub struct BotLimiter(pub(crate) Arc<RateLimiter<RouteKey>>);
+pub(crate) struct BotLimiter(pub(crate) Arc<RateLimiter<RouteKey>>);
 
 impl BotLimiter {
     /// A limiter with `config`'s global ceiling (`global_limit` per
     /// `global_window`) and Discord's headroom.
-    pub fn new(config: &SenderConfig) -> BotLimiter {
+    pub(crate) fn new(config: &SenderConfig) -> BotLimiter {
         let limits = Limits {
             global: config.global_limit.filter(|l| *l > 0).map(|l| Rate::new(l, config.global_window)),
             headroom: GLOBAL_HEADROOM,
@@ -491,7 +512,8 @@ impl BotLimiter {
     }
 
     /// Discord's production ceiling: 50 requests/s per bot.
-    pub fn discord() -> BotLimiter {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn discord() -> BotLimiter {
         BotLimiter::new(&SenderConfig::default())
     }
 }

@@ -20,8 +20,8 @@
 //! the ntfy token never reach a log or an error; reqwest errors lose their
 //! URL and every reason goes through `errors::redact`.
 
-pub mod ntfy;
-pub mod slack;
+pub(crate) mod ntfy;
+pub(crate) mod slack;
 pub mod webhook;
 
 use std::time::Duration;
@@ -35,13 +35,16 @@ use crate::deliver::{SendError, Sent};
 use crate::errors::{error_chain, redact};
 use crate::types::{Destination, Platform};
 
-pub use ntfy::NtfySender;
-pub use slack::SlackSender;
-pub use webhook::WebhookSender;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use ntfy::NtfySender;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use slack::SlackSender;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use webhook::WebhookSender;
 
 /// `senders` with the three hook senders, for `[webhook]` and `[ntfy]`
 /// (`app.rs` registers them in every run: they need no token).
-pub fn register(
+pub(crate) fn register(
     senders: crate::deliver::Senders,
     webhook: &crate::config::WebhookConfig,
     ntfy: &crate::config::NtfyConfig,
@@ -54,7 +57,7 @@ pub fn register(
 }
 
 /// Wait after a 429 that does not say how long.
-pub const DEFAULT_429_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_429_WAIT: Duration = Duration::from_secs(30);
 
 /// Bytes of an answer read at most: receivers answer with a few bytes.
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
@@ -63,8 +66,9 @@ const MAX_ANSWER_BYTES: usize = 16 * 1024;
 const MAX_REASON_CHARS: usize = 300;
 
 /// Tuning of one platform's client.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HookSettings {
+pub(crate) struct HookSettings {
     /// Per request: connect, send and read the answer.
     pub timeout: Duration,
     /// The longest one send waits in place for its URL's pacing or pause;
@@ -81,9 +85,10 @@ impl Default for HookSettings {
 }
 
 /// Why a hook sender could not be built.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot build the HTTP client: {0}")]
-pub struct SetupError(String);
+pub(crate) struct SetupError(String);
 
 /// A destination's URL as a rate-limit key (never logged).
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -27,14 +27,16 @@ const MAX_BODY_BYTES: usize = 4000;
 const LOW: u8 = 2;
 
 /// Publishes to `Destination::Ntfy`.
-pub struct NtfySender {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct NtfySender {
     client: HookClient,
     token: Secret,
 }
 
 impl NtfySender {
     /// A sender authenticating with `token` (empty: anonymous).
-    pub fn new(token: Secret, settings: HookSettings) -> Result<NtfySender, SetupError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(token: Secret, settings: HookSettings) -> Result<NtfySender, SetupError> {
         Ok(NtfySender { client: HookClient::new("ntfy", &settings)?, token })
     }
 }
@@ -65,24 +67,24 @@ impl Sender for NtfySender {
 
 /// One ntfy message, before it becomes headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Push {
+pub(crate) struct Push {
     /// The headline and the item.
-    pub title: String,
+    pub(crate) title: String,
     /// Plain text: what changed, when, status, place, details, links.
-    pub body: String,
+    pub(crate) body: String,
     /// The item's page for people.
-    pub click: Option<String>,
+    pub(crate) click: Option<String>,
     /// 1 (min) to 5 (max).
-    pub priority: u8,
+    pub(crate) priority: u8,
     /// ntfy shows a tag that names an emoji as that emoji.
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// ntfy's `Actions` header: a view button for the webcast.
-    pub actions: Option<String>,
+    pub(crate) actions: Option<String>,
 }
 
 impl Push {
     /// The message for `msg`; `silent` lowers its priority to low.
-    pub fn of(msg: &Message, silent: bool) -> Push {
+    pub(crate) fn of(msg: &Message, silent: bool) -> Push {
         let text = render::console(msg);
         // The console's first line is the title's: headline and item.
         let lines: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
@@ -97,7 +99,7 @@ impl Push {
     }
 
     /// The headers ntfy reads.
-    pub fn headers(&self) -> HeaderMap {
+    pub(crate) fn headers(&self) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         let mut put = |name: &'static str, value: &str| {

@@ -24,9 +24,9 @@ use crate::render::Message;
 use crate::types::Destination;
 
 /// Slack's limits on one message.
-pub const MAX_SECTION_CHARS: usize = 3000;
+pub(crate) const MAX_SECTION_CHARS: usize = 3000;
 /// Blocks per message.
-pub const MAX_BLOCKS: usize = 50;
+pub(crate) const MAX_BLOCKS: usize = 50;
 const MAX_FIELD_CHARS: usize = 2000;
 const MAX_FIELDS: usize = 10;
 const MAX_HEADER_CHARS: usize = 150;
@@ -34,14 +34,16 @@ const MAX_BUTTON_CHARS: usize = 75;
 const MAX_BUTTONS: usize = 25;
 
 /// Posts to `Destination::Slack`.
-pub struct SlackSender {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct SlackSender {
     client: HookClient,
 }
 
 impl SlackSender {
     /// A sender paced to Slack's one message a second per webhook
     /// (`settings.per_url` is set to it).
-    pub fn new(settings: HookSettings) -> Result<SlackSender, SetupError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(settings: HookSettings) -> Result<SlackSender, SetupError> {
         let settings = HookSettings { per_url: Some(Rate::new(1, Duration::from_secs(1))), ..settings };
         Ok(SlackSender { client: HookClient::new("Slack", &settings)? })
     }
@@ -66,7 +68,7 @@ impl Sender for SlackSender {
 }
 
 /// The webhook body for `msg`.
-pub fn payload(msg: &Message) -> Value {
+pub(crate) fn payload(msg: &Message) -> Value {
     let mut blocks = vec![json!({
         "type": "header",
         "text": { "type": "plain_text", "text": truncate(&format!("{} {}", msg.emoji, msg.headline), MAX_HEADER_CHARS), "emoji": true },

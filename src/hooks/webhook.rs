@@ -24,22 +24,24 @@ use crate::types::{Destination, Secret, format_duration};
 
 /// The version of the JSON body; raised when a field changes meaning or
 /// goes away (new fields keep it).
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// Header with the body's signature.
-pub const SIGNATURE_HEADER: &str = "x-tminus-signature-256";
+pub(crate) const SIGNATURE_HEADER: &str = "x-tminus-signature-256";
 /// Header with the delivery's stable id.
-pub const DELIVERY_HEADER: &str = "x-tminus-delivery";
+pub(crate) const DELIVERY_HEADER: &str = "x-tminus-delivery";
 
 /// Posts the JSON body to `Destination::Webhook`.
-pub struct WebhookSender {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct WebhookSender {
     client: HookClient,
     secret: Secret,
 }
 
 impl WebhookSender {
     /// A sender signing with `secret` (empty: unsigned).
-    pub fn new(secret: Secret, settings: HookSettings) -> Result<WebhookSender, SetupError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(secret: Secret, settings: HookSettings) -> Result<WebhookSender, SetupError> {
         Ok(WebhookSender { client: HookClient::new("webhook", &settings)?, secret })
     }
 }
@@ -73,7 +75,8 @@ impl Sender for WebhookSender {
 }
 
 /// `sha256=` and the hex HMAC-SHA256 of `body` under `secret`.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn signature(secret: &[u8], body: &[u8]) -> String {
     // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
     mac.update(body);
@@ -83,7 +86,7 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 /// The delivery id of the outbox entry for `alert` at `dest`: the same for
 /// every attempt and across restarts, different per destination; 32 hex
 /// characters that reveal nothing of the URL.
-pub fn delivery_id(alert: AlertId, dest: &Destination) -> String {
+pub(crate) fn delivery_id(alert: AlertId, dest: &Destination) -> String {
     let mut h = Sha256::new();
     h.update(alert.0.to_be_bytes());
     h.update(dest.storage_key().as_bytes());
@@ -93,7 +96,7 @@ pub fn delivery_id(alert: AlertId, dest: &Destination) -> String {
 /// The JSON body (version [`VERSION`]) for `msg`, rendered from `alert`.
 /// Without the alert (a plain send), the item fields the message does not
 /// carry are `null` and `changes` is empty.
-pub fn payload(msg: &Message, alert: Option<&Alert>, silent: bool) -> Value {
+pub(crate) fn payload(msg: &Message, alert: Option<&Alert>, silent: bool) -> Value {
     let mut kinds: Vec<&str> = Vec::new();
     for k in alert.map_or_else(|| vec![msg.kind], |a| a.changes.iter().map(Change::kind).collect()) {
         if !kinds.contains(&k.as_str()) {

@@ -28,13 +28,14 @@ use crate::types::{Feed, ItemId, Watermark};
 const PAGE_LIMIT: &str = "100";
 /// Ids asked about in one [`Client::confirm_url`] query: one page's worth,
 /// so the answer never needs a second page.
-pub const CONFIRM_MAX: usize = 100;
+pub(crate) const CONFIRM_MAX: usize = 100;
 /// Characters of a non-JSON body quoted in the error.
 const SNIPPET_CHARS: usize = 80;
 
 /// One page of an LL2 list answer, converted.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Default)]
-pub struct Page {
+pub(crate) struct Page {
     /// LL2's `count`: objects matching the query across all pages; `None`
     /// when the answer was a bare `results` array.
     pub count: Option<u64>,
@@ -50,8 +51,9 @@ pub struct Page {
 }
 
 /// `/api-throttle/` answer.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottleInfo {
+pub(crate) struct ThrottleInfo {
     /// `your_request_limit`: requests allowed per `frequency` window.
     pub limit: u32,
     /// `limit_frequency_secs`: the length of LL2's rate-limit window.
@@ -140,7 +142,7 @@ pub enum Ll2Error {
 impl Ll2Error {
     /// A short name of the failure, the `status` label of
     /// `tminus_ll2_requests_total` (a successful request is `ok`).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Ll2Error::Throttled { .. } => "throttled",
             Ll2Error::Status { status, .. } if *status >= 500 => "http_5xx",
@@ -214,14 +216,10 @@ impl Client {
         })
     }
 
-    /// The configured `base_url`, parsed.
-    pub fn base_url(&self) -> &Url {
-        self.http.base()
-    }
-
     /// `{base}/{feed}/upcoming/?last_updated__gte=W&ordering=last_updated&limit=100&mode=detailed`
     /// (without `last_updated__gte` when `since` is None).
-    pub fn incremental_url(&self, feed: Feed, since: Option<Watermark>) -> url::Url {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn incremental_url(&self, feed: Feed, since: Option<Watermark>) -> url::Url {
         let mut url = self.upcoming(feed).clone();
         {
             let mut q = url.query_pairs_mut();
@@ -234,7 +232,8 @@ impl Client {
     }
 
     /// `{base}/{feed}/upcoming/?limit=100&mode=detailed`: the full upcoming list.
-    pub fn sweep_url(&self, feed: Feed) -> url::Url {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn sweep_url(&self, feed: Feed) -> url::Url {
         let mut url = self.upcoming(feed).clone();
         url.query_pairs_mut().append_pair("limit", PAGE_LIMIT).append_pair("mode", "detailed");
         url
@@ -245,7 +244,7 @@ impl Client {
     /// asks it about the known items its pages did not show, before
     /// forgetting any (see the poller's module doc). At most
     /// [`CONFIRM_MAX`] ids fit one request; callers pass no more.
-    pub fn confirm_url(&self, feed: Feed, ids: &[ItemId]) -> url::Url {
+    pub(crate) fn confirm_url(&self, feed: Feed, ids: &[ItemId]) -> url::Url {
         let list = ids.iter().take(CONFIRM_MAX).map(|i| i.id.as_str()).collect::<Vec<_>>().join(",");
         let mut url = self.upcoming(feed).clone();
         url.query_pairs_mut().append_pair("id", &list).append_pair("limit", PAGE_LIMIT).append_pair("mode", "detailed");
@@ -255,7 +254,7 @@ impl Client {
     /// `{base}/launches/?id=ID&mode=detailed`: one launch, as a one-item
     /// page. The full `/launches/` list rather than `upcoming`, so a launch
     /// in flight or just flown is still found.
-    pub fn launch_url(&self, id: &str) -> url::Url {
+    pub(crate) fn launch_url(&self, id: &str) -> url::Url {
         let mut url = self.launches_all.clone();
         url.query_pairs_mut().append_pair("id", id).append_pair("mode", "detailed");
         url
@@ -265,7 +264,8 @@ impl Client {
     /// `sweep_url` or a previous page's `next`). Malformed items are skipped
     /// and counted; a `next` link to another origin fails the page with
     /// `ForeignNext`, and so does a `url` that is not on `base_url`'s origin.
-    pub async fn get_page(&self, feed: Feed, url: &url::Url) -> Result<Page, Ll2Error> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn get_page(&self, feed: Feed, url: &url::Url) -> Result<Page, Ll2Error> {
         let body = self.fetch(url).await?;
         let parsed = model::parse_page(feed, &body).map_err(|e| parse_error(e, url, &body))?;
         let next = match parsed.next {
@@ -289,7 +289,8 @@ impl Client {
 
     /// Reads `{base}/api-throttle/`, which LL2 does not count against the
     /// rate limit.
-    pub async fn throttle(&self) -> Result<ThrottleInfo, Ll2Error> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn throttle(&self) -> Result<ThrottleInfo, Ll2Error> {
         let url = &self.throttle_url;
         let body = self.fetch(url).await?;
         let value: serde_json::Value =

@@ -3,8 +3,12 @@
 //! throttle answer, the API key. It turns LL2 JSON into normalized `Item`s;
 //! it must not decide what is news (that is `detect`) or keep state.
 
-pub mod client;
-pub mod model;
+pub(crate) mod client;
+pub(crate) mod model;
 
-pub use client::{Client, Ll2Error, Page, ThrottleInfo};
-pub use model::{ParseError, ParsedPage, item_from_value, parse_item, parse_page};
+pub use client::Client;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use client::{Ll2Error, Page, ThrottleInfo};
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use model::parse_item;
+pub use model::{item_from_value, parse_page};

@@ -29,10 +29,10 @@ use crate::types::{Feed, ItemId, ItemKind};
 pub struct ParsedPage {
     /// LL2's `count`: how many objects match the query across all pages;
     /// `None` for a bare `results` array.
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     /// LL2's `next`: the URL of the following page, trimmed; `None` on the
     /// last page.
-    pub next: Option<String>,
+    pub(crate) next: Option<String>,
     /// The objects of `results` that were read, in LL2's order.
     pub items: Vec<Item>,
     /// Objects of `results` that could not be read as an item (each logged).
@@ -107,7 +107,8 @@ pub fn parse_page(feed: Feed, body: &[u8]) -> Result<ParsedPage, ParseError> {
 }
 
 /// Parses a single-object answer such as `/events/1280/`.
-pub fn parse_item(feed: Feed, body: &[u8]) -> Result<Item, ParseError> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn parse_item(feed: Feed, body: &[u8]) -> Result<Item, ParseError> {
     let root: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
     match &root {
         Value::Object(map) if !map.contains_key("id") => Err(ParseError::Shape(describe_object(map))),

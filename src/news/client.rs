@@ -18,14 +18,15 @@ use crate::ll2::model::sanitize;
 use crate::types::Watermark;
 
 /// Page size asked of SNAPI; its maximum.
-pub const PAGE_LIMIT: usize = 100;
+pub(crate) const PAGE_LIMIT: usize = 100;
 /// Characters of a non-JSON body quoted in the error.
 const SNIPPET_CHARS: usize = 80;
 
 /// Why a request to SNAPI gave no usable answer. Every `url` is the one
 /// asked (SNAPI needs no key, so URLs hold no secret).
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NewsError {
+pub(crate) enum NewsError {
     /// HTTP 429: SNAPI's rate limit is spent.
     #[error("throttled by SNAPI at {url}; retry in {}s", retry_after.as_secs())]
     Throttled {
@@ -89,7 +90,7 @@ pub enum NewsError {
 impl NewsError {
     /// A short name of the failure, the `status` label of
     /// `tminus_news_requests_total` (a successful request is `ok`).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             NewsError::Throttled { .. } => "throttled",
             NewsError::Status { status, .. } if *status >= 500 => "http_5xx",
@@ -105,7 +106,7 @@ impl NewsError {
 }
 
 /// SNAPI HTTP client. Holds no per-call state.
-pub struct Client {
+pub(crate) struct Client {
     http: OriginClient,
     articles: Url,
 }
@@ -118,7 +119,7 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client for SNAPI at `base_url`, with LL2's `timeout` and body cap.
-    pub fn new(base_url: &str, timeout: Duration, max_body: u64) -> Result<Client, NewsError> {
+    pub(crate) fn new(base_url: &str, timeout: Duration, max_body: u64) -> Result<Client, NewsError> {
         let config = |message: String| NewsError::Config { message };
         let base_text = base_url.trim().trim_end_matches('/');
         let base =
@@ -136,7 +137,7 @@ impl Client {
 
     /// `{base}/articles/?ordering=-updated_at&limit=100`: the newest
     /// articles, read once by the first sync (silently) to set the watermark.
-    pub fn first_url(&self) -> Url {
+    pub(crate) fn first_url(&self) -> Url {
         let mut url = self.articles.clone();
         url.query_pairs_mut().append_pair("ordering", "-updated_at").append_pair("limit", &PAGE_LIMIT.to_string());
         url
@@ -145,7 +146,7 @@ impl Client {
     /// `{base}/articles/?updated_at_gt=W&ordering=updated_at&limit=100`:
     /// what was published or edited after the watermark, oldest first, so
     /// each page's newest stamp is the next query's watermark.
-    pub fn since_url(&self, since: Watermark) -> Url {
+    pub(crate) fn since_url(&self, since: Watermark) -> Url {
         let mut url = self.articles.clone();
         url.query_pairs_mut()
             .append_pair("updated_at_gt", &since.to_query())
@@ -155,7 +156,7 @@ impl Client {
     }
 
     /// Fetches and reads one page of articles.
-    pub async fn get_page(&self, url: &Url) -> Result<Page, NewsError> {
+    pub(crate) async fn get_page(&self, url: &Url) -> Result<Page, NewsError> {
         let body = self.http.get(url).await.map_err(|e| self.get_error(e, url))?;
         let page = model::parse_page(&body).map_err(|e| {
             let message = match e {

@@ -49,24 +49,25 @@ const RETRY: Backoff = Backoff::new(Duration::from_secs(60), Duration::from_secs
 
 /// The feed's settings, from `[news]` (and `[ll2]`'s timeout and body cap).
 #[derive(Debug, Clone)]
-pub struct NewsSettings {
+pub(crate) struct NewsSettings {
     /// `Some`: forced on or off; `None`: on while someone wants `news`.
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
     /// SNAPI requests per sliding hour.
-    pub requests_per_hour: u32,
+    pub(crate) requests_per_hour: u32,
 }
 
 impl NewsSettings {
     /// Time between two idle polls: the budget less a fifth in reserve.
-    pub fn interval(&self) -> Duration {
+    pub(crate) fn interval(&self) -> Duration {
         let usable = (f64::from(self.requests_per_hour.max(1)) * 0.8).max(1.0);
         Duration::from_secs_f64(3600.0 / usable).max(Duration::from_secs(1))
     }
 }
 
 /// What one poll did.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewsReport {
+pub(crate) struct NewsReport {
     /// SNAPI requests sent.
     pub requests: u32,
     /// Articles read.
@@ -74,14 +75,15 @@ pub struct NewsReport {
     /// `news` alerts raised.
     pub alerts: usize,
     /// Outbox entries queued.
-    pub deliveries: usize,
+    pub(crate) deliveries: usize,
     /// It was the silent first sync.
     pub first_sync: bool,
 }
 
 /// Why a news poll did not complete.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, thiserror::Error)]
-pub enum NewsPollError {
+pub(crate) enum NewsPollError {
     /// SNAPI failed.
     #[error(transparent)]
     Snapi(#[from] NewsError),
@@ -98,7 +100,8 @@ pub enum NewsPollError {
 
 /// The news feed. One task runs it ([`NewsFeed::run`]); tests call
 /// [`NewsFeed::poll`].
-pub struct NewsFeed {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct NewsFeed {
     client: Client,
     store: Store,
     index: Arc<RwLock<Index>>,
@@ -112,7 +115,7 @@ pub struct NewsFeed {
 impl NewsFeed {
     /// A feed on the system clock; its budget is rebuilt from the store's
     /// SNAPI request log.
-    pub fn new(
+    pub(crate) fn new(
         client: Client,
         store: Store,
         index: Arc<RwLock<Index>>,
@@ -128,7 +131,8 @@ impl NewsFeed {
 
     /// Whether the feed polls now: as `[news] enabled` says, else while an
     /// enabled subscription wants `news`.
-    pub fn wanted(&self) -> bool {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn wanted(&self) -> bool {
         self.settings
             .enabled
             .unwrap_or_else(|| self.index.read().unwrap_or_else(|e| e.into_inner()).wants(AlertKind::News))
@@ -136,7 +140,7 @@ impl NewsFeed {
 
     /// Polls until shutdown: every [`NewsSettings::interval`] while wanted,
     /// retrying failures with backoff.
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let interval = self.settings.interval();
         info!(interval_s = interval.as_secs(), budget_per_hour = self.settings.requests_per_hour, enabled = ?self.settings.enabled, "news feed started");
         let mut failures = 0u32;
@@ -184,7 +188,8 @@ impl NewsFeed {
 
     /// One poll: the silent first sync, or the incremental query and up to
     /// [`MAX_PAGES`] pages. Each page commits before the next is asked.
-    pub async fn poll(&mut self, wait: BudgetWait) -> Result<NewsReport, NewsPollError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn poll(&mut self, wait: BudgetWait) -> Result<NewsReport, NewsPollError> {
         let mut state = self.store.news_state()?;
         let mut report = NewsReport::default();
         let Some(mut watermark) = state.watermark.filter(|_| state.first_sync_done) else {

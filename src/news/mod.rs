@@ -16,16 +16,20 @@
 //! It must not change subscriptions or send anything itself: delivery
 //! reads the outbox like for every other alert.
 
-pub mod client;
-pub mod feed;
-pub mod model;
-pub mod render;
-pub mod route;
+pub(crate) mod client;
+pub(crate) mod feed;
+pub(crate) mod model;
+pub(crate) mod render;
+pub(crate) mod route;
 
-pub use client::{Client, NewsError};
-pub use feed::{NewsFeed, NewsPollError, NewsReport};
-pub use model::Article;
-pub use route::{headlines_since, latest_for, unlinked_item};
+pub(crate) use client::Client;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use client::NewsError;
+pub(crate) use feed::NewsFeed;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use feed::{NewsPollError, NewsReport};
+pub(crate) use model::Article;
+pub(crate) use route::latest_for;
 
 use chrono::{DateTime, Utc};
 
@@ -36,7 +40,12 @@ use crate::types::Destination;
 /// newest first, when one of its enabled subscriptions chose `news` (else
 /// none): the digest's one call per destination. Reads the kept articles,
 /// sends no request.
-pub fn headlines_for(store: &Store, dest: &Destination, since: DateTime<Utc>) -> Result<Vec<Article>, StoreError> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn headlines_for(
+    store: &Store,
+    dest: &Destination,
+    since: DateTime<Utc>,
+) -> Result<Vec<Article>, StoreError> {
     let subs: Vec<_> = store.subscriptions_of(dest)?.into_iter().filter(|s| s.enabled).collect();
     let articles = store.articles()?;
     Ok(route::headlines_since(&articles, &subs, |id| store.item(id).ok().flatten(), since))

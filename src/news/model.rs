@@ -9,77 +9,77 @@ use crate::types::{ItemId, ItemKind};
 
 /// Characters of an article's summary kept: a message says what the
 /// article is about and links to it, it does not reprint it.
-pub const SUMMARY_CHARS: usize = 300;
+pub(crate) const SUMMARY_CHARS: usize = 300;
 
 /// One SNAPI article, as tminus keeps it (in the store and in `news`
 /// alerts). Fields SNAPI may leave out read as empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Article {
     /// SNAPI's id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The headline.
     pub title: String,
     /// Who wrote it (SNAPI 4.x lists `{name, socials}`).
     #[serde(default)]
-    pub authors: Vec<Author>,
+    pub(crate) authors: Vec<Author>,
     /// The article itself, for people.
-    pub url: String,
+    pub(crate) url: String,
     /// Its picture.
     #[serde(default)]
-    pub image_url: Option<String>,
+    pub(crate) image_url: Option<String>,
     /// The site that published it ("Spaceflight Now").
     #[serde(default)]
-    pub news_site: String,
+    pub(crate) news_site: String,
     /// Its summary, cut to [`SUMMARY_CHARS`] when read.
     #[serde(default, deserialize_with = "short_summary")]
-    pub summary: String,
+    pub(crate) summary: String,
     /// When the site published it.
-    pub published_at: DateTime<Utc>,
+    pub(crate) published_at: DateTime<Utc>,
     /// When SNAPI last changed it: the feed's watermark.
-    pub updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
     /// Featured by SNAPI's editors.
     #[serde(default)]
-    pub featured: bool,
+    pub(crate) featured: bool,
     /// The LL2 launches it is about.
     #[serde(default)]
-    pub launches: Vec<LaunchLink>,
+    pub(crate) launches: Vec<LaunchLink>,
     /// The LL2 events it is about.
     #[serde(default)]
-    pub events: Vec<EventLink>,
+    pub(crate) events: Vec<EventLink>,
 }
 
 /// An author of an article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Author {
+pub(crate) struct Author {
     /// The author's name.
     #[serde(default)]
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// `launches[]`: an LL2 launch by its UUID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LaunchLink {
+pub(crate) struct LaunchLink {
     /// LL2's launch UUID.
-    pub launch_id: String,
+    pub(crate) launch_id: String,
     /// Where the id comes from ("Launch Library 2").
     #[serde(default)]
-    pub provider: String,
+    pub(crate) provider: String,
 }
 
 /// `events[]`: an LL2 event by its number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventLink {
+pub(crate) struct EventLink {
     /// LL2's event id.
-    pub event_id: i64,
+    pub(crate) event_id: i64,
     /// Where the id comes from ("Launch Library 2").
     #[serde(default)]
-    pub provider: String,
+    pub(crate) provider: String,
 }
 
 impl Article {
     /// The LL2 items the article is linked to, launches first, in SNAPI's
     /// order, without repeats.
-    pub fn linked(&self) -> Vec<ItemId> {
+    pub(crate) fn linked(&self) -> Vec<ItemId> {
         let mut out: Vec<ItemId> = Vec::new();
         let launches = self.launches.iter().map(|l| ItemId::new(ItemKind::Launch, l.launch_id.trim().to_lowercase()));
         let events = self.events.iter().map(|e| ItemId::new(ItemKind::Event, e.event_id.to_string()));
@@ -99,7 +99,7 @@ fn short_summary<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
 
 /// `s` cut to at most `max` characters at a word boundary, with `…`
 /// (`crate::text::clip_with`).
-pub fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     crate::text::clip_with(s, max, |head| {
         let head = match head.rfind(char::is_whitespace) {
             Some(i) if i > max / 2 => &head[..i],
@@ -112,20 +112,22 @@ pub fn cut(s: &str, max: usize) -> String {
 
 /// One page of `/articles/`, read.
 #[derive(Debug, Clone, Default)]
-pub struct Page {
+pub(crate) struct Page {
     /// Articles matching the query across all pages.
+    #[allow(dead_code, reason = "read by the tests; the feed pages by `updated_at`, not by SNAPI's links")]
     pub count: Option<u64>,
     /// The following page's URL, as SNAPI wrote it.
+    #[allow(dead_code, reason = "read by the tests; the feed pages by `updated_at`, not by SNAPI's links")]
     pub next: Option<String>,
     /// The articles that could be read, in SNAPI's order.
-    pub articles: Vec<Article>,
+    pub(crate) articles: Vec<Article>,
     /// Objects of `results` that were not articles (logged by the caller).
     pub skipped: usize,
 }
 
 /// Why a body is not a page of articles.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PageError {
+pub(crate) enum PageError {
     /// Not JSON at all.
     #[error("not JSON: {0}")]
     NotJson(String),
@@ -135,7 +137,7 @@ pub enum PageError {
 }
 
 /// Reads a `/articles/` answer.
-pub fn parse_page(body: &[u8]) -> Result<Page, PageError> {
+pub(crate) fn parse_page(body: &[u8]) -> Result<Page, PageError> {
     #[derive(Deserialize)]
     struct Raw {
         #[serde(default)]

@@ -14,10 +14,10 @@ use crate::render::message::{Message, format_tminus, format_when};
 use crate::types::{AlertKind, ItemKind};
 
 /// The label of the article's link.
-pub const READ: &str = "Read the article";
+pub(crate) const READ: &str = "Read the article";
 
 /// The message of a `news` alert about `article`, at `now`.
-pub fn message(article: &Article, alert: &Alert, now: DateTime<Utc>) -> Message {
+pub(crate) fn message(article: &Article, alert: &Alert, now: DateTime<Utc>) -> Message {
     let url = Some(article.url.trim().to_string()).filter(|u| crate::links::is_web(u));
     Message {
         changes: about_line(alert, now).into_iter().collect(),
@@ -32,7 +32,7 @@ pub fn message(article: &Article, alert: &Alert, now: DateTime<Utc>) -> Message 
 /// "🚀 Falcon Heavy | Roman · T-3d 4h" for the item the alert is about;
 /// a date coarser than an hour is said as LL2 knows it ("NET 2026-12").
 /// `None` for an article linked to nothing known.
-pub fn about_line(alert: &Alert, now: DateTime<Utc>) -> Option<String> {
+pub(crate) fn about_line(alert: &Alert, now: DateTime<Utc>) -> Option<String> {
     let item = &alert.item;
     if is_unlinked(item) {
         return None;
@@ -52,7 +52,7 @@ pub fn about_line(alert: &Alert, now: DateTime<Utc>) -> Option<String> {
 
 /// The `/news` reply: the articles, newest first, one entry each (title,
 /// site, age, link), or what to do when there are none. Plain text.
-pub fn news_list(articles: &[Article], now: DateTime<Utc>) -> String {
+pub(crate) fn news_list(articles: &[Article], now: DateTime<Utc>) -> String {
     if articles.is_empty() {
         return "📰 No news about this chat's subscriptions yet. Articles are fetched while some chat or watch \
                 hears news: /alerts new schedule status webcast reminder news."

@@ -27,19 +27,19 @@ use crate::types::{AlertKind, Destination, ItemId};
 
 /// One article's alerts, deliveries and sent marks.
 #[derive(Debug, Default)]
-pub struct Routed {
+pub(crate) struct Routed {
     /// One `news` alert per linked item that reaches a destination first.
-    pub alerts: Vec<Alert>,
+    pub(crate) alerts: Vec<Alert>,
     /// Their deliveries, one target per destination in all.
-    pub fan_outs: Vec<FanOut>,
+    pub(crate) fan_outs: Vec<FanOut>,
     /// The destinations it goes to, as sent marks.
-    pub sent: Vec<(u64, Destination)>,
+    pub(crate) sent: Vec<(u64, Destination)>,
 }
 
 /// The item an article linked to nothing known rides on: no agency, no
 /// program, no type, an empty id (nothing can mute it), the article's
 /// title as its name and its publication as its date of change.
-pub fn unlinked_item(article: &Article) -> Item {
+pub(crate) fn unlinked_item(article: &Article) -> Item {
     let value = serde_json::json!({
         "id": { "kind": "event", "id": "" },
         "name": article.title,
@@ -50,7 +50,7 @@ pub fn unlinked_item(article: &Article) -> Item {
 }
 
 /// Whether `item` is the placeholder of an unlinked article.
-pub fn is_unlinked(item: &Item) -> bool {
+pub(crate) fn is_unlinked(item: &Item) -> bool {
     item.id.id.is_empty()
 }
 
@@ -58,7 +58,7 @@ pub fn is_unlinked(item: &Item) -> bool {
 /// the article's order; `unfiltered(sub)`: whether a subscription has no
 /// filter (for unlinked articles); `sent(dest)`: whether the article went
 /// there already; `next_id` allocates alert ids.
-pub fn route(
+pub(crate) fn route(
     article: &Article,
     known: Vec<Item>,
     index: &Index,
@@ -112,7 +112,7 @@ fn about(known: &[Item], subs: &[Subscription]) -> bool {
 /// The newest `limit` of `articles` (newest first) about what `subs`
 /// follow; with no subscription, simply the newest. `lookup` reads a
 /// linked item's stored snapshot. For `/news`.
-pub fn latest_for(
+pub(crate) fn latest_for(
     articles: &[Article],
     subs: &[Subscription],
     lookup: impl Fn(&ItemId) -> Option<Item>,
@@ -124,7 +124,7 @@ pub fn latest_for(
 /// The headlines published at or after `since` for a destination whose
 /// subscriptions are `subs`, among those that chose `news`, newest first.
 /// The digest calls it once per destination.
-pub fn headlines_since(
+pub(crate) fn headlines_since(
     articles: &[Article],
     subs: &[Subscription],
     lookup: impl Fn(&ItemId) -> Option<Item>,
@@ -138,7 +138,7 @@ pub fn headlines_since(
 }
 
 /// The stored snapshots of the items `article` is linked to.
-pub fn known_of(article: &Article, lookup: impl Fn(&ItemId) -> Option<Item>) -> Vec<Item> {
+pub(crate) fn known_of(article: &Article, lookup: impl Fn(&ItemId) -> Option<Item>) -> Vec<Item> {
     article.linked().iter().filter_map(lookup).collect()
 }
 

@@ -17,7 +17,7 @@ pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
 
 impl Clock {
     /// The system clock (`Utc::now`).
-    pub fn system() -> Clock {
+    pub(crate) fn system() -> Clock {
         Clock(Arc::new(Utc::now))
     }
 
@@ -30,7 +30,8 @@ impl Clock {
 
     /// The time `now` tells: a scenario that replays the moments of a
     /// launch day (`tests/launch_day.rs`) jumps it from one to the next.
-    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
         Clock(Arc::new(now))
     }
 

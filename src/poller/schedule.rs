@@ -130,24 +130,24 @@ pub(crate) type LastFetch = HashMap<Target, DateTime<Utc>>;
 
 /// How often each class of request goes, right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Hot launch ids, sorted.
-    pub hot: Vec<String>,
+    pub(crate) hot: Vec<String>,
     /// Time between two requests that refresh the hot launches (a poll of
     /// the launches feed, or a targeted query); `None` when nothing is hot.
-    pub hot_interval: Option<Duration>,
+    pub(crate) hot_interval: Option<Duration>,
     /// Time between two polls of one feed (of every feed but the launches
     /// feed while launches are hot).
-    pub feed_interval: Duration,
+    pub(crate) feed_interval: Duration,
     /// The hot launches the launches feed may no longer list: they get
     /// targeted queries, taking turns with the feed's polls. Sorted.
-    pub targeted: Vec<String>,
+    pub(crate) targeted: Vec<String>,
     /// Moments just after the NETs of hot launches (`AFTER_NET`), soonest
     /// first: a poll of the launches feed is brought forward to each.
-    pub lift_offs: Vec<DateTime<Utc>>,
+    pub(crate) lift_offs: Vec<DateTime<Utc>>,
     /// The next moment a known launch enters or leaves its hot window: the
     /// plan must be made again then, even if nothing was fetched.
-    pub valid_until: Option<DateTime<Utc>>,
+    pub(crate) valid_until: Option<DateTime<Utc>>,
 }
 
 impl Plan {

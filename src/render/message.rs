@@ -28,10 +28,10 @@ pub struct Message {
     /// A caution, e.g. for reminders of launches on hold.
     pub note: Option<String>,
     /// The date in the subscriber's timezone, honest about precision.
-    pub when: Option<String>,
+    pub(crate) when: Option<String>,
     /// Exact instant, when the precision is an hour or finer (Discord
     /// timestamps use it).
-    pub when_exact: Option<DateTime<Utc>>,
+    pub(crate) when_exact: Option<DateTime<Utc>>,
     /// Countdown from `now` to `when_exact` ("T-2h 30m", "T+5m"); `None`
     /// when the date is coarser than an hour.
     pub tminus: Option<String>,
@@ -39,25 +39,25 @@ pub struct Message {
     /// with a status change leave it out (their change line names it).
     pub status: Option<String>,
     /// LL2 status id, for colours and icons.
-    pub status_id: Option<i64>,
+    pub(crate) status_id: Option<i64>,
     /// The item's agencies, full names, comma-separated; `None` when LL2
     /// names none.
-    pub agencies: Option<String>,
+    pub(crate) agencies: Option<String>,
     /// "Pad, place", or whichever of the two LL2 gave.
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
     /// Rocket, mission and orbit, weather, landings (events: type and
     /// launches), most important first: renderers short of room drop
     /// them from the end.
-    pub details: Vec<Fact>,
+    pub(crate) details: Vec<Fact>,
     /// The video link: the one that just went live, else the item's best.
-    pub webcast: Option<String>,
+    pub(crate) webcast: Option<String>,
     /// The item's main page for people (never the LL2 API): embed URL,
     /// "Details" button.
     pub link: Option<String>,
     /// Every page of the item (`links::pages`), main page first.
-    pub pages: Vec<Link>,
+    pub(crate) pages: Vec<Link>,
     /// URL of the item's picture.
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// The item's description as LL2 writes it (renderers cut it to fit),
     /// only in `new` alerts (and so on `/next`'s card): later alerts tell
     /// what changed, not the mission again.
@@ -68,7 +68,7 @@ impl Message {
     /// A message with only its kind, icon, headline and title: what a
     /// message that is no item update (a digest, an article, a live card's
     /// reply) starts from, setting the fields it uses.
-    pub fn bare(kind: AlertKind, emoji: &'static str, headline: String, title: String) -> Message {
+    pub(crate) fn bare(kind: AlertKind, emoji: &'static str, headline: String, title: String) -> Message {
         Message {
             kind,
             emoji,
@@ -95,13 +95,13 @@ impl Message {
 
 /// One labelled line of details.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fact {
+pub(crate) struct Fact {
     /// Emoji in front of the line ("🚀").
-    pub icon: &'static str,
+    pub(crate) icon: &'static str,
     /// What the line is about ("Rocket", "Weather").
-    pub label: &'static str,
+    pub(crate) label: &'static str,
     /// The text itself ("Falcon 9 Block 5").
-    pub value: String,
+    pub(crate) value: String,
 }
 
 /// A date as precisely as LL2 knows it: "2026-12-05 14:30 CET" for a
@@ -109,7 +109,7 @@ pub struct Fact {
 /// month, "Q3 2026" for a quarter. Coarse dates (a day or coarser) are shown
 /// in UTC's calendar: LL2 stores them as midnight UTC placeholders, and
 /// shifting a placeholder into another zone would name the wrong day.
-pub fn format_when(when: DateTime<Utc>, precision: Option<&Precision>, tz: Tz) -> String {
+pub(crate) fn format_when(when: DateTime<Utc>, precision: Option<&Precision>, tz: Tz) -> String {
     let local = when.with_timezone(&tz);
     let Some(p) = precision else {
         return format_exact(when, tz);
@@ -136,13 +136,13 @@ fn format_exact(when: DateTime<Utc>, tz: Tz) -> String {
 }
 
 /// A signed shift: "+2h 30m", "-1d 2h", "+45s".
-pub fn format_shift(d: chrono::Duration) -> String {
+pub(crate) fn format_shift(d: chrono::Duration) -> String {
     let sign = if d < chrono::Duration::zero() { '-' } else { '+' };
     format!("{sign}{}", spaced(d.abs().to_std().unwrap_or_default()))
 }
 
 /// "T-2d 4h 10m" before, "T+5m" after, "T-0" at the moment.
-pub fn format_tminus(when: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn format_tminus(when: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let d = when - now;
     if d.num_seconds() == 0 {
         return "T-0".into();

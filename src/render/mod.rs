@@ -20,12 +20,14 @@ use crate::item::{Item, Landing, Named, Precision, status};
 use crate::links::{self, Link};
 use crate::types::{ItemKind, format_duration};
 
-pub mod message;
+pub(crate) mod message;
 
-pub use message::{Fact, Message, format_shift, format_tminus, format_when};
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use message::Message;
+pub(crate) use message::{Fact, format_shift, format_tminus, format_when};
 
 /// Label of the link to where LL2's update note comes from.
-pub const SOURCE: &str = "Source";
+pub(crate) const SOURCE: &str = "Source";
 
 /// Builds the message for `alert` as seen by a subscriber in `tz` at `now`:
 /// the headline of its most important change, then the lines of every
@@ -247,7 +249,7 @@ fn labelled(label: &str, formatted: String) -> String {
 }
 
 /// The detail lines of an item, most important first.
-pub fn details(item: &Item) -> Vec<Fact> {
+pub(crate) fn details(item: &Item) -> Vec<Fact> {
     // LL2 fills unknown values with placeholders not worth a line.
     let known = |n: &&Named| !matches!(n.name.trim().to_lowercase().as_str(), "unknown" | "n/a" | "tbd" | "");
     let d = &item.details;
@@ -333,7 +335,8 @@ fn agencies_line(item: &Item) -> Option<String> {
 }
 
 /// The console form: a readable block for stdout.
-pub fn console(msg: &Message) -> String {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn console(msg: &Message) -> String {
     let mut out = format!("{} [{}] {} — {}\n", msg.emoji, msg.kind, msg.headline, msg.title);
     for line in &msg.changes {
         out.push_str(&format!("   {line}\n"));

@@ -31,7 +31,7 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 impl DigestSchedule {
     /// How far ahead the digest looks: 24 hours, or 7 days.
-    pub fn window(&self) -> Duration {
+    pub(crate) fn window(&self) -> Duration {
         match self {
             DigestSchedule::Daily(_) => Duration::from_secs(86_400),
             DigestSchedule::Weekly(..) => Duration::from_secs(7 * 86_400),
@@ -39,7 +39,7 @@ impl DigestSchedule {
     }
 
     /// "Daily" or "Weekly", for headlines.
-    pub fn title(&self) -> &'static str {
+    pub(crate) fn title(&self) -> &'static str {
         match self {
             DigestSchedule::Daily(_) => "Daily digest",
             DigestSchedule::Weekly(..) => "Weekly digest",
@@ -73,13 +73,13 @@ impl DigestSchedule {
     }
 
     /// The latest due moment at or before `now`.
-    pub fn last_due(&self, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    pub(crate) fn last_due(&self, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         let today = now.with_timezone(&tz).date_naive();
         (0..=8).filter_map(|back| self.due_on(today - chrono::Duration::days(back), tz)).find(|t| *t <= now)
     }
 
     /// The first due moment strictly after `after`.
-    pub fn next_due(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_due(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         let today = after.with_timezone(&tz).date_naive();
         (-1..=8).filter_map(|ahead| self.due_on(today + chrono::Duration::days(ahead), tz)).find(|t| *t > after)
     }
@@ -159,7 +159,7 @@ impl<'de> Deserialize<'de> for DigestSchedule {
 }
 
 /// A chat's digest setting in words, for `/digest` and `/settings`.
-pub fn describe_digest(digest: Option<DigestSchedule>, tz: Tz) -> String {
+pub(crate) fn describe_digest(digest: Option<DigestSchedule>, tz: Tz) -> String {
     match digest {
         None => "off".into(),
         Some(d) => format!(

@@ -281,7 +281,7 @@ impl Index {
     }
 
     /// Keeps alerts and reminders about `item` from subscription `id`.
-    pub fn mute(&mut self, item: &ItemId, id: SubId) {
+    pub(crate) fn mute(&mut self, item: &ItemId, id: SubId) {
         let subs = self.muted.entry(item.clone()).or_default();
         if !subs.contains(&id) {
             subs.push(id);
@@ -289,7 +289,7 @@ impl Index {
     }
 
     /// Undoes `mute` for `item` and every subscription in `ids`.
-    pub fn unmute(&mut self, item: &ItemId, ids: &[SubId]) {
+    pub(crate) fn unmute(&mut self, item: &ItemId, ids: &[SubId]) {
         if let Some(subs) = self.muted.get_mut(item) {
             subs.retain(|s| !ids.contains(s));
             if subs.is_empty() {
@@ -307,7 +307,8 @@ impl Index {
     }
 
     /// Removes a subscription. Its slot stays, empty, for when it comes back.
-    pub fn remove(&mut self, id: SubId) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn remove(&mut self, id: SubId) {
         self.muted.retain(|_, subs| {
             subs.retain(|s| *s != id);
             !subs.is_empty()
@@ -356,12 +357,13 @@ impl Index {
 
     /// Whether some enabled subscription wants alerts of `kind` (the news
     /// feed polls only while one wants `news`).
-    pub fn wants(&self, kind: AlertKind) -> bool {
+    pub(crate) fn wants(&self, kind: AlertKind) -> bool {
         self.wants[kind as usize].iter().any(|w| *w != 0)
     }
 
     /// Every reminder offset some enabled subscription wants.
-    pub fn reminder_offsets(&self) -> Vec<Duration> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn reminder_offsets(&self) -> Vec<Duration> {
         self.offsets.keys().map(|s| Duration::from_secs(*s as u64)).collect()
     }
 
@@ -395,7 +397,8 @@ impl Index {
     /// `Alert::visible`: the kinds they want, schedule changes within their
     /// horizon, a correction after lift-off only with its status), in
     /// subscription id order.
-    pub fn route_alert(&self, alert: &Alert) -> Vec<SubId> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn route_alert(&self, alert: &Alert) -> Vec<SubId> {
         let schedule = alert_bit(AlertKind::Schedule);
         let mut mask = alert.changes.iter().fold(0u8, |acc, c| acc | alert_bit(c.kind()));
         if after_liftoff(&alert.item, alert.detected_at) {

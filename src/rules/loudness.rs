@@ -24,7 +24,7 @@ pub struct QuietHours {
 
 impl QuietHours {
     /// Whether the local wall-clock time `t` falls in the span.
-    pub fn contains(&self, t: NaiveTime) -> bool {
+    pub(crate) fn contains(&self, t: NaiveTime) -> bool {
         let m = (t.hour() * 60 + t.minute()) as u16;
         match self.start.cmp(&self.end) {
             std::cmp::Ordering::Equal => true,
@@ -76,11 +76,11 @@ impl<'de> Deserialize<'de> for QuietHours {
 
 /// How long before T-0 a launch's day starts: before it, only a new item
 /// makes a sound (a live card starts within it too, `deliver::card`).
-pub const LAUNCH_DAY: chrono::Duration = chrono::Duration::hours(24);
+pub(crate) const LAUNCH_DAY: chrono::Duration = chrono::Duration::hours(24);
 
 /// Whether `sub` is in its quiet hours at `now` (local time in its
 /// timezone): then everything goes out silently.
-pub fn in_quiet_hours(sub: &Subscription, now: DateTime<Utc>) -> bool {
+pub(crate) fn in_quiet_hours(sub: &Subscription, now: DateTime<Utc>) -> bool {
     let local = now.with_timezone(&sub.timezone).time();
     sub.quiet_hours.is_some_and(|q| q.contains(local))
 }
@@ -88,7 +88,7 @@ pub fn in_quiet_hours(sub: &Subscription, now: DateTime<Utc>) -> bool {
 /// Whether `seen` (what `sub` sees of one alert) goes out silently when
 /// sent at `now`: always in the subscription's quiet hours, otherwise when
 /// every change is quiet by default or a kind in `sub.silent`.
-pub fn is_silent(seen: &Alert, sub: &Subscription, now: DateTime<Utc>) -> bool {
+pub(crate) fn is_silent(seen: &Alert, sub: &Subscription, now: DateTime<Utc>) -> bool {
     if in_quiet_hours(sub, now) {
         return true;
     }

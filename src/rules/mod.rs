@@ -16,7 +16,10 @@ mod loudness;
 mod slots;
 mod subscription;
 
-pub use digest::{DigestSchedule, describe_digest};
-pub use index::{Index, Target};
-pub use loudness::{LAUNCH_DAY, QuietHours, in_quiet_hours, is_silent};
-pub use subscription::{Filter, Origin, SubId, Subscription, normalize};
+pub(crate) use digest::{DigestSchedule, describe_digest};
+pub use index::Index;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use index::Target;
+pub(crate) use loudness::{LAUNCH_DAY, QuietHours, in_quiet_hours, is_silent};
+pub(crate) use subscription::normalize;
+pub use subscription::{Filter, Origin, SubId, Subscription};

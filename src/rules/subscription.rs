@@ -147,32 +147,34 @@ impl Subscription {
     }
 
     /// `None`: schedule changes alert whatever the date.
-    pub fn with_schedule_horizon(self, schedule_horizon: Option<Duration>) -> Subscription {
+    pub(crate) fn with_schedule_horizon(self, schedule_horizon: Option<Duration>) -> Subscription {
         Subscription { schedule_horizon, ..self }
     }
 
     /// Who its Discord alerts ping.
-    pub fn with_mentions(self, mentions: Vec<Mention>) -> Subscription {
+    pub(crate) fn with_mentions(self, mentions: Vec<Mention>) -> Subscription {
         Subscription { mentions, ..self }
     }
 
     /// Quiet hours and the kinds sent without a sound.
-    pub fn with_loudness(self, quiet_hours: Option<QuietHours>, silent: Vec<AlertKind>) -> Subscription {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn with_loudness(self, quiet_hours: Option<QuietHours>, silent: Vec<AlertKind>) -> Subscription {
         Subscription { quiet_hours, silent, ..self }
     }
 
     /// Its launch-day style ([`Style`]).
-    pub fn with_style(self, style: Style) -> Subscription {
+    pub(crate) fn with_style(self, style: Style) -> Subscription {
         Subscription { style, ..self }
     }
 
     /// The digest schedule; `None`: no digest.
-    pub fn with_digest(self, digest: Option<DigestSchedule>) -> Subscription {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn with_digest(self, digest: Option<DigestSchedule>) -> Subscription {
         Subscription { digest, ..self }
     }
 
     /// Whether it is enabled and takes alerts of `kind`, whatever the item.
-    pub fn wants(&self, kind: AlertKind) -> bool {
+    pub(crate) fn wants(&self, kind: AlertKind) -> bool {
         self.enabled && self.alerts.contains(&kind)
     }
 
@@ -188,7 +190,7 @@ impl Subscription {
     /// it wants within its schedule horizon (`Alert::seen_by`); `None` when
     /// none, or when it is disabled. The filter is the router's business:
     /// an alert routed here stays routed when the filter changes later.
-    pub fn sees(&self, alert: &Alert) -> Option<Alert> {
+    pub(crate) fn sees(&self, alert: &Alert) -> Option<Alert> {
         if !self.enabled {
             return None;
         }
@@ -197,14 +199,16 @@ impl Subscription {
 
     /// Full check against one alert: the reference `Index::route_alert`
     /// must agree with.
-    pub fn routes(&self, alert: &Alert) -> bool {
+    #[cfg(test)]
+    pub(crate) fn routes(&self, alert: &Alert) -> bool {
         self.filter.matches(&alert.item) && self.sees(alert).is_some()
     }
 }
 
 impl Filter {
     /// Whether `item` passes the filter (see [`Filter`]).
-    pub fn matches(&self, item: &Item) -> bool {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn matches(&self, item: &Item) -> bool {
         let dims = Dims::of(item);
         let any = |wanted: &[String], have: &[String]| wanted.iter().any(|w| have.iter().any(|h| *h == normalize(w)));
         (self.kinds.is_empty() || self.kinds.contains(&item.kind()))
@@ -218,7 +222,7 @@ impl Filter {
 
     /// The same filter with values normalized and sorted, so two filters
     /// that select the same items compare equal.
-    pub fn normalized(&self) -> Filter {
+    pub(crate) fn normalized(&self) -> Filter {
         let norm = |v: &[String]| {
             let mut out: Vec<String> = v.iter().map(|s| normalize(s)).collect();
             out.sort();
@@ -240,13 +244,13 @@ impl Filter {
     }
 
     /// Whether the filter selects every item (no list set).
-    pub fn is_everything(&self) -> bool {
+    pub(crate) fn is_everything(&self) -> bool {
         *self == Filter::default()
     }
 }
 
 /// How user values and LL2 names are compared: trimmed, lower case.
-pub fn normalize(s: &str) -> String {
+pub(crate) fn normalize(s: &str) -> String {
     s.trim().to_lowercase()
 }
 

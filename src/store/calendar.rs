@@ -12,22 +12,22 @@ use super::*;
 /// What the `SEQUENCE` of an item's event counts: the fields whose change
 /// is a change of the event for calendar clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     /// The item's date, UTC.
-    pub when: Option<DateTime<Utc>>,
+    pub(crate) when: Option<DateTime<Utc>>,
     /// LL2's precision id of the date (it decides all-day vs timed).
-    pub precision: Option<i64>,
+    pub(crate) precision: Option<i64>,
     /// The launch window's end (the event's end), UTC.
-    pub window_end: Option<DateTime<Utc>>,
+    pub(crate) window_end: Option<DateTime<Utc>>,
     /// LL2's status id (the description shows it).
-    pub status: Option<i64>,
+    pub(crate) status: Option<i64>,
     /// The item's name (the event's summary).
-    pub name: String,
+    pub(crate) name: String,
 }
 
 impl Schedule {
     /// What `item` shows a calendar now.
-    pub fn of(item: &Item) -> Schedule {
+    pub(crate) fn of(item: &Item) -> Schedule {
         Schedule {
             when: item.when,
             precision: item.precision.map(|p| p.id()),
@@ -40,18 +40,18 @@ impl Schedule {
 
 /// The stored sequence of one item and the schedule it counted last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sequenced {
+pub(crate) struct Sequenced {
     /// The VEVENT's `SEQUENCE`: 0 when first seen, +1 on each change.
-    pub sequence: u32,
+    pub(crate) sequence: u32,
     /// What the item showed when `sequence` was last raised.
-    pub schedule: Schedule,
+    pub(crate) schedule: Schedule,
 }
 
 impl Sequenced {
     /// The record after seeing `item`: `None` when nothing it counts
     /// changed (no write), else the record with the sequence raised (0 for
     /// an item seen for the first time).
-    pub fn next(prev: Option<&Sequenced>, item: &Item) -> Option<Sequenced> {
+    pub(crate) fn next(prev: Option<&Sequenced>, item: &Item) -> Option<Sequenced> {
         let schedule = Schedule::of(item);
         match prev {
             Some(p) if p.schedule == schedule => None,
@@ -64,34 +64,35 @@ impl Sequenced {
 /// What one scheduled event says; compared with the stored one to decide
 /// whether it needs a PATCH.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventSpec {
+pub(crate) struct EventSpec {
     /// The item's name, cut to 100 characters.
-    pub name: String,
+    pub(crate) name: String,
     /// The same text as the calendar entry's, cut to 1000 characters.
-    pub description: String,
+    pub(crate) description: String,
     /// Pad and place, or "Webcast" when LL2 names none; cut to 100 characters.
-    pub location: String,
+    pub(crate) location: String,
     /// The item's date (`when`), UTC.
-    pub start: DateTime<Utc>,
+    pub(crate) start: DateTime<Utc>,
     /// The launch window's end when after `start`, else `start` plus the
     /// calendar's default length.
-    pub end: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
 }
 
 /// One event the bot keeps in a guild, as stored.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuildEvent {
+pub(crate) struct GuildEvent {
     /// The item the event mirrors.
-    pub item: ItemId,
+    pub(crate) item: ItemId,
     /// Discord's id of the scheduled event (a snowflake, as text).
     pub event_id: String,
     /// What the event said when it was last created or patched.
-    pub spec: EventSpec,
+    pub(crate) spec: EventSpec,
 }
 
 impl Store {
     /// Changes whenever a batch was applied (poll pages, reminder passes).
-    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.applied.subscribe()
     }
 
@@ -109,7 +110,7 @@ impl Store {
     }
 
     /// The calendar sequence of an item, once it was stored.
-    pub fn sequence(&self, id: &ItemId) -> Result<Option<Sequenced>> {
+    pub(crate) fn sequence(&self, id: &ItemId) -> Result<Option<Sequenced>> {
         let key = id.key();
         self.calendar.sequences.get(&key)?.map(|v| dec("calendar_sequences", key.as_bytes(), &v)).transpose()
     }
@@ -121,7 +122,7 @@ impl Store {
     }
 
     /// Every chat's private feed token, in key order (for `tminus export`).
-    pub fn calendar_tokens(&self) -> Result<Vec<(Destination, String)>> {
+    pub(crate) fn calendar_tokens(&self) -> Result<Vec<(Destination, String)>> {
         let mut out = Vec::new();
         for kv in self.calendar.tokens.iter() {
             let (k, v) = kv?;
@@ -144,7 +145,8 @@ impl Store {
     }
 
     /// Gives a chat a new token; its old one (if any) stops working.
-    pub fn set_calendar_token(&self, chat: &Destination, token: &str) -> Result<()> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn set_calendar_token(&self, chat: &Destination, token: &str) -> Result<()> {
         let by_chat = format!("\0{}", chat.storage_key());
         let (chat_row, token_row) = (enc(&chat), enc(&token));
         self.calendar
@@ -163,7 +165,8 @@ impl Store {
     }
 
     /// The scheduled events the bot keeps in a guild, by item.
-    pub fn guild_events(&self, guild: GuildId) -> Result<Vec<(ItemId, GuildEvent)>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn guild_events(&self, guild: GuildId) -> Result<Vec<(ItemId, GuildEvent)>> {
         let prefix = guild_prefix(guild);
         let mut out = Vec::new();
         for kv in self.calendar.discord_events.scan_prefix(&prefix) {
@@ -175,7 +178,8 @@ impl Store {
     }
 
     /// The guilds the bot keeps scheduled events in, from the records.
-    pub fn event_guilds(&self) -> Result<Vec<GuildId>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn event_guilds(&self) -> Result<Vec<GuildId>> {
         let mut out: Vec<GuildId> = Vec::new();
         for k in self.calendar.discord_events.iter().keys() {
             let k = k?;

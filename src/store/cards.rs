@@ -14,16 +14,16 @@ use crate::types::{Destination, ItemId};
 
 /// One destination's live card of one launch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CardRecord {
+pub(crate) struct CardRecord {
     /// The platform's id of the card message.
-    pub message_id: String,
+    pub(crate) message_id: String,
     /// When the card was sent or last edited (retention ages it by this).
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
 }
 
 impl Store {
     /// The live card `dest` has for `item`, if any.
-    pub fn card(&self, dest: &Destination, item: &ItemId) -> Result<Option<CardRecord>> {
+    pub(crate) fn card(&self, dest: &Destination, item: &ItemId) -> Result<Option<CardRecord>> {
         let k = mute_key(dest, item);
         self.cards.get(&k)?.map(|v| dec("cards", &k, &v)).transpose()
     }
@@ -32,7 +32,7 @@ impl Store {
     /// as it is) in one transaction: a kill leaves either both or neither,
     /// so the worst a kill between send and confirm does is send one more
     /// card (the entry is delivered again, without the record).
-    pub fn complete_with_card(
+    pub(crate) fn complete_with_card(
         &self,
         key: OutboxKey,
         record: &Delivered,

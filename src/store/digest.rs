@@ -25,20 +25,20 @@ use crate::types::{Destination, ItemId};
 /// alert id (ids never repeat across both), and the deliverer renders it
 /// from the items' snapshots as they are at send time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DigestRecord {
+pub(crate) struct DigestRecord {
     /// The id its outbox entry carries.
-    pub id: AlertId,
+    pub(crate) id: AlertId,
     /// Where it goes.
-    pub destination: Destination,
+    pub(crate) destination: Destination,
     /// The schedule that made it (the destination's subscriptions with this
     /// schedule decide zone and loudness at send time).
-    pub schedule: DigestSchedule,
+    pub(crate) schedule: DigestSchedule,
     /// The due moment it is for.
-    pub due: DateTime<Utc>,
+    pub(crate) due: DateTime<Utc>,
     /// The end of the span it lists.
-    pub until: DateTime<Utc>,
+    pub(crate) until: DateTime<Utc>,
     /// The listed items, in date order.
-    pub items: Vec<ItemId>,
+    pub(crate) items: Vec<ItemId>,
 }
 
 fn record_key(id: AlertId) -> Vec<u8> {
@@ -54,21 +54,26 @@ fn mark_key(dest: &Destination, schedule: DigestSchedule) -> Vec<u8> {
 impl Store {
     /// The due moment of `schedule` at `dest` last handled (queued, or
     /// found empty), if any.
-    pub fn digest_handled(&self, dest: &Destination, schedule: DigestSchedule) -> Result<Option<DateTime<Utc>>> {
+    pub(crate) fn digest_handled(&self, dest: &Destination, schedule: DigestSchedule) -> Result<Option<DateTime<Utc>>> {
         let k = mark_key(dest, schedule);
         self.digests.get(&k)?.map(|v| dec("digests", &k, &v)).transpose()
     }
 
     /// Records `due` as handled without queuing anything (the list was
     /// empty), so it is not looked at again.
-    pub fn digest_skipped(&self, dest: &Destination, schedule: DigestSchedule, due: DateTime<Utc>) -> Result<()> {
+    pub(crate) fn digest_skipped(
+        &self,
+        dest: &Destination,
+        schedule: DigestSchedule,
+        due: DateTime<Utc>,
+    ) -> Result<()> {
         self.digests.insert(mark_key(dest, schedule), enc(&due))?;
         Ok(())
     }
 
     /// Queues `digest` for delivery, led by subscription `lead`, and marks
     /// its due moment handled, in one transaction.
-    pub fn enqueue_digest(&self, digest: &DigestRecord, lead: SubId, now: DateTime<Utc>) -> Result<()> {
+    pub(crate) fn enqueue_digest(&self, digest: &DigestRecord, lead: SubId, now: DateTime<Utc>) -> Result<()> {
         let entry = OutboxEntry {
             alert: digest.id,
             sub: lead,
@@ -100,7 +105,7 @@ impl Store {
     }
 
     /// The queued digest an outbox entry names, if `id` is a digest's.
-    pub fn digest(&self, id: AlertId) -> Result<Option<DigestRecord>> {
+    pub(crate) fn digest(&self, id: AlertId) -> Result<Option<DigestRecord>> {
         let k = record_key(id);
         self.digests.get(&k)?.map(|v| dec("digests", &k, &v)).transpose()
     }
@@ -108,7 +113,7 @@ impl Store {
     /// Drops digest records due before `before` (their deliveries ended
     /// long ago: outbox entries expire after `max_age`); marks stay.
     /// Returns how many went.
-    pub fn prune_digests(&self, before: DateTime<Utc>) -> Result<usize> {
+    pub(crate) fn prune_digests(&self, before: DateTime<Utc>) -> Result<usize> {
         let mut gone = 0;
         for kv in self.digests.scan_prefix(b"r\0") {
             let (k, v) = kv?;

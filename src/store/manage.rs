@@ -11,12 +11,13 @@ use super::*;
 use crate::types::ChatId;
 
 /// The channel a private chat acts for.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManagedChat {
+pub(crate) struct ManagedChat {
     /// The channel, by id (its commands' own destination).
-    pub chat: ChatId,
+    pub(crate) chat: ChatId,
     /// How replies name it: `@name`, or its title.
-    pub label: String,
+    pub(crate) label: String,
 }
 
 fn manage_key(private: ChatId) -> String {
@@ -29,13 +30,14 @@ fn channel_key(chat: ChatId) -> String {
 
 impl Store {
     /// The channel the private chat `private` manages, if any.
-    pub fn managed_by(&self, private: ChatId) -> Result<Option<ManagedChat>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn managed_by(&self, private: ChatId) -> Result<Option<ManagedChat>> {
         let k = manage_key(private);
         self.telegram_chats.get(&k)?.map(|v| dec("telegram_chats", k.as_bytes(), &v)).transpose()
     }
 
     /// Makes `private` act for `managed` (`None`: for itself again).
-    pub fn set_managed(&self, private: ChatId, managed: Option<&ManagedChat>) -> Result<()> {
+    pub(crate) fn set_managed(&self, private: ChatId, managed: Option<&ManagedChat>) -> Result<()> {
         match managed {
             Some(m) => self.telegram_chats.insert(manage_key(private), enc(m))?,
             None => self.telegram_chats.remove(manage_key(private))?,
@@ -44,7 +46,7 @@ impl Store {
     }
 
     /// Remembers that the Telegram chat `chat` is a channel.
-    pub fn mark_telegram_channel(&self, chat: ChatId) -> Result<()> {
+    pub(crate) fn mark_telegram_channel(&self, chat: ChatId) -> Result<()> {
         if !self.telegram_chats.contains_key(channel_key(chat))? {
             self.telegram_chats.insert(channel_key(chat), &[])?;
         }
@@ -54,7 +56,7 @@ impl Store {
     /// Whether `dest` is a broadcast channel, whose readers cannot press a
     /// message's buttons: a Telegram channel named `@name`, or a chat seen
     /// to be one.
-    pub fn is_channel(&self, dest: &Destination) -> Result<bool> {
+    pub(crate) fn is_channel(&self, dest: &Destination) -> Result<bool> {
         Ok(match dest {
             Destination::TelegramChannel(_) => true,
             Destination::Telegram(chat) => self.telegram_chats.contains_key(channel_key(*chat))?,
@@ -64,7 +66,7 @@ impl Store {
 
     /// Wakes the mirrors (the Discord scheduled-events sync) after a chat
     /// changed what they mirror, as an applied batch does.
-    pub fn mirrors_changed(&self) {
+    pub(crate) fn mirrors_changed(&self) {
         self.applied.send_modify(|n| *n = n.wrapping_add(1));
     }
 }

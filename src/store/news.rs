@@ -21,14 +21,15 @@ use crate::types::Destination;
 
 /// Articles kept; older ones (by SNAPI id) and their marks are dropped when
 /// a page commits. Far more than `/news` or a day's digest shows.
-pub const KEEP_ARTICLES: usize = 500;
+pub(crate) const KEEP_ARTICLES: usize = 500;
 
 /// The key of the news feed's state in the feeds tree.
 const NEWS_FEED: &str = "news";
 
 /// Everything one page of articles changes, applied atomically.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Default)]
-pub struct NewsBatch {
+pub(crate) struct NewsBatch {
     /// The articles of the page, as they are now.
     pub articles: Vec<Article>,
     /// The `news` alerts they raise.
@@ -49,30 +50,25 @@ fn sent_key(article: u64, dest: &Destination) -> Vec<u8> {
 
 impl Store {
     /// The news feed's progress; the default before its first poll.
-    pub fn news_state(&self) -> Result<FeedState> {
+    pub(crate) fn news_state(&self) -> Result<FeedState> {
         Ok(self.feeds.get(NEWS_FEED)?.map(|v| dec("feeds", NEWS_FEED.as_bytes(), &v)).transpose()?.unwrap_or_default())
     }
 
     /// Whether article `id` went (or is queued) to `dest` already.
-    pub fn news_sent(&self, id: u64, dest: &Destination) -> Result<bool> {
+    pub(crate) fn news_sent(&self, id: u64, dest: &Destination) -> Result<bool> {
         Ok(self.news.sent.contains_key(sent_key(id, dest))?)
     }
 
-    /// The stored article `id`, if kept.
-    pub fn article(&self, id: u64) -> Result<Option<Article>> {
-        let k = id.to_be_bytes();
-        self.news.articles.get(k)?.map(|v| dec("news_articles", &k, &v)).transpose()
-    }
-
     /// The kept articles, newest published first.
-    pub fn articles(&self) -> Result<Vec<Article>> {
+    pub(crate) fn articles(&self) -> Result<Vec<Article>> {
         let mut out: Vec<Article> = records(&self.news.articles, "news_articles").collect::<Result<_>>()?;
         out.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
         Ok(out)
     }
 
     /// Applies one page of the news feed in one transaction.
-    pub fn apply_news(&self, batch: &NewsBatch) -> Result<()> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn apply_news(&self, batch: &NewsBatch) -> Result<()> {
         let article_rows: Vec<([u8; 8], Vec<u8>)> =
             batch.articles.iter().map(|a| (a.id.to_be_bytes(), enc(a))).collect();
         let alert_rows: Vec<([u8; 8], Vec<u8>)> = batch.alerts.iter().map(|a| (a.id.0.to_be_bytes(), enc(a))).collect();

@@ -13,7 +13,7 @@ use std::path::Path;
 use super::{Result, StoreError};
 
 /// The pid file's name inside the store directory.
-pub const PID_FILE: &str = "tminus.pid";
+pub(crate) const PID_FILE: &str = "tminus.pid";
 
 /// Held by the owning process; dropping the last handle releases the lock.
 #[derive(Debug)]

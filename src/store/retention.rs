@@ -54,7 +54,7 @@ pub struct Pruned {
     /// cutoff (one per item ever seen otherwise).
     pub sequences: usize,
     /// Live card records not touched since the cutoff.
-    pub cards: usize,
+    pub(crate) cards: usize,
 }
 
 impl Pruned {

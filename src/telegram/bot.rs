@@ -83,31 +83,34 @@ mod manage;
 
 /// Long-polling timeout (`getUpdates?timeout=`); below the HTTP client's
 /// 17 s request timeout.
-pub const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stop may take: confirming handled updates and finishing the
 /// handlers already running. Inside the binary's 5 s shutdown grace.
-pub const STOP_BUDGET: Duration = Duration::from_secs(4);
+pub(crate) const STOP_BUDGET: Duration = Duration::from_secs(4);
 /// How long a `getChatMember` answer is trusted.
-pub const ADMIN_CACHE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const ADMIN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Most (chat, user) admin answers remembered.
-pub const ADMIN_CACHE_MAX: usize = 1024;
+pub(crate) const ADMIN_CACHE_MAX: usize = 1024;
 /// Wait between retries after network errors: 1 s, 2 s, 4 s … 60 s. No
 /// jitter: one bot, one connection.
 const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 /// Telegram's limit for one message, in UTF-16 code units.
-pub const MAX_MESSAGE_LEN: usize = 4096;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const MAX_MESSAGE_LEN: usize = 4096;
 /// A reply that got a 429 is retried once when the wait is at most this.
 const REPLY_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// The reply when the store fails under a command.
-pub const SORRY: &str = "Something went wrong on my side; please try again later.";
+pub(crate) const SORRY: &str = "Something went wrong on my side; please try again later.";
 /// The reply to plain text in a private chat.
-pub const ONLY_COMMANDS: &str = "I understand commands only. Send /help for the list.";
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const ONLY_COMMANDS: &str = "I understand commands only. Send /help for the list.";
 
 /// The Telegram command bot. Build it with the `Bot` the sender uses
 /// (`TelegramSender::bot`) and share the sender's rate limiter, so command
 /// replies and alerts stay within the same Telegram limits together.
-pub struct CommandBot {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct CommandBot {
     bot: Bot,
     services: SharedServices,
     limiter: Option<Arc<RateLimiter<ChatKey>>>,
@@ -116,19 +119,22 @@ pub struct CommandBot {
 
 impl CommandBot {
     /// `bot` must already point at the configured `api_url`.
-    pub fn new(bot: Bot, services: SharedServices) -> CommandBot {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(bot: Bot, services: SharedServices) -> CommandBot {
         CommandBot { bot, services, limiter: None, flood: FloodLimits::default() }
     }
 
     /// Paces replies with `limiter` (the alert sender's).
-    pub fn with_limiter(mut self, limiter: Arc<RateLimiter<ChatKey>>) -> CommandBot {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn with_limiter(mut self, limiter: Arc<RateLimiter<ChatKey>>) -> CommandBot {
         self.limiter = Some(limiter);
         self
     }
 
     /// How many commands a chat may send at once (default:
     /// [`FloodLimits::default`]).
-    pub fn with_flood_limits(mut self, flood: FloodLimits) -> CommandBot {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn with_flood_limits(mut self, flood: FloodLimits) -> CommandBot {
         self.flood = flood;
         self
     }
@@ -136,7 +142,8 @@ impl CommandBot {
     /// Runs until `stop` is cancelled. Network and API errors are logged
     /// and retried with backoff; this never returns an error and never
     /// panics on input.
-    pub async fn run(self, stop: CancellationToken) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) async fn run(self, stop: CancellationToken) {
         let CommandBot { bot, services, limiter, flood } = self;
         let token = bot.token().to_string();
         tokio::select! {
@@ -237,7 +244,7 @@ async fn start_up(bot: &Bot) {
 
 /// [`RETRY`] after `failures` earlier failures (teloxide's error count,
 /// which starts at 0).
-pub fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     RETRY.delay(failures.saturating_add(1))
 }
 
@@ -775,7 +782,7 @@ fn status_name(kind: &ChatMemberKind) -> &'static str {
 
 /// Splits plain text into messages of at most `max` UTF-16 units, at line
 /// breaks where possible, never inside a character. Empty parts are dropped.
-pub fn split_message(text: &str, max: usize) -> Vec<String> {
+pub(crate) fn split_message(text: &str, max: usize) -> Vec<String> {
     let max = max.max(2);
     let mut parts = Vec::new();
     let mut current = String::new();

@@ -20,6 +20,8 @@
 pub mod bot;
 mod pages;
 pub mod render;
-pub mod sender;
+pub(crate) mod sender;
 
-pub use sender::{TelegramError, TelegramLimits, TelegramSender, classify};
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) use sender::classify;
+pub use sender::{TelegramLimits, TelegramSender};

@@ -27,7 +27,8 @@ use crate::types::AlertKind;
 /// Telegram's limit for message text, in UTF-16 code units.
 pub const TEXT_LIMIT: usize = 4096;
 /// Telegram's limit for media captions, in UTF-16 code units.
-pub const CAPTION_LIMIT: usize = 1024;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const CAPTION_LIMIT: usize = 1024;
 /// Longest URL we link or put on a button; longer ones are dropped rather
 /// than risk the whole message being refused.
 const MAX_URL: usize = 1024;
@@ -37,7 +38,7 @@ const MIN_DESCRIPTION: usize = 40;
 const CAPTION_DESCRIPTION: usize = 400;
 
 /// Escapes text for Telegram HTML (text and attribute values alike).
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
         push_escaped(&mut out, c);
@@ -71,7 +72,7 @@ pub fn utf16_len(s: &str) -> usize {
 /// `url` in normalized form (spaces and the like percent-encoded) when it
 /// is an absolute http(s) URL with a host and of sane length: the only
 /// links Telegram reliably accepts in text and buttons.
-pub fn http_url(url: &str) -> Option<String> {
+pub(crate) fn http_url(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url.trim()).ok()?;
     let ok = matches!(parsed.scheme(), "http" | "https")
         && parsed.host_str().is_some_and(|h| !h.is_empty())
@@ -82,7 +83,8 @@ pub fn http_url(url: &str) -> Option<String> {
 /// Inline keyboard buttons as (label, url): "Watch live" for the webcast,
 /// "Details" for the item's main page. Only valid http(s) URLs, never the
 /// LL2 API.
-pub fn buttons(msg: &Message) -> Vec<(String, String)> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn buttons(msg: &Message) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(u) = msg.webcast.as_deref().filter(|u| links::is_web(u)).and_then(http_url) {
         out.push((links::WATCH_LIVE.to_string(), u));
@@ -95,7 +97,7 @@ pub fn buttons(msg: &Message) -> Vec<(String, String)> {
 
 /// Whether the message goes as a photo card (see the module doc for why):
 /// a `new` alert or a result; never anything else, even with an image.
-pub fn carries_photo(msg: &Message) -> bool {
+pub(crate) fn carries_photo(msg: &Message) -> bool {
     let result = msg.status_id.is_some_and(|id| status::FINAL.contains(&id));
     msg.kind == AlertKind::New || (msg.kind == AlertKind::Status && result)
 }
@@ -120,7 +122,8 @@ pub fn html(msg: &Message) -> String {
 /// The message as a photo caption within [`CAPTION_LIMIT`], or `None` when
 /// it would have to lose more than its description (then the alert goes as
 /// a text message with a link preview of the image instead).
-pub fn caption(msg: &Message) -> Option<String> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn caption(msg: &Message) -> Option<String> {
     // The least important detail lines go first.
     (0..=msg.details.len()).rev().find_map(|details| {
         let (body, truncated) = body(msg, Caps::FULL, details);

@@ -55,8 +55,9 @@ use crate::types::{ChannelName, ChatId, Destination, ItemId, Secret, ThreadId};
 /// What Telegram paces on its own: a chat by id (its forum topics
 /// included), or a public channel addressed by its username, whose numeric
 /// id tminus need not know.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChatKey {
+pub(crate) enum ChatKey {
     /// A chat by numeric id.
     Id(ChatId),
     /// A public channel by @username.
@@ -134,7 +135,7 @@ pub struct TelegramLimits {
 }
 
 /// Telegram's ceiling for all chats together with `allow_paid_broadcast`.
-pub const PAID_BROADCAST_PER_SEC: u32 = 1000;
+pub(crate) const PAID_BROADCAST_PER_SEC: u32 = 1000;
 
 impl Default for TelegramLimits {
     fn default() -> TelegramLimits {
@@ -153,7 +154,7 @@ impl TelegramLimits {
     /// all chats together may get `PAID_BROADCAST_PER_SEC` messages a
     /// second. Telegram charges Stars for the messages above the free 30/s;
     /// the per-chat and per-group ceilings stay.
-    pub fn paid() -> TelegramLimits {
+    pub(crate) fn paid() -> TelegramLimits {
         TelegramLimits {
             global: Rate::per_second(PAID_BROADCAST_PER_SEC),
             paid_broadcast: true,
@@ -162,7 +163,8 @@ impl TelegramLimits {
     }
 
     /// The limits `[telegram]` asks for.
-    pub fn for_config(config: &TelegramConfig) -> TelegramLimits {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn for_config(config: &TelegramConfig) -> TelegramLimits {
         if config.paid_broadcast { TelegramLimits::paid() } else { TelegramLimits::default() }
     }
 
@@ -270,19 +272,21 @@ impl TelegramSender {
 
     /// A sender from `[telegram]` with the real platform limits (the paid
     /// ones with `paid_broadcast`).
-    pub fn from_config(config: &TelegramConfig) -> Result<TelegramSender, TelegramError> {
+    pub(crate) fn from_config(config: &TelegramConfig) -> Result<TelegramSender, TelegramError> {
         TelegramSender::new(&config.token, &config.api_url, TelegramLimits::for_config(config))
     }
 
     /// The limiter this sender paces itself with; other code sending as the
     /// same bot (command replies) should share it.
-    pub fn limiter(&self) -> Arc<RateLimiter<ChatKey>> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn limiter(&self) -> Arc<RateLimiter<ChatKey>> {
         self.limiter.clone()
     }
 
     /// The configured bot, for other parts talking to the same API (the
     /// command front-end). Never log it: its `Debug` shows the token.
-    pub fn bot(&self) -> &Bot {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn bot(&self) -> &Bot {
         &self.bot
     }
 
@@ -557,7 +561,7 @@ fn keyboard(msg: &Message, mute: Option<&ItemId>, keys: Option<&Keyboard>) -> Op
 }
 
 /// A button that calls back with `button`'s data.
-pub fn callback_button(button: &Button) -> InlineKeyboardButton {
+pub(crate) fn callback_button(button: &Button) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(button.label(), button.data())
 }
 
@@ -596,7 +600,8 @@ fn is_image_problem(err: &RequestError) -> bool {
 
 /// What a failed request means for delivery. Every reason is redacted of
 /// `token`.
-pub fn classify(err: &RequestError, token: &str) -> SendError {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn classify(err: &RequestError, token: &str) -> SendError {
     let clean = |s: &str| redact(s, &[token]);
     match err {
         RequestError::RetryAfter(secs) => {
