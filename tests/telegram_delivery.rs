@@ -622,10 +622,14 @@ async fn fan_out_keeps_its_pace_while_the_status_page_is_hammered() {
     let state = ServerState::new(env.store.clone(), metrics, Feed::ALL.to_vec(), Duration::from_secs(60));
     let stop = tokio_util::sync::CancellationToken::new();
     let (addr, _server) = server::start("127.0.0.1:0".parse().unwrap(), state, None, stop.clone()).await.unwrap();
+    // The clients stop before the server does: a server that stops drops
+    // the connections still waiting to be accepted, and a client would read
+    // that reset as a failure of the page.
+    let clients_done = tokio_util::sync::CancellationToken::new();
     // The clients run on threads of their own, as they would on other
     // machines: the fan-out's runtime serves the requests, not the clients.
     let load = {
-        let stop = stop.clone();
+        let stop = clients_done.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
@@ -648,7 +652,7 @@ async fn fan_out_keeps_its_pace_while_the_status_page_is_hammered() {
         })
     };
     let probe = {
-        let stop = stop.clone();
+        let stop = clients_done.clone();
         std::thread::spawn(move || {
             let mut slowest = Duration::ZERO;
             while !stop.is_cancelled() {
@@ -666,9 +670,10 @@ async fn fan_out_keeps_its_pace_while_the_status_page_is_hammered() {
         })
     };
     let loaded = measure_fan_out(&env, chats, global).await;
-    stop.cancel();
+    clients_done.cancel();
     let slowest_health = probe.join().unwrap();
     let pages = load.join().unwrap();
+    stop.cancel();
     println!(
         "server load: quiet efficiency {:.1}%, with 200 clients on / ({pages} pages served) {:.1}%; \
          slowest /healthz {slowest_health:?}",
