@@ -5,12 +5,12 @@
 //!   serenity builders, for registration with [`register`] (bulk overwrite
 //!   through serenity's `Http` at `{api_url}/api/v10`, globally or in
 //!   `discord.guild_id`);
-//! - [`Invocation`]: what the front-end needs from one interaction, built
+//! - [`Invocation`] (in `discord::invocation`): what the front-end needs from one interaction, built
 //!   from serenity's `Interaction` by `interactions::invocation` for both
 //!   the gateway and the HTTP endpoint;
 //! - [`to_command`] (pure): interaction options → `commands::ChatCommand`;
 //! - [`Handler::handle`]: the one code path from an invocation to a
-//!   [`Response`]: permission re-check (serenity's `Permissions`),
+//!   [`Response`] (in `discord::reply`): permission re-check (serenity's `Permissions`),
 //!   `commands::execute` for the channel the command was used in,
 //!   autocomplete from the name directory, `/settings` with its buttons,
 //!   and pressed buttons (dispatched in `discord::components`). Commands

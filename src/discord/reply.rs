@@ -9,7 +9,8 @@ use crate::commands::keyboard::Keyboard;
 use crate::commands::mute::Button;
 use crate::commands::next::View;
 
-/// Discord's limits on replies and autocomplete choices.
+// Discord's limits on replies and autocomplete choices.
+
 /// Longest reply, in characters.
 pub(super) const MAX_CONTENT: usize = 2000;
 
