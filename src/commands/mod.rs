@@ -3,7 +3,9 @@
 //! against the subscription API (`exec`: `ChatCommand` + services → a
 //! plain-text `Reply`). Front-ends only translate platform updates into
 //! `parse`/`execute` calls and send the reply; they decide who may manage a
-//! chat (`CommandContext::can_manage`). Replies are plain text, so no
+//! chat (`CommandContext::can_manage`, in `context` with the services every
+//! handler runs with, so no handler reaches back into `exec`). Replies are
+//! plain text, so no
 //! platform markup needs escaping. Buttons are planned here too, as a
 //! neutral `keyboard::Keyboard`: `/settings` (`settings`), Mute (`mute`)
 //! and the `/next` pages (`next`).
